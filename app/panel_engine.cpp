@@ -1,0 +1,57 @@
+// The engine panel: where the FMA engine runs (fmav::device_info, DESIGN.md §5).
+
+#include "viewer_state.h"
+
+#include <imgui.h>
+
+namespace fmav::viewer {
+namespace {
+
+const ImVec4 kGood(0.45f, 0.85f, 0.45f, 1.0f);
+const ImVec4 kMuted(0.65f, 0.65f, 0.68f, 1.0f);
+
+void draw_row(const char* label, const char* value) {
+  ImGui::TableNextRow();
+  ImGui::TableSetColumnIndex(0);
+  ImGui::TextColored(kMuted, "%s", label);
+  ImGui::TableSetColumnIndex(1);
+  ImGui::TextUnformatted(value);
+}
+
+void draw_flag_row(const char* label, bool value, const char* detail) {
+  ImGui::TableNextRow();
+  ImGui::TableSetColumnIndex(0);
+  ImGui::TextColored(kMuted, "%s", label);
+  ImGui::TableSetColumnIndex(1);
+  if (value) {
+    ImGui::TextColored(kGood, "yes%s", detail);
+  } else {
+    ImGui::TextUnformatted("no");
+  }
+}
+
+}  // namespace
+
+void draw_engine_panel(const DeviceInfo& device) {
+  ImGui::TextUnformatted("Engine");
+  ImGui::Separator();
+  const ImGuiTableFlags flags = ImGuiTableFlags_SizingFixedFit;
+  if (ImGui::BeginTable("engine", 2, flags)) {
+    draw_row("fma-viewer", device.version.c_str());
+    draw_row("LibTorch", device.torch_version.c_str());
+    const std::string threads = std::to_string(device.threads);
+    draw_row("threads", threads.c_str());
+    draw_flag_row("CUDA built", device.cuda_built, "");
+    const std::string devices = " (" + std::to_string(device.cuda_devices) + " device" +
+                                (device.cuda_devices == 1 ? ")" : "s)");
+    draw_flag_row("CUDA available", device.cuda_available, devices.c_str());
+    ImGui::EndTable();
+  }
+  if (!device.summary.empty()) {
+    ImGui::PushStyleColor(ImGuiCol_Text, kMuted);
+    ImGui::TextWrapped("%s", device.summary.c_str());
+    ImGui::PopStyleColor();
+  }
+}
+
+}  // namespace fmav::viewer

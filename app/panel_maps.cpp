@@ -1,0 +1,421 @@
+// The maps panel: FMA next to full attention on the shipped synthetic input (DESIGN.md §2,
+// "The attention map at full resolution"). The engine runs on one worker thread (§5); the
+// frame only polls its future, uploads finished images and draws.
+
+#include "colormap.h"
+#include "platform_glfw.h"
+#include "viewer_state.h"
+
+#include "fmav/attend.h"
+#include "fmav/error.h"
+#include "fmav/sample.h"
+
+#include <imgui.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <utility>
+
+namespace fmav::viewer {
+namespace {
+
+const ImVec4 kMuted(0.65f, 0.65f, 0.68f, 1.0f);
+const ImVec4 kBusy(1.0f, 0.8f, 0.3f, 1.0f);
+const ImVec4 kErrorColor(1.0f, 0.4f, 0.4f, 1.0f);
+constexpr double kLogFloor = -6.0;  // log10 probabilities are clamped to [-6, 0]
+constexpr int kDiffDecades = 4;     // decades of the symmetric-log difference (log10 scale)
+
+int diff_decades(MapScale scale) { return scale == MapScale::log10 ? kDiffDecades : 0; }
+
+// ---- worker: engine run and colouring (no ImGui, no GL) ----
+
+std::shared_ptr<const Inspection> run_engine(const MapParams& params, double* seconds) {
+  const auto start = std::chrono::steady_clock::now();
+  const FmaConfig config{params.block_size, params.rank, params.causal, params.downsample,
+                         params.count_multiplicity};
+  validate(config);
+  const SampleQkv sample = sample_qkv(params.n, kHeadDim, params.seed);
+  WeightSet weights;  // average down-sampling has no weights
+  if (config.downsample != Downsample::average) {
+    const int num_levels = make_levels(params.n, params.block_size).num_levels;
+    weights = random_downsample_weights(config, kHeadDim, num_levels, params.seed);
+  }
+  auto result = std::make_shared<const Inspection>(
+      inspect(sample.q, sample.k, sample.v, config, weights, InspectRequest{}));
+  *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
+std::array<MapImage, kMapCount> make_images(const Inspection& in, MapScale scale) {
+  const std::size_t count = static_cast<std::size_t>(in.rows * in.cols);
+  const std::int8_t* masked = in.level_map.data();
+  const bool log10 = scale == MapScale::log10;
+  double hi = 0;
+  for (std::size_t i = 0; i < count; ++i) hi = std::max({hi, in.full_map[i], in.fma_map[i]});
+  const double lo = log10 ? kLogFloor : 0.0;
+  hi = log10 ? 0.0 : std::max(hi, 1e-12);
+
+  std::array<MapImage, kMapCount> images;
+  for (MapImage& image : images) {
+    image.width = static_cast<int>(in.cols);
+    image.height = static_cast<int>(in.rows);
+    image.rgba.resize(count * 4);
+  }
+  for (MapKind kind : {kMapFull, kMapFma}) {
+    const double* values = kind == kMapFull ? in.full_map.data() : in.fma_map.data();
+    colorize_sequential(values, count, lo, hi, log10, masked, images[kind].rgba.data());
+    images[kind].lo = lo;
+    images[kind].hi = hi;
+  }
+  std::vector<double> diff(count);
+  double limit = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    diff[i] = in.fma_map[i] - in.full_map[i];
+    limit = std::max(limit, std::abs(diff[i]));
+  }
+  colorize_diverging(diff.data(), count, limit, diff_decades(scale), masked,
+                     images[kMapDiff].rgba.data());
+  images[kMapDiff].lo = -limit;
+  images[kMapDiff].hi = limit;
+  colorize_levels(masked, count, images[kMapLevel].rgba.data());
+  images[kMapLevel].lo = -1;
+  images[kMapLevel].hi = in.num_levels;
+  return images;
+}
+
+// One worker run: the engine (unless `reuse` already holds its numbers), then the images.
+MapJob run_job(MapParams params, MapScale scale, std::shared_ptr<const Inspection> reuse) {
+  MapJob job;
+  job.params = params;
+  job.scale = scale;
+  try {
+    if (!reuse) reuse = run_engine(params, &job.seconds);
+    job.images = make_images(*reuse, scale);
+    job.inspection = std::move(reuse);
+  } catch (const Error& e) {
+    job.error = e.what();
+  } catch (const std::exception& e) {
+    job.error = std::string("internal error: ") + e.what();
+  }
+  return job;
+}
+
+void upload_textures(ViewerState& state) {
+  for (int kind = 0; kind < kMapCount; ++kind) {
+    const MapImage& image = state.shown.images[kind];
+    unsigned int& texture = state.textures[kind];
+    if (image.rgba.empty()) texture_destroy(texture);
+    texture = image.rgba.empty()
+                  ? 0
+                  : texture_upload(texture, image.width, image.height, image.rgba.data());
+  }
+}
+
+// ---- drawing helpers ----
+
+ImU32 to_imu32(Rgba8 c) { return IM_COL32(c.r, c.g, c.b, c.a); }
+
+std::string format_value(const char* fmt, double value) {
+  char text[64];
+  std::snprintf(text, sizeof(text), fmt, value);
+  return text;
+}
+
+// A horizontal colour bar of `width` pixels with labels under its ends and centre.
+template <typename ColorOf>
+void draw_color_bar(float width, ColorOf color_of, const std::string& left,
+                    const std::string& middle, const std::string& right) {
+  constexpr int kSegments = 48;
+  const ImVec2 origin = ImGui::GetCursorScreenPos();
+  const float height = 12.0f;
+  ImDrawList* draw = ImGui::GetWindowDrawList();
+  for (int i = 0; i < kSegments; ++i) {
+    const float x0 = origin.x + width * i / kSegments;
+    const float x1 = origin.x + width * (i + 1) / kSegments;
+    const ImU32 a = to_imu32(color_of(static_cast<float>(i) / kSegments));
+    const ImU32 b = to_imu32(color_of(static_cast<float>(i + 1) / kSegments));
+    draw->AddRectFilledMultiColor(ImVec2(x0, origin.y), ImVec2(x1, origin.y + height), a, b, b, a);
+  }
+  ImGui::Dummy(ImVec2(width, height));
+  const ImVec2 text = ImGui::GetCursorPos();
+  const std::string* labels[] = {&left, &middle, &right};
+  for (int k = 0; k < 3; ++k) {  // aligned left, centred, right
+    const float label_w = ImGui::CalcTextSize(labels[k]->c_str()).x;
+    ImGui::SetCursorPos(ImVec2(text.x + 0.5f * k * (width - label_w), text.y));
+    ImGui::TextUnformatted(labels[k]->c_str());
+  }
+}
+
+void draw_swatch(Rgba8 color, const std::string& label, float right_edge) {
+  const float box = ImGui::GetTextLineHeight();
+  const float width = box + 4 + ImGui::CalcTextSize(label.c_str()).x;
+  if (ImGui::GetCursorScreenPos().x + width > right_edge) ImGui::NewLine();
+  const ImVec2 p = ImGui::GetCursorScreenPos();
+  ImGui::GetWindowDrawList()->AddRectFilled(p, ImVec2(p.x + box, p.y + box), to_imu32(color));
+  ImGui::Dummy(ImVec2(box, box));
+  ImGui::SameLine(0, 4);
+  ImGui::TextUnformatted(label.c_str());
+  ImGui::SameLine(0, 14);
+}
+
+void draw_level_legend(const Inspection& in, float width) {
+  const float right_edge = ImGui::GetCursorScreenPos().x + width;
+  const std::size_t levels = static_cast<std::size_t>(in.num_levels) + 1;
+  for (std::size_t l = 0; l < levels; ++l) {
+    double mass = 0;
+    for (std::int64_t r = 0; r < in.rows; ++r) mass += in.level_mass[r * levels + l];
+    mass = in.rows > 0 ? 100.0 * mass / in.rows : 0.0;
+    const std::string name = l == 0 ? "near" : "L" + std::to_string(l);
+    const char* fmt = mass >= 9.95 ? " %.0f%%" : mass >= 0.995 ? " %.1f%%" : " %.2f%%";
+    draw_swatch(level_color(static_cast<int>(l)), name + format_value(fmt, mass), right_edge);
+  }
+  draw_swatch(kMaskedColor, "masked", right_edge);
+  ImGui::NewLine();
+}
+
+void draw_legend(const ViewerState& state, MapKind kind, float width) {
+  const MapImage& image = state.shown.images[kind];
+  if (kind == kMapLevel) {
+    draw_level_legend(*state.shown.inspection, width);
+  } else if (kind == kMapDiff) {
+    const int decades = diff_decades(state.shown.scale);
+    const std::string middle = decades && image.hi > 0
+                                   ? format_value("|d| < %.0e", image.hi * std::pow(10.0, -decades))
+                                   : "0";
+    const bool zero = !(image.hi > 0);  // FMA is exact here (e.g. n <= 2m)
+    draw_color_bar(
+        width, [](float t) { return diverging_color(2 * t - 1); },
+        zero ? "0" : format_value("%.1e", image.lo), middle,
+        zero ? "0" : format_value("+%.1e", image.hi));
+  } else if (state.shown.scale == MapScale::log10) {
+    draw_color_bar(width, sequential_color, "1e-6", "1e-3", "1");
+  } else {
+    draw_color_bar(width, sequential_color, "0", format_value("%.2g", 0.5 * image.hi),
+                   format_value("%.2g", image.hi));
+  }
+}
+
+std::string level_name(int level, std::int64_t block_size) {
+  if (level < 0) return "masked";
+  if (level == 0) return "near field (full resolution)";
+  return "level " + std::to_string(level) + " (groups of " +
+         std::to_string(block_size << (level - 1)) + ")";
+}
+
+void draw_hover(const ViewerState& state, ImVec2 origin, ImVec2 size) {
+  const Inspection& in = *state.shown.inspection;
+  const ImVec2 mouse = ImGui::GetIO().MousePos;
+  const auto col = std::clamp<std::int64_t>(
+      static_cast<std::int64_t>((mouse.x - origin.x) / size.x * in.cols), 0, in.cols - 1);
+  const auto row = std::clamp<std::int64_t>(
+      static_cast<std::int64_t>((mouse.y - origin.y) / size.y * in.rows), 0, in.rows - 1);
+  const std::size_t i = static_cast<std::size_t>(row * in.cols + col);
+  const std::pair<const char*, std::string> lines[] = {
+      {"full", format_value("%.3e", in.full_map[i])},
+      {"FMA", format_value("%.3e", in.fma_map[i])},
+      {"diff", format_value("%+.3e", in.fma_map[i] - in.full_map[i])},
+      {"level", level_name(in.level_map[i], state.shown.params.block_size)},
+      {"row TV", format_value("%.3e", in.row_tv[row])}};
+  ImGui::BeginTooltip();
+  ImGui::Text("query %lld, key %lld", static_cast<long long>(row), static_cast<long long>(col));
+  for (const auto& [label, value] : lines) {
+    ImGui::TextColored(kMuted, "%s", label);
+    ImGui::SameLine(70);
+    ImGui::TextUnformatted(value.c_str());
+  }
+  ImGui::EndTooltip();
+}
+
+double mean_of(const std::vector<double>& values) {
+  double sum = 0;
+  for (double v : values) sum += v;
+  return values.empty() ? 0.0 : sum / values.size();
+}
+
+std::string caption_of(const ViewerState& state, MapKind kind) {
+  const Inspection& in = *state.shown.inspection;
+  const bool log10 = state.shown.scale == MapScale::log10;
+  switch (kind) {
+    case kMapFull:
+      return log10 ? "log10 probability, exact softmax" : "probability, exact";
+    case kMapFma:
+      return format_value("output rel. error %.2e", in.output_rel_error) +
+             format_value(", mean row TV %.2e", mean_of(in.row_tv));
+    case kMapDiff:
+      return format_value("max |diff| %.2e", state.shown.images[kMapDiff].hi) +
+             (log10 ? " (symmetric log)" : " (linear)") +
+             format_value(", mean row TV %.2e", mean_of(in.row_tv));
+    default:
+      return std::to_string(in.num_levels) + " coarse levels, mass per level";
+  }
+}
+
+void draw_map_cell(const ViewerState& state, MapKind kind, ImVec2 cell) {
+  static const char* kTitles[kMapCount] = {"Full attention", "FMA", "FMA - full", "Level map"};
+  const std::string caption = caption_of(state, kind);
+  const MapImage& image = state.shown.images[kind];
+  const float line = ImGui::GetFrameHeightWithSpacing();
+  const float legend_h = kind == kMapLevel ? 2.2f * line : 2.0f * line;
+  const auto side_for = [&](float header_h) {
+    return std::max(16.0f, std::min(cell.x - 20.0f, cell.y - header_h - legend_h - 8));
+  };
+  // The title and caption share a line when they fit over the centred image; otherwise the
+  // caption wraps under the title.
+  float side = side_for(line);
+  float indent = std::max(0.0f, 0.5f * (cell.x - side) - 4);
+  const bool one_line =
+      indent + ImGui::CalcTextSize(kTitles[kind]).x + 10 + ImGui::CalcTextSize(caption.c_str()).x <=
+      cell.x;
+  if (!one_line) {
+    side = side_for(line + ImGui::CalcTextSize(caption.c_str(), nullptr, false, cell.x).y);
+    indent = std::max(0.0f, 0.5f * (cell.x - side) - 4);
+  }
+  const float scale = side / std::max(image.width, image.height);
+  const ImVec2 size(image.width * scale, image.height * scale);
+  if (one_line) ImGui::Indent(indent);
+  ImGui::TextUnformatted(kTitles[kind]);
+  if (one_line) ImGui::SameLine(0, 10);
+  ImGui::PushStyleColor(ImGuiCol_Text, kMuted);
+  ImGui::TextWrapped("%s", caption.c_str());
+  ImGui::PopStyleColor();
+  if (!one_line) ImGui::Indent(indent);
+  const ImVec2 origin = ImGui::GetCursorScreenPos();
+  ImGui::Image(reinterpret_cast<ImTextureID>(static_cast<std::intptr_t>(state.textures[kind])),
+               size);
+  if (ImGui::IsItemHovered()) draw_hover(state, origin, size);
+  draw_legend(state, kind, size.x);
+  ImGui::Unindent(indent);
+}
+
+void draw_header(const ViewerState& state) {
+  const MapParams& p = state.shown.params;
+  ImGui::Text("n = %lld   m = %lld   p = %lld   %s   %s down-sampling", static_cast<long long>(p.n),
+              static_cast<long long>(p.block_size), static_cast<long long>(p.rank),
+              p.causal ? "causal" : "bidirectional", to_string(p.downsample));
+  if (maps_busy(state)) {
+    ImGui::SameLine(0, 30);
+    ImGui::TextColored(kBusy, "computing...");
+  }
+  if (state.shown.inspection) {
+    const Inspection& in = *state.shown.inspection;
+    ImGui::TextWrapped(
+        "output rel. error %.3e    mean row TV %.3e    mean KL %.3e    "
+        "top-%d overlap %.3f",
+        in.output_rel_error, mean_of(in.row_tv), mean_of(in.row_kl), InspectRequest{}.top_k,
+        mean_of(in.row_topk));
+  }
+  ImGui::Spacing();
+}
+
+// The first line of an engine error; LibTorch's stack trace, if any, behind a tree node.
+void draw_error(const std::string& error) {
+  const std::size_t end = error.find('\n');
+  ImGui::TextColored(kErrorColor, "engine error:");
+  ImGui::PushStyleColor(ImGuiCol_Text, kErrorColor);
+  ImGui::TextWrapped("%s", error.substr(0, end).c_str());
+  ImGui::PopStyleColor();
+  if (end != std::string::npos && ImGui::TreeNode("details")) {
+    ImGui::TextWrapped("%s", error.substr(end + 1).c_str());
+    ImGui::TreePop();
+  }
+}
+
+}  // namespace
+
+// ---- public ----
+
+void update_maps(ViewerState& state) {
+  using namespace std::chrono_literals;
+  if (state.pending.valid()) {
+    if (state.pending.wait_for(0s) != std::future_status::ready) return;
+    state.shown = state.pending.get();
+    state.has_shown = true;
+    upload_textures(state);
+  }
+  const bool same_params = state.has_shown && state.shown.params == state.params;
+  if (same_params && state.shown.scale == state.scale && !state.recompute) return;
+  // Only the colouring changed: recolour the numbers already computed.
+  std::shared_ptr<const Inspection> reuse =
+      same_params && !state.recompute ? state.shown.inspection : nullptr;
+  state.recompute = false;
+  state.pending = std::async(std::launch::async, run_job, state.params, state.scale, reuse);
+}
+
+bool maps_busy(const ViewerState& state) {
+  return state.pending.valid() || state.recompute || !state.has_shown ||
+         state.shown.params != state.params || state.shown.scale != state.scale;
+}
+
+void release_maps(ViewerState& state) {
+  if (state.pending.valid()) state.pending.wait();
+  for (unsigned int& texture : state.textures) {
+    texture_destroy(texture);
+    texture = 0;
+  }
+}
+
+void draw_map_controls(ViewerState& state) {
+  MapParams& p = state.params;
+  ImGui::TextUnformatted("FMA settings");
+  ImGui::Separator();
+  ImGui::PushItemWidth(130);
+  int n = static_cast<int>(p.n), m = static_cast<int>(p.block_size);
+  int rank = static_cast<int>(p.rank), seed = static_cast<int>(p.seed);
+  if (ImGui::InputInt("tokens n", &n, 64, 512)) p.n = std::clamp<std::int64_t>(n, 1, kMaxTokens);
+  if (ImGui::InputInt("block size m", &m, 1, 16)) p.block_size = std::max(1, m);
+  if (ImGui::InputInt("rank p", &rank, 1, 4)) p.rank = std::max(1, rank);
+  if (ImGui::InputInt("seed", &seed)) p.seed = static_cast<std::uint64_t>(std::max(0, seed));
+  if (ImGui::BeginCombo("down-sampling", to_string(p.downsample))) {
+    for (Downsample kind : {Downsample::learned, Downsample::average, Downsample::dense}) {
+      if (ImGui::Selectable(to_string(kind), kind == p.downsample)) p.downsample = kind;
+    }
+    ImGui::EndCombo();
+  }
+  ImGui::PopItemWidth();
+  ImGui::Checkbox("causal", &p.causal);
+  ImGui::Checkbox("count multiplicity", &p.count_multiplicity);
+  ImGui::TextUnformatted("colour scale");
+  for (MapScale scale : {MapScale::log10, MapScale::linear}) {
+    ImGui::SameLine();
+    const char* name = scale == MapScale::log10 ? "log10" : "linear";
+    if (ImGui::RadioButton(name, state.scale == scale)) state.scale = scale;
+  }
+  if (ImGui::Button("Recompute")) state.recompute = true;
+  ImGui::SameLine();
+  if (maps_busy(state)) {
+    ImGui::TextColored(kBusy, "computing...");
+  } else if (!state.shown.error.empty()) {
+    ImGui::TextColored(kErrorColor, "engine error");
+  } else {
+    ImGui::TextColored(kMuted, "engine %.3f s", state.shown.seconds);
+  }
+  ImGui::TextColored(kMuted, "synthetic input (sample_qkv), D = %lld",
+                     static_cast<long long>(kHeadDim));
+}
+
+void draw_map_views(ViewerState& state) {
+  if (!state.has_shown) {
+    ImGui::TextColored(kBusy, "computing...");
+    return;
+  }
+  draw_header(state);
+  if (!state.shown.error.empty()) {
+    draw_error(state.shown.error);
+    return;
+  }
+  const ImVec2 avail = ImGui::GetContentRegionAvail();
+  const float gap = ImGui::GetStyle().ItemSpacing.x;
+  const ImVec2 cell((avail.x - gap) * 0.5f, (avail.y - gap) * 0.5f);
+  for (int kind = 0; kind < kMapCount; ++kind) {
+    if (kind % 2 == 1) ImGui::SameLine();
+    ImGui::BeginChild(kind + 1, cell, false, ImGuiWindowFlags_NoScrollbar);
+    draw_map_cell(state, static_cast<MapKind>(kind), cell);
+    ImGui::EndChild();
+  }
+}
+
+}  // namespace fmav::viewer

@@ -1,0 +1,179 @@
+// GLFW window, GL 3.3 core context and Dear ImGui backends. ImGui's OpenGL3 backend loads its
+// own GL 3 entry points; the few calls made here (textures, read-back) are GL 1.1.
+
+#include "platform_glfw.h"
+
+#define GLFW_INCLUDE_NONE
+#include <GLFW/glfw3.h>
+#include <GL/gl.h>
+#include <imgui.h>
+#include <imgui_impl_glfw.h>
+#include <imgui_impl_opengl3.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+
+namespace fmav::viewer {
+namespace {
+
+std::string g_glfw_error;  // the last message of GLFW's error callback
+
+void on_glfw_error(int code, const char* message) {
+  g_glfw_error = "GLFW error " + std::to_string(code) + ": " + (message ? message : "");
+}
+
+bool env_set(const char* name) {
+  const char* value = std::getenv(name);
+  return value && *value;
+}
+
+bool file_exists(const char* path) { return std::ifstream(path).good(); }
+
+// A readable UI font when the system has one; ImGui's built-in font otherwise.
+void load_font() {
+  ImGuiIO& io = ImGui::GetIO();
+  const char* kFonts[] = {"/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+                          "/usr/share/fonts/TTF/DejaVuSans.ttf"};
+  for (const char* path : kFonts) {
+    if (file_exists(path) && io.Fonts->AddFontFromFileTTF(path, 16.0f)) return;
+  }
+  io.Fonts->AddFontDefault();
+}
+
+void setup_imgui_style() {
+  ImGui::StyleColorsDark();
+  ImGuiStyle& style = ImGui::GetStyle();
+  style.WindowRounding = 0.0f;
+  style.FrameRounding = 3.0f;
+  style.WindowPadding = ImVec2(10, 10);
+  style.ItemSpacing = ImVec2(8, 6);
+}
+
+GLFWwindow* create_window(int width, int height, const char* title) {
+  glfwWindowHint(GLFW_CONTEXT_VERSION_MAJOR, 3);
+  glfwWindowHint(GLFW_CONTEXT_VERSION_MINOR, 3);
+  glfwWindowHint(GLFW_OPENGL_PROFILE, GLFW_OPENGL_CORE_PROFILE);
+  glfwWindowHint(GLFW_OPENGL_FORWARD_COMPAT, GLFW_TRUE);
+  return glfwCreateWindow(width, height, title, nullptr, nullptr);
+}
+
+}  // namespace
+
+bool has_display_env() { return env_set("DISPLAY") || env_set("WAYLAND_DISPLAY"); }
+
+OpenStatus platform_open(Platform& platform, int width, int height, const char* title,
+                         std::string* error) {
+  glfwSetErrorCallback(on_glfw_error);
+  if (!has_display_env()) {
+    *error = "neither DISPLAY nor WAYLAND_DISPLAY is set";
+    return OpenStatus::no_display;
+  }
+  if (!glfwInit()) {
+    *error = g_glfw_error.empty() ? "glfwInit failed" : g_glfw_error;
+    return OpenStatus::no_display;
+  }
+  platform.m_window = create_window(width, height, title);
+  if (!platform.m_window) {
+    *error = "cannot create a " + std::to_string(width) + "x" + std::to_string(height) +
+             " window with an OpenGL 3.3 core context (" + g_glfw_error + ")";
+    glfwTerminate();
+    return OpenStatus::failed;
+  }
+  glfwMakeContextCurrent(platform.m_window);
+  glfwSwapInterval(1);
+
+  IMGUI_CHECKVERSION();
+  ImGui::CreateContext();
+  ImGui::GetIO().IniFilename = nullptr;  // no imgui.ini in the working directory
+  setup_imgui_style();
+  load_font();
+  ImGui_ImplGlfw_InitForOpenGL(platform.m_window, true);
+  ImGui_ImplOpenGL3_Init("#version 330 core");
+  platform.m_imgui_ready = true;
+  return OpenStatus::ok;
+}
+
+void platform_close(Platform& platform) {
+  if (platform.m_imgui_ready) {
+    ImGui_ImplOpenGL3_Shutdown();
+    ImGui_ImplGlfw_Shutdown();
+    ImGui::DestroyContext();
+    platform.m_imgui_ready = false;
+  }
+  if (platform.m_window) {
+    glfwDestroyWindow(platform.m_window);
+    platform.m_window = nullptr;
+    glfwTerminate();
+  }
+}
+
+bool platform_should_close(const Platform& platform) {
+  return glfwWindowShouldClose(platform.m_window);
+}
+
+void platform_poll(double wait_seconds) {
+  if (wait_seconds > 0) {
+    glfwWaitEventsTimeout(wait_seconds);
+  } else {
+    glfwPollEvents();
+  }
+}
+
+void platform_begin_frame() {
+  ImGui_ImplOpenGL3_NewFrame();
+  ImGui_ImplGlfw_NewFrame();
+  ImGui::NewFrame();
+}
+
+void platform_render(Platform& platform) {
+  ImGui::Render();
+  int width = 0, height = 0;
+  glfwGetFramebufferSize(platform.m_window, &width, &height);
+  glViewport(0, 0, width, height);
+  glClearColor(0.08f, 0.08f, 0.09f, 1.0f);
+  glClear(GL_COLOR_BUFFER_BIT);
+  ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
+}
+
+void platform_present(Platform& platform) { glfwSwapBuffers(platform.m_window); }
+
+void platform_read_pixels(Platform& platform, int* width, int* height,
+                          std::vector<std::uint8_t>* rgba) {
+  glfwGetFramebufferSize(platform.m_window, width, height);
+  const std::size_t row_bytes = static_cast<std::size_t>(*width) * 4;
+  std::vector<std::uint8_t> bottom_up(row_bytes * static_cast<std::size_t>(*height));
+  glPixelStorei(GL_PACK_ALIGNMENT, 1);
+  glReadBuffer(GL_BACK);
+  glReadPixels(0, 0, *width, *height, GL_RGBA, GL_UNSIGNED_BYTE, bottom_up.data());
+  // GL's first row is the bottom one; images are stored top row first.
+  rgba->resize(bottom_up.size());
+  for (int y = 0; y < *height; ++y) {
+    std::memcpy(rgba->data() + static_cast<std::size_t>(y) * row_bytes,
+                bottom_up.data() + static_cast<std::size_t>(*height - 1 - y) * row_bytes,
+                row_bytes);
+  }
+  for (std::size_t i = 3; i < rgba->size(); i += 4) (*rgba)[i] = 255;
+}
+
+unsigned int texture_upload(unsigned int texture, int width, int height, const std::uint8_t* rgba) {
+  GLuint id = texture;
+  if (id == 0) glGenTextures(1, &id);
+  glBindTexture(GL_TEXTURE_2D, id);
+  glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MIN_FILTER, GL_LINEAR);
+  glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MAG_FILTER, GL_NEAREST);
+  glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_WRAP_S, GL_CLAMP_TO_EDGE);
+  glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_WRAP_T, GL_CLAMP_TO_EDGE);
+  glPixelStorei(GL_UNPACK_ALIGNMENT, 1);
+  glTexImage2D(GL_TEXTURE_2D, 0, GL_RGBA8, width, height, 0, GL_RGBA, GL_UNSIGNED_BYTE, rgba);
+  glBindTexture(GL_TEXTURE_2D, 0);
+  return id;
+}
+
+void texture_destroy(unsigned int texture) {
+  if (texture == 0) return;
+  GLuint id = texture;
+  glDeleteTextures(1, &id);
+}
+
+}  // namespace fmav::viewer

@@ -1,0 +1,96 @@
+#pragma once
+// The plain state the fma-viewer panels draw from and edit: the engine's device info, the
+// FMA settings of the comparison (DESIGN.md §2), and the latest result of the map worker;
+// and the panels' free functions (one .cpp per panel).
+
+#include <array>
+#include <cstdint>
+#include <future>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fmav/engine.h"
+#include "fmav/fma.h"
+#include "fmav/inspect.h"
+
+namespace fmav::viewer {
+
+// Head dimension D of the shipped synthetic input.
+constexpr std::int64_t kHeadDim = 64;
+// Largest n the GUI computes whole: four n x n maps are held in float64 and RGBA8.
+constexpr std::int64_t kMaxTokens = 4096;
+
+// What the controls edit; a change starts a new engine run.
+struct MapParams {
+  std::int64_t n = 512;          // tokens
+  std::int64_t block_size = 32;  // m
+  std::int64_t rank = 4;         // p
+  bool causal = false;
+  Downsample downsample = Downsample::average;
+  bool count_multiplicity = true;
+  std::uint64_t seed = 0;  // of the sample input and the random weights
+
+  bool operator==(const MapParams& o) const {
+    return n == o.n && block_size == o.block_size && rank == o.rank && causal == o.causal &&
+           downsample == o.downsample && count_multiplicity == o.count_multiplicity &&
+           seed == o.seed;
+  }
+  bool operator!=(const MapParams& o) const { return !(*this == o); }
+};
+
+// How probabilities are coloured: attention is best seen in log10, clamped to [-6, 0].
+enum class MapScale { linear, log10 };
+
+// The four maps, in the order they are drawn.
+enum MapKind { kMapFull = 0, kMapFma, kMapDiff, kMapLevel, kMapCount };
+
+// One map coloured for display, (height, width) RGBA8 rows, with its colour range.
+struct MapImage {
+  int width = 0, height = 0;
+  std::vector<std::uint8_t> rgba;
+  double lo = 0, hi = 1;  // the values at the two ends of the legend
+};
+
+// What one worker run produces: the engine's numbers and their images, or an error.
+struct MapJob {
+  MapParams params;
+  MapScale scale = MapScale::log10;
+  std::shared_ptr<const Inspection> inspection;  // null on error
+  std::array<MapImage, kMapCount> images;
+  std::string error;   // fmav::Error message; empty on success
+  double seconds = 0;  // engine time of the run (0 when only recoloured)
+};
+
+struct ViewerState {
+  DeviceInfo device;
+
+  MapParams params;  // as the controls show them
+  MapScale scale = MapScale::log10;
+  bool recompute = false;  // the Recompute button was pressed
+
+  std::future<MapJob> pending;  // the worker's run, when one is under way
+  MapJob shown;                 // the latest finished run
+  bool has_shown = false;
+  std::array<unsigned int, kMapCount> textures{};  // GL textures of shown.images (0 = none)
+};
+
+// ---- panel_engine.cpp ----
+// Draws where the engine runs: versions, threads, CUDA built/available and its summary.
+void draw_engine_panel(const DeviceInfo& device);
+
+// ---- panel_maps.cpp ----
+// Draws the FMA settings; a change starts a new engine run on the worker thread.
+void draw_map_controls(ViewerState& state);
+// Draws full attention, FMA, their difference and the level map in a 2x2 grid with legends,
+// the error metrics and a hover read-out; shows "computing..." or the engine's error.
+void draw_map_views(ViewerState& state);
+// Collects a finished run and starts the next one when the settings changed; call once a
+// frame before drawing. Never blocks.
+void update_maps(ViewerState& state);
+// Whether a run is under way or the shown result does not yet match the settings.
+bool maps_busy(const ViewerState& state);
+// Waits for the worker and frees the map textures (at exit, with the GL context alive).
+void release_maps(ViewerState& state);
+
+}  // namespace fmav::viewer

@@ -1,0 +1,24 @@
+#pragma once
+// Engine start-up and facts about where it runs.
+
+#include <string>
+
+namespace fmav {
+
+// Sets LibTorch's intra-op threads to the machine's cores (or FMAV_THREADS when set).
+// Call once at start-up, before any engine work.
+void init_engine();
+
+struct DeviceInfo {
+  std::string version;         // fma-viewer version
+  std::string torch_version;   // LibTorch version
+  int threads = 0;             // intra-op threads in use
+  bool cuda_built = false;     // built with FMAV_CUDA kernels
+  bool cuda_available = false; // a CUDA device is visible to LibTorch
+  int cuda_devices = 0;
+  std::string summary;         // a few human-readable lines (CPU features, backends)
+};
+
+DeviceInfo device_info();
+
+}  // namespace fmav

@@ -1,0 +1,68 @@
+#pragma once
+// The FMA-1D configuration (DESIGN.md §2) and its level geometry: block size m, rank p,
+// the levels and interaction lists. Plain integers, no LibTorch, so the GUI can draw them.
+
+#include <cstdint>
+#include <string>
+
+namespace fmav {
+
+// How each coarse level summarizes the K and V of a group into `rank` tokens (§2).
+enum class Downsample { learned, average, dense };
+
+struct FmaConfig {
+  std::int64_t block_size = 64;     // m (also r): the fine block size
+  std::int64_t rank = 4;            // p: summary tokens per group and level
+  bool causal = false;              // causal interaction lists instead of bidirectional
+  Downsample downsample = Downsample::learned;
+  bool count_multiplicity = true;   // weigh a coarse slot by the tokens it stands for
+};
+
+// Throws fmav::Error naming the first bad field (m >= 1, p >= 1, average needs p | m).
+void validate(const FmaConfig& config);
+const char* to_string(Downsample kind);
+// "learned" | "average" | "dense"; throws fmav::Error for anything else.
+Downsample parse_downsample(const std::string& name);
+
+// The hierarchy for a sequence of n tokens with block size m: padded to n_pad = m * 2^k
+// (the smallest such >= n), num_levels = max(0, k - 1) coarse levels, level l (1-based) of
+// group width m * 2^(l-1).
+struct Levels {
+  std::int64_t n = 0;
+  std::int64_t n_pad = 0;
+  std::int64_t block_size = 0;
+  std::int64_t num_blocks = 0;  // n_pad / m
+  int num_levels = 0;           // L
+
+  std::int64_t width(int level) const { return block_size << (level - 1); }
+  std::int64_t groups(int level) const { return n_pad / width(level); }
+};
+
+// Throws fmav::Error for n < 1 or m < 1, or when n_pad would overflow.
+Levels make_levels(std::int64_t n, std::int64_t block_size);
+
+// Offsets (relative to the query's fine block) of the near-field key blocks: {-1, 0, +1}
+// bidirectional, {-1, 0} causal. Returns the count; fills out[0..count).
+int near_offsets(bool causal, std::int64_t out[3]);
+// Offsets of the groups in the interaction list of group g at a coarse level (§2):
+// bidirectional g even {-2, +2, +3}, odd {-3, -2, +2}; causal even {-2}, odd {-3, -2}.
+// Groups outside [0, G) are absent and must be masked by the caller.
+int far_offsets(std::int64_t g, bool causal, std::int64_t out[3]);
+// Maximum count far_offsets can return.
+int max_far_offsets(bool causal);
+
+// Which level covers the pair (query i, key t): 0 = near field, l = coarse level l, and
+// -1 when the key is masked (padding or, causal, the future). Indices are 0-based < n.
+int level_of(const Levels& levels, bool causal, std::int64_t i, std::int64_t t);
+
+// Tokens a coarse slot stands for, for count_multiplicity (§2, padding): learned and dense
+// summaries spread over the group's real tokens (count / p); average over its sub-window.
+// Returns 0 when the slot has no real tokens (it is then masked).
+double slot_multiplicity(const Levels& levels, const FmaConfig& config, int level,
+                         std::int64_t group, std::int64_t slot);
+// The real token range [begin, end) a coarse slot's probability is spread over in the
+// full-resolution map (§2): the group for learned/dense, its sub-window for average.
+void slot_span(const Levels& levels, const FmaConfig& config, int level, std::int64_t group,
+               std::int64_t slot, std::int64_t* begin, std::int64_t* end);
+
+}  // namespace fmav

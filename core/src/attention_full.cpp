@@ -1,0 +1,45 @@
+// Full softmax attention: plain tensor math, and LibTorch's scaled_dot_product_attention.
+
+#include <cmath>
+#include <limits>
+
+#include "fma_internal.h"
+#include "fmav/error.h"
+
+namespace fmav {
+
+void check_qkv(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+  FMAV_CHECK(q.dim() == 4, "q must be (B, H, N, D), got ", shape_str(q.sizes().vec()));
+  FMAV_CHECK(k.sizes() == q.sizes() && v.sizes() == q.sizes(),
+             "q, k and v must have the same shape, got q ", shape_str(q.sizes().vec()), ", k ",
+             shape_str(k.sizes().vec()), ", v ", shape_str(v.sizes().vec()));
+  FMAV_CHECK(q.scalar_type() == at::kFloat || q.scalar_type() == at::kDouble,
+             "q must be float32 or float64, got ", c10::toString(q.scalar_type()));
+  FMAV_CHECK(k.scalar_type() == q.scalar_type() && v.scalar_type() == q.scalar_type(),
+             "q, k and v must have the same dtype, got ", c10::toString(q.scalar_type()), ", ",
+             c10::toString(k.scalar_type()), ", ", c10::toString(v.scalar_type()));
+  FMAV_CHECK(q.size(2) >= 1, "sequence length N must be >= 1, got ", q.size(2));
+  FMAV_CHECK(q.size(3) >= 1, "head dimension D must be >= 1, got ", q.size(3));
+  FMAV_CHECK(q.size(0) >= 1 && q.size(1) >= 1, "batch B and heads H must be >= 1, got ",
+             shape_str(q.sizes().vec()));
+}
+
+at::Tensor full_attention_math(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                               bool causal) {
+  check_qkv(q, k, v);
+  const std::int64_t N = q.size(2);
+  at::Tensor scores = at::matmul(q, k.transpose(-1, -2)) / std::sqrt(static_cast<double>(q.size(3)));
+  if (causal) {
+    const at::Tensor future = at::ones({N, N}, q.options().dtype(at::kBool)).triu(1);
+    scores = scores.masked_fill(future, -std::numeric_limits<double>::infinity());
+  }
+  return at::matmul(at::softmax(scores, -1), v);
+}
+
+at::Tensor full_attention_sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                               bool causal) {
+  check_qkv(q, k, v);
+  return at::scaled_dot_product_attention(q, k, v, {}, 0.0, causal);
+}
+
+}  // namespace fmav

@@ -1,0 +1,155 @@
+// `fmav attend` end to end: files in, files out, checked against the plain-loop oracle in
+// float64 to <= 1e-10 relative error; shapes, formats, maps, and error messages.
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "fmav/tensor_io.h"
+#include "test_util.h"
+
+namespace {
+
+using namespace fmav_test;
+namespace fs = std::filesystem;
+
+struct Result {
+  int code = -1;
+  std::string output;
+};
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    m_dir = fs::temp_directory_path() / ("fmav_cli_" + std::to_string(::getpid()) + "_" +
+                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(m_dir);
+  }
+  void TearDown() override { fs::remove_all(m_dir); }
+
+  std::string path(const std::string& name) const { return (m_dir / name).string(); }
+
+  Result run(const std::string& args) const {
+    const std::string log = path("log.txt");
+    const std::string cmd = std::string(FMAV_BIN) + " " + args + " > " + log + " 2>&1";
+    const int status = std::system(cmd.c_str());
+    std::ifstream in(log);
+    std::stringstream text;
+    text << in.rdbuf();
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text.str()};
+  }
+
+  fs::path m_dir;
+};
+
+TEST_F(Cli, AttendMatchesTheOracleInFloat64) {
+  const std::int64_t n = 300, d = 8;
+  const at::Tensor q = random_bhnd(1, 1, n, d, 1), k = random_bhnd(1, 1, n, d, 2), v = random_bhnd(1, 1, n, d, 3);
+  fmav::write_npy(path("q.npy"), fmav::to_host(q.view({n, d})));
+  fmav::write_npy(path("k.npy"), fmav::to_host(k.view({n, d})));
+  fmav::write_npy(path("v.npy"), fmav::to_host(v.view({n, d})));
+  for (const char* kind : {"learned", "average", "dense"}) {
+    for (bool causal : {false, true}) {
+      NaiveConfig c{16, 4, causal, kind, true};
+      const std::string args = "attend --q " + path("q.npy") + " --k " + path("k.npy") + " --v " +
+                               path("v.npy") + " --block 16 --rank 4 --downsample " + kind +
+                               (causal ? " --causal" : "") + " --seed 9 --save-weights " +
+                               path("w.safetensors") + " --out " + path("o.npy");
+      const Result r = run(args);
+      ASSERT_EQ(r.code, 0) << r.output;
+      const fmav::HostTensor out = fmav::read_npy(path("o.npy"));
+      ASSERT_EQ(out.shape, (std::vector<std::int64_t>{n, d}));
+      ASSERT_EQ(out.dtype, fmav::DType::f64);
+      NaiveWeights w;
+      if (std::string(kind) != "average") w = naive_weights(fmav::read_safetensors(path("w.safetensors")));
+      const std::vector<double> expect = naive_fma(flat(q), flat(k), flat(v), n, d, c, w);
+      const at::Tensor e = at::tensor(expect, at::kDouble);
+      const at::Tensor got = fmav::to_tensor(out).view({-1});
+      EXPECT_LT(((got - e).norm() / e.norm()).item<double>(), 1e-10) << kind << " causal=" << causal;
+      // The same weights passed back in give the same output.
+      if (std::string(kind) != "average") {
+        const Result again = run("attend --q " + path("q.npy") + " --k " + path("k.npy") + " --v " +
+                                 path("v.npy") + " --block 16 --rank 4 --downsample " + kind +
+                                 (causal ? " --causal" : "") + " --weights " + path("w.safetensors") +
+                                 " --out " + path("o2.npy"));
+        ASSERT_EQ(again.code, 0) << again.output;
+        EXPECT_EQ(fmav::read_npy(path("o2.npy")).data, out.data);
+      }
+    }
+  }
+}
+
+TEST_F(Cli, SafetensorsInputMapsAndFullAttention) {
+  const std::int64_t h = 2, n = 40, d = 4;
+  fmav::TensorMap qkv;
+  qkv["q"] = fmav::to_host(random_bhnd(1, h, n, d, 4, at::kFloat).view({h, n, d}));
+  qkv["k"] = fmav::to_host(random_bhnd(1, h, n, d, 5, at::kFloat).view({h, n, d}));
+  qkv["v"] = fmav::to_host(random_bhnd(1, h, n, d, 6, at::kFloat).view({h, n, d}));
+  fmav::write_safetensors(path("qkv.safetensors"), qkv);
+  const std::string in = " --q " + path("qkv.safetensors") + " --k " + path("qkv.safetensors") +
+                         " --v " + path("qkv.safetensors");
+  Result r = run("attend" + in + " --block 4 --rank 2 --downsample average --out " + path("o.safetensors") +
+                 " --map-out " + path("map.npy") + " --level-map-out " + path("levels.npy"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  const fmav::HostTensor out = fmav::read_tensor_file(path("o.safetensors"));
+  EXPECT_EQ(out.shape, (std::vector<std::int64_t>{h, n, d}));
+  EXPECT_EQ(out.dtype, fmav::DType::f32);
+  const at::Tensor map = fmav::to_tensor(fmav::read_npy(path("map.npy")));
+  ASSERT_EQ(map.sizes(), (at::IntArrayRef{h, n, n}));
+  EXPECT_LT((map.sum(-1) - 1).abs().max().item<double>(), 1e-6);
+  const at::Tensor levels = fmav::to_tensor(fmav::read_npy(path("levels.npy")));
+  ASSERT_EQ(levels.sizes(), (at::IntArrayRef{n, n}));
+  EXPECT_EQ(levels[0][0].item<int>(), 0);
+  // n_pad 64 = 4 * 2^4: levels 1..3; rows 0..15 see keys 32..47 at level 3.
+  EXPECT_EQ(levels.max().item<int>(), 3);
+  EXPECT_EQ(levels[0][35].item<int>(), 3);
+  // Full attention through SDPA equals the math version, and its map's rows sum to 1.
+  r = run("attend --method full" + in + " --out " + path("f1.npy") + " --map-out " + path("fmap.npy"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  r = run("attend --method full --impl math" + in + " --out " + path("f2.npy"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  const at::Tensor f1 = fmav::to_tensor(fmav::read_npy(path("f1.npy")));
+  const at::Tensor f2 = fmav::to_tensor(fmav::read_npy(path("f2.npy")));
+  EXPECT_LT(max_abs_diff(f1, f2), 1e-5);
+  const at::Tensor fmap = fmav::to_tensor(fmav::read_npy(path("fmap.npy")));
+  EXPECT_LT((fmap.sum(-1) - 1).abs().max().item<double>(), 1e-6);
+}
+
+TEST_F(Cli, ErrorsAreClearAndNonZero) {
+  fmav::write_npy(path("q.npy"), fmav::to_host(random_bhnd(1, 1, 10, 4, 1).view({10, 4})));
+  fmav::write_npy(path("k.npy"), fmav::to_host(random_bhnd(1, 1, 11, 4, 1).view({11, 4})));
+  std::ofstream(path("bad.npy")) << "not a numpy file";
+  const std::string q = " --q " + path("q.npy");
+  Result r = run("attend" + q + " --k " + path("missing.npy") + " --v " + path("q.npy") + " --out " + path("o.npy"));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find("missing.npy"), std::string::npos) << r.output;
+  r = run("attend" + q + " --k " + path("k.npy") + " --v " + path("q.npy") + " --out " + path("o.npy"));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find("q, k and v must have the same shape"), std::string::npos) << r.output;
+  r = run("attend" + q + " --k " + path("bad.npy") + " --v " + path("q.npy") + " --out " + path("o.npy"));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find("bad.npy"), std::string::npos) << r.output;
+  r = run("attend" + q + " --k " + path("q.npy") + " --v " + path("q.npy") + " --rank 3 --downsample average --out " +
+          path("o.npy"));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find("rank p to divide the block size m"), std::string::npos) << r.output;
+  r = run("attend" + q + " --k " + path("q.npy") + " --v " + path("q.npy") + " --downsample sparse --out " + path("o.npy"));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("sparse"), std::string::npos) << r.output;
+  r = run("attend" + q + " --k " + path("q.npy") + " --v " + path("q.npy") + " --out " + path("o.txt"));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find("o.txt"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(path("o.npy")));  // nothing written by the failed runs
+  r = run("");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("attend"), std::string::npos) << r.output;
+  r = run("info");
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.output.find("LibTorch"), std::string::npos) << r.output;
+}
+
+}  // namespace

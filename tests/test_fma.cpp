@@ -1,0 +1,313 @@
+// FMA-1D (DESIGN.md §2): blocked vs the dense reference, both vs the plain-loop oracle, the
+// three exactness checks, causal leakage, gradients, and every input check.
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "fmav/attend.h"
+#include "test_util.h"
+
+namespace {
+
+using namespace fmav_test;
+
+struct Inputs {
+  at::Tensor q, k, v;
+  fmav::WeightSet set;
+  fmav::FmaWeights weights;
+  fmav::FmaConfig config;
+};
+
+Inputs make_inputs(const NaiveConfig& c, std::int64_t b, std::int64_t h, std::int64_t n,
+                   std::int64_t d, std::uint64_t seed, at::ScalarType dtype = at::kDouble) {
+  Inputs in;
+  in.config = to_config(c);
+  in.q = random_bhnd(b, h, n, d, seed, dtype);
+  in.k = random_bhnd(b, h, n, d, seed + 1, dtype);
+  in.v = random_bhnd(b, h, n, d, seed + 2, dtype);
+  const int levels = fmav::make_levels(n, c.m).num_levels;
+  in.set = fmav::random_downsample_weights(in.config, d, levels, seed + 3);
+  in.weights = fmav::to_fma_weights(in.set, in.config, d, levels, dtype);
+  return in;
+}
+
+std::string describe(const NaiveConfig& c, std::int64_t n) {
+  return "N=" + std::to_string(n) + " m=" + std::to_string(c.m) + " p=" + std::to_string(c.p) +
+         " " + c.kind + (c.causal ? " causal" : " bidirectional") +
+         (c.multiplicity ? " multiplicity" : " no-multiplicity");
+}
+
+// ---- blocked vs reference ----
+
+TEST(Fma, BlockedMatchesReferenceFloat64) {
+  const std::vector<std::pair<std::int64_t, std::int64_t>> mp = {{16, 4}, {8, 2}, {4, 1}};
+  for (std::int64_t n : {1, 7, 64, 97, 1000, 1024, 4096}) {
+    for (const auto& [m, p] : mp) {
+      if (n == 4096 && m != 16) continue;  // the dense reference is O(N^2): one shape suffices
+      for (bool causal : {false, true}) {
+        for (const char* kind : {"learned", "average", "dense"}) {
+          for (bool mult : {true, false}) {
+            NaiveConfig c{m, p, causal, kind, mult};
+            const Inputs in = make_inputs(c, 1, 2, n, 8, 100 + n);
+            const at::Tensor ref = fmav::fma_reference(in.q, in.k, in.v, in.config, in.weights);
+            const at::Tensor blk = fmav::fma_blocked(in.q, in.k, in.v, in.config, in.weights);
+            ASSERT_EQ(blk.sizes(), in.q.sizes());
+            ASSERT_LT(max_abs_diff(ref, blk), 1e-12) << describe(c, n);
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(Fma, BlockedMatchesReferenceFloat32) {
+  for (std::int64_t n : {97, 1000}) {
+    for (bool causal : {false, true}) {
+      for (const char* kind : {"learned", "average", "dense"}) {
+        NaiveConfig c{16, 4, causal, kind, true};
+        const Inputs in = make_inputs(c, 2, 2, n, 16, 7, at::kFloat);
+        const at::Tensor ref = fmav::fma_reference(in.q, in.k, in.v, in.config, in.weights);
+        const at::Tensor blk = fmav::fma_blocked(in.q, in.k, in.v, in.config, in.weights);
+        EXPECT_EQ(blk.scalar_type(), at::kFloat);
+        EXPECT_LT(max_abs_diff(ref, blk), 2e-5) << describe(c, n);
+      }
+    }
+  }
+}
+
+// ---- against the independent plain-loop oracle ----
+
+TEST(Fma, ReferenceAndBlockedMatchTheOracle) {
+  for (std::int64_t n : {1, 7, 97, 300, 1024}) {
+    for (bool causal : {false, true}) {
+      for (const char* kind : {"learned", "average", "dense"}) {
+        for (bool mult : {true, false}) {
+          NaiveConfig c{8, 2, causal, kind, mult};
+          const std::int64_t d = 6;
+          const Inputs in = make_inputs(c, 1, 1, n, d, 40 + n);
+          const std::vector<double> oracle = naive_fma(flat(in.q), flat(in.k), flat(in.v), n, d, c,
+                                                       naive_weights(in.set));
+          const at::Tensor expect = at::tensor(oracle, at::kDouble).view({1, 1, n, d});
+          const double norm = expect.norm().item<double>();
+          const at::Tensor ref = fmav::fma_reference(in.q, in.k, in.v, in.config, in.weights);
+          const at::Tensor blk = fmav::fma_blocked(in.q, in.k, in.v, in.config, in.weights);
+          EXPECT_LT((ref - expect).norm().item<double>() / norm, 1e-12) << describe(c, n);
+          EXPECT_LT((blk - expect).norm().item<double>() / norm, 1e-12) << describe(c, n);
+        }
+      }
+    }
+  }
+}
+
+// ---- exactness checks of §2 ----
+
+TEST(Fma, ExactWhenTheNearFieldCoversEverything) {
+  for (std::int64_t n : {1, 5, 16, 31, 32}) {  // N <= 2m with m = 16
+    for (bool causal : {false, true}) {
+      for (const char* kind : {"learned", "average", "dense"}) {
+        NaiveConfig c{16, 4, causal, kind, true};
+        const Inputs in = make_inputs(c, 2, 3, n, 8, 9);
+        const at::Tensor full = fmav::full_attention_math(in.q, in.k, in.v, causal);
+        EXPECT_LT(max_abs_diff(fmav::fma_blocked(in.q, in.k, in.v, in.config, in.weights), full), 1e-12)
+            << describe(c, n);
+        EXPECT_LT(max_abs_diff(fmav::fma_reference(in.q, in.k, in.v, in.config, in.weights), full), 1e-12)
+            << describe(c, n);
+      }
+    }
+  }
+}
+
+TEST(Fma, AverageRankOneEqualsGroupExpandedAttention) {
+  for (std::int64_t n : {100, 256, 1000}) {
+    for (bool causal : {false, true}) {
+      NaiveConfig c{8, 1, causal, "average", true};
+      const std::int64_t d = 5;
+      const Inputs in = make_inputs(c, 1, 1, n, d, 77);
+      const std::vector<double> expanded = group_expanded_attention(flat(in.q), flat(in.k), flat(in.v), n, d, c);
+      const at::Tensor expect = at::tensor(expanded, at::kDouble).view({1, 1, n, d});
+      EXPECT_LT(max_abs_diff(fmav::fma_blocked(in.q, in.k, in.v, in.config, in.weights), expect), 1e-12)
+          << describe(c, n);
+      EXPECT_LT(max_abs_diff(fmav::fma_reference(in.q, in.k, in.v, in.config, in.weights), expect), 1e-12)
+          << describe(c, n);
+    }
+  }
+}
+
+TEST(Fma, CausalOutputsIgnoreTheFutureBitForBit) {
+  for (const char* kind : {"learned", "average", "dense"}) {
+    for (std::int64_t n : {97, 1000}) {
+      NaiveConfig c{8, 2, true, kind, true};
+      const Inputs in = make_inputs(c, 1, 2, n, 8, 5, at::kFloat);
+      for (std::int64_t cut : {std::int64_t{1}, n / 3, n - 1}) {
+        at::Tensor q2 = in.q.clone(), k2 = in.k.clone(), v2 = in.v.clone();
+        for (at::Tensor* t : {&q2, &k2, &v2}) {
+          t->narrow(2, cut, n - cut).normal_(0.0, 10.0);
+        }
+        for (bool blocked : {true, false}) {
+          const auto run = [&](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+            return blocked ? fmav::fma_blocked(q, k, v, in.config, in.weights)
+                           : fmav::fma_reference(q, k, v, in.config, in.weights);
+          };
+          const at::Tensor a = run(in.q, in.k, in.v).narrow(2, 0, cut);
+          const at::Tensor b = run(q2, k2, v2).narrow(2, 0, cut);
+          EXPECT_TRUE(at::equal(a, b)) << describe(c, n) << " cut=" << cut << " blocked=" << blocked;
+        }
+      }
+    }
+  }
+}
+
+// ---- gradients ----
+
+std::vector<at::Tensor> gradients(bool blocked, const Inputs& in, const at::Tensor& upstream) {
+  std::vector<at::Tensor> leaves = {in.q.clone().set_requires_grad(true), in.k.clone().set_requires_grad(true),
+                                    in.v.clone().set_requires_grad(true)};
+  fmav::FmaWeights w = in.weights;
+  for (fmav::LevelWeights& lw : w) {
+    for (at::Tensor* t : {&lw.k_weight, &lw.k_bias, &lw.v_weight, &lw.v_bias}) {
+      *t = t->clone().set_requires_grad(true);
+      leaves.push_back(*t);
+    }
+  }
+  const at::Tensor out = blocked ? fmav::fma_blocked(leaves[0], leaves[1], leaves[2], in.config, w)
+                                 : fmav::fma_reference(leaves[0], leaves[1], leaves[2], in.config, w);
+  (out * upstream).sum().backward();
+  std::vector<at::Tensor> grads;
+  for (const at::Tensor& t : leaves) grads.push_back(t.grad());
+  return grads;
+}
+
+TEST(Fma, BlockedGradientsMatchReferenceFloat64) {
+  for (std::int64_t n : {7, 97, 200}) {
+    for (bool causal : {false, true}) {
+      for (const char* kind : {"learned", "average", "dense"}) {
+        NaiveConfig c{8, 2, causal, kind, true};
+        const Inputs in = make_inputs(c, 1, 2, n, 4, 11);
+        const at::Tensor upstream = random_bhnd(1, 2, n, 4, 12);
+        const std::vector<at::Tensor> ref = gradients(false, in, upstream);
+        const std::vector<at::Tensor> blk = gradients(true, in, upstream);
+        ASSERT_EQ(ref.size(), blk.size());
+        for (std::size_t i = 0; i < ref.size(); ++i) {
+          ASSERT_TRUE(ref[i].defined() && blk[i].defined()) << "leaf " << i;
+          EXPECT_LT(max_abs_diff(ref[i], blk[i]), 1e-11) << describe(c, n) << " leaf " << i;
+        }
+      }
+    }
+  }
+}
+
+TEST(Fma, BlockedGradientMatchesFiniteDifferences) {
+  NaiveConfig c{4, 2, false, "learned", true};
+  const Inputs in = make_inputs(c, 1, 1, 37, 3, 21);
+  const at::Tensor upstream = random_bhnd(1, 1, 37, 3, 22);
+  const std::vector<at::Tensor> grads = gradients(true, in, upstream);
+  const auto loss = [&](const at::Tensor& k) {
+    return (fmav::fma_blocked(in.q, k, in.v, in.config, in.weights) * upstream).sum().item<double>();
+  };
+  const double h = 1e-6;
+  for (std::int64_t idx : {0, 10, 55, 110}) {
+    at::Tensor plus = in.k.clone(), minus = in.k.clone();
+    plus.view({-1})[idx] += h;
+    minus.view({-1})[idx] -= h;
+    const double numeric = (loss(plus) - loss(minus)) / (2 * h);
+    EXPECT_NEAR(grads[1].view({-1})[idx].item<double>(), numeric, 1e-7) << "k element " << idx;
+  }
+}
+
+// ---- input checks through the public API ----
+
+fmav::HostTensor host(std::vector<std::int64_t> shape, fmav::DType dtype = fmav::DType::f32) {
+  return fmav::make_host_tensor(dtype, std::move(shape));
+}
+
+TEST(Fma, AttendInputChecks) {
+  fmav::AttendOptions opt;
+  opt.fma.downsample = fmav::Downsample::average;
+  const fmav::HostTensor ok = host({1, 2, 8, 4});
+  expect_error([&] { fmav::attend(host({8}), host({8}), host({8}), opt, {}); },
+               "q must be (B, H, N, D), (H, N, D) or (N, D), got [8]");
+  expect_error([&] { fmav::attend(ok, host({1, 2, 9, 4}), ok, opt, {}); },
+               "q, k and v must have the same shape, got q [1, 2, 8, 4], k [1, 2, 9, 4]");
+  expect_error([&] { fmav::attend(host({8, 4}, fmav::DType::i64), host({8, 4}), host({8, 4}), opt, {}); },
+               "q must be float32 or float64, got I64");
+  expect_error([&] { fmav::attend(host({0, 4}), host({0, 4}), host({0, 4}), opt, {}); },
+               "sequence length N must be >= 1, got 0");
+  expect_error([&] { fmav::attend(host({8, 0}), host({8, 0}), host({8, 0}), opt, {}); },
+               "head dimension D must be >= 1, got 0");
+  opt.fma.block_size = 0;
+  expect_error([&] { fmav::attend(ok, ok, ok, opt, {}); }, "block size m must be >= 1, got 0");
+  opt.fma.block_size = 2;
+  opt.fma.rank = 2;
+  opt.impl = fmav::Impl::sdpa;
+  expect_error([&] { fmav::attend(ok, ok, ok, opt, {}); }, "impl for fma must be reference or blocked, got sdpa");
+  opt.method = fmav::Method::full;
+  opt.impl = fmav::Impl::blocked;
+  expect_error([&] { fmav::attend(ok, ok, ok, opt, {}); }, "impl for full attention must be math or sdpa, got blocked");
+  expect_error([] { fmav::parse_impl("fast"); }, "impl must be auto, reference, blocked, math or sdpa, got 'fast'");
+  expect_error([] { fmav::parse_method("flash"); }, "method must be fma or full, got 'flash'");
+}
+
+TEST(Fma, WeightChecks) {
+  fmav::AttendOptions opt;
+  opt.fma.block_size = 2;
+  opt.fma.rank = 1;
+  const fmav::HostTensor x = host({1, 1, 16, 4});  // n_pad 16 = 2 * 2^3: levels 1, 2
+  fmav::WeightSet set = fmav::random_downsample_weights(opt.fma, 4, 1, 0);
+  expect_error([&] { fmav::attend(x, x, x, opt, set); },
+               "weights lack 'level2.k.weight': learned down-sampling with this N and block size needs levels 1..2");
+  set = fmav::random_downsample_weights(opt.fma, 4, 2, 0);
+  set["level2.v.weight"] = host({4, 1, 2});
+  expect_error([&] { fmav::attend(x, x, x, opt, set); },
+               "weights: level2.v.weight must be [4, 1, 4] for learned down-sampling with p = 1, got [4, 1, 2]");
+  set["level2.v.weight"] = host({4, 1, 4}, fmav::DType::i32);
+  expect_error([&] { fmav::attend(x, x, x, opt, set); }, "weights: level2.v.weight must be float32 or float64, got I32");
+  set = fmav::random_downsample_weights(opt.fma, 4, 3, 0);  // extra levels are ignored
+  EXPECT_EQ(fmav::attend(x, x, x, opt, set).shape, x.shape);
+}
+
+TEST(Fma, AttendKeepsShapeAndDtype) {
+  fmav::AttendOptions opt;
+  opt.fma.block_size = 4;
+  opt.fma.rank = 2;
+  for (const std::vector<std::int64_t>& shape : {std::vector<std::int64_t>{50, 8},
+                                                 std::vector<std::int64_t>{3, 50, 8},
+                                                 std::vector<std::int64_t>{2, 3, 50, 8}}) {
+    for (fmav::DType dtype : {fmav::DType::f32, fmav::DType::f64}) {
+      const fmav::HostTensor x = fmav::to_host(at::randn(shape).to(dtype == fmav::DType::f32 ? at::kFloat : at::kDouble));
+      const fmav::WeightSet set = fmav::random_downsample_weights(opt.fma, 8, 3, 1);
+      for (fmav::Impl impl : {fmav::Impl::reference, fmav::Impl::blocked}) {
+        opt.impl = impl;
+        const fmav::HostTensor out = fmav::attend(x, x, x, opt, set);
+        EXPECT_EQ(out.shape, shape);
+        EXPECT_EQ(out.dtype, dtype);
+      }
+    }
+  }
+}
+
+TEST(Fma, FullAttentionMathMatchesSdpa) {
+  for (bool causal : {false, true}) {
+    const at::Tensor q = random_bhnd(2, 2, 97, 16, 1), k = random_bhnd(2, 2, 97, 16, 2),
+                     v = random_bhnd(2, 2, 97, 16, 3);
+    EXPECT_LT(max_abs_diff(fmav::full_attention_math(q, k, v, causal), fmav::full_attention_sdpa(q, k, v, causal)),
+              1e-12);
+  }
+}
+
+TEST(Fma, RandomWeightsAreDeterministicAndBounded) {
+  fmav::FmaConfig config;
+  config.block_size = 4;
+  config.rank = 2;
+  const fmav::WeightSet a = fmav::random_downsample_weights(config, 8, 2, 42);
+  const fmav::WeightSet b = fmav::random_downsample_weights(config, 8, 2, 42);
+  const fmav::WeightSet c = fmav::random_downsample_weights(config, 8, 2, 43);
+  ASSERT_EQ(a.size(), 8u);
+  EXPECT_EQ(a.at("level2.k.weight").data, b.at("level2.k.weight").data);
+  EXPECT_NE(a.at("level2.k.weight").data, c.at("level2.k.weight").data);
+  const at::Tensor w = fmav::to_tensor(a.at("level2.k.weight"));
+  EXPECT_LE(w.abs().max().item<double>(), 1.0 / std::sqrt(8.0));  // fan_in = width 8
+  EXPECT_EQ(w.sizes(), (at::IntArrayRef{16, 1, 8}));
+}
+
+}  // namespace

@@ -1,0 +1,132 @@
+// Inspection data (DESIGN.md §2): the full-resolution FMA map against the reference's,
+// rows summing to 1, level map and mass per level, tiles, metrics and input checks.
+
+#include <gtest/gtest.h>
+
+#include <numeric>
+
+#include "fmav/inspect.h"
+#include "test_util.h"
+
+namespace {
+
+using namespace fmav_test;
+
+struct Problem {
+  fmav::HostTensor q, k, v;
+  fmav::FmaConfig config;
+  fmav::WeightSet set;
+};
+
+Problem make_setup(const NaiveConfig& c, std::int64_t n, std::int64_t d) {
+  Problem s;
+  s.config = to_config(c);
+  s.q = fmav::to_host(random_bhnd(1, 2, n, d, 3));
+  s.k = fmav::to_host(random_bhnd(1, 2, n, d, 4));
+  s.v = fmav::to_host(random_bhnd(1, 2, n, d, 5));
+  s.set = fmav::random_downsample_weights(s.config, d, fmav::make_levels(n, c.m).num_levels, 6);
+  return s;
+}
+
+TEST(Inspect, MapMatchesReferenceMapAndRowsSumToOne) {
+  for (std::int64_t n : {7, 97, 256}) {
+    for (bool causal : {false, true}) {
+      for (const char* kind : {"learned", "average", "dense"}) {
+        NaiveConfig c{8, 2, causal, kind, true};
+        const Problem s = make_setup(c, n, 4);
+        fmav::InspectRequest req;
+        req.head = 1;
+        const fmav::Inspection ins = fmav::inspect(s.q, s.k, s.v, s.config, s.set, req);
+        ASSERT_EQ(ins.rows, n);
+        ASSERT_EQ(ins.cols, n);
+        const fmav::FmaWeights w = fmav::to_fma_weights(s.set, s.config, 4, ins.num_levels, at::kDouble);
+        const auto head = [](const fmav::HostTensor& x) { return fmav::to_tensor(x).narrow(1, 1, 1); };
+        const at::Tensor ref = fmav::fma_reference_map(head(s.q), head(s.k), head(s.v), s.config, w)[0][0];
+        const at::Tensor got = at::tensor(ins.fma_map, at::kDouble).view({n, n});
+        EXPECT_LT(max_abs_diff(ref, got), 1e-12) << kind << " n=" << n << " causal=" << causal;
+        EXPECT_LT((got.sum(1) - 1).abs().max().item<double>(), 1e-12);
+        EXPECT_LT((at::tensor(ins.full_map, at::kDouble).view({n, n}).sum(1) - 1).abs().max().item<double>(), 1e-12);
+        // Mass per level: the map's entries in that level's region, and 1 in total.
+        for (std::int64_t i = 0; i < n; ++i) {
+          std::vector<double> by_level(ins.num_levels + 1, 0.0);
+          for (std::int64_t t = 0; t < n; ++t) {
+            const int level = ins.level_map[i * n + t];
+            ASSERT_EQ(level, naive_level(i, t, n, c));
+            if (level >= 0) by_level[level] += ins.fma_map[i * n + t];
+            else ASSERT_EQ(ins.fma_map[i * n + t], 0.0) << "masked pair (" << i << ", " << t << ") has mass";
+          }
+          for (int l = 0; l <= ins.num_levels; ++l) {
+            EXPECT_NEAR(ins.level_mass[i * (ins.num_levels + 1) + l], by_level[l], 1e-12);
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(Inspect, TilesAreWindowsOfTheWholeMap) {
+  NaiveConfig c{4, 2, false, "learned", true};
+  const Problem s = make_setup(c, 100, 4);
+  const fmav::Inspection whole = fmav::inspect(s.q, s.k, s.v, s.config, s.set, {});
+  fmav::InspectRequest req;
+  req.row_begin = 30, req.row_end = 45, req.col_begin = 60, req.col_end = 100;
+  const fmav::Inspection tile = fmav::inspect(s.q, s.k, s.v, s.config, s.set, req);
+  ASSERT_EQ(tile.rows, 15);
+  ASSERT_EQ(tile.cols, 40);
+  for (std::int64_t r = 0; r < 15; ++r) {
+    for (std::int64_t col = 0; col < 40; ++col) {
+      // Products over different row counts may round differently: ulp-level tolerance.
+      EXPECT_NEAR(tile.fma_map[r * 40 + col], whole.fma_map[(30 + r) * 100 + 60 + col], 1e-15);
+      EXPECT_NEAR(tile.full_map[r * 40 + col], whole.full_map[(30 + r) * 100 + 60 + col], 1e-15);
+      EXPECT_EQ(tile.level_map[r * 40 + col], whole.level_map[(30 + r) * 100 + 60 + col]);
+    }
+    EXPECT_NEAR(tile.row_tv[r], whole.row_tv[30 + r], 1e-14);
+  }
+  EXPECT_EQ(tile.output_rel_error, whole.output_rel_error);
+}
+
+TEST(Inspect, MetricsVanishWhenFmaIsExact) {
+  NaiveConfig c{16, 4, true, "learned", true};
+  const Problem s = make_setup(c, 32, 8);  // N <= 2m: FMA is full attention
+  const fmav::Inspection ins = fmav::inspect(s.q, s.k, s.v, s.config, s.set, {});
+  EXPECT_LT(ins.output_rel_error, 1e-12);
+  for (std::int64_t r = 0; r < ins.rows; ++r) {
+    EXPECT_LT(ins.row_tv[r], 1e-12);
+    EXPECT_LT(std::abs(ins.row_kl[r]), 1e-12);
+    EXPECT_EQ(ins.row_topk[r], 1.0);
+  }
+}
+
+TEST(Inspect, MetricsSeeTheApproximation) {
+  NaiveConfig c{4, 1, false, "average", true};
+  const Problem s = make_setup(c, 256, 8);
+  const fmav::Inspection ins = fmav::inspect(s.q, s.k, s.v, s.config, s.set, {});
+  const double mean_tv = std::accumulate(ins.row_tv.begin(), ins.row_tv.end(), 0.0) / ins.rows;
+  EXPECT_GT(mean_tv, 1e-3);
+  EXPECT_LT(mean_tv, 1.0);
+  EXPECT_GT(ins.output_rel_error, 1e-3);
+}
+
+TEST(Inspect, InputChecks) {
+  NaiveConfig c{4, 2, false, "average", true};
+  const Problem s = make_setup(c, 20, 4);
+  fmav::InspectRequest req;
+  req.head = 2;
+  expect_error([&] { fmav::inspect(s.q, s.k, s.v, s.config, s.set, req); }, "head 2 outside [0, 2)");
+  req = {};
+  req.batch = -1;
+  expect_error([&] { fmav::inspect(s.q, s.k, s.v, s.config, s.set, req); }, "batch -1 outside [0, 1)");
+  req = {};
+  req.row_begin = 5, req.row_end = 5;
+  expect_error([&] { fmav::inspect(s.q, s.k, s.v, s.config, s.set, req); },
+               "row range [5, 5) must be non-empty and inside [0, 20)");
+  req = {};
+  req.col_end = 21;
+  expect_error([&] { fmav::inspect(s.q, s.k, s.v, s.config, s.set, req); },
+               "column range [0, 21) must be non-empty and inside [0, 20)");
+  req = {};
+  req.top_k = 0;
+  expect_error([&] { fmav::inspect(s.q, s.k, s.v, s.config, s.set, req); }, "top_k must be >= 1, got 0");
+}
+
+}  // namespace
