@@ -5,6 +5,7 @@
 #include "fmav/tensor_io.h"
 
 #include "fmav/error.h"
+#include "io_util.h"
 
 #include <cstdint>
 #include <cstring>
@@ -63,22 +64,6 @@ std::string tuple_str(const std::vector<std::int64_t>& shape) {
     out += std::to_string(shape[i]);
   }
   return out + (shape.size() == 1 ? ",)" : ")");
-}
-
-// numel * itemsize; false when a dim is negative or the product overflows 64 bits.
-bool checked_nbytes(const std::vector<std::int64_t>& shape, std::uint64_t itemsize,
-                    std::uint64_t* nbytes) {
-  bool has_zero = false;
-  for (std::int64_t dim : shape) {
-    if (dim < 0) return false;
-    has_zero = has_zero || dim == 0;
-  }
-  *nbytes = has_zero ? 0 : itemsize;
-  for (std::int64_t dim : shape) {
-    if (has_zero) break;
-    if (__builtin_mul_overflow(*nbytes, static_cast<std::uint64_t>(dim), nbytes)) return false;
-  }
-  return true;
 }
 
 // ---- header parsing ----

@@ -5,6 +5,7 @@
 #include "fmav/tensor_io.h"
 
 #include "fmav/error.h"
+#include "io_util.h"
 
 #include <nlohmann/json.hpp>
 
@@ -47,22 +48,6 @@ std::string brief(const Json& value) {
   constexpr std::size_t kMaxChars = 80;
   const std::string text = value.dump(-1, ' ', true, Json::error_handler_t::replace);
   return text.size() <= kMaxChars ? text : text.substr(0, kMaxChars) + "...";
-}
-
-// numel * itemsize; false when a dim is negative or the product overflows 64 bits.
-bool checked_nbytes(const std::vector<std::int64_t>& shape, std::uint64_t itemsize,
-                    std::uint64_t* nbytes) {
-  bool has_zero = false;
-  for (std::int64_t dim : shape) {
-    if (dim < 0) return false;
-    has_zero = has_zero || dim == 0;
-  }
-  *nbytes = has_zero ? 0 : itemsize;
-  for (std::int64_t dim : shape) {
-    if (has_zero) break;
-    if (__builtin_mul_overflow(*nbytes, static_cast<std::uint64_t>(dim), nbytes)) return false;
-  }
-  return true;
 }
 
 // ---- reading ----

@@ -3,6 +3,7 @@
 #include "fmav/tensor.h"
 
 #include "fmav/error.h"
+#include "io_util.h"
 
 #include <cstdint>
 #include <string>
@@ -91,20 +92,29 @@ double* HostTensor::f64() {
   return reinterpret_cast<double*>(data.data());
 }
 
-HostTensor make_host_tensor(DType dtype, std::vector<std::int64_t> shape) {
+bool checked_nbytes(const std::vector<std::int64_t>& shape, std::uint64_t itemsize,
+                    std::uint64_t* nbytes) {
   bool has_zero = false;
+  for (std::int64_t dim : shape) {
+    if (dim < 0) return false;
+    has_zero = has_zero || dim == 0;
+  }
+  *nbytes = has_zero ? 0 : itemsize;
+  for (std::int64_t dim : shape) {
+    if (has_zero) break;
+    if (__builtin_mul_overflow(*nbytes, static_cast<std::uint64_t>(dim), nbytes)) return false;
+  }
+  return true;
+}
+
+HostTensor make_host_tensor(DType dtype, std::vector<std::int64_t> shape) {
   for (std::int64_t dim : shape) {
     FMAV_CHECK(dim >= 0, "make_host_tensor: shape must have non-negative dims, got ",
                shape_str(shape));
-    has_zero = has_zero || dim == 0;
   }
-  std::uint64_t nbytes = has_zero ? 0 : dtype_size(dtype);
-  for (std::int64_t dim : shape) {
-    if (has_zero) break;
-    FMAV_CHECK(!__builtin_mul_overflow(nbytes, static_cast<std::uint64_t>(dim), &nbytes),
-               "make_host_tensor: shape ", shape_str(shape), " of ", dtype_name(dtype),
-               " overflows 64 bits of bytes");
-  }
+  std::uint64_t nbytes = 0;
+  FMAV_CHECK(checked_nbytes(shape, dtype_size(dtype), &nbytes), "make_host_tensor: shape ",
+             shape_str(shape), " of ", dtype_name(dtype), " overflows 64 bits of bytes");
   FMAV_CHECK(nbytes <= SIZE_MAX, "make_host_tensor: shape ", shape_str(shape), " of ",
              dtype_name(dtype), " needs ", nbytes, " bytes, more than this machine can address");
   HostTensor tensor;
