@@ -41,7 +41,7 @@ void draw_engine_panel(const DeviceInfo& device) {
     draw_row("LibTorch", device.torch_version.c_str());
     const std::string threads = std::to_string(device.threads);
     draw_row("threads", threads.c_str());
-    draw_flag_row("CUDA built", device.cuda_built, "");
+    draw_flag_row("CUDA build", device.cuda_built, " (FMAV_CUDA)");
     const std::string devices = " (" + std::to_string(device.cuda_devices) + " device" +
                                 (device.cuda_devices == 1 ? ")" : "s)");
     draw_flag_row("CUDA available", device.cuda_available, devices.c_str());

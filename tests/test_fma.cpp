@@ -248,6 +248,20 @@ TEST(Fma, AttendInputChecks) {
   expect_error([] { fmav::parse_method("flash"); }, "method must be fma or full, got 'flash'");
 }
 
+TEST(Fma, DensePathsRefuseHugeInputs) {
+  fmav::AttendOptions opt;
+  opt.fma.downsample = fmav::Downsample::average;
+  opt.impl = fmav::Impl::reference;
+  const fmav::HostTensor x = host({1, 64, 8192, 1});  // 2 x 64 x 8192^2 floats = 32 GiB
+  expect_error([&] { fmav::attend(x, x, x, opt, {}); },
+               "the reference FMA builds dense (B, H, N, N) scores: q [1, 64, 8192, 1] needs 36 GiB, "
+               "over the 8 GiB limit");
+  opt.method = fmav::Method::full;
+  opt.impl = fmav::Impl::math;
+  expect_error([&] { fmav::attend(x, x, x, opt, {}); },
+               "full attention (math) builds dense (B, H, N, N) scores: q [1, 64, 8192, 1] needs 32 GiB");
+}
+
 TEST(Fma, WeightChecks) {
   fmav::AttendOptions opt;
   opt.fma.block_size = 2;

@@ -14,10 +14,11 @@ namespace {
 constexpr double kDenseLimitBytes = 8.0 * (1ull << 30);
 
 void check_dense_size(const at::Tensor& q, std::int64_t columns, const char* what) {
-  const double bytes = static_cast<double>(q.size(0)) * q.size(1) * q.size(2) * columns *
+  // Scores and probabilities are both alive at the softmax.
+  const double bytes = 2.0 * static_cast<double>(q.size(0)) * q.size(1) * q.size(2) * columns *
                        q.element_size();
-  FMAV_CHECK(bytes <= kDenseLimitBytes, what, " builds dense (B, H, N, N) scores: ",
-             shape_str(q.sizes().vec()), " needs ", bytes / (1 << 30),
+  FMAV_CHECK(bytes <= kDenseLimitBytes, what, " builds dense (B, H, N, N) scores: q ",
+             shape_str(q.sizes().vec()), " needs ", std::ceil(bytes / (1 << 30)),
              " GiB, over the 8 GiB limit; use the blocked FMA or SDPA");
 }
 

@@ -13,7 +13,7 @@ struct DeviceInfo {
   std::string version;         // fma-viewer version
   std::string torch_version;   // LibTorch version
   int threads = 0;             // intra-op threads in use
-  bool cuda_built = false;     // built with FMAV_CUDA kernels
+  bool cuda_built = false;     // configured with the CUDA build (FMAV_CUDA found nvcc)
   bool cuda_available = false; // a CUDA device is visible to LibTorch
   int cuda_devices = 0;
   std::string summary;         // a few human-readable lines (CPU features, backends)
