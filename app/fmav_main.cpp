@@ -47,8 +47,8 @@ void add_attend(CLI::App& app, AttendArgs& a) {
   cmd->add_flag("--no-multiplicity", a.no_multiplicity,
                 "do not weigh coarse slots by the tokens they stand for");
   cmd->add_option("--impl", a.impl,
-                  "fma: reference | blocked (default); full: math | sdpa (default)")
-      ->check(CLI::IsMember({"auto", "reference", "blocked", "math", "sdpa"}));
+                  "fma: fused (default) | blocked | reference; full: sdpa (default) | math")
+      ->check(CLI::IsMember({"auto", "reference", "blocked", "fused", "math", "sdpa"}));
   cmd->add_option("--seed", a.seed, "seed for drawn weights");
   cmd->add_option("--out,-o", a.out, "output tensor (.npy or .safetensors)")->required();
   cmd->add_option("--map-out", a.map_out,

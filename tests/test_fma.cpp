@@ -32,15 +32,23 @@ Inputs make_inputs(const NaiveConfig& c, std::int64_t b, std::int64_t h, std::in
   return in;
 }
 
+// The fast implementations, each checked against the dense reference.
+using FmaFn = at::Tensor (*)(const at::Tensor&, const at::Tensor&, const at::Tensor&, const fmav::FmaConfig&,
+                             const fmav::FmaWeights&);
+const std::vector<std::pair<std::string, FmaFn>> kFastPaths = {{"blocked", fmav::fma_blocked},
+                                                               {"fused", fmav::fma_fused}};
+const std::vector<std::pair<std::string, FmaFn>> kAllPaths = {
+    {"reference", fmav::fma_reference}, {"blocked", fmav::fma_blocked}, {"fused", fmav::fma_fused}};
+
 std::string describe(const NaiveConfig& c, std::int64_t n) {
   return "N=" + std::to_string(n) + " m=" + std::to_string(c.m) + " p=" + std::to_string(c.p) +
          " " + c.kind + (c.causal ? " causal" : " bidirectional") +
          (c.multiplicity ? " multiplicity" : " no-multiplicity");
 }
 
-// ---- blocked vs reference ----
+// ---- fast paths vs reference ----
 
-TEST(Fma, BlockedMatchesReferenceFloat64) {
+TEST(Fma, FastPathsMatchReferenceFloat64) {
   const std::vector<std::pair<std::int64_t, std::int64_t>> mp = {{16, 4}, {8, 2}, {4, 1}};
   for (std::int64_t n : {1, 7, 64, 97, 1000, 1024, 4096}) {
     for (const auto& [m, p] : mp) {
@@ -51,9 +59,11 @@ TEST(Fma, BlockedMatchesReferenceFloat64) {
             NaiveConfig c{m, p, causal, kind, mult};
             const Inputs in = make_inputs(c, 1, 2, n, 8, 100 + n);
             const at::Tensor ref = fmav::fma_reference(in.q, in.k, in.v, in.config, in.weights);
-            const at::Tensor blk = fmav::fma_blocked(in.q, in.k, in.v, in.config, in.weights);
-            ASSERT_EQ(blk.sizes(), in.q.sizes());
-            ASSERT_LT(max_abs_diff(ref, blk), 1e-12) << describe(c, n);
+            for (const auto& [name, fn] : kFastPaths) {
+              const at::Tensor out = fn(in.q, in.k, in.v, in.config, in.weights);
+              ASSERT_EQ(out.sizes(), in.q.sizes());
+              ASSERT_LT(max_abs_diff(ref, out), 1e-12) << name << " " << describe(c, n);
+            }
           }
         }
       }
@@ -61,16 +71,18 @@ TEST(Fma, BlockedMatchesReferenceFloat64) {
   }
 }
 
-TEST(Fma, BlockedMatchesReferenceFloat32) {
+TEST(Fma, FastPathsMatchReferenceFloat32) {
   for (std::int64_t n : {97, 1000}) {
     for (bool causal : {false, true}) {
       for (const char* kind : {"learned", "average", "dense"}) {
         NaiveConfig c{16, 4, causal, kind, true};
         const Inputs in = make_inputs(c, 2, 2, n, 16, 7, at::kFloat);
         const at::Tensor ref = fmav::fma_reference(in.q, in.k, in.v, in.config, in.weights);
-        const at::Tensor blk = fmav::fma_blocked(in.q, in.k, in.v, in.config, in.weights);
-        EXPECT_EQ(blk.scalar_type(), at::kFloat);
-        EXPECT_LT(max_abs_diff(ref, blk), 2e-5) << describe(c, n);
+        for (const auto& [name, fn] : kFastPaths) {
+          const at::Tensor out = fn(in.q, in.k, in.v, in.config, in.weights);
+          EXPECT_EQ(out.scalar_type(), at::kFloat);
+          EXPECT_LT(max_abs_diff(ref, out), 2e-5) << name << " " << describe(c, n);
+        }
       }
     }
   }
@@ -78,7 +90,7 @@ TEST(Fma, BlockedMatchesReferenceFloat32) {
 
 // ---- against the independent plain-loop oracle ----
 
-TEST(Fma, ReferenceAndBlockedMatchTheOracle) {
+TEST(Fma, EveryPathMatchesTheOracle) {
   for (std::int64_t n : {1, 7, 97, 300, 1024}) {
     for (bool causal : {false, true}) {
       for (const char* kind : {"learned", "average", "dense"}) {
@@ -90,10 +102,10 @@ TEST(Fma, ReferenceAndBlockedMatchTheOracle) {
                                                        naive_weights(in.set));
           const at::Tensor expect = at::tensor(oracle, at::kDouble).view({1, 1, n, d});
           const double norm = expect.norm().item<double>();
-          const at::Tensor ref = fmav::fma_reference(in.q, in.k, in.v, in.config, in.weights);
-          const at::Tensor blk = fmav::fma_blocked(in.q, in.k, in.v, in.config, in.weights);
-          EXPECT_LT((ref - expect).norm().item<double>() / norm, 1e-12) << describe(c, n);
-          EXPECT_LT((blk - expect).norm().item<double>() / norm, 1e-12) << describe(c, n);
+          for (const auto& [name, fn] : kAllPaths) {
+            const at::Tensor out = fn(in.q, in.k, in.v, in.config, in.weights);
+            EXPECT_LT((out - expect).norm().item<double>() / norm, 1e-12) << name << " " << describe(c, n);
+          }
         }
       }
     }
@@ -109,10 +121,10 @@ TEST(Fma, ExactWhenTheNearFieldCoversEverything) {
         NaiveConfig c{16, 4, causal, kind, true};
         const Inputs in = make_inputs(c, 2, 3, n, 8, 9);
         const at::Tensor full = fmav::full_attention_math(in.q, in.k, in.v, causal);
-        EXPECT_LT(max_abs_diff(fmav::fma_blocked(in.q, in.k, in.v, in.config, in.weights), full), 1e-12)
-            << describe(c, n);
-        EXPECT_LT(max_abs_diff(fmav::fma_reference(in.q, in.k, in.v, in.config, in.weights), full), 1e-12)
-            << describe(c, n);
+        for (const auto& [name, fn] : kAllPaths) {
+          EXPECT_LT(max_abs_diff(fn(in.q, in.k, in.v, in.config, in.weights), full), 1e-12)
+              << name << " " << describe(c, n);
+        }
       }
     }
   }
@@ -126,10 +138,10 @@ TEST(Fma, AverageRankOneEqualsGroupExpandedAttention) {
       const Inputs in = make_inputs(c, 1, 1, n, d, 77);
       const std::vector<double> expanded = group_expanded_attention(flat(in.q), flat(in.k), flat(in.v), n, d, c);
       const at::Tensor expect = at::tensor(expanded, at::kDouble).view({1, 1, n, d});
-      EXPECT_LT(max_abs_diff(fmav::fma_blocked(in.q, in.k, in.v, in.config, in.weights), expect), 1e-12)
-          << describe(c, n);
-      EXPECT_LT(max_abs_diff(fmav::fma_reference(in.q, in.k, in.v, in.config, in.weights), expect), 1e-12)
-          << describe(c, n);
+      for (const auto& [name, fn] : kAllPaths) {
+        EXPECT_LT(max_abs_diff(fn(in.q, in.k, in.v, in.config, in.weights), expect), 1e-12)
+            << name << " " << describe(c, n);
+      }
     }
   }
 }
@@ -144,14 +156,10 @@ TEST(Fma, CausalOutputsIgnoreTheFutureBitForBit) {
         for (at::Tensor* t : {&q2, &k2, &v2}) {
           t->narrow(2, cut, n - cut).normal_(0.0, 10.0);
         }
-        for (bool blocked : {true, false}) {
-          const auto run = [&](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
-            return blocked ? fmav::fma_blocked(q, k, v, in.config, in.weights)
-                           : fmav::fma_reference(q, k, v, in.config, in.weights);
-          };
-          const at::Tensor a = run(in.q, in.k, in.v).narrow(2, 0, cut);
-          const at::Tensor b = run(q2, k2, v2).narrow(2, 0, cut);
-          EXPECT_TRUE(at::equal(a, b)) << describe(c, n) << " cut=" << cut << " blocked=" << blocked;
+        for (const auto& [name, fn] : kAllPaths) {
+          const at::Tensor a = fn(in.q, in.k, in.v, in.config, in.weights).narrow(2, 0, cut);
+          const at::Tensor b = fn(q2, k2, v2, in.config, in.weights).narrow(2, 0, cut);
+          EXPECT_TRUE(at::equal(a, b)) << name << " " << describe(c, n) << " cut=" << cut;
         }
       }
     }
@@ -160,7 +168,7 @@ TEST(Fma, CausalOutputsIgnoreTheFutureBitForBit) {
 
 // ---- gradients ----
 
-std::vector<at::Tensor> gradients(bool blocked, const Inputs& in, const at::Tensor& upstream) {
+std::vector<at::Tensor> gradients(FmaFn fn, const Inputs& in, const at::Tensor& upstream) {
   std::vector<at::Tensor> leaves = {in.q.clone().set_requires_grad(true), in.k.clone().set_requires_grad(true),
                                     in.v.clone().set_requires_grad(true)};
   fmav::FmaWeights w = in.weights;
@@ -170,48 +178,60 @@ std::vector<at::Tensor> gradients(bool blocked, const Inputs& in, const at::Tens
       leaves.push_back(*t);
     }
   }
-  const at::Tensor out = blocked ? fmav::fma_blocked(leaves[0], leaves[1], leaves[2], in.config, w)
-                                 : fmav::fma_reference(leaves[0], leaves[1], leaves[2], in.config, w);
+  const at::Tensor out = fn(leaves[0], leaves[1], leaves[2], in.config, w);
   (out * upstream).sum().backward();
   std::vector<at::Tensor> grads;
   for (const at::Tensor& t : leaves) grads.push_back(t.grad());
   return grads;
 }
 
-TEST(Fma, BlockedGradientsMatchReferenceFloat64) {
+// Gradients of q, k, v and every weight: each fast path against the reference.
+void expect_gradients_match(at::ScalarType dtype, double tolerance) {
   for (std::int64_t n : {7, 97, 200}) {
     for (bool causal : {false, true}) {
       for (const char* kind : {"learned", "average", "dense"}) {
-        NaiveConfig c{8, 2, causal, kind, true};
-        const Inputs in = make_inputs(c, 1, 2, n, 4, 11);
-        const at::Tensor upstream = random_bhnd(1, 2, n, 4, 12);
-        const std::vector<at::Tensor> ref = gradients(false, in, upstream);
-        const std::vector<at::Tensor> blk = gradients(true, in, upstream);
-        ASSERT_EQ(ref.size(), blk.size());
-        for (std::size_t i = 0; i < ref.size(); ++i) {
-          ASSERT_TRUE(ref[i].defined() && blk[i].defined()) << "leaf " << i;
-          EXPECT_LT(max_abs_diff(ref[i], blk[i]), 1e-11) << describe(c, n) << " leaf " << i;
+        for (bool mult : {true, false}) {
+          NaiveConfig c{8, 2, causal, kind, mult};
+          const Inputs in = make_inputs(c, 1, 2, n, 4, 11, dtype);
+          const at::Tensor upstream = random_bhnd(1, 2, n, 4, 12, dtype);
+          const std::vector<at::Tensor> ref = gradients(fmav::fma_reference, in, upstream);
+          for (const auto& [name, fn] : kFastPaths) {
+            const std::vector<at::Tensor> got = gradients(fn, in, upstream);
+            ASSERT_EQ(ref.size(), got.size());
+            for (std::size_t i = 0; i < ref.size(); ++i) {
+              ASSERT_TRUE(ref[i].defined() && got[i].defined()) << name << " leaf " << i;
+              EXPECT_LT(max_abs_diff(ref[i], got[i]), tolerance) << name << " " << describe(c, n) << " leaf " << i;
+            }
+          }
         }
       }
     }
   }
 }
 
-TEST(Fma, BlockedGradientMatchesFiniteDifferences) {
-  NaiveConfig c{4, 2, false, "learned", true};
-  const Inputs in = make_inputs(c, 1, 1, 37, 3, 21);
-  const at::Tensor upstream = random_bhnd(1, 1, 37, 3, 22);
-  const std::vector<at::Tensor> grads = gradients(true, in, upstream);
-  const auto loss = [&](const at::Tensor& k) {
-    return (fmav::fma_blocked(in.q, k, in.v, in.config, in.weights) * upstream).sum().item<double>();
-  };
-  const double h = 1e-6;
-  for (std::int64_t idx : {0, 10, 55, 110}) {
-    at::Tensor plus = in.k.clone(), minus = in.k.clone();
-    plus.view({-1})[idx] += h;
-    minus.view({-1})[idx] -= h;
-    const double numeric = (loss(plus) - loss(minus)) / (2 * h);
-    EXPECT_NEAR(grads[1].view({-1})[idx].item<double>(), numeric, 1e-7) << "k element " << idx;
+TEST(Fma, GradientsMatchReferenceFloat64) { expect_gradients_match(at::kDouble, 1e-11); }
+
+TEST(Fma, GradientsMatchReferenceFloat32) { expect_gradients_match(at::kFloat, 1e-4); }
+
+TEST(Fma, GradientsMatchFiniteDifferences) {
+  for (bool causal : {false, true}) {
+    NaiveConfig c{4, 2, causal, "learned", true};
+    const Inputs in = make_inputs(c, 1, 1, 37, 3, 21);
+    const at::Tensor upstream = random_bhnd(1, 1, 37, 3, 22);
+    for (const auto& [name, fn] : kAllPaths) {
+      const std::vector<at::Tensor> grads = gradients(fn, in, upstream);
+      const auto loss = [&](const at::Tensor& k) {
+        return (fn(in.q, k, in.v, in.config, in.weights) * upstream).sum().item<double>();
+      };
+      const double h = 1e-6;
+      for (std::int64_t idx : {0, 10, 55, 110}) {
+        at::Tensor plus = in.k.clone(), minus = in.k.clone();
+        plus.view({-1})[idx] += h;
+        minus.view({-1})[idx] -= h;
+        const double numeric = (loss(plus) - loss(minus)) / (2 * h);
+        EXPECT_NEAR(grads[1].view({-1})[idx].item<double>(), numeric, 1e-7) << name << " k element " << idx;
+      }
+    }
   }
 }
 
@@ -240,11 +260,11 @@ TEST(Fma, AttendInputChecks) {
   opt.fma.block_size = 2;
   opt.fma.rank = 2;
   opt.impl = fmav::Impl::sdpa;
-  expect_error([&] { fmav::attend(ok, ok, ok, opt, {}); }, "impl for fma must be reference or blocked, got sdpa");
+  expect_error([&] { fmav::attend(ok, ok, ok, opt, {}); }, "impl for fma must be reference, blocked or fused, got sdpa");
   opt.method = fmav::Method::full;
   opt.impl = fmav::Impl::blocked;
   expect_error([&] { fmav::attend(ok, ok, ok, opt, {}); }, "impl for full attention must be math or sdpa, got blocked");
-  expect_error([] { fmav::parse_impl("fast"); }, "impl must be auto, reference, blocked, math or sdpa, got 'fast'");
+  expect_error([] { fmav::parse_impl("fast"); }, "impl must be auto, reference, blocked, fused, math or sdpa, got 'fast'");
   expect_error([] { fmav::parse_method("flash"); }, "method must be fma or full, got 'flash'");
 }
 
@@ -290,7 +310,7 @@ TEST(Fma, AttendKeepsShapeAndDtype) {
     for (fmav::DType dtype : {fmav::DType::f32, fmav::DType::f64}) {
       const fmav::HostTensor x = fmav::to_host(at::randn(shape).to(dtype == fmav::DType::f32 ? at::kFloat : at::kDouble));
       const fmav::WeightSet set = fmav::random_downsample_weights(opt.fma, 8, 3, 1);
-      for (fmav::Impl impl : {fmav::Impl::reference, fmav::Impl::blocked}) {
+      for (fmav::Impl impl : {fmav::Impl::reference, fmav::Impl::blocked, fmav::Impl::fused}) {
         opt.impl = impl;
         const fmav::HostTensor out = fmav::attend(x, x, x, opt, set);
         EXPECT_EQ(out.shape, shape);

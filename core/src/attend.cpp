@@ -41,6 +41,7 @@ const char* to_string(Impl impl) {
     case Impl::automatic: return "auto";
     case Impl::reference: return "reference";
     case Impl::blocked: return "blocked";
+    case Impl::fused: return "fused";
     case Impl::math: return "math";
     case Impl::sdpa: return "sdpa";
   }
@@ -54,10 +55,10 @@ Method parse_method(const std::string& name) {
 }
 
 Impl parse_impl(const std::string& name) {
-  for (Impl impl : {Impl::automatic, Impl::reference, Impl::blocked, Impl::math, Impl::sdpa}) {
+  for (Impl impl : {Impl::automatic, Impl::reference, Impl::blocked, Impl::fused, Impl::math, Impl::sdpa}) {
     if (name == to_string(impl)) return impl;
   }
-  throw Error("impl must be auto, reference, blocked, math or sdpa, got '" + name + "'");
+  throw Error("impl must be auto, reference, blocked, fused, math or sdpa, got '" + name + "'");
 }
 
 WeightSet random_downsample_weights(const FmaConfig& config, std::int64_t dim, int num_levels,
@@ -94,17 +95,19 @@ HostTensor attend(const HostTensor& q, const HostTensor& k, const HostTensor& v,
   if (options.method == Method::fma) {
     const FmaConfig& config = options.fma;
     validate(config);
-    const Impl impl = options.impl == Impl::automatic ? Impl::blocked : options.impl;
-    FMAV_CHECK(impl == Impl::reference || impl == Impl::blocked,
-               "impl for fma must be reference or blocked, got ", to_string(impl));
+    const Impl impl = options.impl == Impl::automatic ? Impl::fused : options.impl;
+    FMAV_CHECK(impl == Impl::reference || impl == Impl::blocked || impl == Impl::fused,
+               "impl for fma must be reference, blocked or fused, got ", to_string(impl));
     const Levels levels = make_levels(tq.size(2), config.block_size);
     const FmaWeights w = to_fma_weights(weights, config, tq.size(3), levels.num_levels, tq.scalar_type());
     if (impl == Impl::reference) {
       check_dense_size(tq, levels.n_pad + 2 * levels.n_pad * config.rank / config.block_size,
                        "the reference FMA");
       out = fma_reference(tq, tk, tv, config, w);
-    } else {
+    } else if (impl == Impl::blocked) {
       out = fma_blocked(tq, tk, tv, config, w);
+    } else {
+      out = fma_fused(tq, tk, tv, config, w);
     }
   } else {
     const Impl impl = options.impl == Impl::automatic ? Impl::sdpa : options.impl;

@@ -54,6 +54,11 @@ at::Tensor fma_reference(const at::Tensor& q, const at::Tensor& k, const at::Ten
 at::Tensor fma_blocked(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                        const FmaConfig& config, const FmaWeights& weights);
 
+// Fused CPU kernels (fma_fused_kernels.cpp) inside a custom autograd function: the default
+// CPU implementation. q, k, v on the CPU.
+at::Tensor fma_fused(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                     const FmaConfig& config, const FmaWeights& weights);
+
 // The probabilities of every slot of every query, as the blocked path computes them:
 // probs (B, H, N_pad, S) with S = near + per-level slots; segments[0] is the near field
 // (near_offsets * m), segments[l] level l (far_offsets * p).

@@ -17,8 +17,8 @@ namespace fmav {
 using WeightSet = std::map<std::string, HostTensor>;
 
 enum class Method { fma, full };
-// fma: reference | blocked. full: math | sdpa. auto: blocked for fma, sdpa for full.
-enum class Impl { automatic, reference, blocked, math, sdpa };
+// fma: reference | blocked | fused. full: math | sdpa. auto: fused for fma, sdpa for full.
+enum class Impl { automatic, reference, blocked, fused, math, sdpa };
 
 const char* to_string(Method method);
 const char* to_string(Impl impl);

@@ -1,0 +1,349 @@
+// Fused CPU kernels of FMA-1D (see fma_fused_kernels.h). Matrix products go to the BLAS
+// that LibTorch carries (sgemm_/dgemm_, MKL in the PyPI wheel, which picks its SIMD at run
+// time); the softmax loops are compiled for AVX-512, AVX2+FMA and baseline x86-64, and the
+// loader picks one per CPU (GCC target_clones), so the binary runs on any x86-64.
+
+#include "fma_fused_kernels.h"
+
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+extern "C" {
+void sgemm_(const char* ta, const char* tb, const int* m, const int* n, const int* k, const float* alpha,
+            const float* a, const int* lda, const float* b, const int* ldb, const float* beta, float* c,
+            const int* ldc);
+void dgemm_(const char* ta, const char* tb, const int* m, const int* n, const int* k, const double* alpha,
+            const double* a, const int* lda, const double* b, const int* ldb, const double* beta, double* c,
+            const int* ldc);
+}
+
+namespace fmav {
+namespace {
+
+// ---- BLAS, row-major views ----
+
+// Column-major C (m x n) = alpha op(A) op(B) + beta C, as BLAS defines it.
+void gemm(char ta, char tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
+          int ldb, float beta, float* c, int ldc) {
+  sgemm_(&ta, &tb, &m, &n, &k, &alpha, a, &lda, b, &ldb, &beta, c, &ldc);
+}
+void gemm(char ta, char tb, int m, int n, int k, double alpha, const double* a, int lda, const double* b,
+          int ldb, double beta, double* c, int ldc) {
+  dgemm_(&ta, &tb, &m, &n, &k, &alpha, a, &lda, b, &ldb, &beta, c, &ldc);
+}
+
+// Row-major C (M x N) = alpha A (M x K) B^T (B is N x K) + beta C.
+template <typename T>
+void matmul_nt(int M, int N, int K, T alpha, const T* A, int lda, const T* B, int ldb, T beta, T* C, int ldc) {
+  gemm('T', 'N', N, M, K, alpha, B, ldb, A, lda, beta, C, ldc);
+}
+// Row-major C (M x N) = alpha A (M x K) B (K x N) + beta C.
+template <typename T>
+void matmul_nn(int M, int N, int K, T alpha, const T* A, int lda, const T* B, int ldb, T beta, T* C, int ldc) {
+  gemm('N', 'N', N, M, K, alpha, B, ldb, A, lda, beta, C, ldc);
+}
+// Row-major C (M x N) = alpha A^T (A is K x M) B (K x N) + beta C.
+template <typename T>
+void matmul_tn(int M, int N, int K, T alpha, const T* A, int lda, const T* B, int ldb, T beta, T* C, int ldc) {
+  gemm('N', 'T', N, M, K, alpha, B, ldb, A, lda, beta, C, ldc);
+}
+
+// ---- row loops: SIMD clones for float, plain loops for double ----
+
+#define FMAV_SIMD_CLONES __attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
+
+// x[i] = exp(x[i] - shift), returning the sum. exp by 2^t = 2^round(t) * poly(t - round(t)),
+// a degree-7 Taylor polynomial on [-1/2, 1/2] (error < 1 ulp of float); arguments below -88
+// (masked slots are -inf) give exactly 0.
+FMAV_SIMD_CLONES float exp_shift_sum(float* x, std::int64_t n, float shift) {
+  float sum = 0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    float y = x[i] - shift;
+    y = y < -88.0f ? -88.0f : y;
+    const float t = y * 1.4426950408889634f;
+    const float whole = (t + 12582912.0f) - 12582912.0f;  // round to nearest via 1.5 * 2^23
+    const float f = t - whole;
+    const float poly =
+        1.0f + f * (0.69314718f + f * (0.24022651f + f * (0.05550411f + f * (9.6181291e-3f +
+               f * (1.3333558e-3f + f * (1.5403530e-4f + f * 1.5252734e-5f))))));
+    const std::int32_t bits = (static_cast<std::int32_t>(whole) + 127) << 23;
+    float two_pow;
+    std::memcpy(&two_pow, &bits, sizeof two_pow);
+    x[i] = poly * two_pow;
+    sum += x[i];
+  }
+  return sum;
+}
+double exp_shift_sum(double* x, std::int64_t n, double shift) {
+  double sum = 0;
+  for (std::int64_t i = 0; i < n; ++i) sum += (x[i] = std::exp(x[i] - shift));
+  return sum;
+}
+
+template <typename T>
+T row_max(const T* x, std::int64_t n) {
+  T m = -std::numeric_limits<T>::infinity();
+  for (std::int64_t i = 0; i < n; ++i) m = x[i] > m ? x[i] : m;
+  return m;
+}
+
+// ds = p * (dp - d), the softmax backward of one row.
+FMAV_SIMD_CLONES void softmax_grad_row(float* ds, const float* p, float d, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) ds[i] = p[i] * (ds[i] - d);
+}
+void softmax_grad_row(double* ds, const double* p, double d, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) ds[i] = p[i] * (ds[i] - d);
+}
+
+// ---- one query block ----
+
+// The tile of one query block: near keys [lo, hi) and its coarse slots.
+struct BlockGeometry {
+  std::int64_t row0 = 0, rows = 0;  // real queries [row0, row0 + rows)
+  std::int64_t lo = 0, hi = 0;      // near-field keys, clipped to the real tokens
+  std::int64_t slot_begin = 0, slot_count = 0;
+};
+
+BlockGeometry block_geometry(std::int64_t b, std::int64_t n, std::int64_t m, bool causal,
+                             const BlockSlots& slots) {
+  BlockGeometry g;
+  g.row0 = b * m;
+  g.rows = std::min(m, n - g.row0);
+  g.lo = std::max<std::int64_t>(0, (b - 1) * m);
+  g.hi = std::min(n, (causal ? b + 1 : b + 2) * m);
+  g.slot_begin = slots.offset[b];
+  g.slot_count = slots.offset[b + 1] - slots.offset[b];
+  return g;
+}
+
+// Scaled near-field scores (rows x nk) with padding and, causal, the future masked.
+template <typename T>
+void near_scores(const FusedArgs<T>& a, const BlockGeometry& g, const T* q, const T* k, T* s) {
+  const int nk = static_cast<int>(g.hi - g.lo), d = static_cast<int>(a.dim);
+  matmul_nt<T>(static_cast<int>(g.rows), nk, d, static_cast<T>(a.scale), q, d, k + g.lo * a.dim, d, 0, s, nk);
+  if (!a.causal) return;
+  for (std::int64_t r = 0; r < g.rows; ++r) {
+    const std::int64_t first_future = g.row0 + r + 1 - g.lo;
+    for (std::int64_t c = first_future; c < nk; ++c) s[r * nk + c] = -std::numeric_limits<T>::infinity();
+  }
+}
+
+// Gathers the block's coarse keys and values (slot_count x dim) from the pyramid.
+template <typename T>
+void gather_slots(const FusedArgs<T>& a, const BlockGeometry& g, const T* kc, const T* vc, T* kbuf, T* vbuf) {
+  for (std::int64_t s = 0; s < g.slot_count; ++s) {
+    const std::int64_t src = a.block_slots->index[g.slot_begin + s] * a.dim;
+    std::copy(kc + src, kc + src + a.dim, kbuf + s * a.dim);
+    std::copy(vc + src, vc + src + a.dim, vbuf + s * a.dim);
+  }
+}
+
+// Scaled coarse scores (rows x nc) plus each slot's log multiplicity.
+template <typename T>
+void coarse_scores(const FusedArgs<T>& a, const BlockGeometry& g, const T* q, const T* kbuf, T* s) {
+  const int nc = static_cast<int>(g.slot_count), d = static_cast<int>(a.dim);
+  matmul_nt<T>(static_cast<int>(g.rows), nc, d, static_cast<T>(a.scale), q, d, kbuf, d, 0, s, nc);
+  const double* log_mult = a.block_slots->log_mult.data() + g.slot_begin;
+  for (std::int64_t r = 0; r < g.rows; ++r) {
+    for (std::int64_t c = 0; c < nc; ++c) s[r * nc + c] += static_cast<T>(log_mult[c]);
+  }
+}
+
+std::int64_t max_block_slots(const BlockSlots& slots) {
+  std::int64_t most = 1;
+  for (std::size_t b = 0; b + 1 < slots.offset.size(); ++b) most = std::max(most, slots.offset[b + 1] - slots.offset[b]);
+  return most;
+}
+
+// Per-thread tiles: scores of the near field and of the coarse slots, gathered coarse
+// keys/values, and a (rows x dim) accumulator; backward adds the score-gradient tiles.
+template <typename T>
+struct Scratch {
+  std::vector<T> near, coarse, kbuf, vbuf, acc, d_near, d_coarse;
+  Scratch(const FusedArgs<T>& a, bool backward) {
+    const std::int64_t m = a.block_size, slots = max_block_slots(*a.block_slots);
+    near.resize(m * 3 * m);
+    coarse.resize(m * slots);
+    kbuf.resize(slots * a.dim);
+    vbuf.resize(slots * a.dim);
+    acc.resize(m * a.dim);
+    if (backward) d_near.resize(near.size()), d_coarse.resize(coarse.size());
+  }
+};
+
+template <typename T>
+void forward_block(const FusedArgs<T>& a, std::int64_t bh, std::int64_t b, Scratch<T>& sc) {
+  const BlockGeometry g = block_geometry(b, a.n, a.block_size, a.causal, *a.block_slots);
+  const std::int64_t d = a.dim, nk = g.hi - g.lo, nc = g.slot_count;
+  const T* q = a.q + (bh * a.n + g.row0) * d;
+  const T* k = a.k + bh * a.n * d;
+  const T* v = a.v + bh * a.n * d;
+  std::vector<T> row_m(g.rows), row_l(g.rows);
+  // Near field: max, exponentials and their sum, then P V.
+  T* s = sc.near.data();
+  near_scores(a, g, q, k, s);
+  for (std::int64_t r = 0; r < g.rows; ++r) {
+    row_m[r] = row_max(s + r * nk, nk);
+    row_l[r] = exp_shift_sum(s + r * nk, nk, row_m[r]);
+  }
+  T* acc = sc.acc.data();
+  matmul_nn<T>(static_cast<int>(g.rows), static_cast<int>(d), static_cast<int>(nk), 1, s, static_cast<int>(nk),
+               v + g.lo * d, static_cast<int>(d), 0, acc, static_cast<int>(d));
+  // Coarse slots of every level: the online softmax rescales what the near field summed.
+  if (nc > 0) {
+    gather_slots(a, g, a.kc + bh * a.slots * d, a.vc + bh * a.slots * d, sc.kbuf.data(), sc.vbuf.data());
+    T* s2 = sc.coarse.data();
+    coarse_scores(a, g, q, sc.kbuf.data(), s2);
+    for (std::int64_t r = 0; r < g.rows; ++r) {
+      const T m_new = std::max(row_m[r], row_max(s2 + r * nc, nc));
+      const T alpha = std::exp(row_m[r] - m_new);
+      row_l[r] = row_l[r] * alpha + exp_shift_sum(s2 + r * nc, nc, m_new);
+      row_m[r] = m_new;
+      for (std::int64_t c = 0; c < d; ++c) acc[r * d + c] *= alpha;
+    }
+    matmul_nn<T>(static_cast<int>(g.rows), static_cast<int>(d), static_cast<int>(nc), 1, s2,
+                 static_cast<int>(nc), sc.vbuf.data(), static_cast<int>(d), 1, acc, static_cast<int>(d));
+  }
+  T* out = a.out + (bh * a.n + g.row0) * d;
+  T* lse = a.lse + bh * a.n + g.row0;
+  for (std::int64_t r = 0; r < g.rows; ++r) {
+    const T inv = 1 / row_l[r];
+    for (std::int64_t c = 0; c < d; ++c) out[r * d + c] = acc[r * d + c] * inv;
+    lse[r] = row_m[r] + std::log(row_l[r]);
+  }
+}
+
+// Gradients of one query block. Near-field key/value gradients are added into d_k/d_v
+// (the caller runs blocks whose near fields cannot overlap concurrently); coarse ones go to
+// this block's own rows of d_kc_block/d_vc_block, summed into the pyramid afterwards.
+template <typename T>
+void backward_block(const FusedGradArgs<T>& ga, std::int64_t bh, std::int64_t b, Scratch<T>& sc, T* d_kc_block,
+                    T* d_vc_block) {
+  const FusedArgs<T>& a = ga.fwd;
+  const BlockGeometry g = block_geometry(b, a.n, a.block_size, a.causal, *a.block_slots);
+  const int d = static_cast<int>(a.dim), nk = static_cast<int>(g.hi - g.lo), nc = static_cast<int>(g.slot_count);
+  const int rows = static_cast<int>(g.rows);
+  const T scale = static_cast<T>(a.scale);
+  const std::int64_t row_offset = (bh * a.n + g.row0) * a.dim;
+  const T* q = a.q + row_offset;
+  const T* d_out = ga.d_out + row_offset;
+  const T* out = a.out + row_offset;
+  const T* lse = a.lse + bh * a.n + g.row0;
+  const T* k = a.k + (bh * a.n + g.lo) * a.dim;
+  const T* v = a.v + (bh * a.n + g.lo) * a.dim;
+  T* d_k = ga.d_k + (bh * a.n + g.lo) * a.dim;
+  T* d_v = ga.d_v + (bh * a.n + g.lo) * a.dim;
+  std::vector<T> delta(rows);  // rowsum(dO * O)
+  for (int r = 0; r < rows; ++r) {
+    T sum = 0;
+    for (int c = 0; c < d; ++c) sum += d_out[r * d + c] * out[r * d + c];
+    delta[r] = sum;
+  }
+  T* d_q = sc.acc.data();
+  // Near field: P from the saved log-sum-exp, then dV, dP, dS, dQ, dK.
+  T* p = sc.near.data();
+  T* ds = sc.d_near.data();
+  near_scores(a, g, q, a.k + bh * a.n * a.dim, p);
+  for (int r = 0; r < rows; ++r) exp_shift_sum(p + r * nk, nk, lse[r]);
+  matmul_tn<T>(nk, d, rows, 1, p, nk, d_out, d, 1, d_v, d);
+  matmul_nt<T>(rows, nk, d, 1, d_out, d, v, d, 0, ds, nk);
+  for (int r = 0; r < rows; ++r) softmax_grad_row(ds + r * nk, p + r * nk, delta[r], nk);
+  matmul_nn<T>(rows, d, nk, scale, ds, nk, k, d, 0, d_q, d);
+  matmul_tn<T>(nk, d, rows, scale, ds, nk, q, d, 1, d_k, d);
+  // Coarse slots: the same, into this block's slot-gradient rows.
+  if (nc > 0) {
+    gather_slots(a, g, a.kc + bh * a.slots * a.dim, a.vc + bh * a.slots * a.dim, sc.kbuf.data(), sc.vbuf.data());
+    T* p2 = sc.coarse.data();
+    T* ds2 = sc.d_coarse.data();
+    coarse_scores(a, g, q, sc.kbuf.data(), p2);
+    for (int r = 0; r < rows; ++r) exp_shift_sum(p2 + r * nc, nc, lse[r]);
+    matmul_tn<T>(nc, d, rows, 1, p2, nc, d_out, d, 0, d_vc_block, d);
+    matmul_nt<T>(rows, nc, d, 1, d_out, d, sc.vbuf.data(), d, 0, ds2, nc);
+    for (int r = 0; r < rows; ++r) softmax_grad_row(ds2 + r * nc, p2 + r * nc, delta[r], nc);
+    matmul_nn<T>(rows, d, nc, scale, ds2, nc, sc.kbuf.data(), d, 1, d_q, d);
+    matmul_tn<T>(nc, d, rows, scale, ds2, nc, q, d, 0, d_kc_block, d);
+  }
+  std::copy(d_q, d_q + rows * d, ga.d_q + row_offset);
+}
+
+}  // namespace
+
+// ---- forward ----
+
+template <typename T>
+void fma_fused_forward_cpu(const FusedArgs<T>& a) {
+  const std::int64_t blocks = (a.n + a.block_size - 1) / a.block_size;
+  at::parallel_for(0, a.bh * blocks, 1, [&](std::int64_t begin, std::int64_t end) {
+    Scratch<T> scratch(a, false);
+    for (std::int64_t job = begin; job < end; ++job) forward_block(a, job / blocks, job % blocks, scratch);
+  });
+}
+
+template void fma_fused_forward_cpu<float>(const FusedArgs<float>&);
+template void fma_fused_forward_cpu<double>(const FusedArgs<double>&);
+
+// ---- backward ----
+
+template <typename T>
+void fma_fused_backward_cpu(const FusedGradArgs<T>& ga) {
+  const FusedArgs<T>& a = ga.fwd;
+  const std::int64_t blocks = (a.n + a.block_size - 1) / a.block_size;
+  const std::int64_t slots = max_block_slots(*a.block_slots), d = a.dim;
+  std::fill(ga.d_k, ga.d_k + a.bh * a.n * d, T(0));
+  std::fill(ga.d_v, ga.d_v + a.bh * a.n * d, T(0));
+  T* d_kc_blocks = ga.work_kc;
+  T* d_vc_blocks = ga.work_vc;
+  // Blocks three apart have disjoint near fields: three passes need no locks.
+  for (std::int64_t phase = 0; phase < 3; ++phase) {
+    const std::int64_t per_bh = (blocks - phase + 2) / 3;
+    at::parallel_for(0, a.bh * per_bh, 1, [&](std::int64_t begin, std::int64_t end) {
+      Scratch<T> scratch(a, true);
+      for (std::int64_t job = begin; job < end; ++job) {
+        const std::int64_t bh = job / per_bh, b = phase + 3 * (job % per_bh);
+        const std::int64_t at = (bh * blocks + b) * slots * d;
+        backward_block(ga, bh, b, scratch, d_kc_blocks + at, d_vc_blocks + at);
+      }
+    });
+  }
+  // Sum each block's coarse-slot gradients into the pyramid's, in block order.
+  std::fill(ga.d_kc, ga.d_kc + a.bh * a.slots * d, T(0));
+  std::fill(ga.d_vc, ga.d_vc + a.bh * a.slots * d, T(0));
+  const BlockSlots& bs = *a.block_slots;
+  at::parallel_for(0, a.bh, 1, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t bh = begin; bh < end; ++bh) {
+      for (std::int64_t b = 0; b < blocks; ++b) {
+        for (std::int64_t s = 0; s < bs.offset[b + 1] - bs.offset[b]; ++s) {
+          const std::int64_t src = ((bh * blocks + b) * slots + s) * d;
+          const std::int64_t dst = (bh * a.slots + bs.index[bs.offset[b] + s]) * d;
+          for (std::int64_t c = 0; c < d; ++c) {
+            ga.d_kc[dst + c] += d_kc_blocks[src + c];
+            ga.d_vc[dst + c] += d_vc_blocks[src + c];
+          }
+        }
+      }
+    }
+  });
+}
+
+std::int64_t fused_backward_workspace(std::int64_t bh, std::int64_t n, std::int64_t dim,
+                                      std::int64_t block_size, const BlockSlots& slots) {
+  return bh * ((n + block_size - 1) / block_size) * max_block_slots(slots) * dim;
+}
+
+template void fma_fused_backward_cpu<float>(const FusedGradArgs<float>&);
+template void fma_fused_backward_cpu<double>(const FusedGradArgs<double>&);
+
+const char* fused_cpu_isa() {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+    return "avx512 (skylake-avx512 clone)";
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "avx2+fma (haswell clone)";
+  return "x86-64 baseline";
+}
+
+}  // namespace fmav
