@@ -36,6 +36,20 @@ at::Tensor full_attention_math(const at::Tensor& q, const at::Tensor& k, const a
   return at::matmul(at::softmax(scores, -1), v);
 }
 
+at::Tensor local_attention_math(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                std::int64_t block_size, bool causal) {
+  check_qkv(q, k, v);
+  FMAV_CHECK(block_size >= 1, "block size m must be >= 1, got ", block_size);
+  const std::int64_t N = q.size(2);
+  const at::Tensor block = at::arange(N, at::kLong).div(block_size, "floor");
+  const at::Tensor diff = block.view({1, N}) - block.view({N, 1});  // key block - query block
+  at::Tensor hidden = causal ? (diff < -1) | (at::arange(N, at::kLong).view({1, N}) > at::arange(N, at::kLong).view({N, 1}))
+                             : diff.abs() > 1;
+  at::Tensor scores = at::matmul(q, k.transpose(-1, -2)) / std::sqrt(static_cast<double>(q.size(3)));
+  scores = scores.masked_fill(hidden.to(q.device()), -std::numeric_limits<double>::infinity());
+  return at::matmul(at::softmax(scores, -1), v);
+}
+
 at::Tensor full_attention_sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                bool causal) {
   check_qkv(q, k, v);

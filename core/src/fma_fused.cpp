@@ -143,4 +143,15 @@ at::Tensor fma_fused(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
                           make_block_slots(lv, config, log_mult));
 }
 
+at::Tensor local_attention_fused(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                 std::int64_t block_size, bool causal) {
+  check_qkv(q, k, v);
+  FMAV_CHECK(block_size >= 1, "block size m must be >= 1, got ", block_size);
+  FMAV_CHECK(q.device().is_cpu(), "the fused local attention runs on the CPU, got a tensor on ", q.device().str());
+  BlockSlots none;
+  none.offset.assign((q.size(2) + block_size - 1) / block_size + 1, 0);
+  const at::Tensor empty = at::zeros({q.size(0), q.size(1), 0, q.size(3)}, q.options());
+  return FusedCore::apply(q, k, v, empty, empty, block_size, causal, none);
+}
+
 }  // namespace fmav

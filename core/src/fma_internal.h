@@ -74,6 +74,14 @@ SlotProbabilities fma_slot_probabilities(const at::Tensor& q, const at::Tensor& 
 at::Tensor fma_reference_map(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                              const FmaConfig& config, const FmaWeights& weights);
 
+// Local (sliding-block) attention: FMA's near field alone — key blocks b-1, b, b+1 of the
+// query's block b (causal: b-1 and the past of b). Fused kernels, autograd-capable.
+at::Tensor local_attention_fused(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                 std::int64_t block_size, bool causal);
+// The same from a dense masked softmax (the oracle of the fused version).
+at::Tensor local_attention_math(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                std::int64_t block_size, bool causal);
+
 // ---- full attention ----
 // softmax(q k^T / sqrt(D) [+ causal mask]) v, written out in plain tensor ops.
 at::Tensor full_attention_math(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,

@@ -1,0 +1,144 @@
+// `fmav attend`: FMA-1D or full attention on tensor files, with optional maps.
+
+#include <algorithm>
+#include <memory>
+#include <string>
+
+#include "commands.h"
+#include "fmav/attend.h"
+#include "fmav/error.h"
+#include "fmav/inspect.h"
+#include "fmav/tensor_io.h"
+
+namespace fmav::cli {
+namespace {
+
+struct AttendArgs {
+  std::string method = "fma", q, k, v, weights, save_weights, out, map_out, level_map_out;
+  std::string downsample = "learned", impl = "auto";
+  std::int64_t block = 64, rank = 4;
+  bool causal = false, no_multiplicity = false;
+  std::uint64_t seed = 0;
+};
+
+// Maps bigger than this are refused: they are (B, H, N, N) doubles in memory.
+constexpr double kMaxMapBytes = 4.0 * (1ull << 30);
+
+void add_attend_options(CLI::App& app, AttendArgs& a) {
+  CLI::App* cmd = app.add_subcommand(
+      "attend", "Run FMA-1D or full attention on Q, K, V tensors and write the output.\n"
+                "Tensors: .npy (float32/float64, C order) or .safetensors, shaped (B, H, N, D),\n"
+                "(H, N, D) or (N, D); a .safetensors file with several tensors is read by the\n"
+                "name q, k or v. The output keeps the input's shape and dtype.");
+  cmd->add_option("--method", a.method, "fma | full")->check(CLI::IsMember({"fma", "full"}));
+  cmd->add_option("--q", a.q, "queries (.npy or .safetensors)")->required();
+  cmd->add_option("--k", a.k, "keys")->required();
+  cmd->add_option("--v", a.v, "values")->required();
+  cmd->add_option("--weights", a.weights,
+                  "down-sampling weights (.safetensors: level{l}.k.weight, level{l}.k.bias, "
+                  "level{l}.v.weight, level{l}.v.bias); without it learned/dense weights are "
+                  "drawn from --seed");
+  cmd->add_option("--save-weights", a.save_weights, "write the weights used to this .safetensors");
+  cmd->add_option("--block,-m", a.block, "fine block size m (r)");
+  cmd->add_option("--rank,-p", a.rank, "summary tokens per group and level p");
+  cmd->add_flag("--causal", a.causal, "causal attention");
+  cmd->add_option("--downsample", a.downsample, "learned | average | dense")
+      ->check(CLI::IsMember({"learned", "average", "dense"}));
+  cmd->add_flag("--no-multiplicity", a.no_multiplicity,
+                "do not weigh coarse slots by the tokens they stand for");
+  cmd->add_option("--impl", a.impl,
+                  "fma: fused (default) | blocked | reference; full: sdpa (default) | math")
+      ->check(CLI::IsMember({"auto", "reference", "blocked", "fused", "math", "sdpa"}));
+  cmd->add_option("--seed", a.seed, "seed for drawn weights");
+  cmd->add_option("--out,-o", a.out, "output tensor (.npy or .safetensors)")->required();
+  cmd->add_option("--map-out", a.map_out,
+                  "attention map at full resolution, (B, H, N, N) like the input's leading dims");
+  cmd->add_option("--level-map-out", a.level_map_out,
+                  "level map (N, N) int32: 0 near field, l coarse level, -1 masked (fma only)");
+}
+
+fmav::HostTensor read_input(const std::string& path, const char* name) {
+  return fmav::read_tensor_file(path, name);
+}
+
+// Writes the attention map (and the level map) of every (batch, head), a row tile at a time.
+void write_maps(const AttendArgs& a, const fmav::HostTensor& q, const fmav::HostTensor& k,
+                const fmav::HostTensor& v, const fmav::FmaConfig& config,
+                const fmav::WeightSet& weights) {
+  std::vector<std::int64_t> lead(q.shape.begin(), q.shape.end() - 2);
+  const std::int64_t n = q.shape[q.shape.size() - 2];
+  std::int64_t heads = 1;
+  for (std::int64_t d : lead) heads *= d;
+  FMAV_CHECK(static_cast<double>(heads) * n * n * 8 <= kMaxMapBytes, "--map-out: ", heads,
+             " maps of ", n, " x ", n, " exceed the 4 GiB limit; use fewer heads or a shorter N");
+  std::vector<std::int64_t> shape = lead;
+  shape.push_back(n);
+  shape.push_back(n);
+  fmav::HostTensor map = fmav::make_host_tensor(fmav::DType::f64, shape);
+  fmav::HostTensor levels = fmav::make_host_tensor(fmav::DType::i32, {n, n});
+  const std::int64_t batches = q.shape.size() == 4 ? q.shape[0] : 1;
+  const std::int64_t tile = std::max<std::int64_t>(1, (std::int64_t{1} << 24) / n);
+  for (std::int64_t h = 0; h < heads; ++h) {
+    for (std::int64_t r0 = 0; r0 < n; r0 += tile) {
+      fmav::InspectRequest req;
+      req.batch = h / (heads / batches), req.head = h % (heads / batches);
+      req.row_begin = r0, req.row_end = std::min(n, r0 + tile);
+      const fmav::Inspection ins = fmav::inspect(q, k, v, config, weights, req);
+      const std::vector<double>& src = a.method == "fma" ? ins.fma_map : ins.full_map;
+      std::copy(src.begin(), src.end(), map.f64() + h * n * n + r0 * n);
+      if (h == 0) {
+        auto* dst = reinterpret_cast<std::int32_t*>(levels.data.data()) + r0 * n;
+        std::copy(ins.level_map.begin(), ins.level_map.end(), dst);
+      }
+    }
+  }
+  if (!a.map_out.empty()) fmav::write_tensor_file(a.map_out, map, "map");
+  if (!a.level_map_out.empty()) fmav::write_tensor_file(a.level_map_out, levels, "level_map");
+}
+
+int run_attend(const AttendArgs& a) {
+  const fmav::HostTensor q = read_input(a.q, "q"), k = read_input(a.k, "k"), v = read_input(a.v, "v");
+  fmav::AttendOptions options;
+  options.method = fmav::parse_method(a.method);
+  options.impl = fmav::parse_impl(a.impl);
+  options.fma.block_size = a.block;
+  options.fma.rank = a.rank;
+  options.fma.causal = a.causal;
+  options.fma.downsample = fmav::parse_downsample(a.downsample);
+  options.fma.count_multiplicity = !a.no_multiplicity;
+  fmav::validate(options.fma);
+  FMAV_CHECK(a.level_map_out.empty() || options.method == fmav::Method::fma,
+             "--level-map-out needs --method fma");
+  fmav::WeightSet weights;
+  if (options.method == fmav::Method::fma && options.fma.downsample != fmav::Downsample::average) {
+    if (!a.weights.empty()) {
+      weights = fmav::read_safetensors(a.weights);
+    } else {
+      FMAV_CHECK(q.shape.size() >= 2, "q must be (B, H, N, D), (H, N, D) or (N, D), got ",
+                 fmav::shape_str(q.shape));
+      const std::int64_t n = q.shape[q.shape.size() - 2], d = q.shape.back();
+      const int levels = fmav::make_levels(n, a.block).num_levels;
+      weights = fmav::random_downsample_weights(options.fma, d, levels, a.seed);
+    }
+    if (!a.save_weights.empty()) fmav::write_safetensors(a.save_weights, weights);
+  }
+  const fmav::HostTensor out = fmav::attend(q, k, v, options, weights);
+  fmav::write_tensor_file(a.out, out, "out");
+  if (!a.map_out.empty() || !a.level_map_out.empty()) {
+    // Full attention's map comes from the same inspection; its FMA side then needs no weights.
+    fmav::FmaConfig map_config = options.fma;
+    if (options.method == fmav::Method::full) map_config.downsample = fmav::Downsample::average, map_config.rank = 1;
+    write_maps(a, q, k, v, map_config, weights);
+  }
+  return 0;
+}
+
+}  // namespace
+
+std::function<int()> add_attend(CLI::App& app) {
+  auto args = std::make_shared<AttendArgs>();
+  add_attend_options(app, *args);
+  return [args] { return run_attend(*args); };
+}
+
+}  // namespace fmav::cli

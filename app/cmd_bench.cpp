@@ -1,0 +1,101 @@
+// `fmav bench`: the scaling benchmark (fmav/bench.h) from the command line: rows stream as
+// they are measured, then the table, each method's fitted exponent, and CSV/JSON files.
+
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include "commands.h"
+#include "fmav/bench.h"
+#include "fmav/engine.h"
+#include "fmav/error.h"
+
+namespace fmav::cli {
+namespace {
+
+struct BenchArgs {
+  std::string methods = "fma,fma-blocked,reference,full,sdpa,local,fma-average";
+  std::string n = "1024:16384", dtype = "float32", csv, json;
+  BenchConfig config;
+};
+
+std::vector<std::string> split(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+void add_bench_options(CLI::App& app, BenchArgs& a) {
+  CLI::App* cmd = app.add_subcommand(
+      "bench", "Time attention methods against N (DESIGN.md §6): each is checked against its reference on\n"
+               "the first N, warmed up, then timed; a method over --budget-s is skipped at larger N.\n"
+               "Methods:\n" + bench_method_help());
+  cmd->add_option("--methods", a.methods, "comma-separated methods")->capture_default_str();
+  cmd->add_option("--n", a.n, "sequence lengths: a list 1024,4096 or a power-of-two range 1024:262144")
+      ->capture_default_str();
+  cmd->add_option("--batch", a.config.batch, "batch B")->capture_default_str();
+  cmd->add_option("--heads", a.config.heads, "heads H")->capture_default_str();
+  cmd->add_option("--dim", a.config.dim, "head dimension D")->capture_default_str();
+  cmd->add_flag("--causal", a.config.causal, "causal attention");
+  cmd->add_option("--block", a.config.block_size, "FMA block size m")->capture_default_str();
+  cmd->add_option("--rank", a.config.rank, "FMA rank p")->capture_default_str();
+  cmd->add_option("--repeats", a.config.repeats, "timed runs after the warm-up")->capture_default_str();
+  cmd->add_option("--budget-s", a.config.budget_s, "seconds per (method, N) before a method is given up")
+      ->capture_default_str();
+  cmd->add_option("--threads", a.config.threads, "LibTorch intra-op threads (0: all cores)")->capture_default_str();
+  cmd->add_option("--dtype", a.dtype, "float32 | float64")->check(CLI::IsMember({"float32", "float64"}))
+      ->capture_default_str();
+  cmd->add_flag("--backward", a.config.backward, "time forward + backward");
+  cmd->add_option("--seed", a.config.seed, "seed of the inputs and weights")->capture_default_str();
+  cmd->add_option("--csv", a.csv, "write the rows as CSV");
+  cmd->add_option("--json", a.json, "write the rows as a JSON list");
+}
+
+std::string row_line(const BenchRow& r) {
+  char line[256];
+  std::snprintf(line, sizeof line, "  %-12s N=%-8lld %-12s median %10.3f ms  %7.1f GFLOP/s  peak %8.1f MiB%s%s",
+                r.method.c_str(), static_cast<long long>(r.n), r.status.c_str(), r.median_ms, r.gflops,
+                r.peak_bytes / 1048576.0, r.note.empty() ? "" : "  ", r.note.c_str());
+  return line;
+}
+
+int run_bench_command(BenchArgs& a) {
+  a.config.methods = split(a.methods);
+  a.config.ns = parse_n_list(a.n);
+  a.config.dtype = a.dtype == "float64" ? DType::f64 : DType::f32;
+  const DeviceInfo info = device_info();
+  std::printf("fmav bench: B=%lld H=%lld D=%lld %s m=%lld p=%lld %s%s, %d threads\n",
+              static_cast<long long>(a.config.batch), static_cast<long long>(a.config.heads),
+              static_cast<long long>(a.config.dim), a.config.causal ? "causal" : "bidirectional",
+              static_cast<long long>(a.config.block_size), static_cast<long long>(a.config.rank), a.dtype.c_str(),
+              a.config.backward ? " forward+backward" : " forward", a.config.threads > 0 ? a.config.threads : info.threads);
+  std::fflush(stdout);
+  const std::vector<BenchRow> rows = run_bench(a.config, [](const BenchRow& r) {
+    std::printf("%s\n", row_line(r).c_str());
+    std::fflush(stdout);
+  });
+  std::printf("\n%s\nfitted exponent of time vs N (ok rows):\n", format_bench_table(rows).c_str());
+  for (const std::string& m : a.config.methods) {
+    const double e = fit_exponent(rows, m);
+    std::printf("  %-12s %s\n", m.c_str(), std::isnan(e) ? "-" : std::to_string(e).c_str());
+  }
+  if (!a.csv.empty()) write_bench_csv(a.csv, rows);
+  if (!a.json.empty()) write_bench_json(a.json, rows);
+  return 0;
+}
+
+}  // namespace
+
+std::function<int()> add_bench(CLI::App& app) {
+  auto args = std::make_shared<BenchArgs>();
+  add_bench_options(app, *args);
+  return [args] { return run_bench_command(*args); };
+}
+
+}  // namespace fmav::cli

@@ -1,0 +1,68 @@
+#pragma once
+// The scaling benchmark behind `fmav bench` (DESIGN.md §6): each attention method at each
+// sequence length, checked against its reference first, then timed (median of repeats after
+// a warm-up) with FLOPs, peak tensor memory, peak RSS and the speed-up over SDPA.
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "fmav/tensor.h"
+
+namespace fmav {
+
+struct BenchConfig {
+  std::vector<std::string> methods;  // names from bench_methods()
+  std::vector<std::int64_t> ns;      // sequence lengths, ascending
+  std::int64_t batch = 1, heads = 8, dim = 64;
+  bool causal = false;
+  std::int64_t block_size = 64, rank = 4;
+  int repeats = 5;
+  double budget_s = 60;   // per (method, N): a method over it is skipped at larger N
+  int threads = 0;        // 0: leave LibTorch's setting
+  DType dtype = DType::f32;
+  bool backward = false;  // time forward + backward instead of forward
+  std::uint64_t seed = 0;
+};
+
+// One measured (method, N). Times in milliseconds; NaN where not measured.
+struct BenchRow {
+  std::string method;
+  std::int64_t n = 0;
+  std::string status;           // ok | oom | over-budget | skipped | failed-check
+  std::string note;             // why, for anything but ok
+  int repeats = 0;              // timed runs after the warm-up
+  double median_ms = 0, min_ms = 0;
+  double flops = 0;             // FLOPs the method computes (backward: 3x forward)
+  double gflops = 0;            // flops / median
+  std::int64_t peak_bytes = 0;  // tensor bytes the call allocated at its peak (outputs too)
+  std::int64_t input_bytes = 0; // bytes of q, k, v (and weights) alive before the call
+  std::int64_t peak_rss_bytes = 0;
+  double speedup_vs_sdpa = 0;   // SDPA's median / this median at this N; NaN without SDPA
+  double check_error = 0;       // max |out - reference| on the first N; NaN if not checked
+};
+
+// "fma", "fma-blocked", "reference", "full", "sdpa", "local", "fma-average".
+const std::vector<std::string>& bench_methods();
+// What each method is, for --help.
+std::string bench_method_help();
+// "1024,4096" or a power-of-two range "1024:262144"; throws fmav::Error naming the text.
+std::vector<std::int64_t> parse_n_list(const std::string& text);
+
+// Runs the benchmark; on_row is called as each row is measured (progress, streaming).
+// Throws fmav::Error for a bad configuration (unknown method, sizes).
+std::vector<BenchRow> run_bench(const BenchConfig& config,
+                                const std::function<void(const BenchRow&)>& on_row);
+
+// Least-squares slope of log(median) vs log(N) over a method's ok rows with N in [lo, hi];
+// NaN with fewer than two points.
+double fit_exponent(const std::vector<BenchRow>& rows, const std::string& method,
+                    std::int64_t lo = 0, std::int64_t hi = INT64_MAX);
+
+// The table as text, the rows as CSV and as a JSON list of objects (atomic writes).
+std::string format_bench_table(const std::vector<BenchRow>& rows);
+void write_bench_csv(const std::string& path, const std::vector<BenchRow>& rows);
+void write_bench_json(const std::string& path, const std::vector<BenchRow>& rows);
+
+}  // namespace fmav

@@ -1,0 +1,92 @@
+// The counting CPU allocator (see memory_tracker.h): every DataPtr it hands out carries a
+// context that remembers the size and returns it to the counter when the tensor dies.
+
+#include "memory_tracker.h"
+
+#include <c10/core/Allocator.h>
+#include <c10/core/CPUAllocator.h>
+
+#include <atomic>
+#include <fstream>
+#include <mutex>
+#include <string>
+
+namespace fmav {
+namespace {
+
+class CountingAllocator final : public c10::Allocator {
+ public:
+  explicit CountingAllocator(c10::Allocator* inner) : m_inner(inner) {}
+
+  c10::DataPtr allocate(std::size_t n) override {
+    auto* ctx = new Block{m_inner->allocate(n), static_cast<std::int64_t>(n), this};
+    const std::int64_t live = m_live.fetch_add(ctx->bytes) + ctx->bytes;
+    std::int64_t peak = m_peak.load();
+    while (live > peak && !m_peak.compare_exchange_weak(peak, live)) {
+    }
+    return c10::DataPtr(ctx->data.get(), ctx, &CountingAllocator::release, c10::Device(c10::DeviceType::CPU));
+  }
+
+  void copy_data(void* dest, const void* src, std::size_t count) const override {
+    default_copy_data(dest, src, count);
+  }
+
+  std::int64_t live() const { return m_live.load(); }
+  std::int64_t peak() const { return m_peak.load(); }
+  void reset_peak() { m_peak.store(m_live.load()); }
+
+ private:
+  struct Block {
+    c10::DataPtr data;
+    std::int64_t bytes;
+    CountingAllocator* owner;
+  };
+  static void release(void* ctx) {
+    auto* block = static_cast<Block*>(ctx);
+    block->owner->m_live.fetch_sub(block->bytes);
+    delete block;
+  }
+
+  c10::Allocator* m_inner;
+  std::atomic<std::int64_t> m_live{0}, m_peak{0};
+};
+
+CountingAllocator* g_counter = nullptr;
+std::once_flag g_install;
+
+}  // namespace
+
+void install_memory_tracker() {
+  std::call_once(g_install, [] {
+    // Lives as long as the process: tensors it counted may outlive any scope.
+    g_counter = new CountingAllocator(c10::GetCPUAllocator());
+    c10::SetCPUAllocator(g_counter, /*priority=*/255);
+  });
+}
+
+std::int64_t tracked_live_bytes() { return g_counter ? g_counter->live() : 0; }
+std::int64_t tracked_peak_bytes() { return g_counter ? g_counter->peak() : 0; }
+void reset_tracked_peak() {
+  if (g_counter) g_counter->reset_peak();
+}
+
+std::int64_t peak_rss_bytes() {
+  std::ifstream status("/proc/self/status");
+  std::string key;
+  while (status >> key) {
+    if (key == "VmHWM:") {
+      std::int64_t kib = 0;
+      status >> kib;
+      return kib * 1024;
+    }
+    status.ignore(1 << 12, '\n');
+  }
+  return 0;
+}
+
+void reset_peak_rss() {
+  std::ofstream clear("/proc/self/clear_refs");
+  if (clear) clear << "5";
+}
+
+}  // namespace fmav
