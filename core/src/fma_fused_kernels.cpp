@@ -1,9 +1,10 @@
-// Fused CPU kernels of FMA-1D (see fma_fused_kernels.h). Matrix products go to the BLAS
-// that LibTorch carries (sgemm_/dgemm_, MKL in the PyPI wheel, which picks its SIMD at run
-// time); the softmax loops are compiled for AVX-512, AVX2+FMA and baseline x86-64, and the
-// loader picks one per CPU (GCC target_clones), so the binary runs on any x86-64.
+// Fused CPU kernels of FMA-1D (see fma_fused_kernels.h). The forward's score and value
+// tiles and the softmax loops are the SIMD tile kernels of fused_tiles.cpp; the backward's
+// larger products go to the BLAS LibTorch carries (sgemm_/dgemm_: MKL in the PyPI wheel).
 
 #include "fma_fused_kernels.h"
+
+#include "fused_tiles.h"
 
 #include <ATen/Parallel.h>
 
@@ -52,53 +53,6 @@ void matmul_tn(int M, int N, int K, T alpha, const T* A, int lda, const T* B, in
   gemm('N', 'T', N, M, K, alpha, B, ldb, A, lda, beta, C, ldc);
 }
 
-// ---- row loops: SIMD clones for float, plain loops for double ----
-
-#define FMAV_SIMD_CLONES __attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
-
-// x[i] = exp(x[i] - shift), returning the sum. exp by 2^t = 2^round(t) * poly(t - round(t)),
-// a degree-7 Taylor polynomial on [-1/2, 1/2] (error < 1 ulp of float); arguments below -88
-// (masked slots are -inf) give exactly 0.
-FMAV_SIMD_CLONES float exp_shift_sum(float* x, std::int64_t n, float shift) {
-  float sum = 0;
-  for (std::int64_t i = 0; i < n; ++i) {
-    float y = x[i] - shift;
-    y = y < -88.0f ? -88.0f : y;
-    const float t = y * 1.4426950408889634f;
-    const float whole = (t + 12582912.0f) - 12582912.0f;  // round to nearest via 1.5 * 2^23
-    const float f = t - whole;
-    const float poly =
-        1.0f + f * (0.69314718f + f * (0.24022651f + f * (0.05550411f + f * (9.6181291e-3f +
-               f * (1.3333558e-3f + f * (1.5403530e-4f + f * 1.5252734e-5f))))));
-    const std::int32_t bits = (static_cast<std::int32_t>(whole) + 127) << 23;
-    float two_pow;
-    std::memcpy(&two_pow, &bits, sizeof two_pow);
-    x[i] = poly * two_pow;
-    sum += x[i];
-  }
-  return sum;
-}
-double exp_shift_sum(double* x, std::int64_t n, double shift) {
-  double sum = 0;
-  for (std::int64_t i = 0; i < n; ++i) sum += (x[i] = std::exp(x[i] - shift));
-  return sum;
-}
-
-template <typename T>
-T row_max(const T* x, std::int64_t n) {
-  T m = -std::numeric_limits<T>::infinity();
-  for (std::int64_t i = 0; i < n; ++i) m = x[i] > m ? x[i] : m;
-  return m;
-}
-
-// ds = p * (dp - d), the softmax backward of one row.
-FMAV_SIMD_CLONES void softmax_grad_row(float* ds, const float* p, float d, std::int64_t n) {
-  for (std::int64_t i = 0; i < n; ++i) ds[i] = p[i] * (ds[i] - d);
-}
-void softmax_grad_row(double* ds, const double* p, double d, std::int64_t n) {
-  for (std::int64_t i = 0; i < n; ++i) ds[i] = p[i] * (ds[i] - d);
-}
-
 // ---- one query block ----
 
 // The tile of one query block: near keys [lo, hi) and its coarse slots.
@@ -120,11 +74,16 @@ BlockGeometry block_geometry(std::int64_t b, std::int64_t n, std::int64_t m, boo
   return g;
 }
 
-// Scaled near-field scores (rows x nk) with padding and, causal, the future masked.
+// Scaled near-field scores (rows x nk) from this head's key blocks transposed, kt
+// (blocks, dim, m): one contiguous panel per key block. Causal: the future is masked
+// (padding needs no mask: hi stops at the real tokens).
 template <typename T>
-void near_scores(const FusedArgs<T>& a, const BlockGeometry& g, const T* q, const T* k, T* s) {
-  const int nk = static_cast<int>(g.hi - g.lo), d = static_cast<int>(a.dim);
-  matmul_nt<T>(static_cast<int>(g.rows), nk, d, static_cast<T>(a.scale), q, d, k + g.lo * a.dim, d, 0, s, nk);
+void near_scores(const FusedArgs<T>& a, const BlockGeometry& g, const T* q, const T* kt, T* s) {
+  const std::int64_t nk = g.hi - g.lo, m = a.block_size;
+  for (std::int64_t key0 = g.lo; key0 < g.hi; key0 += m) {
+    const T* panel = kt + (key0 / m) * a.dim * m;
+    qk_tile(q, a.dim, panel, m, g.rows, std::min(m, g.hi - key0), a.dim, static_cast<T>(a.scale), s + (key0 - g.lo), nk);
+  }
   if (!a.causal) return;
   for (std::int64_t r = 0; r < g.rows; ++r) {
     const std::int64_t first_future = g.row0 + r + 1 - g.lo;
@@ -132,21 +91,23 @@ void near_scores(const FusedArgs<T>& a, const BlockGeometry& g, const T* q, cons
   }
 }
 
-// Gathers the block's coarse keys and values (slot_count x dim) from the pyramid.
+// Gathers the block's coarse keys, transposed (dim x slot_count), and values
+// (slot_count x dim) from the pyramid.
 template <typename T>
-void gather_slots(const FusedArgs<T>& a, const BlockGeometry& g, const T* kc, const T* vc, T* kbuf, T* vbuf) {
-  for (std::int64_t s = 0; s < g.slot_count; ++s) {
+void gather_slots(const FusedArgs<T>& a, const BlockGeometry& g, const T* kc, const T* vc, T* kbuf_t, T* vbuf) {
+  const std::int64_t nc = g.slot_count;
+  for (std::int64_t s = 0; s < nc; ++s) {
     const std::int64_t src = a.block_slots->index[g.slot_begin + s] * a.dim;
-    std::copy(kc + src, kc + src + a.dim, kbuf + s * a.dim);
+    for (std::int64_t c = 0; c < a.dim; ++c) kbuf_t[c * nc + s] = kc[src + c];
     std::copy(vc + src, vc + src + a.dim, vbuf + s * a.dim);
   }
 }
 
 // Scaled coarse scores (rows x nc) plus each slot's log multiplicity.
 template <typename T>
-void coarse_scores(const FusedArgs<T>& a, const BlockGeometry& g, const T* q, const T* kbuf, T* s) {
-  const int nc = static_cast<int>(g.slot_count), d = static_cast<int>(a.dim);
-  matmul_nt<T>(static_cast<int>(g.rows), nc, d, static_cast<T>(a.scale), q, d, kbuf, d, 0, s, nc);
+void coarse_scores(const FusedArgs<T>& a, const BlockGeometry& g, const T* q, const T* kbuf_t, T* s) {
+  const std::int64_t nc = g.slot_count;
+  qk_tile(q, a.dim, kbuf_t, nc, g.rows, nc, a.dim, static_cast<T>(a.scale), s, nc);
   const double* log_mult = a.block_slots->log_mult.data() + g.slot_begin;
   for (std::int64_t r = 0; r < g.rows; ++r) {
     for (std::int64_t c = 0; c < nc; ++c) s[r * nc + c] += static_cast<T>(log_mult[c]);
@@ -180,19 +141,17 @@ void forward_block(const FusedArgs<T>& a, std::int64_t bh, std::int64_t b, Scrat
   const BlockGeometry g = block_geometry(b, a.n, a.block_size, a.causal, *a.block_slots);
   const std::int64_t d = a.dim, nk = g.hi - g.lo, nc = g.slot_count;
   const T* q = a.q + (bh * a.n + g.row0) * d;
-  const T* k = a.k + bh * a.n * d;
   const T* v = a.v + bh * a.n * d;
   std::vector<T> row_m(g.rows), row_l(g.rows);
   // Near field: max, exponentials and their sum, then P V.
   T* s = sc.near.data();
-  near_scores(a, g, q, k, s);
+  near_scores(a, g, q, a.kt + bh * a.kt_stride, s);
   for (std::int64_t r = 0; r < g.rows; ++r) {
     row_m[r] = row_max(s + r * nk, nk);
     row_l[r] = exp_shift_sum(s + r * nk, nk, row_m[r]);
   }
   T* acc = sc.acc.data();
-  matmul_nn<T>(static_cast<int>(g.rows), static_cast<int>(d), static_cast<int>(nk), 1, s, static_cast<int>(nk),
-               v + g.lo * d, static_cast<int>(d), 0, acc, static_cast<int>(d));
+  pv_tile(s, nk, v + g.lo * d, d, g.rows, d, nk, false, acc, d);
   // Coarse slots of every level: the online softmax rescales what the near field summed.
   if (nc > 0) {
     gather_slots(a, g, a.kc + bh * a.slots * d, a.vc + bh * a.slots * d, sc.kbuf.data(), sc.vbuf.data());
@@ -205,8 +164,7 @@ void forward_block(const FusedArgs<T>& a, std::int64_t bh, std::int64_t b, Scrat
       row_m[r] = m_new;
       for (std::int64_t c = 0; c < d; ++c) acc[r * d + c] *= alpha;
     }
-    matmul_nn<T>(static_cast<int>(g.rows), static_cast<int>(d), static_cast<int>(nc), 1, s2,
-                 static_cast<int>(nc), sc.vbuf.data(), static_cast<int>(d), 1, acc, static_cast<int>(d));
+    pv_tile(s2, nc, sc.vbuf.data(), d, g.rows, d, nc, true, acc, d);
   }
   T* out = a.out + (bh * a.n + g.row0) * d;
   T* lse = a.lse + bh * a.n + g.row0;
@@ -247,7 +205,7 @@ void backward_block(const FusedGradArgs<T>& ga, std::int64_t bh, std::int64_t b,
   // Near field: P from the saved log-sum-exp, then dV, dP, dS, dQ, dK.
   T* p = sc.near.data();
   T* ds = sc.d_near.data();
-  near_scores(a, g, q, a.k + bh * a.n * a.dim, p);
+  near_scores(a, g, q, a.kt + bh * a.kt_stride, p);
   for (int r = 0; r < rows; ++r) exp_shift_sum(p + r * nk, nk, lse[r]);
   matmul_tn<T>(nk, d, rows, 1, p, nk, d_out, d, 1, d_v, d);
   matmul_nt<T>(rows, nk, d, 1, d_out, d, v, d, 0, ds, nk);
@@ -264,7 +222,7 @@ void backward_block(const FusedGradArgs<T>& ga, std::int64_t bh, std::int64_t b,
     matmul_tn<T>(nc, d, rows, 1, p2, nc, d_out, d, 0, d_vc_block, d);
     matmul_nt<T>(rows, nc, d, 1, d_out, d, sc.vbuf.data(), d, 0, ds2, nc);
     for (int r = 0; r < rows; ++r) softmax_grad_row(ds2 + r * nc, p2 + r * nc, delta[r], nc);
-    matmul_nn<T>(rows, d, nc, scale, ds2, nc, sc.kbuf.data(), d, 1, d_q, d);
+    matmul_nt<T>(rows, d, nc, scale, ds2, nc, sc.kbuf.data(), nc, 1, d_q, d);
     matmul_tn<T>(nc, d, rows, scale, ds2, nc, q, d, 0, d_kc_block, d);
   }
   std::copy(d_q, d_q + rows * d, ga.d_q + row_offset);
@@ -337,13 +295,5 @@ std::int64_t fused_backward_workspace(std::int64_t bh, std::int64_t n, std::int6
 template void fma_fused_backward_cpu<float>(const FusedGradArgs<float>&);
 template void fma_fused_backward_cpu<double>(const FusedGradArgs<double>&);
 
-const char* fused_cpu_isa() {
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
-    return "avx512 (skylake-avx512 clone)";
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "avx2+fma (haswell clone)";
-  return "x86-64 baseline";
-}
 
 }  // namespace fmav
