@@ -80,26 +80,36 @@ FmaWeights to_fma_weights(const WeightSet& set, const FmaConfig& config, std::in
   return out;
 }
 
-LevelSummaries downsample_level(const at::Tensor& k_pad, const at::Tensor& v_pad,
-                                const Levels& levels, const FmaConfig& config, int level,
-                                const FmaWeights& weights) {
+at::Tensor level_log_mult(const Levels& levels, const FmaConfig& config, int level) {
   const std::int64_t G = levels.groups(level), p = config.rank;
-  // Real tokens per slot (§2 padding) and the log multiplicity each slot's score gets.
-  std::vector<double> counts(G * p), log_mult(G * p);
+  std::vector<double> log_mult(G * p);
   for (std::int64_t g = 0; g < G; ++g) {
     for (std::int64_t j = 0; j < p; ++j) {
-      std::int64_t begin = 0, end = 0;
-      slot_span(levels, config, level, g, j, &begin, &end);
-      counts[g * p + j] = static_cast<double>(end - begin);
       const double mult = slot_multiplicity(levels, config, level, g, j);
       log_mult[g * p + j] = mult <= 0 ? -std::numeric_limits<double>::infinity()
                             : config.count_multiplicity ? std::log(mult) : 0.0;
     }
   }
+  return at::tensor(log_mult, at::TensorOptions().dtype(at::kDouble)).view({G, p});
+}
+
+LevelSummaries downsample_level(const at::Tensor& k_pad, const at::Tensor& v_pad,
+                                const Levels& levels, const FmaConfig& config, int level,
+                                const FmaWeights& weights) {
+  const std::int64_t G = levels.groups(level), p = config.rank;
+  // Real tokens per slot (§2 padding): averages divide by them.
+  std::vector<double> counts(G * p);
+  for (std::int64_t g = 0; g < G; ++g) {
+    for (std::int64_t j = 0; j < p; ++j) {
+      std::int64_t begin = 0, end = 0;
+      slot_span(levels, config, level, g, j, &begin, &end);
+      counts[g * p + j] = static_cast<double>(end - begin);
+    }
+  }
   const auto opts = at::TensorOptions().dtype(at::kDouble);
   const at::Tensor count_t = at::tensor(counts, opts).view({G, p}).to(k_pad.options());
   LevelSummaries out;
-  out.log_mult = at::tensor(log_mult, opts).view({G, p}).to(k_pad.options());
+  out.log_mult = level_log_mult(levels, config, level).to(k_pad.options());
   at::Tensor kw, kb, vw, vb;
   if (config.downsample != Downsample::average) {
     FMAV_ASSERT(static_cast<int>(weights.size()) >= level, "no weights for level ", level);

@@ -1,6 +1,7 @@
 // The fused CPU FMA-1D as a LibTorch autograd function (DESIGN.md §2): the coarse K/V
-// pyramid is built once per call by downsample_level (so its backward, weights included, is
-// LibTorch's), and the attention over near keys and coarse slots runs in the fused kernels.
+// pyramid is built once per call (build_pyramid: LibTorch ops when gradients are needed, so
+// its backward, weights included, is LibTorch's), and the attention over near keys and
+// coarse slots runs in the fused kernels.
 
 #include <torch/csrc/autograd/custom_function.h>
 
@@ -139,18 +140,10 @@ at::Tensor fma_fused(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
   check_qkv(q, k, v);
   validate(config);
   FMAV_CHECK(q.device().is_cpu(), "the fused FMA runs on the CPU, got a tensor on ", q.device().str());
-  const std::int64_t B = q.size(0), H = q.size(1), N = q.size(2), D = q.size(3);
-  const Levels lv = make_levels(N, config.block_size);
-  const at::Tensor k_pad = pad_tokens(k, lv.n_pad), v_pad = pad_tokens(v, lv.n_pad);
-  std::vector<at::Tensor> kc{at::zeros({B, H, 0, D}, q.options())}, vc{kc[0]}, log_mult;
-  for (int l = 1; l <= lv.num_levels; ++l) {
-    const LevelSummaries s = downsample_level(k_pad, v_pad, lv, config, l, weights);
-    kc.push_back(s.k.flatten(2, 3));
-    vc.push_back(s.v.flatten(2, 3));
-    log_mult.push_back(s.log_mult.to(at::kDouble).contiguous());
-  }
-  return FusedCore::apply(q, k, v, at::cat(kc, 2), at::cat(vc, 2), config.block_size, config.causal,
-                          make_block_slots(lv, config, log_mult));
+  const Levels lv = make_levels(q.size(2), config.block_size);
+  const Pyramid pyramid = build_pyramid(k, v, lv, config, weights);
+  return FusedCore::apply(q, k, v, pyramid.kc, pyramid.vc, config.block_size, config.causal,
+                          make_block_slots(lv, config, pyramid.log_mult));
 }
 
 at::Tensor local_attention_fused(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,

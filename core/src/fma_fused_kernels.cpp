@@ -60,7 +60,11 @@ struct BlockGeometry {
   std::int64_t row0 = 0, rows = 0;  // real queries [row0, row0 + rows)
   std::int64_t lo = 0, hi = 0;      // near-field keys, clipped to the real tokens
   std::int64_t slot_begin = 0, slot_count = 0;
+  std::int64_t slot_tile = 0;       // slot_count rounded up to whole vectors; the rest masked
 };
+
+// Coarse tiles are padded to multiples of 16 columns, so the tile kernels run full vectors.
+std::int64_t round_up_slots(std::int64_t count) { return (count + 15) / 16 * 16; }
 
 BlockGeometry block_geometry(std::int64_t b, std::int64_t n, std::int64_t m, bool causal,
                              const BlockSlots& slots) {
@@ -71,6 +75,7 @@ BlockGeometry block_geometry(std::int64_t b, std::int64_t n, std::int64_t m, boo
   g.hi = std::min(n, (causal ? b + 1 : b + 2) * m);
   g.slot_begin = slots.offset[b];
   g.slot_count = slots.offset[b + 1] - slots.offset[b];
+  g.slot_tile = round_up_slots(g.slot_count);
   return g;
 }
 
@@ -91,32 +96,38 @@ void near_scores(const FusedArgs<T>& a, const BlockGeometry& g, const T* q, cons
   }
 }
 
-// Gathers the block's coarse keys, transposed (dim x slot_count), and values
-// (slot_count x dim) from the pyramid.
+// Gathers the block's coarse keys, transposed (dim x slot_tile), and values
+// (slot_tile x dim) from the pyramid; the padding slots are zero.
 template <typename T>
 void gather_slots(const FusedArgs<T>& a, const BlockGeometry& g, const T* kc, const T* vc, T* kbuf_t, T* vbuf) {
-  const std::int64_t nc = g.slot_count;
-  for (std::int64_t s = 0; s < nc; ++s) {
+  const std::int64_t tile = g.slot_tile;
+  std::fill(kbuf_t, kbuf_t + a.dim * tile, T(0));
+  std::fill(vbuf + g.slot_count * a.dim, vbuf + tile * a.dim, T(0));
+  for (std::int64_t s = 0; s < g.slot_count; ++s) {
     const std::int64_t src = a.block_slots->index[g.slot_begin + s] * a.dim;
-    for (std::int64_t c = 0; c < a.dim; ++c) kbuf_t[c * nc + s] = kc[src + c];
+    for (std::int64_t c = 0; c < a.dim; ++c) kbuf_t[c * tile + s] = kc[src + c];
     std::copy(vc + src, vc + src + a.dim, vbuf + s * a.dim);
   }
 }
 
-// Scaled coarse scores (rows x nc) plus each slot's log multiplicity.
+// Scaled coarse scores (rows x slot_tile) plus each slot's log multiplicity; padding -inf.
 template <typename T>
 void coarse_scores(const FusedArgs<T>& a, const BlockGeometry& g, const T* q, const T* kbuf_t, T* s) {
-  const std::int64_t nc = g.slot_count;
-  qk_tile(q, a.dim, kbuf_t, nc, g.rows, nc, a.dim, static_cast<T>(a.scale), s, nc);
+  const std::int64_t tile = g.slot_tile;
+  qk_tile(q, a.dim, kbuf_t, tile, g.rows, tile, a.dim, static_cast<T>(a.scale), s, tile);
   const double* log_mult = a.block_slots->log_mult.data() + g.slot_begin;
   for (std::int64_t r = 0; r < g.rows; ++r) {
-    for (std::int64_t c = 0; c < nc; ++c) s[r * nc + c] += static_cast<T>(log_mult[c]);
+    for (std::int64_t c = 0; c < g.slot_count; ++c) s[r * tile + c] += static_cast<T>(log_mult[c]);
+    for (std::int64_t c = g.slot_count; c < tile; ++c) s[r * tile + c] = -std::numeric_limits<T>::infinity();
   }
 }
 
+// The widest coarse tile of any block (at least 1, so buffers are never empty).
 std::int64_t max_block_slots(const BlockSlots& slots) {
   std::int64_t most = 1;
-  for (std::size_t b = 0; b + 1 < slots.offset.size(); ++b) most = std::max(most, slots.offset[b + 1] - slots.offset[b]);
+  for (std::size_t b = 0; b + 1 < slots.offset.size(); ++b) {
+    most = std::max(most, round_up_slots(slots.offset[b + 1] - slots.offset[b]));
+  }
   return most;
 }
 
@@ -139,7 +150,7 @@ struct Scratch {
 template <typename T>
 void forward_block(const FusedArgs<T>& a, std::int64_t bh, std::int64_t b, Scratch<T>& sc) {
   const BlockGeometry g = block_geometry(b, a.n, a.block_size, a.causal, *a.block_slots);
-  const std::int64_t d = a.dim, nk = g.hi - g.lo, nc = g.slot_count;
+  const std::int64_t d = a.dim, nk = g.hi - g.lo, nc = g.slot_tile;
   const T* q = a.q + (bh * a.n + g.row0) * d;
   const T* v = a.v + bh * a.n * d;
   std::vector<T> row_m(g.rows), row_l(g.rows);
@@ -183,7 +194,7 @@ void backward_block(const FusedGradArgs<T>& ga, std::int64_t bh, std::int64_t b,
                     T* d_vc_block) {
   const FusedArgs<T>& a = ga.fwd;
   const BlockGeometry g = block_geometry(b, a.n, a.block_size, a.causal, *a.block_slots);
-  const int d = static_cast<int>(a.dim), nk = static_cast<int>(g.hi - g.lo), nc = static_cast<int>(g.slot_count);
+  const int d = static_cast<int>(a.dim), nk = static_cast<int>(g.hi - g.lo), nc = static_cast<int>(g.slot_tile);
   const int rows = static_cast<int>(g.rows);
   const T scale = static_cast<T>(a.scale);
   const std::int64_t row_offset = (bh * a.n + g.row0) * a.dim;

@@ -40,10 +40,25 @@ struct LevelSummaries {
   at::Tensor k, v;      // (B, H, G, p, D)
   at::Tensor log_mult;  // (G, p): log of the slot's multiplicity (0 without it), -inf masked
 };
+// Log multiplicity of every slot of one level, (G, p) float64: log of the real tokens it
+// stands for (0 without count_multiplicity), -inf for a slot with none (§2).
+at::Tensor level_log_mult(const Levels& levels, const FmaConfig& config, int level);
+
 // Summaries of level `level` from padded k, v (B, H, N_pad, D) whose padding is zero.
 LevelSummaries downsample_level(const at::Tensor& k_pad, const at::Tensor& v_pad,
                                 const Levels& levels, const FmaConfig& config, int level,
                                 const FmaWeights& weights);
+
+// The coarse K/V pyramid of every level, concatenated: kc, vc (B, H, S, D) with level l's
+// group g, slot j at row base_l + g p + j (base_1 = 0); log_mult per level (G_l, p) float64.
+// Without autograd (and for learned/average) it is built by the fused loops; otherwise by
+// downsample_level, so gradients reach k, v and the weights.
+struct Pyramid {
+  at::Tensor kc, vc;
+  std::vector<at::Tensor> log_mult;
+};
+Pyramid build_pyramid(const at::Tensor& k, const at::Tensor& v, const Levels& levels,
+                      const FmaConfig& config, const FmaWeights& weights);
 
 // ---- FMA-1D (§2) ----
 // q, k, v (B, H, N, D) float32/float64 on one device; returns (B, H, N, D).

@@ -19,12 +19,14 @@
 namespace fmav {
 
 namespace tiles_baseline {
+constexpr int kWide = 1;  // 16 SSE registers: a 4 x 1 block of 4-register vectors
 #include "fused_tiles_impl.inc"
 }  // namespace tiles_baseline
 
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
 namespace tiles_avx2 {
+constexpr int kWide = 2;  // 16 AVX registers: a 4 x 2 block of 2-register vectors
 #include "fused_tiles_impl.inc"
 }  // namespace tiles_avx2
 #pragma GCC pop_options
@@ -32,6 +34,7 @@ namespace tiles_avx2 {
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")
 namespace tiles_avx512 {
+constexpr int kWide = 4;  // 32 AVX-512 registers: a 4 x 4 block
 #include "fused_tiles_impl.inc"
 }  // namespace tiles_avx512
 #pragma GCC pop_options
@@ -98,6 +101,13 @@ void softmax_grad_row(float* ds, const float* p, float d, std::int64_t n) {
 }
 void softmax_grad_row(double* ds, const double* p, double d, std::int64_t n) {
   FMAV_DISPATCH(softmax_grad_row(ds, p, d, n))
+}
+
+void axpy_rows(float* acc, const float* w, const float* x, std::int64_t rows, std::int64_t d) {
+  FMAV_DISPATCH(axpy_rows(acc, w, x, rows, d))
+}
+void axpy_rows(double* acc, const double* w, const double* x, std::int64_t rows, std::int64_t d) {
+  FMAV_DISPATCH(axpy_rows(acc, w, x, rows, d))
 }
 
 }  // namespace fmav

@@ -34,4 +34,9 @@ double row_max(const double* x, std::int64_t n);
 void softmax_grad_row(float* ds, const float* p, float d, std::int64_t n);
 void softmax_grad_row(double* ds, const double* p, double d, std::int64_t n);
 
+// acc (rows x d) += w (rows x d) * x (d), x broadcast over rows: one token's contribution
+// to the p summaries of a learned down-sampling group.
+void axpy_rows(float* acc, const float* w, const float* x, std::int64_t rows, std::int64_t d);
+void axpy_rows(double* acc, const double* w, const double* x, std::int64_t rows, std::int64_t d);
+
 }  // namespace fmav

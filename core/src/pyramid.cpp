@@ -1,0 +1,130 @@
+// The coarse K/V pyramid of the fused FMA (DESIGN.md §2): every level's summaries in one
+// (B, H, S, D) tensor. Inference takes the fused loops below — one pass over the tokens of a
+// group per level, weights pre-transposed so each token adds a (p x D) panel — and training
+// takes downsample_level, whose LibTorch ops carry the gradients.
+
+#include <ATen/Parallel.h>
+#include <ATen/core/grad_mode.h>
+
+#include "fma_internal.h"
+#include "fmav/error.h"
+#include "fused_tiles.h"
+
+namespace fmav {
+namespace {
+
+bool needs_autograd(const at::Tensor& k, const at::Tensor& v, const FmaWeights& weights) {
+  if (!at::GradMode::is_enabled()) return false;
+  bool any = k.requires_grad() || v.requires_grad();
+  for (const LevelWeights& w : weights) {
+    any = any || w.k_weight.requires_grad() || w.k_bias.requires_grad() || w.v_weight.requires_grad() ||
+          w.v_bias.requires_grad();
+  }
+  return any;
+}
+
+Pyramid pyramid_autograd(const at::Tensor& k, const at::Tensor& v, const Levels& lv, const FmaConfig& config,
+                         const FmaWeights& weights) {
+  const at::Tensor k_pad = pad_tokens(k, lv.n_pad), v_pad = pad_tokens(v, lv.n_pad);
+  std::vector<at::Tensor> kc{at::zeros({k.size(0), k.size(1), 0, k.size(3)}, k.options())}, vc{kc[0]};
+  Pyramid out;
+  for (int l = 1; l <= lv.num_levels; ++l) {
+    const LevelSummaries s = downsample_level(k_pad, v_pad, lv, config, l, weights);
+    kc.push_back(s.k.flatten(2, 3));
+    vc.push_back(s.v.flatten(2, 3));
+    out.log_mult.push_back(s.log_mult.to(at::kDouble).contiguous());
+  }
+  out.kc = at::cat(kc, 2), out.vc = at::cat(vc, 2);
+  return out;
+}
+
+// One group's p summaries of x (BH, N, D) into out rows [row, row + p) of every head.
+template <typename T>
+void summarize_group(const T* x, T* out, std::int64_t bh, std::int64_t n, std::int64_t d, std::int64_t slots,
+                     std::int64_t row, std::int64_t t0, std::int64_t width, const FmaConfig& config, const T* wt,
+                     const T* bias) {
+  const std::int64_t p = config.rank, t_end = std::min(t0 + width, n);
+  constexpr std::int64_t kChunk = 64;  // tokens whose weight panels stay in cache across heads
+  for (std::int64_t h = 0; h < bh; ++h) {
+    T* acc = out + (h * slots + row) * d;
+    if (config.downsample == Downsample::learned) {
+      std::copy(bias, bias + p * d, acc);
+    } else {
+      std::fill(acc, acc + p * d, T(0));
+    }
+  }
+  if (config.downsample == Downsample::average) {
+    const std::int64_t sub = width / p;
+    for (std::int64_t h = 0; h < bh; ++h) {
+      for (std::int64_t j = 0; j < p; ++j) {
+        T* acc = out + (h * slots + row + j) * d;
+        const std::int64_t lo = t0 + j * sub, hi = std::min(lo + sub, n);
+        for (std::int64_t t = lo; t < hi; ++t) {
+          for (std::int64_t c = 0; c < d; ++c) acc[c] += x[(h * n + t) * d + c];
+        }
+        for (std::int64_t c = 0; c < d && hi > lo; ++c) acc[c] /= static_cast<T>(hi - lo);
+      }
+    }
+    return;
+  }
+  for (std::int64_t c0 = t0; c0 < t_end; c0 += kChunk) {
+    for (std::int64_t h = 0; h < bh; ++h) {
+      T* acc = out + (h * slots + row) * d;
+      for (std::int64_t t = c0; t < std::min(c0 + kChunk, t_end); ++t) {
+        axpy_rows(acc, wt + (t - t0) * p * d, x + (h * n + t) * d, p, d);
+      }
+    }
+  }
+}
+
+template <typename T>
+void pyramid_fused(const at::Tensor& k, const at::Tensor& v, const Levels& lv, const FmaConfig& config,
+                   const FmaWeights& weights, Pyramid* out) {
+  const std::int64_t bh = k.size(0) * k.size(1), n = k.size(2), d = k.size(3), p = config.rank;
+  const std::int64_t slots = out->kc.size(2);
+  std::int64_t base = 0;
+  for (int l = 1; l <= lv.num_levels; ++l) {
+    const std::int64_t width = lv.width(l), groups = lv.groups(l);
+    // Weights (p D, 1, w) -> (w, p, D): token t's panel is contiguous; bias (p D) -> (p, D).
+    at::Tensor kw, kb, vw, vb;
+    if (config.downsample == Downsample::learned) {
+      const LevelWeights& w = weights[l - 1];
+      kw = w.k_weight.view({d, p, width}).permute({2, 1, 0}).contiguous();
+      vw = w.v_weight.view({d, p, width}).permute({2, 1, 0}).contiguous();
+      kb = w.k_bias.view({d, p}).t().contiguous();
+      vb = w.v_bias.view({d, p}).t().contiguous();
+    }
+    const auto ptr = [](const at::Tensor& t) { return t.defined() ? t.data_ptr<T>() : nullptr; };
+    at::parallel_for(0, groups, 1, [&](std::int64_t g0, std::int64_t g1) {
+      for (std::int64_t g = g0; g < g1; ++g) {
+        summarize_group(k.data_ptr<T>(), out->kc.data_ptr<T>(), bh, n, d, slots, base + g * p, g * width, width,
+                        config, ptr(kw), ptr(kb));
+        summarize_group(v.data_ptr<T>(), out->vc.data_ptr<T>(), bh, n, d, slots, base + g * p, g * width, width,
+                        config, ptr(vw), ptr(vb));
+      }
+    });
+    out->log_mult.push_back(level_log_mult(lv, config, l));
+    base += groups * p;
+  }
+}
+
+}  // namespace
+
+Pyramid build_pyramid(const at::Tensor& k, const at::Tensor& v, const Levels& lv, const FmaConfig& config,
+                      const FmaWeights& weights) {
+  if (config.downsample == Downsample::dense || needs_autograd(k, v, weights)) {
+    return pyramid_autograd(k, v, lv, config, weights);
+  }
+  std::int64_t slots = 0;
+  for (int l = 1; l <= lv.num_levels; ++l) slots += lv.groups(l) * config.rank;
+  const at::Tensor kc_in = k.contiguous(), vc_in = v.contiguous();
+  Pyramid out;
+  out.kc = at::empty({k.size(0), k.size(1), slots, k.size(3)}, k.options());
+  out.vc = at::empty_like(out.kc);
+  AT_DISPATCH_FLOATING_TYPES(k.scalar_type(), "build_pyramid", [&] {
+    pyramid_fused<scalar_t>(kc_in, vc_in, lv, config, weights, &out);
+  });
+  return out;
+}
+
+}  // namespace fmav
