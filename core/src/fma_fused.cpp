@@ -58,23 +58,15 @@ std::vector<E> tensor_vec(const at::Tensor& t) {
   return std::vector<E>(t.data_ptr<E>(), t.data_ptr<E>() + t.numel());
 }
 
-// Keys as one transposed (dim x m) panel per block: (B, H, ceil(N / m), D, m), zero-padded.
-at::Tensor transposed_key_blocks(const at::Tensor& k, std::int64_t m) {
-  const std::int64_t blocks = (k.size(2) + m - 1) / m;
-  return pad_tokens(k, blocks * m).view({k.size(0), k.size(1), blocks, m, k.size(3)}).transpose(3, 4).contiguous();
-}
-
 template <typename T>
-FusedArgs<T> make_args(const at::Tensor& q, const at::Tensor& k, const at::Tensor& kt, const at::Tensor& v,
-                       const at::Tensor& kc, const at::Tensor& vc, std::int64_t block_size, bool causal,
-                       const BlockSlots& slots) {
+FusedArgs<T> make_args(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& kc,
+                       const at::Tensor& vc, std::int64_t block_size, bool causal, const BlockSlots& slots) {
   FusedArgs<T> a;
   a.bh = q.size(0) * q.size(1), a.n = q.size(2), a.dim = q.size(3);
   a.block_size = block_size, a.slots = kc.size(2), a.causal = causal;
   a.scale = 1.0 / std::sqrt(static_cast<double>(a.dim));
   a.block_slots = &slots;
-  a.q = q.data_ptr<T>(), a.k = k.data_ptr<T>(), a.kt = kt.data_ptr<T>(), a.v = v.data_ptr<T>();
-  a.kt_stride = kt.size(2) * kt.size(3) * kt.size(4);
+  a.q = q.data_ptr<T>(), a.k = k.data_ptr<T>(), a.v = v.data_ptr<T>();
   a.kc = kc.data_ptr<T>(), a.vc = vc.data_ptr<T>();
   return a;
 }
@@ -86,11 +78,10 @@ struct FusedCore : public torch::autograd::Function<FusedCore> {
                             std::int64_t block_size, bool causal, BlockSlots slots) {
     const at::Tensor q = q_in.contiguous(), k = k_in.contiguous(), v = v_in.contiguous();
     const at::Tensor kc = kc_in.contiguous(), vc = vc_in.contiguous();
-    const at::Tensor kt = transposed_key_blocks(k, block_size);
     at::Tensor out = at::empty_like(q);
     at::Tensor lse = at::empty({q.size(0), q.size(1), q.size(2)}, q.options());
     AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "fma_fused_forward", [&] {
-      FusedArgs<scalar_t> a = make_args<scalar_t>(q, k, kt, v, kc, vc, block_size, causal, slots);
+      FusedArgs<scalar_t> a = make_args<scalar_t>(q, k, v, kc, vc, block_size, causal, slots);
       a.out = out.data_ptr<scalar_t>(), a.lse = lse.data_ptr<scalar_t>();
       fma_fused_forward_cpu(a);
     });
@@ -112,7 +103,6 @@ struct FusedCore : public torch::autograd::Function<FusedCore> {
     slots.index = tensor_vec<std::int64_t>(ctx->saved_data["index"].toTensor());
     slots.log_mult = tensor_vec<double>(ctx->saved_data["log_mult"].toTensor());
     const at::Tensor d_out = grads[0].contiguous();
-    const at::Tensor kt = transposed_key_blocks(k, ctx->saved_data["block_size"].toInt());
     at::Tensor d_q = at::empty_like(q), d_k = at::empty_like(k), d_v = at::empty_like(v);
     at::Tensor d_kc = at::empty_like(kc), d_vc = at::empty_like(vc);
     const std::int64_t bh = q.size(0) * q.size(1);
@@ -121,7 +111,7 @@ struct FusedCore : public torch::autograd::Function<FusedCore> {
     at::Tensor work_kc = at::empty({work}, q.options()), work_vc = at::empty({work}, q.options());
     AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "fma_fused_backward", [&] {
       FusedGradArgs<scalar_t> ga;
-      ga.fwd = make_args<scalar_t>(q, k, kt, v, kc, vc, block_size, ctx->saved_data["causal"].toBool(), slots);
+      ga.fwd = make_args<scalar_t>(q, k, v, kc, vc, block_size, ctx->saved_data["causal"].toBool(), slots);
       ga.work_kc = work_kc.data_ptr<scalar_t>(), ga.work_vc = work_vc.data_ptr<scalar_t>();
       ga.fwd.out = saved[5].data_ptr<scalar_t>(), ga.fwd.lse = saved[6].data_ptr<scalar_t>();
       ga.d_out = d_out.data_ptr<scalar_t>();

@@ -79,15 +79,18 @@ BlockGeometry block_geometry(std::int64_t b, std::int64_t n, std::int64_t m, boo
   return g;
 }
 
-// Scaled near-field scores (rows x nk) from this head's key blocks transposed, kt
-// (blocks, dim, m): one contiguous panel per key block. Causal: the future is masked
+// Scaled near-field scores (rows x nk) from this head's keys k (n x dim), one key block at a
+// time through a transposed (dim x m) panel in `panel`. Causal: the future is masked
 // (padding needs no mask: hi stops at the real tokens).
 template <typename T>
-void near_scores(const FusedArgs<T>& a, const BlockGeometry& g, const T* q, const T* kt, T* s) {
-  const std::int64_t nk = g.hi - g.lo, m = a.block_size;
+void near_scores(const FusedArgs<T>& a, const BlockGeometry& g, const T* q, const T* k, T* panel, T* s) {
+  const std::int64_t nk = g.hi - g.lo, m = a.block_size, d = a.dim;
   for (std::int64_t key0 = g.lo; key0 < g.hi; key0 += m) {
-    const T* panel = kt + (key0 / m) * a.dim * m;
-    qk_tile(q, a.dim, panel, m, g.rows, std::min(m, g.hi - key0), a.dim, static_cast<T>(a.scale), s + (key0 - g.lo), nk);
+    const std::int64_t cols = std::min(m, g.hi - key0);
+    for (std::int64_t t = 0; t < cols; ++t) {
+      for (std::int64_t c = 0; c < d; ++c) panel[c * m + t] = k[(key0 + t) * d + c];
+    }
+    qk_tile(q, d, panel, m, g.rows, cols, d, static_cast<T>(a.scale), s + (key0 - g.lo), nk);
   }
   if (!a.causal) return;
   for (std::int64_t r = 0; r < g.rows; ++r) {
@@ -135,10 +138,11 @@ std::int64_t max_block_slots(const BlockSlots& slots) {
 // keys/values, and a (rows x dim) accumulator; backward adds the score-gradient tiles.
 template <typename T>
 struct Scratch {
-  std::vector<T> near, coarse, kbuf, vbuf, acc, d_near, d_coarse;
+  std::vector<T> near, panel, coarse, kbuf, vbuf, acc, d_near, d_coarse;
   Scratch(const FusedArgs<T>& a, bool backward) {
     const std::int64_t m = a.block_size, slots = max_block_slots(*a.block_slots);
     near.resize(m * 3 * m);
+    panel.resize(a.dim * m);
     coarse.resize(m * slots);
     kbuf.resize(slots * a.dim);
     vbuf.resize(slots * a.dim);
@@ -156,7 +160,7 @@ void forward_block(const FusedArgs<T>& a, std::int64_t bh, std::int64_t b, Scrat
   std::vector<T> row_m(g.rows), row_l(g.rows);
   // Near field: max, exponentials and their sum, then P V.
   T* s = sc.near.data();
-  near_scores(a, g, q, a.kt + bh * a.kt_stride, s);
+  near_scores(a, g, q, a.k + bh * a.n * d, sc.panel.data(), s);
   for (std::int64_t r = 0; r < g.rows; ++r) {
     row_m[r] = row_max(s + r * nk, nk);
     row_l[r] = exp_shift_sum(s + r * nk, nk, row_m[r]);
@@ -216,7 +220,7 @@ void backward_block(const FusedGradArgs<T>& ga, std::int64_t bh, std::int64_t b,
   // Near field: P from the saved log-sum-exp, then dV, dP, dS, dQ, dK.
   T* p = sc.near.data();
   T* ds = sc.d_near.data();
-  near_scores(a, g, q, a.kt + bh * a.kt_stride, p);
+  near_scores(a, g, q, a.k + bh * a.n * a.dim, sc.panel.data(), p);
   for (int r = 0; r < rows; ++r) exp_shift_sum(p + r * nk, nk, lse[r]);
   matmul_tn<T>(nk, d, rows, 1, p, nk, d_out, d, 1, d_v, d);
   matmul_nt<T>(rows, nk, d, 1, d_out, d, v, d, 0, ds, nk);

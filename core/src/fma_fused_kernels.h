@@ -17,16 +17,15 @@ struct BlockSlots {
   std::vector<double> log_mult;
 };
 
-// Shapes and pointers of one call. q, k, v, out, d_* are (BH, n, dim) contiguous; kt the
-// keys in transposed blocks (BH, ceil(n / m), dim, m), kt_stride elements per head; kc, vc
+// Shapes and pointers of one call. q, k, v, out, d_* are (BH, n, dim) contiguous; kc, vc
 // and their gradients (BH, slots, dim); lse (BH, n).
 template <typename T>
 struct FusedArgs {
-  std::int64_t bh = 0, n = 0, dim = 0, block_size = 0, slots = 0, kt_stride = 0;
+  std::int64_t bh = 0, n = 0, dim = 0, block_size = 0, slots = 0;
   bool causal = false;
   double scale = 1.0;
   const BlockSlots* block_slots = nullptr;
-  const T *q = nullptr, *k = nullptr, *kt = nullptr, *v = nullptr, *kc = nullptr, *vc = nullptr;
+  const T *q = nullptr, *k = nullptr, *v = nullptr, *kc = nullptr, *vc = nullptr;
   T* out = nullptr;
   T* lse = nullptr;
 };
