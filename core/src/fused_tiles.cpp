@@ -103,11 +103,13 @@ void softmax_grad_row(double* ds, const double* p, double d, std::int64_t n) {
   FMAV_DISPATCH(softmax_grad_row(ds, p, d, n))
 }
 
-void axpy_rows(float* acc, const float* w, const float* x, std::int64_t rows, std::int64_t d) {
-  FMAV_DISPATCH(axpy_rows(acc, w, x, rows, d))
+void summary_accumulate(float* acc, const float* w, const float* x, std::int64_t ldx, std::int64_t tokens,
+                        std::int64_t rows, std::int64_t d) {
+  FMAV_DISPATCH(summary_accumulate(acc, w, x, ldx, tokens, rows, d))
 }
-void axpy_rows(double* acc, const double* w, const double* x, std::int64_t rows, std::int64_t d) {
-  FMAV_DISPATCH(axpy_rows(acc, w, x, rows, d))
+void summary_accumulate(double* acc, const double* w, const double* x, std::int64_t ldx, std::int64_t tokens,
+                        std::int64_t rows, std::int64_t d) {
+  FMAV_DISPATCH(summary_accumulate(acc, w, x, ldx, tokens, rows, d))
 }
 
 }  // namespace fmav

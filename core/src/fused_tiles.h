@@ -34,9 +34,12 @@ double row_max(const double* x, std::int64_t n);
 void softmax_grad_row(float* ds, const float* p, float d, std::int64_t n);
 void softmax_grad_row(double* ds, const double* p, double d, std::int64_t n);
 
-// acc (rows x d) += w (rows x d) * x (d), x broadcast over rows: one token's contribution
-// to the p summaries of a learned down-sampling group.
-void axpy_rows(float* acc, const float* w, const float* x, std::int64_t rows, std::int64_t d);
-void axpy_rows(double* acc, const double* w, const double* x, std::int64_t rows, std::int64_t d);
+// acc (rows x d) += sum over t < tokens of w_t (rows x d) * x_t (d), x_t broadcast over the
+// rows (w_t at w + t rows d, x_t at x + t ldx): a run of tokens' contributions to the p
+// summaries of a learned down-sampling group.
+void summary_accumulate(float* acc, const float* w, const float* x, std::int64_t ldx, std::int64_t tokens,
+                        std::int64_t rows, std::int64_t d);
+void summary_accumulate(double* acc, const double* w, const double* x, std::int64_t ldx, std::int64_t tokens,
+                        std::int64_t rows, std::int64_t d);
 
 }  // namespace fmav

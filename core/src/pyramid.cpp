@@ -44,7 +44,7 @@ void summarize_group(const T* x, T* out, std::int64_t bh, std::int64_t n, std::i
                      std::int64_t row, std::int64_t t0, std::int64_t width, const FmaConfig& config, const T* wt,
                      const T* bias) {
   const std::int64_t p = config.rank, t_end = std::min(t0 + width, n);
-  constexpr std::int64_t kChunk = 64;  // tokens whose weight panels stay in cache across heads
+  constexpr std::int64_t kChunk = 16;  // tokens whose weight panels (16 p D) stay in L1 across heads
   for (std::int64_t h = 0; h < bh; ++h) {
     T* acc = out + (h * slots + row) * d;
     if (config.downsample == Downsample::learned) {
@@ -68,11 +68,9 @@ void summarize_group(const T* x, T* out, std::int64_t bh, std::int64_t n, std::i
     return;
   }
   for (std::int64_t c0 = t0; c0 < t_end; c0 += kChunk) {
+    const std::int64_t count = std::min(c0 + kChunk, t_end) - c0;
     for (std::int64_t h = 0; h < bh; ++h) {
-      T* acc = out + (h * slots + row) * d;
-      for (std::int64_t t = c0; t < std::min(c0 + kChunk, t_end); ++t) {
-        axpy_rows(acc, wt + (t - t0) * p * d, x + (h * n + t) * d, p, d);
-      }
+      summary_accumulate(out + (h * slots + row) * d, wt + (c0 - t0) * p * d, x + (h * n + c0) * d, d, count, p, d);
     }
   }
 }
