@@ -75,6 +75,25 @@ void summarize_group(const T* x, T* out, std::int64_t bh, std::int64_t n, std::i
   }
 }
 
+// Learned weights (p D, 1, w) with row c p + j, to (w, p, D): token t's (p x D) panel
+// contiguous. Parallel over tokens; reads run along t, the fast axis of the source.
+template <typename T>
+at::Tensor token_panels(const at::Tensor& weight, std::int64_t d, std::int64_t p, std::int64_t width) {
+  at::Tensor out = at::empty({width, p, d}, weight.options());
+  const at::Tensor w = weight.contiguous();
+  const T* src = w.data_ptr<T>();
+  T* dst = out.data_ptr<T>();
+  at::parallel_for(0, width, 64, [&](std::int64_t t0, std::int64_t t1) {
+    for (std::int64_t c = 0; c < d; ++c) {
+      for (std::int64_t j = 0; j < p; ++j) {
+        const T* row = src + (c * p + j) * width;
+        for (std::int64_t t = t0; t < t1; ++t) dst[(t * p + j) * d + c] = row[t];
+      }
+    }
+  });
+  return out;
+}
+
 template <typename T>
 void pyramid_fused(const at::Tensor& k, const at::Tensor& v, const Levels& lv, const FmaConfig& config,
                    const FmaWeights& weights, Pyramid* out) {
@@ -87,8 +106,8 @@ void pyramid_fused(const at::Tensor& k, const at::Tensor& v, const Levels& lv, c
     at::Tensor kw, kb, vw, vb;
     if (config.downsample == Downsample::learned) {
       const LevelWeights& w = weights[l - 1];
-      kw = w.k_weight.view({d, p, width}).permute({2, 1, 0}).contiguous();
-      vw = w.v_weight.view({d, p, width}).permute({2, 1, 0}).contiguous();
+      kw = token_panels<T>(w.k_weight, d, p, width);
+      vw = token_panels<T>(w.v_weight, d, p, width);
       kb = w.k_bias.view({d, p}).t().contiguous();
       vb = w.v_bias.view({d, p}).t().contiguous();
     }
