@@ -152,4 +152,24 @@ TEST_F(Cli, ErrorsAreClearAndNonZero) {
   EXPECT_NE(r.output.find("LibTorch"), std::string::npos) << r.output;
 }
 
+TEST_F(Cli, BenchWritesRowsAndRejectsBadOptions) {
+  Result r = run("bench --methods fma,sdpa,local --n 64,128 --heads 1 --dim 8 --block 16 --repeats 1 --json " +
+                 path("b.json") + " --csv " + path("b.csv"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("fitted exponent"), std::string::npos) << r.output;
+  std::ifstream in(path("b.json"));
+  std::stringstream text;
+  text << in.rdbuf();
+  for (const char* key : {"\"method\"", "\"speedup_vs_sdpa\"", "\"peak_bytes\"", "\"gflops\""}) {
+    EXPECT_NE(text.str().find(key), std::string::npos) << key;
+  }
+  EXPECT_TRUE(fs::exists(path("b.csv")));
+  r = run("bench --methods fma,flash --n 64");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find("unknown method 'flash'"), std::string::npos) << r.output;
+  r = run("bench --n 64:abc");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find("--n must be a list"), std::string::npos) << r.output;
+}
+
 }  // namespace

@@ -235,6 +235,53 @@ TEST(Fma, GradientsMatchFiniteDifferences) {
   }
 }
 
+// ---- local attention and the fused pyramid ----
+
+TEST(Fma, LocalAttentionFusedMatchesMath) {
+  for (std::int64_t n : {1, 7, 97, 300}) {
+    for (std::int64_t m : {4, 16}) {
+      for (bool causal : {false, true}) {
+        const at::Tensor q = random_bhnd(1, 2, n, 8, 1), k = random_bhnd(1, 2, n, 8, 2), v = random_bhnd(1, 2, n, 8, 3);
+        const at::Tensor upstream = random_bhnd(1, 2, n, 8, 4);
+        std::vector<at::Tensor> grads[2];
+        for (int fused = 0; fused < 2; ++fused) {
+          std::vector<at::Tensor> leaves = {q.clone().set_requires_grad(true), k.clone().set_requires_grad(true),
+                                            v.clone().set_requires_grad(true)};
+          const at::Tensor out = fused ? fmav::local_attention_fused(leaves[0], leaves[1], leaves[2], m, causal)
+                                       : fmav::local_attention_math(leaves[0], leaves[1], leaves[2], m, causal);
+          (out * upstream).sum().backward();
+          for (const at::Tensor& t : leaves) grads[fused].push_back(t.grad());
+          grads[fused].push_back(out.detach());
+        }
+        for (std::size_t i = 0; i < grads[0].size(); ++i) {
+          EXPECT_LT(max_abs_diff(grads[0][i], grads[1][i]), 1e-12) << "n=" << n << " m=" << m << " causal=" << causal
+                                                                   << (i == 3 ? " output" : " gradient");
+        }
+      }
+    }
+  }
+}
+
+TEST(Fma, FusedPyramidMatchesTheAutogradPyramid) {
+  for (const char* kind : {"learned", "average"}) {
+    for (std::int64_t n : {7, 97, 1000}) {
+      for (at::ScalarType dtype : {at::kDouble, at::kFloat}) {
+        NaiveConfig c{8, 4, false, kind, true};
+        const Inputs in = make_inputs(c, 2, 3, n, 16, 31, dtype);
+        const fmav::Levels lv = fmav::make_levels(n, c.m);
+        const fmav::Pyramid fast = fmav::build_pyramid(in.k, in.v, lv, in.config, in.weights);
+        const fmav::Pyramid slow = fmav::build_pyramid(in.k.clone().set_requires_grad(true), in.v, lv, in.config,
+                                                       in.weights);
+        const double tol = dtype == at::kDouble ? 1e-12 : 1e-5;
+        EXPECT_LT(max_abs_diff(fast.kc, slow.kc.detach()), tol) << kind << " n=" << n;
+        EXPECT_LT(max_abs_diff(fast.vc, slow.vc.detach()), tol) << kind << " n=" << n;
+        ASSERT_EQ(fast.log_mult.size(), slow.log_mult.size());
+        for (std::size_t l = 0; l < fast.log_mult.size(); ++l) EXPECT_TRUE(at::equal(fast.log_mult[l], slow.log_mult[l]));
+      }
+    }
+  }
+}
+
 // ---- input checks through the public API ----
 
 fmav::HostTensor host(std::vector<std::int64_t> shape, fmav::DType dtype = fmav::DType::f32) {

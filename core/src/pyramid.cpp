@@ -32,7 +32,7 @@ Pyramid pyramid_autograd(const at::Tensor& k, const at::Tensor& v, const Levels&
     const LevelSummaries s = downsample_level(k_pad, v_pad, lv, config, l, weights);
     kc.push_back(s.k.flatten(2, 3));
     vc.push_back(s.v.flatten(2, 3));
-    out.log_mult.push_back(s.log_mult.to(at::kDouble).contiguous());
+    out.log_mult.push_back(level_log_mult(lv, config, l));
   }
   out.kc = at::cat(kc, 2), out.vc = at::cat(vc, 2);
   return out;

@@ -1,0 +1,126 @@
+// The benchmark (fmav/bench.h): --n parsing, exponent fitting, a small real run with its
+// checks and statuses, the CSV/JSON files, and the tensor-memory accounting behind it.
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "fmav/bench.h"
+#include "memory_tracker.h"
+#include "test_util.h"
+
+namespace {
+
+using fmav_test::expect_error;
+
+TEST(Bench, ParsesListsAndRanges) {
+  EXPECT_EQ(fmav::parse_n_list("1024,4096"), (std::vector<std::int64_t>{1024, 4096}));
+  EXPECT_EQ(fmav::parse_n_list("1024:8192"), (std::vector<std::int64_t>{1024, 2048, 4096, 8192}));
+  EXPECT_EQ(fmav::parse_n_list("97"), (std::vector<std::int64_t>{97}));
+  expect_error([] { fmav::parse_n_list("1024:abc"); }, "--n must be a list like 1024,4096");
+  expect_error([] { fmav::parse_n_list("0,5"); }, "got '0,5'");
+  expect_error([] { fmav::parse_n_list("8192:1024"); }, "--n range must run from small to large, got '8192:1024'");
+  expect_error([] { fmav::parse_n_list(""); }, "--n");
+}
+
+TEST(Bench, FitsTheExponentOfOkRows) {
+  std::vector<fmav::BenchRow> rows;
+  for (std::int64_t n : {1024, 2048, 4096, 8192}) {
+    fmav::BenchRow r;
+    r.method = "x", r.n = n, r.status = "ok", r.median_ms = 3e-6 * std::pow(static_cast<double>(n), 1.5);
+    rows.push_back(r);
+  }
+  rows.push_back(rows.back());
+  rows.back().n = 16384, rows.back().status = "over-budget", rows.back().median_ms = 1e9;  // ignored
+  EXPECT_NEAR(fmav::fit_exponent(rows, "x"), 1.5, 1e-12);
+  EXPECT_NEAR(fmav::fit_exponent(rows, "x", 2048, 4096), 1.5, 1e-12);
+  EXPECT_TRUE(std::isnan(fmav::fit_exponent(rows, "x", 4096, 4096)));
+  EXPECT_TRUE(std::isnan(fmav::fit_exponent(rows, "y")));
+}
+
+TEST(Bench, RunsEveryMethodChecksAndWritesFiles) {
+  fmav::BenchConfig c;
+  c.methods = fmav::bench_methods();
+  c.ns = {100, 256};
+  c.heads = 2, c.dim = 16, c.block_size = 16, c.rank = 4, c.repeats = 2, c.causal = true;
+  int streamed = 0;
+  const std::vector<fmav::BenchRow> rows = fmav::run_bench(c, [&](const fmav::BenchRow&) { ++streamed; });
+  ASSERT_EQ(rows.size(), 14u);
+  EXPECT_EQ(streamed, 14);
+  EXPECT_EQ(rows.front().method, "sdpa");  // SDPA runs first at each N
+  for (const fmav::BenchRow& r : rows) {
+    EXPECT_EQ(r.status, "ok") << r.method << " " << r.n << ": " << r.note;
+    EXPECT_EQ(r.repeats, 2);
+    EXPECT_GT(r.median_ms, 0);
+    EXPECT_LE(r.min_ms, r.median_ms);
+    EXPECT_GT(r.flops, 0);
+    EXPECT_GT(r.peak_bytes, 0) << r.method << ": the output alone is a tensor";
+    EXPECT_FALSE(std::isnan(r.speedup_vs_sdpa));
+    const bool checked = r.n == 100 && r.method != "reference" && r.method != "full";
+    EXPECT_EQ(std::isnan(r.check_error), !checked) << r.method << " " << r.n;
+    if (checked) {
+      EXPECT_LT(r.check_error, 1e-4) << r.method;
+    }
+  }
+  const std::string dir = std::filesystem::temp_directory_path() / ("fmav_bench_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  fmav::write_bench_json(dir + "/b.json", rows);
+  fmav::write_bench_csv(dir + "/b.csv", rows);
+  std::ifstream json_in(dir + "/b.json");
+  const nlohmann::json list = nlohmann::json::parse(json_in);
+  ASSERT_TRUE(list.is_array());
+  ASSERT_EQ(list.size(), rows.size());
+  for (const char* key : {"method", "n", "status", "median_ms", "gflops", "peak_bytes", "speedup_vs_sdpa"}) {
+    EXPECT_TRUE(list[0].contains(key)) << key;
+  }
+  std::ifstream csv_in(dir + "/b.csv");
+  std::string header;
+  std::getline(csv_in, header);
+  EXPECT_EQ(header.rfind("method,n,status,", 0), 0u);
+  std::filesystem::remove_all(dir);
+  EXPECT_NE(fmav::format_bench_table(rows).find("fma-average"), std::string::npos);
+}
+
+TEST(Bench, GivesUpOverBudgetAndRejectsBadConfigs) {
+  fmav::BenchConfig c;
+  c.methods = {"full", "fma"};
+  c.ns = {512, 1024};
+  c.heads = 1, c.dim = 8, c.block_size = 16, c.repeats = 1;
+  c.budget_s = 1e-9;  // every call is over it
+  const std::vector<fmav::BenchRow> rows = fmav::run_bench(c, nullptr);
+  ASSERT_EQ(rows.size(), 4u);
+  EXPECT_EQ(rows[0].status, "over-budget");
+  EXPECT_GT(rows[0].median_ms, 0);  // the one call made is still reported
+  EXPECT_EQ(rows[2].status, "skipped");
+  EXPECT_NE(rows[2].note.find("over budget at N = 512"), std::string::npos) << rows[2].note;
+  c.budget_s = 60;
+  c.methods = {"fast"};
+  expect_error([&] { fmav::run_bench(c, nullptr); }, "bench: unknown method 'fast'");
+  c.methods = {"fma"};
+  c.repeats = 0;
+  expect_error([&] { fmav::run_bench(c, nullptr); }, "bench: --repeats must be >= 1, got 0");
+  c.repeats = 1;
+  c.methods = {"fma-average"};
+  c.rank = 3;
+  expect_error([&] { fmav::run_bench(c, nullptr); }, "rank p to divide the block size m");
+}
+
+TEST(Bench, TrackerCountsTensorBytes) {
+  fmav::install_memory_tracker();
+  const std::int64_t before = fmav::tracked_live_bytes();
+  fmav::reset_tracked_peak();
+  {
+    const at::Tensor t = at::empty({1 << 20}, at::kFloat);
+    EXPECT_EQ(fmav::tracked_live_bytes() - before, 4 << 20);
+  }
+  EXPECT_EQ(fmav::tracked_live_bytes(), before);
+  EXPECT_GE(fmav::tracked_peak_bytes() - before, 4 << 20);
+  EXPECT_GT(fmav::peak_rss_bytes(), 0);
+}
+
+}  // namespace
