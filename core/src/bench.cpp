@@ -96,22 +96,17 @@ double pyramid_flops(const BenchConfig& c, const FmaConfig& f, const Levels& lv)
   return 2.0 * per_level * lv.num_levels;  // K and V
 }
 
-double fused_pairs(const BenchConfig& c, const Levels& lv, bool with_levels) {
-  double pairs = 0;
-  const std::int64_t m = lv.block_size;
-  for (std::int64_t b = 0; b * m < lv.n; ++b) {
-    const std::int64_t rows = std::min(m, lv.n - b * m);
-    const std::int64_t lo = std::max<std::int64_t>(0, (b - 1) * m), hi = std::min(lv.n, (c.causal ? b + 1 : b + 2) * m);
-    pairs += static_cast<double>(rows) * (hi - lo);
-    for (int l = 1; with_levels && l <= lv.num_levels; ++l) {
-      std::int64_t offsets[3];
-      const std::int64_t g = b * m / lv.width(l);
-      const int far = far_offsets(g, c.causal, offsets);
-      for (int f = 0; f < far; ++f) {
-        const std::int64_t h = g + offsets[f];
-        if (h >= 0 && h < lv.groups(l) && h * lv.width(l) < lv.n) pairs += static_cast<double>(rows) * c.rank;
-      }
-    }
+// Pairs the fused kernels compute: their near field, plus every block's coarse tile
+// (its slots padded to whole vectors) for each of its rows.
+double fused_pairs(const Levels& lv, const FmaConfig& f, bool with_levels) {
+  double pairs = fused_near_pairs(lv.n, lv.block_size, f.causal);
+  if (!with_levels) return pairs;
+  std::vector<at::Tensor> log_mult;
+  for (int l = 1; l <= lv.num_levels; ++l) log_mult.push_back(level_log_mult(lv, f, l));
+  const BlockSlots slots = make_block_slots(lv, f, log_mult);
+  for (std::size_t b = 0; b + 1 < slots.offset.size(); ++b) {
+    const std::int64_t rows = std::min(lv.block_size, lv.n - static_cast<std::int64_t>(b) * lv.block_size);
+    pairs += static_cast<double>(rows) * fused_slot_tile(slots.offset[b + 1] - slots.offset[b]);
   }
   return pairs;
 }
@@ -123,9 +118,9 @@ double method_flops(const std::string& method, const BenchConfig& c, const Probl
   if (method == "sdpa") pairs = c.causal ? n_d * (n_d + 1) / 2 : n_d * n_d;
   if (method == "full") pairs = n_d * n_d;
   if (method == "reference") pairs = n_d * (lv.n_pad + slots_total), extra = pyramid_flops(c, p.learned, lv);
-  if (method == "fma") pairs = fused_pairs(c, lv, true), extra = pyramid_flops(c, p.learned, lv);
-  if (method == "fma-average") pairs = fused_pairs(c, lv, true), extra = pyramid_flops(c, p.average, lv);
-  if (method == "local") pairs = fused_pairs(c, lv, false);
+  if (method == "fma") pairs = fused_pairs(lv, p.learned, true), extra = pyramid_flops(c, p.learned, lv);
+  if (method == "fma-average") pairs = fused_pairs(lv, p.average, true), extra = pyramid_flops(c, p.average, lv);
+  if (method == "local") pairs = fused_pairs(lv, p.learned, false);
   if (method == "fma-blocked") {
     pairs = lv.n_pad * ((c.causal ? 2.0 : 3.0) * c.block_size + (c.causal ? 2.0 : 3.0) * c.rank * lv.num_levels);
     extra = pyramid_flops(c, p.learned, lv);

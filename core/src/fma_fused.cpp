@@ -16,8 +16,8 @@
 namespace fmav {
 namespace {
 
-// Every real query block's coarse slots across all levels, skipping absent groups and
-// slots without real tokens.
+}  // namespace
+
 BlockSlots make_block_slots(const Levels& lv, const FmaConfig& config,
                             const std::vector<at::Tensor>& log_mult) {
   BlockSlots slots;
@@ -46,6 +46,8 @@ BlockSlots make_block_slots(const Levels& lv, const FmaConfig& config,
   }
   return slots;
 }
+
+namespace {
 
 at::Tensor vec_tensor(const std::vector<std::int64_t>& v) {
   return at::tensor(v, at::TensorOptions().dtype(at::kLong));

@@ -63,8 +63,7 @@ struct BlockGeometry {
   std::int64_t slot_tile = 0;       // slot_count rounded up to whole vectors; the rest masked
 };
 
-// Coarse tiles are padded to multiples of 16 columns, so the tile kernels run full vectors.
-std::int64_t round_up_slots(std::int64_t count) { return (count + 15) / 16 * 16; }
+std::int64_t round_up_slots(std::int64_t count) { return fused_slot_tile(count); }
 
 BlockGeometry block_geometry(std::int64_t b, std::int64_t n, std::int64_t m, bool causal,
                              const BlockSlots& slots) {
@@ -79,18 +78,34 @@ BlockGeometry block_geometry(std::int64_t b, std::int64_t n, std::int64_t m, boo
   return g;
 }
 
+// Causal own block: rows are taken in bands of kBand, each needing keys only up to its last
+// row, so most of the masked upper triangle is never computed.
+constexpr std::int64_t kBand = 16;
+
+// Keys of the causal own block that rows [r, r + kBand) of it can see.
+std::int64_t band_keys(std::int64_t r, std::int64_t cols) { return std::min(cols, r + kBand); }
+
 // Scaled near-field scores (rows x nk) from this head's keys k (n x dim), one key block at a
-// time through a transposed (dim x m) panel in `panel`. Causal: the future is masked
-// (padding needs no mask: hi stops at the real tokens).
+// time through a transposed (dim x m) panel in `panel`. Causal: the future is masked, and
+// in the own block only the bands' visible keys are computed (padding needs no mask: hi
+// stops at the real tokens).
 template <typename T>
 void near_scores(const FusedArgs<T>& a, const BlockGeometry& g, const T* q, const T* k, T* panel, T* s) {
   const std::int64_t nk = g.hi - g.lo, m = a.block_size, d = a.dim;
+  const T scale = static_cast<T>(a.scale);
   for (std::int64_t key0 = g.lo; key0 < g.hi; key0 += m) {
     const std::int64_t cols = std::min(m, g.hi - key0);
     for (std::int64_t t = 0; t < cols; ++t) {
       for (std::int64_t c = 0; c < d; ++c) panel[c * m + t] = k[(key0 + t) * d + c];
     }
-    qk_tile(q, d, panel, m, g.rows, cols, d, static_cast<T>(a.scale), s + (key0 - g.lo), nk);
+    T* out = s + (key0 - g.lo);
+    if (!a.causal || key0 != g.row0) {
+      qk_tile(q, d, panel, m, g.rows, cols, d, scale, out, nk);
+      continue;
+    }
+    for (std::int64_t r = 0; r < g.rows; r += kBand) {
+      qk_tile(q + r * d, d, panel, m, std::min(kBand, g.rows - r), band_keys(r, cols), d, scale, out + r * nk, nk);
+    }
   }
   if (!a.causal) return;
   for (std::int64_t r = 0; r < g.rows; ++r) {
@@ -166,7 +181,17 @@ void forward_block(const FusedArgs<T>& a, std::int64_t bh, std::int64_t b, Scrat
     row_l[r] = exp_shift_sum(s + r * nk, nk, row_m[r]);
   }
   T* acc = sc.acc.data();
-  pv_tile(s, nk, v + g.lo * d, d, g.rows, d, nk, false, acc, d);
+  if (!a.causal) {
+    pv_tile(s, nk, v + g.lo * d, d, g.rows, d, nk, false, acc, d);
+  } else {
+    // The previous block whole, then the own block band by band (see near_scores).
+    const std::int64_t before = g.row0 - g.lo, own = g.hi - g.row0;
+    if (before > 0) pv_tile(s, nk, v + g.lo * d, d, g.rows, d, before, false, acc, d);
+    for (std::int64_t r = 0; r < g.rows; r += kBand) {
+      pv_tile(s + r * nk + before, nk, v + g.row0 * d, d, std::min(kBand, g.rows - r), d, band_keys(r, own),
+              before > 0, acc + r * d, d);
+    }
+  }
   // Coarse slots of every level: the online softmax rescales what the near field summed.
   if (nc > 0) {
     gather_slots(a, g, a.kc + bh * a.slots * d, a.vc + bh * a.slots * d, sc.kbuf.data(), sc.vbuf.data());
@@ -300,6 +325,26 @@ void fma_fused_backward_cpu(const FusedGradArgs<T>& ga) {
       }
     }
   });
+}
+
+// Coarse tiles are padded to multiples of 16 columns, so the tile kernels run full vectors.
+std::int64_t fused_slot_tile(std::int64_t slot_count) { return (slot_count + 15) / 16 * 16; }
+
+double fused_near_pairs(std::int64_t n, std::int64_t m, bool causal) {
+  double pairs = 0;
+  for (std::int64_t row0 = 0; row0 < n; row0 += m) {
+    const std::int64_t rows = std::min(m, n - row0), lo = std::max<std::int64_t>(0, row0 - m);
+    const std::int64_t hi = std::min(n, row0 + (causal ? m : 2 * m));
+    if (!causal) {
+      pairs += static_cast<double>(rows) * (hi - lo);
+      continue;
+    }
+    pairs += static_cast<double>(rows) * (row0 - lo);
+    for (std::int64_t r = 0; r < rows; r += kBand) {
+      pairs += static_cast<double>(std::min(kBand, rows - r)) * band_keys(r, hi - row0);
+    }
+  }
+  return pairs;
 }
 
 std::int64_t fused_backward_workspace(std::int64_t bh, std::int64_t n, std::int64_t dim,

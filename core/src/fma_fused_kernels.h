@@ -40,6 +40,14 @@ struct FusedGradArgs {
   T *work_kc = nullptr, *work_vc = nullptr;
 };
 
+// Columns of a block's coarse tile: its slot count rounded up to whole vectors (16); the
+// padding is masked.
+std::int64_t fused_slot_tile(std::int64_t slot_count);
+
+// (query, key) pairs the forward computes in the near field (causal own blocks band by band),
+// for FLOP counts: what the kernels do, not what an ideal kernel would.
+double fused_near_pairs(std::int64_t n, std::int64_t block_size, bool causal);
+
 // Elements of each backward workspace buffer: bh * blocks * (most slots of a block) * dim.
 std::int64_t fused_backward_workspace(std::int64_t bh, std::int64_t n, std::int64_t dim,
                                       std::int64_t block_size, const BlockSlots& slots);

@@ -6,6 +6,7 @@
 
 #include <vector>
 
+#include "fma_fused_kernels.h"
 #include "fmav/attend.h"
 #include "fmav/fma.h"
 #include "fmav/tensor.h"
@@ -68,6 +69,11 @@ at::Tensor fma_reference(const at::Tensor& q, const at::Tensor& k, const at::Ten
 // Blocked: gathers of the interaction lists, no N x N tensor, autograd-capable.
 at::Tensor fma_blocked(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                        const FmaConfig& config, const FmaWeights& weights);
+
+// Every real query block's coarse slots across all levels (the fused kernels' lists),
+// skipping absent groups and slots without real tokens; log_mult per level (G_l, p) float64.
+BlockSlots make_block_slots(const Levels& levels, const FmaConfig& config,
+                            const std::vector<at::Tensor>& log_mult);
 
 // Fused CPU kernels (fma_fused_kernels.cpp) inside a custom autograd function: the default
 // CPU implementation. q, k, v on the CPU.
