@@ -70,11 +70,12 @@ int run_bench_command(BenchArgs& a) {
   a.config.ns = parse_n_list(a.n);
   a.config.dtype = a.dtype == "float64" ? DType::f64 : DType::f32;
   const DeviceInfo info = device_info();
-  std::printf("fmav bench: B=%lld H=%lld D=%lld %s m=%lld p=%lld %s%s, %d threads\n",
+  std::printf("fmav bench: B=%lld H=%lld D=%lld %s m=%lld p=%lld %s%s, %d threads, kernels %s\n",
               static_cast<long long>(a.config.batch), static_cast<long long>(a.config.heads),
               static_cast<long long>(a.config.dim), a.config.causal ? "causal" : "bidirectional",
               static_cast<long long>(a.config.block_size), static_cast<long long>(a.config.rank), a.dtype.c_str(),
-              a.config.backward ? " forward+backward" : " forward", a.config.threads > 0 ? a.config.threads : info.threads);
+              a.config.backward ? " forward+backward" : " forward", a.config.threads > 0 ? a.config.threads : info.threads,
+              info.cpu_kernels.c_str());
   std::fflush(stdout);
   const std::vector<BenchRow> rows = run_bench(a.config, [](const BenchRow& r) {
     std::printf("%s\n", row_line(r).c_str());

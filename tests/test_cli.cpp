@@ -150,6 +150,7 @@ TEST_F(Cli, ErrorsAreClearAndNonZero) {
   r = run("info");
   EXPECT_EQ(r.code, 0);
   EXPECT_NE(r.output.find("LibTorch"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("fused kernels"), std::string::npos) << r.output;
 }
 
 TEST_F(Cli, BenchWritesRowsAndRejectsBadOptions) {

@@ -11,6 +11,7 @@
 
 #include "fmav/engine.h"
 #include "fmav/error.h"
+#include "fused_tiles.h"
 
 namespace fmav {
 
@@ -30,6 +31,7 @@ DeviceInfo device_info() {
   info.version = FMAV_VERSION;
   info.torch_version = TORCH_VERSION;
   info.threads = at::get_num_threads();
+  info.cpu_kernels = fused_cpu_isa();
 #ifdef FMAV_WITH_CUDA
   info.cuda_built = true;
 #endif
@@ -37,7 +39,7 @@ DeviceInfo device_info() {
   info.cuda_devices = info.cuda_available ? static_cast<int>(at::detail::getCUDAHooks().getNumGPUs()) : 0;
   std::ostringstream summary;
   summary << "fma-viewer " << info.version << ", LibTorch " << info.torch_version << "\n"
-          << "CPU: " << info.threads << " intra-op threads\n"
+          << "CPU: " << info.threads << " intra-op threads, fused kernels " << info.cpu_kernels << "\n"
           << "CUDA: " << "build " << (info.cuda_built ? "enabled" : "disabled") << ", "
           << (info.cuda_available ? std::to_string(info.cuda_devices) + " device(s) visible"
                                   : "no device visible")

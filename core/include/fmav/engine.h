@@ -13,6 +13,7 @@ struct DeviceInfo {
   std::string version;         // fma-viewer version
   std::string torch_version;   // LibTorch version
   int threads = 0;             // intra-op threads in use
+  std::string cpu_kernels;     // instruction set the fused CPU kernels run with
   bool cuda_built = false;     // configured with the CUDA build (FMAV_CUDA found nvcc)
   bool cuda_available = false; // a CUDA device is visible to LibTorch
   int cuda_devices = 0;
