@@ -118,31 +118,29 @@ Scores blocked_scores(const at::Tensor& q, const at::Tensor& k, const at::Tensor
 
 }  // namespace
 
-at::Tensor fma_blocked(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                       const FmaConfig& config, const FmaWeights& weights) {
-  check_qkv(q, k, v);
-  validate(config);
-  const std::int64_t B = q.size(0), H = q.size(1), N = q.size(2), D = q.size(3);
-  const Scores sc = blocked_scores(q, k, v, config, weights);
-  const Levels& levels = sc.levels;
-  const at::Tensor probs = at::softmax(sc.scores, -1);
-  const std::vector<at::Tensor> parts = probs.split_with_sizes(sc.segments, -1);
-  const std::int64_t nb = levels.num_blocks, m = levels.block_size, n_pad = levels.n_pad;
-  at::Tensor out = at::matmul(parts[0].reshape({B, H, nb, m, -1}), sc.v_near).reshape({B, H, n_pad, D});
-  for (int l = 1; l <= levels.num_levels; ++l) {
-    const std::int64_t G = levels.groups(l), w = levels.width(l);
-    out = out + at::matmul(parts[l].reshape({B, H, G, w, -1}), sc.v_far[l - 1]).reshape({B, H, n_pad, D});
-  }
-  return out.narrow(2, 0, N);
-}
-
 SlotProbabilities fma_slot_probabilities(const at::Tensor& q, const at::Tensor& k,
                                          const at::Tensor& v, const FmaConfig& config,
                                          const FmaWeights& weights) {
   check_qkv(q, k, v);
   validate(config);
+  const std::int64_t B = q.size(0), H = q.size(1), N = q.size(2), D = q.size(3);
   const Scores sc = blocked_scores(q, k, v, config, weights);
-  return {at::softmax(sc.scores, -1), sc.segments};
+  const Levels& levels = sc.levels;
+  SlotProbabilities out{at::softmax(sc.scores, -1), sc.segments, at::Tensor()};
+  const std::vector<at::Tensor> parts = out.probs.split_with_sizes(sc.segments, -1);
+  const std::int64_t nb = levels.num_blocks, m = levels.block_size, n_pad = levels.n_pad;
+  at::Tensor o = at::matmul(parts[0].reshape({B, H, nb, m, -1}), sc.v_near).reshape({B, H, n_pad, D});
+  for (int l = 1; l <= levels.num_levels; ++l) {
+    const std::int64_t G = levels.groups(l), w = levels.width(l);
+    o = o + at::matmul(parts[l].reshape({B, H, G, w, -1}), sc.v_far[l - 1]).reshape({B, H, n_pad, D});
+  }
+  out.out = o.narrow(2, 0, N);
+  return out;
+}
+
+at::Tensor fma_blocked(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                       const FmaConfig& config, const FmaWeights& weights) {
+  return fma_slot_probabilities(q, k, v, config, weights).out;
 }
 
 }  // namespace fmav

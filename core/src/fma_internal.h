@@ -82,10 +82,12 @@ at::Tensor fma_fused(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
 
 // The probabilities of every slot of every query, as the blocked path computes them:
 // probs (B, H, N_pad, S) with S = near + per-level slots; segments[0] is the near field
-// (near_offsets * m), segments[l] level l (far_offsets * p).
+// (near_offsets * m), segments[l] level l (far_offsets * p); and the output they give,
+// out (B, H, N, D) — fma_blocked's result.
 struct SlotProbabilities {
   at::Tensor probs;
   std::vector<std::int64_t> segments;
+  at::Tensor out;
 };
 SlotProbabilities fma_slot_probabilities(const at::Tensor& q, const at::Tensor& k,
                                          const at::Tensor& v, const FmaConfig& config,
