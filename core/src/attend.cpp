@@ -101,8 +101,7 @@ HostTensor attend(const HostTensor& q, const HostTensor& k, const HostTensor& v,
     const Levels levels = make_levels(tq.size(2), config.block_size);
     const FmaWeights w = to_fma_weights(weights, config, tq.size(3), levels.num_levels, tq.scalar_type());
     if (impl == Impl::reference) {
-      check_dense_size(tq, levels.n_pad + 2 * levels.n_pad * config.rank / config.block_size,
-                       "the reference FMA");
+      check_dense_size(tq, reference_columns(levels, config), "the reference FMA");
       out = fma_reference(tq, tk, tv, config, w);
     } else if (impl == Impl::blocked) {
       out = fma_blocked(tq, tk, tv, config, w);

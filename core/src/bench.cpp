@@ -113,11 +113,11 @@ double fused_pairs(const Levels& lv, const FmaConfig& f, bool with_levels) {
 
 double method_flops(const std::string& method, const BenchConfig& c, const Problem& p, std::int64_t n) {
   const Levels lv = make_levels(n, c.block_size);
-  const double n_d = static_cast<double>(n), slots_total = 2.0 * lv.n_pad * c.rank / c.block_size;
+  const double n_d = static_cast<double>(n);
   double pairs = 0, extra = 0;
   if (method == "sdpa") pairs = c.causal ? n_d * (n_d + 1) / 2 : n_d * n_d;
   if (method == "full") pairs = n_d * n_d;
-  if (method == "reference") pairs = n_d * (lv.n_pad + slots_total), extra = pyramid_flops(c, p.learned, lv);
+  if (method == "reference") pairs = n_d * reference_columns(lv, p.learned), extra = pyramid_flops(c, p.learned, lv);
   if (method == "fma") pairs = fused_pairs(lv, p.learned, true), extra = pyramid_flops(c, p.learned, lv);
   if (method == "fma-average") pairs = fused_pairs(lv, p.average, true), extra = pyramid_flops(c, p.average, lv);
   if (method == "local") pairs = fused_pairs(lv, p.learned, false);
@@ -130,10 +130,9 @@ double method_flops(const std::string& method, const BenchConfig& c, const Probl
 }
 
 // Dense methods hold (B, H, N, N)-sized scores and probabilities (four with backward).
-double dense_bytes(const std::string& method, const BenchConfig& c, std::int64_t n) {
+double dense_bytes(const std::string& method, const BenchConfig& c, const Problem& p, std::int64_t n) {
   if (method != "full" && method != "reference") return 0;
-  const Levels lv = make_levels(n, c.block_size);
-  const double cols = method == "full" ? n : lv.n_pad + 2.0 * lv.n_pad * c.rank / c.block_size;
+  const double cols = method == "full" ? n : reference_columns(make_levels(n, c.block_size), p.learned);
   return (c.backward ? 4.0 : 2.0) * c.batch * c.heads * n * cols * dtype_size(c.dtype);
 }
 
@@ -255,7 +254,7 @@ std::vector<BenchRow> run_bench(const BenchConfig& config, const std::function<v
       row.speedup_vs_sdpa = kNaN, row.check_error = kNaN;
       row.flops = method_flops(method, config, problem, n);
       row.input_bytes = tracked_live_bytes();
-      const double need = dense_bytes(method, config, n);
+      const double need = dense_bytes(method, config, problem, n);
       try {
         if (given_up.count(method)) {
           row.status = "skipped", row.note = given_up[method];

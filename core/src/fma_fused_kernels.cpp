@@ -10,7 +10,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <limits>
 
 extern "C" {
@@ -63,18 +62,22 @@ struct BlockGeometry {
   std::int64_t slot_tile = 0;       // slot_count rounded up to whole vectors; the rest masked
 };
 
-std::int64_t round_up_slots(std::int64_t count) { return fused_slot_tile(count); }
-
-BlockGeometry block_geometry(std::int64_t b, std::int64_t n, std::int64_t m, bool causal,
-                             const BlockSlots& slots) {
+// Rows and near-field keys of query block b (no coarse slots).
+BlockGeometry near_geometry(std::int64_t b, std::int64_t n, std::int64_t m, bool causal) {
   BlockGeometry g;
   g.row0 = b * m;
   g.rows = std::min(m, n - g.row0);
   g.lo = std::max<std::int64_t>(0, (b - 1) * m);
   g.hi = std::min(n, (causal ? b + 1 : b + 2) * m);
+  return g;
+}
+
+BlockGeometry block_geometry(std::int64_t b, std::int64_t n, std::int64_t m, bool causal,
+                             const BlockSlots& slots) {
+  BlockGeometry g = near_geometry(b, n, m, causal);
   g.slot_begin = slots.offset[b];
   g.slot_count = slots.offset[b + 1] - slots.offset[b];
-  g.slot_tile = round_up_slots(g.slot_count);
+  g.slot_tile = fused_slot_tile(g.slot_count);
   return g;
 }
 
@@ -144,7 +147,7 @@ void coarse_scores(const FusedArgs<T>& a, const BlockGeometry& g, const T* q, co
 std::int64_t max_block_slots(const BlockSlots& slots) {
   std::int64_t most = 1;
   for (std::size_t b = 0; b + 1 < slots.offset.size(); ++b) {
-    most = std::max(most, round_up_slots(slots.offset[b + 1] - slots.offset[b]));
+    most = std::max(most, fused_slot_tile(slots.offset[b + 1] - slots.offset[b]));
   }
   return most;
 }
@@ -332,16 +335,15 @@ std::int64_t fused_slot_tile(std::int64_t slot_count) { return (slot_count + 15)
 
 double fused_near_pairs(std::int64_t n, std::int64_t m, bool causal) {
   double pairs = 0;
-  for (std::int64_t row0 = 0; row0 < n; row0 += m) {
-    const std::int64_t rows = std::min(m, n - row0), lo = std::max<std::int64_t>(0, row0 - m);
-    const std::int64_t hi = std::min(n, row0 + (causal ? m : 2 * m));
+  for (std::int64_t b = 0; b * m < n; ++b) {
+    const BlockGeometry g = near_geometry(b, n, m, causal);
     if (!causal) {
-      pairs += static_cast<double>(rows) * (hi - lo);
+      pairs += static_cast<double>(g.rows) * (g.hi - g.lo);
       continue;
     }
-    pairs += static_cast<double>(rows) * (row0 - lo);
-    for (std::int64_t r = 0; r < rows; r += kBand) {
-      pairs += static_cast<double>(std::min(kBand, rows - r)) * band_keys(r, hi - row0);
+    pairs += static_cast<double>(g.rows) * (g.row0 - g.lo);
+    for (std::int64_t r = 0; r < g.rows; r += kBand) {
+      pairs += static_cast<double>(std::min(kBand, g.rows - r)) * band_keys(r, g.hi - g.row0);
     }
   }
   return pairs;

@@ -92,6 +92,8 @@ struct SlotProbabilities {
 SlotProbabilities fma_slot_probabilities(const at::Tensor& q, const at::Tensor& k,
                                          const at::Tensor& v, const FmaConfig& config,
                                          const FmaWeights& weights);
+// Columns of the reference's extended key set: N_pad keys plus every level's G_l p slots.
+std::int64_t reference_columns(const Levels& levels, const FmaConfig& config);
 // The FMA map at full resolution (§2) from the dense reference: (B, H, N, N), rows sum to 1.
 // For tests and small N only (N x N memory).
 at::Tensor fma_reference_map(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,

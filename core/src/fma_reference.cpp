@@ -87,6 +87,12 @@ at::Tensor reference_probabilities(const at::Tensor& q, const Extended& ext) {
 
 }  // namespace
 
+std::int64_t reference_columns(const Levels& levels, const FmaConfig& config) {
+  std::int64_t columns = levels.n_pad;
+  for (int l = 1; l <= levels.num_levels; ++l) columns += levels.groups(l) * config.rank;
+  return columns;
+}
+
 at::Tensor fma_reference(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                          const FmaConfig& config, const FmaWeights& weights) {
   check_qkv(q, k, v);
