@@ -1,4 +1,4 @@
-// `fmav attend`: FMA-1D or full attention on tensor files, with optional maps.
+// `fmav attend`: any FMA variant or full attention on tensor files, with optional maps.
 
 #include <algorithm>
 #include <memory>
@@ -14,7 +14,7 @@ namespace fmav::cli {
 namespace {
 
 struct AttendArgs {
-  std::string method = "fma", q, k, v, weights, save_weights, out, map_out, level_map_out;
+  std::string method = "fma", grid, q, k, v, weights, save_weights, out, map_out, level_map_out;
   std::string downsample = "learned", impl = "auto";
   std::int64_t block = 64, rank = 4;
   bool causal = false, no_multiplicity = false;
@@ -26,20 +26,26 @@ constexpr double kMaxMapBytes = 4.0 * (1ull << 30);
 
 void add_attend_options(CLI::App& app, AttendArgs& a) {
   CLI::App* cmd = app.add_subcommand(
-      "attend", "Run FMA-1D or full attention on Q, K, V tensors and write the output.\n"
+      "attend", "Run FMA (1D, linear, 2D, 2D-linear) or full attention on Q, K, V tensors and\n"
+                "write the output.\n"
                 "Tensors: .npy (float32/float64, C order) or .safetensors, shaped (B, H, N, D),\n"
                 "(H, N, D) or (N, D); a .safetensors file with several tensors is read by the\n"
                 "name q, k or v. The output keeps the input's shape and dtype.");
-  cmd->add_option("--method", a.method, "fma | full")->check(CLI::IsMember({"fma", "full"}));
+  cmd->add_option("--method", a.method,
+                  "fma (1D, §2) | fma-linear (1D with query down-sampling, §3) | fma2d (§4) |\n"
+                  "fma2d-linear | full")
+      ->check(CLI::IsMember({"fma", "fma-linear", "fma2d", "fma2d-linear", "full"}));
+  cmd->add_option("--grid", a.grid,
+                  "HxW token grid of fma2d and fma2d-linear; tokens are row-major, N = H W");
   cmd->add_option("--q", a.q, "queries (.npy or .safetensors)")->required();
   cmd->add_option("--k", a.k, "keys")->required();
   cmd->add_option("--v", a.v, "values")->required();
   cmd->add_option("--weights", a.weights,
-                  "down-sampling weights (.safetensors: level{l}.k.weight, level{l}.k.bias, "
-                  "level{l}.v.weight, level{l}.v.bias); without it learned/dense weights are "
-                  "drawn from --seed");
+                  "down-sampling weights (.safetensors, names in the README: level{l}.k.weight, "
+                  "level{l}.k.bias, ... ; 2D level{l}.k.row.weight, level{l}.k.col.weight; "
+                  "linear variants also q); without it learned/dense weights are drawn from --seed");
   cmd->add_option("--save-weights", a.save_weights, "write the weights used to this .safetensors");
-  cmd->add_option("--block,-m", a.block, "fine block size m (r)");
+  cmd->add_option("--block,-m", a.block, "fine block size m (1D), cell side r (2D)");
   cmd->add_option("--rank,-p", a.rank, "summary tokens per group and level p");
   cmd->add_flag("--causal", a.causal, "causal attention");
   cmd->add_option("--downsample", a.downsample, "learned | average | dense")
@@ -47,14 +53,15 @@ void add_attend_options(CLI::App& app, AttendArgs& a) {
   cmd->add_flag("--no-multiplicity", a.no_multiplicity,
                 "do not weigh coarse slots by the tokens they stand for");
   cmd->add_option("--impl", a.impl,
-                  "fma: fused (default) | blocked | reference; full: sdpa (default) | math")
+                  "fma: fused (default) | blocked | reference; other FMA variants: blocked\n"
+                  "(default) | reference; full: sdpa (default) | math")
       ->check(CLI::IsMember({"auto", "reference", "blocked", "fused", "math", "sdpa"}));
   cmd->add_option("--seed", a.seed, "seed for drawn weights");
   cmd->add_option("--out,-o", a.out, "output tensor (.npy or .safetensors)")->required();
   cmd->add_option("--map-out", a.map_out,
                   "attention map at full resolution, (B, H, N, N) like the input's leading dims");
   cmd->add_option("--level-map-out", a.level_map_out,
-                  "level map (N, N) int32: 0 near field, l coarse level, -1 masked (fma only)");
+                  "level map (N, N) int32: 0 near field, l coarse level, -1 masked (FMA only)");
 }
 
 fmav::HostTensor read_input(const std::string& path, const char* name) {
@@ -84,7 +91,7 @@ void write_maps(const AttendArgs& a, const fmav::HostTensor& q, const fmav::Host
       req.batch = h / (heads / batches), req.head = h % (heads / batches);
       req.row_begin = r0, req.row_end = std::min(n, r0 + tile);
       const fmav::Inspection ins = fmav::inspect(q, k, v, config, weights, req);
-      const std::vector<double>& src = a.method == "fma" ? ins.fma_map : ins.full_map;
+      const std::vector<double>& src = a.method == "full" ? ins.full_map : ins.fma_map;
       std::copy(src.begin(), src.end(), map.f64() + h * n * n + r0 * n);
       if (h == 0) {
         auto* dst = reinterpret_cast<std::int32_t*>(levels.data.data()) + r0 * n;
@@ -99,7 +106,7 @@ void write_maps(const AttendArgs& a, const fmav::HostTensor& q, const fmav::Host
 int run_attend(const AttendArgs& a) {
   const fmav::HostTensor q = read_input(a.q, "q"), k = read_input(a.k, "k"), v = read_input(a.v, "v");
   fmav::AttendOptions options;
-  options.method = fmav::parse_method(a.method);
+  fmav::parse_method(a.method, a.grid, &options);
   options.impl = fmav::parse_impl(a.impl);
   options.fma.block_size = a.block;
   options.fma.rank = a.rank;
@@ -108,7 +115,7 @@ int run_attend(const AttendArgs& a) {
   options.fma.count_multiplicity = !a.no_multiplicity;
   fmav::validate(options.fma);
   FMAV_CHECK(a.level_map_out.empty() || options.method == fmav::Method::fma,
-             "--level-map-out needs --method fma");
+             "--level-map-out needs an FMA method");
   fmav::WeightSet weights;
   if (options.method == fmav::Method::fma && options.fma.downsample != fmav::Downsample::average) {
     if (!a.weights.empty()) {
@@ -117,7 +124,7 @@ int run_attend(const AttendArgs& a) {
       FMAV_CHECK(q.shape.size() >= 2, "q must be (B, H, N, D), (H, N, D) or (N, D), got ",
                  fmav::shape_str(q.shape));
       const std::int64_t n = q.shape[q.shape.size() - 2], d = q.shape.back();
-      const int levels = fmav::make_levels(n, a.block).num_levels;
+      const int levels = fmav::num_levels(options.fma, n);
       weights = fmav::random_downsample_weights(options.fma, d, levels, a.seed);
     }
     if (!a.save_weights.empty()) fmav::write_safetensors(a.save_weights, weights);

@@ -45,6 +45,7 @@ void add_bench_options(CLI::App& app, BenchArgs& a) {
   cmd->add_flag("--causal", a.config.causal, "causal attention");
   cmd->add_option("--block", a.config.block_size, "FMA block size m")->capture_default_str();
   cmd->add_option("--rank", a.config.rank, "FMA rank p")->capture_default_str();
+  cmd->add_option("--cell", a.config.cell, "cell side r of fma2d and fma2d-linear")->capture_default_str();
   cmd->add_option("--repeats", a.config.repeats, "timed runs after the warm-up")->capture_default_str();
   cmd->add_option("--budget-s", a.config.budget_s, "seconds per (method, N) before a method is given up")
       ->capture_default_str();
@@ -59,7 +60,7 @@ void add_bench_options(CLI::App& app, BenchArgs& a) {
 
 std::string row_line(const BenchRow& r) {
   char line[256];
-  std::snprintf(line, sizeof line, "  %-12s N=%-8lld %-12s median %10.3f ms  %7.1f GFLOP/s  peak %8.1f MiB%s%s",
+  std::snprintf(line, sizeof line, "  %-18s N=%-8lld %-12s median %10.3f ms  %7.1f GFLOP/s  peak %8.1f MiB%s%s",
                 r.method.c_str(), static_cast<long long>(r.n), r.status.c_str(), r.median_ms, r.gflops,
                 r.peak_bytes / 1048576.0, r.note.empty() ? "" : "  ", r.note.c_str());
   return line;
@@ -70,10 +71,11 @@ int run_bench_command(BenchArgs& a) {
   a.config.ns = parse_n_list(a.n);
   a.config.dtype = a.dtype == "float64" ? DType::f64 : DType::f32;
   const DeviceInfo info = device_info();
-  std::printf("fmav bench: B=%lld H=%lld D=%lld %s m=%lld p=%lld %s%s, %d threads, kernels %s\n",
+  std::printf("fmav bench: B=%lld H=%lld D=%lld %s m=%lld p=%lld r(2D)=%lld %s%s, %d threads, kernels %s\n",
               static_cast<long long>(a.config.batch), static_cast<long long>(a.config.heads),
               static_cast<long long>(a.config.dim), a.config.causal ? "causal" : "bidirectional",
-              static_cast<long long>(a.config.block_size), static_cast<long long>(a.config.rank), a.dtype.c_str(),
+              static_cast<long long>(a.config.block_size), static_cast<long long>(a.config.rank),
+              static_cast<long long>(a.config.cell), a.dtype.c_str(),
               a.config.backward ? " forward+backward" : " forward", a.config.threads > 0 ? a.config.threads : info.threads,
               info.cpu_kernels.c_str());
   std::fflush(stdout);
@@ -84,7 +86,7 @@ int run_bench_command(BenchArgs& a) {
   std::printf("\n%s\nfitted exponent of time vs N (ok rows):\n", format_bench_table(rows).c_str());
   for (const std::string& m : a.config.methods) {
     const double e = fit_exponent(rows, m);
-    std::printf("  %-12s %s\n", m.c_str(), std::isnan(e) ? "-" : std::to_string(e).c_str());
+    std::printf("  %-18s %s\n", m.c_str(), std::isnan(e) ? "-" : std::to_string(e).c_str());
   }
   if (!a.csv.empty()) write_bench_csv(a.csv, rows);
   if (!a.json.empty()) write_bench_json(a.json, rows);

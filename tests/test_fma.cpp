@@ -173,7 +173,7 @@ std::vector<at::Tensor> gradients(FmaFn fn, const Inputs& in, const at::Tensor& 
                                     in.v.clone().set_requires_grad(true)};
   fmav::FmaWeights w = in.weights;
   for (fmav::LevelWeights& lw : w) {
-    for (at::Tensor* t : {&lw.k_weight, &lw.k_bias, &lw.v_weight, &lw.v_bias}) {
+    for (at::Tensor* t : {&lw.k.weight, &lw.k.bias, &lw.v.weight, &lw.v.bias}) {
       *t = t->clone().set_requires_grad(true);
       leaves.push_back(*t);
     }
@@ -312,7 +312,8 @@ TEST(Fma, AttendInputChecks) {
   opt.impl = fmav::Impl::blocked;
   expect_error([&] { fmav::attend(ok, ok, ok, opt, {}); }, "impl for full attention must be math or sdpa, got blocked");
   expect_error([] { fmav::parse_impl("fast"); }, "impl must be auto, reference, blocked, fused, math or sdpa, got 'fast'");
-  expect_error([] { fmav::parse_method("flash"); }, "method must be fma or full, got 'flash'");
+  fmav::AttendOptions named;
+  expect_error([&] { fmav::parse_method("flash", "", &named); }, "method must be fma, fma-linear, fma2d, fma2d-linear or full, got 'flash'");
 }
 
 TEST(Fma, DensePathsRefuseHugeInputs) {
@@ -336,7 +337,7 @@ TEST(Fma, WeightChecks) {
   const fmav::HostTensor x = host({1, 1, 16, 4});  // n_pad 16 = 2 * 2^3: levels 1, 2
   fmav::WeightSet set = fmav::random_downsample_weights(opt.fma, 4, 1, 0);
   expect_error([&] { fmav::attend(x, x, x, opt, set); },
-               "weights lack 'level2.k.weight': learned down-sampling with this N and block size needs levels 1..2");
+               "weights lack 'level2.k.weight': fma with learned down-sampling at this N and block size needs levels 1..2");
   set = fmav::random_downsample_weights(opt.fma, 4, 2, 0);
   set["level2.v.weight"] = host({4, 1, 2});
   expect_error([&] { fmav::attend(x, x, x, opt, set); },

@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,55 @@ inline double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {
   EXPECT_EQ(a.sizes(), b.sizes());
   if (a.numel() == 0) return 0;
   return (a.to(at::kDouble) - b.to(at::kDouble)).abs().max().item<double>();
+}
+
+// Random q, k, v and down-sampling weights for any FMA variant (config says which).
+struct VariantInputs {
+  at::Tensor q, k, v;
+  fmav::WeightSet set;
+  fmav::FmaWeights weights;
+  fmav::FmaConfig config;
+};
+
+inline VariantInputs make_variant_inputs(const fmav::FmaConfig& config, std::int64_t b, std::int64_t h,
+                                         std::int64_t n, std::int64_t d, std::uint64_t seed,
+                                         at::ScalarType dtype = at::kDouble) {
+  VariantInputs in;
+  in.config = config;
+  in.q = random_bhnd(b, h, n, d, seed, dtype);
+  in.k = random_bhnd(b, h, n, d, seed + 1, dtype);
+  in.v = random_bhnd(b, h, n, d, seed + 2, dtype);
+  const int levels = fmav::num_levels(config, n);
+  in.set = fmav::random_downsample_weights(config, d, levels, seed + 3);
+  in.weights = fmav::to_fma_weights(in.set, config, d, levels, dtype);
+  return in;
+}
+
+using VariantFn = std::function<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                                           const fmav::FmaConfig&, const fmav::FmaWeights&)>;
+
+// Gradients of sum(fn(...) * upstream) with respect to q, k, v and every weight tensor.
+inline std::vector<at::Tensor> all_gradients(const VariantFn& fn, const VariantInputs& in,
+                                             const at::Tensor& upstream) {
+  std::vector<at::Tensor> leaves = {in.q.clone().set_requires_grad(true), in.k.clone().set_requires_grad(true),
+                                    in.v.clone().set_requires_grad(true)};
+  fmav::FmaWeights w = in.weights;
+  for (fmav::LevelWeights& lw : w) {
+    for (fmav::Summarizer* s : {&lw.k, &lw.v, &lw.q}) {
+      for (at::Tensor* t : {&s->weight, &s->col_weight, &s->bias}) {
+        if (!t->defined()) continue;
+        *t = t->clone().set_requires_grad(true);
+        leaves.push_back(*t);
+      }
+    }
+  }
+  (fn(leaves[0], leaves[1], leaves[2], in.config, w) * upstream).sum().backward();
+  std::vector<at::Tensor> grads;
+  for (const at::Tensor& t : leaves) {
+    EXPECT_TRUE(t.grad().defined()) << "no gradient reached leaf " << grads.size();
+    grads.push_back(t.grad().defined() ? t.grad() : at::zeros_like(t));
+  }
+  return grads;
 }
 
 // Runs fn and checks it throws fmav::Error whose message contains `expected`.

@@ -2,6 +2,7 @@
 // option checks, and the choice between the FMA and full-attention implementations.
 
 #include <cmath>
+#include <vector>
 
 #include "fma_internal.h"
 #include "fmav/error.h"
@@ -34,8 +35,6 @@ at::Tensor as_bhnd(const HostTensor& x, const char* name) {
   return t;
 }
 
-const char* to_string(Method method) { return method == Method::fma ? "fma" : "full"; }
-
 const char* to_string(Impl impl) {
   switch (impl) {
     case Impl::automatic: return "auto";
@@ -48,10 +47,20 @@ const char* to_string(Impl impl) {
   return "?";
 }
 
-Method parse_method(const std::string& name) {
-  if (name == "fma") return Method::fma;
-  if (name == "full") return Method::full;
-  throw Error("method must be fma or full, got '" + name + "'");
+const char* method_name(const AttendOptions& options) {
+  return options.method == Method::full ? "full" : variant_name(options.fma);
+}
+
+void parse_method(const std::string& name, const std::string& grid, AttendOptions* options) {
+  const bool two_d = name == "fma2d" || name == "fma2d-linear";
+  FMAV_CHECK(two_d || name == "fma" || name == "fma-linear" || name == "full",
+             "method must be fma, fma-linear, fma2d, fma2d-linear or full, got '", name, "'");
+  FMAV_CHECK(two_d || grid.empty(), "a grid (", grid, ") is for fma2d and fma2d-linear, not ", name);
+  FMAV_CHECK(!two_d || !grid.empty(), name, " needs a grid HxW of the tokens (row-major)");
+  options->method = name == "full" ? Method::full : Method::fma;
+  options->fma.linear = name == "fma-linear" || name == "fma2d-linear";
+  options->fma.grid_height = options->fma.grid_width = 0;
+  if (two_d) parse_grid(grid, &options->fma.grid_height, &options->fma.grid_width);
 }
 
 Impl parse_impl(const std::string& name) {
@@ -69,17 +78,29 @@ WeightSet random_downsample_weights(const FmaConfig& config, std::int64_t dim, i
   if (config.downsample == Downsample::average) return set;
   SplitMix64 rng(seed);
   const std::int64_t in = config.downsample == Downsample::dense ? dim : 1;
-  for (int l = 1; l <= num_levels; ++l) {
-    const std::int64_t width = config.block_size << (l - 1);
-    const double bound = 1.0 / std::sqrt(static_cast<double>(in * width));
-    const std::string prefix = "level" + std::to_string(l) + ".";
-    for (const char* which : {"k", "v"}) {
-      HostTensor weight = make_host_tensor(DType::f32, {config.rank * dim, in, width});
-      HostTensor bias = make_host_tensor(DType::f32, {config.rank * dim});
-      for (std::int64_t e = 0; e < weight.numel(); ++e) weight.f32()[e] = rng.uniform(-bound, bound);
-      for (std::int64_t e = 0; e < bias.numel(); ++e) bias.f32()[e] = rng.uniform(-bound, bound);
-      set[prefix + which + ".weight"] = std::move(weight);
-      set[prefix + which + ".bias"] = std::move(bias);
+  const auto draw = [&](std::vector<std::int64_t> shape, double bound) {
+    HostTensor t = make_host_tensor(DType::f32, std::move(shape));
+    for (std::int64_t e = 0; e < t.numel(); ++e) t.f32()[e] = rng.uniform(-bound, bound);
+    return t;
+  };
+  // K and V of every level first, then Q: FMA and FMA-linear draw the same K, V weights.
+  for (const bool queries : {false, true}) {
+    for (int l = 1; l <= num_levels && (!queries || config.linear); ++l) {
+      const std::int64_t width = config.block_size << (l - 1);
+      for (const char* which : queries ? std::vector<const char*>{"q"} : std::vector<const char*>{"k", "v"}) {
+        const std::string name = "level" + std::to_string(l) + "." + which + ".";
+        if (config.is_2d()) {
+          // A cell's kernel is the product of the two: fan-in c^2, like a c x c convolution.
+          const double bound = 1.0 / std::sqrt(static_cast<double>(width));
+          set[name + "row.weight"] = draw({config.rank * dim, 1, width}, bound);
+          set[name + "col.weight"] = draw({config.rank * dim, 1, width}, bound);
+          set[name + "bias"] = draw({config.rank * dim}, bound * bound);
+        } else {
+          const double bound = 1.0 / std::sqrt(static_cast<double>(in * width));
+          set[name + "weight"] = draw({config.rank * dim, in, width}, bound);
+          set[name + "bias"] = draw({config.rank * dim}, bound);
+        }
+      }
     }
   }
   return set;
@@ -95,13 +116,16 @@ HostTensor attend(const HostTensor& q, const HostTensor& k, const HostTensor& v,
   if (options.method == Method::fma) {
     const FmaConfig& config = options.fma;
     validate(config);
-    const Impl impl = options.impl == Impl::automatic ? Impl::fused : options.impl;
+    const bool fusable = !config.linear && !config.is_2d();
+    const Impl impl = options.impl != Impl::automatic ? options.impl : fusable ? Impl::fused : Impl::blocked;
     FMAV_CHECK(impl == Impl::reference || impl == Impl::blocked || impl == Impl::fused,
-               "impl for fma must be reference, blocked or fused, got ", to_string(impl));
-    const Levels levels = make_levels(tq.size(2), config.block_size);
-    const FmaWeights w = to_fma_weights(weights, config, tq.size(3), levels.num_levels, tq.scalar_type());
+               "impl for ", variant_name(config), " must be reference, blocked or fused, got ", to_string(impl));
+    FMAV_CHECK(impl != Impl::fused || fusable, "the fused kernels implement FMA-1D only; ",
+               variant_name(config), " runs blocked or reference");
+    const int L = num_levels(config, tq.size(2));
+    const FmaWeights w = to_fma_weights(weights, config, tq.size(3), L, tq.scalar_type());
     if (impl == Impl::reference) {
-      check_dense_size(tq, reference_columns(levels, config), "the reference FMA");
+      check_dense_size(tq, reference_columns(config, tq.size(2)), "the reference FMA");
       out = fma_reference(tq, tk, tv, config, w);
     } else if (impl == Impl::blocked) {
       out = fma_blocked(tq, tk, tv, config, w);

@@ -14,6 +14,7 @@
 #include "fma_internal.h"
 #include "fmav/bench.h"
 #include "fmav/error.h"
+#include "hierarchy.h"
 #include "memory_tracker.h"
 
 namespace fmav {
@@ -33,14 +34,43 @@ const MethodInfo kMethods[] = {
     {"sdpa", "LibTorch's scaled_dot_product_attention (flash kernel on CPU)"},
     {"local", "FMA's near field alone (blocks b-1, b, b+1), fused kernels"},
     {"fma-average", "FMA-1D, fused kernels, average down-sampling (no weights)"},
+    {"fma-linear", "FMA-linear (§3), O(N) push-down from LibTorch tensor ops, learned"},
+    {"fma-linear-average", "FMA-linear (§3), blocked, average down-sampling"},
+    {"fma2d", "FMA2D (§4) on the most square H x W = N grid, cells --cell, blocked, learned"},
+    {"fma2d-linear", "FMA2D with query down-sampling, O(N), blocked, learned"},
 };
 
+bool is_2d_method(const std::string& m) { return m == "fma2d" || m == "fma2d-linear"; }
+
+// The most square grid H x W = n with H >= W (a prime n gives n x 1).
+void bench_grid(std::int64_t n, std::int64_t* h, std::int64_t* w) {
+  *w = 1;
+  for (std::int64_t d = 1; d * d <= n; ++d) {
+    if (n % d == 0) *w = d;
+  }
+  *h = n / *w;
+}
+
+// The inputs of one N and every method's FMA configuration and weights.
 struct Problem {
   at::Tensor q, k, v, upstream;
   FmaConfig learned, average;
   FmaWeights weights;
-  std::int64_t input_bytes = 0;
+  std::map<std::string, FmaConfig> variant;       // fma-linear*, fma2d*
+  std::map<std::string, FmaWeights> variant_weights;
 };
+
+FmaConfig variant_config(const BenchConfig& c, const std::string& method, std::int64_t n) {
+  FmaConfig f;
+  f.block_size = c.block_size, f.rank = c.rank, f.causal = c.causal;
+  f.linear = method.find("linear") != std::string::npos;
+  if (method == "fma-linear-average") f.downsample = Downsample::average;
+  if (is_2d_method(method)) {
+    f.block_size = c.cell, f.causal = false;
+    bench_grid(n, &f.grid_height, &f.grid_width);
+  }
+  return f;
+}
 
 Problem make_problem(const BenchConfig& c, std::int64_t n) {
   Problem p;
@@ -58,6 +88,13 @@ Problem make_problem(const BenchConfig& c, std::int64_t n) {
   const int levels = make_levels(n, c.block_size).num_levels;
   p.weights = to_fma_weights(random_downsample_weights(p.learned, c.dim, levels, c.seed), p.learned, c.dim,
                              levels, dtype);
+  for (const std::string& m : c.methods) {
+    if (m.rfind("fma-linear", 0) != 0 && !is_2d_method(m)) continue;
+    const FmaConfig f = variant_config(c, m, n);
+    const int L = num_levels(f, n);
+    p.variant[m] = f;
+    p.variant_weights[m] = to_fma_weights(random_downsample_weights(f, c.dim, L, c.seed), f, c.dim, L, dtype);
+  }
   return p;
 }
 
@@ -71,6 +108,7 @@ at::Tensor run_method(const std::string& method, const Problem& p, const at::Ten
   if (method == "sdpa") return full_attention_sdpa(q, k, v, causal);
   if (method == "local") return local_attention_fused(q, k, v, p.learned.block_size, causal);
   if (method == "fma-average") return fma_fused(q, k, v, p.average, {});
+  if (p.variant.count(method)) return fma_blocked(q, k, v, p.variant.at(method), p.variant_weights.at(method));
   throw Error("unknown bench method '" + method + "'");
 }
 
@@ -102,7 +140,7 @@ double fused_pairs(const Levels& lv, const FmaConfig& f, bool with_levels) {
   double pairs = fused_near_pairs(lv.n, lv.block_size, f.causal);
   if (!with_levels) return pairs;
   std::vector<at::Tensor> log_mult;
-  for (int l = 1; l <= lv.num_levels; ++l) log_mult.push_back(level_log_mult(lv, f, l));
+  for (int l = 1; l <= lv.num_levels; ++l) log_mult.push_back(level_log_mult(f, lv.n, l));
   const BlockSlots slots = make_block_slots(lv, f, log_mult);
   for (std::size_t b = 0; b + 1 < slots.offset.size(); ++b) {
     const std::int64_t rows = std::min(lv.block_size, lv.n - static_cast<std::int64_t>(b) * lv.block_size);
@@ -111,13 +149,33 @@ double fused_pairs(const Levels& lv, const FmaConfig& f, bool with_levels) {
   return pairs;
 }
 
+// (query, key-slot) pairs the blocked variants score: whole near-field lists per position,
+// and per level either every position's list (one softmax) or every summary query's (linear).
+double variant_pairs(const FmaConfig& f, std::int64_t n) {
+  const Hierarchy h = make_hierarchy(f, n);
+  double pairs = static_cast<double>(h.n_pad) * h.near.fanout * h.near.width;
+  for (const GroupLists& fl : h.far) {
+    const double rows = f.linear ? static_cast<double>(fl.groups) * f.rank : static_cast<double>(h.n_pad);
+    pairs += rows * fl.fanout * f.rank;
+  }
+  return pairs;
+}
+
+// Summaries of K, V (and Q for linear): about 2 p D FLOPs per padded token and level for
+// learned (the 2D column pass adds 1 / c of that), D for average.
+double variant_pyramid_flops(const BenchConfig& c, const FmaConfig& f, std::int64_t n) {
+  const Hierarchy h = make_hierarchy(f, n);
+  const double per_level = f.downsample == Downsample::average ? h.n_pad * c.dim : 2.0 * h.n_pad * f.rank * c.dim;
+  return per_level * static_cast<double>(h.far.size()) * (f.linear ? 3 : 2);
+}
+
 double method_flops(const std::string& method, const BenchConfig& c, const Problem& p, std::int64_t n) {
   const Levels lv = make_levels(n, c.block_size);
   const double n_d = static_cast<double>(n);
   double pairs = 0, extra = 0;
   if (method == "sdpa") pairs = c.causal ? n_d * (n_d + 1) / 2 : n_d * n_d;
   if (method == "full") pairs = n_d * n_d;
-  if (method == "reference") pairs = n_d * reference_columns(lv, p.learned), extra = pyramid_flops(c, p.learned, lv);
+  if (method == "reference") pairs = n_d * reference_columns(p.learned, n), extra = pyramid_flops(c, p.learned, lv);
   if (method == "fma") pairs = fused_pairs(lv, p.learned, true), extra = pyramid_flops(c, p.learned, lv);
   if (method == "fma-average") pairs = fused_pairs(lv, p.average, true), extra = pyramid_flops(c, p.average, lv);
   if (method == "local") pairs = fused_pairs(lv, p.learned, false);
@@ -125,6 +183,7 @@ double method_flops(const std::string& method, const BenchConfig& c, const Probl
     pairs = lv.n_pad * ((c.causal ? 2.0 : 3.0) * c.block_size + (c.causal ? 2.0 : 3.0) * c.rank * lv.num_levels);
     extra = pyramid_flops(c, p.learned, lv);
   }
+  if (p.variant.count(method)) pairs = variant_pairs(p.variant.at(method), n), extra = variant_pyramid_flops(c, p.variant.at(method), n);
   const double forward = c.batch * c.heads * (4.0 * c.dim * pairs + extra);
   return c.backward ? 3 * forward : forward;
 }
@@ -132,7 +191,7 @@ double method_flops(const std::string& method, const BenchConfig& c, const Probl
 // Dense methods hold (B, H, N, N)-sized scores and probabilities (four with backward).
 double dense_bytes(const std::string& method, const BenchConfig& c, const Problem& p, std::int64_t n) {
   if (method != "full" && method != "reference") return 0;
-  const double cols = method == "full" ? n : reference_columns(make_levels(n, c.block_size), p.learned);
+  const double cols = method == "full" ? n : reference_columns(p.learned, n);
   return (c.backward ? 4.0 : 2.0) * c.batch * c.heads * n * cols * dtype_size(c.dtype);
 }
 
@@ -157,6 +216,7 @@ double check_error(const std::string& method, const Problem& p, std::int64_t n) 
     ref = small ? fma_reference(p.q, p.k, p.v, p.learned, p.weights) : fma_blocked(p.q, p.k, p.v, p.learned, p.weights);
   if (method == "fma-average")
     ref = small ? fma_reference(p.q, p.k, p.v, p.average, {}) : fma_blocked(p.q, p.k, p.v, p.average, {});
+  if (p.variant.count(method) && n <= 4096) ref = fma_reference(p.q, p.k, p.v, p.variant.at(method), p.variant_weights.at(method));
   if (method == "sdpa" && small) ref = full_attention_math(p.q, p.k, p.v, p.learned.causal);
   if (method == "local" && small) ref = local_attention_math(p.q, p.k, p.v, p.learned.block_size, p.learned.causal);
   if (!ref.defined()) return kNaN;
@@ -174,7 +234,9 @@ void validate_bench(const BenchConfig& c) {
   for (const std::string& m : c.methods) {
     const auto& known = bench_methods();
     FMAV_CHECK(std::find(known.begin(), known.end(), m) != known.end(), "bench: unknown method '", m,
-               "'; known: fma, fma-blocked, reference, full, sdpa, local, fma-average");
+               "'; known: fma, fma-blocked, reference, full, sdpa, local, fma-average, fma-linear, ",
+               "fma-linear-average, fma2d, fma2d-linear");
+    FMAV_CHECK(!is_2d_method(m) || !c.causal, "bench: ", m, " is bidirectional; run it without --causal");
   }
   FMAV_CHECK(!c.ns.empty(), "bench: --n is empty");
   for (std::int64_t n : c.ns) FMAV_CHECK(n >= 1, "bench: every N must be >= 1, got ", n);
@@ -189,6 +251,9 @@ void validate_bench(const BenchConfig& c) {
   if (std::find(c.methods.begin(), c.methods.end(), "fma-average") != c.methods.end()) {
     f.downsample = Downsample::average;
     validate(f);
+  }
+  for (const std::string& m : c.methods) {
+    if (m.rfind("fma-linear", 0) == 0 || is_2d_method(m)) validate(variant_config(c, m, c.ns.front()));
   }
 }
 

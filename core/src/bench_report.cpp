@@ -67,11 +67,11 @@ double fit_exponent(const std::vector<BenchRow>& rows, const std::string& method
 std::string format_bench_table(const std::vector<BenchRow>& rows) {
   std::ostringstream out;
   char line[256];
-  std::snprintf(line, sizeof line, "%-12s %8s %-12s %11s %11s %9s %11s %11s %9s %10s\n", "method", "N", "status",
+  std::snprintf(line, sizeof line, "%-18s %8s %-12s %11s %11s %9s %11s %11s %9s %10s\n", "method", "N", "status",
                 "median ms", "min ms", "GFLOP/s", "peak MiB", "RSS MiB", "vs SDPA", "check");
   out << line;
   for (const BenchRow& r : rows) {
-    std::snprintf(line, sizeof line, "%-12s %8lld %-12s %11s %11s %9s %11s %11s %9s %10s\n", r.method.c_str(),
+    std::snprintf(line, sizeof line, "%-18s %8lld %-12s %11s %11s %9s %11s %11s %9s %10s\n", r.method.c_str(),
                   static_cast<long long>(r.n), r.status.c_str(), number(r.median_ms, "%.3f").c_str(),
                   number(r.min_ms, "%.3f").c_str(), number(r.gflops, "%.1f").c_str(),
                   number(r.peak_bytes / 1048576.0, "%.1f").c_str(), number(r.peak_rss_bytes / 1048576.0, "%.0f").c_str(),

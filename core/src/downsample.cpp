@@ -1,27 +1,33 @@
-// Down-sampling of K and V into p summary tokens per group and level (DESIGN.md §2):
-// learned depth-wise Conv1d, fixed averages, or dense channel-mixing Conv1d.
+// Down-sampling of K, V (and, for the linear variants, Q) into p summary tokens per group
+// and level: DESIGN.md §2 in 1D (learned depth-wise Conv1d, fixed averages, dense Conv1d)
+// and §4 in 2D (learned separable rows-then-columns kernels, fixed averages).
 
 #include <cmath>
 #include <limits>
 
 #include "fma_internal.h"
 #include "fmav/error.h"
+#include "fmav/fma2d.h"
 
 namespace fmav {
 namespace {
 
-std::vector<std::int64_t> expected_weight_shape(const FmaConfig& config, std::int64_t dim,
-                                                std::int64_t width) {
-  const std::int64_t in = config.downsample == Downsample::dense ? dim : 1;
-  return {config.rank * dim, in, width};
+const char* stream_name(Stream stream) {
+  switch (stream) {
+    case Stream::k: return "k";
+    case Stream::v: return "v";
+    case Stream::q: return "q";
+  }
+  return "?";
 }
 
 at::Tensor take_weight(const WeightSet& set, const std::string& name,
                        const std::vector<std::int64_t>& shape, const FmaConfig& config,
                        int num_levels, at::ScalarType dtype) {
   const auto it = set.find(name);
-  FMAV_CHECK(it != set.end(), "weights lack '", name, "': ", to_string(config.downsample),
-             " down-sampling with this N and block size needs levels 1..", num_levels);
+  FMAV_CHECK(it != set.end(), "weights lack '", name, "': ", variant_name(config), " with ",
+             to_string(config.downsample),
+             " down-sampling at this N and block size needs levels 1..", num_levels);
   const HostTensor& host = it->second;
   FMAV_CHECK(host.dtype == DType::f32 || host.dtype == DType::f64, "weights: ", name,
              " must be float32 or float64, got ", dtype_name(host.dtype));
@@ -31,12 +37,11 @@ at::Tensor take_weight(const WeightSet& set, const std::string& name,
   return to_tensor(host).to(dtype);
 }
 
-// x (B, H, N_pad, D) -> (B, H, G, p, D) for one level.
-at::Tensor summarize(const at::Tensor& x, const Levels& levels, const FmaConfig& config,
-                     int level, const at::Tensor& weight, const at::Tensor& bias,
-                     const at::Tensor& counts) {
+// x (B, H, N_pad, D) -> (B, H, G, p, D) for one level of FMA-1D.
+at::Tensor summarize_1d(const at::Tensor& x, std::int64_t w, const FmaConfig& config,
+                        const Summarizer& s, const at::Tensor& counts) {
   const std::int64_t B = x.size(0), H = x.size(1), D = x.size(3);
-  const std::int64_t w = levels.width(level), G = levels.groups(level), p = config.rank;
+  const std::int64_t G = x.size(2) / w, p = config.rank;
   switch (config.downsample) {
     case Downsample::average: {
       // Mean over the real members of each sub-window; padding is zero, so sum / count.
@@ -46,17 +51,65 @@ at::Tensor summarize(const at::Tensor& x, const Levels& levels, const FmaConfig&
     case Downsample::learned: {
       // K~[g, j, c] = sum_t W[c, j, t] K[g w + t, c] + b[c, j]
       const at::Tensor xg = x.reshape({B, H, G, w, D});
-      const at::Tensor out = at::einsum("bhgtc,cjt->bhgjc", {xg, weight.view({D, p, w})});
-      return out + bias.view({D, p}).t();
+      const at::Tensor out = at::einsum("bhgtc,cjt->bhgjc", {xg, s.weight.view({D, p, w})});
+      return out + s.bias.view({D, p}).t();
     }
     case Downsample::dense: {
       // K~[g, j, c] = sum_{c', t} W[c p + j, c', t] K[g w + t, c'] + b[c p + j]
-      const at::Tensor flat_w = weight.view({D * p, D, w}).permute({0, 2, 1}).reshape({D * p, w * D});
+      const at::Tensor flat_w = s.weight.view({D * p, D, w}).permute({0, 2, 1}).reshape({D * p, w * D});
       const at::Tensor out = at::matmul(x.reshape({B, H, G, w * D}), flat_w.t());
-      return out.view({B, H, G, D, p}).transpose(3, 4) + bias.view({D, p}).t();
+      return out.view({B, H, G, D, p}).transpose(3, 4) + s.bias.view({D, p}).t();
     }
   }
   throw Error("unknown down-sampling kind");
+}
+
+// x (B, H, S, S, D), the zero-padded grid -> (B, H, n * n, p, D) with cells row-major, for
+// one level of FMA2D with cell side c (§4).
+at::Tensor summarize_2d(const at::Tensor& x, std::int64_t c, const FmaConfig& config,
+                        const Summarizer& s, const at::Tensor& counts) {
+  const std::int64_t B = x.size(0), H = x.size(1), S = x.size(2), D = x.size(4);
+  const std::int64_t n = S / c, p = config.rank;
+  if (config.downsample == Downsample::average) {
+    const std::int64_t r = rank_side(p), sub = c / r;
+    // (B, H, n, r, sub, n, r, sub, D): sum each sub-window, order (cy, cx, sy, sx).
+    const at::Tensor sums = x.reshape({B, H, n, r, sub, n, r, sub, D}).sum({4, 7});
+    const at::Tensor cells = sums.permute({0, 1, 2, 4, 3, 5, 6}).reshape({B, H, n * n, p, D});
+    return cells / counts.clamp_min(1).view({1, 1, n * n, p, 1});
+  }
+  // Rows first: contract x inside each cell row with the row kernel, then y with the column
+  // kernel: K~[cell, j, ch] = sum_y Wc[ch, j, y] sum_x Wr[ch, j, x] K[y, x, ch] + b[ch, j].
+  const at::Tensor xg = x.reshape({B, H, n, c, n, c, D});
+  const at::Tensor rows = at::einsum("zhaybxd,djx->zhaybjd", {xg, s.weight.view({D, p, c})});
+  const at::Tensor cells = at::einsum("zhaybjd,djy->zhabjd", {rows, s.col_weight.view({D, p, c})});
+  return cells.reshape({B, H, n * n, p, D}) + s.bias.view({D, p}).t();
+}
+
+// Real tokens per slot of one level, (G, p) in the natural group order.
+at::Tensor slot_counts(const FmaConfig& config, std::int64_t n, int level) {
+  std::vector<double> counts;
+  if (config.is_2d()) {
+    const Levels2d lv = make_levels_2d(config.grid_height, config.grid_width, config.block_size);
+    const std::int64_t cells = lv.cells(level);
+    for (std::int64_t cy = 0; cy < cells; ++cy) {
+      for (std::int64_t cx = 0; cx < cells; ++cx) {
+        for (std::int64_t j = 0; j < config.rank; ++j) {
+          counts.push_back(static_cast<double>(slot_rect_2d(lv, config, level, cy, cx, j).count()));
+        }
+      }
+    }
+  } else {
+    const Levels lv = make_levels(n, config.block_size);
+    for (std::int64_t g = 0; g < lv.groups(level); ++g) {
+      for (std::int64_t j = 0; j < config.rank; ++j) {
+        std::int64_t begin = 0, end = 0;
+        slot_span(lv, config, level, g, j, &begin, &end);
+        counts.push_back(static_cast<double>(end - begin));
+      }
+    }
+  }
+  const std::int64_t G = static_cast<std::int64_t>(counts.size()) / config.rank;
+  return at::tensor(counts, at::TensorOptions().dtype(at::kDouble)).view({G, config.rank});
 }
 
 }  // namespace
@@ -65,59 +118,67 @@ FmaWeights to_fma_weights(const WeightSet& set, const FmaConfig& config, std::in
                           int num_levels, at::ScalarType dtype) {
   FmaWeights out;
   if (config.downsample == Downsample::average) return out;
-  const Levels geometry = make_levels(1, config.block_size);  // width() needs only m
+  const std::int64_t in = config.downsample == Downsample::dense ? dim : 1;
+  const std::vector<std::int64_t> b_shape = {config.rank * dim};
   for (int l = 1; l <= num_levels; ++l) {
-    const std::vector<std::int64_t> w_shape = expected_weight_shape(config, dim, geometry.width(l));
-    const std::vector<std::int64_t> b_shape = {config.rank * dim};
+    const std::int64_t width = config.block_size << (l - 1);  // w_l in 1D, cell side in 2D
+    const std::vector<std::int64_t> w_shape = {config.rank * dim, in, width};
     const std::string prefix = "level" + std::to_string(l) + ".";
     LevelWeights lw;
-    lw.k_weight = take_weight(set, prefix + "k.weight", w_shape, config, num_levels, dtype);
-    lw.k_bias = take_weight(set, prefix + "k.bias", b_shape, config, num_levels, dtype);
-    lw.v_weight = take_weight(set, prefix + "v.weight", w_shape, config, num_levels, dtype);
-    lw.v_bias = take_weight(set, prefix + "v.bias", b_shape, config, num_levels, dtype);
+    for (Stream stream : {Stream::k, Stream::v, Stream::q}) {
+      if (stream == Stream::q && !config.linear) continue;
+      const std::string name = prefix + stream_name(stream) + ".";
+      Summarizer s;
+      if (config.is_2d()) {
+        s.weight = take_weight(set, name + "row.weight", w_shape, config, num_levels, dtype);
+        s.col_weight = take_weight(set, name + "col.weight", w_shape, config, num_levels, dtype);
+      } else {
+        s.weight = take_weight(set, name + "weight", w_shape, config, num_levels, dtype);
+      }
+      s.bias = take_weight(set, name + "bias", b_shape, config, num_levels, dtype);
+      lw.of(stream) = s;
+    }
     out.push_back(lw);
   }
   return out;
 }
 
-at::Tensor level_log_mult(const Levels& levels, const FmaConfig& config, int level) {
-  const std::int64_t G = levels.groups(level), p = config.rank;
-  std::vector<double> log_mult(G * p);
-  for (std::int64_t g = 0; g < G; ++g) {
-    for (std::int64_t j = 0; j < p; ++j) {
-      const double mult = slot_multiplicity(levels, config, level, g, j);
-      log_mult[g * p + j] = mult <= 0 ? -std::numeric_limits<double>::infinity()
-                            : config.count_multiplicity ? std::log(mult) : 0.0;
-    }
-  }
-  return at::tensor(log_mult, at::TensorOptions().dtype(at::kDouble)).view({G, p});
+at::Tensor level_log_mult(const FmaConfig& config, std::int64_t n, int level) {
+  const at::Tensor counts = slot_counts(config, n, level);
+  // A learned or dense slot's span is its whole group: its real tokens, shared by p slots.
+  const at::Tensor mult = config.downsample == Downsample::average
+                              ? counts
+                              : counts / static_cast<double>(config.rank);
+  const at::Tensor logs = config.count_multiplicity ? mult.log() : at::zeros_like(mult);
+  return at::where(counts > 0, logs, at::full({}, -std::numeric_limits<double>::infinity(), logs.options()));
 }
 
-LevelSummaries downsample_level(const at::Tensor& k_pad, const at::Tensor& v_pad,
-                                const Levels& levels, const FmaConfig& config, int level,
-                                const FmaWeights& weights) {
-  const std::int64_t G = levels.groups(level), p = config.rank;
-  // Real tokens per slot (§2 padding): averages divide by them.
-  std::vector<double> counts(G * p);
-  for (std::int64_t g = 0; g < G; ++g) {
-    for (std::int64_t j = 0; j < p; ++j) {
-      std::int64_t begin = 0, end = 0;
-      slot_span(levels, config, level, g, j, &begin, &end);
-      counts[g * p + j] = static_cast<double>(end - begin);
+std::vector<at::Tensor> summarize_levels(const at::Tensor& x, const FmaConfig& config,
+                                         const FmaWeights& weights, Stream stream) {
+  const std::int64_t B = x.size(0), H = x.size(1), N = x.size(2), D = x.size(3);
+  const int L = num_levels(config, N);
+  std::vector<at::Tensor> out;
+  if (L == 0) return out;
+  at::Tensor padded;
+  if (config.is_2d()) {
+    const Levels2d lv = make_levels_2d(config.grid_height, config.grid_width, config.block_size);
+    const at::Tensor grid = x.reshape({B, H, lv.height, lv.width, D});
+    padded = at::constant_pad_nd(grid, {0, 0, 0, lv.side - lv.width, 0, lv.side - lv.height});
+  } else {
+    padded = pad_tokens(x, make_levels(N, config.block_size).n_pad);
+  }
+  for (int l = 1; l <= L; ++l) {
+    Summarizer s;
+    if (config.downsample != Downsample::average) {
+      FMAV_ASSERT(static_cast<int>(weights.size()) >= l, "no weights for level ", l);
+      s = weights[l - 1].of(stream);
+      FMAV_ASSERT(s.weight.defined(), "no ", stream_name(stream), " weights for level ", l);
     }
+    const at::Tensor counts = slot_counts(config, N, l).to(x.options());
+    const std::int64_t width = config.block_size << (l - 1);
+    out.push_back(config.is_2d() ? summarize_2d(padded, width, config, s, counts)
+                                 : summarize_1d(padded, width, config, s, counts));
   }
-  const auto opts = at::TensorOptions().dtype(at::kDouble);
-  const at::Tensor count_t = at::tensor(counts, opts).view({G, p}).to(k_pad.options());
-  LevelSummaries out;
-  out.log_mult = level_log_mult(levels, config, level).to(k_pad.options());
-  at::Tensor kw, kb, vw, vb;
-  if (config.downsample != Downsample::average) {
-    FMAV_ASSERT(static_cast<int>(weights.size()) >= level, "no weights for level ", level);
-    const LevelWeights& lw = weights[level - 1];
-    kw = lw.k_weight, kb = lw.k_bias, vw = lw.v_weight, vb = lw.v_bias;
-  }
-  out.k = summarize(k_pad, levels, config, level, kw, kb, count_t);
-  out.v = summarize(v_pad, levels, config, level, vw, vb, count_t);
   return out;
 }
 

@@ -1,146 +1,237 @@
-// FMA-1D from LibTorch tensor ops (DESIGN.md §2): the near field as gathered neighbour
-// blocks, each coarse level as gathered summaries of the interaction list, one softmax over
-// all slots. Memory O(N (m + p L)) per head; autograd-capable, so models train with it.
+// FMA from LibTorch tensor ops on the hierarchy lists of hierarchy.h, the same code for
+// FMA-1D (§2) and FMA2D (§4): near fields and interaction lists as gathered groups, one
+// softmax over all slots; and the linear variants (§3), whose summary queries accumulate
+// numerators and denominators per window and push them down the levels. No N x N tensor;
+// autograd-capable, so models train with it.
 
 #include <cmath>
 #include <limits>
 
 #include "fma_internal.h"
 #include "fmav/error.h"
+#include "hierarchy.h"
 
 namespace fmav {
 namespace {
 
 constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 
-struct Scores {
-  Levels levels;
-  at::Tensor scores;                  // (B, H, N_pad, S) before the softmax
-  std::vector<std::int64_t> segments; // near field, then one per level
-  at::Tensor v_near;                  // (B, H, nb, near * m, D)
-  std::vector<at::Tensor> v_far;      // per level (B, H, G, far * p, D)
-};
-
-// Keys of the near-field blocks of every fine block: (B, H, nb, near * m, D).
-at::Tensor gather_near(const at::Tensor& x_pad, const Levels& levels, bool causal) {
-  const std::int64_t B = x_pad.size(0), H = x_pad.size(1), D = x_pad.size(3);
-  const std::int64_t nb = levels.num_blocks, m = levels.block_size;
-  // One zero block on each side, so block b + o is at b + o + 1 for o in {-1, 0, 1}.
-  const at::Tensor framed = at::constant_pad_nd(x_pad.view({B, H, nb, m, D}), {0, 0, 0, 0, 1, 1});
-  std::int64_t offsets[3];
-  const int count = near_offsets(causal, offsets);
-  std::vector<at::Tensor> parts;
-  for (int o = 0; o < count; ++o) parts.push_back(framed.narrow(2, 1 + offsets[o], nb));
-  return at::cat(parts, 3);
+// Rows of x5 (B, H, G, w, D) for every entry of each group's list: (B, H, G, F w, D).
+at::Tensor gather_lists(const at::Tensor& x5, const GroupLists& lists) {
+  const at::Tensor g = x5.index_select(2, lists.index.to(x5.device()));
+  return g.view({x5.size(0), x5.size(1), lists.groups, lists.fanout * x5.size(3), x5.size(4)});
 }
 
-// Which near-field slots are hidden: (nb, m, near * m) broadcastable bool, true = masked.
-at::Tensor near_hidden(const Levels& levels, bool causal) {
-  const std::int64_t nb = levels.num_blocks, m = levels.block_size;
-  std::int64_t offsets[3];
-  const int count = near_offsets(causal, offsets);
-  const auto long_opts = at::TensorOptions().dtype(at::kLong);
-  const at::Tensor block = at::arange(nb, long_opts).view({nb, 1, 1});
-  const at::Tensor offset = at::tensor(std::vector<std::int64_t>(offsets, offsets + count), long_opts)
-                                .repeat_interleave(m).view({1, 1, count * m});
-  const at::Tensor within = at::arange(m, long_opts).repeat({count}).view({1, 1, count * m});
-  const at::Tensor key_block = block + offset;
-  const at::Tensor key = key_block * m + within;
-  at::Tensor hidden = (key_block < 0) | (key_block >= nb) | (key >= levels.n);
-  if (causal) {
-    // Own block (offset 0): keys after the query are the future.
-    const at::Tensor query = at::arange(m, long_opts).view({1, m, 1});
-    hidden = hidden | ((offset == 0) & (within > query));
+// Which near-field entries a position cannot see: (G, w or 1, F w) bool, true = hidden.
+// Absent groups, padded keys, and (causal) later keys; a padded query keeps its own zero key
+// so that no row is empty and no NaN reaches the gradients.
+at::Tensor near_hidden(const Hierarchy& h) {
+  const GroupLists& nl = h.near;
+  const std::int64_t G = nl.groups, w = nl.width, F = nl.fanout;
+  const auto opts = at::TensorOptions().dtype(at::kLong);
+  const at::Tensor key_pos = (nl.index.view({G, F, 1}) * w + at::arange(w, opts).view({1, 1, w})).view({G, 1, F * w});
+  const at::Tensor present = nl.present.view({G, F, 1}).expand({G, F, w}).reshape({G, 1, F * w});
+  at::Tensor hidden = present.logical_not() | h.key_real.index_select(0, key_pos.flatten()).view({G, 1, F * w}).logical_not();
+  const bool padded = h.n < h.n_pad;
+  if (!h.causal && !padded) return hidden;
+  const at::Tensor q_pos = (at::arange(G, opts) * w).view({G, 1, 1}) + at::arange(w, opts).view({1, w, 1});
+  if (h.causal) hidden = hidden | (key_pos > q_pos);
+  if (padded) {
+    const at::Tensor q_pad = h.key_real.view({G, w, 1}).logical_not();
+    hidden = hidden & (q_pad & present & (key_pos == q_pos)).logical_not();
   }
   return hidden;
 }
 
-// Group indices of the interaction list per group at one level, absent ones clamped to 0,
-// with the matching additive mask (log multiplicity or -inf): idx (G * far), mask (G, far * p).
-void far_lists(const Levels& levels, const FmaConfig& config, int level,
-               const at::Tensor& log_mult, at::Tensor* idx, at::Tensor* mask) {
-  const std::int64_t G = levels.groups(level), p = config.rank;
-  const int far = max_far_offsets(config.causal);
-  std::vector<std::int64_t> index(G * far, 0);
-  std::vector<std::uint8_t> present(G * far, 0);
-  for (std::int64_t g = 0; g < G; ++g) {
-    std::int64_t offsets[3];
-    const int count = far_offsets(g, config.causal, offsets);
-    for (int f = 0; f < count; ++f) {
-      const std::int64_t h = g + offsets[f];
-      if (h < 0 || h >= G) continue;
-      index[g * far + f] = h;
-      present[g * far + f] = 1;
-    }
-  }
-  *idx = at::tensor(index, at::TensorOptions().dtype(at::kLong));
-  const at::Tensor present_t = at::tensor(present, at::TensorOptions().dtype(at::kByte))
-                                   .to(at::kBool)
-                                   .view({G, far, 1});
-  const at::Tensor gathered = log_mult.index_select(0, *idx).view({G, far, p});
-  *mask = at::where(present_t, gathered, at::full({}, kNegInf, log_mult.options())).view({G, far * p});
+// Additive mask of one level's gathered slots: log multiplicity, -inf when absent: (G, F p).
+at::Tensor far_mask(const Hierarchy& h, int level, const at::TensorOptions& opts) {
+  const GroupLists& fl = h.far[level - 1];
+  const at::Tensor log_mult = h.log_mult[level - 1].to(opts);
+  const at::Tensor gathered = log_mult.index_select(0, fl.index.to(opts.device())).view({fl.groups, fl.fanout, h.rank});
+  const at::Tensor present = fl.present.to(opts.device()).view({fl.groups, fl.fanout, 1});
+  return at::where(present, gathered, at::full({}, kNegInf, opts)).view({fl.groups, fl.fanout * h.rank});
 }
 
-Scores blocked_scores(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                      const FmaConfig& config, const FmaWeights& weights) {
-  const std::int64_t B = q.size(0), H = q.size(1), N = q.size(2), D = q.size(3);
-  const Levels levels = make_levels(N, config.block_size);
-  const std::int64_t n_pad = levels.n_pad, nb = levels.num_blocks, m = levels.block_size;
-  const at::Tensor q_pad = pad_tokens(q, n_pad) * (1.0 / std::sqrt(static_cast<double>(D)));
-  const at::Tensor k_pad = pad_tokens(k, n_pad), v_pad = pad_tokens(v, n_pad);
+// The queries each position uses for one coarse level's scores (§3): sel (B, H, G, P, D)
+// summary queries and window (w) long, the row of sel of each position in its group.
+struct LevelQueries {
+  at::Tensor sel, window;
+};
 
-  Scores out;
-  out.levels = levels;
-  const at::Tensor k_near = gather_near(k_pad, levels, config.causal);
-  out.v_near = gather_near(v_pad, levels, config.causal);
-  at::Tensor near = at::matmul(q_pad.view({B, H, nb, m, D}), k_near.transpose(-1, -2));
-  near = near.masked_fill(near_hidden(levels, config.causal).to(q.device()), kNegInf);
-  std::vector<at::Tensor> parts{near.reshape({B, H, n_pad, -1})};
-  out.segments.push_back(parts[0].size(-1));
-
-  for (int l = 1; l <= levels.num_levels; ++l) {
-    const std::int64_t G = levels.groups(l), w = levels.width(l);
-    const LevelSummaries sum = downsample_level(k_pad, v_pad, levels, config, l, weights);
-    at::Tensor idx, mask;
-    far_lists(levels, config, l, sum.log_mult, &idx, &mask);
-    idx = idx.to(q.device());
-    const std::int64_t slots = mask.size(1);
-    const at::Tensor k_far = sum.k.index_select(2, idx).reshape({B, H, G, slots, D});
-    out.v_far.push_back(sum.v.index_select(2, idx).reshape({B, H, G, slots, D}));
-    const at::Tensor s = at::matmul(q_pad.view({B, H, G, w, D}), k_far.transpose(-1, -2)) +
-                         mask.view({1, 1, G, 1, slots});
-    parts.push_back(s.reshape({B, H, n_pad, slots}));
-    out.segments.push_back(slots);
+std::vector<LevelQueries> level_queries(const at::Tensor& q, const at::Tensor& qh, const FmaConfig& config,
+                                        const FmaWeights& weights, const Hierarchy& h, QuerySource source) {
+  std::vector<LevelQueries> out(h.far.size());
+  if (!config.linear) return out;
+  const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(3)));
+  std::vector<at::Tensor> sums;
+  if (source == QuerySource::summaries) sums = summarize_levels(q, config, weights, Stream::q);
+  for (std::size_t i = 0; i < h.far.size(); ++i) {
+    const GroupLists& fl = h.far[i];
+    LevelQueries& lq = out[i];
+    if (source == QuerySource::identity) {
+      lq.sel = qh.view({qh.size(0), qh.size(1), fl.groups, fl.width, qh.size(3)});
+      lq.window = at::arange(fl.width, at::TensorOptions().dtype(at::kLong));
+      continue;
+    }
+    at::Tensor sel = groups_to_hierarchy_order(sums[i], h, static_cast<int>(i) + 1) * scale;
+    if (h.causal) {
+      // A causal query uses its previous group's summary: every token of it is in the past.
+      sel = at::constant_pad_nd(sel, {0, 0, 0, 0, 1, 0}).narrow(2, 0, fl.groups);
+    }
+    FMAV_ASSERT(h.sub_window[i].defined(), "level ", i + 1, " has no query windows");
+    lq.sel = sel;
+    lq.window = h.sub_window[i];
   }
-  out.scores = parts.size() == 1 ? parts[0] : at::cat(parts, -1);
   return out;
+}
+
+// What every level contributes, shared by the one-softmax and the linear paths.
+struct Blocked {
+  Hierarchy h;
+  at::Tensor qh;                       // (B, H, n_pad, D), scaled by 1 / sqrt(D)
+  at::Tensor near_scores, near_values; // (B, H, G0, w0, F0 w0), (B, H, G0, F0 w0, D)
+  std::vector<at::Tensor> far_keys, far_values, far_mask;  // (B, H, G, F p, D); (G, F p)
+  std::vector<LevelQueries> queries;
+};
+
+Blocked blocked_parts(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const FmaConfig& config,
+                      const FmaWeights& weights, QuerySource source) {
+  check_qkv(q, k, v);
+  validate(config);
+  const std::int64_t B = q.size(0), H = q.size(1), D = q.size(3);
+  Blocked b;
+  b.h = make_hierarchy(config, q.size(2));
+  const Hierarchy& h = b.h;
+  b.qh = to_hierarchy_order(q, h) * (1.0 / std::sqrt(static_cast<double>(D)));
+  const at::Tensor kh = to_hierarchy_order(k, h), vh = to_hierarchy_order(v, h);
+  const std::int64_t G0 = h.near.groups, w0 = h.near.width;
+  const at::Tensor k_near = gather_lists(kh.view({B, H, G0, w0, D}), h.near);
+  b.near_values = gather_lists(vh.view({B, H, G0, w0, D}), h.near);
+  b.near_scores = at::matmul(b.qh.view({B, H, G0, w0, D}), k_near.transpose(-1, -2))
+                      .masked_fill(near_hidden(h).to(q.device()), kNegInf);
+  const std::vector<at::Tensor> ks = summarize_levels(k, config, weights, Stream::k);
+  const std::vector<at::Tensor> vs = summarize_levels(v, config, weights, Stream::v);
+  for (int l = 1; l <= static_cast<int>(h.far.size()); ++l) {
+    b.far_keys.push_back(gather_lists(groups_to_hierarchy_order(ks[l - 1], h, l), h.far[l - 1]));
+    b.far_values.push_back(gather_lists(groups_to_hierarchy_order(vs[l - 1], h, l), h.far[l - 1]));
+    b.far_mask.push_back(far_mask(h, l, q.options()));
+  }
+  b.queries = level_queries(q, b.qh, config, weights, h, source);
+  return b;
+}
+
+// Running softmax state: maximum M, denominator A, numerator Y (§3).
+struct Partial {
+  at::Tensor m, a, y;  // (..., ), (..., ), (..., D)
+};
+
+// Softmax state of the rows of scores (..., R, S) over values (..., S, D); M is detached (the
+// result does not depend on it) and 0 for a row with every slot masked, whose A, Y are 0.
+Partial partial_of(const at::Tensor& scores, const at::Tensor& values) {
+  at::Tensor m = std::get<0>(scores.detach().max(-1));
+  m = at::where(at::isfinite(m), m, at::zeros_like(m));
+  const at::Tensor e = at::exp(scores - m.unsqueeze(-1));
+  return {m, e.sum(-1), at::matmul(e, values)};
+}
+
+Partial combine(const Partial& x, const Partial& y) {
+  const at::Tensor m = at::maximum(x.m, y.m);
+  const at::Tensor fx = at::exp(x.m - m), fy = at::exp(y.m - m);
+  return {m, x.a * fx + y.a * fy, x.y * fx.unsqueeze(-1) + y.y * fy.unsqueeze(-1)};
+}
+
+Partial select(const Partial& x, const at::Tensor& index) {
+  const int axis = static_cast<int>(x.m.dim()) - 1;
+  return {x.m.index_select(axis, index), x.a.index_select(axis, index), x.y.index_select(axis, index)};
+}
+
+// For each window (g, j) of level l, flattened g P + j, the window of level l + 1 holding it.
+at::Tensor parent_windows(const Hierarchy& h, const std::vector<LevelQueries>& lq, int level) {
+  const GroupLists& fl = h.far[level - 1];
+  const at::Tensor win = lq[level - 1].window.contiguous(), up = lq[level].window.contiguous();
+  const std::int64_t P = lq[level - 1].sel.size(3), P_up = lq[level].sel.size(3);
+  std::vector<std::int64_t> first(P, -1);  // a position of each window in its group
+  for (std::int64_t u = fl.width - 1; u >= 0; --u) first[win.data_ptr<std::int64_t>()[u]] = u;
+  std::vector<std::int64_t> parent(fl.groups * P);
+  for (std::int64_t g = 0; g < fl.groups; ++g) {
+    for (std::int64_t j = 0; j < P; ++j) {
+      FMAV_ASSERT(first[j] >= 0, "window ", j, " of level ", level, " holds no position");
+      const std::int64_t u = (g % h.branch) * fl.width + first[j];
+      parent[g * P + j] = (g / h.branch) * P_up + up.data_ptr<std::int64_t>()[u];
+    }
+  }
+  return at::tensor(parent, at::TensorOptions().dtype(at::kLong));
 }
 
 }  // namespace
 
-SlotProbabilities fma_slot_probabilities(const at::Tensor& q, const at::Tensor& k,
-                                         const at::Tensor& v, const FmaConfig& config,
-                                         const FmaWeights& weights) {
-  check_qkv(q, k, v);
-  validate(config);
-  const std::int64_t B = q.size(0), H = q.size(1), N = q.size(2), D = q.size(3);
-  const Scores sc = blocked_scores(q, k, v, config, weights);
-  const Levels& levels = sc.levels;
-  SlotProbabilities out{at::softmax(sc.scores, -1), sc.segments, at::Tensor()};
-  const std::vector<at::Tensor> parts = out.probs.split_with_sizes(sc.segments, -1);
-  const std::int64_t nb = levels.num_blocks, m = levels.block_size, n_pad = levels.n_pad;
-  at::Tensor o = at::matmul(parts[0].reshape({B, H, nb, m, -1}), sc.v_near).reshape({B, H, n_pad, D});
-  for (int l = 1; l <= levels.num_levels; ++l) {
-    const std::int64_t G = levels.groups(l), w = levels.width(l);
-    o = o + at::matmul(parts[l].reshape({B, H, G, w, -1}), sc.v_far[l - 1]).reshape({B, H, n_pad, D});
+SlotProbabilities fma_slot_probabilities(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                         const FmaConfig& config, const FmaWeights& weights,
+                                         QuerySource source) {
+  const Blocked b = blocked_parts(q, k, v, config, weights, source);
+  const Hierarchy& h = b.h;
+  const std::int64_t B = q.size(0), H = q.size(1), D = q.size(3), n_pad = h.n_pad;
+  std::vector<at::Tensor> parts{b.near_scores.reshape({B, H, n_pad, -1})};
+  SlotProbabilities out;
+  out.segments.push_back(parts[0].size(-1));
+  for (std::size_t i = 0; i < h.far.size(); ++i) {
+    const GroupLists& fl = h.far[i];
+    at::Tensor queries = b.qh.view({B, H, fl.groups, fl.width, D});
+    const LevelQueries& lq = b.queries[i];
+    if (lq.sel.defined()) queries = lq.sel.index_select(3, lq.window.to(q.device()));
+    const at::Tensor s = at::matmul(queries, b.far_keys[i].transpose(-1, -2)) +
+                         b.far_mask[i].view({1, 1, fl.groups, 1, -1});
+    parts.push_back(s.reshape({B, H, n_pad, -1}));
+    out.segments.push_back(parts.back().size(-1));
   }
-  out.out = o.narrow(2, 0, N);
+  out.probs = at::softmax(parts.size() == 1 ? parts[0] : at::cat(parts, -1), -1);
+  const std::vector<at::Tensor> p = out.probs.split_with_sizes(out.segments, -1);
+  const std::int64_t G0 = h.near.groups, w0 = h.near.width;
+  at::Tensor o = at::matmul(p[0].reshape({B, H, G0, w0, -1}), b.near_values).reshape({B, H, n_pad, D});
+  for (std::size_t i = 0; i < h.far.size(); ++i) {
+    const GroupLists& fl = h.far[i];
+    o = o + at::matmul(p[i + 1].reshape({B, H, fl.groups, fl.width, -1}), b.far_values[i]).reshape({B, H, n_pad, D});
+  }
+  out.out = from_hierarchy_order(o, h);
+  out.hierarchy = h;
   return out;
+}
+
+at::Tensor fma_linear_blocked(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                              const FmaConfig& config, const FmaWeights& weights, QuerySource source) {
+  FMAV_ASSERT(config.linear, "fma_linear_blocked needs a linear configuration");
+  const Blocked b = blocked_parts(q, k, v, config, weights, source);
+  const Hierarchy& h = b.h;
+  const std::int64_t B = q.size(0), H = q.size(1), D = q.size(3), n_pad = h.n_pad;
+  const int L = static_cast<int>(h.far.size());
+  // Coarsest level first: each window's own slots, then its parent window's state (§3).
+  Partial acc;
+  for (int l = L; l >= 1; --l) {
+    const LevelQueries& lq = b.queries[l - 1];
+    const std::int64_t G = h.far[l - 1].groups, P = lq.sel.size(3);
+    const at::Tensor s = at::matmul(lq.sel, b.far_keys[l - 1].transpose(-1, -2)) +
+                         b.far_mask[l - 1].view({1, 1, G, 1, -1});
+    Partial own = partial_of(s, b.far_values[l - 1]);
+    own = {own.m.reshape({B, H, G * P}), own.a.reshape({B, H, G * P}), own.y.reshape({B, H, G * P, D})};
+    acc = l == L ? own : combine(own, select(acc, parent_windows(h, b.queries, l).to(q.device())));
+  }
+  Partial total = partial_of(b.near_scores, b.near_values);
+  total = {total.m.reshape({B, H, n_pad}), total.a.reshape({B, H, n_pad}), total.y.reshape({B, H, n_pad, D})};
+  if (L > 0) {
+    // Position t of group g at level 1 reads window g P + window[t mod w].
+    const GroupLists& fl = h.far[0];
+    const std::int64_t P = b.queries[0].sel.size(3);
+    const at::Tensor window = (at::arange(fl.groups, at::kLong).view({-1, 1}) * P +
+                               b.queries[0].window.view({1, -1})).flatten();
+    total = combine(total, select(acc, window.to(q.device())));
+  }
+  return from_hierarchy_order(total.y / total.a.unsqueeze(-1), h);
 }
 
 at::Tensor fma_blocked(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                        const FmaConfig& config, const FmaWeights& weights) {
-  return fma_slot_probabilities(q, k, v, config, weights).out;
+  if (config.linear) return fma_linear_blocked(q, k, v, config, weights, QuerySource::summaries);
+  return fma_slot_probabilities(q, k, v, config, weights, QuerySource::summaries).out;
 }
 
 }  // namespace fmav

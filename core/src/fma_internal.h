@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "fma_fused_kernels.h"
+#include "hierarchy.h"
 #include "fmav/attend.h"
 #include "fmav/fma.h"
 #include "fmav/tensor.h"
@@ -25,10 +26,19 @@ at::Tensor as_bhnd(const HostTensor& x, const char* name);
 // (B, H, N, D) -> (B, H, n_pad, D), zeros appended.
 at::Tensor pad_tokens(const at::Tensor& x, std::int64_t n_pad);
 
-// ---- down-sampling (§2) ----
-// One coarse level's parameters in the computation's dtype; undefined for average.
+// ---- down-sampling (§2, §4) ----
+// One summarized stream's parameters in the computation's dtype; undefined for average.
+// 1D: weight (p D, 1 or D, w_l). 2D: weight is the row kernel, col_weight the column
+// kernel, both (p D, 1, c_l). bias (p D).
+struct Summarizer {
+  at::Tensor weight, col_weight, bias;
+};
+enum class Stream { k, v, q };
+// One coarse level's parameters: K, V and, for the linear variants, Q.
 struct LevelWeights {
-  at::Tensor k_weight, k_bias, v_weight, v_bias;
+  Summarizer k, v, q;
+  Summarizer& of(Stream s) { return s == Stream::k ? k : s == Stream::v ? v : q; }
+  const Summarizer& of(Stream s) const { return s == Stream::k ? k : s == Stream::v ? v : q; }
 };
 using FmaWeights = std::vector<LevelWeights>;  // index l - 1 for level l
 
@@ -37,23 +47,19 @@ using FmaWeights = std::vector<LevelWeights>;  // index l - 1 for level l
 FmaWeights to_fma_weights(const WeightSet& set, const FmaConfig& config, std::int64_t dim,
                           int num_levels, at::ScalarType dtype);
 
-struct LevelSummaries {
-  at::Tensor k, v;      // (B, H, G, p, D)
-  at::Tensor log_mult;  // (G, p): log of the slot's multiplicity (0 without it), -inf masked
-};
-// Log multiplicity of every slot of one level, (G, p) float64: log of the real tokens it
-// stands for (0 without count_multiplicity), -inf for a slot with none (§2).
-at::Tensor level_log_mult(const Levels& levels, const FmaConfig& config, int level);
-
-// Summaries of level `level` from padded k, v (B, H, N_pad, D) whose padding is zero.
-LevelSummaries downsample_level(const at::Tensor& k_pad, const at::Tensor& v_pad,
-                                const Levels& levels, const FmaConfig& config, int level,
-                                const FmaWeights& weights);
+// Every level's p summaries of x (B, H, N, D) — the K, V or Q stream — computed from the real
+// tokens (padding is zero; averages divide by real members): level l at index l - 1,
+// (B, H, G_l, p, D); in 2D G_l = cells(l)^2, cells row-major. Autograd-capable.
+std::vector<at::Tensor> summarize_levels(const at::Tensor& x, const FmaConfig& config,
+                                         const FmaWeights& weights, Stream stream);
+// Log multiplicity of every slot of one level, (G_l, p) float64 in the same order: log of the
+// real tokens it stands for (0 without count_multiplicity), -inf for a slot with none (§2).
+at::Tensor level_log_mult(const FmaConfig& config, std::int64_t n, int level);
 
 // The coarse K/V pyramid of every level, concatenated: kc, vc (B, H, S, D) with level l's
 // group g, slot j at row base_l + g p + j (base_1 = 0); log_mult per level (G_l, p) float64.
 // Without autograd (and for learned/average) it is built by the fused loops; otherwise by
-// downsample_level, so gradients reach k, v and the weights.
+// summarize_levels, so gradients reach k, v and the weights. FMA-1D only.
 struct Pyramid {
   at::Tensor kc, vc;
   std::vector<at::Tensor> log_mult;
@@ -61,14 +67,26 @@ struct Pyramid {
 Pyramid build_pyramid(const at::Tensor& k, const at::Tensor& v, const Levels& levels,
                       const FmaConfig& config, const FmaWeights& weights);
 
-// ---- FMA-1D (§2) ----
-// q, k, v (B, H, N, D) float32/float64 on one device; returns (B, H, N, D).
+// ---- FMA (§2-§4): FMA-1D, FMA-linear, FMA2D, FMA2D-linear, chosen by the config ----
+// q, k, v (B, H, N, D) float32/float64 on one device (2D: N = grid_height * grid_width,
+// row-major); returns (B, H, N, D).
 // Dense reference: one masked softmax of each query over all N keys and every coarse slot.
 at::Tensor fma_reference(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                          const FmaConfig& config, const FmaWeights& weights);
-// Blocked: gathers of the interaction lists, no N x N tensor, autograd-capable.
+// Blocked: gathers of the hierarchy's lists, no N x N tensor, autograd-capable; the linear
+// variants push numerators and denominators down the levels, O(N).
 at::Tensor fma_blocked(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                        const FmaConfig& config, const FmaWeights& weights);
+
+// Where the linear variants' summary queries come from. `identity` is for tests only: every
+// position is its own summary, which turns FMA-linear into FMA (§3, the limit p = w_l).
+enum class QuerySource { summaries, identity };
+at::Tensor fma_reference_with_queries(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                      const FmaConfig& config, const FmaWeights& weights,
+                                      QuerySource source);
+at::Tensor fma_linear_blocked(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                              const FmaConfig& config, const FmaWeights& weights,
+                              QuerySource source);
 
 // Every real query block's coarse slots across all levels (the fused kernels' lists),
 // skipping absent groups and slots without real tokens; log_mult per level (G_l, p) float64.
@@ -80,24 +98,28 @@ BlockSlots make_block_slots(const Levels& levels, const FmaConfig& config,
 at::Tensor fma_fused(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                      const FmaConfig& config, const FmaWeights& weights);
 
-// The probabilities of every slot of every query, as the blocked path computes them:
-// probs (B, H, N_pad, S) with S = near + per-level slots; segments[0] is the near field
-// (near_offsets * m), segments[l] level l (far_offsets * p); and the output they give,
-// out (B, H, N, D) — fma_blocked's result.
+// The probabilities of every slot of every query, as the blocked path computes them (for
+// the linear variants with the summary queries' coarse scores): probs (B, H, n_pad, S) in
+// the hierarchy's order (hierarchy.h), S = near + per-level slots; segments[0] is the near
+// field (fanout * width), segments[l] level l (fanout * p); the output they give, out
+// (B, H, N, D); and the hierarchy, to map positions and slots back to tokens.
 struct SlotProbabilities {
   at::Tensor probs;
   std::vector<std::int64_t> segments;
   at::Tensor out;
+  Hierarchy hierarchy;
 };
 SlotProbabilities fma_slot_probabilities(const at::Tensor& q, const at::Tensor& k,
                                          const at::Tensor& v, const FmaConfig& config,
-                                         const FmaWeights& weights);
-// Columns of the reference's extended key set: N_pad keys plus every level's G_l p slots.
-std::int64_t reference_columns(const Levels& levels, const FmaConfig& config);
+                                         const FmaWeights& weights,
+                                         QuerySource source = QuerySource::summaries);
+// Columns of the reference's extended key set: N keys plus every level's slots.
+std::int64_t reference_columns(const FmaConfig& config, std::int64_t n);
 // The FMA map at full resolution (§2) from the dense reference: (B, H, N, N), rows sum to 1.
 // For tests and small N only (N x N memory).
 at::Tensor fma_reference_map(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                             const FmaConfig& config, const FmaWeights& weights);
+                             const FmaConfig& config, const FmaWeights& weights,
+                             QuerySource source = QuerySource::summaries);
 
 // Local (sliding-block) attention: FMA's near field alone — key blocks b-1, b, b+1 of the
 // query's block b (causal: b-1 and the past of b). Fused kernels, autograd-capable.

@@ -1,132 +1,215 @@
-// The dense reference of FMA-1D (DESIGN.md §2), the oracle of the tests: every query takes
-// one masked softmax over an extended key set (all N keys, then every coarse slot of every
-// level); a mask matrix built slot by slot from the interaction lists says which entries
-// it sees and with what multiplicity. O(N^2) memory: small N only.
+// The dense reference of every FMA variant (DESIGN.md §2-§4), the oracle of the tests:
+// every query takes one masked softmax over an extended key set (the N keys, then every
+// coarse slot of every level, 2D cells row-major); a mask matrix built entry by entry from
+// the geometry's lists says which entries it sees and with what multiplicity. The linear
+// variants (§3) score each level's slots with the query's summary query. O(N^2) memory.
 
 #include <cmath>
+#include <functional>
 #include <limits>
 
 #include "fma_internal.h"
 #include "fmav/error.h"
+#include "fmav/fma2d.h"
 
 namespace fmav {
 namespace {
 
 constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 
+// The extended key set and, per column segment (0: the N keys, l: level l's slots), the
+// query each row scores it with.
 struct Extended {
-  Levels levels;
-  at::Tensor keys, values;        // (B, H, N_pad + S, D)
-  at::Tensor log_weight;          // (N, N_pad + S): log multiplicity of visible entries, else -inf
-  std::vector<std::int64_t> level_base;  // first extended column of each level (index l)
-  std::vector<LevelSummaries> summaries;
+  std::vector<at::Tensor> keys, values, queries;  // (B, H, C_s, D) and (B, H, N, D)
+  std::vector<std::int64_t> base;                 // first column of each segment
+  std::int64_t columns = 0;
+  at::Tensor log_weight;                          // (N, columns): log multiplicity or -inf
 };
 
-Extended extend(const at::Tensor& k, const at::Tensor& v, const FmaConfig& config,
-                const FmaWeights& weights) {
-  const std::int64_t N = k.size(2);
-  Extended ext;
-  ext.levels = make_levels(N, config.block_size);
-  const Levels& lv = ext.levels;
-  const at::Tensor k_pad = pad_tokens(k, lv.n_pad), v_pad = pad_tokens(v, lv.n_pad);
-  std::vector<at::Tensor> keys{k_pad}, values{v_pad};
-  std::int64_t columns = lv.n_pad;
-  ext.level_base.assign(lv.num_levels + 1, 0);
-  ext.summaries.resize(lv.num_levels + 1);
-  for (int l = 1; l <= lv.num_levels; ++l) {
-    LevelSummaries s = downsample_level(k_pad, v_pad, lv, config, l, weights);
-    keys.push_back(s.k.flatten(2, 3));
-    values.push_back(s.v.flatten(2, 3));
-    ext.level_base[l] = columns;
-    columns += s.k.size(2) * s.k.size(3);
-    ext.summaries[l] = std::move(s);
-  }
-  ext.keys = at::cat(keys, 2);
-  ext.values = at::cat(values, 2);
+// Calls visit(column, log multiplicity) for every column query i sees (§2 lists).
+using Visit = std::function<void(std::int64_t, double)>;
 
-  // The mask, entry by entry: near-field keys of the real queries, then each level's slots.
-  std::vector<double> logw(static_cast<std::size_t>(N) * columns, kNegInf);
-  const std::int64_t m = lv.block_size, p = config.rank;
-  std::vector<at::Tensor> log_mult(lv.num_levels + 1);
-  for (int l = 1; l <= lv.num_levels; ++l) {
-    log_mult[l] = ext.summaries[l].log_mult.to(at::kCPU, at::kDouble).contiguous();
-  }
+double log_weight_of(double multiplicity, const FmaConfig& config) {
+  if (multiplicity <= 0) return kNegInf;
+  return config.count_multiplicity ? std::log(multiplicity) : 0.0;
+}
+
+void visit_1d(const Levels& lv, const FmaConfig& config, const std::vector<std::int64_t>& base,
+              std::int64_t i, const Visit& visit) {
+  const std::int64_t m = lv.block_size;
   std::int64_t offsets[3];
-  for (std::int64_t i = 0; i < N; ++i) {
-    double* row = logw.data() + i * columns;
-    const int near = near_offsets(config.causal, offsets);
-    for (int o = 0; o < near; ++o) {
-      const std::int64_t block = i / m + offsets[o];
-      for (std::int64_t t = block * m; t < (block + 1) * m; ++t) {
-        if (block < 0 || t >= N || (config.causal && t > i)) continue;
-        row[t] = 0.0;
-      }
+  const int near = near_offsets(config.causal, offsets);
+  for (int o = 0; o < near; ++o) {
+    const std::int64_t block = i / m + offsets[o];
+    for (std::int64_t t = block * m; t < (block + 1) * m; ++t) {
+      if (block >= 0 && t < lv.n && !(config.causal && t > i)) visit(t, 0.0);
     }
-    for (int l = 1; l <= lv.num_levels; ++l) {
-      const std::int64_t g = i / lv.width(l), G = lv.groups(l);
-      const double* lmp = log_mult[l].data_ptr<double>();
-      const int far = far_offsets(g, config.causal, offsets);
-      for (int f = 0; f < far; ++f) {
-        const std::int64_t h = g + offsets[f];
-        if (h < 0 || h >= G) continue;
-        for (std::int64_t j = 0; j < p; ++j) row[ext.level_base[l] + h * p + j] = lmp[h * p + j];
+  }
+  for (int l = 1; l <= lv.num_levels; ++l) {
+    const std::int64_t g = i / lv.width(l);
+    const int far = far_offsets(g, config.causal, offsets);
+    for (int f = 0; f < far; ++f) {
+      const std::int64_t h = g + offsets[f];
+      if (h < 0 || h >= lv.groups(l)) continue;
+      for (std::int64_t j = 0; j < config.rank; ++j) {
+        visit(base[l] + h * config.rank + j, log_weight_of(slot_multiplicity(lv, config, l, h, j), config));
       }
     }
   }
-  ext.log_weight = at::tensor(logw, at::TensorOptions().dtype(at::kDouble))
-                       .view({N, columns})
-                       .to(k.options());
+}
+
+void visit_2d(const Levels2d& lv, const FmaConfig& config, const std::vector<std::int64_t>& base,
+              std::int64_t i, const Visit& visit) {
+  const std::int64_t y = i / lv.width, x = i % lv.width, r = lv.cell;
+  for (std::int64_t t = 0; t < lv.n(); ++t) {
+    const std::int64_t ty = t / lv.width, tx = t % lv.width;
+    if (std::abs(ty / r - y / r) <= 1 && std::abs(tx / r - x / r) <= 1) visit(t, 0.0);
+  }
+  std::int64_t far[kFarCells2d][2];
+  for (int l = 1; l <= lv.num_levels; ++l) {
+    const std::int64_t c = lv.cell_side(l), cells = lv.cells(l), cy = y / c, cx = x / c;
+    far_cells_2d(cy, cx, far);
+    for (const auto& o : far) {
+      const std::int64_t ky = cy + o[0], kx = cx + o[1];
+      if (ky < 0 || kx < 0 || ky >= cells || kx >= cells) continue;
+      for (std::int64_t j = 0; j < config.rank; ++j) {
+        const double mult = slot_multiplicity_2d(lv, config, l, ky, kx, j);
+        visit(base[l] + (ky * cells + kx) * config.rank + j, log_weight_of(mult, config));
+      }
+    }
+  }
+}
+
+// For the linear variants: the row of level l's summary queries (G p rows, then one zero row)
+// that query i uses (§3): its group's sub-window; causal 1D takes the previous group's.
+std::int64_t summary_row(const FmaConfig& config, int l, std::int64_t i, std::int64_t rows) {
+  const std::int64_t c = config.block_size << (l - 1), p = config.rank;
+  if (config.is_2d()) {
+    const std::int64_t W = config.grid_width, y = i / W, x = i % W;
+    const std::int64_t cells = make_levels_2d(config.grid_height, W, config.block_size).cells(l);
+    return ((y / c) * cells + x / c) * p + sub_window_2d(y % c, x % c, c, p);
+  }
+  const std::int64_t g = i / c - (config.causal ? 1 : 0), j = (i % c) / (c / p);
+  return g < 0 ? rows : g * p + j;
+}
+
+Extended extend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const FmaConfig& config,
+                const FmaWeights& weights, QuerySource source) {
+  const std::int64_t N = k.size(2);
+  const at::Tensor q_scaled = q * (1.0 / std::sqrt(static_cast<double>(q.size(3))));
+  Extended ext;
+  ext.keys = {k}, ext.values = {v}, ext.queries = {q_scaled}, ext.base = {0};
+  ext.columns = N;
+  const std::vector<at::Tensor> ks = summarize_levels(k, config, weights, Stream::k);
+  const std::vector<at::Tensor> vs = summarize_levels(v, config, weights, Stream::v);
+  std::vector<at::Tensor> qs;
+  if (config.linear && source == QuerySource::summaries) qs = summarize_levels(q, config, weights, Stream::q);
+  for (std::size_t i = 0; i < ks.size(); ++i) {
+    const int l = static_cast<int>(i) + 1;
+    ext.keys.push_back(ks[i].flatten(2, 3));
+    ext.values.push_back(vs[i].flatten(2, 3));
+    ext.base.push_back(ext.columns);
+    ext.columns += ext.keys.back().size(2);
+    if (qs.empty()) {
+      ext.queries.push_back(q_scaled);
+      continue;
+    }
+    const at::Tensor rows = qs[i].flatten(2, 3);
+    const at::Tensor padded = at::constant_pad_nd(rows, {0, 0, 0, 1});  // a zero row at the end
+    std::vector<std::int64_t> index(N);
+    for (std::int64_t t = 0; t < N; ++t) index[t] = summary_row(config, l, t, rows.size(2));
+    const at::Tensor idx = at::tensor(index, at::TensorOptions().dtype(at::kLong)).to(q.device());
+    ext.queries.push_back(padded.index_select(2, idx) * (1.0 / std::sqrt(static_cast<double>(q.size(3)))));
+  }
+
+  std::vector<double> logw(static_cast<std::size_t>(N) * ext.columns, kNegInf);
+  for (std::int64_t i = 0; i < N; ++i) {
+    double* row = logw.data() + i * ext.columns;
+    const Visit visit = [row](std::int64_t col, double w) { row[col] = w; };
+    if (config.is_2d()) {
+      visit_2d(make_levels_2d(config.grid_height, config.grid_width, config.block_size), config, ext.base, i, visit);
+    } else {
+      visit_1d(make_levels(N, config.block_size), config, ext.base, i, visit);
+    }
+  }
+  ext.log_weight = at::tensor(logw, at::TensorOptions().dtype(at::kDouble)).view({N, ext.columns}).to(k.options());
   return ext;
 }
 
-at::Tensor reference_probabilities(const at::Tensor& q, const Extended& ext) {
-  const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(3)));
-  const at::Tensor scores = at::matmul(q * scale, ext.keys.transpose(-1, -2)) + ext.log_weight;
-  return at::softmax(scores, -1);
+at::Tensor reference_probabilities(const Extended& ext) {
+  std::vector<at::Tensor> scores;
+  for (std::size_t s = 0; s < ext.keys.size(); ++s) {
+    scores.push_back(at::matmul(ext.queries[s], ext.keys[s].transpose(-1, -2)));
+  }
+  return at::softmax(at::cat(scores, -1) + ext.log_weight, -1);
+}
+
+Extended checked_extend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const FmaConfig& config,
+                        const FmaWeights& weights, QuerySource source) {
+  check_qkv(q, k, v);
+  validate(config);
+  num_levels(config, q.size(2));  // checks N against the grid
+  return extend(q, k, v, config, weights, source);
 }
 
 }  // namespace
 
-std::int64_t reference_columns(const Levels& levels, const FmaConfig& config) {
-  std::int64_t columns = levels.n_pad;
-  for (int l = 1; l <= levels.num_levels; ++l) columns += levels.groups(l) * config.rank;
+std::int64_t reference_columns(const FmaConfig& config, std::int64_t n) {
+  std::int64_t columns = n;
+  const int L = num_levels(config, n);
+  for (int l = 1; l <= L; ++l) {
+    if (config.is_2d()) {
+      const std::int64_t cells = make_levels_2d(config.grid_height, config.grid_width, config.block_size).cells(l);
+      columns += cells * cells * config.rank;
+    } else {
+      columns += make_levels(n, config.block_size).groups(l) * config.rank;
+    }
+  }
   return columns;
+}
+
+at::Tensor fma_reference_with_queries(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                      const FmaConfig& config, const FmaWeights& weights,
+                                      QuerySource source) {
+  const Extended ext = checked_extend(q, k, v, config, weights, source);
+  return at::matmul(reference_probabilities(ext), at::cat(ext.values, 2));
 }
 
 at::Tensor fma_reference(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                          const FmaConfig& config, const FmaWeights& weights) {
-  check_qkv(q, k, v);
-  validate(config);
-  const Extended ext = extend(k, v, config, weights);
-  return at::matmul(reference_probabilities(q, ext), ext.values);
+  return fma_reference_with_queries(q, k, v, config, weights, QuerySource::summaries);
 }
 
 at::Tensor fma_reference_map(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                             const FmaConfig& config, const FmaWeights& weights) {
-  check_qkv(q, k, v);
-  validate(config);
-  const Extended ext = extend(k, v, config, weights);
-  const Levels& lv = ext.levels;
-  const std::int64_t N = lv.n, columns = ext.keys.size(2);
-  const at::Tensor probs = reference_probabilities(q, ext);
+                             const FmaConfig& config, const FmaWeights& weights, QuerySource source) {
+  const Extended ext = checked_extend(q, k, v, config, weights, source);
+  const std::int64_t N = q.size(2), coarse = ext.columns - N;
+  const at::Tensor probs = reference_probabilities(ext);
+  const at::Tensor near = probs.narrow(-1, 0, N);
+  if (coarse == 0) return near;
   // Spread each coarse slot evenly over the real tokens it stands for.
-  std::vector<double> spread(static_cast<std::size_t>(columns - lv.n_pad) * N, 0.0);
-  for (int l = 1; l <= lv.num_levels; ++l) {
-    for (std::int64_t g = 0; g < lv.groups(l); ++g) {
-      for (std::int64_t j = 0; j < config.rank; ++j) {
+  std::vector<double> spread(static_cast<std::size_t>(coarse) * N, 0.0);
+  for (std::size_t s = 1; s < ext.keys.size(); ++s) {
+    const int l = static_cast<int>(s);
+    const std::int64_t slots = ext.keys[s].size(2);
+    for (std::int64_t col = 0; col < slots; ++col) {
+      double* row = spread.data() + (ext.base[s] - N + col) * N;
+      const std::int64_t g = col / config.rank, j = col % config.rank;
+      if (config.is_2d()) {
+        const Levels2d lv = make_levels_2d(config.grid_height, config.grid_width, config.block_size);
+        const CellRect rect = slot_rect_2d(lv, config, l, g / lv.cells(l), g % lv.cells(l), j);
+        for (std::int64_t y = rect.y0; y < rect.y1; ++y) {
+          for (std::int64_t x = rect.x0; x < rect.x1; ++x) row[y * lv.width + x] = 1.0 / rect.count();
+        }
+      } else {
         std::int64_t begin = 0, end = 0;
-        slot_span(lv, config, l, g, j, &begin, &end);
-        const std::int64_t row = ext.level_base[l] - lv.n_pad + g * config.rank + j;
-        for (std::int64_t t = begin; t < end; ++t) spread[row * N + t] = 1.0 / (end - begin);
+        slot_span(make_levels(N, config.block_size), config, l, g, j, &begin, &end);
+        for (std::int64_t t = begin; t < end; ++t) row[t] = 1.0 / (end - begin);
       }
     }
   }
-  const at::Tensor near = probs.narrow(-1, 0, N);
-  if (columns == lv.n_pad) return near;
-  const at::Tensor spread_t = at::tensor(spread, at::TensorOptions().dtype(at::kDouble))
-                                  .view({columns - lv.n_pad, N})
-                                  .to(q.options());
-  return near + at::matmul(probs.narrow(-1, lv.n_pad, columns - lv.n_pad), spread_t);
+  const at::Tensor spread_t = at::tensor(spread, at::TensorOptions().dtype(at::kDouble)).view({coarse, N}).to(q.options());
+  return near + at::matmul(probs.narrow(-1, N, coarse), spread_t);
 }
 
 }  // namespace fmav

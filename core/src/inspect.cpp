@@ -1,6 +1,6 @@
-// Inspection data of FMA-1D for one (batch, head) and a rectangle of rows x columns
-// (DESIGN.md §2): the FMA map at full resolution spread from the blocked path's slot
-// probabilities, full attention's map, the level map, mass per level and error metrics.
+// Inspection data of every FMA variant for one (batch, head) and a rectangle of rows x
+// columns (DESIGN.md §2-§4): the FMA map at full resolution spread from the blocked path's
+// slot probabilities, full attention's map, the level map, mass per level and error metrics.
 
 #include <algorithm>
 #include <cmath>
@@ -9,6 +9,7 @@
 
 #include "fma_internal.h"
 #include "fmav/error.h"
+#include "fmav/fma2d.h"
 #include "fmav/inspect.h"
 
 namespace fmav {
@@ -17,36 +18,69 @@ namespace {
 // Full rows are held for TV/KL/top-k: cap rows x N so a request cannot exhaust memory.
 constexpr std::int64_t kMaxRowCells = std::int64_t{1} << 26;
 
-// Row i of the FMA map over all N keys, from that query's slot probabilities (§2): a near
-// key keeps its probability, a coarse slot's is spread over the real tokens it stands for.
-void spread_row(const double* probs, std::int64_t i, const Levels& lv, const FmaConfig& config,
-                const std::vector<std::int64_t>& segments, double* row, double* mass) {
-  const std::int64_t m = lv.block_size, p = config.rank;
-  std::int64_t offsets[3];
-  const int near = near_offsets(config.causal, offsets);
-  for (int o = 0; o < near; ++o) {
-    for (std::int64_t j = 0; j < m; ++j) {
-      const std::int64_t t = (i / m + offsets[o]) * m + j;
-      const double pr = probs[o * m + j];
-      if (t >= 0 && t < lv.n) row[t] += pr;
+// The tensors of a hierarchy that spread_row reads, on the CPU.
+struct HostLists {
+  std::vector<std::int64_t> token;  // (n_pad): the token at each position, -1 for padding
+  std::vector<const std::int64_t*> index;
+  std::vector<const bool*> present;
+  std::vector<const std::int64_t*> sub_window;
+  std::vector<at::Tensor> keep;     // owners of the pointers
+};
+
+HostLists host_lists(const Hierarchy& h) {
+  HostLists out;
+  out.token.assign(h.n_pad, -1);
+  for (std::int64_t i = 0; i < h.n; ++i) {
+    out.token[h.position.defined() ? h.position[i].item<std::int64_t>() : i] = i;
+  }
+  const auto add = [&](const GroupLists& g, const at::Tensor& sub) {
+    out.keep.push_back(g.index.contiguous());
+    out.index.push_back(out.keep.back().data_ptr<std::int64_t>());
+    out.keep.push_back(g.present.contiguous());
+    out.present.push_back(out.keep.back().data_ptr<bool>());
+    out.keep.push_back(sub.defined() ? sub.contiguous() : at::Tensor());
+    out.sub_window.push_back(sub.defined() ? out.keep.back().data_ptr<std::int64_t>() : nullptr);
+  };
+  add(h.near, at::Tensor());
+  for (std::size_t l = 0; l < h.far.size(); ++l) add(h.far[l], h.sub_window[l]);
+  return out;
+}
+
+// Row `pos` (a hierarchy position) of the FMA map over all N keys, from its slot
+// probabilities (§2): a near key keeps its probability, a coarse slot's is spread evenly over
+// the real tokens it stands for (its group, or for average its sub-window).
+void spread_row(const double* probs, std::int64_t pos, const Hierarchy& h, const HostLists& hl,
+                bool average, const std::vector<std::int64_t>& segments, double* row, double* mass) {
+  const std::int64_t w0 = h.near.width, g0 = pos / w0;
+  for (int f = 0; f < h.near.fanout; ++f) {
+    for (std::int64_t u = 0; u < w0; ++u) {
+      const double pr = probs[f * w0 + u];
       mass[0] += pr;
+      if (!hl.present[0][g0 * h.near.fanout + f]) continue;
+      const std::int64_t t = hl.token[hl.index[0][g0 * h.near.fanout + f] * w0 + u];
+      if (t >= 0) row[t] += pr;
     }
   }
   std::int64_t base = segments[0];
-  for (int l = 1; l <= lv.num_levels; ++l) {
-    const std::int64_t g = i / lv.width(l);
-    const int far = far_offsets(g, config.causal, offsets);
-    for (int f = 0; f < far; ++f) {
-      const std::int64_t h = g + offsets[f];
-      if (h < 0 || h >= lv.groups(l)) continue;
-      for (std::int64_t j = 0; j < p; ++j) {
-        const double pr = probs[base + f * p + j];
-        mass[l] += pr;
-        std::int64_t begin = 0, end = 0;
-        slot_span(lv, config, l, h, j, &begin, &end);
-        if (end <= begin) continue;
-        const double share = pr / static_cast<double>(end - begin);
-        for (std::int64_t t = begin; t < end; ++t) row[t] += share;
+  const std::int64_t p = h.rank;
+  std::vector<double> count(p);
+  for (std::size_t l = 1; l <= h.far.size(); ++l) {
+    const GroupLists& fl = h.far[l - 1];
+    const std::int64_t g = pos / fl.width;
+    for (int f = 0; f < fl.fanout; ++f) {
+      const double* pr = probs + base + f * p;
+      for (std::int64_t j = 0; j < p; ++j) mass[l] += pr[j];
+      if (!hl.present[l][g * fl.fanout + f]) continue;
+      const std::int64_t first = hl.index[l][g * fl.fanout + f] * fl.width;
+      const auto slot = [&](std::int64_t u) { return average ? hl.sub_window[l][u] : 0; };
+      std::fill(count.begin(), count.end(), 0.0);
+      for (std::int64_t u = 0; u < fl.width; ++u) count[slot(u)] += hl.token[first + u] >= 0;
+      double learned_total = 0;  // a learned group spreads all p slots over its real tokens
+      for (std::int64_t j = 0; j < p && !average; ++j) learned_total += pr[j];
+      for (std::int64_t u = 0; u < fl.width; ++u) {
+        const std::int64_t t = hl.token[first + u];
+        if (t < 0) continue;
+        row[t] += (average ? pr[slot(u)] : learned_total) / count[slot(u)];
       }
     }
     base += segments[l];
@@ -102,11 +136,21 @@ Inspection inspect(const HostTensor& q, const HostTensor& k, const HostTensor& v
   FMAV_CHECK(rows * N <= kMaxRowCells, "inspect: ", rows, " rows x N = ", N,
              " is too large a request; ask for at most ", kMaxRowCells / N, " rows at a time");
 
-  const Levels lv = make_levels(N, config.block_size);
-  const FmaWeights w = to_fma_weights(weights, config, D, lv.num_levels, at::kDouble);
+  const int L = num_levels(config, N);
+  const FmaWeights w = to_fma_weights(weights, config, D, L, at::kDouble);
   const SlotProbabilities sp = fma_slot_probabilities(tq, tk, tv, config, w);
-  const at::Tensor probs = sp.probs[0][0].narrow(0, r.row_begin, rows).contiguous();
+  const Hierarchy& h = sp.hierarchy;
+  const HostLists hl = host_lists(h);
+  const at::Tensor probs = sp.probs[0][0].contiguous();
   const std::int64_t slots = probs.size(1);
+  std::vector<std::int64_t> position(N);
+  for (std::int64_t t = 0; t < h.n_pad; ++t) {
+    if (hl.token[t] >= 0) position[hl.token[t]] = t;
+  }
+  const bool average = config.downsample == Downsample::average;
+  const Levels lv1 = make_levels(N, config.block_size);
+  const Levels2d lv2 = config.is_2d() ? make_levels_2d(config.grid_height, config.grid_width, config.block_size)
+                                      : Levels2d{};
 
   // Full attention rows over all keys, in float64.
   const at::Tensor q_rows = tq[0][0].narrow(0, r.row_begin, rows);
@@ -119,11 +163,11 @@ Inspection inspect(const HostTensor& q, const HostTensor& k, const HostTensor& v
   const at::Tensor full = at::softmax(scores, -1).contiguous();
 
   Inspection out;
-  out.rows = rows, out.cols = cols, out.num_levels = lv.num_levels;
+  out.rows = rows, out.cols = cols, out.num_levels = L;
   out.fma_map.resize(rows * cols);
   out.full_map.resize(rows * cols);
   out.level_map.resize(rows * cols);
-  out.level_mass.assign(rows * (lv.num_levels + 1), 0.0);
+  out.level_mass.assign(rows * (L + 1), 0.0);
   out.row_tv.resize(rows);
   out.row_kl.resize(rows);
   out.row_topk.resize(rows);
@@ -131,8 +175,8 @@ Inspection inspect(const HostTensor& q, const HostTensor& k, const HostTensor& v
   for (std::int64_t r_i = 0; r_i < rows; ++r_i) {
     const std::int64_t i = r.row_begin + r_i;
     std::fill(fma_row.begin(), fma_row.end(), 0.0);
-    spread_row(probs.data_ptr<double>() + r_i * slots, i, lv, config, sp.segments, fma_row.data(),
-               out.level_mass.data() + r_i * (lv.num_levels + 1));
+    spread_row(probs.data_ptr<double>() + position[i] * slots, position[i], h, hl, average, sp.segments,
+               fma_row.data(), out.level_mass.data() + r_i * (L + 1));
     const double* full_row = full.data_ptr<double>() + r_i * N;
     double tv = 0, kl = 0;
     for (std::int64_t t = 0; t < N; ++t) {
@@ -146,7 +190,8 @@ Inspection inspect(const HostTensor& q, const HostTensor& k, const HostTensor& v
       const std::int64_t t = r.col_begin + c;
       out.fma_map[r_i * cols + c] = fma_row[t];
       out.full_map[r_i * cols + c] = full_row[t];
-      out.level_map[r_i * cols + c] = static_cast<std::int8_t>(level_of(lv, config.causal, i, t));
+      const int level = config.is_2d() ? level_of_2d(lv2, i, t) : level_of(lv1, config.causal, i, t);
+      out.level_map[r_i * cols + c] = static_cast<std::int8_t>(level);
     }
   }
   const at::Tensor& o_fma = sp.out;

@@ -1,11 +1,14 @@
-// The FMA-1D level geometry of DESIGN.md §2: padding, levels, interaction lists, slot
-// multiplicities and spans. Plain integer arithmetic shared by every implementation.
+// The FMA configuration's checks and the FMA-1D level geometry of DESIGN.md §2: padding,
+// levels, interaction lists, slot multiplicities and spans. Plain integer arithmetic shared
+// by every implementation.
 
 #include <algorithm>
 #include <limits>
+#include <string>
 
 #include "fmav/error.h"
 #include "fmav/fma.h"
+#include "fmav/fma2d.h"
 
 namespace fmav {
 
@@ -14,11 +17,55 @@ void validate(const FmaConfig& config) {
   FMAV_CHECK(config.block_size <= (std::int64_t{1} << 24), "block size m must be <= 2^24, got ",
              config.block_size);
   FMAV_CHECK(config.rank >= 1, "rank p must be >= 1, got ", config.rank);
-  if (config.downsample == Downsample::average) {
-    FMAV_CHECK(config.block_size >= config.rank && config.block_size % config.rank == 0,
-               "average down-sampling needs the rank p to divide the block size m, got m = ",
-               config.block_size, ", p = ", config.rank);
+  if (config.is_2d()) {
+    FMAV_CHECK(config.grid_height >= 1 && config.grid_width >= 1,
+               "FMA2D grid must be at least 1 x 1, got ", config.grid_height, " x ", config.grid_width);
+    FMAV_CHECK(!config.causal, "FMA2D is bidirectional; causal is not supported on a grid");
+    FMAV_CHECK(config.downsample != Downsample::dense,
+               "FMA2D down-samples learned (separable) or average, got dense");
+    // Average summaries and linear query windows split a cell into s x s sub-windows (§4).
+    if (config.downsample == Downsample::average || config.linear) {
+      const std::int64_t s = rank_side(config.rank);
+      FMAV_CHECK(s > 0 && config.block_size % s == 0, variant_name(config), " with ",
+                 config.linear ? "query down-sampling" : "average down-sampling",
+                 " needs the rank p = s^2 with s dividing the cell side r, got r = ",
+                 config.block_size, ", p = ", config.rank);
+    }
+    return;
   }
+  if (config.downsample == Downsample::average || config.linear) {
+    FMAV_CHECK(config.block_size >= config.rank && config.block_size % config.rank == 0,
+               config.linear ? "fma-linear's query windows" : "average down-sampling",
+               " need the rank p to divide the block size m, got m = ", config.block_size,
+               ", p = ", config.rank);
+  }
+}
+
+const char* variant_name(const FmaConfig& config) {
+  if (config.is_2d()) return config.linear ? "fma2d-linear" : "fma2d";
+  return config.linear ? "fma-linear" : "fma";
+}
+
+int num_levels(const FmaConfig& config, std::int64_t n) {
+  if (!config.is_2d()) return make_levels(n, config.block_size).num_levels;
+  FMAV_CHECK(n == config.grid_height * config.grid_width, "FMA2D on a ", config.grid_height, " x ",
+             config.grid_width, " grid needs N = ", config.grid_height * config.grid_width,
+             " tokens, got N = ", n);
+  return make_levels_2d(config.grid_height, config.grid_width, config.block_size).num_levels;
+}
+
+void parse_grid(const std::string& text, std::int64_t* height, std::int64_t* width) {
+  const std::size_t x = text.find_first_of("xX");
+  const auto number = [&](const std::string& part, std::int64_t* out) {
+    if (part.empty() || part.size() > 9 || part.find_first_not_of("0123456789") != std::string::npos) {
+      return false;
+    }
+    *out = std::stoll(part);
+    return *out >= 1;
+  };
+  FMAV_CHECK(x != std::string::npos && number(text.substr(0, x), height) &&
+                 number(text.substr(x + 1), width),
+             "grid must be HxW with sides >= 1 (e.g. 32x32), got '", text, "'");
 }
 
 const char* to_string(Downsample kind) {

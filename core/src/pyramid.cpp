@@ -1,7 +1,7 @@
 // The coarse K/V pyramid of the fused FMA (DESIGN.md §2): every level's summaries in one
 // (B, H, S, D) tensor. Inference takes the fused loops below — one pass over the tokens of a
 // group per level, weights pre-transposed so each token adds a (p x D) panel — and training
-// takes downsample_level, whose LibTorch ops carry the gradients.
+// takes summarize_levels, whose LibTorch ops carry the gradients.
 
 #include <ATen/Parallel.h>
 #include <ATen/core/grad_mode.h>
@@ -17,22 +17,22 @@ bool needs_autograd(const at::Tensor& k, const at::Tensor& v, const FmaWeights& 
   if (!at::GradMode::is_enabled()) return false;
   bool any = k.requires_grad() || v.requires_grad();
   for (const LevelWeights& w : weights) {
-    any = any || w.k_weight.requires_grad() || w.k_bias.requires_grad() || w.v_weight.requires_grad() ||
-          w.v_bias.requires_grad();
+    any = any || w.k.weight.requires_grad() || w.k.bias.requires_grad() || w.v.weight.requires_grad() ||
+          w.v.bias.requires_grad();
   }
   return any;
 }
 
 Pyramid pyramid_autograd(const at::Tensor& k, const at::Tensor& v, const Levels& lv, const FmaConfig& config,
                          const FmaWeights& weights) {
-  const at::Tensor k_pad = pad_tokens(k, lv.n_pad), v_pad = pad_tokens(v, lv.n_pad);
+  const std::vector<at::Tensor> ks = summarize_levels(k, config, weights, Stream::k);
+  const std::vector<at::Tensor> vs = summarize_levels(v, config, weights, Stream::v);
   std::vector<at::Tensor> kc{at::zeros({k.size(0), k.size(1), 0, k.size(3)}, k.options())}, vc{kc[0]};
   Pyramid out;
   for (int l = 1; l <= lv.num_levels; ++l) {
-    const LevelSummaries s = downsample_level(k_pad, v_pad, lv, config, l, weights);
-    kc.push_back(s.k.flatten(2, 3));
-    vc.push_back(s.v.flatten(2, 3));
-    out.log_mult.push_back(level_log_mult(lv, config, l));
+    kc.push_back(ks[l - 1].flatten(2, 3));
+    vc.push_back(vs[l - 1].flatten(2, 3));
+    out.log_mult.push_back(level_log_mult(config, lv.n, l));
   }
   out.kc = at::cat(kc, 2), out.vc = at::cat(vc, 2);
   return out;
@@ -106,10 +106,10 @@ void pyramid_fused(const at::Tensor& k, const at::Tensor& v, const Levels& lv, c
     at::Tensor kw, kb, vw, vb;
     if (config.downsample == Downsample::learned) {
       const LevelWeights& w = weights[l - 1];
-      kw = token_panels<T>(w.k_weight, d, p, width);
-      vw = token_panels<T>(w.v_weight, d, p, width);
-      kb = w.k_bias.view({d, p}).t().contiguous();
-      vb = w.v_bias.view({d, p}).t().contiguous();
+      kw = token_panels<T>(w.k.weight, d, p, width);
+      vw = token_panels<T>(w.v.weight, d, p, width);
+      kb = w.k.bias.view({d, p}).t().contiguous();
+      vb = w.v.bias.view({d, p}).t().contiguous();
     }
     const auto ptr = [](const at::Tensor& t) { return t.defined() ? t.data_ptr<T>() : nullptr; };
     at::parallel_for(0, groups, 1, [&](std::int64_t g0, std::int64_t g1) {
@@ -120,7 +120,7 @@ void pyramid_fused(const at::Tensor& k, const at::Tensor& v, const Levels& lv, c
                         config, ptr(vw), ptr(vb));
       }
     });
-    out->log_mult.push_back(level_log_mult(lv, config, l));
+    out->log_mult.push_back(level_log_mult(config, lv.n, l));
     base += groups * p;
   }
 }

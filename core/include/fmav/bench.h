@@ -18,6 +18,7 @@ struct BenchConfig {
   std::int64_t batch = 1, heads = 8, dim = 64;
   bool causal = false;
   std::int64_t block_size = 64, rank = 4;
+  std::int64_t cell = 8;  // r of the 2D methods, which run on the most square H x W = N grid
   int repeats = 5;
   double budget_s = 60;   // per (method, N): a method over it is skipped at larger N
   int threads = 0;        // 0: leave LibTorch's setting
@@ -43,7 +44,8 @@ struct BenchRow {
   double check_error = 0;       // max |out - reference| on the first N; NaN if not checked
 };
 
-// "fma", "fma-blocked", "reference", "full", "sdpa", "local", "fma-average".
+// "fma", "fma-blocked", "reference", "full", "sdpa", "local", "fma-average", "fma-linear",
+// "fma-linear-average", "fma2d", "fma2d-linear".
 const std::vector<std::string>& bench_methods();
 // What each method is, for --help.
 std::string bench_method_help();

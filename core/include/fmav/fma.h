@@ -1,6 +1,7 @@
 #pragma once
-// The FMA-1D configuration (DESIGN.md §2) and its level geometry: block size m, rank p,
-// the levels and interaction lists. Plain integers, no LibTorch, so the GUI can draw them.
+// The FMA configuration (DESIGN.md §2-§4) and the FMA-1D level geometry: block size m,
+// rank p, the levels and interaction lists. Plain integers, no LibTorch, so the GUI can draw
+// them. The 2D geometry is in fmav/fma2d.h.
 
 #include <cstdint>
 #include <string>
@@ -16,10 +17,24 @@ struct FmaConfig {
   bool causal = false;              // causal interaction lists instead of bidirectional
   Downsample downsample = Downsample::learned;
   bool count_multiplicity = true;   // weigh a coarse slot by the tokens it stands for
+  bool linear = false;              // §3 query down-sampling (FMA-linear, O(N))
+  std::int64_t grid_height = 0;     // §4 FMA2D on a grid_height x grid_width grid of
+  std::int64_t grid_width = 0;      //    row-major tokens; both 0 for FMA-1D
+
+  bool is_2d() const { return grid_height != 0 || grid_width != 0; }
 };
 
-// Throws fmav::Error naming the first bad field (m >= 1, p >= 1, average needs p | m).
+// Throws fmav::Error naming the first bad field: m >= 1, p >= 1; average needs p | m (1D)
+// or p = s^2 with s | m (2D); FMA-linear needs the same of p; FMA2D is bidirectional, has
+// a positive grid, and down-samples learned or average.
 void validate(const FmaConfig& config);
+// "fma" | "fma-linear" | "fma2d" | "fma2d-linear".
+const char* variant_name(const FmaConfig& config);
+// Coarse levels L of this configuration for n tokens (2D: n must be grid_height *
+// grid_width). Throws fmav::Error for a bad n or grid.
+int num_levels(const FmaConfig& config, std::int64_t n);
+// "HxW" (e.g. "32x48") into height and width >= 1; throws fmav::Error naming the text.
+void parse_grid(const std::string& text, std::int64_t* height, std::int64_t* width);
 const char* to_string(Downsample kind);
 // "learned" | "average" | "dense"; throws fmav::Error for anything else.
 Downsample parse_downsample(const std::string& name);
