@@ -1,7 +1,7 @@
 // Tile kernels of the fused CPU FMA (see fused_tiles.h). Their bodies (fused_tiles_impl.inc)
-// use GCC vector extensions (64-byte vectors: one AVX-512 register, two AVX2 or four SSE
-// ones) with a 4-row register block; they are compiled three times, for AVX-512, AVX2+FMA
-// and baseline x86-64, and each call goes to the best one this CPU supports.
+// use GCC vector extensions one register wide (64 bytes AVX-512, 32 AVX2, 16 SSE) with a
+// 4-row register block; they are compiled three times, for AVX-512, AVX2+FMA and baseline
+// x86-64, and each call goes to the best one this CPU supports.
 
 #include "fused_tiles.h"
 
@@ -10,8 +10,8 @@
 #include <cstring>
 #include <limits>
 
-// The 64-byte vector helpers are always inlined into their callers, so the ABI of passing
-// such vectors by value (what -Wpsabi warns about) never matters.
+// The vector helpers are always inlined into their callers, so the ABI of passing such
+// vectors by value (what -Wpsabi warns about) never matters.
 #pragma GCC diagnostic ignored "-Wpsabi"
 
 #define FMAV_INLINE __attribute__((always_inline)) inline
@@ -19,14 +19,16 @@
 namespace fmav {
 
 namespace tiles_baseline {
-constexpr int kWide = 1;  // 16 SSE registers: a 4 x 1 block of 4-register vectors
+constexpr int kVecBytes = 16;
+constexpr int kWide = 2;  // 16 SSE registers: a 4 x 2 block and 2 loads
 #include "fused_tiles_impl.inc"
 }  // namespace tiles_baseline
 
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
 namespace tiles_avx2 {
-constexpr int kWide = 2;  // 16 AVX registers: a 4 x 2 block of 2-register vectors
+constexpr int kVecBytes = 32;
+constexpr int kWide = 2;  // 16 AVX registers: a 4 x 2 block and 2 loads
 #include "fused_tiles_impl.inc"
 }  // namespace tiles_avx2
 #pragma GCC pop_options
@@ -34,6 +36,7 @@ constexpr int kWide = 2;  // 16 AVX registers: a 4 x 2 block of 2-register vecto
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")
 namespace tiles_avx512 {
+constexpr int kVecBytes = 64;
 constexpr int kWide = 4;  // 32 AVX-512 registers: a 4 x 4 block
 #include "fused_tiles_impl.inc"
 }  // namespace tiles_avx512
