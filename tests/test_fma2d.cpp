@@ -326,7 +326,7 @@ TEST(Fma2d, InputChecks) {
   expect_error([&] { fmav::attend(x, x, x, opt, {}); }, "FMA2D on a 4 x 6 grid needs N = 24 tokens, got N = 25");
   const fmav::HostTensor y = fmav::to_host(random_bhnd(1, 1, 24, 4, 1));
   opt.impl = fmav::Impl::fused;
-  expect_error([&] { fmav::attend(y, y, y, opt, {}); }, "the fused kernels implement FMA-1D only; fma2d-linear runs blocked or reference");
+  expect_error([&] { fmav::attend(y, y, y, opt, {}); }, "the fused kernels are 1D (fma, fma-linear); fma2d-linear runs blocked or reference");
   opt.impl = fmav::Impl::automatic;
   fmav::parse_method("fma2d", "16x16", &opt);
   const fmav::HostTensor z = fmav::to_host(random_bhnd(1, 1, 256, 4, 1));

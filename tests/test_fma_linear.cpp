@@ -39,6 +39,8 @@ TEST(FmaLinear, BlockedMatchesReferenceFloat64) {
             const at::Tensor out = fmav::fma_blocked(in.q, in.k, in.v, c, in.weights);
             ASSERT_EQ(out.sizes(), in.q.sizes());
             ASSERT_LT(max_abs_diff(ref, out), 1e-12) << describe(c, n);
+            ASSERT_LT(max_abs_diff(ref, fmav::fma_linear_fused(in.q, in.k, in.v, c, in.weights)), 1e-12)
+                << "fused " << describe(c, n);
             const at::Tensor probs_out = fmav::fma_slot_probabilities(in.q, in.k, in.v, c, in.weights).out;
             ASSERT_LT(max_abs_diff(ref, probs_out), 1e-12) << "slot probabilities " << describe(c, n);
           }
@@ -53,9 +55,11 @@ TEST(FmaLinear, BlockedMatchesReferenceFloat32) {
     const fmav::FmaConfig c = linear_config(16, 4, causal, "learned");
     const VariantInputs in = make_variant_inputs(c, 2, 2, 1000, 16, 7, at::kFloat);
     const at::Tensor ref = fmav::fma_reference(in.q, in.k, in.v, c, in.weights);
-    const at::Tensor out = fmav::fma_blocked(in.q, in.k, in.v, c, in.weights);
-    EXPECT_EQ(out.scalar_type(), at::kFloat);
-    EXPECT_LT(max_abs_diff(ref, out), 2e-5) << describe(c, 1000);
+    for (const at::Tensor& out : {fmav::fma_blocked(in.q, in.k, in.v, c, in.weights),
+                                  fmav::fma_linear_fused(in.q, in.k, in.v, c, in.weights)}) {
+      EXPECT_EQ(out.scalar_type(), at::kFloat);
+      EXPECT_LT(max_abs_diff(ref, out), 2e-5) << describe(c, 1000);
+    }
   }
 }
 
@@ -67,10 +71,13 @@ TEST(FmaLinear, GradientsMatchReferenceFloat64) {
         const VariantInputs in = make_variant_inputs(c, 1, 2, n, 4, 11);
         const at::Tensor upstream = random_bhnd(1, 2, n, 4, 12);
         const std::vector<at::Tensor> ref = all_gradients(fmav::fma_reference, in, upstream);
-        const std::vector<at::Tensor> got = all_gradients(fmav::fma_blocked, in, upstream);
-        ASSERT_EQ(ref.size(), got.size());
-        for (std::size_t i = 0; i < ref.size(); ++i) {
-          EXPECT_LT(max_abs_diff(ref[i], got[i]), 1e-11) << describe(c, n) << " leaf " << i;
+        for (const auto& [name, fn] : std::vector<std::pair<const char*, VariantFn>>{
+                 {"blocked", fmav::fma_blocked}, {"fused", fmav::fma_linear_fused}}) {
+          const std::vector<at::Tensor> got = all_gradients(fn, in, upstream);
+          ASSERT_EQ(ref.size(), got.size());
+          for (std::size_t i = 0; i < ref.size(); ++i) {
+            EXPECT_LT(max_abs_diff(ref[i], got[i]), 1e-11) << name << " " << describe(c, n) << " leaf " << i;
+          }
         }
       }
     }
@@ -107,7 +114,8 @@ TEST(FmaLinear, CausalOutputsIgnoreTheFutureBitForBit) {
         at::Tensor q2 = in.q.clone(), k2 = in.k.clone(), v2 = in.v.clone();
         for (at::Tensor* t : {&q2, &k2, &v2}) t->narrow(2, cut, n - cut).normal_(0.0, 10.0);
         for (const auto& [name, fn] : std::vector<std::pair<const char*, VariantFn>>{
-                 {"blocked", fmav::fma_blocked}, {"reference", fmav::fma_reference}}) {
+                 {"blocked", fmav::fma_blocked}, {"fused", fmav::fma_linear_fused},
+                 {"reference", fmav::fma_reference}}) {
           const at::Tensor a = fn(in.q, in.k, in.v, c, in.weights).narrow(2, 0, cut);
           const at::Tensor b = fn(q2, k2, v2, c, in.weights).narrow(2, 0, cut);
           EXPECT_TRUE(at::equal(a, b)) << name << " " << describe(c, n) << " cut=" << cut;
@@ -124,6 +132,7 @@ TEST(FmaLinear, ExactWhenTheNearFieldCoversEverything) {
       const VariantInputs in = make_variant_inputs(c, 2, 3, n, 8, 9);
       const at::Tensor full = fmav::full_attention_math(in.q, in.k, in.v, causal);
       EXPECT_LT(max_abs_diff(fmav::fma_blocked(in.q, in.k, in.v, c, in.weights), full), 1e-12) << describe(c, n);
+      EXPECT_LT(max_abs_diff(fmav::fma_linear_fused(in.q, in.k, in.v, c, in.weights), full), 1e-12) << describe(c, n);
     }
   }
 }

@@ -116,11 +116,11 @@ HostTensor attend(const HostTensor& q, const HostTensor& k, const HostTensor& v,
   if (options.method == Method::fma) {
     const FmaConfig& config = options.fma;
     validate(config);
-    const bool fusable = !config.linear && !config.is_2d();
+    const bool fusable = !config.is_2d();  // the fused kernels are 1D
     const Impl impl = options.impl != Impl::automatic ? options.impl : fusable ? Impl::fused : Impl::blocked;
     FMAV_CHECK(impl == Impl::reference || impl == Impl::blocked || impl == Impl::fused,
                "impl for ", variant_name(config), " must be reference, blocked or fused, got ", to_string(impl));
-    FMAV_CHECK(impl != Impl::fused || fusable, "the fused kernels implement FMA-1D only; ",
+    FMAV_CHECK(impl != Impl::fused || fusable, "the fused kernels are 1D (fma, fma-linear); ",
                variant_name(config), " runs blocked or reference");
     const int L = num_levels(config, tq.size(2));
     const FmaWeights w = to_fma_weights(weights, config, tq.size(3), L, tq.scalar_type());
@@ -130,7 +130,7 @@ HostTensor attend(const HostTensor& q, const HostTensor& k, const HostTensor& v,
     } else if (impl == Impl::blocked) {
       out = fma_blocked(tq, tk, tv, config, w);
     } else {
-      out = fma_fused(tq, tk, tv, config, w);
+      out = config.linear ? fma_linear_fused(tq, tk, tv, config, w) : fma_fused(tq, tk, tv, config, w);
     }
   } else {
     const Impl impl = options.impl == Impl::automatic ? Impl::sdpa : options.impl;

@@ -34,8 +34,8 @@ const MethodInfo kMethods[] = {
     {"sdpa", "LibTorch's scaled_dot_product_attention (flash kernel on CPU)"},
     {"local", "FMA's near field alone (blocks b-1, b, b+1), fused kernels"},
     {"fma-average", "FMA-1D, fused kernels, average down-sampling (no weights)"},
-    {"fma-linear", "FMA-linear (§3), O(N) push-down from LibTorch tensor ops, learned"},
-    {"fma-linear-average", "FMA-linear (§3), blocked, average down-sampling"},
+    {"fma-linear", "FMA-linear (§3): fused near field + O(N) push-down in tensor ops, learned"},
+    {"fma-linear-average", "FMA-linear (§3) as fma-linear, average down-sampling"},
     {"fma2d", "FMA2D (§4) on the most square H x W = N grid, cells --cell, blocked, learned"},
     {"fma2d-linear", "FMA2D with query down-sampling, O(N), blocked, learned"},
 };
@@ -108,7 +108,11 @@ at::Tensor run_method(const std::string& method, const Problem& p, const at::Ten
   if (method == "sdpa") return full_attention_sdpa(q, k, v, causal);
   if (method == "local") return local_attention_fused(q, k, v, p.learned.block_size, causal);
   if (method == "fma-average") return fma_fused(q, k, v, p.average, {});
-  if (p.variant.count(method)) return fma_blocked(q, k, v, p.variant.at(method), p.variant_weights.at(method));
+  if (p.variant.count(method)) {
+    const FmaConfig& f = p.variant.at(method);
+    return f.is_2d() ? fma_blocked(q, k, v, f, p.variant_weights.at(method))
+                     : fma_linear_fused(q, k, v, f, p.variant_weights.at(method));
+  }
   throw Error("unknown bench method '" + method + "'");
 }
 

@@ -159,6 +159,18 @@ std::vector<at::Tensor> summarize_levels(const at::Tensor& x, const FmaConfig& c
   const int L = num_levels(config, N);
   std::vector<at::Tensor> out;
   if (L == 0) return out;
+  if (!config.is_2d() && config.downsample != Downsample::dense && !stream_needs_autograd(x, weights, stream)) {
+    // Inference in 1D: the fused loops, a pass over the tokens per level without the copies
+    // einsum makes (they grew as N log N and dominated FMA-linear's time).
+    const Levels lv = make_levels(N, config.block_size);
+    const at::Tensor flat = pyramid_stream(x, lv, config, weights, stream);
+    std::int64_t base = 0;
+    for (int l = 1; l <= L; ++l) {
+      out.push_back(flat.narrow(2, base, lv.groups(l) * config.rank).view({B, H, lv.groups(l), config.rank, D}));
+      base += lv.groups(l) * config.rank;
+    }
+    return out;
+  }
   at::Tensor padded;
   if (config.is_2d()) {
     const Levels2d lv = make_levels_2d(config.grid_height, config.grid_width, config.block_size);

@@ -88,27 +88,34 @@ std::vector<LevelQueries> level_queries(const at::Tensor& q, const at::Tensor& q
 // What every level contributes, shared by the one-softmax and the linear paths.
 struct Blocked {
   Hierarchy h;
-  at::Tensor qh;                       // (B, H, n_pad, D), scaled by 1 / sqrt(D)
+  at::Tensor qh;                       // (B, H, n_pad, D), scaled by 1 / sqrt(D); unset when unused
   at::Tensor near_scores, near_values; // (B, H, G0, w0, F0 w0), (B, H, G0, F0 w0, D)
   std::vector<at::Tensor> far_keys, far_values, far_mask;  // (B, H, G, F p, D); (G, F p)
   std::vector<LevelQueries> queries;
 };
 
+// with_near = false leaves the near field out (the fused linear path computes it).
 Blocked blocked_parts(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const FmaConfig& config,
-                      const FmaWeights& weights, QuerySource source) {
+                      const FmaWeights& weights, QuerySource source, bool with_near = true) {
   check_qkv(q, k, v);
   validate(config);
   const std::int64_t B = q.size(0), H = q.size(1), D = q.size(3);
   Blocked b;
   b.h = make_hierarchy(config, q.size(2));
   const Hierarchy& h = b.h;
-  b.qh = to_hierarchy_order(q, h) * (1.0 / std::sqrt(static_cast<double>(D)));
-  const at::Tensor kh = to_hierarchy_order(k, h), vh = to_hierarchy_order(v, h);
-  const std::int64_t G0 = h.near.groups, w0 = h.near.width;
-  const at::Tensor k_near = gather_lists(kh.view({B, H, G0, w0, D}), h.near);
-  b.near_values = gather_lists(vh.view({B, H, G0, w0, D}), h.near);
-  b.near_scores = at::matmul(b.qh.view({B, H, G0, w0, D}), k_near.transpose(-1, -2))
-                      .masked_fill(near_hidden(h).to(q.device()), kNegInf);
+  // Positions score with their own queries in the near field, at the coarse levels of FMA,
+  // and with identity summaries; only the fused linear path needs none of these.
+  if (with_near || !config.linear || source == QuerySource::identity) {
+    b.qh = to_hierarchy_order(q, h) * (1.0 / std::sqrt(static_cast<double>(D)));
+  }
+  if (with_near) {
+    const at::Tensor kh = to_hierarchy_order(k, h), vh = to_hierarchy_order(v, h);
+    const std::int64_t G0 = h.near.groups, w0 = h.near.width;
+    const at::Tensor k_near = gather_lists(kh.view({B, H, G0, w0, D}), h.near);
+    b.near_values = gather_lists(vh.view({B, H, G0, w0, D}), h.near);
+    b.near_scores = at::matmul(b.qh.view({B, H, G0, w0, D}), k_near.transpose(-1, -2))
+                        .masked_fill(near_hidden(h).to(q.device()), kNegInf);
+  }
   const std::vector<at::Tensor> ks = summarize_levels(k, config, weights, Stream::k);
   const std::vector<at::Tensor> vs = summarize_levels(v, config, weights, Stream::v);
   for (int l = 1; l <= static_cast<int>(h.far.size()); ++l) {
@@ -134,8 +141,9 @@ Partial partial_of(const at::Tensor& scores, const at::Tensor& values) {
   return {m, e.sum(-1), at::matmul(e, values)};
 }
 
+// The state of both sets of slots; M is detached, as the result does not depend on it.
 Partial combine(const Partial& x, const Partial& y) {
-  const at::Tensor m = at::maximum(x.m, y.m);
+  const at::Tensor m = at::maximum(x.m, y.m).detach();
   const at::Tensor fx = at::exp(x.m - m), fy = at::exp(y.m - m);
   return {m, x.a * fx + y.a * fy, x.y * fx.unsqueeze(-1) + y.y * fy.unsqueeze(-1)};
 }
@@ -197,14 +205,17 @@ SlotProbabilities fma_slot_probabilities(const at::Tensor& q, const at::Tensor& 
   return out;
 }
 
-at::Tensor fma_linear_blocked(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                              const FmaConfig& config, const FmaWeights& weights, QuerySource source) {
-  FMAV_ASSERT(config.linear, "fma_linear_blocked needs a linear configuration");
-  const Blocked b = blocked_parts(q, k, v, config, weights, source);
+namespace {
+
+// The coarse levels' softmax state of every position, O(N) (§3): each window's own slots,
+// coarsest level first, each combined with its parent window's state; then read by the
+// positions [0, count) of the hierarchy order. Undefined m when there are no coarse levels.
+Partial coarse_state(const Blocked& b, std::int64_t count) {
   const Hierarchy& h = b.h;
-  const std::int64_t B = q.size(0), H = q.size(1), D = q.size(3), n_pad = h.n_pad;
   const int L = static_cast<int>(h.far.size());
-  // Coarsest level first: each window's own slots, then its parent window's state (§3).
+  if (L == 0) return {};
+  const at::Tensor& like = b.far_keys[0];  // (B, H, G, F p, D)
+  const std::int64_t B = like.size(0), H = like.size(1), D = like.size(4);
   Partial acc;
   for (int l = L; l >= 1; --l) {
     const LevelQueries& lq = b.queries[l - 1];
@@ -213,23 +224,45 @@ at::Tensor fma_linear_blocked(const at::Tensor& q, const at::Tensor& k, const at
                          b.far_mask[l - 1].view({1, 1, G, 1, -1});
     Partial own = partial_of(s, b.far_values[l - 1]);
     own = {own.m.reshape({B, H, G * P}), own.a.reshape({B, H, G * P}), own.y.reshape({B, H, G * P, D})};
-    acc = l == L ? own : combine(own, select(acc, parent_windows(h, b.queries, l).to(q.device())));
+    acc = l == L ? own : combine(own, select(acc, parent_windows(h, b.queries, l).to(like.device())));
   }
+  // Position t of group g at level 1 reads window g P + window[t mod w].
+  const GroupLists& fl = h.far[0];
+  const std::int64_t P = b.queries[0].sel.size(3);
+  const at::Tensor window =
+      (at::arange(fl.groups, at::kLong).view({-1, 1}) * P + b.queries[0].window.view({1, -1})).flatten();
+  return select(acc, window.narrow(0, 0, count).to(like.device()));
+}
+
+}  // namespace
+
+at::Tensor fma_linear_blocked(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                              const FmaConfig& config, const FmaWeights& weights, QuerySource source) {
+  FMAV_ASSERT(config.linear, "fma_linear_blocked needs a linear configuration");
+  const Blocked b = blocked_parts(q, k, v, config, weights, source);
+  const std::int64_t B = q.size(0), H = q.size(1), D = q.size(3), n_pad = b.h.n_pad;
   Partial total = partial_of(b.near_scores, b.near_values);
   total = {total.m.reshape({B, H, n_pad}), total.a.reshape({B, H, n_pad}), total.y.reshape({B, H, n_pad, D})};
-  if (L > 0) {
-    // Position t of group g at level 1 reads window g P + window[t mod w].
-    const GroupLists& fl = h.far[0];
-    const std::int64_t P = b.queries[0].sel.size(3);
-    const at::Tensor window = (at::arange(fl.groups, at::kLong).view({-1, 1}) * P +
-                               b.queries[0].window.view({1, -1})).flatten();
-    total = combine(total, select(acc, window.to(q.device())));
-  }
-  return from_hierarchy_order(total.y / total.a.unsqueeze(-1), h);
+  const Partial far = coarse_state(b, n_pad);
+  if (far.m.defined()) total = combine(total, far);
+  return from_hierarchy_order(total.y / total.a.unsqueeze(-1), b.h);
+}
+
+at::Tensor fma_linear_fused(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                            const FmaConfig& config, const FmaWeights& weights) {
+  FMAV_ASSERT(config.linear && !config.is_2d(), "fma_linear_fused needs a 1D linear configuration");
+  const Blocked b = blocked_parts(q, k, v, config, weights, QuerySource::summaries, false);
+  // The near field's normalized output and log-sum-exp are its state with A = 1.
+  const std::vector<at::Tensor> near = local_attention_fused_lse(q, k, v, config.block_size, config.causal);
+  Partial total{near[1], at::ones_like(near[1]), near[0]};
+  const Partial far = coarse_state(b, q.size(2));
+  if (far.m.defined()) total = combine(total, far);
+  return total.y / total.a.unsqueeze(-1);
 }
 
 at::Tensor fma_blocked(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                        const FmaConfig& config, const FmaWeights& weights) {
+  // (The linear variant's O(N) form; fma_linear_fused is the same with the fused near field.)
   if (config.linear) return fma_linear_blocked(q, k, v, config, weights, QuerySource::summaries);
   return fma_slot_probabilities(q, k, v, config, weights, QuerySource::summaries).out;
 }

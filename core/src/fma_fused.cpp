@@ -73,9 +73,10 @@ FusedArgs<T> make_args(const at::Tensor& q, const at::Tensor& k, const at::Tenso
   return a;
 }
 
-// out = attention of q over the near keys of k, v and the coarse slots kc, vc (B, H, S, D).
+// {out, lse}: attention of q over the near keys of k, v and the coarse slots kc, vc
+// (B, H, S, D), and each row's log-sum-exp of scores (B, H, N), both differentiable.
 struct FusedCore : public torch::autograd::Function<FusedCore> {
-  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& q_in, const at::Tensor& k_in,
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx, const at::Tensor& q_in, const at::Tensor& k_in,
                             const at::Tensor& v_in, const at::Tensor& kc_in, const at::Tensor& vc_in,
                             std::int64_t block_size, bool causal, BlockSlots slots) {
     const at::Tensor q = q_in.contiguous(), k = k_in.contiguous(), v = v_in.contiguous();
@@ -93,7 +94,7 @@ struct FusedCore : public torch::autograd::Function<FusedCore> {
     ctx->saved_data["offset"] = vec_tensor(slots.offset);
     ctx->saved_data["index"] = vec_tensor(slots.index);
     ctx->saved_data["log_mult"] = vec_tensor(slots.log_mult);
-    return out;
+    return {out, lse};
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
@@ -104,7 +105,8 @@ struct FusedCore : public torch::autograd::Function<FusedCore> {
     slots.offset = tensor_vec<std::int64_t>(ctx->saved_data["offset"].toTensor());
     slots.index = tensor_vec<std::int64_t>(ctx->saved_data["index"].toTensor());
     slots.log_mult = tensor_vec<double>(ctx->saved_data["log_mult"].toTensor());
-    const at::Tensor d_out = grads[0].contiguous();
+    const at::Tensor d_out = grads[0].defined() ? grads[0].contiguous() : at::zeros_like(q);
+    const at::Tensor d_lse = grads[1].defined() ? grads[1].contiguous() : at::Tensor();
     at::Tensor d_q = at::empty_like(q), d_k = at::empty_like(k), d_v = at::empty_like(v);
     at::Tensor d_kc = at::empty_like(kc), d_vc = at::empty_like(vc);
     const std::int64_t bh = q.size(0) * q.size(1);
@@ -117,6 +119,7 @@ struct FusedCore : public torch::autograd::Function<FusedCore> {
       ga.work_kc = work_kc.data_ptr<scalar_t>(), ga.work_vc = work_vc.data_ptr<scalar_t>();
       ga.fwd.out = saved[5].data_ptr<scalar_t>(), ga.fwd.lse = saved[6].data_ptr<scalar_t>();
       ga.d_out = d_out.data_ptr<scalar_t>();
+      ga.d_lse = d_lse.defined() ? d_lse.data_ptr<scalar_t>() : nullptr;
       ga.d_q = d_q.data_ptr<scalar_t>(), ga.d_k = d_k.data_ptr<scalar_t>(), ga.d_v = d_v.data_ptr<scalar_t>();
       ga.d_kc = d_kc.data_ptr<scalar_t>(), ga.d_vc = d_vc.data_ptr<scalar_t>();
       fma_fused_backward_cpu(ga);
@@ -135,11 +138,11 @@ at::Tensor fma_fused(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
   const Levels lv = make_levels(q.size(2), config.block_size);
   const Pyramid pyramid = build_pyramid(k, v, lv, config, weights);
   return FusedCore::apply(q, k, v, pyramid.kc, pyramid.vc, config.block_size, config.causal,
-                          make_block_slots(lv, config, pyramid.log_mult));
+                          make_block_slots(lv, config, pyramid.log_mult))[0];
 }
 
-at::Tensor local_attention_fused(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                                 std::int64_t block_size, bool causal) {
+std::vector<at::Tensor> local_attention_fused_lse(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                                  std::int64_t block_size, bool causal) {
   check_qkv(q, k, v);
   FMAV_CHECK(block_size >= 1, "block size m must be >= 1, got ", block_size);
   FMAV_CHECK(q.device().is_cpu(), "the fused local attention runs on the CPU, got a tensor on ", q.device().str());
@@ -147,6 +150,11 @@ at::Tensor local_attention_fused(const at::Tensor& q, const at::Tensor& k, const
   none.offset.assign((q.size(2) + block_size - 1) / block_size + 1, 0);
   const at::Tensor empty = at::zeros({q.size(0), q.size(1), 0, q.size(3)}, q.options());
   return FusedCore::apply(q, k, v, empty, empty, block_size, causal, none);
+}
+
+at::Tensor local_attention_fused(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                 std::int64_t block_size, bool causal) {
+  return local_attention_fused_lse(q, k, v, block_size, causal)[0];
 }
 
 }  // namespace fmav

@@ -238,11 +238,13 @@ void backward_block(const FusedGradArgs<T>& ga, std::int64_t bh, std::int64_t b,
   const T* v = a.v + (bh * a.n + g.lo) * a.dim;
   T* d_k = ga.d_k + (bh * a.n + g.lo) * a.dim;
   T* d_v = ga.d_v + (bh * a.n + g.lo) * a.dim;
-  std::vector<T> delta(rows);  // rowsum(dO * O)
+  // rowsum(dO * O), less the gradient of the log-sum-exp where it is an output too:
+  // d lse / d s = P, so it adds P * d_lse to dS.
+  std::vector<T> delta(rows);
   for (int r = 0; r < rows; ++r) {
     T sum = 0;
     for (int c = 0; c < d; ++c) sum += d_out[r * d + c] * out[r * d + c];
-    delta[r] = sum;
+    delta[r] = ga.d_lse ? sum - ga.d_lse[bh * a.n + g.row0 + r] : sum;
   }
   T* d_q = sc.acc.data();
   // Near field: P from the saved log-sum-exp, then dV, dP, dS, dQ, dK.

@@ -34,6 +34,7 @@ template <typename T>
 struct FusedGradArgs {
   FusedArgs<T> fwd;        // inputs, out and lse of the forward call
   const T* d_out = nullptr;
+  const T* d_lse = nullptr;  // (BH, n) gradient of the lse output, or null when none
   T *d_q = nullptr, *d_k = nullptr, *d_v = nullptr, *d_kc = nullptr, *d_vc = nullptr;
   // Workspace of fused_backward_workspace() elements each: every query block's coarse-slot
   // gradients before they are summed into d_kc / d_vc.
@@ -55,7 +56,8 @@ std::int64_t fused_backward_workspace(std::int64_t bh, std::int64_t n, std::int6
 // out and lse from q, k, v, kc, vc. Parallel over (bh, query block) with at::parallel_for.
 template <typename T>
 void fma_fused_forward_cpu(const FusedArgs<T>& args);
-// d_q, d_k, d_v, d_kc, d_vc (overwritten) from d_out and the forward's out and lse.
+// d_q, d_k, d_v, d_kc, d_vc (overwritten) from d_out (and d_lse, when the row log-sum-exp
+// was used as an output) and the forward's out and lse.
 template <typename T>
 void fma_fused_backward_cpu(const FusedGradArgs<T>& args);
 

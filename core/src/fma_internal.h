@@ -66,6 +66,12 @@ struct Pyramid {
 };
 Pyramid build_pyramid(const at::Tensor& k, const at::Tensor& v, const Levels& levels,
                       const FmaConfig& config, const FmaWeights& weights);
+// One stream's pyramid (B, H, S, D), laid out as Pyramid::kc, by the fused loops: no
+// autograd; FMA-1D learned or average only.
+at::Tensor pyramid_stream(const at::Tensor& x, const Levels& levels, const FmaConfig& config,
+                          const FmaWeights& weights, Stream stream);
+// Whether gradients must reach x or that stream's weights (then the pyramid takes tensor ops).
+bool stream_needs_autograd(const at::Tensor& x, const FmaWeights& weights, Stream stream);
 
 // ---- FMA (§2-§4): FMA-1D, FMA-linear, FMA2D, FMA2D-linear, chosen by the config ----
 // q, k, v (B, H, N, D) float32/float64 on one device (2D: N = grid_height * grid_width,
@@ -87,6 +93,10 @@ at::Tensor fma_reference_with_queries(const at::Tensor& q, const at::Tensor& k, 
 at::Tensor fma_linear_blocked(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                               const FmaConfig& config, const FmaWeights& weights,
                               QuerySource source);
+// FMA-linear in 1D with the near field from the fused kernels (its output and log-sum-exp)
+// and the coarse levels' push-down from tensor ops: the default CPU implementation.
+at::Tensor fma_linear_fused(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                            const FmaConfig& config, const FmaWeights& weights);
 
 // Every real query block's coarse slots across all levels (the fused kernels' lists),
 // skipping absent groups and slots without real tokens; log_mult per level (G_l, p) float64.
@@ -125,6 +135,10 @@ at::Tensor fma_reference_map(const at::Tensor& q, const at::Tensor& k, const at:
 // query's block b (causal: b-1 and the past of b). Fused kernels, autograd-capable.
 at::Tensor local_attention_fused(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                  std::int64_t block_size, bool causal);
+// The same and each row's log-sum-exp of scores (B, H, N): {out, lse}, both differentiable.
+std::vector<at::Tensor> local_attention_fused_lse(const at::Tensor& q, const at::Tensor& k,
+                                                  const at::Tensor& v, std::int64_t block_size,
+                                                  bool causal);
 // The same from a dense masked softmax (the oracle of the fused version).
 at::Tensor local_attention_math(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                 std::int64_t block_size, bool causal);

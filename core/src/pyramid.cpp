@@ -13,16 +13,6 @@
 namespace fmav {
 namespace {
 
-bool needs_autograd(const at::Tensor& k, const at::Tensor& v, const FmaWeights& weights) {
-  if (!at::GradMode::is_enabled()) return false;
-  bool any = k.requires_grad() || v.requires_grad();
-  for (const LevelWeights& w : weights) {
-    any = any || w.k.weight.requires_grad() || w.k.bias.requires_grad() || w.v.weight.requires_grad() ||
-          w.v.bias.requires_grad();
-  }
-  return any;
-}
-
 Pyramid pyramid_autograd(const at::Tensor& k, const at::Tensor& v, const Levels& lv, const FmaConfig& config,
                          const FmaWeights& weights) {
   const std::vector<at::Tensor> ks = summarize_levels(k, config, weights, Stream::k);
@@ -94,53 +84,68 @@ at::Tensor token_panels(const at::Tensor& weight, std::int64_t d, std::int64_t p
   return out;
 }
 
+// Every level's summaries of one stream x (BH, n, D) into out (BH, S, D) rows base_l + g p + j.
 template <typename T>
-void pyramid_fused(const at::Tensor& k, const at::Tensor& v, const Levels& lv, const FmaConfig& config,
-                   const FmaWeights& weights, Pyramid* out) {
-  const std::int64_t bh = k.size(0) * k.size(1), n = k.size(2), d = k.size(3), p = config.rank;
-  const std::int64_t slots = out->kc.size(2);
+void pyramid_fused(const at::Tensor& x, const Levels& lv, const FmaConfig& config, const FmaWeights& weights,
+                   Stream stream, at::Tensor& out) {
+  const std::int64_t bh = x.size(0) * x.size(1), n = x.size(2), d = x.size(3), p = config.rank;
+  const std::int64_t slots = out.size(2);
   std::int64_t base = 0;
   for (int l = 1; l <= lv.num_levels; ++l) {
     const std::int64_t width = lv.width(l), groups = lv.groups(l);
     // Weights (p D, 1, w) -> (w, p, D): token t's panel is contiguous; bias (p D) -> (p, D).
-    at::Tensor kw, kb, vw, vb;
+    at::Tensor xw, xb;
     if (config.downsample == Downsample::learned) {
-      const LevelWeights& w = weights[l - 1];
-      kw = token_panels<T>(w.k.weight, d, p, width);
-      vw = token_panels<T>(w.v.weight, d, p, width);
-      kb = w.k.bias.view({d, p}).t().contiguous();
-      vb = w.v.bias.view({d, p}).t().contiguous();
+      const Summarizer& s = weights[l - 1].of(stream);
+      xw = token_panels<T>(s.weight, d, p, width);
+      xb = s.bias.view({d, p}).t().contiguous();
     }
     const auto ptr = [](const at::Tensor& t) { return t.defined() ? t.data_ptr<T>() : nullptr; };
     at::parallel_for(0, groups, 1, [&](std::int64_t g0, std::int64_t g1) {
       for (std::int64_t g = g0; g < g1; ++g) {
-        summarize_group(k.data_ptr<T>(), out->kc.data_ptr<T>(), bh, n, d, slots, base + g * p, g * width, width,
-                        config, ptr(kw), ptr(kb));
-        summarize_group(v.data_ptr<T>(), out->vc.data_ptr<T>(), bh, n, d, slots, base + g * p, g * width, width,
-                        config, ptr(vw), ptr(vb));
+        summarize_group(x.data_ptr<T>(), out.data_ptr<T>(), bh, n, d, slots, base + g * p, g * width, width,
+                        config, ptr(xw), ptr(xb));
       }
     });
-    out->log_mult.push_back(level_log_mult(config, lv.n, l));
     base += groups * p;
   }
 }
 
 }  // namespace
 
-Pyramid build_pyramid(const at::Tensor& k, const at::Tensor& v, const Levels& lv, const FmaConfig& config,
-                      const FmaWeights& weights) {
-  if (config.downsample == Downsample::dense || needs_autograd(k, v, weights)) {
-    return pyramid_autograd(k, v, lv, config, weights);
+bool stream_needs_autograd(const at::Tensor& x, const FmaWeights& weights, Stream stream) {
+  if (!at::GradMode::is_enabled()) return false;
+  bool any = x.requires_grad();
+  for (const LevelWeights& w : weights) {
+    const Summarizer& s = w.of(stream);
+    for (const at::Tensor* t : {&s.weight, &s.col_weight, &s.bias}) any = any || (t->defined() && t->requires_grad());
   }
+  return any;
+}
+
+at::Tensor pyramid_stream(const at::Tensor& x, const Levels& lv, const FmaConfig& config, const FmaWeights& weights,
+                          Stream stream) {
+  FMAV_ASSERT(!config.is_2d() && config.downsample != Downsample::dense, "the fused pyramid is 1D learned/average");
   std::int64_t slots = 0;
   for (int l = 1; l <= lv.num_levels; ++l) slots += lv.groups(l) * config.rank;
-  const at::Tensor kc_in = k.contiguous(), vc_in = v.contiguous();
-  Pyramid out;
-  out.kc = at::empty({k.size(0), k.size(1), slots, k.size(3)}, k.options());
-  out.vc = at::empty_like(out.kc);
-  AT_DISPATCH_FLOATING_TYPES(k.scalar_type(), "build_pyramid", [&] {
-    pyramid_fused<scalar_t>(kc_in, vc_in, lv, config, weights, &out);
+  const at::Tensor xc = x.contiguous();
+  at::Tensor out = at::empty({x.size(0), x.size(1), slots, x.size(3)}, x.options());
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "pyramid_stream", [&] {
+    pyramid_fused<scalar_t>(xc, lv, config, weights, stream, out);
   });
+  return out;
+}
+
+Pyramid build_pyramid(const at::Tensor& k, const at::Tensor& v, const Levels& lv, const FmaConfig& config,
+                      const FmaWeights& weights) {
+  if (config.downsample == Downsample::dense || stream_needs_autograd(k, weights, Stream::k) ||
+      stream_needs_autograd(v, weights, Stream::v)) {
+    return pyramid_autograd(k, v, lv, config, weights);
+  }
+  Pyramid out;
+  out.kc = pyramid_stream(k, lv, config, weights, Stream::k);
+  out.vc = pyramid_stream(v, lv, config, weights, Stream::v);
+  for (int l = 1; l <= lv.num_levels; ++l) out.log_mult.push_back(level_log_mult(config, lv.n, l));
   return out;
 }
 

@@ -21,8 +21,8 @@ using WeightSet = std::map<std::string, HostTensor>;
 
 // fma covers the four variants; which one is said by AttendOptions::fma (linear, grid).
 enum class Method { fma, full };
-// fma: reference | blocked | fused (FMA-1D only). full: math | sdpa. auto: fused for FMA-1D,
-// blocked for the other variants, sdpa for full attention.
+// fma: reference | blocked | fused (1D: FMA-1D, and FMA-linear with the fused near field).
+// full: math | sdpa. auto: fused in 1D, blocked in 2D, sdpa for full attention.
 enum class Impl { automatic, reference, blocked, fused, math, sdpa };
 
 const char* to_string(Impl impl);
