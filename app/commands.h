@@ -10,5 +10,6 @@ namespace fmav::cli {
 // Adds the subcommand; the returned function runs it (after parsing) and gives the exit code.
 std::function<int()> add_attend(CLI::App& app);
 std::function<int()> add_bench(CLI::App& app);
+std::function<int()> add_figure(CLI::App& app);
 
 }  // namespace fmav::cli

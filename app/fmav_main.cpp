@@ -1,4 +1,4 @@
-// fmav: the headless command-line twin of fma-viewer. Subcommands: attend, bench, info.
+// fmav: the headless command-line twin of fma-viewer. Subcommands: attend, bench, figure, info.
 
 #include <CLI/CLI.hpp>
 
@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   CLI::App* info = app.add_subcommand("info", "print the engine's version, threads and devices");
   const auto attend = fmav::cli::add_attend(app);
   const auto bench = fmav::cli::add_bench(app);
+  const auto figure = fmav::cli::add_figure(app);
   CLI11_PARSE(app, argc, argv);
   if (!version && app.get_subcommands().empty()) {
     std::fputs(app.help().c_str(), stderr);
@@ -27,7 +28,8 @@ int main(int argc, char** argv) {
       std::fputs(fmav::device_info().summary.c_str(), stdout);
       return 0;
     }
-    return app.got_subcommand("attend") ? attend() : bench();
+    if (app.got_subcommand("attend")) return attend();
+    return app.got_subcommand("figure") ? figure() : bench();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "fmav: error: %s\n", e.what());
     return 1;

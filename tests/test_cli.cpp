@@ -8,7 +8,9 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <tuple>
 
+#include "fmav/fma2d.h"
 #include "fmav/tensor_io.h"
 #include "test_util.h"
 
@@ -171,6 +173,77 @@ TEST_F(Cli, BenchWritesRowsAndRejectsBadOptions) {
   r = run("bench --n 64:abc");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.output.find("--n must be a list"), std::string::npos) << r.output;
+}
+
+}  // namespace
+
+namespace {
+
+// The other variants through the CLI: output equals the engine's reference on the weights
+// the CLI saved; the 2D level map is the geometry's; errors name the grid; figures are PNGs.
+TEST_F(Cli, AttendRunsEveryVariant) {
+  const std::int64_t h = 12, w = 10, n = h * w, d = 4;
+  const at::Tensor q = random_bhnd(1, 2, n, d, 1), k = random_bhnd(1, 2, n, d, 2), v = random_bhnd(1, 2, n, d, 3);
+  for (const auto& [name, t] : std::vector<std::pair<const char*, at::Tensor>>{{"q", q}, {"k", k}, {"v", v}}) {
+    fmav::write_npy(path(std::string(name) + ".npy"), fmav::to_host(t));
+  }
+  const std::string io = " --q " + path("q.npy") + " --k " + path("k.npy") + " --v " + path("v.npy");
+  for (const char* method : {"fma-linear", "fma2d", "fma2d-linear"}) {
+    const bool two_d = std::string(method).rfind("fma2d", 0) == 0;
+    const std::string args = std::string("attend --method ") + method + (two_d ? " --grid 12x10" : "") + io +
+                             " --block " + (two_d ? "2" : "4") + " --rank 4 --seed 3 --save-weights " + path("w.safetensors") + " --out " +
+                             path("o.npy") + " --level-map-out " + path("levels.npy");
+    const Result r = run(args);
+    ASSERT_EQ(r.code, 0) << method << ": " << r.output;
+    fmav::FmaConfig c;
+    c.block_size = two_d ? 2 : 4, c.rank = 4, c.linear = std::string(method).find("linear") != std::string::npos;
+    if (two_d) c.grid_height = h, c.grid_width = w;
+    const int levels = fmav::num_levels(c, n);
+    const fmav::FmaWeights weights =
+        fmav::to_fma_weights(fmav::read_safetensors(path("w.safetensors")), c, d, levels, at::kDouble);
+    const at::Tensor expect = fmav::fma_reference(q, k, v, c, weights);
+    const at::Tensor got = fmav::to_tensor(fmav::read_npy(path("o.npy")));
+    EXPECT_LT(max_abs_diff(expect, got), 1e-12) << method;
+    const fmav::HostTensor level_map = fmav::read_npy(path("levels.npy"));
+    ASSERT_EQ(level_map.shape, (std::vector<std::int64_t>{n, n}));
+    if (two_d) {
+      const fmav::Levels2d lv = fmav::make_levels_2d(h, w, 2);
+      const auto* lm = reinterpret_cast<const std::int32_t*>(level_map.data.data());
+      for (std::int64_t i = 0; i < n; i += 13) {
+        for (std::int64_t t = 0; t < n; ++t) ASSERT_EQ(lm[i * n + t], fmav::level_of_2d(lv, i, t));
+      }
+    }
+  }
+  const Result no_grid = run("attend --method fma2d" + io + " --out " + path("o.npy"));
+  EXPECT_NE(no_grid.code, 0);
+  EXPECT_NE(no_grid.output.find("fma2d needs a grid HxW of the tokens (row-major)"), std::string::npos) << no_grid.output;
+  const Result bad_grid = run("attend --method fma2d --grid 11x10" + io + " --out " + path("o.npy"));
+  EXPECT_NE(bad_grid.code, 0);
+  EXPECT_NE(bad_grid.output.find("FMA2D on a 11 x 10 grid needs N = 110 tokens, got N = 120"), std::string::npos)
+      << bad_grid.output;
+  const Result causal = run("attend --method fma2d --grid 12x10 --causal" + io + " --out " + path("o.npy"));
+  EXPECT_NE(causal.output.find("FMA2D is bidirectional"), std::string::npos) << causal.output;
+}
+
+TEST_F(Cli, FigureWritesPngs) {
+  const Result lists = run("figure --grid 16x12 --cell 2 --query 5x6 --scale 4 --out " + path("lists.png"));
+  ASSERT_EQ(lists.code, 0) << lists.output;
+  const Result levels = run("figure --kind levels1d --n 64 --block 4 --causal --scale 2 --out " + path("levels.png"));
+  ASSERT_EQ(levels.code, 0) << levels.output;
+  for (const auto& [file, width, height] : std::vector<std::tuple<std::string, int, int>>{
+           {"lists.png", 48, 64}, {"levels.png", 128, 128}}) {
+    std::ifstream in(path(file), std::ios::binary);
+    unsigned char header[24] = {};
+    in.read(reinterpret_cast<char*>(header), sizeof header);
+    ASSERT_EQ(std::string(reinterpret_cast<char*>(header) + 1, 3), "PNG") << file;
+    const auto be32 = [&](int at) { return (header[at] << 24) | (header[at + 1] << 16) | (header[at + 2] << 8) | header[at + 3]; };
+    EXPECT_EQ(be32(16), width) << file;
+    EXPECT_EQ(be32(20), height) << file;
+  }
+  const Result outside = run("figure --grid 8x8 --cell 2 --query 9x1 --out " + path("x.png"));
+  EXPECT_NE(outside.code, 0);
+  EXPECT_NE(outside.output.find("figure: --query must be inside the 8x8 grid (1-based YxX), got '9x1'"),
+            std::string::npos) << outside.output;
 }
 
 }  // namespace
