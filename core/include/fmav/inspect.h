@@ -1,7 +1,9 @@
 #pragma once
-// Inspection data of FMA-1D (DESIGN.md §2) for one (batch, head) and a rectangle of query
-// rows x key columns, so a large N can be shown a tile at a time: the FMA map at full
-// resolution, the level map, full attention's map, mass per level and the error metrics.
+// Inspection data of every FMA variant (DESIGN.md §2-§4; the config says which) for one
+// (batch, head) and a rectangle of query rows x key columns, so a large N can be shown a
+// tile at a time: the FMA map at full resolution, the level map, full attention's map, mass
+// per level and the error metrics. Tokens are indices 0..N-1 (2D: row-major, so a query's
+// row of the map reshaped to H x W is its attention image).
 
 #include <cstdint>
 #include <vector>
@@ -30,7 +32,8 @@ struct Inspection {
   double output_rel_error = 0;      // ||O_fma - O_full|| / ||O_full|| over this (batch, head)
 };
 
-// Computes the inspection data in float64 with the blocked FMA. q, k, v as for attend().
+// Computes the inspection data in float64 with the blocked FMA (for the linear variants the
+// one-softmax form, which gives the same outputs). q, k, v as for attend().
 // Throws fmav::Error for a bad rectangle, batch, head or any attend() input error.
 Inspection inspect(const HostTensor& q, const HostTensor& k, const HostTensor& v,
                    const FmaConfig& config, const WeightSet& weights,
