@@ -30,9 +30,9 @@ struct HostLists {
 HostLists host_lists(const Hierarchy& h) {
   HostLists out;
   out.token.assign(h.n_pad, -1);
-  for (std::int64_t i = 0; i < h.n; ++i) {
-    out.token[h.position.defined() ? h.position[i].item<std::int64_t>() : i] = i;
-  }
+  const at::Tensor position = h.position.defined() ? h.position.contiguous() : at::Tensor();
+  const std::int64_t* pos = position.defined() ? position.data_ptr<std::int64_t>() : nullptr;
+  for (std::int64_t i = 0; i < h.n; ++i) out.token[pos ? pos[i] : i] = i;
   const auto add = [&](const GroupLists& g, const at::Tensor& sub) {
     out.keep.push_back(g.index.contiguous());
     out.index.push_back(out.keep.back().data_ptr<std::int64_t>());
