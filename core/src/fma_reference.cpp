@@ -189,6 +189,9 @@ at::Tensor fma_reference_map(const at::Tensor& q, const at::Tensor& k, const at:
   if (coarse == 0) return near;
   // Spread each coarse slot evenly over the real tokens it stands for.
   std::vector<double> spread(static_cast<std::size_t>(coarse) * N, 0.0);
+  const Levels lv1 = make_levels(N, config.block_size);
+  const Levels2d lv2 = config.is_2d() ? make_levels_2d(config.grid_height, config.grid_width, config.block_size)
+                                      : Levels2d{};
   for (std::size_t s = 1; s < ext.keys.size(); ++s) {
     const int l = static_cast<int>(s);
     const std::int64_t slots = ext.keys[s].size(2);
@@ -196,14 +199,13 @@ at::Tensor fma_reference_map(const at::Tensor& q, const at::Tensor& k, const at:
       double* row = spread.data() + (ext.base[s] - N + col) * N;
       const std::int64_t g = col / config.rank, j = col % config.rank;
       if (config.is_2d()) {
-        const Levels2d lv = make_levels_2d(config.grid_height, config.grid_width, config.block_size);
-        const CellRect rect = slot_rect_2d(lv, config, l, g / lv.cells(l), g % lv.cells(l), j);
+        const CellRect rect = slot_rect_2d(lv2, config, l, g / lv2.cells(l), g % lv2.cells(l), j);
         for (std::int64_t y = rect.y0; y < rect.y1; ++y) {
-          for (std::int64_t x = rect.x0; x < rect.x1; ++x) row[y * lv.width + x] = 1.0 / rect.count();
+          for (std::int64_t x = rect.x0; x < rect.x1; ++x) row[y * lv2.width + x] = 1.0 / rect.count();
         }
       } else {
         std::int64_t begin = 0, end = 0;
-        slot_span(make_levels(N, config.block_size), config, l, g, j, &begin, &end);
+        slot_span(lv1, config, l, g, j, &begin, &end);
         for (std::int64_t t = begin; t < end; ++t) row[t] = 1.0 / (end - begin);
       }
     }
