@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <string>
 
 namespace fmav::cli {
 
@@ -11,5 +12,11 @@ namespace fmav::cli {
 std::function<int()> add_attend(CLI::App& app);
 std::function<int()> add_bench(CLI::App& app);
 std::function<int()> add_figure(CLI::App& app);
+std::function<int()> add_train(CLI::App& app);
+std::function<int()> add_eval(CLI::App& app);
+std::function<int()> add_inspect(CLI::App& app);
+
+// The command line fmav was started with (recorded in trained models' config.json).
+const std::string& command_line();
 
 }  // namespace fmav::cli

@@ -1,22 +1,38 @@
-// fmav: the headless command-line twin of fma-viewer. Subcommands: attend, bench, figure, info.
+// fmav: the headless command-line twin of fma-viewer. Subcommands: attend, bench, eval,
+// figure, gen-task, info, inspect, train.
 
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <map>
 #include <string>
 
 #include "commands.h"
 #include "fmav/engine.h"
 
+namespace fmav::cli {
+namespace {
+std::string g_command_line;
+}  // namespace
+
+const std::string& command_line() { return g_command_line; }
+
+}  // namespace fmav::cli
+
 int main(int argc, char** argv) {
+  for (int i = 0; i < argc; ++i) {
+    fmav::cli::g_command_line += (i == 0 ? "fmav" : std::string(" ") + argv[i]);
+  }
   CLI::App app{"fmav: Fast Multipole Attention from the command line (the headless fma-viewer)"};
   app.require_subcommand(0, 1);
   bool version = false;
   app.add_flag("--version", version, "print the version and the engine's device info");
   CLI::App* info = app.add_subcommand("info", "print the engine's version, threads and devices");
-  const auto attend = fmav::cli::add_attend(app);
-  const auto bench = fmav::cli::add_bench(app);
-  const auto figure = fmav::cli::add_figure(app);
+  const std::map<std::string, std::function<int()>> commands = {
+      {"attend", fmav::cli::add_attend(app)},     {"bench", fmav::cli::add_bench(app)},
+      {"figure", fmav::cli::add_figure(app)},     {"train", fmav::cli::add_train(app)},
+      {"eval", fmav::cli::add_eval(app)},         {"inspect", fmav::cli::add_inspect(app)},
+  };
   CLI11_PARSE(app, argc, argv);
   if (!version && app.get_subcommands().empty()) {
     std::fputs(app.help().c_str(), stderr);
@@ -28,8 +44,7 @@ int main(int argc, char** argv) {
       std::fputs(fmav::device_info().summary.c_str(), stdout);
       return 0;
     }
-    if (app.got_subcommand("attend")) return attend();
-    return app.got_subcommand("figure") ? figure() : bench();
+    return commands.at(app.get_subcommands().front()->get_name())();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "fmav: error: %s\n", e.what());
     return 1;

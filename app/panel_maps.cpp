@@ -1,5 +1,5 @@
-// The maps panel: FMA next to full attention on the shipped synthetic input (DESIGN.md §2,
-// "The attention map at full resolution"). The engine runs on one worker thread (§5); the
+// The maps panel: FMA next to full attention for a model's layer and head on an input, or on
+// the synthetic input (DESIGN.md §2, "The attention map at full resolution"). The engine runs on one worker thread (§5); the
 // frame only polls its future, uploads finished images and draws.
 
 #include "colormap.h"
@@ -8,6 +8,7 @@
 
 #include "fmav/attend.h"
 #include "fmav/error.h"
+#include "fmav/model.h"
 #include "fmav/sample.h"
 
 #include <imgui.h>
@@ -17,6 +18,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <mutex>
 #include <string>
 #include <utility>
 
@@ -33,20 +35,52 @@ int diff_decades(MapScale scale) { return scale == MapScale::log10 ? kDiffDecade
 
 // ---- worker: engine run and colouring (no ImGui, no GL) ----
 
-std::shared_ptr<const Inspection> run_engine(const MapParams& params, double* seconds) {
+// The model of the last run, kept so that changing the layer or head does not reload it.
+Model cached_model(const std::string& path) {
+  static std::mutex mutex;
+  static std::string cached_path;
+  static Model cached;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (cached.empty() || cached_path != path) cached = Model::load(path), cached_path = path;
+  return cached;
+}
+
+std::string file_name(const std::string& path) {
+  const std::size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// One engine run for `params`: the model's layer on its input, or the synthetic input.
+std::shared_ptr<const Inspection> run_engine(const MapParams& params, MapJob* job) {
   const auto start = std::chrono::steady_clock::now();
-  const FmaConfig config{params.block_size, params.rank, params.causal, params.downsample,
-                         params.count_multiplicity};
-  validate(config);
-  const SampleQkv sample = sample_qkv(params.n, kHeadDim, params.seed);
-  WeightSet weights;  // average down-sampling has no weights
-  if (config.downsample != Downsample::average) {
-    const int num_levels = make_levels(params.n, params.block_size).num_levels;
-    weights = random_downsample_weights(config, kHeadDim, num_levels, params.seed);
+  std::shared_ptr<const Inspection> result;
+  if (!params.model.empty()) {
+    const Model model = cached_model(params.model);
+    const ModelConfig& c = model.config();
+    const LayerCapture cap = capture_file(model, params.input, params.layer);
+    InspectRequest request;
+    request.head = std::clamp<std::int64_t>(params.head, 0, c.heads - 1);
+    result = std::make_shared<const Inspection>(inspect(cap.q, cap.k, cap.v, cap.fma, cap.weights, request));
+    job->fma = cap.fma, job->tokens = cap.tokens, job->layers = static_cast<int>(c.layers);
+    job->heads = static_cast<int>(c.heads);
+    job->source = file_name(params.model) + " (" + to_string(c.architecture) + ", " +
+                  attention_name(c.attention) + " attention) on " + file_name(params.input);
+  } else {
+    const FmaConfig config{params.block_size, params.rank, params.causal, params.downsample,
+                           params.count_multiplicity};
+    validate(config);
+    const SampleQkv sample = sample_qkv(params.n, kHeadDim, params.seed);
+    WeightSet weights;  // average down-sampling has no weights
+    if (config.downsample != Downsample::average) {
+      const int num_levels = make_levels(params.n, params.block_size).num_levels;
+      weights = random_downsample_weights(config, kHeadDim, num_levels, params.seed);
+    }
+    result = std::make_shared<const Inspection>(
+        inspect(sample.q, sample.k, sample.v, config, weights, InspectRequest{}));
+    job->fma = config, job->tokens = params.n;
+    job->source = "synthetic input (sample_qkv), D = " + std::to_string(kHeadDim);
   }
-  auto result = std::make_shared<const Inspection>(
-      inspect(sample.q, sample.k, sample.v, config, weights, InspectRequest{}));
-  *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  job->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
 }
 
@@ -88,12 +122,12 @@ std::array<MapImage, kMapCount> make_images(const Inspection& in, MapScale scale
 }
 
 // One worker run: the engine (unless `reuse` already holds its numbers), then the images.
-MapJob run_job(MapParams params, MapScale scale, std::shared_ptr<const Inspection> reuse) {
-  MapJob job;
+// `job` carries what a recolouring keeps from the run it reuses.
+MapJob run_job(MapParams params, MapScale scale, std::shared_ptr<const Inspection> reuse, MapJob job) {
   job.params = params;
   job.scale = scale;
   try {
-    if (!reuse) reuse = run_engine(params, &job.seconds);
+    if (!reuse) reuse = run_engine(params, &job);
     job.images = make_images(*reuse, scale);
     job.inspection = std::move(reuse);
   } catch (const Error& e) {
@@ -218,7 +252,7 @@ void draw_hover(const ViewerState& state, ImVec2 origin, ImVec2 size) {
       {"full", format_value("%.3e", in.full_map[i])},
       {"FMA", format_value("%.3e", in.fma_map[i])},
       {"diff", format_value("%+.3e", in.fma_map[i] - in.full_map[i])},
-      {"level", level_name(in.level_map[i], state.shown.params.block_size)},
+      {"level", level_name(in.level_map[i], state.shown.fma.block_size)},
       {"row TV", format_value("%.3e", in.row_tv[row])}};
   ImGui::BeginTooltip();
   ImGui::Text("query %lld, key %lld", static_cast<long long>(row), static_cast<long long>(col));
@@ -292,10 +326,14 @@ void draw_map_cell(const ViewerState& state, MapKind kind, ImVec2 cell) {
 }
 
 void draw_header(const ViewerState& state) {
-  const MapParams& p = state.shown.params;
-  ImGui::Text("n = %lld   m = %lld   p = %lld   %s   %s down-sampling", static_cast<long long>(p.n),
-              static_cast<long long>(p.block_size), static_cast<long long>(p.rank),
-              p.causal ? "causal" : "bidirectional", to_string(p.downsample));
+  const FmaConfig& f = state.shown.fma;
+  if (!state.shown.params.model.empty()) {
+    ImGui::Text("layer %d  head %d   ", state.shown.params.layer, state.shown.params.head);
+    ImGui::SameLine(0, 0);
+  }
+  ImGui::Text("n = %lld   m = %lld   p = %lld   %s   %s down-sampling%s", static_cast<long long>(state.shown.tokens),
+              static_cast<long long>(f.block_size), static_cast<long long>(f.rank),
+              f.causal ? "causal" : "bidirectional", to_string(f.downsample), f.linear ? "   linear" : "");
   if (maps_busy(state)) {
     ImGui::SameLine(0, 30);
     ImGui::TextColored(kBusy, "computing...");
@@ -342,7 +380,12 @@ void update_maps(ViewerState& state) {
   std::shared_ptr<const Inspection> reuse =
       same_params && !state.recompute ? state.shown.inspection : nullptr;
   state.recompute = false;
-  state.pending = std::async(std::launch::async, run_job, state.params, state.scale, reuse);
+  MapJob kept;
+  if (reuse) {
+    kept.fma = state.shown.fma, kept.tokens = state.shown.tokens, kept.source = state.shown.source;
+    kept.layers = state.shown.layers, kept.heads = state.shown.heads, kept.seconds = state.shown.seconds;
+  }
+  state.pending = std::async(std::launch::async, run_job, state.params, state.scale, reuse, kept);
 }
 
 bool maps_busy(const ViewerState& state) {
@@ -358,8 +401,58 @@ void release_maps(ViewerState& state) {
   }
 }
 
+// The colour scale, the Recompute button and the last run's time or state.
+void draw_run_status(ViewerState& state) {
+  ImGui::TextUnformatted("colour scale");
+  for (MapScale scale : {MapScale::log10, MapScale::linear}) {
+    ImGui::SameLine();
+    const char* name = scale == MapScale::log10 ? "log10" : "linear";
+    if (ImGui::RadioButton(name, state.scale == scale)) state.scale = scale;
+  }
+  if (ImGui::Button("Recompute")) state.recompute = true;
+  ImGui::SameLine();
+  if (maps_busy(state)) {
+    ImGui::TextColored(kBusy, "computing...");
+  } else if (!state.shown.error.empty()) {
+    ImGui::TextColored(kErrorColor, "engine error");
+  } else {
+    ImGui::TextColored(kMuted, "engine %.3f s", state.shown.seconds);
+  }
+  ImGui::TextWrapped("%s", state.shown.source.c_str());
+}
+
+// The model source's controls: which model and input, layer and head; the FMA settings
+// are the model's own (its learned weights fix m and p).
+void draw_model_controls(ViewerState& state) {
+  MapParams& p = state.params;
+  ImGui::TextWrapped("model %s", file_name(p.model).c_str());
+  ImGui::TextWrapped("input %s", file_name(p.input).c_str());
+  const int layers = std::max(1, state.shown.layers), heads = std::max(1, state.shown.heads);
+  ImGui::PushItemWidth(130);
+  if (ImGui::InputInt("layer", &p.layer)) p.layer = std::clamp(p.layer, 0, layers - 1);
+  if (ImGui::InputInt("head", &p.head)) p.head = std::clamp(p.head, 0, heads - 1);
+  ImGui::PopItemWidth();
+  const FmaConfig& f = state.shown.fma;
+  ImGui::TextColored(kMuted, "%s: m = %lld, p = %lld, %s", variant_name(f), static_cast<long long>(f.block_size),
+                     static_cast<long long>(f.rank), to_string(f.downsample));
+}
+
 void draw_map_controls(ViewerState& state) {
   MapParams& p = state.params;
+  ImGui::TextUnformatted("Input");
+  ImGui::Separator();
+  if (!state.model_path.empty()) {
+    bool use_model = !p.model.empty();
+    if (ImGui::RadioButton("model", use_model)) p.model = state.model_path, p.input = state.input_path;
+    ImGui::SameLine();
+    if (ImGui::RadioButton("synthetic", !use_model)) p.model.clear(), p.input.clear();
+  }
+  if (!p.model.empty()) {
+    draw_model_controls(state);
+    draw_run_status(state);
+    return;
+  }
+  ImGui::Spacing();
   ImGui::TextUnformatted("FMA settings");
   ImGui::Separator();
   ImGui::PushItemWidth(130);
@@ -378,23 +471,7 @@ void draw_map_controls(ViewerState& state) {
   ImGui::PopItemWidth();
   ImGui::Checkbox("causal", &p.causal);
   ImGui::Checkbox("count multiplicity", &p.count_multiplicity);
-  ImGui::TextUnformatted("colour scale");
-  for (MapScale scale : {MapScale::log10, MapScale::linear}) {
-    ImGui::SameLine();
-    const char* name = scale == MapScale::log10 ? "log10" : "linear";
-    if (ImGui::RadioButton(name, state.scale == scale)) state.scale = scale;
-  }
-  if (ImGui::Button("Recompute")) state.recompute = true;
-  ImGui::SameLine();
-  if (maps_busy(state)) {
-    ImGui::TextColored(kBusy, "computing...");
-  } else if (!state.shown.error.empty()) {
-    ImGui::TextColored(kErrorColor, "engine error");
-  } else {
-    ImGui::TextColored(kMuted, "engine %.3f s", state.shown.seconds);
-  }
-  ImGui::TextColored(kMuted, "synthetic input (sample_qkv), D = %lld",
-                     static_cast<long long>(kHeadDim));
+  draw_run_status(state);
 }
 
 void draw_map_views(ViewerState& state) {

@@ -1,17 +1,20 @@
-// fma-viewer: the desktop GUI (DESIGN.md §1). This first version shows where the engine runs
-// and FMA next to full attention on the shipped synthetic input (§2).
+// fma-viewer: the desktop GUI (DESIGN.md §1). It shows where the engine runs and FMA next to
+// full attention (§2) for a model's layer and head on an input — by default the shipped
+// model on the shipped sample text — or on the synthetic input.
 
 #include "platform_glfw.h"
 #include "viewer_state.h"
 
 #include "fmav/engine.h"
 #include "fmav/error.h"
+#include "fmav/model.h"
 
 #include <CLI/CLI.hpp>
 #include <imgui.h>
 #include <stb/stb_image_write.h>
 
 #include <chrono>
+#include <filesystem>
 #include <cstdio>
 #include <string>
 
@@ -23,6 +26,9 @@ constexpr double kScreenshotTimeoutSeconds = 300;
 constexpr float kSidebarWidth = 330;
 
 struct Options {
+  std::string model, input;  // default: the shipped model and sample text
+  int layer = 0, head = 0;
+  bool synthetic = false;
   std::int64_t n = 512;
   std::int64_t block_size = 32;
   std::int64_t rank = 4;
@@ -49,7 +55,13 @@ void parse_size(Options& options) {
 }
 
 void add_options(CLI::App& app, Options& options) {
-  app.add_option("--n", options.n, "tokens of the synthetic input")
+  app.add_option("--model", options.model, "model folder (default: the shipped assets/models/lm-fma)");
+  app.add_option("--input", options.input, "text file or image for the model (default: assets/sample.txt)");
+  app.add_option("--layer", options.layer, "layer shown first")->check(CLI::NonNegativeNumber);
+  app.add_option("--head", options.head, "head shown first")->check(CLI::NonNegativeNumber);
+  app.add_flag("--synthetic", options.synthetic,
+               "start on the synthetic input (sample_qkv) with the settings below instead of a model");
+  app.add_option("--n", options.n, "synthetic input: tokens")
       ->check(CLI::Range(std::int64_t{1}, kMaxTokens))
       ->capture_default_str();
   app.add_option("--block", options.block_size, "fine block size m")
@@ -145,8 +157,17 @@ int run_loop(Platform& platform, ViewerState& state, const Options& options) {
   return 0;
 }
 
-MapParams to_params(const Options& options) {
+MapParams to_params(const Options& options, ViewerState& state) {
   MapParams params;
+  // The shipped model and sample text unless told otherwise; without assets, synthetic.
+  state.model_path = !options.model.empty() ? options.model : default_model_path();
+  state.input_path = !options.input.empty() ? options.input : default_input_path();
+  const bool have_model = !options.model.empty() || std::filesystem::exists(state.model_path);
+  if (!have_model) state.model_path.clear(), state.input_path.clear();
+  if (have_model && !options.synthetic) {
+    params.model = state.model_path, params.input = state.input_path;
+    params.layer = options.layer, params.head = options.head;
+  }
   params.n = options.n;
   params.block_size = options.block_size;
   params.rank = options.rank;
@@ -175,7 +196,7 @@ int main(int argc, char** argv) {
   try {
     fmav::init_engine();
     state.device = fmav::device_info();
-    state.params = to_params(options);
+    state.params = to_params(options, state);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "fma-viewer: %s\n", e.what());
     return 1;

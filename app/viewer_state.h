@@ -13,6 +13,7 @@
 #include "fmav/engine.h"
 #include "fmav/fma.h"
 #include "fmav/inspect.h"
+#include "fmav/model.h"
 
 namespace fmav::viewer {
 
@@ -23,7 +24,10 @@ constexpr std::int64_t kMaxTokens = 4096;
 
 // What the controls edit; a change starts a new engine run.
 struct MapParams {
-  std::int64_t n = 512;          // tokens
+  // Source: a model run on an input file (model non-empty), else the synthetic sample_qkv.
+  std::string model, input;
+  int layer = 0, head = 0;
+  std::int64_t n = 512;          // tokens (synthetic)
   std::int64_t block_size = 32;  // m
   std::int64_t rank = 4;         // p
   bool causal = false;
@@ -32,7 +36,8 @@ struct MapParams {
   std::uint64_t seed = 0;  // of the sample input and the random weights
 
   bool operator==(const MapParams& o) const {
-    return n == o.n && block_size == o.block_size && rank == o.rank && causal == o.causal &&
+    return model == o.model && input == o.input && layer == o.layer && head == o.head && n == o.n &&
+           block_size == o.block_size && rank == o.rank && causal == o.causal &&
            downsample == o.downsample && count_multiplicity == o.count_multiplicity &&
            seed == o.seed;
   }
@@ -60,11 +65,18 @@ struct MapJob {
   std::array<MapImage, kMapCount> images;
   std::string error;   // fmav::Error message; empty on success
   double seconds = 0;  // engine time of the run (0 when only recoloured)
+  // What was computed: the FMA configuration compared (a model's own), the tokens, and
+  // for a model its name, layers and heads.
+  FmaConfig fma;
+  std::int64_t tokens = 0;
+  std::string source;  // e.g. "lm-fma (causal-lm, fma attention) on sample.txt"
+  int layers = 0, heads = 0;
 };
 
 struct ViewerState {
   DeviceInfo device;
 
+  std::string model_path, input_path;  // the loaded model and input (empty: none)
   MapParams params;  // as the controls show them
   MapScale scale = MapScale::log10;
   bool recompute = false;  // the Recompute button was pressed

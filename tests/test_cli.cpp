@@ -246,4 +246,107 @@ TEST_F(Cli, FigureWritesPngs) {
             std::string::npos) << outside.output;
 }
 
+// ---- models: train, eval, inspect ----
+
+// A text a one-layer model learns something of in a few steps.
+void write_text(const std::string& path) {
+  std::ofstream text(path);
+  for (int i = 0; i < 200; ++i) text << "the fox jumps over the dog " << (i % 5) << ". ";
+}
+
+const char* const kTinyModel = " --context 64 --d-model 32 --layers 1 --heads 2 --d-mlp 64 --block 8 --rank 2";
+
+TEST_F(Cli, TrainEvalInspectEndToEnd) {
+  write_text(path("t.txt"));
+  const Result t = run("train --data " + path("t.txt") + " --out " + path("m") + kTinyModel +
+                       " --steps 6 --batch 4 --eval-every 3 --log-every 3");
+  ASSERT_EQ(t.code, 0) << t.output;
+  EXPECT_NE(t.output.find("step 6/6  loss"), std::string::npos) << t.output;
+  EXPECT_NE(t.output.find("valid: bpc"), std::string::npos) << t.output;
+  const std::string config = fmav::read_file_bytes(path("m/config.json"), 1 << 20);
+  EXPECT_NE(config.find("\"command\": \"fmav train --data"), std::string::npos) << config;
+
+  const Result e = run("eval --model " + path("m") + " --data " + path("t.txt") + " --split test");
+  ASSERT_EQ(e.code, 0) << e.output;
+  EXPECT_NE(e.output.find("test: bpc"), std::string::npos) << e.output;
+  const Result full = run("eval --model " + path("m") + " --data " + path("t.txt") + " --attention full");
+  ASSERT_EQ(full.code, 0) << full.output;
+  EXPECT_NE(full.output.find("full attention"), std::string::npos) << full.output;
+
+  const Result i = run("inspect --model " + path("m") + " --input " + path("t.txt") +
+                       " --layer 0 --head 1 --rows 10:20 --out " + path("ins"));
+  ASSERT_EQ(i.code, 0) << i.output;
+  const fmav::HostTensor fma = fmav::read_npy(path("ins/fma_map.npy"));
+  const fmav::HostTensor full_map = fmav::read_npy(path("ins/full_map.npy"));
+  const fmav::HostTensor level = fmav::read_npy(path("ins/level_map.npy"));
+  ASSERT_EQ(fma.shape, (std::vector<std::int64_t>{10, 64}));
+  EXPECT_EQ(full_map.shape, fma.shape);
+  EXPECT_EQ(level.dtype, fmav::DType::i32);
+  for (std::int64_t r = 0; r < 10; ++r) {
+    double a = 0, b = 0;
+    for (std::int64_t c = 0; c < 64; ++c) a += fma.f64()[r * 64 + c], b += full_map.f64()[r * 64 + c];
+    EXPECT_NEAR(a, 1.0, 1e-9);
+    EXPECT_NEAR(b, 1.0, 1e-9);
+  }
+  EXPECT_EQ(fmav::read_npy(path("ins/level_mass.npy")).shape, (std::vector<std::int64_t>{10, 3}));  // 64 = 8 * 2^3: L = 2
+  const std::string summary = fmav::read_file_bytes(path("ins/summary.json"), 1 << 20);
+  for (const char* key : {"\"output_rel_error\"", "\"mean_tv\"", "\"mass_per_level\"", "\"rows\""}) {
+    EXPECT_NE(summary.find(key), std::string::npos) << key << " in " << summary;
+  }
+}
+
+TEST_F(Cli, InterruptedTrainingSavesAndResumes) {
+  write_text(path("t.txt"));
+  // SIGINT after 4 s of a run far too long to finish: it saves and exits 130.
+  const Result t = run("train --data " + path("t.txt") + " --out " + path("m") + kTinyModel +
+                       " --steps 1000000 --batch 2 --eval-every 0 --save-every 0 --log-every 100000 > " +
+                       path("train.log") + " 2>&1 & pid=$!; sleep 4; kill -INT $pid; wait $pid");
+  EXPECT_EQ(t.code, 130) << t.output;
+  const std::string log = fmav::read_file_bytes(path("train.log"), 1 << 20);
+  EXPECT_NE(log.find("interrupted at step"), std::string::npos) << log;
+  ASSERT_TRUE(fs::exists(path("m/checkpoint.safetensors")));
+  const Result e = run("eval --model " + path("m") + " --data " + path("t.txt"));
+  EXPECT_EQ(e.code, 0) << e.output;
+  const Result r = run("train --resume --out " + path("m") + " --steps 1 --eval-every 0");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find("has already run"), std::string::npos) << r.output;
+}
+
+TEST_F(Cli, ModelCommandErrorsAreClear) {
+  write_text(path("t.txt"));
+  ASSERT_EQ(run("train --data " + path("t.txt") + " --out " + path("m") + kTinyModel + " --steps 1").code, 0);
+  const std::pair<std::string, std::string> cases[] = {
+      {"inspect --model " + path("m") + " --input " + path("t.txt") + " --rows 5:2 --out " + path("x"),
+       "--rows 5:2 must lie within [0, 64)"},
+      {"inspect --model " + path("m") + " --input " + path("t.txt") + " --rows abc --out " + path("x"),
+       "--rows must be a:b"},
+      {"inspect --model " + path("m") + " --input " + path("t.txt") + " --layer 3 --out " + path("x"),
+       "layer must be in [0, 1)"},
+      {"inspect --model " + path("m") + " --input " + path("nothing.txt") + " --out " + path("x"), "nothing.txt"},
+      {"eval --model " + path("none") + " --data " + path("t.txt"), "does not exist"},
+      {"eval --model " + path("m") + " --data " + path("t.txt") + " --attention fma-linear",
+       "needs down-sampling weights"},
+      {"train --data " + path("t.txt") + " --out " + path("m2") + " --arch seq2seq", "architecture must be"},
+      {"train --data " + path("t.txt") + " --out " + path("m2") + " --heads 3 --d-model 32",
+       "heads (3) must divide d_model (32)"},
+      {"train --out " + path("m3") + " --resume", "cannot resume"},
+  };
+  for (const auto& [args, message] : cases) {
+    const Result r = run(args);
+    EXPECT_EQ(r.code, 1) << args << "\n" << r.output;
+    EXPECT_NE(r.output.find(message), std::string::npos) << args << "\n" << r.output;
+  }
+}
+
+TEST_F(Cli, InspectRawQkv) {
+  const at::Tensor q = random_bhnd(1, 2, 40, 8, 1), k = random_bhnd(1, 2, 40, 8, 2), v = random_bhnd(1, 2, 40, 8, 3);
+  fmav::write_safetensors(path("qkv.safetensors"),
+                          {{"q", fmav::to_host(q)}, {"k", fmav::to_host(k)}, {"v", fmav::to_host(v)}});
+  const Result r = run("inspect --input " + path("qkv.safetensors") + " --head 1 --block 8 --rank 2 --causal --out " +
+                       path("ins"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(fmav::read_npy(path("ins/fma_map.npy")).shape, (std::vector<std::int64_t>{40, 40}));
+  EXPECT_NE(fmav::read_file_bytes(path("ins/summary.json"), 1 << 20).find("\"causal\": true"), std::string::npos);
+}
+
 }  // namespace

@@ -4,11 +4,13 @@
 #include "fmav/tensor_io.h"
 
 #include "fmav/error.h"
+#include "io_util.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <cerrno>
@@ -165,6 +167,32 @@ void write_tensor_file(const std::string& path, const HostTensor& tensor, const 
   if (ext == ".npy") return write_npy(path, tensor);
   if (ext != ".safetensors") unsupported_extension(path);
   write_safetensors(path, TensorMap{{key.empty() ? std::string("tensor") : key, tensor}});
+}
+
+// The deepest nesting of [ and { outside strings. Counted before nlohmann parses, so that a
+// hostile header (10000 '[') is refused before any tree is built. Stops past `limit`.
+int json_depth(const char* text, std::size_t size, int limit) {
+  int depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (std::size_t i = 0; i < size && deepest <= limit; ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if (c == ']' || c == '}') {
+      --depth;  // unbalanced brackets are left to the parser to report
+    }
+  }
+  return deepest;
 }
 
 }  // namespace fmav

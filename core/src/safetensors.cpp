@@ -52,32 +52,6 @@ std::string brief(const Json& value) {
 
 // ---- reading ----
 
-// The deepest nesting of [ and { outside strings. Counted before nlohmann parses, so that a
-// hostile header (10000 '[') is refused before any tree is built. Stops past `limit`.
-int json_depth(const char* text, std::size_t size, int limit) {
-  int depth = 0, deepest = 0;
-  bool in_string = false, escaped = false;
-  for (std::size_t i = 0; i < size && deepest <= limit; ++i) {
-    const char c = text[i];
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      deepest = std::max(deepest, ++depth);
-    } else if (c == ']' || c == '}') {
-      --depth;  // unbalanced brackets are left to the parser to report
-    }
-  }
-  return deepest;
-}
-
 Json parse_json(const char* text, std::size_t size, const IoLimits& limits,
                 const std::string& name) {
   FMAV_CHECK(json_depth(text, size, limits.max_json_depth) <= limits.max_json_depth, name,

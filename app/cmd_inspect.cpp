@@ -1,0 +1,172 @@
+// `fmav inspect`: the inspection data of one layer and head (DESIGN.md §2) — FMA map at full
+// resolution, full attention's map from the same Q and K, level map, mass per level and the
+// error metrics — as .npy files plus a JSON summary, headless twins of the viewer's maps.
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <numeric>
+#include <string>
+
+#include "commands.h"
+#include "fmav/error.h"
+#include "fmav/inspect.h"
+#include "fmav/model.h"
+#include "fmav/tensor_io.h"
+
+namespace fmav::cli {
+namespace {
+
+constexpr std::int64_t kMaxCells = std::int64_t{1} << 26;  // 512 MiB of float64 per map
+
+struct InspectArgs {
+  std::string model, input, rows, cols, out, method = "fma", grid, downsample = "average";
+  int layer = 0;
+  std::int64_t head = 0, offset = 0, block = 64, rank = 4;
+  bool causal = false;
+  std::uint64_t seed = 0;
+  int top_k = 8;
+};
+
+// "a:b" into [a, b) within [0, n); empty = everything.
+void parse_range(const std::string& text, std::int64_t n, const char* what, std::int64_t* begin, std::int64_t* end) {
+  *begin = 0, *end = n;
+  if (text.empty()) return;
+  const std::size_t colon = text.find(':');
+  try {
+    FMAV_CHECK(colon != std::string::npos, "");
+    std::size_t used = 0;
+    *begin = colon == 0 ? 0 : std::stoll(text.substr(0, colon), &used);
+    FMAV_CHECK(colon == 0 || used == colon, "");
+    const std::string tail = text.substr(colon + 1);
+    *end = tail.empty() ? n : std::stoll(tail, &used);
+    FMAV_CHECK(tail.empty() || used == tail.size(), "");
+  } catch (const std::exception&) {
+    throw Error(std::string(what) + " must be a:b (token indices, b exclusive), got '" + text + "'");
+  }
+  FMAV_CHECK(0 <= *begin && *begin < *end && *end <= n, what, " ", text, " must lie within [0, ", n,
+             ") and not be empty");
+}
+
+HostTensor f64_tensor(const std::vector<double>& data, std::vector<std::int64_t> shape) {
+  HostTensor t = make_host_tensor(DType::f64, std::move(shape));
+  std::copy(data.begin(), data.end(), t.f64());
+  return t;
+}
+
+double mean(const std::vector<double>& v) {
+  return v.empty() ? 0.0 : std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+}
+
+// The capture of a model's layer on the input, or raw q, k, v from a .safetensors file.
+LayerCapture capture(const InspectArgs& a, nlohmann::ordered_json* summary) {
+  const bool raw = a.model.empty() && a.input.size() > 12 &&
+                   a.input.compare(a.input.size() - 12, 12, ".safetensors") == 0;
+  if (!raw) {
+    const std::string model_path = a.model.empty() ? default_model_path() : a.model;
+    const Model model = Model::load(model_path);
+    const std::string input = a.input.empty() ? default_input_path() : a.input;
+    (*summary)["model"] = model_path;
+    (*summary)["input"] = input;
+    (*summary)["attention"] = attention_name(model.config().attention);
+    return capture_file(model, input, a.layer, a.offset);
+  }
+  FMAV_CHECK(a.layer == 0, "--layer is for models; raw q, k, v from ", a.input, " have one layer");
+  LayerCapture c;
+  c.q = read_tensor_file(a.input, "q"), c.k = read_tensor_file(a.input, "k"), c.v = read_tensor_file(a.input, "v");
+  AttendOptions options;
+  parse_method(a.method, a.grid, &options);
+  FMAV_CHECK(options.method == Method::fma, "inspect compares an FMA variant with full attention; --method ",
+             a.method, " is not one");
+  c.fma = options.fma;
+  c.fma.block_size = a.block, c.fma.rank = a.rank, c.fma.causal = a.causal;
+  c.fma.downsample = parse_downsample(a.downsample);
+  validate(c.fma);
+  FMAV_CHECK(c.q.shape.size() >= 2, "q must be (B, H, N, D), (H, N, D) or (N, D), got ", shape_str(c.q.shape));
+  c.tokens = c.q.shape[c.q.shape.size() - 2];
+  if (c.fma.downsample != Downsample::average) {
+    c.weights = random_downsample_weights(c.fma, c.q.shape.back(), num_levels(c.fma, c.tokens), a.seed);
+  }
+  (*summary)["input"] = a.input;
+  (*summary)["attention"] = a.method;
+  return c;
+}
+
+int run_inspect(const InspectArgs& a) {
+  FMAV_CHECK(!a.out.empty(), "--out is required");
+  nlohmann::ordered_json summary;
+  const LayerCapture c = capture(a, &summary);
+  InspectRequest req;
+  req.head = a.head, req.top_k = a.top_k;
+  parse_range(a.rows, c.tokens, "--rows", &req.row_begin, &req.row_end);
+  parse_range(a.cols, c.tokens, "--cols", &req.col_begin, &req.col_end);
+  const std::int64_t rows = req.row_end - req.row_begin, cols = req.col_end - req.col_begin;
+  FMAV_CHECK(rows * cols <= kMaxCells, "--rows x --cols is ", rows, " x ", cols, ", over the limit of ", kMaxCells,
+             " cells per map; inspect a smaller rectangle");
+  const Inspection ins = inspect(c.q, c.k, c.v, c.fma, c.weights, req);
+  std::filesystem::create_directories(a.out);
+  const auto path = [&](const char* name) { return (std::filesystem::path(a.out) / name).string(); };
+  write_npy(path("fma_map.npy"), f64_tensor(ins.fma_map, {rows, cols}));
+  write_npy(path("full_map.npy"), f64_tensor(ins.full_map, {rows, cols}));
+  HostTensor level = make_host_tensor(DType::i32, {rows, cols});
+  std::copy(ins.level_map.begin(), ins.level_map.end(), reinterpret_cast<std::int32_t*>(level.data.data()));
+  write_npy(path("level_map.npy"), level);
+  write_npy(path("level_mass.npy"), f64_tensor(ins.level_mass, {rows, ins.num_levels + 1}));
+  write_npy(path("row_tv.npy"), f64_tensor(ins.row_tv, {rows}));
+  write_npy(path("row_kl.npy"), f64_tensor(ins.row_kl, {rows}));
+  write_npy(path("row_topk.npy"), f64_tensor(ins.row_topk, {rows}));
+  std::vector<double> mass(ins.num_levels + 1, 0.0);
+  for (std::int64_t r = 0; r < rows; ++r) {
+    for (int l = 0; l <= ins.num_levels; ++l) mass[l] += ins.level_mass[r * (ins.num_levels + 1) + l] / rows;
+  }
+  summary["layer"] = a.layer, summary["head"] = a.head, summary["tokens"] = c.tokens;
+  summary["rows"] = {req.row_begin, req.row_end}, summary["cols"] = {req.col_begin, req.col_end};
+  summary["fma"] = {{"variant", variant_name(c.fma)}, {"block_size", c.fma.block_size}, {"rank", c.fma.rank},
+                    {"causal", c.fma.causal}, {"downsample", to_string(c.fma.downsample)},
+                    {"count_multiplicity", c.fma.count_multiplicity}, {"levels", ins.num_levels}};
+  summary["output_rel_error"] = ins.output_rel_error;
+  summary["mean_tv"] = mean(ins.row_tv), summary["mean_kl"] = mean(ins.row_kl);
+  summary["mean_topk_overlap"] = mean(ins.row_topk), summary["top_k"] = a.top_k;
+  summary["mass_per_level"] = mass;
+  summary["files"] = {"fma_map.npy", "full_map.npy", "level_map.npy", "level_mass.npy", "row_tv.npy", "row_kl.npy",
+                      "row_topk.npy"};
+  write_file_atomic(path("summary.json"), summary.dump(2) + "\n");
+  std::printf("layer %d head %lld, rows %lld:%lld, cols %lld:%lld of %lld tokens: output error %.4g, mean TV %.4g, "
+              "mean KL %.4g; written to %s\n", a.layer, static_cast<long long>(a.head),
+              static_cast<long long>(req.row_begin), static_cast<long long>(req.row_end),
+              static_cast<long long>(req.col_begin), static_cast<long long>(req.col_end),
+              static_cast<long long>(c.tokens), ins.output_rel_error, mean(ins.row_tv), mean(ins.row_kl), a.out.c_str());
+  return 0;
+}
+
+}  // namespace
+
+std::function<int()> add_inspect(CLI::App& app) {
+  auto a = std::make_shared<InspectArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "inspect", "Write one layer and head's inspection data (the viewer's maps) as .npy plus\n"
+                 "summary.json: fma_map, full_map (rows, cols) float64, level_map int32 (0 near field,\n"
+                 "l coarse level, -1 masked), level_mass (rows, L+1), row_tv, row_kl, row_topk.\n"
+                 "Input: a text file or image for --model, or a .safetensors with q, k, v (no --model).");
+  cmd->add_option("--model", a->model, "model folder (default: the shipped assets/models/lm-fma)");
+  cmd->add_option("--input", a->input, "text file, image, or q/k/v .safetensors (default: assets/sample.txt)");
+  cmd->add_option("--layer", a->layer, "layer, from 0");
+  cmd->add_option("--head", a->head, "head, from 0");
+  cmd->add_option("--rows", a->rows, "query rows a:b (default: all)");
+  cmd->add_option("--cols", a->cols, "key columns c:d (default: all)");
+  cmd->add_option("--offset", a->offset, "text: first byte of the window (the model's context)");
+  cmd->add_option("--top-k", a->top_k, "k of the top-k overlap")->check(CLI::PositiveNumber);
+  cmd->add_option("--method", a->method, "raw q/k/v only: fma | fma-linear | fma2d | fma2d-linear");
+  cmd->add_option("--grid", a->grid, "raw q/k/v only: HxW for the 2D methods");
+  cmd->add_option("--block,-m", a->block, "raw q/k/v only: block size m");
+  cmd->add_option("--rank,-p", a->rank, "raw q/k/v only: rank p");
+  cmd->add_option("--downsample", a->downsample, "raw q/k/v only: average (default) | learned | dense (drawn from --seed)");
+  cmd->add_flag("--causal", a->causal, "raw q/k/v only: causal");
+  cmd->add_option("--seed", a->seed, "raw q/k/v only: seed of drawn learned weights");
+  cmd->add_option("--out,-o", a->out, "output folder")->required();
+  return [a] { return run_inspect(*a); };
+}
+
+}  // namespace fmav::cli

@@ -1,0 +1,198 @@
+// `fmav train` and `fmav eval`: train a model on a text file or an image folder, with a
+// progress line, periodic evaluation, resumable checkpoints and Ctrl-C that saves; and
+// evaluate a model (bpc, perplexity, accuracy) on a text file or an image folder.
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "commands.h"
+#include "fmav/error.h"
+#include "fmav/train.h"
+
+namespace fmav::cli {
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+
+void on_interrupt(int) {
+  g_interrupted.store(true);
+  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C stops at once (files are written atomically)
+}
+
+std::string duration(double seconds) {
+  char buf[32];
+  const long s = static_cast<long>(seconds + 0.5);
+  if (s >= 3600) std::snprintf(buf, sizeof buf, "%ldh%02ldm", s / 3600, s / 60 % 60);
+  else std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
+  return buf;
+}
+
+void print_eval(const char* what, const EvalResult& e, bool lm) {
+  if (lm) {
+    std::printf("%s: bpc %.4f, perplexity %.3f, accuracy %.2f%% over %lld bytes\n", what, e.bpc, e.perplexity,
+                100 * e.accuracy, static_cast<long long>(e.count));
+    if (e.answer_count > 0) {
+      std::printf("%s, answers only: bpc %.4f, accuracy %.2f%% over %lld answer bytes\n", what, e.answer_bpc,
+                  100 * e.answer_accuracy, static_cast<long long>(e.answer_count));
+    }
+  } else {
+    std::printf("%s: accuracy %.2f%%, loss %.4f over %lld images\n", what, 100 * e.accuracy, e.loss,
+                static_cast<long long>(e.count));
+  }
+  std::fflush(stdout);
+}
+
+struct TrainArgs {
+  TrainOptions o;
+  std::string arch, preset = "tiny", attention = "fma", downsample;
+  std::int64_t block = 32, rank = 2, d_model = 128, layers = 4, heads = 4, d_mlp = 512, context = 512;
+  std::int64_t image_size = 32, patch_size = 4, log_every = 10;
+  bool no_multiplicity = false;
+  CLI::App* cmd = nullptr;
+};
+
+ModelConfig make_config(const TrainArgs& a) {
+  std::string arch = a.arch;
+  if (arch.empty()) arch = std::filesystem::is_directory(a.o.data) ? "image-classifier" : "causal-lm";
+  ModelConfig c;
+  c.architecture = parse_architecture(arch);
+  if (c.architecture == Architecture::image_classifier) {
+    c = image_preset(a.preset);
+    c.classes.clear();  // from the folder
+    const auto given = [&](const char* name) { return a.cmd->count(name) > 0; };
+    if (given("--d-model")) c.d_model = a.d_model;
+    if (given("--layers")) c.layers = a.layers;
+    if (given("--heads")) c.heads = a.heads;
+    if (given("--d-mlp")) c.d_mlp = a.d_mlp;
+    if (given("--image-size")) c.image_size = a.image_size;
+    if (given("--patch-size")) c.patch_size = a.patch_size;
+    if (given("--block")) c.attention.block_size = a.block;
+    if (given("--rank")) c.attention.rank = a.rank;
+  } else {
+    c.d_model = a.d_model, c.layers = a.layers, c.heads = a.heads, c.d_mlp = a.d_mlp, c.context = a.context;
+    c.attention.block_size = a.block, c.attention.rank = a.rank;
+  }
+  parse_attention(a.attention, &c.attention);
+  if (!a.downsample.empty()) c.attention.downsample = parse_downsample(a.downsample);
+  c.attention.count_multiplicity = !a.no_multiplicity;
+  return c;
+}
+
+int run_train(TrainArgs& a, const std::string& command) {
+  a.o.command = command;
+  if (!a.o.resume) {
+    a.o.model = make_config(a);
+    ModelConfig check = a.o.model;
+    if (!check.is_lm()) check.classes = {"a", "b"};  // the folder's classes come later
+    validate(check);
+  }
+  std::signal(SIGINT, on_interrupt);
+  const TrainResult r = train(a.o, [&](const TrainStatus& s) {
+    if (s.step % a.log_every == 0 || s.step == s.steps || s.evaluated) {
+      std::printf("step %lld/%lld  loss %.4f  %.0f %s/s  ETA %s\n", static_cast<long long>(s.step),
+                  static_cast<long long>(s.steps), s.loss, s.items_per_s, s.items_are_tokens ? "tokens" : "images",
+                  duration(s.eta_s).c_str());
+    }
+    if (s.evaluated) print_eval("  valid", s.eval, s.items_are_tokens);
+    if (s.saved) std::printf("  checkpoint saved to %s\n", a.o.out.c_str());
+    std::fflush(stdout);
+  }, &g_interrupted);
+  std::signal(SIGINT, SIG_DFL);
+  if (r.cancelled) {
+    std::printf("interrupted at step %lld; checkpoint saved. Resume with: fmav train --resume --out %s\n",
+                static_cast<long long>(r.steps_done), a.o.out.c_str());
+    return 130;
+  }
+  std::printf("trained %lld steps in %s; model in %s\n", static_cast<long long>(r.steps_done),
+              duration(r.seconds).c_str(), a.o.out.c_str());
+  return 0;
+}
+
+struct EvalArgs {
+  EvalOptions o;
+  std::string model, split = "valid", attention;
+};
+
+int run_eval(EvalArgs& a) {
+  Model model = Model::load(a.model.empty() ? default_model_path() : a.model);
+  if (!a.attention.empty()) {
+    ModelAttention attention = model.config().attention;
+    parse_attention(a.attention, &attention);
+    model = model.with_attention(attention);
+  }
+  a.o.split = parse_split(a.split);
+  const ModelConfig& c = model.config();
+  if (a.o.data.empty()) a.o.data = default_input_path();
+  std::printf("model %s (%s, %s attention), data %s, split %s\n", a.model.empty() ? default_model_path().c_str()
+              : a.model.c_str(), to_string(c.architecture), attention_name(c.attention).c_str(), a.o.data.c_str(),
+              a.split.c_str());
+  const EvalResult e = evaluate(model, a.o);
+  print_eval(a.split.c_str(), e, c.is_lm());
+  return 0;
+}
+
+}  // namespace
+
+std::function<int()> add_train(CLI::App& app) {
+  auto a = std::make_shared<TrainArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "train", "Train a model on a text file (causal-lm: next byte; masked-lm: masked bytes) or an\n"
+               "image folder (one sub-folder per class). Text splits: 90% train, 5% valid, 5% test\n"
+               "(enwik8: the usual 90M/5M/5M). Ctrl-C saves a checkpoint; --resume continues it.");
+  a->cmd = cmd;
+  cmd->add_option("--data", a->o.data, "text file or image folder (resuming: defaults to the checkpoint's)");
+  cmd->add_option("--out,-o", a->o.out, "model folder to write (config.json, model.safetensors, checkpoint)")
+      ->required();
+  cmd->add_flag("--resume", a->o.resume, "continue from --out's checkpoint (its model and options)");
+  cmd->add_option("--arch", a->arch, "causal-lm | masked-lm | image-classifier (default: by --data)");
+  cmd->add_option("--preset", a->preset, "image classifier size: tiny | fma2d-b | fma2d-l")
+      ->check(CLI::IsMember({"tiny", "fma2d-b", "fma2d-l"}));
+  cmd->add_option("--attention", a->attention, "fma | fma-linear | fma-average | fma-linear-average | full | local");
+  cmd->add_option("--block,-m", a->block, "FMA block size m (cell side r for images); local's window block");
+  cmd->add_option("--rank,-p", a->rank, "FMA rank p");
+  cmd->add_option("--downsample", a->downsample, "learned | average | dense");
+  cmd->add_flag("--no-multiplicity", a->no_multiplicity, "do not weigh coarse slots by their tokens");
+  cmd->add_option("--d-model", a->d_model, "width");
+  cmd->add_option("--layers", a->layers, "blocks");
+  cmd->add_option("--heads", a->heads, "attention heads");
+  cmd->add_option("--d-mlp", a->d_mlp, "MLP width");
+  cmd->add_option("--context", a->context, "LM context in bytes");
+  cmd->add_option("--image-size", a->image_size, "image side in pixels (images are fitted to it)");
+  cmd->add_option("--patch-size", a->patch_size, "patch side in pixels");
+  cmd->add_option("--steps", a->o.steps, "optimizer steps in total");
+  cmd->add_option("--batch", a->o.batch, "windows or images per step");
+  cmd->add_option("--align", a->o.align, "text windows start at multiples of this (gen-task record length)");
+  cmd->add_option("--lr", a->o.lr, "peak learning rate (warm-up, then cosine to lr/10)");
+  cmd->add_option("--warmup", a->o.warmup, "warm-up steps");
+  cmd->add_option("--weight-decay", a->o.weight_decay, "AdamW weight decay");
+  cmd->add_option("--mask-rate", a->o.mask_rate, "masked LM: share of masked bytes");
+  cmd->add_option("--eval-every", a->o.eval_every, "steps between evaluations (0: at the end only)");
+  cmd->add_option("--eval-tokens", a->o.eval_tokens, "bytes (or images) per evaluation");
+  cmd->add_option("--save-every", a->o.save_every, "steps between checkpoints (0: at the end only)");
+  cmd->add_option("--log-every", a->log_every, "steps between progress lines")->check(CLI::PositiveNumber);
+  cmd->add_option("--seed", a->o.seed, "seed of the weights and batches");
+  return [a] { return run_train(*a, command_line()); };
+}
+
+std::function<int()> add_eval(CLI::App& app) {
+  auto a = std::make_shared<EvalArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "eval", "Evaluate a model: bits per character, perplexity and next-byte accuracy of an LM on a\n"
+              "text file's split, or the accuracy of an image classifier on an image folder.");
+  cmd->add_option("--model", a->model, "model folder (default: the shipped assets/models/lm-fma)");
+  cmd->add_option("--data", a->o.data, "text file or image folder (default: assets/sample.txt)");
+  cmd->add_option("--split", a->split, "train | valid | test | all")
+      ->check(CLI::IsMember({"train", "valid", "test", "all"}));
+  cmd->add_option("--attention", a->attention,
+                  "evaluate with another attention over the same weights (e.g. full, local)");
+  cmd->add_option("--max-tokens", a->o.max_tokens, "evaluate at most this many bytes (or images)");
+  cmd->add_option("--batch", a->o.batch, "windows (or images) per forward");
+  cmd->add_option("--answers", a->o.answers, "uint8 .npy mask of answer bytes (fmav gen-task): also score them");
+  cmd->add_option("--seed", a->o.seed, "masked LM: seed of the masked positions");
+  return [a] { return run_eval(*a); };
+}
+
+}  // namespace fmav::cli

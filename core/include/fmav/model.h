@@ -1,0 +1,158 @@
+#pragma once
+// Transformer models with selectable attention (DESIGN.md §1, §5): a causal byte-level LM,
+// a masked byte-level LM and a ViT-style image classifier over a patch grid, and their file
+// format — a folder of config.json + model.safetensors. No LibTorch in this header.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "fmav/attend.h"
+#include "fmav/fma.h"
+#include "fmav/tensor.h"
+
+namespace fmav {
+
+// ---- configuration (config.json) ----
+
+constexpr int kModelFormatVersion = 1;
+constexpr std::int64_t kByteVocab = 256;      // byte-level LMs: tokens are bytes
+constexpr std::int64_t kMaskToken = 256;      // the masked LM's extra input token
+
+enum class Architecture { causal_lm, masked_lm, image_classifier };
+// What each block's attention is. fma is FMA-1D for the LMs and FMA2D (on the patch grid)
+// for the image classifier; fma_linear likewise (§3); local is FMA's near field alone (1D).
+enum class AttentionKind { fma, fma_linear, full, local };
+
+struct ModelAttention {
+  AttentionKind kind = AttentionKind::fma;
+  std::int64_t block_size = 32;   // m (r); local: the window's block
+  std::int64_t rank = 2;          // p
+  Downsample downsample = Downsample::learned;
+  bool count_multiplicity = true;
+};
+
+struct ModelConfig {
+  Architecture architecture = Architecture::causal_lm;
+  std::int64_t d_model = 128;
+  std::int64_t layers = 4;
+  std::int64_t heads = 4;
+  std::int64_t d_mlp = 512;
+  std::int64_t context = 512;        // LMs: most tokens per forward (positional embeddings)
+  std::int64_t image_size = 32;      // image classifier: square input side in pixels
+  std::int64_t patch_size = 4;       //   patch side; the grid is image_size / patch_size
+  std::vector<std::string> classes;  //   class names, in label order
+  ModelAttention attention;
+  std::string training_json = "{}";  // free-form record of how it was trained (kept as is)
+
+  bool is_lm() const { return architecture != Architecture::image_classifier; }
+  std::int64_t head_dim() const { return d_model / heads; }
+  std::int64_t grid_side() const { return image_size / patch_size; }
+  // Tokens per forward: context for the LMs, grid_side^2 for images.
+  std::int64_t tokens() const { return is_lm() ? context : grid_side() * grid_side(); }
+  // Input vocabulary: 256 bytes (+ the mask token for the masked LM); 0 for images.
+  std::int64_t vocab() const;
+};
+
+const char* to_string(Architecture architecture);  // "causal-lm" | "masked-lm" | "image-classifier"
+const char* to_string(AttentionKind kind);         // "fma" | "fma-linear" | "full" | "local"
+Architecture parse_architecture(const std::string& name);  // throws naming the text
+// "fma" | "fma-linear" | "full" | "local", and the shorthands "fma-average" and
+// "fma-linear-average" (down-sampling average). Throws fmav::Error naming the text.
+void parse_attention(const std::string& name, ModelAttention* attention);
+// "fma-average" style name of an attention (kind plus "-average" or "-dense").
+std::string attention_name(const ModelAttention& attention);
+
+// Throws fmav::Error naming the first bad field (sizes >= 1, heads | d_model, patch |
+// image_size, >= 2 classes, an attention valid for the architecture and token count).
+void validate(const ModelConfig& config);
+// The FMA configuration of the model's attention on n tokens (images: the patch grid),
+// causal for the causal LM. For full and local only block_size and causal matter.
+FmaConfig fma_config(const ModelConfig& config);
+// Coarse levels the model's FMA uses at its full token count (0 for full and local).
+int model_levels(const ModelConfig& config);
+
+// config.json text (pretty-printed; format "fmav-model", format_version 1).
+std::string model_config_json(const ModelConfig& config);
+// Parses and validates config.json text. Unknown, missing or mistyped keys, an unknown
+// format or version and invalid values are fmav::Error naming `name` and the key.
+ModelConfig parse_model_config(const std::string& text, const std::string& name = "config.json");
+
+// Named presets: "tiny" (trains on a 2-core CPU), "fma2d-b" and "fma2d-l" (ViT-Base- and
+// ViT-Large-sized FMA2D image classifiers, 224 px, patch 16). Throws for an unknown name.
+ModelConfig image_preset(const std::string& name);
+
+// Every tensor of model.safetensors for this config, name and shape, sorted by name
+// (README "Model format" documents them). All float32.
+std::vector<std::pair<std::string, std::vector<std::int64_t>>> model_tensor_shapes(const ModelConfig& config);
+std::int64_t count_parameters(const ModelConfig& config);
+
+// ---- models ----
+
+struct ModelState;  // LibTorch parameters, inside core
+
+// A model: its configuration and float32 parameters. Copies share the parameters.
+class Model {
+ public:
+  Model() = default;
+  // Fresh parameters drawn from `seed` (GPT-2-style normal(0, 0.02), residual projections
+  // scaled by 1/sqrt(2 layers); learned down-sampling starts as the sub-window average).
+  static Model create(const ModelConfig& config, std::uint64_t seed);
+  // Reads folder/config.json and folder/model.safetensors (`path` may also name either
+  // file). Never executes code; every tensor's name, dtype and shape is checked against the
+  // config. Throws fmav::Error naming the file and what is wrong.
+  static Model load(const std::string& path);
+  // Writes folder/config.json and folder/model.safetensors, each atomically.
+  void save(const std::string& folder) const;
+
+  bool empty() const { return m_state == nullptr; }
+  const ModelConfig& config() const;
+  // The parameters by name (float32 host copies), as in model.safetensors.
+  std::map<std::string, HostTensor> tensors() const;
+  // The same model with another attention kind (e.g. full attention over an FMA model's
+  // weights, for comparison); learned down-sampling weights are kept when the new kind
+  // uses them with the same shapes, else the kind must not need them. Throws otherwise.
+  Model with_attention(const ModelAttention& attention) const;
+
+  // Replaces config().training_json (how the model was trained; must be a JSON object).
+  void set_training_json(const std::string& json) { m_config.training_json = json; }
+
+  ModelState& state() const;  // for core
+
+ private:
+  ModelConfig m_config;
+  std::shared_ptr<ModelState> m_state;
+};
+
+// One layer's attention inputs on one input: q, k, v (1, H, N, D) float32 as the layer's
+// attention sees them, the FMA config (with the grid for images) and that layer's
+// down-sampling weights, ready for attend() and inspect().
+struct LayerCapture {
+  HostTensor q, k, v;
+  FmaConfig fma;
+  WeightSet weights;
+  std::int64_t tokens = 0;  // N
+};
+
+// Runs the model on `tokens` (bytes; at most context of them; the masked LM sees them
+// unmasked) and captures layer `layer` (0-based). Throws naming a bad layer or input.
+LayerCapture capture_text(const Model& model, const std::string& tokens, int layer);
+// Runs the image model on an (image_size x image_size) RGB image (values in [0, 1],
+// (H, W, 3) row-major floats) and captures layer `layer`.
+LayerCapture capture_image(const Model& model, const std::vector<float>& rgb, int layer);
+
+// Runs the model on an input file and captures layer `layer`: a text file for the LMs (the
+// window of `context` bytes from byte `offset`; UTF-8 rules of fmav/input.h) or an image
+// (PNG, JPEG, BMP; fitted to the model's size) for the image classifier.
+LayerCapture capture_file(const Model& model, const std::string& path, int layer, std::int64_t offset = 0);
+
+// Where the shipped defaults live: $FMAV_ASSETS if set, else the source tree's assets/.
+std::string assets_dir();
+// The shipped default model (assets/models/lm-fma) and input (assets/sample.txt).
+std::string default_model_path();
+std::string default_input_path();
+
+}  // namespace fmav
