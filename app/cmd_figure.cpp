@@ -3,9 +3,6 @@
 // Colours: near field red, levels 1, 2, 3, ... orange, yellow, green, blue, purple, teal
 // (then again), masked dark grey, the query black; thin lines mark the fine cells (blocks).
 
-#define STB_IMAGE_WRITE_IMPLEMENTATION
-#include <stb/stb_image_write.h>
-
 #include <array>
 #include <memory>
 #include <string>
@@ -15,6 +12,7 @@
 #include "fmav/error.h"
 #include "fmav/fma.h"
 #include "fmav/fma2d.h"
+#include "fmav/input.h"
 
 namespace fmav::cli {
 namespace {
@@ -52,9 +50,14 @@ struct Canvas {
       }
     }
   }
+  // Through write_png (8-bit values survive the round trip through [0, 1] exactly).
   void save(const std::string& path) const {
-    FMAV_CHECK(stbi_write_png(path.c_str(), cols * scale, rows * scale, 3, rgb.data(), cols * scale * 3) != 0,
-               "figure: cannot write '", path, "'");
+    Image image;
+    image.height = static_cast<std::int64_t>(rows) * scale;
+    image.width = static_cast<std::int64_t>(cols) * scale;
+    image.rgb.resize(rgb.size());
+    for (std::size_t i = 0; i < rgb.size(); ++i) image.rgb[i] = rgb[i] / 255.0f;
+    write_png(path, image);
   }
 };
 

@@ -12,6 +12,7 @@ namespace fmav::cli {
 std::function<int()> add_attend(CLI::App& app);
 std::function<int()> add_bench(CLI::App& app);
 std::function<int()> add_figure(CLI::App& app);
+std::function<int()> add_gen_task(CLI::App& app);
 std::function<int()> add_train(CLI::App& app);
 std::function<int()> add_eval(CLI::App& app);
 std::function<int()> add_inspect(CLI::App& app);

@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
       {"attend", fmav::cli::add_attend(app)},     {"bench", fmav::cli::add_bench(app)},
       {"figure", fmav::cli::add_figure(app)},     {"train", fmav::cli::add_train(app)},
       {"eval", fmav::cli::add_eval(app)},         {"inspect", fmav::cli::add_inspect(app)},
+      {"gen-task", fmav::cli::add_gen_task(app)},
   };
   CLI11_PARSE(app, argc, argv);
   if (!version && app.get_subcommands().empty()) {

@@ -11,6 +11,8 @@
 #include <tuple>
 
 #include "fmav/fma2d.h"
+#include "fmav/gen_task.h"
+#include "fmav/input.h"
 #include "fmav/tensor_io.h"
 #include "test_util.h"
 
@@ -347,6 +349,70 @@ TEST_F(Cli, InspectRawQkv) {
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_EQ(fmav::read_npy(path("ins/fma_map.npy")).shape, (std::vector<std::int64_t>{40, 40}));
   EXPECT_NE(fmav::read_file_bytes(path("ins/summary.json"), 1 << 20).find("\"causal\": true"), std::string::npos);
+}
+
+}  // namespace
+
+// ---- GenTask: `fmav gen-task` writes what the generators make, and refuses bad options ----
+
+namespace {
+
+TEST_F(Cli, GenTaskTextTasksWriteTextAndAnswerMasks) {
+  Result r = run("gen-task kv-recall --records 5 --length 256 --seed 2 --out " + path("kv.txt"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("wrote " + path("kv.txt") + ": kv-recall, 5 records of 256 bytes"), std::string::npos)
+      << r.output;
+  const fmav::TextTask kv = fmav::make_kv_recall(5, 256, 2);
+  EXPECT_EQ(fmav::read_text(path("kv.txt")), kv.text);
+  fmav::HostTensor mask = fmav::read_npy(path("kv.answers.npy"));
+  EXPECT_EQ(mask.dtype, fmav::DType::u8);
+  EXPECT_EQ(mask.shape, (std::vector<std::int64_t>{5 * 256}));
+  EXPECT_EQ(mask.data, kv.answer_mask);
+
+  r = run("gen-task copy --records 3 --length 101 --seed 4 -o " + path("copy"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  const fmav::TextTask copy = fmav::make_copy_task(3, 101, 4);
+  EXPECT_EQ(fmav::read_text(path("copy")), copy.text);
+  mask = fmav::read_npy(path("copy.answers.npy"));
+  EXPECT_EQ(mask.data, copy.answer_mask);
+}
+
+TEST_F(Cli, GenTaskShapesAndSampleImage) {
+  Result r = run("gen-task shapes --per-class 2 --size 16 --seed 3 --out " + path("shapes"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("8 images (4 classes x 2) of 16x16 pixels"), std::string::npos) << r.output;
+  const fmav::ImageFolder folder = fmav::list_image_folder(path("shapes"));
+  EXPECT_EQ(folder.classes, fmav::shape_classes());
+  ASSERT_EQ(folder.items.size(), 8u);
+  EXPECT_EQ(fmav::read_image(folder.items[5].first).width, 16);
+
+  r = run("gen-task sample-image --size 40 --seed 1 --out " + path("sample.png"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  const fmav::Image image = fmav::read_image(path("sample.png"));
+  EXPECT_EQ(image.height, 40);
+  EXPECT_EQ(image.width, 40);
+}
+
+TEST_F(Cli, GenTaskBadOptionsAreClearErrors) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"gen-task kv-recall --length 10 --out " + path("t.txt"), "kv-recall: record length must be >= 64 bytes, got 10"},
+      {"gen-task copy --records 0 --out " + path("t.txt"), "copy: records must be >= 1, got 0"},
+      {"gen-task shapes --size 4 --out " + path("s"), "shapes: image size must be in 8..1024 pixels, got 4"},
+      {"gen-task sample-image --size 5000 --out " + path("i.png"), "sample image: size must be in 8..4096 pixels"},
+  };
+  for (const auto& [args, message] : cases) {
+    const Result r = run(args);
+    EXPECT_EQ(r.code, 1) << args << "\n" << r.output;
+    EXPECT_NE(r.output.find("fmav: error: " + message), std::string::npos) << args << "\n" << r.output;
+  }
+  EXPECT_FALSE(fs::exists(path("t.txt")));
+  EXPECT_FALSE(fs::exists(path("s")));
+  Result r = run("gen-task kv-recall --records 2");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("--out is required"), std::string::npos) << r.output;
+  r = run("gen-task");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("A subcommand is required"), std::string::npos) << r.output;
 }
 
 }  // namespace

@@ -297,22 +297,35 @@ Image make_sample_image(std::int64_t size, std::uint64_t seed) {
       for (int e = 0; e < 3; ++e) rgb[e] = clamp01(top[e] + u * (bottom[e] - top[e]) + ripple);
     }
   }
-  // A few shapes with soft shadows, larger ones first.
-  const int count = 4 + static_cast<int>(below(rng, 3));
+  // A few shapes in distinct colours with soft shadows, larger ones first, kept apart where
+  // a few tries allow.
+  std::int64_t colours[kColours];
+  std::iota(colours, colours + kColours, 0);
+  for (std::int64_t i = kColours - 1; i > 0; --i) std::swap(colours[i], colours[below(rng, i + 1)]);
+  const int count = 4 + static_cast<int>(below(rng, 2));
   const Shape shapes[] = {Shape::circle, Shape::square, Shape::triangle, Shape::cross};
   const float shadow[3] = {0.05f, 0.05f, 0.08f};
+  std::vector<Placement> placed;
   for (int k = 0; k < count; ++k) {
     Placement p;
     p.shape = shapes[(k + below(rng, 4)) % 4];
-    p.radius = n * rng.uniform(0.08, 0.2) * (1.0 - 0.1 * k);
-    p.cx = rng.uniform(p.radius, n - p.radius);
-    p.cy = rng.uniform(p.radius, n - p.radius);
+    p.radius = n * rng.uniform(0.09, 0.17) * (1.0 - 0.08 * k);
     p.angle = rng.uniform(0.0, 1.0);
+    for (int attempt = 0; attempt < 20; ++attempt) {
+      p.cx = rng.uniform(p.radius, n - p.radius);
+      p.cy = rng.uniform(p.radius, n - p.radius);
+      bool apart = true;
+      for (const Placement& q : placed) {
+        apart = apart && std::hypot(p.cx - q.cx, p.cy - q.cy) > 1.1 * (p.radius + q.radius);
+      }
+      if (apart) break;
+    }
+    placed.push_back(p);
     Placement shade = p;
     shade.cx += n / 80;
     shade.cy += n / 60;
     paint(image, shade, shadow, 0.3f);
-    paint(image, p, kPalette[below(rng, kColours)], 0.9f);
+    paint(image, p, kPalette[colours[k % kColours]], 0.9f);
   }
   for (float& v : image.rgb) v = clamp01(v + rng.uniform(-0.015, 0.015));
   return image;

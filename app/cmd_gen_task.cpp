@@ -1,0 +1,113 @@
+// `fmav gen-task`: synthetic data made by the project (fmav/gen_task.h) — the kv-recall and
+// copy text tasks with their answer masks, the shapes image set, and the sample image.
+
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "commands.h"
+#include "fmav/gen_task.h"
+#include "fmav/input.h"
+#include "fmav/tensor.h"
+#include "fmav/tensor_io.h"
+
+namespace fmav::cli {
+namespace {
+
+struct GenTaskArgs {
+  std::int64_t records = 200, length = 512;
+  std::int64_t per_class = 100, shape_size = 32, image_size = 256;
+  std::uint64_t seed = 1;
+  std::string out;
+};
+
+// "task.txt" -> "task.answers.npy"; a name without an extension just gets the suffix.
+std::string answers_path(const std::string& out) {
+  const std::size_t slash = out.find_last_of('/');
+  const std::size_t name = slash == std::string::npos ? 0 : slash + 1;
+  const std::size_t dot = out.find_last_of('.');
+  const bool has_extension = dot != std::string::npos && dot > name;
+  return (has_extension ? out.substr(0, dot) : out) + ".answers.npy";
+}
+
+int write_text_task(const char* task_name, const TextTask& task, const GenTaskArgs& a) {
+  write_file_atomic(a.out, task.text);
+  HostTensor mask = make_host_tensor(DType::u8, {static_cast<std::int64_t>(task.answer_mask.size())});
+  mask.data = task.answer_mask;
+  const std::string answers = answers_path(a.out);
+  write_npy(answers, mask);
+  std::int64_t answer_bytes = 0;
+  for (std::uint8_t m : task.answer_mask) answer_bytes += m;
+  std::printf("wrote %s: %s, %lld records of %lld bytes (%zu bytes, %lld answer bytes), and %s\n",
+              a.out.c_str(), task_name, static_cast<long long>(a.records),
+              static_cast<long long>(a.length), task.text.size(),
+              static_cast<long long>(answer_bytes), answers.c_str());
+  return 0;
+}
+
+void add_text_options(CLI::App* cmd, GenTaskArgs& a) {
+  cmd->add_option("--records", a.records, "records to write")->capture_default_str();
+  cmd->add_option("--length", a.length, "bytes per record, >= 64 (a model's context)")
+      ->capture_default_str();
+  cmd->add_option("--seed", a.seed, "random seed (the same seed gives the same bytes)")
+      ->capture_default_str();
+  cmd->add_option("--out,-o", a.out,
+                  "the text file to write; the answer mask goes next to it as\n"
+                  "<name>.answers.npy (uint8, one per byte, 1 on answer bytes)")
+      ->required();
+}
+
+}  // namespace
+
+std::function<int()> add_gen_task(CLI::App& app) {
+  auto a = std::make_shared<GenTaskArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "gen-task", "Write synthetic data: text tasks whose answers need distant tokens, a shapes\n"
+                  "image set, or the viewer's sample image (docs/INPUTS.md).");
+  cmd->require_subcommand(1);
+
+  CLI::App* kv = cmd->add_subcommand(
+      "kv-recall", "Records of key=value pairs, then queries ?key>value whose values are the\n"
+                   "answers; each queried pair lies at least a quarter record before its query.");
+  add_text_options(kv, *a);
+  CLI::App* copy = cmd->add_subcommand(
+      "copy", "Records of a random lowercase string, a '|', and the same string again (the\n"
+              "answers, each half a record after its source).");
+  add_text_options(copy, *a);
+
+  CLI::App* shapes = cmd->add_subcommand(
+      "shapes", "An image classification set: OUT/{circle,cross,square,triangle}/NNNN.png, one\n"
+                "shape of random position, size and colour on a noisy background.");
+  shapes->add_option("--per-class", a->per_class, "images per class, 1..100000")
+      ->capture_default_str();
+  shapes->add_option("--size", a->shape_size, "image side in pixels, 8..1024")->capture_default_str();
+  shapes->add_option("--seed", a->seed, "random seed")->capture_default_str();
+  shapes->add_option("--out,-o", a->out, "the folder to write (created)")->required();
+
+  CLI::App* sample = cmd->add_subcommand(
+      "sample-image", "The viewer's default picture: soft shapes over a gradient, as a PNG.");
+  sample->add_option("--size", a->image_size, "image side in pixels, 8..4096")->capture_default_str();
+  sample->add_option("--seed", a->seed, "random seed")->capture_default_str();
+  sample->add_option("--out,-o", a->out, "the PNG to write")->required();
+
+  return [a, kv, copy, shapes] {
+    if (kv->parsed()) return write_text_task("kv-recall", make_kv_recall(a->records, a->length, a->seed), *a);
+    if (copy->parsed()) return write_text_task("copy", make_copy_task(a->records, a->length, a->seed), *a);
+    if (shapes->parsed()) {
+      make_shapes_dataset(a->out, a->per_class, a->shape_size, a->seed);
+      std::printf("wrote %s: %lld images (%zu classes x %lld) of %lldx%lld pixels\n", a->out.c_str(),
+                  static_cast<long long>(a->per_class) * static_cast<long long>(shape_classes().size()),
+                  shape_classes().size(), static_cast<long long>(a->per_class),
+                  static_cast<long long>(a->shape_size), static_cast<long long>(a->shape_size));
+      return 0;
+    }
+    write_png(a->out, make_sample_image(a->image_size, a->seed));
+    std::printf("wrote %s: %lldx%lld sample image (seed %llu)\n", a->out.c_str(),
+                static_cast<long long>(a->image_size), static_cast<long long>(a->image_size),
+                static_cast<unsigned long long>(a->seed));
+    return 0;
+  };
+}
+
+}  // namespace fmav::cli
