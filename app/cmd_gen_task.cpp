@@ -33,7 +33,8 @@ std::string answers_path(const std::string& out) {
 
 int write_text_task(const char* task_name, const TextTask& task, const GenTaskArgs& a) {
   write_file_atomic(a.out, task.text);
-  HostTensor mask = make_host_tensor(DType::u8, {static_cast<std::int64_t>(task.answer_mask.size())});
+  HostTensor mask =
+      make_host_tensor(DType::u8, {static_cast<std::int64_t>(task.answer_mask.size())});
   mask.data = task.answer_mask;
   const std::string answers = answers_path(a.out);
   write_npy(answers, mask);
@@ -63,43 +64,52 @@ void add_text_options(CLI::App* cmd, GenTaskArgs& a) {
 std::function<int()> add_gen_task(CLI::App& app) {
   auto a = std::make_shared<GenTaskArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "gen-task", "Write synthetic data: text tasks whose answers need distant tokens, a shapes\n"
-                  "image set, or the viewer's sample image (docs/INPUTS.md).");
+      "gen-task",
+      "Write synthetic data: text tasks whose answers need distant tokens, a shapes\n"
+      "image set, or the viewer's sample image (docs/INPUTS.md).");
   cmd->require_subcommand(1);
 
   CLI::App* kv = cmd->add_subcommand(
-      "kv-recall", "Records of key=value pairs, then queries ?key>value whose values are the\n"
-                   "answers; each queried pair lies at least a quarter record before its query.");
+      "kv-recall",
+      "Records of key=value pairs, then queries ?key>value whose values are the\n"
+      "answers; each queried pair lies at least a quarter record before its query.");
   add_text_options(kv, *a);
   CLI::App* copy = cmd->add_subcommand(
-      "copy", "Records of a random lowercase string, a '|', and the same string again (the\n"
-              "answers, each half a record after its source).");
+      "copy",
+      "Records of a random lowercase string, a '|', and the same string again (the\n"
+      "answers, each half a record after its source).");
   add_text_options(copy, *a);
 
   CLI::App* shapes = cmd->add_subcommand(
-      "shapes", "An image classification set: OUT/{circle,cross,square,triangle}/NNNN.png, one\n"
-                "shape of random position, size and colour on a noisy background.");
+      "shapes",
+      "An image classification set: OUT/{circle,cross,square,triangle}/NNNN.png, one\n"
+      "shape of random position, size and colour on a noisy background.");
   shapes->add_option("--per-class", a->per_class, "images per class, 1..100000")
       ->capture_default_str();
-  shapes->add_option("--size", a->shape_size, "image side in pixels, 8..1024")->capture_default_str();
+  shapes->add_option("--size", a->shape_size, "image side in pixels, 8..1024")
+      ->capture_default_str();
   shapes->add_option("--seed", a->seed, "random seed")->capture_default_str();
   shapes->add_option("--out,-o", a->out, "the folder to write (created)")->required();
 
   CLI::App* sample = cmd->add_subcommand(
       "sample-image", "The viewer's default picture: soft shapes over a gradient, as a PNG.");
-  sample->add_option("--size", a->image_size, "image side in pixels, 8..4096")->capture_default_str();
+  sample->add_option("--size", a->image_size, "image side in pixels, 8..4096")
+      ->capture_default_str();
   sample->add_option("--seed", a->seed, "random seed")->capture_default_str();
   sample->add_option("--out,-o", a->out, "the PNG to write")->required();
 
   return [a, kv, copy, shapes] {
-    if (kv->parsed()) return write_text_task("kv-recall", make_kv_recall(a->records, a->length, a->seed), *a);
-    if (copy->parsed()) return write_text_task("copy", make_copy_task(a->records, a->length, a->seed), *a);
+    if (kv->parsed())
+      return write_text_task("kv-recall", make_kv_recall(a->records, a->length, a->seed), *a);
+    if (copy->parsed())
+      return write_text_task("copy", make_copy_task(a->records, a->length, a->seed), *a);
     if (shapes->parsed()) {
       make_shapes_dataset(a->out, a->per_class, a->shape_size, a->seed);
-      std::printf("wrote %s: %lld images (%zu classes x %lld) of %lldx%lld pixels\n", a->out.c_str(),
-                  static_cast<long long>(a->per_class) * static_cast<long long>(shape_classes().size()),
-                  shape_classes().size(), static_cast<long long>(a->per_class),
-                  static_cast<long long>(a->shape_size), static_cast<long long>(a->shape_size));
+      std::printf(
+          "wrote %s: %lld images (%zu classes x %lld) of %lldx%lld pixels\n", a->out.c_str(),
+          static_cast<long long>(a->per_class) * static_cast<long long>(shape_classes().size()),
+          shape_classes().size(), static_cast<long long>(a->per_class),
+          static_cast<long long>(a->shape_size), static_cast<long long>(a->shape_size));
       return 0;
     }
     write_png(a->out, make_sample_image(a->image_size, a->seed));

@@ -36,8 +36,8 @@ void check_text_task(const char* task, std::int64_t records, std::int64_t record
   FMAV_CHECK(records >= 1, task, ": records must be >= 1, got ", records);
   FMAV_CHECK(record_len >= kMinRecordLen, task, ": record length must be >= ", kMinRecordLen,
              " bytes, got ", record_len);
-  FMAV_CHECK(record_len <= kMaxTaskBytes / records, task, ": ", records, " records of ",
-             record_len, " bytes exceed the limit of ", kMaxTaskBytes, " bytes");
+  FMAV_CHECK(record_len <= kMaxTaskBytes / records, task, ": ", records, " records of ", record_len,
+             " bytes exceed the limit of ", kMaxTaskBytes, " bytes");
 }
 
 // ---- key-value recall ----
@@ -85,7 +85,8 @@ void append_kv_record(SplitMix64& rng, std::int64_t record_len, const KvLayout& 
     keys.push_back(std::move(key));
     values.push_back(random_hex(rng, layout.value_digits));
   }
-  for (std::int64_t i = 0; i < layout.pairs; ++i) task.text += "k" + keys[i] + "=" + values[i] + ";";
+  for (std::int64_t i = 0; i < layout.pairs; ++i)
+    task.text += "k" + keys[i] + "=" + values[i] + ";";
   task.text.append(static_cast<std::size_t>(layout.filler), '.');
 
   // Pairs that start at least record_len / 4 bytes before the first query.
@@ -146,7 +147,8 @@ void paint(Image& image, const Placement& p, const float colour[3], float alpha)
     return std::clamp<std::int64_t>(static_cast<std::int64_t>(std::floor(v)), 0, n);
   };
   const double reach = 1.5 * p.radius;
-  const std::int64_t y0 = clip(p.cy - reach, image.height), y1 = clip(p.cy + reach + 1, image.height);
+  const std::int64_t y0 = clip(p.cy - reach, image.height),
+                     y1 = clip(p.cy + reach + 1, image.height);
   const std::int64_t x0 = clip(p.cx - reach, image.width), x1 = clip(p.cx + reach + 1, image.width);
   for (std::int64_t y = y0; y < y1; ++y) {
     for (std::int64_t x = x0; x < x1; ++x) {
@@ -255,8 +257,8 @@ const std::vector<std::string>& shape_classes() {
 
 void make_shapes_dataset(const std::string& root, std::int64_t per_class, std::int64_t size,
                          std::uint64_t seed) {
-  FMAV_CHECK(per_class >= 1 && per_class <= 100000, "shapes: images per class must be in 1..100000, got ",
-             per_class);
+  FMAV_CHECK(per_class >= 1 && per_class <= 100000,
+             "shapes: images per class must be in 1..100000, got ", per_class);
   FMAV_CHECK(size >= 8 && size <= 1024, "shapes: image size must be in 8..1024 pixels, got ", size);
   namespace fs = std::filesystem;
   const Shape shapes[] = {Shape::circle, Shape::cross, Shape::square, Shape::triangle};
@@ -275,10 +277,9 @@ void make_shapes_dataset(const std::string& root, std::int64_t per_class, std::i
 
 Image make_sample_image(std::int64_t size, std::uint64_t seed) {
   FMAV_CHECK(size >= 8 && size <= 4096, "sample image: size must be in 8..4096 pixels, got ", size);
-  static const float kPalette[][3] = {{0.93f, 0.42f, 0.35f}, {0.98f, 0.75f, 0.30f},
-                                      {0.36f, 0.67f, 0.47f}, {0.30f, 0.55f, 0.80f},
-                                      {0.62f, 0.42f, 0.75f}, {0.95f, 0.95f, 0.90f},
-                                      {0.20f, 0.22f, 0.30f}};
+  static const float kPalette[][3] = {
+      {0.93f, 0.42f, 0.35f}, {0.98f, 0.75f, 0.30f}, {0.36f, 0.67f, 0.47f}, {0.30f, 0.55f, 0.80f},
+      {0.62f, 0.42f, 0.75f}, {0.95f, 0.95f, 0.90f}, {0.20f, 0.22f, 0.30f}};
   constexpr std::int64_t kColours = sizeof kPalette / sizeof kPalette[0];
   SplitMix64 rng(seed);
   Image image = blank_image(size);
@@ -290,7 +291,8 @@ Image make_sample_image(std::int64_t size, std::uint64_t seed) {
   const double freq = rng.uniform(10.0, 16.0) / n, phase = rng.uniform(0.0, 6.3);
   for (std::int64_t y = 0; y < size; ++y) {
     for (std::int64_t x = 0; x < size; ++x) {
-      const double u = std::clamp(0.5 + ((x - n / 2) * gx + (y - n / 2) * gy) / (1.42 * n), 0.0, 1.0);
+      const double u =
+          std::clamp(0.5 + ((x - n / 2) * gx + (y - n / 2) * gy) / (1.42 * n), 0.0, 1.0);
       const double ripple = 0.03 * std::sin(freq * (x * 0.8 + y * 1.3) + phase) *
                             std::sin(freq * (x * 1.1 - y * 0.6));
       float* rgb = image.rgb.data() + (y * size + x) * 3;

@@ -143,8 +143,8 @@ void check_dimensions(std::int64_t width, std::int64_t height, const ImageLimits
   FMAV_CHECK(width <= limits.max_side && height <= limits.max_side, name, ": image is ", width,
              " x ", height, " pixels (width x height), over the limit of ", limits.max_side,
              " pixels per side");
-  FMAV_CHECK(width * height <= limits.max_pixels, name, ": image is ", width, " x ", height,
-             " = ", width * height, " pixels, over the limit of ", limits.max_pixels, " pixels");
+  FMAV_CHECK(width * height <= limits.max_pixels, name, ": image is ", width, " x ", height, " = ",
+             width * height, " pixels, over the limit of ", limits.max_pixels, " pixels");
 }
 
 // The largest allocation decoding a width x height image needs: 16-bit RGBA output, the
@@ -160,8 +160,8 @@ std::size_t decode_alloc_cap(std::int64_t width, std::int64_t height, std::size_
 void check_image(const Image& image, const std::string& what) {
   FMAV_CHECK(image.height >= 1 && image.width >= 1, what, ": image is empty (", image.width, " x ",
              image.height, " pixels)");
-  const std::uint64_t expect = static_cast<std::uint64_t>(image.height) *
-                               static_cast<std::uint64_t>(image.width) * 3;
+  const std::uint64_t expect =
+      static_cast<std::uint64_t>(image.height) * static_cast<std::uint64_t>(image.width) * 3;
   FMAV_CHECK(image.rgb.size() == expect, what, ": a ", image.width, " x ", image.height,
              " image needs ", expect, " rgb values, has ", image.rgb.size());
 }
@@ -175,9 +175,8 @@ Image decode_image(const std::uint8_t* bytes, std::size_t size, const ImageLimit
              limits.max_pixels);
   FMAV_CHECK(size > 0, name, ": file is empty, expected a PNG, JPEG or BMP image");
   FMAV_CHECK(bytes != nullptr, name, ": null buffer of ", size, " bytes");
-  FMAV_CHECK(size <= static_cast<std::size_t>(std::numeric_limits<int>::max()), name,
-             ": file is ", size, " bytes, more than the decoder's limit of ",
-             std::numeric_limits<int>::max());
+  FMAV_CHECK(size <= static_cast<std::size_t>(std::numeric_limits<int>::max()), name, ": file is ",
+             size, " bytes, more than the decoder's limit of ", std::numeric_limits<int>::max());
   const int length = static_cast<int>(size);
   std::int64_t declared_width = 0, declared_height = 0;
   if (declared_image_size(bytes, size, &declared_width, &declared_height)) {
@@ -246,7 +245,8 @@ std::vector<Taps> axis_taps(std::int64_t src, double start, double extent, std::
       t.first = lo;
       double total = 0;
       for (std::int64_t i = lo; i < hi; ++i) {
-        const double w = std::min(b, static_cast<double>(i + 1)) - std::max(a, static_cast<double>(i));
+        const double w =
+            std::min(b, static_cast<double>(i + 1)) - std::max(a, static_cast<double>(i));
         t.weights.push_back(static_cast<float>(std::max(w, 0.0)));
         total += std::max(w, 0.0);
       }
@@ -257,8 +257,11 @@ std::vector<Taps> axis_taps(std::int64_t src, double start, double extent, std::
       t.first = std::min<std::int64_t>(static_cast<std::int64_t>(x), src - 1);
       const double frac = x - static_cast<double>(t.first);
       t.weights = {static_cast<float>(1.0 - frac)};
-      if (t.first + 1 < src) t.weights.push_back(static_cast<float>(frac));
-      else t.weights[0] = 1.0f;
+      if (t.first + 1 < src) {
+        t.weights.push_back(static_cast<float>(frac));
+      } else {
+        t.weights[0] = 1.0f;  // the last pixel: nothing to its right
+      }
     }
   }
   return taps;
@@ -329,8 +332,9 @@ void write_png(const std::string& path, const Image& image) {
                                                static_cast<std::size_t>(size));
   };
   const int width = static_cast<int>(image.width), height = static_cast<int>(image.height);
-  FMAV_CHECK(stbi_write_png_to_func(append, &encoded, width, height, 3, bytes.data(), width * 3) != 0,
-             path, ": cannot encode the ", width, " x ", height, " image as PNG");
+  FMAV_CHECK(
+      stbi_write_png_to_func(append, &encoded, width, height, 3, bytes.data(), width * 3) != 0,
+      path, ": cannot encode the ", width, " x ", height, " image as PNG");
   write_file_atomic(path, encoded);
 }
 

@@ -78,10 +78,9 @@ std::string read_text(const std::string& path, const TextLimits& limits) {
   FMAV_CHECK(!bytes.empty(), path, ": file is empty, expected UTF-8 text");
   const void* nul = std::memchr(bytes.data(), 0, bytes.size());
   FMAV_CHECK(nul == nullptr, path, ": NUL byte at offset ",
-             static_cast<const char*>(nul) - bytes.data(),
-             ": a binary file, expected UTF-8 text");
-  const std::size_t bad = first_invalid_utf8(reinterpret_cast<const std::uint8_t*>(bytes.data()),
-                                             bytes.size(), true);
+             static_cast<const char*>(nul) - bytes.data(), ": a binary file, expected UTF-8 text");
+  const std::size_t bad =
+      first_invalid_utf8(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size(), true);
   FMAV_CHECK(bad == bytes.size(), path, ": not UTF-8 text: invalid byte sequence at offset ", bad,
              " (", hex_bytes(bytes, bad, 4), ")");
   return bytes;

@@ -37,9 +37,9 @@ std::vector<std::int64_t> text_windows(std::int64_t size, std::int64_t window, s
 // ---- images ----
 
 struct ImageLimits {
-  std::int64_t max_side = 16384;                 // pixels per side
-  std::int64_t max_pixels = 1ll << 26;           // width * height
-  std::uint64_t max_file_bytes = 256ull << 20;   // the encoded file
+  std::int64_t max_side = 16384;                // pixels per side
+  std::int64_t max_pixels = 1ll << 26;          // width * height
+  std::uint64_t max_file_bytes = 256ull << 20;  // the encoded file
 };
 
 struct Image {
