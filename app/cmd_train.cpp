@@ -10,6 +10,7 @@
 
 #include "commands.h"
 #include "fmav/error.h"
+#include "fmav/input.h"
 #include "fmav/train.h"
 
 namespace fmav::cli {
@@ -86,8 +87,11 @@ int run_train(TrainArgs& a, const std::string& command) {
   if (!a.o.resume) {
     a.o.model = make_config(a);
     ModelConfig check = a.o.model;
-    if (!check.is_lm()) check.classes = {"a", "b"};  // the folder's classes come later
+    if (!check.is_lm()) check.classes = list_image_folder(a.o.data).classes;
     validate(check);
+    std::printf("model: %s, %s attention, %.3f M parameters\n", to_string(check.architecture),
+                attention_name(check.attention).c_str(), static_cast<double>(count_parameters(check)) / 1e6);
+    std::fflush(stdout);
   }
   std::signal(SIGINT, on_interrupt);
   const TrainResult r = train(a.o, [&](const TrainStatus& s) {
@@ -113,7 +117,7 @@ int run_train(TrainArgs& a, const std::string& command) {
 
 struct EvalArgs {
   EvalOptions o;
-  std::string model, split = "valid", attention;
+  std::string model, split, attention;
 };
 
 int run_eval(EvalArgs& a) {
@@ -123,9 +127,14 @@ int run_eval(EvalArgs& a) {
     parse_attention(a.attention, &attention);
     model = model.with_attention(attention);
   }
-  a.o.split = parse_split(a.split);
   const ModelConfig& c = model.config();
-  if (a.o.data.empty()) a.o.data = default_input_path();
+  if (a.o.data.empty()) {
+    // The shipped sample is short: score all of it unless a split is asked for.
+    a.o.data = default_input_path();
+    if (a.split.empty()) a.split = "all";
+  }
+  if (a.split.empty()) a.split = "valid";
+  a.o.split = parse_split(a.split);
   std::printf("model %s (%s, %s attention), data %s, split %s\n", a.model.empty() ? default_model_path().c_str()
               : a.model.c_str(), to_string(c.architecture), attention_name(c.attention).c_str(), a.o.data.c_str(),
               a.split.c_str());
@@ -183,8 +192,8 @@ std::function<int()> add_eval(CLI::App& app) {
       "eval", "Evaluate a model: bits per character, perplexity and next-byte accuracy of an LM on a\n"
               "text file's split, or the accuracy of an image classifier on an image folder.");
   cmd->add_option("--model", a->model, "model folder (default: the shipped assets/models/lm-fma)");
-  cmd->add_option("--data", a->o.data, "text file or image folder (default: assets/sample.txt)");
-  cmd->add_option("--split", a->split, "train | valid | test | all")
+  cmd->add_option("--data", a->o.data, "text file or image folder (default: the shipped assets/sample.txt)");
+  cmd->add_option("--split", a->split, "train | valid | test | all (default: valid; all for the default data)")
       ->check(CLI::IsMember({"train", "valid", "test", "all"}));
   cmd->add_option("--attention", a->attention,
                   "evaluate with another attention over the same weights (e.g. full, local)");

@@ -149,6 +149,10 @@ int run_loop(Platform& platform, ViewerState& state, const Options& options) {
           std::fprintf(stderr, "fma-viewer: engine still busy after %.0f s\n", elapsed);
           return 1;
         }
+        if (!state.shown.error.empty()) {  // the picture shows the error; say so too
+          std::fprintf(stderr, "fma-viewer: engine error: %s\n", state.shown.error.c_str());
+          return 1;
+        }
         return code;
       }
     }

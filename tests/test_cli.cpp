@@ -340,6 +340,25 @@ TEST_F(Cli, ModelCommandErrorsAreClear) {
   }
 }
 
+TEST_F(Cli, ShippedDefaultsLoadAndRun) {
+  // Without --model and --input: the shipped LM (assets/models/lm-fma) on assets/sample.txt.
+  const Result e = run("eval");
+  ASSERT_EQ(e.code, 0) << e.output;
+  EXPECT_NE(e.output.find("lm-fma (causal-lm, fma attention)"), std::string::npos) << e.output;
+  EXPECT_NE(e.output.find("all: bpc"), std::string::npos) << e.output;
+  const Result i = run("inspect --layer 3 --head 3 --rows 500:512 --out " + path("ins"));
+  ASSERT_EQ(i.code, 0) << i.output;
+  EXPECT_EQ(fmav::read_npy(path("ins/fma_map.npy")).shape, (std::vector<std::int64_t>{12, 512}));
+  // Every shipped model loads and evaluates on its shipped input.
+  for (const char* m : {"lm-full", "image-fma2d"}) {
+    const std::string model = std::string(FMAV_ASSETS) + "/models/" + m;
+    const std::string input = std::string(FMAV_ASSETS) + (m[0] == 'l' ? "/sample.txt" : "/sample.png");
+    const Result r = run("inspect --model " + model + " --input " + input + " --out " + path(m));
+    ASSERT_EQ(r.code, 0) << m << "\n" << r.output;
+    EXPECT_TRUE(fs::exists(path(std::string(m) + "/summary.json")));
+  }
+}
+
 TEST_F(Cli, InspectRawQkv) {
   const at::Tensor q = random_bhnd(1, 2, 40, 8, 1), k = random_bhnd(1, 2, 40, 8, 2), v = random_bhnd(1, 2, 40, 8, 3);
   fmav::write_safetensors(path("qkv.safetensors"),

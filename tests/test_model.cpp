@@ -44,18 +44,9 @@ at::Tensor random_tokens(std::int64_t b, std::int64_t n, std::uint64_t seed) {
   return at::randint(0, 256, {b, n}, at::kLong);
 }
 
-class Folder : public ::testing::Test {
+class Folder : public fmav_test::TempDirTest {
  protected:
-  void SetUp() override {
-    m_dir = fs::temp_directory_path() /
-            ("fmav_model_" + std::to_string(::getpid()) + "_" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(m_dir);
-  }
-  void TearDown() override { fs::remove_all(m_dir); }
-  std::string path(const std::string& name = "") const { return (m_dir / name).string(); }
   void write(const std::string& name, const std::string& text) const { std::ofstream(path(name)) << text; }
-  fs::path m_dir;
 };
 
 // ---- config.json ----

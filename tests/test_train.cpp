@@ -12,6 +12,7 @@
 #include "fmav/tensor_io.h"
 #include "fmav/train.h"
 #include "test_util.h"
+#include "train_internal.h"
 
 namespace {
 
@@ -19,19 +20,14 @@ using namespace fmav;
 using fmav_test::expect_error;
 namespace fs = std::filesystem;
 
-class Train : public ::testing::Test {
+class Train : public fmav_test::TempDirTest {
  protected:
   void SetUp() override {
-    m_dir = fs::temp_directory_path() /
-            ("fmav_train_" + std::to_string(::getpid()) + "_" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(m_dir);
+    TempDirTest::SetUp();
     // A text with structure a small model learns in a few steps.
     std::ofstream text(path("text.txt"));
     for (int i = 0; i < 400; ++i) text << "the cat sat on the mat " << (i % 7) << ". ";
   }
-  void TearDown() override { fs::remove_all(m_dir); }
-  std::string path(const std::string& name) const { return (m_dir / name).string(); }
 
   TrainOptions options(const std::string& out) const {
     TrainOptions o;
@@ -41,7 +37,6 @@ class Train : public ::testing::Test {
     o.steps = 4, o.batch = 4, o.warmup = 2, o.lr = 3e-3, o.eval_every = 0, o.save_every = 0, o.eval_tokens = 512;
     return o;
   }
-  fs::path m_dir;
 };
 
 TEST_F(Train, LossFallsAndTheModelIsSaved) {
@@ -130,6 +125,25 @@ TEST_F(Train, AnswerMaskScoresOnlyAnswers) {
   write_npy(path("short.npy"), make_host_tensor(DType::u8, {n - 1}));
   e.answers = path("short.npy");
   expect_error([&] { evaluate(Model::load(o.out), e); }, "the answer mask must be uint8 of shape");
+}
+
+TEST_F(Train, TextSplitsAre90_5_5) {
+  // 10^8 bytes (enwik8) would give 90M / 5M / 5M; the same fractions on 2000 bytes.
+  std::ofstream(path("t.txt")) << std::string(2000, 'x');
+  ModelConfig c;
+  const Dataset d = load_dataset(path("t.txt"), c, "", 1, {});
+  EXPECT_EQ(d.begin[0], 0);
+  EXPECT_EQ(d.end[0], 1800);
+  EXPECT_EQ(d.begin[1], 1800);
+  EXPECT_EQ(d.end[1], 1900);
+  EXPECT_EQ(d.begin[2], 1900);
+  EXPECT_EQ(d.end[2], 2000);
+  EXPECT_EQ(d.end[static_cast<int>(Split::all)], 2000);
+  // With an answer mask the cuts fall on record boundaries (multiples of align).
+  write_npy(path("a.npy"), make_host_tensor(DType::u8, {2000}));
+  const Dataset r = load_dataset(path("t.txt"), c, path("a.npy"), 256, {});
+  EXPECT_EQ(r.end[0], 1792);
+  EXPECT_EQ(r.end[1], 1792);
 }
 
 TEST_F(Train, UnusableDataAndOptionsAreClearErrors) {

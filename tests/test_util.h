@@ -5,6 +5,9 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
@@ -111,5 +114,21 @@ void expect_error(Fn&& fn, const std::string& expected) {
         << "message '" << e.what() << "' lacks '" << expected << "'";
   }
 }
+
+// A fixture with a fresh folder per test under the temporary directory, removed after it.
+class TempDirTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    m_dir = std::filesystem::temp_directory_path() /
+            ("fmav_" + std::to_string(::getpid()) + "_" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->test_suite_name() + "_" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(m_dir);
+  }
+  void TearDown() override { std::filesystem::remove_all(m_dir); }
+  std::string path(const std::string& name = "") const { return (m_dir / name).string(); }
+
+  std::filesystem::path m_dir;
+};
 
 }  // namespace fmav_test

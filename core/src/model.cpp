@@ -292,8 +292,12 @@ at::Tensor image_logits(const Model& model, const at::Tensor& pixels, LayerTap* 
   FMAV_CHECK(pixels.dim() == 4 && pixels.size(1) == S && pixels.size(2) == S && pixels.size(3) == 3,
              "pixels must be (B, ", S, ", ", S, ", 3), got ", shape_str(pixels.sizes().vec()));
   const std::int64_t B = pixels.size(0);
+  // Per-image standardisation (each channel minus the image's mean, over the image's
+  // standard deviation), so a shape stands out against its background whatever the colours.
+  const at::Tensor centred = pixels - pixels.mean({1, 2}, true);
+  const at::Tensor x0 = centred / (centred.pow(2).mean({1, 2, 3}, true).sqrt() + 1e-3);
   // Patches in row-major grid order, each flattened as (row, column, channel).
-  const at::Tensor patches = (pixels * 2.0 - 1.0)
+  const at::Tensor patches = x0
                                  .view({B, G, P, G, P, 3})
                                  .permute({0, 1, 3, 2, 4, 5})
                                  .reshape({B, G * G, P * P * 3});
