@@ -57,7 +57,7 @@ std::shared_ptr<const Inspection> run_engine(const MapParams& params, MapJob* jo
   if (!params.model.empty()) {
     const Model model = cached_model(params.model);
     const ModelConfig& c = model.config();
-    const LayerCapture cap = capture_file(model, params.input, params.layer);
+    const LayerCapture cap = capture_file(model, params.input, params.layer, params.offset);
     InspectRequest request;
     request.head = std::clamp<std::int64_t>(params.head, 0, c.heads - 1);
     result = std::make_shared<const Inspection>(inspect(cap.q, cap.k, cap.v, cap.fma, cap.weights, request));
@@ -372,6 +372,7 @@ void update_maps(ViewerState& state) {
     if (state.pending.wait_for(0s) != std::future_status::ready) return;
     state.shown = state.pending.get();
     state.has_shown = true;
+    if (!state.shown.error.empty()) report_error(state, state.shown.error);
     upload_textures(state);
   }
   const bool same_params = state.has_shown && state.shown.params == state.params;
@@ -431,6 +432,8 @@ void draw_model_controls(ViewerState& state) {
   ImGui::PushItemWidth(130);
   if (ImGui::InputInt("layer", &p.layer)) p.layer = std::clamp(p.layer, 0, layers - 1);
   if (ImGui::InputInt("head", &p.head)) p.head = std::clamp(p.head, 0, heads - 1);
+  int offset = static_cast<int>(p.offset);
+  if (ImGui::InputInt("text offset", &offset, 64, 512)) p.offset = std::max(0, offset);
   ImGui::PopItemWidth();
   const FmaConfig& f = state.shown.fma;
   ImGui::TextColored(kMuted, "%s: m = %lld, p = %lld, %s", variant_name(f), static_cast<long long>(f.block_size),

@@ -19,6 +19,26 @@
 #include <string>
 
 namespace fmav::viewer {
+
+const char* to_string(View view) {
+  switch (view) {
+    case View::attention: return "attention";
+    case View::query: return "query";
+    case View::heads: return "heads";
+  }
+  return "?";
+}
+
+bool parse_view(const std::string& name, View* view) {
+  for (View v : {View::attention, View::query, View::heads}) {
+    if (name == to_string(v)) {
+      *view = v;
+      return true;
+    }
+  }
+  return false;
+}
+
 namespace {
 
 constexpr int kExitNoDisplay = 2;
@@ -28,7 +48,9 @@ constexpr float kSidebarWidth = 330;
 struct Options {
   std::string model, input;  // default: the shipped model and sample text
   int layer = 0, head = 0;
+  std::int64_t offset = 0;
   bool synthetic = false;
+  std::string view = "attention";
   std::int64_t n = 512;
   std::int64_t block_size = 32;
   std::int64_t rank = 4;
@@ -59,6 +81,8 @@ void add_options(CLI::App& app, Options& options) {
   app.add_option("--input", options.input, "text file or image for the model (default: assets/sample.txt)");
   app.add_option("--layer", options.layer, "layer shown first")->check(CLI::NonNegativeNumber);
   app.add_option("--head", options.head, "head shown first")->check(CLI::NonNegativeNumber);
+  app.add_option("--offset", options.offset, "text input: first byte of the model's window")
+      ->check(CLI::NonNegativeNumber);
   app.add_flag("--synthetic", options.synthetic,
                "start on the synthetic input (sample_qkv) with the settings below instead of a model");
   app.add_option("--n", options.n, "synthetic input: tokens")
@@ -76,6 +100,8 @@ void add_options(CLI::App& app, Options& options) {
       ->capture_default_str();
   app.add_option("--seed", options.seed, "seed of the input and random weights")
       ->capture_default_str();
+  app.add_option("--view", options.view, "tab shown first: attention | query | heads")
+      ->check(CLI::IsMember({"attention", "query", "heads"}));
   app.add_option("--screenshot", options.screenshot,
                  "render, write the window to this PNG and exit");
   app.add_option("--frames", options.frames, "frames to render before the screenshot")
@@ -93,7 +119,27 @@ void print_no_display(const std::string& reason) {
                reason.c_str());
 }
 
-void draw_frame(ViewerState& state) {
+// The tab bar over the main area; `select` forces a tab once (the --view option).
+void draw_views(ViewerState& state, bool* select) {
+  if (!ImGui::BeginTabBar("views")) return;
+  for (View view : {View::attention, View::query, View::heads}) {
+    const ImGuiTabItemFlags flags = *select && state.view == view ? ImGuiTabItemFlags_SetSelected : 0;
+    const char* label = view == View::attention ? "Attention" : view == View::query ? "Query" : "Heads";
+    if (ImGui::BeginTabItem(label, nullptr, flags)) {
+      if (!*select) state.view = view;
+      ImGui::BeginChild("view", ImVec2(0, 0), false, ImGuiWindowFlags_NoScrollbar);
+      if (view == View::attention) draw_map_views(state);
+      if (view == View::query) draw_query_view(state);
+      if (view == View::heads) draw_heads_view(state);
+      ImGui::EndChild();
+      ImGui::EndTabItem();
+    }
+  }
+  *select = false;
+  ImGui::EndTabBar();
+}
+
+void draw_frame(ViewerState& state, bool* select_view) {
   const ImGuiViewport* viewport = ImGui::GetMainViewport();
   ImGui::SetNextWindowPos(viewport->WorkPos);
   ImGui::SetNextWindowSize(viewport->WorkSize);
@@ -101,16 +147,20 @@ void draw_frame(ViewerState& state) {
                                  ImGuiWindowFlags_NoSavedSettings |
                                  ImGuiWindowFlags_NoBringToFrontOnFocus;
   ImGui::Begin("fma-viewer", nullptr, flags);
-  ImGui::BeginChild("sidebar", ImVec2(kSidebarWidth, 0), true);
+  const float status_height = ImGui::GetFrameHeightWithSpacing() + 4;
+  ImGui::BeginChild("sidebar", ImVec2(kSidebarWidth, -status_height), true);
   draw_engine_panel(state.device);
   ImGui::Spacing();
   ImGui::Spacing();
   draw_map_controls(state);
   ImGui::EndChild();
   ImGui::SameLine();
-  ImGui::BeginChild("maps", ImVec2(0, 0), false, ImGuiWindowFlags_NoScrollbar);
-  draw_map_views(state);
+  ImGui::BeginChild("main", ImVec2(0, -status_height), false, ImGuiWindowFlags_NoScrollbar);
+  draw_views(state, select_view);
   ImGui::EndChild();
+  ImGui::Separator();
+  draw_status_bar(state);
+  draw_error_popup(state);
   ImGui::End();
 }
 
@@ -132,12 +182,13 @@ int run_loop(Platform& platform, ViewerState& state, const Options& options) {
   const bool screenshot = !options.screenshot.empty();
   const auto start = std::chrono::steady_clock::now();
   int frames_ready = 0;
+  bool select_view = true;  // show the --view tab on the first frame
   while (!platform_should_close(platform)) {
     // Wake often while the worker runs so its result shows promptly; idle otherwise.
     platform_poll(screenshot ? 0.0 : (maps_busy(state) ? 0.03 : 0.25));
     update_maps(state);
     platform_begin_frame();
-    draw_frame(state);
+    draw_frame(state, &select_view);
     platform_render(platform);
     if (screenshot) {
       frames_ready = maps_busy(state) ? 0 : frames_ready + 1;
@@ -170,7 +221,7 @@ MapParams to_params(const Options& options, ViewerState& state) {
   if (!have_model) state.model_path.clear(), state.input_path.clear();
   if (have_model && !options.synthetic) {
     params.model = state.model_path, params.input = state.input_path;
-    params.layer = options.layer, params.head = options.head;
+    params.layer = options.layer, params.head = options.head, params.offset = options.offset;
   }
   params.n = options.n;
   params.block_size = options.block_size;
@@ -201,6 +252,7 @@ int main(int argc, char** argv) {
     fmav::init_engine();
     state.device = fmav::device_info();
     state.params = to_params(options, state);
+    parse_view(options.view, &state.view);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "fma-viewer: %s\n", e.what());
     return 1;

@@ -27,6 +27,7 @@ struct MapParams {
   // Source: a model run on an input file (model non-empty), else the synthetic sample_qkv.
   std::string model, input;
   int layer = 0, head = 0;
+  std::int64_t offset = 0;       // text: first byte of the model's window
   std::int64_t n = 512;          // tokens (synthetic)
   std::int64_t block_size = 32;  // m
   std::int64_t rank = 4;         // p
@@ -36,7 +37,8 @@ struct MapParams {
   std::uint64_t seed = 0;  // of the sample input and the random weights
 
   bool operator==(const MapParams& o) const {
-    return model == o.model && input == o.input && layer == o.layer && head == o.head && n == o.n &&
+    return model == o.model && input == o.input && layer == o.layer && head == o.head &&
+           offset == o.offset && n == o.n &&
            block_size == o.block_size && rank == o.rank && causal == o.causal &&
            downsample == o.downsample && count_multiplicity == o.count_multiplicity &&
            seed == o.seed;
@@ -73,8 +75,17 @@ struct MapJob {
   int layers = 0, heads = 0;
 };
 
+// The main area's views (tabs; `fma-viewer --view`).
+enum class View { attention, query, heads };
+const char* to_string(View view);      // "attention" | "query" | "heads"
+bool parse_view(const std::string& name, View* view);
+
 struct ViewerState {
   DeviceInfo device;
+  View view = View::attention;
+  std::int64_t query_row = -1;  // the query chosen for the query inspector (-1: none)
+  std::string status_error;     // the last error, shown in the status bar until dismissed
+  bool error_popup_pending = false;  // open the error popup on the next frame
 
   std::string model_path, input_path;  // the loaded model and input (empty: none)
   MapParams params;  // as the controls show them
@@ -86,6 +97,24 @@ struct ViewerState {
   bool has_shown = false;
   std::array<unsigned int, kMapCount> textures{};  // GL textures of shown.images (0 = none)
 };
+
+// ---- panel_status.cpp ----
+// Records an error: the status bar shows it and a popup opens once.
+void report_error(ViewerState& state, const std::string& message);
+// The error popup (call once a frame, inside the main window).
+void draw_error_popup(ViewerState& state);
+// One line: device, memory in use, the last run's time or progress, the last error.
+void draw_status_bar(ViewerState& state);
+
+// ---- panel_query.cpp ----
+// The query inspector: one query's attention over keys under full attention and FMA, the
+// level of each key and the mass per level; text tokens or the image coloured by attention.
+void draw_query_view(ViewerState& state);
+
+// ---- panel_heads.cpp ----
+// Every layer x head of the model as thumbnails ranked by approximation error; a click
+// opens that head in the attention view.
+void draw_heads_view(ViewerState& state);
 
 // ---- panel_engine.cpp ----
 // Draws where the engine runs: versions, threads, CUDA built/available and its summary.

@@ -297,4 +297,20 @@ TEST(ModelForward, CapturesFeedInspect) {
   EXPECT_TRUE(fc.weights.empty());
 }
 
+TEST_F(Folder, CapturesFromFilesOfEveryLayerAgree) {
+  const Model m = Model::create(small_lm(AttentionKind::fma_linear), 21);
+  write("t.txt", std::string(300, 'x') + "abcdefghij");
+  const std::vector<LayerCapture> all = capture_file_layers(m, path("t.txt"), 200);
+  ASSERT_EQ(all.size(), 2u);
+  for (int l = 0; l < 2; ++l) {
+    const LayerCapture one = capture_file(m, path("t.txt"), l, 200);
+    EXPECT_EQ(one.q.shape, (std::vector<std::int64_t>{1, 2, 110, 16}));  // 110 bytes from 200
+    EXPECT_EQ(one.q.data, all[l].q.data);
+    EXPECT_EQ(one.v.data, all[l].v.data);
+    EXPECT_EQ(one.weights.size(), all[l].weights.size());
+  }
+  expect_error([&] { capture_file(m, path("t.txt"), 0, 310); }, "offset must be in [0, 310)");
+  expect_error([&] { capture_file_layers(m, path("none.txt")); }, "none.txt");
+}
+
 }  // namespace

@@ -4,6 +4,7 @@
 #include "fmav/error.h"
 #include "fmav/tensor.h"
 #include "fmav/tensor_io.h"
+#include "input_test_util.h"
 
 #include <gtest/gtest.h>
 
@@ -27,21 +28,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Passes when `body` throws an fmav::Error whose message contains `substring`.
-::testing::AssertionResult throws_error(const std::function<void()>& body,
-                                        const std::string& substring) {
-  try {
-    body();
-  } catch (const Error& e) {
-    if (std::string(e.what()).find(substring) != std::string::npos) {
-      return ::testing::AssertionSuccess();
-    }
-    return ::testing::AssertionFailure()
-           << "message \"" << e.what() << "\" lacks \"" << substring << "\"";
-  }
-  return ::testing::AssertionFailure()
-         << "no fmav::Error thrown (expected \"" << substring << "\")";
-}
+using fmav_test::throws_error;
 
 const std::vector<DType> kNpyDTypes = {DType::f32, DType::f64, DType::f16,
                                        DType::i64, DType::i32, DType::u8};

@@ -3,6 +3,8 @@
 
 #include "memory_tracker.h"
 
+#include "fmav/engine.h"
+
 #include <c10/core/Allocator.h>
 #include <c10/core/CPUAllocator.h>
 
@@ -70,11 +72,13 @@ void reset_tracked_peak() {
   if (g_counter) g_counter->reset_peak();
 }
 
-std::int64_t peak_rss_bytes() {
+namespace {
+// A "Key: n kB" line of /proc/self/status, in bytes (0 when absent).
+std::int64_t status_bytes(const char* wanted) {
   std::ifstream status("/proc/self/status");
   std::string key;
   while (status >> key) {
-    if (key == "VmHWM:") {
+    if (key == wanted) {
       std::int64_t kib = 0;
       status >> kib;
       return kib * 1024;
@@ -83,6 +87,10 @@ std::int64_t peak_rss_bytes() {
   }
   return 0;
 }
+}  // namespace
+
+std::int64_t peak_rss_bytes() { return status_bytes("VmHWM:"); }
+std::int64_t resident_memory_bytes() { return status_bytes("VmRSS:"); }
 
 void reset_peak_rss() {
   std::ofstream clear("/proc/self/clear_refs");

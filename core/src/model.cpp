@@ -100,6 +100,7 @@ at::Tensor attention(const Model& model, int layer, const at::Tensor& x, LayerTa
   const std::int64_t B = x.size(0), N = x.size(1), H = c.heads, D = c.head_dim();
   const at::Tensor qkv = linear(x, model.state(), b + "qkv").view({B, N, 3, H, D}).permute({2, 0, 3, 1, 4});
   const at::Tensor q = qkv[0].contiguous(), k = qkv[1].contiguous(), v = qkv[2].contiguous();
+  if (tap != nullptr && tap->all) tap->qs.push_back(q), tap->ks.push_back(k), tap->vs.push_back(v);
   if (tap != nullptr && tap->layer == layer) tap->q = q, tap->k = k, tap->v = v;
   const FmaConfig f = fma_config(c);
   at::Tensor o;
@@ -133,10 +134,11 @@ at::Tensor trunk(const Model& model, at::Tensor x, LayerTap* tap) {
 
 HostTensor host_f32(const at::Tensor& t) { return to_host(t.detach().to(at::kFloat).contiguous()); }
 
-LayerCapture make_capture(const Model& model, const LayerTap& tap) {
+LayerCapture make_capture(const Model& model, int layer, const at::Tensor& q, const at::Tensor& k,
+                          const at::Tensor& v) {
   LayerCapture out;
-  out.q = host_f32(tap.q), out.k = host_f32(tap.k), out.v = host_f32(tap.v);
-  out.tokens = tap.q.size(2);
+  out.q = host_f32(q), out.k = host_f32(k), out.v = host_f32(v);
+  out.tokens = q.size(2);
   out.fma = fma_config(model.config());
   const AttentionKind kind = model.config().attention.kind;
   if (kind == AttentionKind::full || kind == AttentionKind::local) {
@@ -146,7 +148,7 @@ LayerCapture make_capture(const Model& model, const LayerTap& tap) {
     if (out.fma.block_size % out.fma.rank != 0) out.fma.rank = 1;
     return out;
   }
-  const std::string prefix = "blocks." + std::to_string(tap.layer) + ".attn.";
+  const std::string prefix = "blocks." + std::to_string(layer) + ".attn.";
   for (const auto& [name, t] : model.state().params) {
     if (name.compare(0, prefix.size(), prefix) == 0 && is_downsample_weight(name)) {
       out.weights[name.substr(prefix.size())] = host_f32(t);
@@ -319,7 +321,7 @@ LayerCapture capture_text(const Model& model, const std::string& tokens, int lay
   LayerTap tap;
   tap.layer = layer;
   lm_logits(model, t, &tap);
-  return make_capture(model, tap);
+  return make_capture(model, layer, tap.q, tap.k, tap.v);
 }
 
 LayerCapture capture_image(const Model& model, const std::vector<float>& rgb, int layer) {
@@ -334,20 +336,53 @@ LayerCapture capture_image(const Model& model, const std::vector<float>& rgb, in
   LayerTap tap;
   tap.layer = layer;
   image_logits(model, pixels, &tap);
-  return make_capture(model, tap);
+  return make_capture(model, layer, tap.q, tap.k, tap.v);
 }
 
-LayerCapture capture_file(const Model& model, const std::string& path, int layer, std::int64_t offset) {
-  check_layer(model, layer);
+namespace {
+
+// The model's input from a file: token bytes (LMs: the context window from `offset`) or
+// standardised-later pixels (images fitted to the model's size), as a batch of one.
+at::Tensor input_from_file(const Model& model, const std::string& path, std::int64_t offset) {
   const ModelConfig& c = model.config();
   if (!c.is_lm()) {
     FMAV_CHECK(offset == 0, "an offset is for text inputs, not images");
-    return capture_image(model, fit_image(read_image(path), c.image_size, c.image_size).rgb, layer);
+    const std::vector<float> rgb = fit_image(read_image(path), c.image_size, c.image_size).rgb;
+    return at::from_blob(const_cast<float*>(rgb.data()), {1, c.image_size, c.image_size, 3}, at::kFloat).clone();
   }
   const std::string text = read_text(path);
   const std::int64_t size = static_cast<std::int64_t>(text.size());
   FMAV_CHECK(offset >= 0 && offset < size, "offset must be in [0, ", size, ") for ", path, ", got ", offset);
-  return capture_text(model, text.substr(offset, c.context), layer);
+  const std::int64_t n = std::min(c.context, size - offset);
+  at::Tensor t = at::empty({1, n}, at::kLong);
+  for (std::int64_t i = 0; i < n; ++i) t.data_ptr<std::int64_t>()[i] = static_cast<unsigned char>(text[offset + i]);
+  return t;
+}
+
+}  // namespace
+
+LayerCapture capture_file(const Model& model, const std::string& path, int layer, std::int64_t offset) {
+  check_layer(model, layer);
+  const at::Tensor input = input_from_file(model, path, offset);
+  at::NoGradGuard no_grad;
+  LayerTap tap;
+  tap.layer = layer;
+  model.config().is_lm() ? lm_logits(model, input, &tap) : image_logits(model, input, &tap);
+  return make_capture(model, layer, tap.q, tap.k, tap.v);
+}
+
+std::vector<LayerCapture> capture_file_layers(const Model& model, const std::string& path, std::int64_t offset) {
+  FMAV_CHECK(!model.empty(), "no model is loaded");
+  const at::Tensor input = input_from_file(model, path, offset);
+  at::NoGradGuard no_grad;
+  LayerTap tap;
+  tap.all = true;
+  model.config().is_lm() ? lm_logits(model, input, &tap) : image_logits(model, input, &tap);
+  std::vector<LayerCapture> out;
+  for (std::size_t l = 0; l < tap.qs.size(); ++l) {
+    out.push_back(make_capture(model, static_cast<int>(l), tap.qs[l], tap.ks[l], tap.vs[l]));
+  }
+  return out;
 }
 
 std::string default_model_path() { return (fs::path(assets_dir()) / "models" / "lm-fma").string(); }

@@ -18,10 +18,13 @@ struct ModelState {
   std::map<std::string, at::Tensor> params;
 };
 
-// Asks a forward pass to keep one layer's attention inputs q, k, v (B, H, N, D).
+// Asks a forward pass to keep one layer's attention inputs q, k, v (B, H, N, D), or with
+// `all` every layer's, in order.
 struct LayerTap {
   int layer = -1;
+  bool all = false;
   at::Tensor q, k, v;
+  std::vector<at::Tensor> qs, ks, vs;
 };
 
 // The causal or masked LM on tokens (B, N) int64 (N <= context; values < vocab): next-byte

@@ -1,6 +1,7 @@
 #pragma once
 // Engine start-up and facts about where it runs.
 
+#include <cstdint>
 #include <string>
 
 namespace fmav {
@@ -21,5 +22,8 @@ struct DeviceInfo {
 };
 
 DeviceInfo device_info();
+
+// The process's resident memory now (Linux VmRSS), in bytes; 0 where unknown.
+std::int64_t resident_memory_bytes();
 
 }  // namespace fmav

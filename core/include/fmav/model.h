@@ -148,6 +148,8 @@ LayerCapture capture_image(const Model& model, const std::vector<float>& rgb, in
 // window of `context` bytes from byte `offset`; UTF-8 rules of fmav/input.h) or an image
 // (PNG, JPEG, BMP; fitted to the model's size) for the image classifier.
 LayerCapture capture_file(const Model& model, const std::string& path, int layer, std::int64_t offset = 0);
+// The same for every layer at once (one forward pass), index = layer.
+std::vector<LayerCapture> capture_file_layers(const Model& model, const std::string& path, std::int64_t offset = 0);
 
 // Where the shipped defaults live: $FMAV_ASSETS if set, else the source tree's assets/.
 std::string assets_dir();
