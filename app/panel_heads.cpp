@@ -1,11 +1,450 @@
-// The heads view (being written; see viewer_state.h).
+// The heads overview: every layer x head of a model on its input as a thumbnail of the FMA
+// map (or FMA - full) with its output error and mean row TV (DESIGN.md §2), ranked so the
+// heads FMA approximates worst come first. One forward pass captures every layer; the heads
+// are then inspected one by one on a worker thread (§5) that reports progress through
+// atomics and stops between heads when cancelled. The frame only polls.
 
+#include "colormap.h"
+#include "platform_glfw.h"
 #include "viewer_state.h"
+
+#include "fmav/error.h"
+#include "fmav/model.h"
 
 #include <imgui.h>
 
-namespace fmav::viewer {
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <future>
+#include <memory>
+#include <numeric>
+#include <string>
+#include <vector>
 
-void draw_heads_view(ViewerState&) { ImGui::TextUnformatted("heads view: not yet built"); }
+namespace fmav::viewer {
+namespace {
+
+const ImVec4 kMuted(0.65f, 0.65f, 0.68f, 1.0f);
+const ImVec4 kBusy(1.0f, 0.8f, 0.3f, 1.0f);
+const ImVec4 kErrorColor(1.0f, 0.4f, 0.4f, 1.0f);
+constexpr int kThumbSide = 96;         // thumbnails: maps max-pooled to at most 96 x 96
+constexpr std::size_t kCacheSize = 8;  // results kept per (model, input, offset)
+constexpr double kLogFloor = -6.0;
+constexpr int kDiffDecades = 4;
+
+// What the overview is computed for.
+struct HeadsKey {
+  std::string model, input;
+  std::int64_t offset = 0;
+  bool operator==(const HeadsKey& o) const {
+    return model == o.model && input == o.input && offset == o.offset;
+  }
+  bool operator!=(const HeadsKey& o) const { return !(*this == o); }
+};
+
+// One head: its error metrics and its maps max-pooled to a side x side thumbnail.
+struct HeadSummary {
+  int layer = 0, head = 0;
+  double output_rel_error = 0, mean_tv = 0, mean_kl = 0;
+  int side = 0;
+  std::vector<double> fma;          // largest FMA probability of each pooled cell
+  std::vector<double> diff;         // FMA - full of largest magnitude in each cell
+  std::vector<std::int8_t> masked;  // -1 where every pair of the cell is masked, else 0
+};
+
+struct HeadsResult {
+  HeadsKey key;
+  int layers = 0, heads = 0;
+  std::int64_t tokens = 0;
+  std::vector<HeadSummary> summaries;  // layer-major
+  std::string error;                   // fmav::Error message; empty on success
+  bool cancelled = false;
+  double seconds = 0;
+};
+
+// Shared between the frame and the worker.
+struct HeadsProgress {
+  std::atomic<int> done{0}, total{0};
+  std::atomic<bool> cancel{false};
+};
+
+enum class HeadsOrder { output_error, mean_tv, layer_head };
+
+}  // namespace
+
+struct HeadsPanel {
+  std::future<HeadsResult> pending;
+  HeadsKey pending_key;
+  std::shared_ptr<HeadsProgress> progress;
+  bool attempted = false;  // a run for `attempted_key` was started (no automatic retry)
+  HeadsKey attempted_key;
+  std::vector<std::shared_ptr<const HeadsResult>> cache;  // successful runs, newest last
+  std::shared_ptr<const HeadsResult> shown;               // the current key's run (maybe an error)
+
+  bool show_diff = false;
+  HeadsOrder order = HeadsOrder::output_error;
+  // Thumbnail textures of `textures_of`, coloured with these settings.
+  std::vector<unsigned int> textures;
+  std::shared_ptr<const HeadsResult> textures_of;  // held: no new result reuses its address
+  MapScale textures_scale = MapScale::log10;
+  bool textures_diff = false;
+  double diff_limit = 0;  // largest |FMA - full| over all heads (a shared colour range)
+};
+
+namespace {
+
+// ---- worker (no ImGui, no GL) ----
+
+double mean_of(const std::vector<double>& values) {
+  double sum = 0;
+  for (double v : values) sum += v;
+  return values.empty() ? 0.0 : sum / values.size();
+}
+
+HeadSummary summarize(const Inspection& in, int layer, int head) {
+  HeadSummary s;
+  s.layer = layer, s.head = head;
+  s.output_rel_error = in.output_rel_error;
+  s.mean_tv = mean_of(in.row_tv);
+  s.mean_kl = mean_of(in.row_kl);
+  s.side = static_cast<int>(std::min<std::int64_t>(kThumbSide, std::max(in.rows, in.cols)));
+  const std::size_t cells = static_cast<std::size_t>(s.side) * s.side;
+  s.fma.assign(cells, 0.0);
+  s.diff.assign(cells, 0.0);
+  s.masked.assign(cells, -1);
+  for (std::int64_t r = 0; r < in.rows; ++r) {
+    const std::size_t ti = static_cast<std::size_t>(r * s.side / in.rows) * s.side;
+    for (std::int64_t c = 0; c < in.cols; ++c) {
+      const std::size_t i = static_cast<std::size_t>(r * in.cols + c);
+      if (in.level_map[i] < 0) continue;
+      const std::size_t t = ti + static_cast<std::size_t>(c * s.side / in.cols);
+      const double d = in.fma_map[i] - in.full_map[i];
+      s.masked[t] = 0;
+      s.fma[t] = std::max(s.fma[t], in.fma_map[i]);
+      if (std::abs(d) > std::abs(s.diff[t])) s.diff[t] = d;
+    }
+  }
+  return s;
+}
+
+HeadsResult run_heads(HeadsKey key, std::shared_ptr<HeadsProgress> progress) {
+  const auto start = std::chrono::steady_clock::now();
+  HeadsResult result;
+  result.key = key;
+  try {
+    const Model model = Model::load(key.model);
+    const ModelConfig& c = model.config();
+    result.layers = static_cast<int>(c.layers), result.heads = static_cast<int>(c.heads);
+    progress->total = result.layers * result.heads;
+    const std::vector<LayerCapture> captures = capture_file_layers(model, key.input, key.offset);
+    for (int layer = 0; layer < static_cast<int>(captures.size()); ++layer) {
+      const LayerCapture& cap = captures[static_cast<std::size_t>(layer)];
+      result.tokens = cap.tokens;
+      for (int h = 0; h < result.heads; ++h) {
+        if (progress->cancel) {
+          result.cancelled = true;
+          return result;
+        }
+        InspectRequest request;
+        request.head = h;
+        const Inspection in = inspect(cap.q, cap.k, cap.v, cap.fma, cap.weights, request);
+        result.summaries.push_back(summarize(in, layer, h));
+        ++progress->done;
+      }
+    }
+  } catch (const Error& e) {
+    result.error = e.what();
+  } catch (const std::exception& e) {
+    result.error = std::string("internal error: ") + e.what();
+  }
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
+// ---- the worker's life (main thread) ----
+
+HeadsKey current_key(const ViewerState& state) {
+  return {state.params.model, state.params.input, state.params.offset};
+}
+
+HeadsPanel& panel(ViewerState& state) {
+  if (!state.heads) state.heads = std::make_shared<HeadsPanel>();
+  return *state.heads;
+}
+
+void start(HeadsPanel& h, const HeadsKey& key) {
+  h.progress = std::make_shared<HeadsProgress>();
+  h.pending_key = key;
+  h.attempted = true;
+  h.attempted_key = key;
+  h.pending = std::async(std::launch::async, run_heads, key, h.progress);
+}
+
+std::shared_ptr<const HeadsResult> cached(const HeadsPanel& h, const HeadsKey& key) {
+  for (const auto& result : h.cache) {
+    if (result->key == key) return result;
+  }
+  return nullptr;
+}
+
+// Collects a finished run, cancels one for an input no longer chosen and starts the run the
+// current input needs (once: an error or a cancel waits for the Compute button).
+void update_heads(ViewerState& state, HeadsPanel& h) {
+  using namespace std::chrono_literals;
+  const HeadsKey key = current_key(state);
+  if (h.pending.valid() && h.pending.wait_for(0s) == std::future_status::ready) {
+    auto result = std::make_shared<const HeadsResult>(h.pending.get());
+    // A run for an input no longer chosen was cancelled; its error, if any, is stale too.
+    if (!result->error.empty() && result->key == key)
+      report_error(state, "heads overview: " + result->error);
+    if (result->error.empty() && !result->cancelled) {
+      h.cache.push_back(result);
+      if (h.cache.size() > kCacheSize) h.cache.erase(h.cache.begin());
+    }
+    if (result->key == key) h.shown = result;
+  }
+  if (h.pending.valid() && h.pending_key != key) h.progress->cancel = true;
+  if (h.shown && h.shown->key != key) h.shown = nullptr;
+  if (h.pending.valid() || h.shown) return;
+  h.shown = cached(h, key);
+  if (!h.shown && (!h.attempted || h.attempted_key != key)) start(h, key);
+}
+
+// ---- thumbnails (main thread: GL) ----
+
+void free_textures(HeadsPanel& h) {
+  for (unsigned int& texture : h.textures) texture_destroy(texture);
+  h.textures.clear();
+  h.textures_of.reset();
+}
+
+// Colours and uploads the shown result's thumbnails when it or the colouring changed.
+void update_textures(HeadsPanel& h, MapScale scale) {
+  const std::shared_ptr<const HeadsResult> result =
+      h.shown && h.shown->error.empty() && !h.shown->cancelled ? h.shown : nullptr;
+  if (result == h.textures_of && scale == h.textures_scale && h.show_diff == h.textures_diff)
+    return;
+  if (!result) return free_textures(h);
+  h.diff_limit = 0;
+  for (const HeadSummary& s : result->summaries) {
+    for (double d : s.diff) h.diff_limit = std::max(h.diff_limit, std::abs(d));
+  }
+  std::vector<std::uint8_t> rgba;
+  while (h.textures.size() > result->summaries.size()) {
+    texture_destroy(h.textures.back());
+    h.textures.pop_back();
+  }
+  h.textures.resize(result->summaries.size(), 0);
+  for (std::size_t i = 0; i < result->summaries.size(); ++i) {
+    const HeadSummary& s = result->summaries[i];
+    const std::size_t count = s.fma.size();
+    rgba.resize(count * 4);
+    const bool log10 = scale == MapScale::log10;
+    if (h.show_diff) {
+      colorize_diverging(s.diff.data(), count, h.diff_limit, log10 ? kDiffDecades : 0,
+                         s.masked.data(), rgba.data());
+    } else {
+      const double hi =
+          log10 ? 0.0 : std::max(1e-12, *std::max_element(s.fma.begin(), s.fma.end()));
+      colorize_sequential(s.fma.data(), count, log10 ? kLogFloor : 0.0, hi, log10, s.masked.data(),
+                          rgba.data());
+    }
+    h.textures[i] = texture_upload(h.textures[i], s.side, s.side, rgba.data());
+  }
+  h.textures_of = result, h.textures_scale = scale, h.textures_diff = h.show_diff;
+}
+
+// ---- drawing ----
+
+std::vector<std::size_t> ranking(const HeadsResult& result, HeadsOrder order) {
+  std::vector<std::size_t> index(result.summaries.size());
+  std::iota(index.begin(), index.end(), std::size_t{0});
+  if (order == HeadsOrder::layer_head) return index;
+  const auto metric = [&](std::size_t i) {
+    const HeadSummary& s = result.summaries[i];
+    return order == HeadsOrder::output_error ? s.output_rel_error : s.mean_tv;
+  };
+  std::stable_sort(index.begin(), index.end(),
+                   [&](std::size_t a, std::size_t b) { return metric(a) > metric(b); });
+  return index;
+}
+
+void draw_color_scale(const HeadsPanel& h, MapScale scale, float width) {
+  constexpr int kSegments = 40;
+  const ImVec2 p = ImGui::GetCursorScreenPos();
+  ImDrawList* draw = ImGui::GetWindowDrawList();
+  for (int i = 0; i < kSegments; ++i) {
+    const float t = (i + 0.5f) / kSegments;
+    const Rgba8 c = h.show_diff ? diverging_color(2 * t - 1) : sequential_color(t);
+    draw->AddRectFilled(ImVec2(p.x + width * i / kSegments, p.y + 3),
+                        ImVec2(p.x + width * (i + 1) / kSegments, p.y + 15),
+                        IM_COL32(c.r, c.g, c.b, 255));
+  }
+  ImGui::Dummy(ImVec2(width, 16));
+  ImGui::SameLine();
+  const bool log10 = scale == MapScale::log10;
+  if (h.show_diff) {
+    ImGui::TextColored(kMuted, "FMA - full, -%.1e .. +%.1e (all heads; %s)", h.diff_limit,
+                       h.diff_limit, log10 ? "symmetric log" : "linear");
+  } else {
+    ImGui::TextColored(kMuted, log10 ? "FMA probability, 1e-6 .. 1 (log10)"
+                                     : "FMA probability, 0 .. each head's max");
+  }
+}
+
+// Map toggle, order, progress or state, and the Cancel / Compute buttons.
+void draw_controls(ViewerState& state, HeadsPanel& h) {
+  ImGui::TextUnformatted("map");
+  ImGui::SameLine();
+  if (ImGui::RadioButton("FMA", !h.show_diff)) h.show_diff = false;
+  ImGui::SameLine();
+  if (ImGui::RadioButton("FMA - full", h.show_diff)) h.show_diff = true;
+  ImGui::SameLine(0, 30);
+  ImGui::TextUnformatted("sort by");
+  ImGui::SameLine();
+  const char* orders[] = {"output error", "mean row TV", "layer / head"};
+  int order = static_cast<int>(h.order);
+  ImGui::PushItemWidth(150);
+  if (ImGui::Combo("##order", &order, orders, 3)) h.order = static_cast<HeadsOrder>(order);
+  ImGui::PopItemWidth();
+  ImGui::SameLine(0, 30);
+  if (h.pending.valid()) {
+    const int done = h.progress->done, total = h.progress->total;
+    if (total == 0 || done == 0) {
+      ImGui::TextColored(kBusy, "running the model on every layer...");
+    } else {
+      ImGui::TextColored(kBusy, "head %d of %d", std::min(done + 1, total), total);
+    }
+    ImGui::SameLine();
+    if (h.progress->cancel) {
+      ImGui::TextColored(kMuted, "cancelling...");
+    } else if (ImGui::Button("Cancel")) {
+      h.progress->cancel = true;
+    }
+    return;
+  }
+  const HeadsResult* r = h.shown.get();
+  if (r && r->cancelled) ImGui::TextColored(kMuted, "cancelled");
+  if (r && !r->error.empty()) ImGui::TextColored(kErrorColor, "engine error");
+  if (r && r->error.empty() && !r->cancelled) {
+    ImGui::TextColored(kMuted, "%d heads in %.2f s", static_cast<int>(r->summaries.size()),
+                       r->seconds);
+  }
+  ImGui::SameLine();
+  if (ImGui::Button(r && r->error.empty() && !r->cancelled ? "Recompute" : "Compute")) {
+    h.cache.erase(std::remove(h.cache.begin(), h.cache.end(), h.shown), h.cache.end());
+    h.shown = nullptr;
+    start(h, current_key(state));
+  }
+}
+
+// One thumbnail with its label; a click opens the head in the attention view.
+void draw_thumbnail(ViewerState& state, const HeadsPanel& h, std::size_t i, int rank, float thumb) {
+  const HeadSummary& s = h.shown->summaries[i];
+  const ImVec2 p = ImGui::GetCursorScreenPos();
+  ImGui::Image(reinterpret_cast<ImTextureID>(static_cast<std::intptr_t>(h.textures[i])),
+               ImVec2(thumb, thumb));
+  const bool current = state.params.layer == s.layer && state.params.head == s.head;
+  ImDrawList* draw = ImGui::GetWindowDrawList();
+  if (ImGui::IsItemHovered()) {
+    draw->AddRect(ImVec2(p.x - 2, p.y - 2), ImVec2(p.x + thumb + 2, p.y + thumb + 2),
+                  IM_COL32(255, 255, 255, 255), 0, 0, 2);
+    ImGui::SetTooltip(
+        "layer %d, head %d\noutput rel. error %.3e\nmean row TV %.3e\nmean KL %.3e\n"
+        "click: open in the attention view",
+        s.layer, s.head, s.output_rel_error, s.mean_tv, s.mean_kl);
+  } else if (current) {
+    draw->AddRect(ImVec2(p.x - 2, p.y - 2), ImVec2(p.x + thumb + 2, p.y + thumb + 2),
+                  IM_COL32(255, 150, 40, 255), 0, 0, 2);
+  }
+  if (ImGui::IsItemClicked(ImGuiMouseButton_Left)) {
+    state.params.layer = s.layer, state.params.head = s.head;
+    state.view = View::attention;
+    state.view_requested = true;
+  }
+  if (rank > 0) {
+    ImGui::Text("layer %d  head %d", s.layer, s.head);
+    ImGui::SameLine();
+    ImGui::TextColored(kMuted, "#%d", rank);
+  } else {
+    ImGui::Text("layer %d  head %d", s.layer, s.head);
+  }
+  ImGui::TextColored(kMuted, "err %.2e  TV %.2e", s.output_rel_error, s.mean_tv);
+}
+
+void draw_grid(ViewerState& state, HeadsPanel& h) {
+  const HeadsResult& r = *h.shown;
+  if (r.summaries.empty() || h.textures.size() != r.summaries.size()) return;
+  const ImVec2 avail = ImGui::GetContentRegionAvail();
+  const float text_h = 2 * ImGui::GetTextLineHeightWithSpacing() + 14;
+  const int columns = std::max(1, r.heads);
+  const int rows = (static_cast<int>(r.summaries.size()) + columns - 1) / columns;
+  const float cell_w = avail.x / columns;
+  const float thumb = std::clamp(std::min(cell_w - 24, avail.y / rows - text_h), 64.0f, 256.0f);
+  const std::vector<std::size_t> order = ranking(r, h.order);
+  ImGui::BeginChild("thumbnails", ImVec2(0, 0), false);
+  for (std::size_t k = 0; k < order.size(); ++k) {
+    if (k % columns != 0) ImGui::SameLine(cell_w * (k % columns));
+    ImGui::BeginGroup();
+    draw_thumbnail(state, h, order[k],
+                   h.order == HeadsOrder::layer_head ? 0 : static_cast<int>(k) + 1, thumb);
+    ImGui::EndGroup();
+  }
+  ImGui::EndChild();
+}
+
+}  // namespace
+
+// ---- public ----
+
+void draw_heads_view(ViewerState& state) {
+  if (state.params.model.empty()) {
+    if (state.heads && state.heads->pending.valid()) state.heads->progress->cancel = true;
+    ImGui::TextWrapped(
+        "The heads overview needs a model: it runs every layer and head of the model "
+        "on its input. Choose \"model\" under Input (or start fma-viewer with --model).");
+    return;
+  }
+  HeadsPanel& h = panel(state);
+  update_heads(state, h);
+  update_textures(h, state.scale);
+  const HeadsResult* r = h.shown.get();
+  if (r && r->layers > 0) {
+    ImGui::Text("%d layers x %d heads, n = %lld", r->layers, r->heads,
+                static_cast<long long>(r->tokens));
+    ImGui::SameLine(0, 20);
+  }
+  ImGui::TextColored(kMuted, "%s", state.shown.source.c_str());
+  draw_controls(state, h);
+  if (r && !r->error.empty()) {
+    ImGui::PushStyleColor(ImGuiCol_Text, kErrorColor);
+    ImGui::TextWrapped("%s", r->error.substr(0, r->error.find('\n')).c_str());
+    ImGui::PopStyleColor();
+  }
+  if (!h.textures_of) return;
+  draw_color_scale(h, state.scale, 200);
+  ImGui::Spacing();
+  draw_grid(state, h);
+}
+
+bool heads_busy(const ViewerState& state) {
+  if (state.view != View::heads || state.params.model.empty()) return false;
+  if (!state.heads) return true;
+  const HeadsPanel& h = *state.heads;
+  return h.pending.valid() || !h.shown || h.shown->key != current_key(state);
+}
+
+void release_heads(ViewerState& state) {
+  if (!state.heads) return;
+  HeadsPanel& h = *state.heads;
+  if (h.pending.valid()) {
+    h.progress->cancel = true;
+    h.pending.wait();
+  }
+  free_textures(h);
+}
 
 }  // namespace fmav::viewer

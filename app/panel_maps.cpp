@@ -8,6 +8,7 @@
 
 #include "fmav/attend.h"
 #include "fmav/error.h"
+#include "fmav/input.h"
 #include "fmav/model.h"
 #include "fmav/sample.h"
 
@@ -65,6 +66,14 @@ std::shared_ptr<const Inspection> run_engine(const MapParams& params, MapJob* jo
     job->heads = static_cast<int>(c.heads);
     job->source = file_name(params.model) + " (" + to_string(c.architecture) + ", " +
                   attention_name(c.attention) + " attention) on " + file_name(params.input);
+    // The same input as the model saw, for the query inspector's tokens or image.
+    if (c.is_lm()) {
+      job->text = read_text(params.input).substr(static_cast<std::size_t>(params.offset),
+                                                 static_cast<std::size_t>(cap.tokens));
+    } else {
+      job->image = std::make_shared<const Image>(
+          fit_image(read_image(params.input), c.image_size, c.image_size));
+    }
   } else {
     const FmaConfig config{params.block_size, params.rank, params.causal, params.downsample,
                            params.count_multiplicity};
@@ -261,6 +270,7 @@ void draw_hover(const ViewerState& state, ImVec2 origin, ImVec2 size) {
     ImGui::SameLine(70);
     ImGui::TextUnformatted(value.c_str());
   }
+  ImGui::TextColored(kMuted, "click: inspect query %lld", static_cast<long long>(row));
   ImGui::EndTooltip();
 }
 
@@ -288,7 +298,16 @@ std::string caption_of(const ViewerState& state, MapKind kind) {
   }
 }
 
-void draw_map_cell(const ViewerState& state, MapKind kind, ImVec2 cell) {
+// Makes the map row under the mouse the query of the query inspector and asks for that tab.
+void select_query_at(ViewerState& state, ImVec2 origin, ImVec2 size) {
+  const Inspection& in = *state.shown.inspection;
+  const float y = (ImGui::GetIO().MousePos.y - origin.y) / size.y;
+  state.query_row = std::clamp<std::int64_t>(static_cast<std::int64_t>(y * in.rows), 0, in.rows - 1);
+  state.view = View::query;
+  state.view_requested = true;
+}
+
+void draw_map_cell(ViewerState& state, MapKind kind, ImVec2 cell) {
   static const char* kTitles[kMapCount] = {"Full attention", "FMA", "FMA - full", "Level map"};
   const std::string caption = caption_of(state, kind);
   const MapImage& image = state.shown.images[kind];
@@ -321,6 +340,11 @@ void draw_map_cell(const ViewerState& state, MapKind kind, ImVec2 cell) {
   ImGui::Image(reinterpret_cast<ImTextureID>(static_cast<std::intptr_t>(state.textures[kind])),
                size);
   if (ImGui::IsItemHovered()) draw_hover(state, origin, size);
+  // A click, not the end of a drag, opens the row in the query inspector.
+  if (ImGui::IsItemHovered() && ImGui::IsMouseReleased(ImGuiMouseButton_Left) &&
+      ImGui::GetIO().MouseDragMaxDistanceSqr[ImGuiMouseButton_Left] < 16.0f) {
+    select_query_at(state, origin, size);
+  }
   draw_legend(state, kind, size.x);
   ImGui::Unindent(indent);
 }
@@ -385,6 +409,7 @@ void update_maps(ViewerState& state) {
   if (reuse) {
     kept.fma = state.shown.fma, kept.tokens = state.shown.tokens, kept.source = state.shown.source;
     kept.layers = state.shown.layers, kept.heads = state.shown.heads, kept.seconds = state.shown.seconds;
+    kept.text = state.shown.text, kept.image = state.shown.image;
   }
   state.pending = std::async(std::launch::async, run_job, state.params, state.scale, reuse, kept);
 }

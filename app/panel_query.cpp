@@ -1,11 +1,578 @@
-// The query view (being written; see viewer_state.h).
+// The query inspector (DESIGN.md §2, "The attention map at full resolution"): one query row
+// of the shown layer and head under full attention and FMA — a plot over the keys, the level
+// that covers each key, the mass per level and the row's error metrics — and the model's
+// input coloured by that row: text tokens, or the image's patches with the FMA2D fine cells
+// (§4). It draws from state.shown only; the engine is never called here.
 
+#include "colormap.h"
+#include "platform_glfw.h"
 #include "viewer_state.h"
 
 #include <imgui.h>
 
-namespace fmav::viewer {
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
 
-void draw_query_view(ViewerState&) { ImGui::TextUnformatted("query view: not yet built"); }
+namespace fmav::viewer {
+namespace {
+
+const ImVec4 kMuted(0.65f, 0.65f, 0.68f, 1.0f);
+const ImVec4 kBusy(1.0f, 0.8f, 0.3f, 1.0f);
+const ImVec4 kErrorColor(1.0f, 0.4f, 0.4f, 1.0f);
+const ImU32 kFullColor = IM_COL32(110, 170, 255, 150);  // full attention: bars
+const ImU32 kFmaColor = IM_COL32(255, 150, 40, 255);    // FMA: a step line over them
+const ImU32 kQueryColor = IM_COL32(255, 60, 60, 255);
+const ImU32 kAxisColor = IM_COL32(150, 150, 158, 255);
+const ImU32 kGridColor = IM_COL32(90, 90, 98, 110);
+constexpr double kLogFloor = -6.0;  // as the maps: log10 probabilities clamped to [-6, 0]
+
+ImU32 to_imu32(Rgba8 c, int alpha = 255) { return IM_COL32(c.r, c.g, c.b, alpha); }
+
+std::string format_value(const char* fmt, double value) {
+  char text[64];
+  std::snprintf(text, sizeof(text), fmt, value);
+  return text;
+}
+
+// One query row of the shown inspection and how it is drawn.
+struct Row {
+  const Inspection* in = nullptr;
+  const MapJob* job = nullptr;
+  std::int64_t row = 0, cols = 0;
+  const double* full = nullptr;
+  const double* fma = nullptr;
+  const std::int8_t* level = nullptr;
+  MapScale scale = MapScale::log10;
+  double hi = 1;  // linear scale: the largest probability of the row
+};
+
+Row row_of(const ViewerState& state, std::int64_t row) {
+  const Inspection& in = *state.shown.inspection;
+  Row r;
+  r.in = &in, r.job = &state.shown, r.row = row, r.cols = in.cols, r.scale = state.scale;
+  const std::size_t first = static_cast<std::size_t>(row * in.cols);
+  r.full = in.full_map.data() + first;
+  r.fma = in.fma_map.data() + first;
+  r.level = in.level_map.data() + first;
+  r.hi = 1e-12;
+  for (std::int64_t k = 0; k < r.cols; ++k) r.hi = std::max({r.hi, r.full[k], r.fma[k]});
+  return r;
+}
+
+// The chosen query, or the default: the last row (causal, it sees every key) else the middle.
+std::int64_t query_row(const ViewerState& state) {
+  const std::int64_t rows = state.shown.inspection->rows;
+  if (state.query_row >= 0) return std::min(state.query_row, rows - 1);
+  return state.shown.fma.causal ? rows - 1 : rows / 2;
+}
+
+// Where a probability falls on the y axis and the colour scale, in [0, 1].
+float position(double p, const Row& r) {
+  if (r.scale == MapScale::linear) return static_cast<float>(std::clamp(p / r.hi, 0.0, 1.0));
+  const double e = std::log10(std::max(p, std::pow(10.0, kLogFloor)));
+  return static_cast<float>(std::clamp((e - kLogFloor) / -kLogFloor, 0.0, 1.0));
+}
+
+Rgba8 key_color(const Row& r, std::int64_t key, QueryColor color) {
+  if (r.level[key] < 0) return kMaskedColor;
+  if (color == QueryColor::level) return level_color(r.level[key]);
+  return sequential_color(position(color == QueryColor::fma ? r.fma[key] : r.full[key], r));
+}
+
+std::string level_label(int level, const FmaConfig& f) {
+  if (level <= 0) return level < 0 ? "masked" : "near field";
+  const long long side = static_cast<long long>(f.block_size) << (level - 1);
+  char text[64];
+  std::snprintf(text, sizeof(text),
+                f.is_2d() ? "level %d (cells of %lldx%lld)" : "level %d (groups of %lld)", level,
+                side, side);
+  return text;
+}
+
+// What a key is: a byte of the text, a patch of the image, or an index.
+std::string key_name(const Row& r, std::int64_t key) {
+  const FmaConfig& f = r.job->fma;
+  const std::string& text = r.job->text;
+  const long long k = static_cast<long long>(key);
+  char name[64];
+  if (f.is_2d() && f.grid_width > 0) {
+    std::snprintf(name, sizeof(name), "patch %lld (row %lld, col %lld)", k, k / f.grid_width,
+                  k % f.grid_width);
+  } else if (key < static_cast<std::int64_t>(text.size())) {
+    const auto byte = static_cast<unsigned char>(text[static_cast<std::size_t>(key)]);
+    std::snprintf(name, sizeof(name),
+                  byte >= 32 && byte < 127 ? "token %lld '%c'" : "token %lld (byte 0x%02X)", k,
+                  byte);
+  } else {
+    std::snprintf(name, sizeof(name), "key %lld", k);
+  }
+  return name;
+}
+
+// The tooltip of one key of the row.
+void key_tooltip(const Row& r, std::int64_t key) {
+  const std::pair<const char*, std::string> lines[] = {
+      {"full", format_value("%.3e", r.full[key])},
+      {"FMA", format_value("%.3e", r.fma[key])},
+      {"level", level_label(r.level[key], r.job->fma)}};
+  ImGui::BeginTooltip();
+  ImGui::TextUnformatted(key_name(r, key).c_str());
+  for (const auto& [label, value] : lines) {
+    ImGui::TextColored(kMuted, "%s", label);
+    ImGui::SameLine(60);
+    ImGui::TextUnformatted(value.c_str());
+  }
+  ImGui::EndTooltip();
+}
+
+// ---- the plot over keys ----
+
+// A bucket of keys drawn at one x: one key, or (more keys than pixels) a run of them.
+struct Bucket {
+  std::int64_t first = 0, last = 0;  // keys [first, last)
+};
+
+Bucket bucket(std::int64_t b, std::int64_t buckets, std::int64_t cols) {
+  return {b * cols / buckets, std::max(b * cols / buckets + 1, (b + 1) * cols / buckets)};
+}
+
+// The largest unmasked value of a bucket; false when every key in it is masked.
+bool bucket_max(const Row& r, const double* values, Bucket k, double* out) {
+  bool any = false;
+  for (std::int64_t key = k.first; key < k.last; ++key) {
+    if (r.level[key] < 0) continue;
+    *out = any ? std::max(*out, values[key]) : values[key];
+    any = true;
+  }
+  return any;
+}
+
+void draw_axes(ImDrawList* draw, ImVec2 p0, ImVec2 p1, const Row& r) {
+  const float h = p1.y - p0.y;
+  const int ticks = r.scale == MapScale::log10 ? static_cast<int>(-kLogFloor) : 4;
+  for (int i = 0; i <= ticks; ++i) {
+    const float y = p1.y - h * i / ticks;
+    draw->AddLine(ImVec2(p0.x, y), ImVec2(p1.x, y), kGridColor);
+    const std::string label = r.scale == MapScale::log10
+                                  ? (i == ticks ? "1" : format_value("1e%.0f", kLogFloor + i))
+                                  : format_value("%.2g", r.hi * i / ticks);
+    const ImVec2 size = ImGui::CalcTextSize(label.c_str());
+    const float top = i == 0 ? y - size.y : i == ticks ? y : y - 0.5f * size.y;  // inside the frame
+    draw->AddText(ImVec2(p0.x - size.x - 6, top), kAxisColor, label.c_str());
+  }
+  draw->AddRect(p0, p1, kAxisColor);
+}
+
+// Key labels under the plot at round steps (1, 2, 5 x 10^k), about one per 90 pixels.
+void draw_key_ticks(ImDrawList* draw, float x0, float width, float y, std::int64_t cols) {
+  const double want = cols / std::max(1.0, width / 90.0);
+  const double base = std::pow(10.0, std::floor(std::log10(std::max(1.0, want))));
+  double step = 10 * base;
+  for (double f : {5.0, 2.0, 1.0}) {
+    if (base * f >= want) step = base * f;
+  }
+  for (std::int64_t key = 0; key < cols;
+       key += std::max<std::int64_t>(1, static_cast<std::int64_t>(step))) {
+    const float x = x0 + width * (key + 0.5f) / cols;
+    const std::string label = std::to_string(key);
+    draw->AddLine(ImVec2(x, y), ImVec2(x, y + 4), kAxisColor);
+    draw->AddText(ImVec2(x - 0.5f * ImGui::CalcTextSize(label.c_str()).x, y + 4), kAxisColor,
+                  label.c_str());
+  }
+}
+
+// Full attention as bars and FMA as a step line over them, bucket by bucket.
+void draw_series(ImDrawList* draw, ImVec2 p0, ImVec2 p1, const Row& r) {
+  const float w = p1.x - p0.x, h = p1.y - p0.y;
+  const std::int64_t buckets = std::min<std::int64_t>(r.cols, std::max(1, static_cast<int>(w)));
+  std::vector<ImVec2> line;
+  const auto flush = [&] {
+    if (line.size() >= 2)
+      draw->AddPolyline(line.data(), static_cast<int>(line.size()), kFmaColor, 0, 1.5f);
+    line.clear();
+  };
+  for (std::int64_t b = 0; b < buckets; ++b) {
+    const float x0 = p0.x + w * b / buckets, x1 = p0.x + w * (b + 1) / buckets;
+    double full = 0, fma = 0;
+    const Bucket k = bucket(b, buckets, r.cols);
+    if (!bucket_max(r, r.fma, k, &fma)) {
+      flush();
+      continue;
+    }
+    bucket_max(r, r.full, k, &full);
+    const float bar = p1.y - h * position(full, r);
+    draw->AddRectFilled(ImVec2(x0 + (x1 - x0 > 3 ? 0.5f : 0.0f), bar), ImVec2(x1, p1.y),
+                        kFullColor);
+    const float y = p1.y - h * position(fma, r);
+    line.push_back(ImVec2(x0, y));
+    line.push_back(ImVec2(x1, y));
+  }
+  flush();
+}
+
+// "[bar] full attention  [line] FMA" in the plot's top right corner.
+void draw_legend(ImDrawList* draw, ImVec2 top_right) {
+  const ImU32 text = IM_COL32(230, 230, 235, 255);
+  float x = top_right.x - 8 - ImGui::CalcTextSize("FMA").x;
+  const float y = top_right.y + 4, mid = y + 0.5f * ImGui::GetTextLineHeight();
+  draw->AddText(ImVec2(x, y), text, "FMA");
+  draw->AddLine(ImVec2(x - 20, mid), ImVec2(x - 6, mid), kFmaColor, 2.0f);
+  x -= 34 + ImGui::CalcTextSize("full attention").x;
+  draw->AddText(ImVec2(x, y), text, "full attention");
+  draw->AddRectFilled(ImVec2(x - 20, mid - 6), ImVec2(x - 6, mid + 6), kFullColor);
+}
+
+// The plot, the level strip under it and the key axis; `height` covers all three.
+void draw_plot(const Row& r, float height) {
+  const float left = 56, strip = 12, axis = ImGui::GetTextLineHeight() + 8;
+  const ImVec2 origin = ImGui::GetCursorScreenPos();
+  const float width = ImGui::GetContentRegionAvail().x;
+  const ImVec2 p0(origin.x + left, origin.y + 4);
+  const ImVec2 p1(origin.x + width - 8, origin.y + height - strip - axis - 6);
+  ImDrawList* draw = ImGui::GetWindowDrawList();
+  draw_axes(draw, p0, p1, r);
+  draw_series(draw, p0, p1, r);
+  const float pw = p1.x - p0.x;
+  const auto key_x = [&](std::int64_t key) { return p0.x + pw * (key + 0.5f) / r.cols; };
+  if (r.row < r.cols) {  // the query's own key (self-attention: same index)
+    draw->AddLine(ImVec2(key_x(r.row), p0.y), ImVec2(key_x(r.row), p1.y), kQueryColor, 1.0f);
+  }
+  const float s0 = p1.y + 4, s1 = s0 + strip;
+  const std::int64_t buckets = std::min<std::int64_t>(r.cols, std::max(1, static_cast<int>(pw)));
+  for (std::int64_t b = 0; b < buckets; ++b) {
+    const Bucket k = bucket(b, buckets, r.cols);
+    const int level = r.level[(k.first + k.last - 1) / 2];
+    draw->AddRectFilled(ImVec2(p0.x + pw * b / buckets, s0),
+                        ImVec2(p0.x + pw * (b + 1) / buckets, s1),
+                        to_imu32(level < 0 ? kMaskedColor : level_color(level)));
+  }
+  draw->AddText(ImVec2(origin.x + 4, s0 + 0.5f * (strip - ImGui::GetTextLineHeight())), kAxisColor,
+                "level");
+  draw->AddText(ImVec2(origin.x + 4, p0.y), kAxisColor, "P");
+  draw_key_ticks(draw, p0.x, pw, s1 + 2, r.cols);
+  draw_legend(draw, ImVec2(p1.x, p0.y));
+  ImGui::InvisibleButton("plot", ImVec2(width, height));
+  if (ImGui::IsItemHovered()) {
+    const float mx = ImGui::GetIO().MousePos.x;
+    if (mx >= p0.x && mx < p1.x) {
+      const auto key = std::clamp<std::int64_t>(
+          static_cast<std::int64_t>((mx - p0.x) / pw * r.cols), 0, r.cols - 1);
+      draw->AddLine(ImVec2(key_x(key), p0.y), ImVec2(key_x(key), s1), IM_COL32(255, 255, 255, 120));
+      key_tooltip(r, key);
+    }
+  }
+}
+
+// ---- mass per level and the row's metrics ----
+
+void draw_level_mass(const Row& r) {
+  const Inspection& in = *r.in;
+  const std::size_t levels = static_cast<std::size_t>(in.num_levels) + 1;
+  std::vector<double> full_mass(levels, 0.0);
+  for (std::int64_t k = 0; k < r.cols; ++k) {
+    if (r.level[k] >= 0) full_mass[static_cast<std::size_t>(r.level[k])] += r.full[k];
+  }
+  ImGui::TextUnformatted("Mass per level");
+  ImGui::TextColored(kMuted, "bar: FMA, outline: full attention on the same keys");
+  const float value_w = ImGui::CalcTextSize("100.00% | 100.00%").x + 10;
+  const float label_w = 44;
+  const float bar_w =
+      std::clamp(ImGui::GetContentRegionAvail().x - label_w - value_w, 60.0f, 420.0f);
+  ImDrawList* draw = ImGui::GetWindowDrawList();
+  for (std::size_t l = 0; l < levels; ++l) {
+    const double fma = in.level_mass[static_cast<std::size_t>(r.row) * levels + l];
+    const std::string name = l == 0 ? "near" : "L" + std::to_string(l);
+    const ImVec2 p = ImGui::GetCursorScreenPos();
+    const float h = ImGui::GetTextLineHeight();
+    draw->AddText(p, IM_COL32(230, 230, 235, 255), name.c_str());
+    const ImVec2 b0(p.x + label_w, p.y + 2), b1(b0.x + bar_w, p.y + h - 1);
+    draw->AddRectFilled(b0, b1, IM_COL32(40, 40, 46, 255));
+    draw->AddRectFilled(b0, ImVec2(b0.x + bar_w * static_cast<float>(fma), b1.y),
+                        to_imu32(level_color(static_cast<int>(l))));
+    draw->AddRect(ImVec2(b0.x, b0.y - 1),
+                  ImVec2(b0.x + bar_w * static_cast<float>(full_mass[l]) + 1, b1.y + 1),
+                  IM_COL32(235, 235, 240, 220));
+    const std::string value =
+        format_value("%.2f%%", 100 * fma) + format_value(" | %.2f%%", 100 * full_mass[l]);
+    draw->AddText(ImVec2(b1.x + 6, p.y), IM_COL32(230, 230, 235, 255), value.c_str());
+    ImGui::Dummy(ImVec2(label_w + bar_w + value_w, h + 3));
+  }
+}
+
+double mean_of(const std::vector<double>& values) {
+  double sum = 0;
+  for (double v : values) sum += v;
+  return values.empty() ? 0.0 : sum / values.size();
+}
+
+void draw_metrics(const Row& r) {
+  const Inspection& in = *r.in;
+  const std::size_t i = static_cast<std::size_t>(r.row);
+  const std::string top_k = "top-" + std::to_string(InspectRequest{}.top_k) + " overlap";
+  ImGui::TextUnformatted("This query");
+  ImGui::SameLine(150);
+  ImGui::TextColored(kMuted, "head mean");
+  const struct {
+    const char* name;
+    double value, mean;
+  } lines[] = {{"total variation", in.row_tv[i], mean_of(in.row_tv)},
+               {"KL(full || FMA)", in.row_kl[i], mean_of(in.row_kl)},
+               {top_k.c_str(), in.row_topk[i], mean_of(in.row_topk)}};
+  for (const auto& line : lines) {
+    ImGui::TextColored(kMuted, "%s", line.name);
+    ImGui::SameLine(150);
+    ImGui::Text("%.3e", line.value);
+    ImGui::SameLine(240);
+    ImGui::TextColored(kMuted, "%.3e", line.mean);
+  }
+  ImGui::TextColored(kMuted, "head output rel. error %.3e", in.output_rel_error);
+}
+
+// What the token or patch colours mean: a colour bar, or the levels' swatches.
+void draw_color_key(const Row& r, QueryColor color) {
+  ImDrawList* draw = ImGui::GetWindowDrawList();
+  const float h = ImGui::GetTextLineHeight();
+  if (color == QueryColor::level) {
+    for (int l = -1; l <= r.in->num_levels; ++l) {
+      const ImVec2 p = ImGui::GetCursorScreenPos();
+      draw->AddRectFilled(ImVec2(p.x, p.y + 2), ImVec2(p.x + h - 4, p.y + h - 2),
+                          to_imu32(l < 0 ? kMaskedColor : level_color(l)));
+      ImGui::Dummy(ImVec2(h - 2, h));
+      ImGui::SameLine();
+      ImGui::TextColored(kMuted, "%s",
+                         l < 1 ? (l < 0 ? "masked" : "near") : ("L" + std::to_string(l)).c_str());
+      ImGui::SameLine(0, 14);
+    }
+    return ImGui::NewLine();
+  }
+  constexpr int kSegments = 40;
+  const float width = 160;
+  const ImVec2 p = ImGui::GetCursorScreenPos();
+  for (int i = 0; i < kSegments; ++i) {
+    draw->AddRectFilled(ImVec2(p.x + width * i / kSegments, p.y + 3),
+                        ImVec2(p.x + width * (i + 1) / kSegments, p.y + h - 2),
+                        to_imu32(sequential_color((i + 0.5f) / kSegments)));
+  }
+  ImGui::Dummy(ImVec2(width, h));
+  ImGui::SameLine();
+  const char* what = color == QueryColor::fma ? "FMA" : "full attention";
+  if (r.scale == MapScale::log10) {
+    ImGui::TextColored(kMuted, "%s probability, 1e-6 .. 1 (log10)", what);
+  } else {
+    ImGui::TextColored(kMuted, "%s probability, 0 .. %.2g (the row's max)", what, r.hi);
+  }
+}
+
+// ---- text tokens ----
+
+// A byte as shown: printable ASCII as is, a newline as a pilcrow, others as a middle dot.
+std::string token_glyph(unsigned char byte) {
+  if (byte == '\n') return "\xc2\xb6";  // ¶
+  if (byte == '\t') return "\xc2\xbb";  // »
+  if (byte == ' ') return " ";
+  if (byte > 32 && byte < 127) return std::string(1, static_cast<char>(byte));
+  return "\xc2\xb7";  // ·
+}
+
+// The window's tokens wrapped in lines (and after each newline), each on its colour; a click
+// selects a token as the query.
+void draw_tokens(ViewerState& state, const Row& r) {
+  const std::string& text = r.job->text;
+  ImDrawList* draw = ImGui::GetWindowDrawList();
+  const ImVec2 origin = ImGui::GetCursorScreenPos();
+  const float width = ImGui::GetContentRegionAvail().x - 4, line_h = ImGui::GetTextLineHeight() + 5;
+  const float min_w = 0.5f * ImGui::CalcTextSize("n").x;
+  const ImVec2 mouse = ImGui::GetIO().MousePos;
+  const bool window_hovered = ImGui::IsWindowHovered();
+  const std::int64_t count = std::min<std::int64_t>(static_cast<std::int64_t>(text.size()), r.cols);
+  float x = 0, y = 0;
+  for (std::int64_t i = 0; i < count; ++i) {
+    const auto byte = static_cast<unsigned char>(text[static_cast<std::size_t>(i)]);
+    const std::string glyph = token_glyph(byte);
+    const float w = std::max(min_w, ImGui::CalcTextSize(glyph.c_str()).x) + 2;
+    if (x + w > width) x = 0, y += line_h;
+    const ImVec2 p0(origin.x + x, origin.y + y), p1(p0.x + w, p0.y + line_h - 1);
+    const Rgba8 bg = key_color(r, i, state.query.color);
+    const bool dark = 0.299f * bg.r + 0.587f * bg.g + 0.114f * bg.b < 140;
+    draw->AddRectFilled(p0, p1, to_imu32(bg));
+    draw->AddText(ImVec2(p0.x + 1, p0.y + 2),
+                  r.level[i] < 0 ? IM_COL32(140, 140, 150, 255)
+                  : dark         ? IM_COL32(245, 245, 245, 255)
+                                 : IM_COL32(15, 15, 20, 255),
+                  glyph.c_str());
+    if (i == r.row)
+      draw->AddRect(ImVec2(p0.x - 1, p0.y - 1), ImVec2(p1.x + 1, p1.y + 1), kQueryColor, 0, 0,
+                    2.5f);
+    if (window_hovered && mouse.x >= p0.x && mouse.x < p1.x && mouse.y >= p0.y && mouse.y < p1.y) {
+      draw->AddRect(p0, p1, IM_COL32(255, 255, 255, 255));
+      key_tooltip(r, i);
+      if (ImGui::IsMouseClicked(ImGuiMouseButton_Left)) state.query_row = i;
+    }
+    x += w;
+    if (byte == '\n') x = 0, y += line_h;
+  }
+  ImGui::Dummy(ImVec2(width, y + line_h));
+}
+
+// ---- image patches ----
+
+void upload_image(ViewerState& state) {
+  QueryPanel& q = state.query;
+  const std::shared_ptr<const Image>& image = state.shown.image;
+  if (q.texture_image == image) return;
+  q.texture_image = image;
+  if (!image) {
+    texture_destroy(q.image_texture);
+    q.image_texture = 0;
+    return;
+  }
+  std::vector<std::uint8_t> rgba(static_cast<std::size_t>(image->height * image->width) * 4, 255);
+  for (std::size_t i = 0; i < image->rgb.size(); ++i) {
+    rgba[i / 3 * 4 + i % 3] =
+        static_cast<std::uint8_t>(std::lround(std::clamp(image->rgb[i], 0.0f, 1.0f) * 255));
+  }
+  q.image_texture = texture_upload(q.image_texture, static_cast<int>(image->width),
+                                   static_cast<int>(image->height), rgba.data());
+}
+
+// The image at `side` pixels, overlaid (overlay) with the row's colours per patch, the fine
+// cells' grid lines and the query patch outlined; hovering reads a patch, a click selects it.
+void draw_patches(ViewerState& state, const Row& r, float side, bool overlay, const char* id) {
+  const std::int64_t gh = r.job->fma.grid_height, gw = r.job->fma.grid_width;
+  const ImVec2 p0 = ImGui::GetCursorScreenPos();
+  ImGui::Image(reinterpret_cast<ImTextureID>(static_cast<std::intptr_t>(state.query.image_texture)),
+               ImVec2(side, side));
+  ImDrawList* draw = ImGui::GetWindowDrawList();
+  const float ph = side / gh, pw = side / gw;
+  const auto cell = [&](std::int64_t key) {
+    const ImVec2 a(p0.x + pw * (key % gw), p0.y + ph * (key / gw));
+    return std::make_pair(a, ImVec2(a.x + pw, a.y + ph));
+  };
+  for (std::int64_t key = 0; overlay && key < gh * gw && key < r.cols; ++key) {
+    const auto [a, b] = cell(key);
+    draw->AddRectFilled(a, b, to_imu32(key_color(r, key, state.query.color), 205));
+  }
+  const std::int64_t m = std::max<std::int64_t>(1, r.job->fma.block_size);
+  for (std::int64_t i = 0; i <= std::max(gh, gw); ++i) {
+    const ImU32 color = i % m == 0 ? IM_COL32(255, 255, 255, 170) : IM_COL32(255, 255, 255, 35);
+    if (i <= gw)
+      draw->AddLine(ImVec2(p0.x + pw * i, p0.y), ImVec2(p0.x + pw * i, p0.y + side), color);
+    if (i <= gh)
+      draw->AddLine(ImVec2(p0.x, p0.y + ph * i), ImVec2(p0.x + side, p0.y + ph * i), color);
+  }
+  const auto [qa, qb] = cell(r.row);
+  draw->AddRect(qa, qb, kQueryColor, 0, 0, 3.0f);
+  ImGui::SetCursorScreenPos(p0);
+  ImGui::InvisibleButton(id, ImVec2(side, side));
+  if (!ImGui::IsItemHovered()) return;
+  const ImVec2 mouse = ImGui::GetIO().MousePos;
+  const auto at = [](float t, std::int64_t n) {
+    return std::clamp<std::int64_t>(static_cast<std::int64_t>(t), 0, n - 1);
+  };
+  const std::int64_t key =
+      std::min(at((mouse.y - p0.y) / ph, gh) * gw + at((mouse.x - p0.x) / pw, gw), r.cols - 1);
+  const auto [ha, hb] = cell(key);
+  draw->AddRect(ha, hb, IM_COL32(255, 255, 255, 255), 0, 0, 1.5f);
+  key_tooltip(r, key);
+  if (ImGui::IsItemClicked(ImGuiMouseButton_Left)) state.query_row = key;
+}
+
+void draw_image(ViewerState& state, const Row& r) {
+  upload_image(state);
+  const FmaConfig& f = r.job->fma;
+  if (state.query.image_texture == 0 || f.grid_height < 1 || f.grid_width < 1) return;
+  const ImVec2 avail = ImGui::GetContentRegionAvail();
+  const float line = ImGui::GetTextLineHeightWithSpacing();
+  const float side = std::max(64.0f, std::min(avail.y - 2 * line - 8, 0.5f * (avail.x - 40)));
+  const ImVec2 top = ImGui::GetCursorPos();
+  ImGui::TextColored(kMuted, "input, %lldx%lld patches", static_cast<long long>(f.grid_height),
+                     static_cast<long long>(f.grid_width));
+  draw_patches(state, r, side, false, "image");
+  ImGui::TextColored(kMuted, "bright lines: fine cells of %lldx%lld patches; red: the query",
+                     static_cast<long long>(f.block_size), static_cast<long long>(f.block_size));
+  ImGui::SetCursorPos(ImVec2(top.x + side + 24, top.y));
+  const char* what[] = {"FMA attention", "full attention", "levels"};
+  ImGui::TextColored(kMuted, "%s of the query", what[static_cast<int>(state.query.color)]);
+  ImGui::SetCursorPos(ImVec2(top.x + side + 24, top.y + line));
+  draw_patches(state, r, side, true, "attention");
+}
+
+// ---- header ----
+
+void draw_header(ViewerState& state, const Row& r, bool has_input) {
+  int row = static_cast<int>(r.row);
+  const int last = static_cast<int>(r.in->rows - 1);
+  ImGui::PushItemWidth(120);
+  if (ImGui::InputInt("##query", &row)) state.query_row = std::clamp(row, 0, last);
+  ImGui::PopItemWidth();
+  ImGui::SameLine();
+  ImGui::PushItemWidth(std::max(80.0f, ImGui::GetContentRegionAvail().x - 70));
+  if (ImGui::SliderInt("query", &row, 0, last)) state.query_row = row;
+  ImGui::PopItemWidth();
+  const MapJob& job = state.shown;
+  if (!job.params.model.empty()) {
+    ImGui::Text("layer %d  head %d   ", job.params.layer, job.params.head);
+    ImGui::SameLine(0, 0);
+  }
+  ImGui::Text("%s   n = %lld", key_name(r, r.row).c_str(), static_cast<long long>(job.tokens));
+  if (has_input) {
+    ImGui::SameLine(0, 30);
+    ImGui::TextUnformatted("colour by");
+    const std::pair<QueryColor, const char*> choices[] = {
+        {QueryColor::fma, "FMA"}, {QueryColor::full, "full"}, {QueryColor::level, "level"}};
+    for (const auto& [color, name] : choices) {
+      ImGui::SameLine();
+      if (ImGui::RadioButton(name, state.query.color == color)) state.query.color = color;
+    }
+  }
+  if (maps_busy(state)) {
+    ImGui::SameLine(0, 30);
+    ImGui::TextColored(kBusy, "computing...");
+  }
+}
+
+}  // namespace
+
+// ---- public ----
+
+void draw_query_view(ViewerState& state) {
+  if (!state.has_shown) {
+    ImGui::TextColored(kBusy, "computing...");
+    return;
+  }
+  if (!state.shown.error.empty() || !state.shown.inspection || state.shown.inspection->rows < 1) {
+    ImGui::TextColored(kErrorColor, "no attention to inspect: %s",
+                       state.shown.error.substr(0, state.shown.error.find('\n')).c_str());
+    return;
+  }
+  const Row r = row_of(state, query_row(state));
+  const bool text = !state.shown.text.empty(), image = state.shown.image != nullptr;
+  draw_header(state, r, text || image);
+  const float avail = ImGui::GetContentRegionAvail().y;
+  draw_plot(r, std::max(160.0f, (text || image ? 0.42f : 0.6f) * avail));
+  ImGui::Separator();
+  ImGui::BeginChild("levels", ImVec2(text || image ? 390.0f : 0.0f, 0), false);
+  draw_level_mass(r);
+  ImGui::Spacing();
+  draw_metrics(r);
+  ImGui::EndChild();
+  if (!text && !image) return;
+  ImGui::SameLine();
+  ImGui::BeginChild("input", ImVec2(0, 0), false);
+  draw_color_key(r, state.query.color);
+  if (text) draw_tokens(state, r);
+  if (image) draw_image(state, r);
+  ImGui::EndChild();
+}
+
+void release_query(ViewerState& state) {
+  texture_destroy(state.query.image_texture);
+  state.query.image_texture = 0;
+  state.query.texture_image.reset();
+}
 
 }  // namespace fmav::viewer

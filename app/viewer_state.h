@@ -12,6 +12,7 @@
 
 #include "fmav/engine.h"
 #include "fmav/fma.h"
+#include "fmav/input.h"
 #include "fmav/inspect.h"
 #include "fmav/model.h"
 
@@ -73,7 +74,24 @@ struct MapJob {
   std::int64_t tokens = 0;
   std::string source;  // e.g. "lm-fma (causal-lm, fma attention) on sample.txt"
   int layers = 0, heads = 0;
+  // The model's input, for the query inspector: a text model's window (token i = text[i]),
+  // or an image model's image fitted to its size (null otherwise).
+  std::string text;
+  std::shared_ptr<const Image> image;
 };
+
+// What the query inspector colours tokens or image patches by (panel_query.cpp).
+enum class QueryColor { fma, full, level };
+
+// The query inspector's own settings and the GL texture of the input image it shows.
+struct QueryPanel {
+  QueryColor color = QueryColor::fma;
+  unsigned int image_texture = 0;              // 0 = none
+  std::shared_ptr<const Image> texture_image;  // the image in image_texture
+};
+
+// The heads overview's worker, result cache and thumbnail textures (panel_heads.cpp).
+struct HeadsPanel;
 
 // The main area's views (tabs; `fma-viewer --view`).
 enum class View { attention, query, heads };
@@ -96,6 +114,12 @@ struct ViewerState {
   MapJob shown;                 // the latest finished run
   bool has_shown = false;
   std::array<unsigned int, kMapCount> textures{};  // GL textures of shown.images (0 = none)
+
+  // A panel changed `view` (a click on a map or a head): the tab bar selects that tab on
+  // the next frame and clears this (viewer_main.cpp).
+  bool view_requested = false;
+  QueryPanel query;
+  std::shared_ptr<HeadsPanel> heads;  // created by the heads view when first drawn
 };
 
 // ---- panel_status.cpp ----
@@ -110,11 +134,19 @@ void draw_status_bar(ViewerState& state);
 // The query inspector: one query's attention over keys under full attention and FMA, the
 // level of each key and the mass per level; text tokens or the image coloured by attention.
 void draw_query_view(ViewerState& state);
+// Frees the query inspector's image texture (at exit, with the GL context alive).
+void release_query(ViewerState& state);
 
 // ---- panel_heads.cpp ----
 // Every layer x head of the model as thumbnails ranked by approximation error; a click
 // opens that head in the attention view.
 void draw_heads_view(ViewerState& state);
+// Whether the heads view is shown and its worker has not yet finished for the current
+// model and input (a screenshot waits for it).
+bool heads_busy(const ViewerState& state);
+// Cancels and waits for the heads worker and frees the thumbnails' textures (at exit, with
+// the GL context alive).
+void release_heads(ViewerState& state);
 
 // ---- panel_engine.cpp ----
 // Draws where the engine runs: versions, threads, CUDA built/available and its summary.
