@@ -249,13 +249,19 @@ std::string level_name(int level, std::int64_t block_size) {
          std::to_string(block_size << (level - 1)) + ")";
 }
 
-void draw_hover(const ViewerState& state, ImVec2 origin, ImVec2 size) {
+// The map token (row, column) under the mouse, through the shared zoom.
+void token_under_mouse(const ViewerState& state, ImVec2 origin, ImVec2 size, std::int64_t* row, std::int64_t* col) {
   const Inspection& in = *state.shown.inspection;
   const ImVec2 mouse = ImGui::GetIO().MousePos;
-  const auto col = std::clamp<std::int64_t>(
-      static_cast<std::int64_t>((mouse.x - origin.x) / size.x * in.cols), 0, in.cols - 1);
-  const auto row = std::clamp<std::int64_t>(
-      static_cast<std::int64_t>((mouse.y - origin.y) / size.y * in.rows), 0, in.rows - 1);
+  const MapViewport& v = state.viewport;
+  *col = std::clamp<std::int64_t>(static_cast<std::int64_t>(v.col_at((mouse.x - origin.x) / size.x)), 0, in.cols - 1);
+  *row = std::clamp<std::int64_t>(static_cast<std::int64_t>(v.row_at((mouse.y - origin.y) / size.y)), 0, in.rows - 1);
+}
+
+void draw_hover(const ViewerState& state, ImVec2 origin, ImVec2 size) {
+  const Inspection& in = *state.shown.inspection;
+  std::int64_t row = 0, col = 0;
+  token_under_mouse(state, origin, size, &row, &col);
   const std::size_t i = static_cast<std::size_t>(row * in.cols + col);
   const std::pair<const char*, std::string> lines[] = {
       {"full", format_value("%.3e", in.full_map[i])},
@@ -300,11 +306,53 @@ std::string caption_of(const ViewerState& state, MapKind kind) {
 
 // Makes the map row under the mouse the query of the query inspector and asks for that tab.
 void select_query_at(ViewerState& state, ImVec2 origin, ImVec2 size) {
-  const Inspection& in = *state.shown.inspection;
-  const float y = (ImGui::GetIO().MousePos.y - origin.y) / size.y;
-  state.query_row = std::clamp<std::int64_t>(static_cast<std::int64_t>(y * in.rows), 0, in.rows - 1);
+  std::int64_t row = 0, col = 0;
+  token_under_mouse(state, origin, size, &row, &col);
+  state.query_row = row;
   state.view = View::query;
   state.view_requested = true;
+}
+
+// Wheel zooms about the cursor, a drag pans, a double click or F fits, +/- zoom, arrows pan:
+// on any map, and all four follow (one shared viewport).
+void handle_zoom_pan(ViewerState& state, ImVec2 origin, ImVec2 size) {
+  const ImGuiIO& io = ImGui::GetIO();
+  MapViewport& v = state.viewport;
+  const double fx = (io.MousePos.x - origin.x) / size.x, fy = (io.MousePos.y - origin.y) / size.y;
+  if (io.MouseWheel != 0) v.zoom_at(fx, fy, std::pow(1.25, io.MouseWheel));
+  if (ImGui::IsMouseDragging(ImGuiMouseButton_Left) || ImGui::IsMouseDragging(ImGuiMouseButton_Right)) {
+    v.pan(-io.MouseDelta.x / size.x, -io.MouseDelta.y / size.y);
+  }
+  if (ImGui::IsMouseDoubleClicked(ImGuiMouseButton_Left) || ImGui::IsKeyPressed('F')) {
+    v.fit(v.rows, v.cols);
+  }
+  const auto key = [](ImGuiKey k) { return ImGui::IsKeyPressed(ImGui::GetKeyIndex(k)); };
+  // 'F', '=' and '-' are also GLFW's key codes of those keys (ImGui 1.86 names few keys).
+  if (ImGui::IsKeyPressed('=')) v.zoom_at(0.5, 0.5, 1.25);
+  if (ImGui::IsKeyPressed('-')) v.zoom_at(0.5, 0.5, 0.8);
+  if (key(ImGuiKey_LeftArrow)) v.pan(-0.1, 0);
+  if (key(ImGuiKey_RightArrow)) v.pan(0.1, 0);
+  if (key(ImGuiKey_UpArrow)) v.pan(0, -0.1);
+  if (key(ImGuiKey_DownArrow)) v.pan(0, 0.1);
+}
+
+// Lines at the hierarchy's fine block boundaries (1D: every m tokens; 2D: every image row of
+// tokens), only where they are at least 4 pixels apart at the current zoom.
+void draw_block_grid(const ViewerState& state, ImVec2 origin, ImVec2 size) {
+  const FmaConfig& f = state.shown.fma;
+  const std::int64_t step = f.is_2d() ? f.grid_width : f.block_size;
+  const MapViewport& v = state.viewport;
+  if (step < 1 || size.x / (v.x1 - v.x0) * static_cast<double>(step) < 4.0) return;
+  ImDrawList* draw = ImGui::GetWindowDrawList();
+  const ImU32 color = IM_COL32(255, 255, 255, 60);
+  for (std::int64_t t = (static_cast<std::int64_t>(v.x0) / step + 1) * step; t < v.x1; t += step) {
+    const float x = origin.x + static_cast<float>(v.fx_of(static_cast<double>(t))) * size.x;
+    draw->AddLine(ImVec2(x, origin.y), ImVec2(x, origin.y + size.y), color);
+  }
+  for (std::int64_t t = (static_cast<std::int64_t>(v.y0) / step + 1) * step; t < v.y1; t += step) {
+    const float y = origin.y + static_cast<float>(v.fy_of(static_cast<double>(t))) * size.y;
+    draw->AddLine(ImVec2(origin.x, y), ImVec2(origin.x + size.x, y), color);
+  }
 }
 
 void draw_map_cell(ViewerState& state, MapKind kind, ImVec2 cell) {
@@ -337,9 +385,15 @@ void draw_map_cell(ViewerState& state, MapKind kind, ImVec2 cell) {
   ImGui::PopStyleColor();
   if (!one_line) ImGui::Indent(indent);
   const ImVec2 origin = ImGui::GetCursorScreenPos();
-  ImGui::Image(reinterpret_cast<ImTextureID>(static_cast<std::intptr_t>(state.textures[kind])),
-               size);
-  if (ImGui::IsItemHovered()) draw_hover(state, origin, size);
+  const MapViewport& v = state.viewport;
+  ImGui::Image(reinterpret_cast<ImTextureID>(static_cast<std::intptr_t>(state.textures[kind])), size,
+               ImVec2(static_cast<float>(v.u0()), static_cast<float>(v.v0())),
+               ImVec2(static_cast<float>(v.u1()), static_cast<float>(v.v1())));
+  if (state.show_grid) draw_block_grid(state, origin, size);
+  if (ImGui::IsItemHovered()) {
+    handle_zoom_pan(state, origin, size);
+    draw_hover(state, origin, size);
+  }
   // A click, not the end of a drag, opens the row in the query inspector.
   if (ImGui::IsItemHovered() && ImGui::IsMouseReleased(ImGuiMouseButton_Left) &&
       ImGui::GetIO().MouseDragMaxDistanceSqr[ImGuiMouseButton_Left] < 16.0f) {
@@ -397,6 +451,13 @@ void update_maps(ViewerState& state) {
     state.shown = state.pending.get();
     state.has_shown = true;
     if (!state.shown.error.empty()) report_error(state, state.shown.error);
+    const Inspection* in = state.shown.inspection.get();
+    if (in != nullptr && (in->rows != state.viewport.rows || in->cols != state.viewport.cols)) {
+      state.viewport.fit(in->rows, in->cols);
+      const std::array<double, 4>& z = state.initial_zoom;
+      if (z[0] >= 0) state.viewport.show(z[0], z[1], z[2], z[3]);
+      state.initial_zoom = {-1, -1, -1, -1};
+    }
     upload_textures(state);
   }
   const bool same_params = state.has_shown && state.shown.params == state.params;
@@ -429,6 +490,13 @@ void release_maps(ViewerState& state) {
 
 // The colour scale, the Recompute button and the last run's time or state.
 void draw_run_status(ViewerState& state) {
+  ImGui::Checkbox("block grid", &state.show_grid);
+  ImGui::SameLine();
+  if (ImGui::Button("Fit")) state.viewport.fit(state.viewport.rows, state.viewport.cols);
+  if (state.viewport.zoomed()) {
+    const MapViewport& v = state.viewport;
+    ImGui::TextColored(kMuted, "zoom: rows %.0f-%.0f, keys %.0f-%.0f", v.y0, v.y1, v.x0, v.x1);
+  }
   ImGui::TextUnformatted("colour scale");
   for (MapScale scale : {MapScale::log10, MapScale::linear}) {
     ImGui::SameLine();

@@ -63,6 +63,10 @@ void draw_status_bar(ViewerState& state) {
   } else if (state.has_shown && state.shown.seconds > 0) {
     ImGui::TextColored(kMuted, "last run %.3f s", state.shown.seconds);
   }
+  if (!state.status_message.empty()) {  // the last open, save or export
+    ImGui::SameLine(0, 24);
+    ImGui::TextColored(kMuted, "%s", state.status_message.c_str());
+  }
   if (!state.status_error.empty()) {
     ImGui::SameLine(0, 24);
     const std::string& e = state.status_error;

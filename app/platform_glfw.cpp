@@ -18,9 +18,17 @@ namespace fmav::viewer {
 namespace {
 
 std::string g_glfw_error;  // the last message of GLFW's error callback
+// Paths dropped on the window; GLFW calls on_drop from platform_poll, on the GUI thread.
+std::vector<std::string> g_dropped;
 
 void on_glfw_error(int code, const char* message) {
   g_glfw_error = "GLFW error " + std::to_string(code) + ": " + (message ? message : "");
+}
+
+void on_drop(GLFWwindow* /*window*/, int count, const char** paths) {
+  for (int i = 0; i < count; ++i) {
+    if (paths[i]) g_dropped.emplace_back(paths[i]);
+  }
 }
 
 bool env_set(const char* name) {
@@ -90,6 +98,7 @@ OpenStatus platform_open(Platform& platform, int width, int height, const char* 
   load_font();
   ImGui_ImplGlfw_InitForOpenGL(platform.m_window, true);
   ImGui_ImplOpenGL3_Init("#version 330 core");
+  glfwSetDropCallback(platform.m_window, on_drop);  // ImGui's GLFW backend installs none
   platform.m_imgui_ready = true;
   return OpenStatus::ok;
 }
@@ -138,6 +147,20 @@ void platform_render(Platform& platform) {
 
 void platform_present(Platform& platform) { glfwSwapBuffers(platform.m_window); }
 
+void platform_finish(Platform&) { glFinish(); }
+
+int platform_width(const Platform& platform) {
+  int width = 0, height = 0;
+  glfwGetFramebufferSize(platform.m_window, &width, &height);
+  return width;
+}
+
+int platform_height(const Platform& platform) {
+  int width = 0, height = 0;
+  glfwGetFramebufferSize(platform.m_window, &width, &height);
+  return height;
+}
+
 void platform_read_pixels(Platform& platform, int* width, int* height,
                           std::vector<std::uint8_t>* rgba) {
   glfwGetFramebufferSize(platform.m_window, width, height);
@@ -154,6 +177,12 @@ void platform_read_pixels(Platform& platform, int* width, int* height,
                 row_bytes);
   }
   for (std::size_t i = 3; i < rgba->size(); i += 4) (*rgba)[i] = 255;
+}
+
+std::vector<std::string> platform_take_dropped_paths() {
+  std::vector<std::string> paths;
+  paths.swap(g_dropped);
+  return paths;
 }
 
 unsigned int texture_upload(unsigned int texture, int width, int height, const std::uint8_t* rgba) {

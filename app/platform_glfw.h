@@ -36,9 +36,18 @@ void platform_begin_frame();
 void platform_render(Platform& platform);
 // Shows the back buffer.
 void platform_present(Platform& platform);
+// Waits until the GL work of the frame is done (to time frames on the software renderer).
+void platform_finish(Platform& platform);
+// The framebuffer's size in pixels.
+int platform_width(const Platform& platform);
+int platform_height(const Platform& platform);
 // Reads the back buffer as (height, width) RGBA8 rows, top row first, alpha forced opaque.
 void platform_read_pixels(Platform& platform, int* width, int* height,
                           std::vector<std::uint8_t>* rgba);
+
+// The paths dropped on the window since the last call (files or folders, as the desktop
+// gave them), in order; clears the queue.
+std::vector<std::string> platform_take_dropped_paths();
 
 // Creates (texture == 0) or replaces an RGBA8 texture of width x height pixels; returns its
 // id, usable as an ImTextureID. Magnified with nearest so single tokens stay sharp.

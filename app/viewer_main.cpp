@@ -2,6 +2,7 @@
 // full attention (§2) for a model's layer and head on an input — by default the shipped
 // model on the shipped sample text — or on the synthetic input.
 
+#include "frame_bench.h"
 #include "platform_glfw.h"
 #include "viewer_state.h"
 
@@ -51,14 +52,18 @@ struct Options {
   std::int64_t offset = 0;
   bool synthetic = false;
   std::string view = "attention";
+  std::string zoom;  // rows and keys, r0:r1,c0:c1
   std::int64_t n = 512;
   std::int64_t block_size = 32;
   std::int64_t rank = 4;
   bool causal = false;
   std::string downsample = "average";
   std::uint64_t seed = 0;
+  std::string session;     // a session file to open (fmav/session.h)
+  bool open_dialog = false;  // start with the Open dialog shown
   std::string screenshot;  // PNG path; empty = interactive
   int frames = 5;
+  int bench_frames = 0;  // > 0: time this many frames, print statistics, exit
   std::string size = "1400x900";
   int width = 1400, height = 900;
 };
@@ -100,14 +105,32 @@ void add_options(CLI::App& app, Options& options) {
       ->capture_default_str();
   app.add_option("--seed", options.seed, "seed of the input and random weights")
       ->capture_default_str();
+  app.add_option("--zoom", options.zoom, "initial zoom of the maps: rows r0:r1 and keys c0:c1, as r0:r1,c0:c1");
   app.add_option("--view", options.view, "tab shown first: attention | query | heads")
       ->check(CLI::IsMember({"attention", "query", "heads"}));
+  app.add_option("--session", options.session,
+                 "open a session file exactly (source, layer, head, offset, view, query, scale)")
+      ->excludes("--model", "--input", "--layer", "--head", "--offset", "--synthetic", "--view");
+  app.add_flag("--open-dialog", options.open_dialog, "start with the File > Open dialog shown");
   app.add_option("--screenshot", options.screenshot,
                  "render, write the window to this PNG and exit");
+  app.add_option("--bench-frames", options.bench_frames,
+                 "time this many frames idle and as many while the engine recomputes; print statistics")
+      ->check(CLI::Range(1, 100000));
   app.add_option("--frames", options.frames, "frames to render before the screenshot")
       ->check(CLI::Range(1, 10000))
       ->capture_default_str();
   app.add_option("--size", options.size, "window size WxH")->capture_default_str();
+}
+
+// "r0:r1,c0:c1" into the initial zoom; throws fmav::Error naming --zoom.
+void parse_zoom(const std::string& text, std::array<double, 4>* zoom) {
+  double r0 = 0, r1 = 0, c0 = 0, c1 = 0;
+  char extra = 0;
+  FMAV_CHECK(std::sscanf(text.c_str(), "%lf:%lf,%lf:%lf%c", &r0, &r1, &c0, &c1, &extra) == 4 && r0 >= 0 &&
+                 r1 > r0 && c0 >= 0 && c1 > c0,
+             "--zoom must be r0:r1,c0:c1 with r0 < r1 and c0 < c1 (token indices), got '", text, "'");
+  *zoom = {r0, r1, c0, c1};
 }
 
 void print_no_display(const std::string& reason) {
@@ -121,6 +144,7 @@ void print_no_display(const std::string& reason) {
 
 // The tab bar over the main area; `select` forces a tab once (the --view option).
 void draw_views(ViewerState& state, bool* select) {
+  if (state.view_requested) *select = true, state.view_requested = false;  // a click asked for a tab
   if (!ImGui::BeginTabBar("views")) return;
   for (View view : {View::attention, View::query, View::heads}) {
     const ImGuiTabItemFlags flags = *select && state.view == view ? ImGuiTabItemFlags_SetSelected : 0;
@@ -145,8 +169,12 @@ void draw_frame(ViewerState& state, bool* select_view) {
   ImGui::SetNextWindowSize(viewport->WorkSize);
   const ImGuiWindowFlags flags = ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove |
                                  ImGuiWindowFlags_NoSavedSettings |
-                                 ImGuiWindowFlags_NoBringToFrontOnFocus;
+                                 ImGuiWindowFlags_NoBringToFrontOnFocus | ImGuiWindowFlags_MenuBar;
   ImGui::Begin("fma-viewer", nullptr, flags);
+  if (ImGui::BeginMenuBar()) {
+    draw_file_menu(state);
+    ImGui::EndMenuBar();
+  }
   const float status_height = ImGui::GetFrameHeightWithSpacing() + 4;
   ImGui::BeginChild("sidebar", ImVec2(kSidebarWidth, -status_height), true);
   draw_engine_panel(state.device);
@@ -161,19 +189,41 @@ void draw_frame(ViewerState& state, bool* select_view) {
   ImGui::Separator();
   draw_status_bar(state);
   draw_error_popup(state);
+  draw_file_dialog(state);
   ImGui::End();
 }
 
-int write_screenshot(Platform& platform, const std::string& path) {
+// Writes the back buffer to a PNG (--screenshot, File > Export > Window); *message says
+// what was written or why not.
+bool write_window_png(Platform& platform, const std::string& path, std::string* message) {
   int width = 0, height = 0;
   std::vector<std::uint8_t> rgba;
   platform_read_pixels(platform, &width, &height, &rgba);
   if (!stbi_write_png(path.c_str(), width, height, 4, rgba.data(), width * 4)) {
-    std::fprintf(stderr, "fma-viewer: cannot write screenshot '%s'\n", path.c_str());
-    return 1;
+    *message = "cannot write the window to '" + path + "'";
+    return false;
   }
-  std::printf("fma-viewer: wrote %dx%d screenshot to %s\n", width, height, path.c_str());
-  return 0;
+  *message = "wrote " + std::to_string(width) + "x" + std::to_string(height) + " window to " + path;
+  return true;
+}
+
+int write_screenshot(Platform& platform, const std::string& path) {
+  std::string message;
+  const bool ok = write_window_png(platform, path, &message);
+  std::fprintf(ok ? stdout : stderr, "fma-viewer: %s\n", message.c_str());
+  return ok ? 0 : 1;
+}
+
+// File > Export > Window: written once the dialog has left the back buffer.
+void export_window_when_ready(Platform& platform, ViewerState& state) {
+  FilesPanel& files = state.files;
+  if (files.window_png_frames == 0 || --files.window_png_frames > 0) return;
+  std::string message;
+  if (write_window_png(platform, files.window_png, &message)) {
+    state.status_message = message;
+  } else {
+    report_error(state, message);
+  }
 }
 
 // Runs frames until the window closes, or (screenshot) until the maps are computed and
@@ -183,15 +233,19 @@ int run_loop(Platform& platform, ViewerState& state, const Options& options) {
   const auto start = std::chrono::steady_clock::now();
   int frames_ready = 0;
   bool select_view = true;  // show the --view tab on the first frame
-  while (!platform_should_close(platform)) {
+  while (!platform_should_close(platform) && !state.files.quit) {
     // Wake often while the worker runs so its result shows promptly; idle otherwise.
-    platform_poll(screenshot ? 0.0 : (maps_busy(state) ? 0.03 : 0.25));
+    const bool busy = maps_busy(state) || heads_busy(state);
+    platform_poll(screenshot ? 0.0 : (busy ? 0.03 : 0.25));
+    const std::vector<std::string> dropped = platform_take_dropped_paths();
+    if (!dropped.empty()) open_dropped(state, dropped);
     update_maps(state);
     platform_begin_frame();
     draw_frame(state, &select_view);
     platform_render(platform);
+    export_window_when_ready(platform, state);
     if (screenshot) {
-      frames_ready = maps_busy(state) ? 0 : frames_ready + 1;
+      frames_ready = maps_busy(state) || heads_busy(state) ? 0 : frames_ready + 1;
       const double elapsed =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       if (frames_ready >= options.frames || elapsed > kScreenshotTimeoutSeconds) {
@@ -253,6 +307,10 @@ int main(int argc, char** argv) {
     state.device = fmav::device_info();
     state.params = to_params(options, state);
     parse_view(options.view, &state.view);
+    if (!options.zoom.empty()) parse_zoom(options.zoom, &state.initial_zoom);
+    load_viewer_settings(state);
+    if (!options.session.empty()) apply_session(state, fmav::load_session(options.session));
+    if (options.open_dialog) request_file_dialog(state, BrowseMode::open);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "fma-viewer: %s\n", e.what());
     return 1;
@@ -270,8 +328,20 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "fma-viewer: %s\n", error.c_str());
     return 1;
   }
-  const int code = run_loop(platform, state, options);
+  bool select_view = true;
+  const int code = options.bench_frames > 0
+                       ? run_bench_frames(platform, state, options.bench_frames,
+                                          [&] {
+                                            platform_poll(0.0);
+                                            update_maps(state);
+                                            platform_begin_frame();
+                                            draw_frame(state, &select_view);
+                                            platform_render(platform);
+                                          })
+                       : run_loop(platform, state, options);
   release_maps(state);
+  release_heads(state);
+  release_query(state);
   platform_close(platform);
   return code;
 }

@@ -10,6 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "map_view.h"
+#include "viewer_files.h"
+
 #include "fmav/engine.h"
 #include "fmav/fma.h"
 #include "fmav/input.h"
@@ -103,12 +106,16 @@ struct ViewerState {
   View view = View::attention;
   std::int64_t query_row = -1;  // the query chosen for the query inspector (-1: none)
   std::string status_error;     // the last error, shown in the status bar until dismissed
+  std::string status_message;   // what the last open, save or export did (status bar)
   bool error_popup_pending = false;  // open the error popup on the next frame
 
   std::string model_path, input_path;  // the loaded model and input (empty: none)
   MapParams params;  // as the controls show them
   MapScale scale = MapScale::log10;
   bool recompute = false;  // the Recompute button was pressed
+  MapViewport viewport;    // the four maps' shared zoom and pan
+  std::array<double, 4> initial_zoom{-1, -1, -1, -1};  // rows r0, r1, columns c0, c1 (--zoom)
+  bool show_grid = true;   // overlay the hierarchy's fine blocks on the maps
 
   std::future<MapJob> pending;  // the worker's run, when one is under way
   MapJob shown;                 // the latest finished run
@@ -120,6 +127,7 @@ struct ViewerState {
   bool view_requested = false;
   QueryPanel query;
   std::shared_ptr<HeadsPanel> heads;  // created by the heads view when first drawn
+  FilesPanel files;  // the Open / Save / Export dialog and the settings (viewer_files.h)
 };
 
 // ---- panel_status.cpp ----

@@ -1,0 +1,73 @@
+// `fma-viewer --bench-frames n`: frame times of the real UI (DESIGN.md §6's GUI targets),
+// idle and while the engine recomputes on its worker thread, printed as statistics.
+
+#include "frame_bench.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <vector>
+
+#include "platform_glfw.h"
+
+namespace fmav::viewer {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Stats {
+  double median = 0, p95 = 0, max = 0, mean = 0;
+};
+
+Stats stats_of(std::vector<double> ms) {
+  Stats s;
+  if (ms.empty()) return s;
+  std::sort(ms.begin(), ms.end());
+  for (double m : ms) s.mean += m / static_cast<double>(ms.size());
+  s.median = ms[ms.size() / 2];
+  s.p95 = ms[std::min(ms.size() - 1, ms.size() * 95 / 100)];
+  s.max = ms.back();
+  return s;
+}
+
+void print_stats(const char* what, const std::vector<double>& ms) {
+  const Stats s = stats_of(ms);
+  std::printf("%-26s %5zu frames  median %7.2f ms  mean %7.2f  p95 %7.2f  max %7.2f\n", what, ms.size(), s.median,
+              s.mean, s.p95, s.max);
+}
+
+}  // namespace
+
+int run_bench_frames(Platform& platform, ViewerState& state, int frames, const FrameFn& frame) {
+  // One frame, timed from the start of its UI code to the end of the GL work (glFinish).
+  const auto timed = [&] {
+    const auto t0 = Clock::now();
+    frame();
+    platform_finish(platform);
+    const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    platform_present(platform);
+    return ms;
+  };
+  const auto deadline = Clock::now() + std::chrono::minutes(10);
+  while ((maps_busy(state) || heads_busy(state)) && Clock::now() < deadline) timed();  // warm-up
+  if (maps_busy(state)) {
+    std::fprintf(stderr, "fma-viewer: engine still busy after 10 minutes\n");
+    return 1;
+  }
+  std::vector<double> idle, busy;
+  for (int i = 0; i < frames; ++i) idle.push_back(timed());
+  // The same view while the worker recomputes it: the frame must not wait for the engine.
+  state.recompute = true;
+  while ((busy.size() < static_cast<std::size_t>(frames) || maps_busy(state)) && Clock::now() < deadline) {
+    busy.push_back(timed());
+  }
+  const Inspection* in = state.shown.inspection.get();
+  std::printf("fma-viewer frame times, %dx%d window, maps %lld x %lld, view %s\n", platform_width(platform),
+              platform_height(platform), in ? static_cast<long long>(in->rows) : 0LL,
+              in ? static_cast<long long>(in->cols) : 0LL, to_string(state.view));
+  print_stats("idle", idle);
+  print_stats("while the engine works", busy);
+  return state.shown.error.empty() ? 0 : 1;
+}
+
+}  // namespace fmav::viewer

@@ -1,0 +1,252 @@
+// Opening models, inputs and sessions, exporting maps, and the settings file. No ImGui here:
+// the Open dialog, the recent list, drops and --session all come through open_path and
+// apply_session, so a path opens the same way whichever way it arrived.
+
+#include "viewer_files.h"
+#include "viewer_state.h"
+
+#include "fmav/error.h"
+#include "fmav/input.h"
+#include "fmav/model.h"
+#include "fmav/tensor_io.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <system_error>
+
+namespace fmav::viewer {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr std::uint64_t kMaxConfigBytes = 1u << 20;
+
+std::string lower_extension(const fs::path& path) {
+  std::string ext = path.extension().string();
+  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return ext;
+}
+
+// Absolute and without "." or ".." parts, so that recent files and sessions name one place
+// whatever the working directory.
+std::string absolute_path(const std::string& path) {
+  std::error_code ec;
+  const fs::path absolute = fs::absolute(path, ec);
+  std::string normal = (ec ? fs::path(path) : absolute).lexically_normal().string();
+  while (normal.size() > 1 && normal.back() == '/') normal.pop_back();  // "lm-fma/" = "lm-fma"
+  return normal;
+}
+
+std::string file_name(const std::string& path) {
+  const std::string name = fs::path(path).filename().string();
+  return name.empty() ? path : name;
+}
+
+// The model folder of a path classify_path calls a model.
+std::string model_folder(const std::string& path) {
+  std::error_code ec;
+  return fs::is_directory(path, ec) ? path : fs::path(path).parent_path().string();
+}
+
+// Whether the model at `folder` reads text (an LM) rather than images; reads only
+// config.json (the worker loads the weights). Throws fmav::Error naming the file.
+bool model_reads_text(const std::string& folder) {
+  const std::string config = (fs::path(folder) / "config.json").string();
+  return parse_model_config(read_file_bytes(config, kMaxConfigBytes), config).is_lm();
+}
+
+// The input to keep when switching to a model: the current one when the model reads its
+// kind, else the shipped sample of the right kind (an LM cannot read sample.png).
+std::string input_for(const std::string& current, bool reads_text) {
+  const PathKind kind = current.empty() ? PathKind::missing : classify_path(current);
+  if (reads_text ? kind == PathKind::text : kind == PathKind::image) return current;
+  const std::string sample = reads_text ? default_input_path() : assets_dir() + "/sample.png";
+  return fs::exists(sample) ? sample : current;
+}
+
+void open_model(ViewerState& state, const std::string& path) {
+  const std::string folder = model_folder(path);
+  const bool reads_text = model_reads_text(folder);
+  MapParams& p = state.params;
+  state.model_path = folder;
+  state.input_path = input_for(state.input_path, reads_text);
+  p.model = state.model_path, p.input = state.input_path;
+  p.layer = 0, p.head = 0, p.offset = 0;  // the new model may have fewer
+  state.query_row = -1;
+}
+
+void open_input(ViewerState& state, const std::string& path, PathKind kind) {
+  FMAV_CHECK(!state.model_path.empty(), file_name(path),
+             ": an input file is read by a model; open a model first");
+  FMAV_CHECK(std::ifstream(path).good(), path, ": cannot open for reading");
+  const bool reads_text = model_reads_text(state.model_path);
+  FMAV_CHECK(reads_text == (kind == PathKind::text), file_name(state.model_path), " reads ",
+             reads_text ? "text" : "images", "; ", file_name(path), " is ",
+             kind == PathKind::text ? "not an image" : "an image",
+             ". Open a model that reads ", reads_text ? "images" : "text", " first");
+  MapParams& p = state.params;
+  state.input_path = path;
+  p.model = state.model_path, p.input = path;  // also leaves the synthetic input
+  p.offset = 0;
+  state.query_row = -1;
+}
+
+void check_maps(const ViewerState& state) {
+  FMAV_CHECK(state.has_shown && state.shown.inspection && state.shown.error.empty(),
+             "no maps to export: the engine has not produced any yet");
+}
+
+const char* const kMapNames[kMapCount] = {"full", "fma", "diff", "level"};
+
+}  // namespace
+
+PathKind classify_path(const std::string& path) {
+  std::error_code ec;
+  const fs::file_status status = fs::status(path, ec);
+  if (ec || !fs::exists(status)) return PathKind::missing;
+  const fs::path p(path);
+  if (fs::is_directory(status)) {
+    return fs::exists(p / "config.json", ec) ? PathKind::model : PathKind::folder;
+  }
+  const std::string name = p.filename().string(), ext = lower_extension(p);
+  if (name == "config.json" || name == "model.safetensors") return PathKind::model;
+  if (ext == ".json") return PathKind::session;
+  if (ext == ".npy" || ext == ".safetensors") return PathKind::tensors;
+  if (ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp") return PathKind::image;
+  return PathKind::text;
+}
+
+// ---- settings ----
+
+void load_viewer_settings(ViewerState& state) {
+  FilesPanel& files = state.files;
+  try {
+    files.settings = load_settings();
+  } catch (const Error& e) {
+    files.settings_writable = false;
+    report_error(state, std::string(e.what()) +
+                            " (the settings are not saved this run; fix or remove the file)");
+  }
+}
+
+void save_viewer_settings(ViewerState& state) {
+  if (!state.files.settings_writable) return;
+  try {
+    save_settings(state.files.settings);
+  } catch (const Error& e) {
+    report_error(state, std::string("cannot save the settings: ") + e.what());
+  }
+}
+
+// ---- opening ----
+
+std::string open_path(ViewerState& state, const std::string& given) {
+  const std::string path = absolute_path(given);
+  try {  // each opener checks everything before it changes the state
+    switch (const PathKind kind = classify_path(path)) {
+      case PathKind::missing: throw Error(path + ": no such file or folder");
+      case PathKind::folder: throw Error(path + ": a folder without config.json, not a model");
+      case PathKind::tensors:
+        throw Error(path + ": raw Q/K/V tensors are not shown by the viewer; use `fmav attend` "
+                           "or `fmav inspect`");
+      case PathKind::model: open_model(state, path); break;
+      case PathKind::session: apply_session(state, load_session(path)); break;
+      case PathKind::image:
+      case PathKind::text: open_input(state, path, kind); break;
+    }
+  } catch (const std::exception& e) {  // fmav::Error; std::bad_alloc, filesystem_error
+    return e.what();
+  }
+  const std::string recent = classify_path(path) == PathKind::model ? model_folder(path) : path;
+  add_recent(state.files.settings, recent);
+  save_viewer_settings(state);
+  state.status_message = "opened " + recent;
+  return "";
+}
+
+void open_dropped(ViewerState& state, const std::vector<std::string>& paths) {
+  std::vector<std::string> ordered = paths;
+  std::stable_partition(ordered.begin(), ordered.end(), [](const std::string& p) {
+    return classify_path(p) == PathKind::model;
+  });
+  for (const std::string& path : ordered) {
+    const std::string error = open_path(state, path);
+    if (!error.empty()) report_error(state, error);
+  }
+}
+
+// ---- sessions ----
+
+Session current_session(const ViewerState& state) {
+  const MapParams& p = state.params;
+  Session s;
+  s.synthetic = p.model.empty();
+  if (!s.synthetic) s.model = absolute_path(p.model), s.input = absolute_path(p.input);
+  s.n = p.n, s.block_size = p.block_size, s.rank = p.rank, s.causal = p.causal;
+  s.downsample = p.downsample, s.count_multiplicity = p.count_multiplicity, s.seed = p.seed;
+  s.layer = p.layer, s.head = p.head, s.offset = p.offset;
+  s.view = to_string(state.view);
+  s.query_row = state.query_row;
+  s.scale = state.scale == MapScale::log10 ? "log10" : "linear";
+  return s;
+}
+
+void apply_session(ViewerState& state, const Session& s) {
+  FMAV_CHECK(!s.synthetic || s.n <= kMaxTokens, "session: the viewer shows at most ", kMaxTokens,
+             " synthetic tokens, got n = ", s.n);
+  View view = View::attention;
+  FMAV_CHECK(parse_view(s.view, &view), "session: unknown view '", s.view, "'");
+  MapParams& p = state.params;
+  if (s.synthetic) {
+    p.model.clear(), p.input.clear();
+    p.n = s.n, p.block_size = s.block_size, p.rank = s.rank, p.causal = s.causal;
+    p.downsample = s.downsample, p.count_multiplicity = s.count_multiplicity, p.seed = s.seed;
+  } else {
+    state.model_path = s.model, state.input_path = s.input;
+    p.model = s.model, p.input = s.input;
+  }
+  p.layer = s.layer, p.head = s.head, p.offset = s.offset;
+  state.view = view;
+  state.view_requested = true;
+  state.query_row = s.query_row;
+  state.scale = s.scale == "linear" ? MapScale::linear : MapScale::log10;
+}
+
+// ---- exports ----
+
+std::string export_map_pngs(const ViewerState& state, const std::string& prefix) {
+  check_maps(state);
+  for (int kind = 0; kind < kMapCount; ++kind) {
+    const MapImage& map = state.shown.images[kind];
+    Image image;
+    image.height = map.height, image.width = map.width;
+    image.rgb.resize(static_cast<std::size_t>(map.width) * map.height * 3);
+    for (std::size_t i = 0, n = image.rgb.size() / 3; i < n; ++i) {
+      for (int c = 0; c < 3; ++c) image.rgb[3 * i + c] = map.rgba[4 * i + c] / 255.0f;
+    }
+    write_png(prefix + "_" + kMapNames[kind] + ".png", image);
+  }
+  return "wrote " + prefix + "_{full,fma,diff,level}.png";
+}
+
+std::string export_map_npys(const ViewerState& state, const std::string& prefix) {
+  check_maps(state);
+  const Inspection& in = *state.shown.inspection;
+  const std::vector<std::int64_t> shape = {in.rows, in.cols};
+  for (const auto& [name, values] :
+       {std::pair{"full", &in.full_map}, std::pair{"fma", &in.fma_map}}) {
+    HostTensor t = make_host_tensor(DType::f64, shape);
+    std::memcpy(t.data.data(), values->data(), t.nbytes());
+    write_npy(prefix + "_" + name + ".npy", t);
+  }
+  HostTensor level = make_host_tensor(DType::i32, shape);
+  auto* out = reinterpret_cast<std::int32_t*>(level.data.data());
+  std::copy(in.level_map.begin(), in.level_map.end(), out);
+  write_npy(prefix + "_level.npy", level);
+  return "wrote " + prefix + "_{full,fma,level}.npy (" + std::to_string(in.rows) + " x " +
+         std::to_string(in.cols) + ")";
+}
+
+}  // namespace fmav::viewer
