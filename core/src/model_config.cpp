@@ -4,75 +4,41 @@
 
 #include "fmav/model.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <cstdlib>
 #include <limits>
 
 #include "fmav/error.h"
 #include "fmav/fma2d.h"
-#include "io_util.h"
+#include "json_util.h"
 
 namespace fmav {
 namespace {
 
-using Json = nlohmann::ordered_json;
 using Shapes = std::vector<std::pair<std::string, std::vector<std::int64_t>>>;
 
 constexpr int kMaxConfigDepth = 8;
+constexpr std::uint64_t kMaxConfigBytes = 1u << 20;
 constexpr std::int64_t kMaxParameters = std::int64_t{1} << 33;  // 32 GiB of float32
 constexpr std::size_t kMaxClasses = 100000, kMaxClassName = 256;
-
-// Reads an integer key in [lo, hi]; the message names the file and the key.
-std::int64_t get_int(const Json& obj, const char* key, std::int64_t lo, std::int64_t hi,
-                     const std::string& name) {
-  FMAV_CHECK(obj.contains(key), name, ": missing key \"", key, "\"");
-  const Json& v = obj.at(key);
-  FMAV_CHECK(v.is_number_integer(), name, ": \"", key, "\" must be an integer, got ", v.type_name());
-  const bool in_range = v.is_number_unsigned() ? v.get<std::uint64_t>() <= static_cast<std::uint64_t>(hi)
-                                               : v.get<std::int64_t>() >= lo && v.get<std::int64_t>() <= hi;
-  FMAV_CHECK(in_range && v.get<std::int64_t>() >= lo, name, ": \"", key, "\" must be in [", lo, ", ", hi,
-             "], got ", v.dump());
-  return v.get<std::int64_t>();
-}
-
-std::string get_string(const Json& obj, const char* key, const std::string& name) {
-  FMAV_CHECK(obj.contains(key), name, ": missing key \"", key, "\"");
-  const Json& v = obj.at(key);
-  FMAV_CHECK(v.is_string(), name, ": \"", key, "\" must be a string, got ", v.type_name());
-  return v.get<std::string>();
-}
-
-// Refuses keys outside `known` (a typo would otherwise be silently ignored).
-void check_keys(const Json& obj, std::initializer_list<const char*> known, const std::string& where) {
-  for (const auto& item : obj.items()) {
-    bool ok = false;
-    for (const char* k : known) ok = ok || item.key() == k;
-    FMAV_CHECK(ok, where, ": unknown key \"", item.key(), "\"");
-  }
-}
 
 ModelAttention parse_attention_json(const Json& a, const std::string& name) {
   const std::string where = name + ": attention";
   FMAV_CHECK(a.is_object(), where, " must be an object, got ", a.type_name());
-  check_keys(a, {"kind", "block_size", "rank", "downsample", "count_multiplicity"}, where);
+  json_check_keys(a, {"kind", "block_size", "rank", "downsample", "count_multiplicity"}, where);
   ModelAttention attention;
-  const std::string kind = get_string(a, "kind", where);
+  const std::string kind = json_string(a, "kind", where);
   FMAV_CHECK(kind == "fma" || kind == "fma-linear" || kind == "full" || kind == "local", where,
              ": kind must be fma, fma-linear, full or local, got '", kind, "'");
   parse_attention(kind, &attention);
-  attention.block_size = get_int(a, "block_size", 1, 1 << 20, where);
-  attention.rank = get_int(a, "rank", 1, 1 << 20, where);
+  attention.block_size = json_int(a, "block_size", 1, 1 << 20, where);
+  attention.rank = json_int(a, "rank", 1, 1 << 20, where);
   try {
-    attention.downsample = parse_downsample(get_string(a, "downsample", where));
+    attention.downsample = parse_downsample(json_string(a, "downsample", where));
   } catch (const Error& e) {
     throw Error(where + ": " + e.what());
   }
-  FMAV_CHECK(a.contains("count_multiplicity"), where, ": missing key \"count_multiplicity\"");
-  FMAV_CHECK(a.at("count_multiplicity").is_boolean(), where,
-             ": \"count_multiplicity\" must be true or false, got ", a.at("count_multiplicity").dump());
-  attention.count_multiplicity = a.at("count_multiplicity").get<bool>();
+  attention.count_multiplicity = json_bool(a, "count_multiplicity", where);
   return attention;
 }
 
@@ -296,36 +262,22 @@ std::string model_config_json(const ModelConfig& c) {
 }
 
 ModelConfig parse_model_config(const std::string& text, const std::string& name) {
-  FMAV_CHECK(!text.empty(), name, ": empty file, expected a JSON object");
-  FMAV_CHECK(json_depth(text.data(), text.size(), kMaxConfigDepth) <= kMaxConfigDepth, name,
-             ": JSON nests deeper than ", kMaxConfigDepth, " levels");
-  Json j;
-  try {
-    j = Json::parse(text);
-  } catch (const Json::exception& e) {
-    throw Error(name + ": not valid JSON: " + e.what());
-  }
-  FMAV_CHECK(j.is_object(), name, ": expected a JSON object, got ", j.type_name());
-  FMAV_CHECK(get_string(j, "format", name) == "fmav-model", name,
-             ": \"format\" must be \"fmav-model\", got ", j.at("format").dump());
-  const std::int64_t version = get_int(j, "format_version", 0, std::numeric_limits<int>::max(), name);
-  FMAV_CHECK(version == kModelFormatVersion, name, ": format_version ", version,
-             " is not supported (this fma-viewer reads version ", kModelFormatVersion, ")");
+  const Json j = parse_json_object(text, name, "fmav-model", kModelFormatVersion, kMaxConfigBytes, kMaxConfigDepth);
   ModelConfig c;
   try {
-    c.architecture = parse_architecture(get_string(j, "architecture", name));
+    c.architecture = parse_architecture(json_string(j, "architecture", name));
   } catch (const Error& e) {
     throw Error(name + ": " + e.what());
   }
   if (c.is_lm()) {
-    check_keys(j, {"format", "format_version", "architecture", "d_model", "layers", "heads", "d_mlp",
+    json_check_keys(j, {"format", "format_version", "architecture", "d_model", "layers", "heads", "d_mlp",
                    "context", "attention", "training"}, name);
-    c.context = get_int(j, "context", 1, 1 << 24, name);
+    c.context = json_int(j, "context", 1, 1 << 24, name);
   } else {
-    check_keys(j, {"format", "format_version", "architecture", "d_model", "layers", "heads", "d_mlp",
+    json_check_keys(j, {"format", "format_version", "architecture", "d_model", "layers", "heads", "d_mlp",
                    "image_size", "patch_size", "classes", "attention", "training"}, name);
-    c.image_size = get_int(j, "image_size", 1, 1 << 14, name);
-    c.patch_size = get_int(j, "patch_size", 1, 1 << 14, name);
+    c.image_size = json_int(j, "image_size", 1, 1 << 14, name);
+    c.patch_size = json_int(j, "patch_size", 1, 1 << 14, name);
     FMAV_CHECK(j.contains("classes"), name, ": missing key \"classes\"");
     const Json& classes = j.at("classes");
     FMAV_CHECK(classes.is_array() && classes.size() <= kMaxClasses, name,
@@ -337,10 +289,10 @@ ModelConfig parse_model_config(const std::string& text, const std::string& name)
       c.classes.push_back(cls.get<std::string>());
     }
   }
-  c.d_model = get_int(j, "d_model", 1, 1 << 16, name);
-  c.layers = get_int(j, "layers", 1, 1 << 10, name);
-  c.heads = get_int(j, "heads", 1, 1 << 10, name);
-  c.d_mlp = get_int(j, "d_mlp", 1, 1 << 20, name);
+  c.d_model = json_int(j, "d_model", 1, 1 << 16, name);
+  c.layers = json_int(j, "layers", 1, 1 << 10, name);
+  c.heads = json_int(j, "heads", 1, 1 << 10, name);
+  c.d_mlp = json_int(j, "d_mlp", 1, 1 << 20, name);
   FMAV_CHECK(j.contains("attention"), name, ": missing key \"attention\"");
   c.attention = parse_attention_json(j.at("attention"), name);
   if (j.contains("training")) {

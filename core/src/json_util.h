@@ -1,0 +1,31 @@
+#pragma once
+// Strict reading of the project's JSON files (model config.json, sessions, settings): every
+// key known, typed and in range, errors naming the file and the key; size and depth checked
+// before a tree is built. No LibTorch (fmav_io).
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+
+namespace fmav {
+
+using Json = nlohmann::ordered_json;
+
+// The value of `key`; throws "where: missing key "key"".
+const Json& json_key(const Json& obj, const char* key, const std::string& where);
+// An integer in [lo, hi] (a huge unsigned value is refused, not wrapped).
+std::int64_t json_int(const Json& obj, const char* key, std::int64_t lo, std::int64_t hi,
+                      const std::string& where);
+bool json_bool(const Json& obj, const char* key, const std::string& where);
+std::string json_string(const Json& obj, const char* key, const std::string& where);
+// Refuses keys outside `known` (a typo would otherwise be silently ignored).
+void json_check_keys(const Json& obj, std::initializer_list<const char*> known, const std::string& where);
+// Parses `text` (named `name` in errors) as a JSON object whose "format" is `format` and
+// "format_version" is `version`; refuses empty text, more than max_bytes, nesting deeper
+// than max_depth (counted before parsing), invalid JSON and any other format or version.
+Json parse_json_object(const std::string& text, const std::string& name, const char* format, int version,
+                       std::uint64_t max_bytes, int max_depth);
+
+}  // namespace fmav
