@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # GUI smoke test: renders fma-viewer under a virtual X display, writes a screenshot and
-# checks that the PNG exists and is not a uniform image (more than 20 distinct colours).
+# checks the PNG: the window's size (1400x900), not uniform (more than 20 distinct colours),
+# and the panels present — the sidebar, the status bar and, in the attention view (the default
+# unless --view or --session says otherwise), each of the four maps' quadrants drawn.
 # Usage: tests/gui_smoke.sh path/to/fma-viewer out.png [extra fma-viewer options]
 set -euo pipefail
 
@@ -30,7 +32,15 @@ if [[ ! -s "$png" ]]; then
 fi
 
 # Decode the PNG with zlib + struct only (8-bit RGB/RGBA, non-interlaced, as stb writes it).
-python3 - "$png" << 'EOF'
+view=attention
+for ((i = 1; i <= $#; ++i)); do
+  case "${!i}" in
+    --view) j=$((i + 1)); view=${!j} ;;
+    --session) view=session ;;
+  esac
+done
+
+python3 - "$png" "$view" << 'EOF'
 import struct
 import sys
 import zlib
@@ -59,6 +69,7 @@ raw = zlib.decompress(idat)
 stride = width * channels
 prev = bytearray(stride)
 colours = set()
+pixels = []
 for y in range(height):
     row_start = y * (stride + 1)
     filt = raw[row_start]
@@ -80,9 +91,33 @@ for y in range(height):
             line[i] = (line[i] + pred) & 0xFF
     for x in range(0, stride, channels):
         colours.add(bytes(line[x:x + 3]))
+    pixels.append(bytes(line))
     prev = line
 
 print(f"gui_smoke: {path}: {width}x{height}, {len(colours)} distinct colours")
+if (width, height) != (1400, 900):
+    sys.exit(f"gui_smoke: expected a 1400x900 window, got {width}x{height}")
 if len(colours) <= 20:
     sys.exit("gui_smoke: the screenshot is (nearly) uniform")
+
+def distinct(x0, y0, x1, y1):
+    seen = set()
+    for y in range(y0, y1, 2):
+        row = pixels[y]
+        for x in range(x0, x1, 2):
+            seen.add(row[x * channels:x * channels + 3])
+    return len(seen)
+
+# Regions of the 1400x900 layout: the sidebar (left 330 px), the status bar (bottom 40 px)
+# and, for the attention view, the four map quadrants of the main area.
+regions = {"sidebar": (10, 40, 330, 840), "status bar": (0, 862, 700, 900)}
+if sys.argv[2] == "attention":
+    x_mid, y_mid = 870, 470
+    regions.update({"full attention map": (345, 100, x_mid, y_mid), "FMA map": (x_mid, 100, 1395, y_mid),
+                    "difference map": (345, y_mid, x_mid, 850), "level map": (x_mid, y_mid, 1395, 850)})
+for name, box in regions.items():
+    n = distinct(*box)
+    if n <= 4:
+        sys.exit(f"gui_smoke: the {name} region {box} is blank ({n} colours)")
+print("gui_smoke: panels present: " + ", ".join(regions))
 EOF
