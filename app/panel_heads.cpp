@@ -32,8 +32,6 @@ const ImVec4 kBusy(1.0f, 0.8f, 0.3f, 1.0f);
 const ImVec4 kErrorColor(1.0f, 0.4f, 0.4f, 1.0f);
 constexpr int kThumbSide = 96;         // thumbnails: maps max-pooled to at most 96 x 96
 constexpr std::size_t kCacheSize = 8;  // results kept per (model, input, offset)
-constexpr double kLogFloor = -6.0;
-constexpr int kDiffDecades = 4;
 
 // What the overview is computed for.
 struct HeadsKey {

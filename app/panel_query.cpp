@@ -28,7 +28,6 @@ const ImU32 kFmaColor = IM_COL32(255, 150, 40, 255);    // FMA: a step line over
 const ImU32 kQueryColor = IM_COL32(255, 60, 60, 255);
 const ImU32 kAxisColor = IM_COL32(150, 150, 158, 255);
 const ImU32 kGridColor = IM_COL32(90, 90, 98, 110);
-constexpr double kLogFloor = -6.0;  // as the maps: log10 probabilities clamped to [-6, 0]
 
 ImU32 to_imu32(Rgba8 c, int alpha = 255) { return IM_COL32(c.r, c.g, c.b, alpha); }
 

@@ -52,6 +52,9 @@ struct MapParams {
 
 // How probabilities are coloured: attention is best seen in log10, clamped to [-6, 0].
 enum class MapScale { linear, log10 };
+constexpr double kLogFloor = -6.0;  // log10 probabilities are clamped to [kLogFloor, 0]
+constexpr int kDiffDecades = 4;     // decades of the symmetric-log difference map (log10)
+inline int diff_decades(MapScale scale) { return scale == MapScale::log10 ? kDiffDecades : 0; }
 
 // The four maps, in the order they are drawn.
 enum MapKind { kMapFull = 0, kMapFma, kMapDiff, kMapLevel, kMapCount };
@@ -155,6 +158,10 @@ bool heads_busy(const ViewerState& state);
 // Cancels and waits for the heads worker and frees the thumbnails' textures (at exit, with
 // the GL context alive).
 void release_heads(ViewerState& state);
+
+// ---- maps_worker.cpp ----
+// The last part of a path ("lm-fma" of "assets/models/lm-fma").
+std::string file_name(const std::string& path);
 
 // ---- panel_engine.cpp ----
 // Draws where the engine runs: versions, threads, CUDA built/available and its summary.
