@@ -20,6 +20,14 @@ constexpr ControlPoint kSequential[] = {
     {0.88f, 0.62f, 0.85f, 0.22f}, {1.00f, 0.99f, 0.91f, 0.15f},
 };
 
+// Black -> purple -> orange -> pale yellow, in the spirit of magma (own control points).
+constexpr ControlPoint kMagma[] = {
+    {0.00f, 0.00f, 0.00f, 0.02f}, {0.20f, 0.17f, 0.07f, 0.36f}, {0.40f, 0.45f, 0.12f, 0.50f},
+    {0.60f, 0.74f, 0.22f, 0.45f}, {0.80f, 0.98f, 0.48f, 0.33f}, {1.00f, 0.99f, 0.93f, 0.70f},
+};
+
+constexpr ControlPoint kGray[] = {{0.00f, 0.04f, 0.04f, 0.04f}, {1.00f, 1.00f, 1.00f, 1.00f}};
+
 // Blue -> white -> red, symmetric around t = 0.5 (own control points).
 constexpr ControlPoint kDiverging[] = {
     {0.00f, 0.12f, 0.25f, 0.65f}, {0.25f, 0.45f, 0.65f, 0.88f}, {0.50f, 0.97f, 0.97f, 0.97f},
@@ -60,7 +68,23 @@ bool is_masked(const std::int8_t* masked, std::size_t i) { return masked && mask
 
 }  // namespace
 
-Rgba8 sequential_color(float t) { return interpolate(kSequential, t); }
+const char* to_string(Colormap map) {
+  switch (map) {
+    case Colormap::standard: return "standard";
+    case Colormap::magma: return "magma";
+    case Colormap::gray: return "gray";
+  }
+  return "?";
+}
+
+Rgba8 sequential_color(float t, Colormap map) {
+  switch (map) {
+    case Colormap::magma: return interpolate(kMagma, t);
+    case Colormap::gray: return interpolate(kGray, t);
+    case Colormap::standard: break;
+  }
+  return interpolate(kSequential, t);
+}
 
 Rgba8 diverging_color(float t) { return interpolate(kDiverging, 0.5f * (t + 1.0f)); }
 
@@ -71,7 +95,7 @@ Rgba8 level_color(int level) {
 }
 
 void colorize_sequential(const double* values, std::size_t count, double lo, double hi, bool log10,
-                         const std::int8_t* masked, std::uint8_t* rgba) {
+                         const std::int8_t* masked, std::uint8_t* rgba, Colormap map) {
   const double span = hi > lo ? hi - lo : 1.0;
   const double floor_value = std::pow(10.0, lo);
   for (std::size_t i = 0; i < count; ++i) {
@@ -81,7 +105,7 @@ void colorize_sequential(const double* values, std::size_t count, double lo, dou
     }
     double v = values[i];
     if (log10) v = std::log10(std::max(v, floor_value));
-    put(rgba, i, sequential_color(static_cast<float>((v - lo) / span)));
+    put(rgba, i, sequential_color(static_cast<float>((v - lo) / span), map));
   }
 }
 

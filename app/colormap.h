@@ -14,8 +14,13 @@ struct Rgba8 {
 // Colour of the masked pairs (padding, the causal future) in every map.
 constexpr Rgba8 kMaskedColor{48, 48, 52, 255};
 
-// Sequential dark-purple -> blue -> green -> yellow; t is clamped to [0, 1].
-Rgba8 sequential_color(float t);
+// The sequential maps for probabilities: `standard` dark purple -> blue -> green -> yellow
+// (viridis-like), `magma` black -> purple -> orange -> pale yellow, `gray` black -> white.
+enum class Colormap { standard, magma, gray };
+const char* to_string(Colormap map);  // "standard" | "magma" | "gray"
+
+// The sequential map's colour at t, clamped to [0, 1].
+Rgba8 sequential_color(float t, Colormap map = Colormap::standard);
 // Blue (t = -1) -> white (0) -> red (+1); t is clamped to [-1, 1].
 Rgba8 diverging_color(float t);
 // Categorical colour of a level: 0 near field, 1.. coarse levels, -1 masked.
@@ -25,7 +30,7 @@ Rgba8 level_color(int level);
 // map; with log10, v is first mapped to log10(max(v, 10^lo)), so lo and hi are exponents.
 // Pairs where masked[i] < 0 get kMaskedColor; masked may be null.
 void colorize_sequential(const double* values, std::size_t count, double lo, double hi, bool log10,
-                         const std::int8_t* masked, std::uint8_t* rgba);
+                         const std::int8_t* masked, std::uint8_t* rgba, Colormap map = Colormap::standard);
 // Colours values on the diverging map over the symmetric range [-limit, +limit]: linearly
 // when decades == 0, else symmetric-log, |v| from limit * 10^-decades up to limit (smaller
 // magnitudes are white), so that small departures stay visible.

@@ -85,13 +85,14 @@ std::shared_ptr<const Inspection> run_engine(const MapParams& params, MapJob* jo
   return result;
 }
 
-std::array<MapImage, kMapCount> make_images(const Inspection& in, MapScale scale) {
+std::array<MapImage, kMapCount> make_images(const Inspection& in, const MapJob& colors) {
+  const MapScale scale = colors.scale;
   const std::size_t count = static_cast<std::size_t>(in.rows * in.cols);
   const std::int8_t* masked = in.level_map.data();
   const bool log10 = scale == MapScale::log10;
   double hi = 0;
   for (std::size_t i = 0; i < count; ++i) hi = std::max({hi, in.full_map[i], in.fma_map[i]});
-  const double lo = log10 ? kLogFloor : 0.0;
+  const double lo = log10 ? colors.log_floor : 0.0;
   hi = log10 ? 0.0 : std::max(hi, 1e-12);
 
   std::array<MapImage, kMapCount> images;
@@ -102,7 +103,7 @@ std::array<MapImage, kMapCount> make_images(const Inspection& in, MapScale scale
   }
   for (MapKind kind : {kMapFull, kMapFma}) {
     const double* values = kind == kMapFull ? in.full_map.data() : in.fma_map.data();
-    colorize_sequential(values, count, lo, hi, log10, masked, images[kind].rgba.data());
+    colorize_sequential(values, count, lo, hi, log10, masked, images[kind].rgba.data(), colors.colormap);
     images[kind].lo = lo;
     images[kind].hi = hi;
   }
@@ -124,12 +125,12 @@ std::array<MapImage, kMapCount> make_images(const Inspection& in, MapScale scale
 
 // One worker run: the engine (unless `reuse` already holds its numbers), then the images.
 // `job` carries what a recolouring keeps from the run it reuses.
-MapJob run_job(MapParams params, MapScale scale, std::shared_ptr<const Inspection> reuse, MapJob job) {
+// The colouring (scale, colormap, log floor) comes in `job` too.
+MapJob run_job(MapParams params, std::shared_ptr<const Inspection> reuse, MapJob job) {
   job.params = params;
-  job.scale = scale;
   try {
     if (!reuse) reuse = run_engine(params, &job);
-    job.images = make_images(*reuse, scale);
+    job.images = make_images(*reuse, job);
     job.inspection = std::move(reuse);
   } catch (const Error& e) {
     job.error = e.what();
@@ -148,6 +149,12 @@ void upload_textures(ViewerState& state) {
                   ? 0
                   : texture_upload(texture, image.width, image.height, image.rgba.data());
   }
+}
+
+// Whether the shown images have the colouring the controls ask for.
+bool same_colors(const ViewerState& state) {
+  return state.shown.scale == state.scale && state.shown.colormap == state.colormap &&
+         state.shown.log_floor == state.log_floor;
 }
 
 }  // namespace
@@ -169,7 +176,7 @@ void update_maps(ViewerState& state) {
     upload_textures(state);
   }
   const bool same_params = state.has_shown && state.shown.params == state.params;
-  if (same_params && state.shown.scale == state.scale && !state.recompute) return;
+  if (same_params && same_colors(state) && !state.recompute) return;
   // Only the colouring changed: recolour the numbers already computed.
   std::shared_ptr<const Inspection> reuse =
       same_params && !state.recompute ? state.shown.inspection : nullptr;
@@ -180,12 +187,13 @@ void update_maps(ViewerState& state) {
     kept.layers = state.shown.layers, kept.heads = state.shown.heads, kept.seconds = state.shown.seconds;
     kept.text = state.shown.text, kept.image = state.shown.image;
   }
-  state.pending = std::async(std::launch::async, run_job, state.params, state.scale, reuse, kept);
+  kept.scale = state.scale, kept.colormap = state.colormap, kept.log_floor = state.log_floor;
+  state.pending = std::async(std::launch::async, run_job, state.params, reuse, kept);
 }
 
 bool maps_busy(const ViewerState& state) {
   return state.pending.valid() || state.recompute || !state.has_shown ||
-         state.shown.params != state.params || state.shown.scale != state.scale;
+         state.shown.params != state.params || !same_colors(state);
 }
 
 void release_maps(ViewerState& state) {

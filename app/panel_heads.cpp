@@ -88,6 +88,8 @@ struct HeadsPanel {
   std::vector<unsigned int> textures;
   std::shared_ptr<const HeadsResult> textures_of;  // held: no new result reuses its address
   MapScale textures_scale = MapScale::log10;
+  Colormap textures_map = Colormap::standard;
+  double textures_floor = kLogFloor;
   bool textures_diff = false;
   double diff_limit = 0;  // largest |FMA - full| over all heads (a shared colour range)
 };
@@ -220,10 +222,12 @@ void free_textures(HeadsPanel& h) {
 }
 
 // Colours and uploads the shown result's thumbnails when it or the colouring changed.
-void update_textures(HeadsPanel& h, MapScale scale) {
+void update_textures(HeadsPanel& h, const ViewerState& state) {
+  const MapScale scale = state.scale;
   const std::shared_ptr<const HeadsResult> result =
       h.shown && h.shown->error.empty() && !h.shown->cancelled ? h.shown : nullptr;
-  if (result == h.textures_of && scale == h.textures_scale && h.show_diff == h.textures_diff)
+  if (result == h.textures_of && scale == h.textures_scale && h.show_diff == h.textures_diff &&
+      state.colormap == h.textures_map && state.log_floor == h.textures_floor)
     return;
   if (!result) return free_textures(h);
   h.diff_limit = 0;
@@ -247,12 +251,13 @@ void update_textures(HeadsPanel& h, MapScale scale) {
     } else {
       const double hi =
           log10 ? 0.0 : std::max(1e-12, *std::max_element(s.fma.begin(), s.fma.end()));
-      colorize_sequential(s.fma.data(), count, log10 ? kLogFloor : 0.0, hi, log10, s.masked.data(),
-                          rgba.data());
+      colorize_sequential(s.fma.data(), count, log10 ? state.log_floor : 0.0, hi, log10, s.masked.data(),
+                          rgba.data(), state.colormap);
     }
     h.textures[i] = texture_upload(h.textures[i], s.side, s.side, rgba.data());
   }
   h.textures_of = result, h.textures_scale = scale, h.textures_diff = h.show_diff;
+  h.textures_map = state.colormap, h.textures_floor = state.log_floor;
 }
 
 // ---- drawing ----
@@ -270,13 +275,14 @@ std::vector<std::size_t> ranking(const HeadsResult& result, HeadsOrder order) {
   return index;
 }
 
-void draw_color_scale(const HeadsPanel& h, MapScale scale, float width) {
+void draw_color_scale(const HeadsPanel& h, const ViewerState& state, float width) {
+  const MapScale scale = state.scale;
   constexpr int kSegments = 40;
   const ImVec2 p = ImGui::GetCursorScreenPos();
   ImDrawList* draw = ImGui::GetWindowDrawList();
   for (int i = 0; i < kSegments; ++i) {
     const float t = (i + 0.5f) / kSegments;
-    const Rgba8 c = h.show_diff ? diverging_color(2 * t - 1) : sequential_color(t);
+    const Rgba8 c = h.show_diff ? diverging_color(2 * t - 1) : sequential_color(t, state.colormap);
     draw->AddRectFilled(ImVec2(p.x + width * i / kSegments, p.y + 3),
                         ImVec2(p.x + width * (i + 1) / kSegments, p.y + 15),
                         IM_COL32(c.r, c.g, c.b, 255));
@@ -288,8 +294,11 @@ void draw_color_scale(const HeadsPanel& h, MapScale scale, float width) {
     ImGui::TextColored(kMuted, "FMA - full, -%.1e .. +%.1e (all heads; %s)", h.diff_limit,
                        h.diff_limit, log10 ? "symmetric log" : "linear");
   } else {
-    ImGui::TextColored(kMuted, log10 ? "FMA probability, 1e-6 .. 1 (log10)"
-                                     : "FMA probability, 0 .. each head's max");
+    if (log10) {
+      ImGui::TextColored(kMuted, "FMA probability, 1e%.0f .. 1 (log10)", state.log_floor);
+    } else {
+      ImGui::TextColored(kMuted, "FMA probability, 0 .. each head's max");
+    }
   }
 }
 
@@ -408,7 +417,7 @@ void draw_heads_view(ViewerState& state) {
   }
   HeadsPanel& h = panel(state);
   update_heads(state, h);
-  update_textures(h, state.scale);
+  update_textures(h, state);
   const HeadsResult* r = h.shown.get();
   if (r && r->layers > 0) {
     ImGui::Text("%d layers x %d heads, n = %lld", r->layers, r->heads,
@@ -423,7 +432,7 @@ void draw_heads_view(ViewerState& state) {
     ImGui::PopStyleColor();
   }
   if (!h.textures_of) return;
-  draw_color_scale(h, state.scale, 200);
+  draw_color_scale(h, state, 200);
   ImGui::Spacing();
   draw_grid(state, h);
 }

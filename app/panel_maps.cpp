@@ -104,10 +104,14 @@ void draw_legend(const ViewerState& state, MapKind kind, float width) {
         zero ? "0" : format_value("%.1e", image.lo), middle,
         zero ? "0" : format_value("+%.1e", image.hi));
   } else if (state.shown.scale == MapScale::log10) {
-    draw_color_bar(width, sequential_color, "1e-6", "1e-3", "1");
+    const double floor = state.shown.log_floor;
+    draw_color_bar(
+        width, [&](float t) { return sequential_color(t, state.shown.colormap); },
+        format_value("1e%.0f", floor), format_value("1e%.1f", 0.5 * floor), "1");
   } else {
-    draw_color_bar(width, sequential_color, "0", format_value("%.2g", 0.5 * image.hi),
-                   format_value("%.2g", image.hi));
+    draw_color_bar(
+        width, [&](float t) { return sequential_color(t, state.shown.colormap); }, "0",
+        format_value("%.2g", 0.5 * image.hi), format_value("%.2g", image.hi));
   }
 }
 
@@ -328,6 +332,19 @@ void draw_run_status(ViewerState& state) {
     const char* name = scale == MapScale::log10 ? "log10" : "linear";
     if (ImGui::RadioButton(name, state.scale == scale)) state.scale = scale;
   }
+  ImGui::PushItemWidth(130);
+  if (ImGui::BeginCombo("colormap", to_string(state.colormap))) {
+    for (Colormap map : {Colormap::standard, Colormap::magma, Colormap::gray}) {
+      if (ImGui::Selectable(to_string(map), map == state.colormap)) state.colormap = map;
+    }
+    ImGui::EndCombo();
+  }
+  if (state.scale == MapScale::log10) {
+    // The range shown: probabilities below 10^floor get the colour of the floor.
+    int floor = static_cast<int>(state.log_floor);
+    if (ImGui::SliderInt("log10 floor", &floor, -12, -1)) state.log_floor = floor;
+  }
+  ImGui::PopItemWidth();
   if (ImGui::Button("Recompute")) state.recompute = true;
   ImGui::SameLine();
   if (maps_busy(state)) {

@@ -46,6 +46,8 @@ struct Row {
   const double* fma = nullptr;
   const std::int8_t* level = nullptr;
   MapScale scale = MapScale::log10;
+  Colormap map = Colormap::standard;
+  double floor = kLogFloor;  // log10 scale: the lowest exponent shown
   double hi = 1;  // linear scale: the largest probability of the row
 };
 
@@ -53,6 +55,7 @@ Row row_of(const ViewerState& state, std::int64_t row) {
   const Inspection& in = *state.shown.inspection;
   Row r;
   r.in = &in, r.job = &state.shown, r.row = row, r.cols = in.cols, r.scale = state.scale;
+  r.map = state.colormap, r.floor = state.log_floor;
   const std::size_t first = static_cast<std::size_t>(row * in.cols);
   r.full = in.full_map.data() + first;
   r.fma = in.fma_map.data() + first;
@@ -72,14 +75,14 @@ std::int64_t query_row(const ViewerState& state) {
 // Where a probability falls on the y axis and the colour scale, in [0, 1].
 float position(double p, const Row& r) {
   if (r.scale == MapScale::linear) return static_cast<float>(std::clamp(p / r.hi, 0.0, 1.0));
-  const double e = std::log10(std::max(p, std::pow(10.0, kLogFloor)));
-  return static_cast<float>(std::clamp((e - kLogFloor) / -kLogFloor, 0.0, 1.0));
+  const double e = std::log10(std::max(p, std::pow(10.0, r.floor)));
+  return static_cast<float>(std::clamp((e - r.floor) / -r.floor, 0.0, 1.0));
 }
 
 Rgba8 key_color(const Row& r, std::int64_t key, QueryColor color) {
   if (r.level[key] < 0) return kMaskedColor;
   if (color == QueryColor::level) return level_color(r.level[key]);
-  return sequential_color(position(color == QueryColor::fma ? r.fma[key] : r.full[key], r));
+  return sequential_color(position(color == QueryColor::fma ? r.fma[key] : r.full[key], r), r.map);
 }
 
 std::string level_label(int level, const FmaConfig& f) {
@@ -152,12 +155,12 @@ bool bucket_max(const Row& r, const double* values, Bucket k, double* out) {
 
 void draw_axes(ImDrawList* draw, ImVec2 p0, ImVec2 p1, const Row& r) {
   const float h = p1.y - p0.y;
-  const int ticks = r.scale == MapScale::log10 ? static_cast<int>(-kLogFloor) : 4;
+  const int ticks = r.scale == MapScale::log10 ? static_cast<int>(-r.floor) : 4;
   for (int i = 0; i <= ticks; ++i) {
     const float y = p1.y - h * i / ticks;
     draw->AddLine(ImVec2(p0.x, y), ImVec2(p1.x, y), kGridColor);
     const std::string label = r.scale == MapScale::log10
-                                  ? (i == ticks ? "1" : format_value("1e%.0f", kLogFloor + i))
+                                  ? (i == ticks ? "1" : format_value("1e%.0f", r.floor + i))
                                   : format_value("%.2g", r.hi * i / ticks);
     const ImVec2 size = ImGui::CalcTextSize(label.c_str());
     const float top = i == 0 ? y - size.y : i == ticks ? y : y - 0.5f * size.y;  // inside the frame
@@ -354,13 +357,13 @@ void draw_color_key(const Row& r, QueryColor color) {
   for (int i = 0; i < kSegments; ++i) {
     draw->AddRectFilled(ImVec2(p.x + width * i / kSegments, p.y + 3),
                         ImVec2(p.x + width * (i + 1) / kSegments, p.y + h - 2),
-                        to_imu32(sequential_color((i + 0.5f) / kSegments)));
+                        to_imu32(sequential_color((i + 0.5f) / kSegments, r.map)));
   }
   ImGui::Dummy(ImVec2(width, h));
   ImGui::SameLine();
   const char* what = color == QueryColor::fma ? "FMA" : "full attention";
   if (r.scale == MapScale::log10) {
-    ImGui::TextColored(kMuted, "%s probability, 1e-6 .. 1 (log10)", what);
+    ImGui::TextColored(kMuted, "%s probability, 1e%.0f .. 1 (log10)", what, r.floor);
   } else {
     ImGui::TextColored(kMuted, "%s probability, 0 .. %.2g (the row's max)", what, r.hi);
   }

@@ -53,6 +53,8 @@ struct Options {
   bool synthetic = false;
   std::string view = "attention";
   std::string zoom;  // rows and keys, r0:r1,c0:c1
+  std::string colormap = "standard";
+  int log_floor = -6;
   std::int64_t n = 512;
   std::int64_t block_size = 32;
   std::int64_t rank = 4;
@@ -105,6 +107,10 @@ void add_options(CLI::App& app, Options& options) {
       ->capture_default_str();
   app.add_option("--seed", options.seed, "seed of the input and random weights")
       ->capture_default_str();
+  app.add_option("--colormap", options.colormap, "probability colours: standard | magma | gray")
+      ->check(CLI::IsMember({"standard", "magma", "gray"}));
+  app.add_option("--log-floor", options.log_floor, "log10 scale: the smallest probability shown is 10^floor")
+      ->check(CLI::Range(-12, -1));
   app.add_option("--zoom", options.zoom, "initial zoom of the maps: rows r0:r1 and keys c0:c1, as r0:r1,c0:c1");
   app.add_option("--view", options.view, "tab shown first: attention | query | heads")
       ->check(CLI::IsMember({"attention", "query", "heads"}));
@@ -307,6 +313,10 @@ int main(int argc, char** argv) {
     state.device = fmav::device_info();
     state.params = to_params(options, state);
     parse_view(options.view, &state.view);
+    state.colormap = options.colormap == "magma" ? Colormap::magma
+                     : options.colormap == "gray" ? Colormap::gray
+                                                  : Colormap::standard;
+    state.log_floor = options.log_floor;
     if (!options.zoom.empty()) parse_zoom(options.zoom, &state.initial_zoom);
     load_viewer_settings(state);
     if (!options.session.empty()) apply_session(state, fmav::load_session(options.session));

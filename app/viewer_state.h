@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "colormap.h"
 #include "map_view.h"
 #include "viewer_files.h"
 
@@ -70,6 +71,8 @@ struct MapImage {
 struct MapJob {
   MapParams params;
   MapScale scale = MapScale::log10;
+  Colormap colormap = Colormap::standard;
+  double log_floor = kLogFloor;
   std::shared_ptr<const Inspection> inspection;  // null on error
   std::array<MapImage, kMapCount> images;
   std::string error;   // fmav::Error message; empty on success
@@ -115,6 +118,8 @@ struct ViewerState {
   std::string model_path, input_path;  // the loaded model and input (empty: none)
   MapParams params;  // as the controls show them
   MapScale scale = MapScale::log10;
+  Colormap colormap = Colormap::standard;  // the probability maps' colours
+  double log_floor = kLogFloor;            // log10 scale: the range shown is [10^floor, 1]
   bool recompute = false;  // the Recompute button was pressed
   MapViewport viewport;    // the four maps' shared zoom and pan
   std::array<double, 4> initial_zoom{-1, -1, -1, -1};  // rows r0, r1, columns c0, c1 (--zoom)
