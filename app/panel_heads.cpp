@@ -131,6 +131,7 @@ HeadSummary summarize(const Inspection& in, int layer, int head) {
 }
 
 HeadsResult run_heads(HeadsKey key, std::shared_ptr<HeadsProgress> progress) {
+  lower_worker_priority();
   const auto start = std::chrono::steady_clock::now();
   HeadsResult result;
   result.key = key;

@@ -126,6 +126,7 @@ struct ViewerState {
   bool show_grid = true;   // overlay the hierarchy's fine blocks on the maps
 
   std::future<MapJob> pending;  // the worker's run, when one is under way
+  std::future<void> discarding; // the replaced run, being freed off the UI thread
   MapJob shown;                 // the latest finished run
   bool has_shown = false;
   std::array<unsigned int, kMapCount> textures{};  // GL textures of shown.images (0 = none)
@@ -165,6 +166,9 @@ bool heads_busy(const ViewerState& state);
 void release_heads(ViewerState& state);
 
 // ---- maps_worker.cpp ----
+// Lowers the calling worker thread's scheduling priority, so the engine's threads yield the
+// cores to the UI thread: with both cores busy, frames waited for one (64 ms at n = 4096).
+void lower_worker_priority();
 // The last part of a path ("lm-fma" of "assets/models/lm-fma").
 std::string file_name(const std::string& path);
 
