@@ -6,6 +6,7 @@
 
 #include "colormap.h"
 #include "platform_glfw.h"
+#include "query_row.h"
 #include "viewer_state.h"
 
 #include <imgui.h>
@@ -37,23 +38,10 @@ std::string format_value(const char* fmt, double value) {
   return text;
 }
 
-// One query row of the shown inspection and how it is drawn.
-struct Row {
-  const Inspection* in = nullptr;
-  const MapJob* job = nullptr;
-  std::int64_t row = 0, cols = 0;
-  const double* full = nullptr;
-  const double* fma = nullptr;
-  const std::int8_t* level = nullptr;
-  MapScale scale = MapScale::log10;
-  Colormap map = Colormap::standard;
-  double floor = kLogFloor;  // log10 scale: the lowest exponent shown
-  double hi = 1;  // linear scale: the largest probability of the row
-};
 
-Row row_of(const ViewerState& state, std::int64_t row) {
+QueryRow row_of(const ViewerState& state, std::int64_t row) {
   const Inspection& in = *state.shown.inspection;
-  Row r;
+  QueryRow r;
   r.in = &in, r.job = &state.shown, r.row = row, r.cols = in.cols, r.scale = state.scale;
   r.map = state.colormap, r.floor = state.log_floor;
   const std::size_t first = static_cast<std::size_t>(row * in.cols);
@@ -73,17 +61,12 @@ std::int64_t query_row(const ViewerState& state) {
 }
 
 // Where a probability falls on the y axis and the colour scale, in [0, 1].
-float position(double p, const Row& r) {
+float position(double p, const QueryRow& r) {
   if (r.scale == MapScale::linear) return static_cast<float>(std::clamp(p / r.hi, 0.0, 1.0));
   const double e = std::log10(std::max(p, std::pow(10.0, r.floor)));
   return static_cast<float>(std::clamp((e - r.floor) / -r.floor, 0.0, 1.0));
 }
 
-Rgba8 key_color(const Row& r, std::int64_t key, QueryColor color) {
-  if (r.level[key] < 0) return kMaskedColor;
-  if (color == QueryColor::level) return level_color(r.level[key]);
-  return sequential_color(position(color == QueryColor::fma ? r.fma[key] : r.full[key], r), r.map);
-}
 
 std::string level_label(int level, const FmaConfig& f) {
   if (level <= 0) return level < 0 ? "masked" : "near field";
@@ -96,7 +79,7 @@ std::string level_label(int level, const FmaConfig& f) {
 }
 
 // What a key is: a byte of the text, a patch of the image, or an index.
-std::string key_name(const Row& r, std::int64_t key) {
+std::string key_name(const QueryRow& r, std::int64_t key) {
   const FmaConfig& f = r.job->fma;
   const std::string& text = r.job->text;
   const long long k = static_cast<long long>(key);
@@ -115,21 +98,6 @@ std::string key_name(const Row& r, std::int64_t key) {
   return name;
 }
 
-// The tooltip of one key of the row.
-void key_tooltip(const Row& r, std::int64_t key) {
-  const std::pair<const char*, std::string> lines[] = {
-      {"full", format_value("%.3e", r.full[key])},
-      {"FMA", format_value("%.3e", r.fma[key])},
-      {"level", level_label(r.level[key], r.job->fma)}};
-  ImGui::BeginTooltip();
-  ImGui::TextUnformatted(key_name(r, key).c_str());
-  for (const auto& [label, value] : lines) {
-    ImGui::TextColored(kMuted, "%s", label);
-    ImGui::SameLine(60);
-    ImGui::TextUnformatted(value.c_str());
-  }
-  ImGui::EndTooltip();
-}
 
 // ---- the plot over keys ----
 
@@ -143,7 +111,7 @@ Bucket bucket(std::int64_t b, std::int64_t buckets, std::int64_t cols) {
 }
 
 // The largest unmasked value of a bucket; false when every key in it is masked.
-bool bucket_max(const Row& r, const double* values, Bucket k, double* out) {
+bool bucket_max(const QueryRow& r, const double* values, Bucket k, double* out) {
   bool any = false;
   for (std::int64_t key = k.first; key < k.last; ++key) {
     if (r.level[key] < 0) continue;
@@ -153,7 +121,7 @@ bool bucket_max(const Row& r, const double* values, Bucket k, double* out) {
   return any;
 }
 
-void draw_axes(ImDrawList* draw, ImVec2 p0, ImVec2 p1, const Row& r) {
+void draw_axes(ImDrawList* draw, ImVec2 p0, ImVec2 p1, const QueryRow& r) {
   const float h = p1.y - p0.y;
   const int ticks = r.scale == MapScale::log10 ? static_cast<int>(-r.floor) : 4;
   for (int i = 0; i <= ticks; ++i) {
@@ -188,7 +156,7 @@ void draw_key_ticks(ImDrawList* draw, float x0, float width, float y, std::int64
 }
 
 // Full attention as bars and FMA as a step line over them, bucket by bucket.
-void draw_series(ImDrawList* draw, ImVec2 p0, ImVec2 p1, const Row& r) {
+void draw_series(ImDrawList* draw, ImVec2 p0, ImVec2 p1, const QueryRow& r) {
   const float w = p1.x - p0.x, h = p1.y - p0.y;
   const std::int64_t buckets = std::min<std::int64_t>(r.cols, std::max(1, static_cast<int>(w)));
   std::vector<ImVec2> line;
@@ -229,7 +197,7 @@ void draw_legend(ImDrawList* draw, ImVec2 top_right) {
 }
 
 // The plot, the level strip under it and the key axis; `height` covers all three.
-void draw_plot(const Row& r, float height) {
+void draw_plot(const QueryRow& r, float height) {
   const float left = 56, strip = 12, axis = ImGui::GetTextLineHeight() + 8;
   const ImVec2 origin = ImGui::GetCursorScreenPos();
   const float width = ImGui::GetContentRegionAvail().x;
@@ -271,7 +239,7 @@ void draw_plot(const Row& r, float height) {
 
 // ---- mass per level and the row's metrics ----
 
-void draw_level_mass(const Row& r) {
+void draw_level_mass(const QueryRow& r) {
   const Inspection& in = *r.in;
   const std::size_t levels = static_cast<std::size_t>(in.num_levels) + 1;
   std::vector<double> full_mass(levels, 0.0);
@@ -311,7 +279,7 @@ double mean_of(const std::vector<double>& values) {
   return values.empty() ? 0.0 : sum / values.size();
 }
 
-void draw_metrics(const Row& r) {
+void draw_metrics(const QueryRow& r) {
   const Inspection& in = *r.in;
   const std::size_t i = static_cast<std::size_t>(r.row);
   const std::string top_k = "top-" + std::to_string(InspectRequest{}.top_k) + " overlap";
@@ -335,7 +303,7 @@ void draw_metrics(const Row& r) {
 }
 
 // What the token or patch colours mean: a colour bar, or the levels' swatches.
-void draw_color_key(const Row& r, QueryColor color) {
+void draw_color_key(const QueryRow& r, QueryColor color) {
   ImDrawList* draw = ImGui::GetWindowDrawList();
   const float h = ImGui::GetTextLineHeight();
   if (color == QueryColor::level) {
@@ -369,143 +337,9 @@ void draw_color_key(const Row& r, QueryColor color) {
   }
 }
 
-// ---- text tokens ----
-
-// A byte as shown: printable ASCII as is, a newline as a pilcrow, others as a middle dot.
-std::string token_glyph(unsigned char byte) {
-  if (byte == '\n') return "\xc2\xb6";  // ¶
-  if (byte == '\t') return "\xc2\xbb";  // »
-  if (byte == ' ') return " ";
-  if (byte > 32 && byte < 127) return std::string(1, static_cast<char>(byte));
-  return "\xc2\xb7";  // ·
-}
-
-// The window's tokens wrapped in lines (and after each newline), each on its colour; a click
-// selects a token as the query.
-void draw_tokens(ViewerState& state, const Row& r) {
-  const std::string& text = r.job->text;
-  ImDrawList* draw = ImGui::GetWindowDrawList();
-  const ImVec2 origin = ImGui::GetCursorScreenPos();
-  const float width = ImGui::GetContentRegionAvail().x - 4, line_h = ImGui::GetTextLineHeight() + 5;
-  const float min_w = 0.5f * ImGui::CalcTextSize("n").x;
-  const ImVec2 mouse = ImGui::GetIO().MousePos;
-  const bool window_hovered = ImGui::IsWindowHovered();
-  const std::int64_t count = std::min<std::int64_t>(static_cast<std::int64_t>(text.size()), r.cols);
-  float x = 0, y = 0;
-  for (std::int64_t i = 0; i < count; ++i) {
-    const auto byte = static_cast<unsigned char>(text[static_cast<std::size_t>(i)]);
-    const std::string glyph = token_glyph(byte);
-    const float w = std::max(min_w, ImGui::CalcTextSize(glyph.c_str()).x) + 2;
-    if (x + w > width) x = 0, y += line_h;
-    const ImVec2 p0(origin.x + x, origin.y + y), p1(p0.x + w, p0.y + line_h - 1);
-    const Rgba8 bg = key_color(r, i, state.query.color);
-    const bool dark = 0.299f * bg.r + 0.587f * bg.g + 0.114f * bg.b < 140;
-    draw->AddRectFilled(p0, p1, to_imu32(bg));
-    draw->AddText(ImVec2(p0.x + 1, p0.y + 2),
-                  r.level[i] < 0 ? IM_COL32(140, 140, 150, 255)
-                  : dark         ? IM_COL32(245, 245, 245, 255)
-                                 : IM_COL32(15, 15, 20, 255),
-                  glyph.c_str());
-    if (i == r.row)
-      draw->AddRect(ImVec2(p0.x - 1, p0.y - 1), ImVec2(p1.x + 1, p1.y + 1), kQueryColor, 0, 0,
-                    2.5f);
-    if (window_hovered && mouse.x >= p0.x && mouse.x < p1.x && mouse.y >= p0.y && mouse.y < p1.y) {
-      draw->AddRect(p0, p1, IM_COL32(255, 255, 255, 255));
-      key_tooltip(r, i);
-      if (ImGui::IsMouseClicked(ImGuiMouseButton_Left)) state.query_row = i;
-    }
-    x += w;
-    if (byte == '\n') x = 0, y += line_h;
-  }
-  ImGui::Dummy(ImVec2(width, y + line_h));
-}
-
-// ---- image patches ----
-
-void upload_image(ViewerState& state) {
-  QueryPanel& q = state.query;
-  const std::shared_ptr<const Image>& image = state.shown.image;
-  if (q.texture_image == image) return;
-  q.texture_image = image;
-  if (!image) {
-    texture_destroy(q.image_texture);
-    q.image_texture = 0;
-    return;
-  }
-  std::vector<std::uint8_t> rgba(static_cast<std::size_t>(image->height * image->width) * 4, 255);
-  for (std::size_t i = 0; i < image->rgb.size(); ++i) {
-    rgba[i / 3 * 4 + i % 3] =
-        static_cast<std::uint8_t>(std::lround(std::clamp(image->rgb[i], 0.0f, 1.0f) * 255));
-  }
-  q.image_texture = texture_upload(q.image_texture, static_cast<int>(image->width),
-                                   static_cast<int>(image->height), rgba.data());
-}
-
-// The image at `side` pixels, overlaid (overlay) with the row's colours per patch, the fine
-// cells' grid lines and the query patch outlined; hovering reads a patch, a click selects it.
-void draw_patches(ViewerState& state, const Row& r, float side, bool overlay, const char* id) {
-  const std::int64_t gh = r.job->fma.grid_height, gw = r.job->fma.grid_width;
-  const ImVec2 p0 = ImGui::GetCursorScreenPos();
-  ImGui::Image(reinterpret_cast<ImTextureID>(static_cast<std::intptr_t>(state.query.image_texture)),
-               ImVec2(side, side));
-  ImDrawList* draw = ImGui::GetWindowDrawList();
-  const float ph = side / gh, pw = side / gw;
-  const auto cell = [&](std::int64_t key) {
-    const ImVec2 a(p0.x + pw * (key % gw), p0.y + ph * (key / gw));
-    return std::make_pair(a, ImVec2(a.x + pw, a.y + ph));
-  };
-  for (std::int64_t key = 0; overlay && key < gh * gw && key < r.cols; ++key) {
-    const auto [a, b] = cell(key);
-    draw->AddRectFilled(a, b, to_imu32(key_color(r, key, state.query.color), 205));
-  }
-  const std::int64_t m = std::max<std::int64_t>(1, r.job->fma.block_size);
-  for (std::int64_t i = 0; i <= std::max(gh, gw); ++i) {
-    const ImU32 color = i % m == 0 ? IM_COL32(255, 255, 255, 170) : IM_COL32(255, 255, 255, 35);
-    if (i <= gw)
-      draw->AddLine(ImVec2(p0.x + pw * i, p0.y), ImVec2(p0.x + pw * i, p0.y + side), color);
-    if (i <= gh)
-      draw->AddLine(ImVec2(p0.x, p0.y + ph * i), ImVec2(p0.x + side, p0.y + ph * i), color);
-  }
-  const auto [qa, qb] = cell(r.row);
-  draw->AddRect(qa, qb, kQueryColor, 0, 0, 3.0f);
-  ImGui::SetCursorScreenPos(p0);
-  ImGui::InvisibleButton(id, ImVec2(side, side));
-  if (!ImGui::IsItemHovered()) return;
-  const ImVec2 mouse = ImGui::GetIO().MousePos;
-  const auto at = [](float t, std::int64_t n) {
-    return std::clamp<std::int64_t>(static_cast<std::int64_t>(t), 0, n - 1);
-  };
-  const std::int64_t key =
-      std::min(at((mouse.y - p0.y) / ph, gh) * gw + at((mouse.x - p0.x) / pw, gw), r.cols - 1);
-  const auto [ha, hb] = cell(key);
-  draw->AddRect(ha, hb, IM_COL32(255, 255, 255, 255), 0, 0, 1.5f);
-  key_tooltip(r, key);
-  if (ImGui::IsItemClicked(ImGuiMouseButton_Left)) state.query_row = key;
-}
-
-void draw_image(ViewerState& state, const Row& r) {
-  upload_image(state);
-  const FmaConfig& f = r.job->fma;
-  if (state.query.image_texture == 0 || f.grid_height < 1 || f.grid_width < 1) return;
-  const ImVec2 avail = ImGui::GetContentRegionAvail();
-  const float line = ImGui::GetTextLineHeightWithSpacing();
-  const float side = std::max(64.0f, std::min(avail.y - 2 * line - 8, 0.5f * (avail.x - 40)));
-  const ImVec2 top = ImGui::GetCursorPos();
-  ImGui::TextColored(kMuted, "input, %lldx%lld patches", static_cast<long long>(f.grid_height),
-                     static_cast<long long>(f.grid_width));
-  draw_patches(state, r, side, false, "image");
-  ImGui::TextColored(kMuted, "bright lines: fine cells of %lldx%lld patches; red: the query",
-                     static_cast<long long>(f.block_size), static_cast<long long>(f.block_size));
-  ImGui::SetCursorPos(ImVec2(top.x + side + 24, top.y));
-  const char* what[] = {"FMA attention", "full attention", "levels"};
-  ImGui::TextColored(kMuted, "%s of the query", what[static_cast<int>(state.query.color)]);
-  ImGui::SetCursorPos(ImVec2(top.x + side + 24, top.y + line));
-  draw_patches(state, r, side, true, "attention");
-}
-
 // ---- header ----
 
-void draw_header(ViewerState& state, const Row& r, bool has_input) {
+void draw_header(ViewerState& state, const QueryRow& r, bool has_input) {
   int row = static_cast<int>(r.row);
   const int last = static_cast<int>(r.in->rows - 1);
   ImGui::PushItemWidth(120);
@@ -541,6 +375,28 @@ void draw_header(ViewerState& state, const Row& r, bool has_input) {
 
 // ---- public ----
 
+// The tooltip of one key of the row.
+void key_tooltip(const QueryRow& r, std::int64_t key) {
+  const std::pair<const char*, std::string> lines[] = {
+      {"full", format_value("%.3e", r.full[key])},
+      {"FMA", format_value("%.3e", r.fma[key])},
+      {"level", level_label(r.level[key], r.job->fma)}};
+  ImGui::BeginTooltip();
+  ImGui::TextUnformatted(key_name(r, key).c_str());
+  for (const auto& [label, value] : lines) {
+    ImGui::TextColored(kMuted, "%s", label);
+    ImGui::SameLine(60);
+    ImGui::TextUnformatted(value.c_str());
+  }
+  ImGui::EndTooltip();
+}
+
+Rgba8 key_color(const QueryRow& r, std::int64_t key, QueryColor color) {
+  if (r.level[key] < 0) return kMaskedColor;
+  if (color == QueryColor::level) return level_color(r.level[key]);
+  return sequential_color(position(color == QueryColor::fma ? r.fma[key] : r.full[key], r), r.map);
+}
+
 void draw_query_view(ViewerState& state) {
   if (!state.has_shown) {
     ImGui::TextColored(kBusy, "computing...");
@@ -551,7 +407,7 @@ void draw_query_view(ViewerState& state) {
                        state.shown.error.substr(0, state.shown.error.find('\n')).c_str());
     return;
   }
-  const Row r = row_of(state, query_row(state));
+  const QueryRow r = row_of(state, query_row(state));
   const bool text = !state.shown.text.empty(), image = state.shown.image != nullptr;
   draw_header(state, r, text || image);
   const float avail = ImGui::GetContentRegionAvail().y;

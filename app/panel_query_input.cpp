@@ -1,0 +1,161 @@
+// The query inspector's input view: the model's text window or image coloured by the chosen
+// query's attention (FMA, full or level), the query outlined, a click choosing another query.
+
+#include "platform_glfw.h"
+#include "query_row.h"
+
+#include <imgui.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+namespace fmav::viewer {
+namespace {
+
+const ImVec4 kMuted(0.65f, 0.65f, 0.68f, 1.0f);
+const ImU32 kQueryColor = IM_COL32(255, 60, 60, 255);
+
+ImU32 to_imu32(Rgba8 c, int alpha = 255) { return IM_COL32(c.r, c.g, c.b, alpha); }
+
+// ---- text tokens ----
+
+// A byte as shown: printable ASCII as is, a newline as a pilcrow, others as a middle dot.
+std::string token_glyph(unsigned char byte) {
+  if (byte == '\n') return "\xc2\xb6";  // ¶
+  if (byte == '\t') return "\xc2\xbb";  // »
+  if (byte == ' ') return " ";
+  if (byte > 32 && byte < 127) return std::string(1, static_cast<char>(byte));
+  return "\xc2\xb7";  // ·
+}
+
+// ---- image patches ----
+
+void upload_image(ViewerState& state) {
+  QueryPanel& q = state.query;
+  const std::shared_ptr<const Image>& image = state.shown.image;
+  if (q.texture_image == image) return;
+  q.texture_image = image;
+  if (!image) {
+    texture_destroy(q.image_texture);
+    q.image_texture = 0;
+    return;
+  }
+  std::vector<std::uint8_t> rgba(static_cast<std::size_t>(image->height * image->width) * 4, 255);
+  for (std::size_t i = 0; i < image->rgb.size(); ++i) {
+    rgba[i / 3 * 4 + i % 3] =
+        static_cast<std::uint8_t>(std::lround(std::clamp(image->rgb[i], 0.0f, 1.0f) * 255));
+  }
+  q.image_texture = texture_upload(q.image_texture, static_cast<int>(image->width),
+                                   static_cast<int>(image->height), rgba.data());
+}
+
+// The image at `side` pixels, overlaid (overlay) with the row's colours per patch, the fine
+// cells' grid lines and the query patch outlined; hovering reads a patch, a click selects it.
+void draw_patches(ViewerState& state, const QueryRow& r, float side, bool overlay, const char* id) {
+  const std::int64_t gh = r.job->fma.grid_height, gw = r.job->fma.grid_width;
+  const ImVec2 p0 = ImGui::GetCursorScreenPos();
+  ImGui::Image(reinterpret_cast<ImTextureID>(static_cast<std::intptr_t>(state.query.image_texture)),
+               ImVec2(side, side));
+  ImDrawList* draw = ImGui::GetWindowDrawList();
+  const float ph = side / gh, pw = side / gw;
+  const auto cell = [&](std::int64_t key) {
+    const ImVec2 a(p0.x + pw * (key % gw), p0.y + ph * (key / gw));
+    return std::make_pair(a, ImVec2(a.x + pw, a.y + ph));
+  };
+  for (std::int64_t key = 0; overlay && key < gh * gw && key < r.cols; ++key) {
+    const auto [a, b] = cell(key);
+    draw->AddRectFilled(a, b, to_imu32(key_color(r, key, state.query.color), 205));
+  }
+  const std::int64_t m = std::max<std::int64_t>(1, r.job->fma.block_size);
+  for (std::int64_t i = 0; i <= std::max(gh, gw); ++i) {
+    const ImU32 color = i % m == 0 ? IM_COL32(255, 255, 255, 170) : IM_COL32(255, 255, 255, 35);
+    if (i <= gw)
+      draw->AddLine(ImVec2(p0.x + pw * i, p0.y), ImVec2(p0.x + pw * i, p0.y + side), color);
+    if (i <= gh)
+      draw->AddLine(ImVec2(p0.x, p0.y + ph * i), ImVec2(p0.x + side, p0.y + ph * i), color);
+  }
+  const auto [qa, qb] = cell(r.row);
+  draw->AddRect(qa, qb, kQueryColor, 0, 0, 3.0f);
+  ImGui::SetCursorScreenPos(p0);
+  ImGui::InvisibleButton(id, ImVec2(side, side));
+  if (!ImGui::IsItemHovered()) return;
+  const ImVec2 mouse = ImGui::GetIO().MousePos;
+  const auto at = [](float t, std::int64_t n) {
+    return std::clamp<std::int64_t>(static_cast<std::int64_t>(t), 0, n - 1);
+  };
+  const std::int64_t key =
+      std::min(at((mouse.y - p0.y) / ph, gh) * gw + at((mouse.x - p0.x) / pw, gw), r.cols - 1);
+  const auto [ha, hb] = cell(key);
+  draw->AddRect(ha, hb, IM_COL32(255, 255, 255, 255), 0, 0, 1.5f);
+  key_tooltip(r, key);
+  if (ImGui::IsItemClicked(ImGuiMouseButton_Left)) state.query_row = key;
+}
+
+
+
+}  // namespace
+
+// The window's tokens wrapped in lines (and after each newline), each on its colour; a click
+// selects a token as the query.
+void draw_tokens(ViewerState& state, const QueryRow& r) {
+  const std::string& text = r.job->text;
+  ImDrawList* draw = ImGui::GetWindowDrawList();
+  const ImVec2 origin = ImGui::GetCursorScreenPos();
+  const float width = ImGui::GetContentRegionAvail().x - 4, line_h = ImGui::GetTextLineHeight() + 5;
+  const float min_w = 0.5f * ImGui::CalcTextSize("n").x;
+  const ImVec2 mouse = ImGui::GetIO().MousePos;
+  const bool window_hovered = ImGui::IsWindowHovered();
+  const std::int64_t count = std::min<std::int64_t>(static_cast<std::int64_t>(text.size()), r.cols);
+  float x = 0, y = 0;
+  for (std::int64_t i = 0; i < count; ++i) {
+    const auto byte = static_cast<unsigned char>(text[static_cast<std::size_t>(i)]);
+    const std::string glyph = token_glyph(byte);
+    const float w = std::max(min_w, ImGui::CalcTextSize(glyph.c_str()).x) + 2;
+    if (x + w > width) x = 0, y += line_h;
+    const ImVec2 p0(origin.x + x, origin.y + y), p1(p0.x + w, p0.y + line_h - 1);
+    const Rgba8 bg = key_color(r, i, state.query.color);
+    const bool dark = 0.299f * bg.r + 0.587f * bg.g + 0.114f * bg.b < 140;
+    draw->AddRectFilled(p0, p1, to_imu32(bg));
+    draw->AddText(ImVec2(p0.x + 1, p0.y + 2),
+                  r.level[i] < 0 ? IM_COL32(140, 140, 150, 255)
+                  : dark         ? IM_COL32(245, 245, 245, 255)
+                                 : IM_COL32(15, 15, 20, 255),
+                  glyph.c_str());
+    if (i == r.row)
+      draw->AddRect(ImVec2(p0.x - 1, p0.y - 1), ImVec2(p1.x + 1, p1.y + 1), kQueryColor, 0, 0,
+                    2.5f);
+    if (window_hovered && mouse.x >= p0.x && mouse.x < p1.x && mouse.y >= p0.y && mouse.y < p1.y) {
+      draw->AddRect(p0, p1, IM_COL32(255, 255, 255, 255));
+      key_tooltip(r, i);
+      if (ImGui::IsMouseClicked(ImGuiMouseButton_Left)) state.query_row = i;
+    }
+    x += w;
+    if (byte == '\n') x = 0, y += line_h;
+  }
+  ImGui::Dummy(ImVec2(width, y + line_h));
+}
+
+
+void draw_image(ViewerState& state, const QueryRow& r) {
+  upload_image(state);
+  const FmaConfig& f = r.job->fma;
+  if (state.query.image_texture == 0 || f.grid_height < 1 || f.grid_width < 1) return;
+  const ImVec2 avail = ImGui::GetContentRegionAvail();
+  const float line = ImGui::GetTextLineHeightWithSpacing();
+  const float side = std::max(64.0f, std::min(avail.y - 2 * line - 8, 0.5f * (avail.x - 40)));
+  const ImVec2 top = ImGui::GetCursorPos();
+  ImGui::TextColored(kMuted, "input, %lldx%lld patches", static_cast<long long>(f.grid_height),
+                     static_cast<long long>(f.grid_width));
+  draw_patches(state, r, side, false, "image");
+  ImGui::TextColored(kMuted, "bright lines: fine cells of %lldx%lld patches; red: the query",
+                     static_cast<long long>(f.block_size), static_cast<long long>(f.block_size));
+  ImGui::SetCursorPos(ImVec2(top.x + side + 24, top.y));
+  const char* what[] = {"FMA attention", "full attention", "levels"};
+  ImGui::TextColored(kMuted, "%s of the query", what[static_cast<int>(state.query.color)]);
+  ImGui::SetCursorPos(ImVec2(top.x + side + 24, top.y + line));
+  draw_patches(state, r, side, true, "attention");
+}
+
+}  // namespace fmav::viewer
