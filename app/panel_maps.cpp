@@ -107,7 +107,8 @@ void draw_legend(const ViewerState& state, MapKind kind, float width) {
     const double floor = state.shown.log_floor;
     draw_color_bar(
         width, [&](float t) { return sequential_color(t, state.shown.colormap); },
-        format_value("1e%.0f", floor), format_value("1e%.1f", 0.5 * floor), "1");
+        format_value("1e%.0f", floor),
+        format_value(std::fmod(floor, 2.0) == 0 ? "1e%.0f" : "1e%.1f", 0.5 * floor), "1");
   } else {
     draw_color_bar(
         width, [&](float t) { return sequential_color(t, state.shown.colormap); }, "0",
