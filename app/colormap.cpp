@@ -77,6 +77,16 @@ const char* to_string(Colormap map) {
   return "?";
 }
 
+bool parse_colormap(const std::string& name, Colormap* map) {
+  for (Colormap m : {Colormap::standard, Colormap::magma, Colormap::gray}) {
+    if (name == to_string(m)) {
+      *map = m;
+      return true;
+    }
+  }
+  return false;
+}
+
 Rgba8 sequential_color(float t, Colormap map) {
   switch (map) {
     case Colormap::magma: return interpolate(kMagma, t);

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 namespace fmav::viewer {
 
@@ -18,6 +19,8 @@ constexpr Rgba8 kMaskedColor{48, 48, 52, 255};
 // (viridis-like), `magma` black -> purple -> orange -> pale yellow, `gray` black -> white.
 enum class Colormap { standard, magma, gray };
 const char* to_string(Colormap map);  // "standard" | "magma" | "gray"
+// The map named by to_string; false (and *map unchanged) for any other name.
+bool parse_colormap(const std::string& name, Colormap* map);
 
 // The sequential map's colour at t, clamped to [0, 1].
 Rgba8 sequential_color(float t, Colormap map = Colormap::standard);

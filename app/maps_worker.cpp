@@ -65,13 +65,11 @@ std::shared_ptr<const Inspection> run_engine(const MapParams& params, MapJob* jo
     job->heads = static_cast<int>(c.heads);
     job->source = file_name(params.model) + " (" + to_string(c.architecture) + ", " +
                   attention_name(c.attention) + " attention) on " + file_name(params.input);
-    // The same input as the model saw, for the query inspector's tokens or image.
+    // The input the model saw, for the query inspector's tokens or image.
     if (c.is_lm()) {
-      job->text = read_text(params.input).substr(static_cast<std::size_t>(params.offset),
-                                                 static_cast<std::size_t>(cap.tokens));
+      job->text = cap.text;
     } else {
-      job->image = std::make_shared<const Image>(
-          fit_image(read_image(params.input), c.image_size, c.image_size));
+      job->image = std::make_shared<const Image>(cap.image);
     }
   } else {
     const FmaConfig config{params.block_size, params.rank, params.causal, params.downsample,

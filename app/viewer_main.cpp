@@ -313,9 +313,7 @@ int main(int argc, char** argv) {
     state.device = fmav::device_info();
     state.params = to_params(options, state);
     parse_view(options.view, &state.view);
-    state.colormap = options.colormap == "magma" ? Colormap::magma
-                     : options.colormap == "gray" ? Colormap::gray
-                                                  : Colormap::standard;
+    parse_colormap(options.colormap, &state.colormap);  // CLI11 has checked the name
     state.log_floor = options.log_floor;
     if (!options.zoom.empty()) parse_zoom(options.zoom, &state.initial_zoom);
     load_viewer_settings(state);

@@ -308,6 +308,8 @@ TEST_F(Folder, CapturesFromFilesOfEveryLayerAgree) {
     EXPECT_EQ(one.q.data, all[l].q.data);
     EXPECT_EQ(one.v.data, all[l].v.data);
     EXPECT_EQ(one.weights.size(), all[l].weights.size());
+    EXPECT_EQ(one.text, std::string(100, 'x') + "abcdefghij");  // the window the model saw
+    EXPECT_EQ(all[l].text, one.text);
   }
   expect_error([&] { capture_file(m, path("t.txt"), 0, 310); }, "offset must be in [0, 310)");
   expect_error([&] { capture_file_layers(m, path("none.txt")); }, "none.txt");

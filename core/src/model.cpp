@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <utility>
 
 #include "fmav/error.h"
 #include "fmav/input.h"
@@ -309,78 +310,97 @@ at::Tensor image_logits(const Model& model, const at::Tensor& pixels, LayerTap* 
   return linear(x.mean(1), s, "head");
 }
 
-LayerCapture capture_text(const Model& model, const std::string& tokens, int layer) {
-  check_layer(model, layer);
+at::Tensor byte_tokens(const std::string& bytes, std::int64_t begin, std::int64_t n) {
+  at::Tensor t = at::empty({n}, at::kLong);
+  std::int64_t* p = t.data_ptr<std::int64_t>();
+  for (std::int64_t i = 0; i < n; ++i) p[i] = static_cast<unsigned char>(bytes[begin + i]);
+  return t;
+}
+
+namespace {
+
+// The checked model inputs, as a batch of one: text bytes (B = 1, N) and pixels (1, S, S, 3).
+at::Tensor text_input(const Model& model, const std::string& tokens) {
   const ModelConfig& c = model.config();
   FMAV_CHECK(c.is_lm(), "this model is an ", to_string(c.architecture), "; give it an image, not text");
   const std::int64_t n = static_cast<std::int64_t>(tokens.size());
   FMAV_CHECK(n >= 1 && n <= c.context, "text must have 1..", c.context, " bytes (the model's context), got ", n);
-  at::Tensor t = at::empty({1, n}, at::kLong);
-  for (std::int64_t i = 0; i < n; ++i) t.data_ptr<std::int64_t>()[i] = static_cast<unsigned char>(tokens[i]);
-  at::NoGradGuard no_grad;
-  LayerTap tap;
-  tap.layer = layer;
-  lm_logits(model, t, &tap);
-  return make_capture(model, layer, tap.q, tap.k, tap.v);
+  return byte_tokens(tokens, 0, n).unsqueeze(0);
 }
 
-LayerCapture capture_image(const Model& model, const std::vector<float>& rgb, int layer) {
-  check_layer(model, layer);
+at::Tensor image_input(const Model& model, const std::vector<float>& rgb) {
   const ModelConfig& c = model.config();
   FMAV_CHECK(!c.is_lm(), "this model is a ", to_string(c.architecture), "; give it text, not an image");
   const std::int64_t S = c.image_size;
   FMAV_CHECK(static_cast<std::int64_t>(rgb.size()) == S * S * 3, "image must be ", S, " x ", S,
              " x 3 values for this model, got ", rgb.size());
-  const at::Tensor pixels = at::from_blob(const_cast<float*>(rgb.data()), {1, S, S, 3}, at::kFloat).clone();
+  return at::from_blob(const_cast<float*>(rgb.data()), {1, S, S, 3}, at::kFloat).clone();
+}
+
+// One forward pass without gradients that fills `tap`.
+void run_tapped(const Model& model, const at::Tensor& input, LayerTap* tap) {
   at::NoGradGuard no_grad;
+  model.config().is_lm() ? lm_logits(model, input, tap) : image_logits(model, input, tap);
+}
+
+LayerCapture capture_layer(const Model& model, const at::Tensor& input, int layer) {
   LayerTap tap;
   tap.layer = layer;
-  image_logits(model, pixels, &tap);
+  run_tapped(model, input, &tap);
   return make_capture(model, layer, tap.q, tap.k, tap.v);
 }
 
-namespace {
-
-// The model's input from a file: token bytes (LMs: the context window from `offset`) or
-// standardised-later pixels (images fitted to the model's size), as a batch of one.
-at::Tensor input_from_file(const Model& model, const std::string& path, std::int64_t offset) {
+// What the model sees of a file: the text window of `context` bytes from `offset`, or the
+// image fitted to the model's size; filled into a capture's text or image.
+void read_model_input(const Model& model, const std::string& path, std::int64_t offset, LayerCapture* into) {
   const ModelConfig& c = model.config();
   if (!c.is_lm()) {
     FMAV_CHECK(offset == 0, "an offset is for text inputs, not images");
-    const std::vector<float> rgb = fit_image(read_image(path), c.image_size, c.image_size).rgb;
-    return at::from_blob(const_cast<float*>(rgb.data()), {1, c.image_size, c.image_size, 3}, at::kFloat).clone();
+    into->image = fit_image(read_image(path), c.image_size, c.image_size);
+    return;
   }
   const std::string text = read_text(path);
   const std::int64_t size = static_cast<std::int64_t>(text.size());
   FMAV_CHECK(offset >= 0 && offset < size, "offset must be in [0, ", size, ") for ", path, ", got ", offset);
-  const std::int64_t n = std::min(c.context, size - offset);
-  at::Tensor t = at::empty({1, n}, at::kLong);
-  for (std::int64_t i = 0; i < n; ++i) t.data_ptr<std::int64_t>()[i] = static_cast<unsigned char>(text[offset + i]);
-  return t;
+  into->text = text.substr(static_cast<std::size_t>(offset), static_cast<std::size_t>(c.context));
+}
+
+at::Tensor input_of(const Model& model, const LayerCapture& seen) {
+  return model.config().is_lm() ? text_input(model, seen.text) : image_input(model, seen.image.rgb);
 }
 
 }  // namespace
 
+LayerCapture capture_text(const Model& model, const std::string& tokens, int layer) {
+  check_layer(model, layer);
+  return capture_layer(model, text_input(model, tokens), layer);
+}
+
+LayerCapture capture_image(const Model& model, const std::vector<float>& rgb, int layer) {
+  check_layer(model, layer);
+  return capture_layer(model, image_input(model, rgb), layer);
+}
+
 LayerCapture capture_file(const Model& model, const std::string& path, int layer, std::int64_t offset) {
   check_layer(model, layer);
-  const at::Tensor input = input_from_file(model, path, offset);
-  at::NoGradGuard no_grad;
-  LayerTap tap;
-  tap.layer = layer;
-  model.config().is_lm() ? lm_logits(model, input, &tap) : image_logits(model, input, &tap);
-  return make_capture(model, layer, tap.q, tap.k, tap.v);
+  LayerCapture seen;
+  read_model_input(model, path, offset, &seen);
+  LayerCapture out = capture_layer(model, input_of(model, seen), layer);
+  out.text = std::move(seen.text), out.image = std::move(seen.image);
+  return out;
 }
 
 std::vector<LayerCapture> capture_file_layers(const Model& model, const std::string& path, std::int64_t offset) {
   FMAV_CHECK(!model.empty(), "no model is loaded");
-  const at::Tensor input = input_from_file(model, path, offset);
-  at::NoGradGuard no_grad;
+  LayerCapture seen;
+  read_model_input(model, path, offset, &seen);
   LayerTap tap;
   tap.all = true;
-  model.config().is_lm() ? lm_logits(model, input, &tap) : image_logits(model, input, &tap);
+  run_tapped(model, input_of(model, seen), &tap);
   std::vector<LayerCapture> out;
   for (std::size_t l = 0; l < tap.qs.size(); ++l) {
     out.push_back(make_capture(model, static_cast<int>(l), tap.qs[l], tap.ks[l], tap.vs[l]));
+    out.back().text = seen.text, out.back().image = seen.image;
   }
   return out;
 }

@@ -33,6 +33,9 @@ at::Tensor lm_logits(const Model& model, const at::Tensor& tokens, LayerTap* tap
 // The image classifier on pixels (B, S, S, 3) float32 in [0, 1], S = image_size: (B, classes).
 at::Tensor image_logits(const Model& model, const at::Tensor& pixels, LayerTap* tap = nullptr);
 
+// Bytes [begin, begin + n) of `bytes` as token ids, (n) int64 in 0..255.
+at::Tensor byte_tokens(const std::string& bytes, std::int64_t begin, std::int64_t n);
+
 // Layer `layer`'s learned down-sampling weights as the engine takes them (empty for average,
 // full and local).
 FmaWeights layer_fma_weights(const Model& model, int layer);

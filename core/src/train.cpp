@@ -61,12 +61,6 @@ struct EvalSums {
   }
 };
 
-at::Tensor bytes_of(const std::string& s, std::int64_t begin, std::int64_t n) {
-  at::Tensor t = at::empty({n}, at::kLong);
-  for (std::int64_t i = 0; i < n; ++i) t.data_ptr<std::int64_t>()[i] = static_cast<unsigned char>(s[begin + i]);
-  return t;
-}
-
 // Causal LM: windows of `context` inputs every `context` bytes; masked LM: windows of context
 // bytes with a deterministic mask (every chosen position is the mask token).
 EvalResult evaluate_text(const Model& model, const Dataset& d, const EvalOptions& o, const ProgressFn& progress,
@@ -88,7 +82,7 @@ EvalResult evaluate_text(const Model& model, const Dataset& d, const EvalOptions
       const std::int64_t w = starts[j], l = std::min(n, end - w - shift);
       if (!xs.empty() && l != len) break;  // the short last window gets its own batch
       len = l;
-      at::Tensor x = bytes_of(d.bytes, w, l), y = bytes_of(d.bytes, w + shift, l);
+      at::Tensor x = byte_tokens(d.bytes, w, l), y = byte_tokens(d.bytes, w + shift, l);
       if (!causal) {
         SplitMix64 rng(o.seed * 0x9E3779B97F4A7C15ull + static_cast<std::uint64_t>(w));
         at::Tensor target = at::full({l}, -100, at::kLong);

@@ -65,12 +65,6 @@ void load_images(Dataset* d, const std::string& path, const ModelConfig& config,
   FMAV_CHECK(!d->train_items.empty(), path, ": no training images");
 }
 
-at::Tensor byte_tensor(const std::string& bytes, std::int64_t begin, std::int64_t n) {
-  at::Tensor t = at::empty({n}, at::kLong);
-  std::int64_t* p = t.data_ptr<std::int64_t>();
-  for (std::int64_t i = 0; i < n; ++i) p[i] = static_cast<unsigned char>(bytes[begin + i]);
-  return t;
-}
 
 }  // namespace
 
@@ -114,13 +108,13 @@ Batch train_batch(const Dataset& data, const ModelConfig& config, const TrainOpt
   for (std::int64_t b = 0; b < B; ++b) {
     const std::int64_t s = begin + static_cast<std::int64_t>(rng.next() % starts) * options.align;
     if (causal) {
-      inputs.push_back(byte_tensor(data.bytes, s, n));
-      targets.push_back(byte_tensor(data.bytes, s + 1, n));
+      inputs.push_back(byte_tokens(data.bytes, s, n));
+      targets.push_back(byte_tokens(data.bytes, s + 1, n));
       continue;
     }
     // BERT's masking: of the chosen positions 80 % become the mask token, 10 % a random byte,
     // 10 % stay; the loss is on the chosen positions only.
-    at::Tensor x = byte_tensor(data.bytes, s, n), y = at::full({n}, kIgnore, at::kLong);
+    at::Tensor x = byte_tokens(data.bytes, s, n), y = at::full({n}, kIgnore, at::kLong);
     std::int64_t *px = x.data_ptr<std::int64_t>(), *py = y.data_ptr<std::int64_t>();
     for (std::int64_t i = 0; i < n; ++i) {
       if (rng.uniform() >= options.mask_rate) continue;

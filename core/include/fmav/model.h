@@ -12,6 +12,7 @@
 
 #include "fmav/attend.h"
 #include "fmav/fma.h"
+#include "fmav/input.h"
 #include "fmav/tensor.h"
 
 namespace fmav {
@@ -135,6 +136,9 @@ struct LayerCapture {
   FmaConfig fma;
   WeightSet weights;
   std::int64_t tokens = 0;  // N
+  // The input the model saw: the text window (LMs) or the fitted image (image classifier).
+  std::string text;
+  Image image;
 };
 
 // Runs the model on `tokens` (bytes; at most context of them; the masked LM sees them
