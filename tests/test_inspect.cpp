@@ -1,5 +1,6 @@
 // Inspection data (DESIGN.md §2): the full-resolution FMA map against the reference's,
-// rows summing to 1, level map and mass per level, tiles, metrics and input checks.
+// rows summing to 1, level map and mass per level, tiles, pooled overviews, progress and
+// cancelling, metrics and input checks.
 
 #include <gtest/gtest.h>
 
@@ -85,6 +86,68 @@ TEST(Inspect, TilesAreWindowsOfTheWholeMap) {
   EXPECT_EQ(tile.output_rel_error, whole.output_rel_error);
 }
 
+TEST(Inspect, PooledOverviewIsTheMeanOfItsBlocks) {
+  for (bool causal : {false, true}) {
+    NaiveConfig c{4, 2, causal, "learned", true};
+    const Problem s = make_setup(c, 101, 4);  // 101 = 5 * 20 + 1: a last block of one row and column
+    const fmav::Inspector inspector(s.q, s.k, s.v, s.config, s.set, {});
+    const fmav::Inspection whole = inspector.map({});
+    fmav::InspectRequest req;
+    req.pool = 5;
+    const fmav::Inspection pooled = inspector.map(req);
+    ASSERT_EQ(pooled.rows, 21);
+    ASSERT_EQ(pooled.cols, 21);
+    ASSERT_EQ(pooled.pool, 5);
+    const std::int64_t n = 101, L1 = whole.num_levels + 1;
+    for (std::int64_t a = 0; a < 21; ++a) {
+      const std::int64_t i0 = a * 5, i1 = std::min<std::int64_t>(i0 + 5, n);
+      double tv = 0;
+      for (std::int64_t i = i0; i < i1; ++i) tv += whole.row_tv[i] / (i1 - i0);
+      EXPECT_NEAR(pooled.row_tv[a], tv, 1e-14);
+      for (std::int64_t l = 0; l < L1; ++l) {
+        double mass = 0;
+        for (std::int64_t i = i0; i < i1; ++i) mass += whole.level_mass[i * L1 + l] / (i1 - i0);
+        EXPECT_NEAR(pooled.level_mass[a * L1 + l], mass, 1e-14);
+      }
+      for (std::int64_t b = 0; b < 21; ++b) {
+        const std::int64_t t0 = b * 5, t1 = std::min<std::int64_t>(t0 + 5, n);
+        double fma = 0, full = 0;
+        int finest = -1;
+        for (std::int64_t i = i0; i < i1; ++i) {
+          for (std::int64_t t = t0; t < t1; ++t) {
+            fma += whole.fma_map[i * n + t], full += whole.full_map[i * n + t];
+            const int level = whole.level_map[i * n + t];
+            if (level >= 0 && (finest < 0 || level < finest)) finest = level;
+          }
+        }
+        const double cells = static_cast<double>((i1 - i0) * (t1 - t0));
+        EXPECT_NEAR(pooled.fma_map[a * 21 + b], fma / cells, 1e-15) << a << "," << b;
+        EXPECT_NEAR(pooled.full_map[a * 21 + b], full / cells, 1e-15) << a << "," << b;
+        EXPECT_EQ(pooled.level_map[a * 21 + b], finest) << a << "," << b;
+      }
+    }
+    EXPECT_EQ(pooled.output_rel_error, whole.output_rel_error);
+  }
+}
+
+TEST(Inspect, ProgressReportsBandsAndCancels) {
+  NaiveConfig c{4, 2, false, "average", true};
+  const Problem s = make_setup(c, 64, 4);
+  const fmav::Inspector inspector(s.q, s.k, s.v, s.config, s.set, {});
+  fmav::InspectRequest req;
+  std::int64_t last = 0, total = 0;
+  req.progress = [&](std::int64_t done, std::int64_t all) {
+    EXPECT_GT(done, last);
+    last = done, total = all;
+    return true;
+  };
+  inspector.map(req);
+  EXPECT_EQ(last, 64);
+  EXPECT_EQ(total, 64);
+  req.progress = [](std::int64_t, std::int64_t) { return false; };
+  EXPECT_THROW(inspector.map(req), fmav::Cancelled);
+}
+
 TEST(Inspect, MetricsVanishWhenFmaIsExact) {
   NaiveConfig c{16, 4, true, "learned", true};
   const Problem s = make_setup(c, 32, 8);  // N <= 2m: FMA is full attention
@@ -127,6 +190,10 @@ TEST(Inspect, InputChecks) {
   req = {};
   req.top_k = 0;
   expect_error([&] { fmav::inspect(s.q, s.k, s.v, s.config, s.set, req); }, "top_k must be >= 1, got 0");
+  req = {};
+  req.pool = 0;
+  expect_error([&] { fmav::inspect(s.q, s.k, s.v, s.config, s.set, req); }, "pool must be >= 1, got 0");
+  expect_error([] { fmav::Inspector().map({}); }, "the inspector is empty");
 }
 
 }  // namespace

@@ -7,6 +7,8 @@
 #include <limits>
 #include <numeric>
 
+#include <ATen/Parallel.h>
+
 #include "fma_internal.h"
 #include "fmav/error.h"
 #include "fmav/fma2d.h"
@@ -15,8 +17,8 @@
 namespace fmav {
 namespace {
 
-// Full rows are held for TV/KL/top-k: cap rows x N so a request cannot exhaust memory.
-constexpr std::int64_t kMaxRowCells = std::int64_t{1} << 26;
+// Full attention is computed a band of rows at a time, about this many float64 cells each.
+constexpr std::int64_t kBandCells = std::int64_t{1} << 22;
 
 // The tensors of a hierarchy that spread_row reads, on the CPU.
 struct HostLists {
@@ -111,93 +113,186 @@ void check_range(std::int64_t* begin, std::int64_t* end, std::int64_t n, const c
              ") must be non-empty and inside [0, ", n, ")");
 }
 
+// Full attention's log-probabilities of query rows [r0, r0 + count) over all N keys:
+// (count, N), -inf where the causal mask hides a key.
+at::Tensor full_log_rows(const at::Tensor& q, const at::Tensor& k, bool causal, std::int64_t r0,
+                         std::int64_t count) {
+  const std::int64_t n = k.size(0);
+  at::Tensor scores = at::matmul(q.narrow(0, r0, count), k.t()) / std::sqrt(static_cast<double>(q.size(1)));
+  if (causal) {
+    const at::Tensor query = at::arange(r0, r0 + count, at::kLong).view({count, 1});
+    scores = scores.masked_fill(at::arange(n, at::kLong).view({1, n}) > query,
+                                -std::numeric_limits<double>::infinity());
+  }
+  return at::log_softmax(scores, -1);
+}
+
+std::int64_t band_rows(std::int64_t n, std::int64_t multiple) {
+  return multiple * std::max<std::int64_t>(1, kBandCells / (n * multiple));
+}
+
+std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
+
 }  // namespace
+
+struct Inspector::State {
+  at::Tensor q, k;  // (N, D) float64, the head's
+  FmaConfig config;
+  std::int64_t n = 0;
+  int levels = 0;
+  SlotProbabilities sp;
+  at::Tensor probs;                    // (positions, slots) contiguous
+  HostLists lists;
+  std::vector<std::int64_t> position;  // token -> hierarchy position
+  Levels lv1;
+  Levels2d lv2;
+  double output_rel_error = 0;
+
+  int level(std::int64_t i, std::int64_t t) const {
+    return config.is_2d() ? level_of_2d(lv2, i, t) : level_of(lv1, config.causal, i, t);
+  }
+};
+
+Inspector::Inspector(const HostTensor& q, const HostTensor& k, const HostTensor& v,
+                     const FmaConfig& config, const WeightSet& weights, const InspectRequest& which) {
+  at::Tensor tq = as_bhnd(q, "q"), tk = as_bhnd(k, "k"), tv = as_bhnd(v, "v");
+  check_qkv(tq, tk, tv);
+  validate(config);
+  FMAV_CHECK(which.batch >= 0 && which.batch < tq.size(0), "batch ", which.batch, " outside [0, ",
+             tq.size(0), ")");
+  FMAV_CHECK(which.head >= 0 && which.head < tq.size(1), "head ", which.head, " outside [0, ",
+             tq.size(1), ")");
+  const auto pick = [&](const at::Tensor& t) {
+    return t.narrow(0, which.batch, 1).narrow(1, which.head, 1).to(at::kDouble).contiguous();
+  };
+  tq = pick(tq), tk = pick(tk), tv = pick(tv);
+  auto s = std::make_shared<State>();
+  s->config = config;
+  s->n = tq.size(2);
+  const std::int64_t D = tq.size(3);
+  s->levels = fmav::num_levels(config, s->n);
+  const FmaWeights w = to_fma_weights(weights, config, D, s->levels, at::kDouble);
+  s->sp = fma_slot_probabilities(tq, tk, tv, config, w);
+  s->lists = host_lists(s->sp.hierarchy);
+  s->probs = s->sp.probs[0][0].contiguous();
+  s->position.assign(s->n, 0);
+  for (std::int64_t t = 0; t < s->sp.hierarchy.n_pad; ++t) {
+    if (s->lists.token[t] >= 0) s->position[s->lists.token[t]] = t;
+  }
+  s->lv1 = make_levels(s->n, config.block_size);
+  if (config.is_2d()) s->lv2 = make_levels_2d(config.grid_height, config.grid_width, config.block_size);
+  s->q = tq[0][0], s->k = tk[0][0];
+
+  // ||O_fma - O_full|| / ||O_full||, full attention a band of rows at a time (an N x N
+  // matrix would not fit at large N).
+  const at::Tensor o_fma = s->sp.out[0][0], values = tv[0][0];
+  double diff2 = 0, full2 = 0;
+  const std::int64_t band = band_rows(s->n, 1);
+  for (std::int64_t r0 = 0; r0 < s->n; r0 += band) {
+    const std::int64_t count = std::min(band, s->n - r0);
+    const at::Tensor o_full = at::matmul(at::exp(full_log_rows(s->q, s->k, config.causal, r0, count)), values);
+    diff2 += (o_fma.narrow(0, r0, count) - o_full).pow(2).sum().item<double>();
+    full2 += o_full.pow(2).sum().item<double>();
+  }
+  s->output_rel_error = std::sqrt(diff2 / full2);
+  m_state = std::move(s);
+}
+
+std::int64_t Inspector::tokens() const { return m_state ? m_state->n : 0; }
+int Inspector::num_levels() const { return m_state ? m_state->levels : 0; }
+double Inspector::output_rel_error() const { return m_state ? m_state->output_rel_error : 0.0; }
+
+Inspection Inspector::map(const InspectRequest& request) const {
+  FMAV_CHECK(m_state, "inspect: the inspector is empty");
+  const State& s = *m_state;
+  const std::int64_t N = s.n;
+  InspectRequest r = request;
+  check_range(&r.row_begin, &r.row_end, N, "row");
+  check_range(&r.col_begin, &r.col_end, N, "column");
+  FMAV_CHECK(r.top_k >= 1, "top_k must be >= 1, got ", r.top_k);
+  FMAV_CHECK(r.pool >= 1, "pool must be >= 1, got ", r.pool);
+  const std::int64_t rows = r.row_end - r.row_begin, cols = r.col_end - r.col_begin, pool = r.pool;
+  const std::int64_t out_rows = ceil_div(rows, pool), out_cols = ceil_div(cols, pool);
+  FMAV_CHECK(out_rows <= kMaxInspectCells / out_cols, "inspect: a ", out_rows, " x ", out_cols,
+             " map is too large; ask for at most ", kMaxInspectCells,
+             " cells (a smaller rectangle or a larger pool)");
+  const int L = s.levels;
+  const std::int64_t L1 = L + 1, slots = s.probs.size(1);
+  const bool average = s.config.downsample == Downsample::average;
+
+  Inspection out;
+  out.rows = out_rows, out.cols = out_cols, out.pool = pool, out.num_levels = L;
+  out.fma_map.assign(out_rows * out_cols, 0.0);
+  out.full_map.assign(out_rows * out_cols, 0.0);
+  out.level_map.assign(out_rows * out_cols, -1);
+  out.level_mass.assign(out_rows * L1, 0.0);
+  out.row_tv.assign(out_rows, 0.0);
+  out.row_kl.assign(out_rows, 0.0);
+  out.row_topk.assign(out_rows, 0.0);
+  out.output_rel_error = s.output_rel_error;
+
+  // Bands of whole pooled rows: full attention for the band, the FMA rows spread from the
+  // slot probabilities, the metrics over all N keys, then the band's cells.
+  const std::int64_t band = band_rows(N, pool);
+  for (std::int64_t b0 = 0; b0 < rows; b0 += band) {
+    const std::int64_t bn = std::min(band, rows - b0), first = r.row_begin + b0;
+    const at::Tensor log_full = full_log_rows(s.q, s.k, s.config.causal, first, bn).contiguous();
+    const at::Tensor full = at::exp(log_full);
+    at::Tensor fma = at::zeros({bn, N}, at::kDouble);
+    std::vector<double> mass(bn * L1, 0.0), topk(bn);
+    double* fma_data = fma.data_ptr<double>();
+    const double* full_data = full.data_ptr<double>();
+    at::parallel_for(0, bn, 16, [&](std::int64_t a, std::int64_t e) {
+      for (std::int64_t j = a; j < e; ++j) {
+        const std::int64_t pos = s.position[first + j];
+        spread_row(s.probs.data_ptr<double>() + pos * slots, pos, s.sp.hierarchy, s.lists, average,
+                   s.sp.segments, fma_data + j * N, mass.data() + j * L1);
+        topk[j] = topk_overlap(fma_data + j * N, full_data + j * N, N, r.top_k);
+      }
+    });
+    const at::Tensor tv = 0.5 * (fma - full).abs().sum(1);
+    const at::Tensor kl = at::where(full > 0, full * (log_full - at::log(fma.clamp_min(1e-300))),
+                                    at::zeros({}, at::kDouble)).sum(1);
+    const double* tv_data = tv.data_ptr<double>();
+    const double* kl_data = kl.data_ptr<double>();
+    at::parallel_for(0, ceil_div(bn, pool), 1, [&](std::int64_t a, std::int64_t e) {
+      for (std::int64_t pr = a; pr < e; ++pr) {
+        const std::int64_t j0 = pr * pool, j1 = std::min(j0 + pool, bn), o = (b0 + j0) / pool;
+        const double row_count = static_cast<double>(j1 - j0);
+        for (std::int64_t j = j0; j < j1; ++j) {
+          out.row_tv[o] += tv_data[j] / row_count;
+          out.row_kl[o] += kl_data[j] / row_count;
+          out.row_topk[o] += topk[j] / row_count;
+          for (std::int64_t l = 0; l < L1; ++l) out.level_mass[o * L1 + l] += mass[j * L1 + l] / row_count;
+        }
+        for (std::int64_t c = 0; c < out_cols; ++c) {
+          const std::int64_t t0 = r.col_begin + c * pool, t1 = std::min(t0 + pool, r.col_end);
+          double fma_sum = 0, full_sum = 0;
+          int finest = -1;
+          for (std::int64_t j = j0; j < j1; ++j) {
+            for (std::int64_t t = t0; t < t1; ++t) {
+              fma_sum += fma_data[j * N + t];
+              full_sum += full_data[j * N + t];
+              const int level = s.level(first + j, t);
+              if (level >= 0 && (finest < 0 || level < finest)) finest = level;
+            }
+          }
+          const double cells = row_count * static_cast<double>(t1 - t0);
+          out.fma_map[o * out_cols + c] = fma_sum / cells;
+          out.full_map[o * out_cols + c] = full_sum / cells;
+          out.level_map[o * out_cols + c] = static_cast<std::int8_t>(finest);
+        }
+      }
+    });
+    if (r.progress && !r.progress(b0 + bn, rows)) throw Cancelled("inspect: cancelled");
+  }
+  return out;
+}
 
 Inspection inspect(const HostTensor& q, const HostTensor& k, const HostTensor& v,
                    const FmaConfig& config, const WeightSet& weights,
                    const InspectRequest& request) {
-  at::Tensor tq = as_bhnd(q, "q"), tk = as_bhnd(k, "k"), tv = as_bhnd(v, "v");
-  check_qkv(tq, tk, tv);
-  validate(config);
-  FMAV_CHECK(request.batch >= 0 && request.batch < tq.size(0), "batch ", request.batch,
-             " outside [0, ", tq.size(0), ")");
-  FMAV_CHECK(request.head >= 0 && request.head < tq.size(1), "head ", request.head,
-             " outside [0, ", tq.size(1), ")");
-  FMAV_CHECK(request.top_k >= 1, "top_k must be >= 1, got ", request.top_k);
-  const auto pick = [&](const at::Tensor& t) {
-    return t.narrow(0, request.batch, 1).narrow(1, request.head, 1).to(at::kDouble).contiguous();
-  };
-  tq = pick(tq), tk = pick(tk), tv = pick(tv);
-  const std::int64_t N = tq.size(2), D = tq.size(3);
-  InspectRequest r = request;
-  check_range(&r.row_begin, &r.row_end, N, "row");
-  check_range(&r.col_begin, &r.col_end, N, "column");
-  const std::int64_t rows = r.row_end - r.row_begin, cols = r.col_end - r.col_begin;
-  FMAV_CHECK(rows * N <= kMaxRowCells, "inspect: ", rows, " rows x N = ", N,
-             " is too large a request; ask for at most ", kMaxRowCells / N, " rows at a time");
-
-  const int L = num_levels(config, N);
-  const FmaWeights w = to_fma_weights(weights, config, D, L, at::kDouble);
-  const SlotProbabilities sp = fma_slot_probabilities(tq, tk, tv, config, w);
-  const Hierarchy& h = sp.hierarchy;
-  const HostLists hl = host_lists(h);
-  const at::Tensor probs = sp.probs[0][0].contiguous();
-  const std::int64_t slots = probs.size(1);
-  std::vector<std::int64_t> position(N);
-  for (std::int64_t t = 0; t < h.n_pad; ++t) {
-    if (hl.token[t] >= 0) position[hl.token[t]] = t;
-  }
-  const bool average = config.downsample == Downsample::average;
-  const Levels lv1 = make_levels(N, config.block_size);
-  const Levels2d lv2 = config.is_2d() ? make_levels_2d(config.grid_height, config.grid_width, config.block_size)
-                                      : Levels2d{};
-
-  // Full attention rows over all keys, in float64.
-  const at::Tensor q_rows = tq[0][0].narrow(0, r.row_begin, rows);
-  at::Tensor scores = at::matmul(q_rows, tk[0][0].t()) / std::sqrt(static_cast<double>(D));
-  if (config.causal) {
-    const at::Tensor query = at::arange(r.row_begin, r.row_end, at::kLong).view({rows, 1});
-    scores = scores.masked_fill(at::arange(N, at::kLong).view({1, N}) > query,
-                                -std::numeric_limits<double>::infinity());
-  }
-  const at::Tensor full = at::softmax(scores, -1).contiguous();
-
-  Inspection out;
-  out.rows = rows, out.cols = cols, out.num_levels = L;
-  out.fma_map.resize(rows * cols);
-  out.full_map.resize(rows * cols);
-  out.level_map.resize(rows * cols);
-  out.level_mass.assign(rows * (L + 1), 0.0);
-  out.row_tv.resize(rows);
-  out.row_kl.resize(rows);
-  out.row_topk.resize(rows);
-  std::vector<double> fma_row(N);
-  for (std::int64_t r_i = 0; r_i < rows; ++r_i) {
-    const std::int64_t i = r.row_begin + r_i;
-    std::fill(fma_row.begin(), fma_row.end(), 0.0);
-    spread_row(probs.data_ptr<double>() + position[i] * slots, position[i], h, hl, average, sp.segments,
-               fma_row.data(), out.level_mass.data() + r_i * (L + 1));
-    const double* full_row = full.data_ptr<double>() + r_i * N;
-    double tv = 0, kl = 0;
-    for (std::int64_t t = 0; t < N; ++t) {
-      tv += std::abs(fma_row[t] - full_row[t]);
-      if (full_row[t] > 0) kl += full_row[t] * (std::log(full_row[t]) - std::log(std::max(fma_row[t], 1e-300)));
-    }
-    out.row_tv[r_i] = 0.5 * tv;
-    out.row_kl[r_i] = kl;
-    out.row_topk[r_i] = topk_overlap(fma_row.data(), full_row, N, request.top_k);
-    for (std::int64_t c = 0; c < cols; ++c) {
-      const std::int64_t t = r.col_begin + c;
-      out.fma_map[r_i * cols + c] = fma_row[t];
-      out.full_map[r_i * cols + c] = full_row[t];
-      const int level = config.is_2d() ? level_of_2d(lv2, i, t) : level_of(lv1, config.causal, i, t);
-      out.level_map[r_i * cols + c] = static_cast<std::int8_t>(level);
-    }
-  }
-  const at::Tensor& o_fma = sp.out;
-  const at::Tensor o_full = full_attention_sdpa(tq, tk, tv, config.causal);
-  out.output_rel_error = ((o_fma - o_full).norm() / o_full.norm()).item<double>();
-  return out;
+  return Inspector(q, k, v, config, weights, request).map(request);
 }
 
 }  // namespace fmav

@@ -1,26 +1,47 @@
 #pragma once
 // Inspection data of every FMA variant (DESIGN.md §2-§4; the config says which) for one
 // (batch, head) and a rectangle of query rows x key columns, so a large N can be shown a
-// tile at a time: the FMA map at full resolution, the level map, full attention's map, mass
-// per level and the error metrics. Tokens are indices 0..N-1 (2D: row-major, so a query's
-// row of the map reshaped to H x W is its attention image).
+// tile at a time or as a pooled overview: the FMA map at full resolution, the level map,
+// full attention's map, mass per level and the error metrics. Tokens are indices 0..N-1
+// (2D: row-major, so a query's row of the map reshaped to H x W is its attention image).
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <vector>
 
 #include "fmav/attend.h"
+#include "fmav/error.h"
 
 namespace fmav {
+
+// Thrown by inspect when its progress callback asks it to stop.
+class Cancelled : public Error {
+ public:
+  using Error::Error;
+};
+
+// The largest map one request returns: rows x columns after pooling (float64, 512 MiB).
+constexpr std::int64_t kMaxInspectCells = std::int64_t{1} << 26;
 
 struct InspectRequest {
   std::int64_t batch = 0, head = 0;
   std::int64_t row_begin = 0, row_end = -1;  // query rows [begin, end); -1 = N
   std::int64_t col_begin = 0, col_end = -1;  // key columns [begin, end); -1 = N
   int top_k = 8;                             // for the top-k overlap metric
+  // > 1: an overview. Each map cell is the mean of a pool x pool block of the rectangle (the
+  // last block of a row or column may be smaller); a level-map cell is the finest level in
+  // its block (-1 only when the whole block is masked); the per-row values are means over
+  // the block's query rows.
+  std::int64_t pool = 1;
+  // Called after each band of query rows with (rows done, rows in the rectangle); returning
+  // false stops the request with fmav::Cancelled. May be empty.
+  std::function<bool(std::int64_t done, std::int64_t total)> progress;
 };
 
 struct Inspection {
-  std::int64_t rows = 0, cols = 0;  // the rectangle's size
+  std::int64_t rows = 0, cols = 0;  // the map's size: the rectangle's, divided by pool (rounded up)
+  std::int64_t pool = 1;            // the request's
   int num_levels = 0;               // L: levels 0 (near field) .. L
   std::vector<double> fma_map;      // (rows, cols) FMA probabilities at full resolution
   std::vector<double> full_map;     // (rows, cols) full softmax attention
@@ -32,9 +53,34 @@ struct Inspection {
   double output_rel_error = 0;      // ||O_fma - O_full|| / ||O_full|| over this (batch, head)
 };
 
-// Computes the inspection data in float64 with the blocked FMA (for the linear variants the
-// one-softmax form, which gives the same outputs). q, k, v as for attend().
-// Throws fmav::Error for a bad rectangle, batch, head or any attend() input error.
+// One (batch, head) prepared for inspection: the FMA slot probabilities, the hierarchy and
+// the output error are computed once, so that many rectangles (tiles at the zoom a viewer
+// shows, pooled overviews, single query rows) cost only their own rows. Computed in float64
+// with the blocked FMA (for the linear variants the one-softmax form, which gives the same
+// outputs). Copies share the prepared state; map() may be called from several threads.
+class Inspector {
+ public:
+  Inspector() = default;
+  // q, k, v as for attend(); `which` gives the batch and head. Throws fmav::Error for a bad
+  // batch or head or any attend() input error.
+  Inspector(const HostTensor& q, const HostTensor& k, const HostTensor& v, const FmaConfig& config,
+            const WeightSet& weights, const InspectRequest& which);
+  // The inspection data of request's rectangle (its batch and head are ignored: they are
+  // this inspector's). Throws fmav::Error for a bad rectangle, top_k or pool, or a map over
+  // kMaxInspectCells; fmav::Cancelled when request.progress returns false.
+  Inspection map(const InspectRequest& request) const;
+
+  bool empty() const { return !m_state; }
+  std::int64_t tokens() const;  // N
+  int num_levels() const;       // L
+  double output_rel_error() const;
+
+ private:
+  struct State;
+  std::shared_ptr<const State> m_state;
+};
+
+// Inspector(q, k, v, config, weights, request).map(request).
 Inspection inspect(const HostTensor& q, const HostTensor& k, const HostTensor& v,
                    const FmaConfig& config, const WeightSet& weights,
                    const InspectRequest& request);
