@@ -1,14 +1,19 @@
 // `fmav gen-task`: synthetic data made by the project (fmav/gen_task.h) — the kv-recall and
-// copy text tasks with their answer masks, the shapes image set, and the sample image.
+// copy text tasks with their answer masks, the shapes image set, the sample image, and the
+// viewer's synthetic q, k, v as a file (for `fma-viewer --qkv`, `fmav attend`, `fmav inspect`).
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "commands.h"
 #include "fmav/gen_task.h"
+#include "fmav/error.h"
 #include "fmav/input.h"
+#include "fmav/sample.h"
 #include "fmav/tensor.h"
 #include "fmav/tensor_io.h"
 
@@ -18,6 +23,7 @@ namespace {
 struct GenTaskArgs {
   std::int64_t records = 200, length = 512;
   std::int64_t per_class = 100, shape_size = 32, image_size = 256;
+  std::int64_t tokens = 512, heads = 1, head_dim = 64;
   std::uint64_t seed = 1;
   std::string out;
 };
@@ -59,6 +65,31 @@ void add_text_options(CLI::App* cmd, GenTaskArgs& a) {
       ->required();
 }
 
+// q, k, v of sample_qkv, (1, H, N, D) float32, head h drawn with seed + h, in one
+// .safetensors under the names q, k and v.
+int write_sample_qkv(const GenTaskArgs& a) {
+  const std::size_t ext = a.out.size() >= 12 ? a.out.size() - 12 : 0;
+  FMAV_CHECK(a.out.size() > 12 && a.out.compare(ext, 12, ".safetensors") == 0,
+             "--out must be a .safetensors file, got '", a.out, "'");
+  TensorMap qkv;
+  for (const char* name : {"q", "k", "v"}) {
+    qkv[name] = make_host_tensor(DType::f32, {1, a.heads, a.tokens, a.head_dim});
+  }
+  const std::size_t head_bytes = static_cast<std::size_t>(a.tokens * a.head_dim) * sizeof(float);
+  for (std::int64_t h = 0; h < a.heads; ++h) {
+    const SampleQkv sample = sample_qkv(a.tokens, a.head_dim, a.seed + static_cast<std::uint64_t>(h));
+    for (const auto& [name, tensor] : {std::pair{"q", &sample.q}, std::pair{"k", &sample.k},
+                                       std::pair{"v", &sample.v}}) {
+      std::copy(tensor->data.begin(), tensor->data.end(), qkv[name].data.begin() + h * head_bytes);
+    }
+  }
+  write_safetensors(a.out, qkv);
+  std::printf("wrote %s: q, k, v (1, %lld, %lld, %lld) float32 (seed %llu)\n", a.out.c_str(),
+              static_cast<long long>(a.heads), static_cast<long long>(a.tokens),
+              static_cast<long long>(a.head_dim), static_cast<unsigned long long>(a.seed));
+  return 0;
+}
+
 }  // namespace
 
 std::function<int()> add_gen_task(CLI::App& app) {
@@ -66,7 +97,7 @@ std::function<int()> add_gen_task(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "gen-task",
       "Write synthetic data: text tasks whose answers need distant tokens, a shapes\n"
-      "image set, or the viewer's sample image (docs/INPUTS.md).");
+      "image set, the viewer's sample image, or its synthetic q, k, v (docs/INPUTS.md).");
   cmd->require_subcommand(1);
 
   CLI::App* kv = cmd->add_subcommand(
@@ -98,7 +129,24 @@ std::function<int()> add_gen_task(CLI::App& app) {
   sample->add_option("--seed", a->seed, "random seed")->capture_default_str();
   sample->add_option("--out,-o", a->out, "the PNG to write")->required();
 
-  return [a, kv, copy, shapes] {
+  CLI::App* qkv = cmd->add_subcommand(
+      "sample-qkv",
+      "The viewer's synthetic input (sinusoidal positions, a few landmark keys) as raw\n"
+      "q, k, v (1, H, N, D) float32 in one .safetensors, head h drawn with seed + h.");
+  qkv->add_option("--n", a->tokens, "tokens N, 1..1048576")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 20))
+      ->capture_default_str();
+  qkv->add_option("--heads", a->heads, "heads H, 1..64")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{64}))
+      ->capture_default_str();
+  qkv->add_option("--dim", a->head_dim, "head dimension D, 2..1024")
+      ->check(CLI::Range(std::int64_t{2}, std::int64_t{1024}))
+      ->capture_default_str();
+  qkv->add_option("--seed", a->seed, "random seed")->capture_default_str();
+  qkv->add_option("--out,-o", a->out, "the .safetensors to write")->required();
+
+  return [a, kv, copy, shapes, qkv] {
+    if (qkv->parsed()) return write_sample_qkv(*a);
     if (kv->parsed())
       return write_text_task("kv-recall", make_kv_recall(a->records, a->length, a->seed), *a);
     if (copy->parsed())

@@ -1,9 +1,11 @@
 // The maps' worker (DESIGN.md §5): one engine run per settings change on a std::async
-// thread — the model's layer on its input, or the synthetic input — coloured into RGBA
-// images there; the frame only polls the future and uploads the finished images.
+// thread — a q/k/v file, the model's layer on its input, or the synthetic input — giving
+// the maps' float data (pooled above kMaxMapSide), and exact tiles of what a zoomed-in view
+// of a pooled map shows. The frame only polls the futures and uploads finished data; the
+// colouring is the GPU's (shaders/maps.frag), so recolouring needs no run.
 
-#include "colormap.h"
 #include "platform_glfw.h"
+#include "qkv_source.h"
 #include "viewer_state.h"
 
 #include "fmav/attend.h"
@@ -43,124 +45,267 @@ Model cached_model(const std::string& path) {
 void lower_worker_priority() { setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10); }
 
 std::string file_name(const std::string& path) {
-
   const std::size_t slash = path.find_last_of('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
 namespace {
 
-// One engine run for `params`: the model's layer on its input, or the synthetic input.
-std::shared_ptr<const Inspection> run_engine(const MapParams& params, MapJob* job) {
-  const auto start = std::chrono::steady_clock::now();
-  std::shared_ptr<const Inspection> result;
-  if (!params.model.empty()) {
+// What the engine inspects: one head of q, k, v under an FMA configuration.
+struct HeadInput {
+  HostTensor q, k, v;
+  FmaConfig fma;
+  WeightSet weights;
+  std::int64_t head = 0;
+};
+
+// The source named by `params`: a q/k/v file, the model's layer on its input, or the
+// synthetic input; fills the job's description of it.
+HeadInput load_source(const MapParams& params, MapJob* job) {
+  HeadInput in;
+  if (!params.qkv.empty()) {
+    const QkvSource source = qkv_source(params);
+    const QkvTensors& t = *source.tensors;
+    in.q = t.q, in.k = t.k, in.v = t.v, in.fma = source.fma, in.weights = source.weights;
+    in.head = std::clamp<std::int64_t>(params.head, 0, t.heads - 1);
+    job->tokens = t.tokens, job->layers = 1, job->heads = static_cast<int>(t.heads);
+    job->source = "q/k/v from " + file_name(params.qkv) + ", N = " + std::to_string(t.tokens) +
+                  ", H = " + std::to_string(t.heads) + ", D = " + std::to_string(t.dim) +
+                  (t.batch > 1 ? ", batch 0 of " + std::to_string(t.batch) : "");
+  } else if (!params.model.empty()) {
     const Model model = cached_model(params.model);
     const ModelConfig& c = model.config();
-    const LayerCapture cap = capture_file(model, params.input, params.layer, params.offset);
-    InspectRequest request;
-    request.head = std::clamp<std::int64_t>(params.head, 0, c.heads - 1);
-    result = std::make_shared<const Inspection>(inspect(cap.q, cap.k, cap.v, cap.fma, cap.weights, request));
-    job->fma = cap.fma, job->tokens = cap.tokens, job->layers = static_cast<int>(c.layers);
+    LayerCapture cap = capture_file(model, params.input, params.layer, params.offset);
+    in.q = std::move(cap.q), in.k = std::move(cap.k), in.v = std::move(cap.v);
+    in.fma = cap.fma, in.weights = std::move(cap.weights);
+    in.head = std::clamp<std::int64_t>(params.head, 0, c.heads - 1);
+    job->tokens = cap.tokens, job->layers = static_cast<int>(c.layers);
     job->heads = static_cast<int>(c.heads);
     job->source = file_name(params.model) + " (" + to_string(c.architecture) + ", " +
                   attention_name(c.attention) + " attention) on " + file_name(params.input);
     // The input the model saw, for the query inspector's tokens or image.
     if (c.is_lm()) {
-      job->text = cap.text;
+      job->text = std::move(cap.text);
     } else {
-      job->image = std::make_shared<const Image>(cap.image);
+      job->image = std::make_shared<const Image>(std::move(cap.image));
     }
   } else {
-    const FmaConfig config{params.block_size, params.rank, params.causal, params.downsample,
-                           params.count_multiplicity};
-    validate(config);
-    const SampleQkv sample = sample_qkv(params.n, kHeadDim, params.seed);
-    WeightSet weights;  // average down-sampling has no weights
-    if (config.downsample != Downsample::average) {
+    in.fma = FmaConfig{params.block_size, params.rank, params.causal, params.downsample,
+                       params.count_multiplicity};
+    validate(in.fma);
+    FMAV_CHECK(params.n >= 1 && params.n <= kMaxTokens, "the viewer shows 1 to ", kMaxTokens,
+               " tokens, got n = ", params.n);
+    SampleQkv sample = sample_qkv(params.n, kHeadDim, params.seed);
+    in.q = std::move(sample.q), in.k = std::move(sample.k), in.v = std::move(sample.v);
+    if (in.fma.downsample != Downsample::average) {  // average down-sampling has no weights
       const int num_levels = make_levels(params.n, params.block_size).num_levels;
-      weights = random_downsample_weights(config, kHeadDim, num_levels, params.seed);
+      in.weights = random_downsample_weights(in.fma, kHeadDim, num_levels, params.seed);
     }
-    result = std::make_shared<const Inspection>(
-        inspect(sample.q, sample.k, sample.v, config, weights, InspectRequest{}));
-    job->fma = config, job->tokens = params.n;
+    job->tokens = params.n;
     job->source = "synthetic input (sample_qkv), D = " + std::to_string(kHeadDim);
   }
-  job->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return result;
+  job->fma = in.fma;
+  return in;
 }
 
-std::array<MapImage, kMapCount> make_images(const Inspection& in, const MapJob& colors) {
-  const MapScale scale = colors.scale;
+// Block means of `from` (w x h) into the next mip level (max(1, w / 2) x max(1, h / 2)).
+std::vector<float> halve(const std::vector<float>& from, int w, int h, int* w2, int* h2) {
+  *w2 = std::max(1, w / 2), *h2 = std::max(1, h / 2);
+  std::vector<float> to(static_cast<std::size_t>(*w2) * *h2);
+  for (int y = 0; y < *h2; ++y) {
+    const int y0 = y * h / *h2, y1 = (y + 1) * h / *h2;
+    for (int x = 0; x < *w2; ++x) {
+      const int x0 = x * w / *w2, x1 = (x + 1) * w / *w2;
+      double sum = 0;
+      for (int yy = y0; yy < y1; ++yy) {
+        for (int xx = x0; xx < x1; ++xx) sum += from[static_cast<std::size_t>(yy) * w + xx];
+      }
+      to[static_cast<std::size_t>(y) * *w2 + x] = static_cast<float>(sum / ((y1 - y0) * (x1 - x0)));
+    }
+  }
+  return to;
+}
+
+MapValues make_values(std::vector<float> level0, int width, int height) {
+  MapValues values;
+  values.width = width, values.height = height;
+  values.mips.push_back(std::move(level0));
+  while (width > 1 || height > 1) {
+    int w2 = 0, h2 = 0;
+    values.mips.push_back(halve(values.mips.back(), width, height, &w2, &h2));
+    width = w2, height = h2;
+  }
+  return values;
+}
+
+MapData make_data(const Inspection& in) {
   const std::size_t count = static_cast<std::size_t>(in.rows * in.cols);
-  const std::int8_t* masked = in.level_map.data();
-  const bool log10 = scale == MapScale::log10;
-  double hi = 0;
-  for (std::size_t i = 0; i < count; ++i) hi = std::max({hi, in.full_map[i], in.fma_map[i]});
-  const double lo = log10 ? colors.log_floor : 0.0;
-  hi = log10 ? 0.0 : std::max(hi, 1e-12);
-
-  std::array<MapImage, kMapCount> images;
-  for (MapImage& image : images) {
-    image.width = static_cast<int>(in.cols);
-    image.height = static_cast<int>(in.rows);
-    image.rgba.resize(count * 4);
-  }
-  for (MapKind kind : {kMapFull, kMapFma}) {
-    const double* values = kind == kMapFull ? in.full_map.data() : in.fma_map.data();
-    colorize_sequential(values, count, lo, hi, log10, masked, images[kind].rgba.data(), colors.colormap);
-    images[kind].lo = lo;
-    images[kind].hi = hi;
-  }
-  std::vector<double> diff(count);
-  double limit = 0;
+  MapData data;
+  std::vector<float> full(count), fma(count), diff(count);
+  double prob_max = 0, limit = 0;
   for (std::size_t i = 0; i < count; ++i) {
-    diff[i] = in.fma_map[i] - in.full_map[i];
-    limit = std::max(limit, std::abs(diff[i]));
+    full[i] = static_cast<float>(in.full_map[i]);
+    fma[i] = static_cast<float>(in.fma_map[i]);
+    const double d = in.fma_map[i] - in.full_map[i];
+    diff[i] = static_cast<float>(d);
+    prob_max = std::max({prob_max, in.full_map[i], in.fma_map[i]});
+    limit = std::max(limit, std::abs(d));
   }
-  colorize_diverging(diff.data(), count, limit, diff_decades(scale), masked,
-                     images[kMapDiff].rgba.data());
-  images[kMapDiff].lo = -limit;
-  images[kMapDiff].hi = limit;
-  colorize_levels(masked, count, images[kMapLevel].rgba.data());
-  images[kMapLevel].lo = -1;
-  images[kMapLevel].hi = in.num_levels;
-  return images;
+  const int w = static_cast<int>(in.cols), h = static_cast<int>(in.rows);
+  data.values[kMapFull] = make_values(std::move(full), w, h);
+  data.values[kMapFma] = make_values(std::move(fma), w, h);
+  data.values[kMapDiff] = make_values(std::move(diff), w, h);
+  data.level_codes.resize(count);
+  for (std::size_t i = 0; i < count; ++i) data.level_codes[i] = static_cast<std::uint8_t>(in.level_map[i] + 1);
+  data.prob_max = std::max(prob_max, 1e-12);
+  data.diff_limit = limit;
+  return data;
 }
 
-// One worker run: the engine (unless `reuse` already holds its numbers), then the images.
-// `job` carries what a recolouring keeps from the run it reuses.
-// The colouring (scale, colormap, log floor) comes in `job` too.
-MapJob run_job(MapParams params, std::shared_ptr<const Inspection> reuse, MapJob job) {
+// One worker run: the source, the prepared head, its map (pooled above kMaxMapSide) and the
+// GPU's data. A cancelled run returns with `cancelled` set and nothing else.
+MapJob run_job(MapParams params, std::shared_ptr<WorkProgress> progress) {
   lower_worker_priority();
+  MapJob job;
   job.params = params;
+  const auto start = std::chrono::steady_clock::now();
   try {
-    if (!reuse) reuse = run_engine(params, &job);
-    job.images = make_images(*reuse, job);
-    job.inspection = std::move(reuse);
+    const HeadInput in = load_source(params, &job);
+    InspectRequest request;
+    request.head = in.head;
+    request.pool = (job.tokens + kMaxMapSide - 1) / kMaxMapSide;
+    request.progress = [&](std::int64_t done, std::int64_t total) {
+      progress->fraction = 0.1 + 0.85 * static_cast<double>(done) / static_cast<double>(total);
+      return !progress->cancel.load();
+    };
+    job.inspector = Inspector(in.q, in.k, in.v, in.fma, in.weights, request);
+    progress->fraction = 0.1;
+    if (progress->cancel) throw Cancelled("cancelled");
+    job.inspection = std::make_shared<const Inspection>(job.inspector.map(request));
+    job.data = make_data(*job.inspection);
+    progress->fraction = 1.0;
+  } catch (const Cancelled&) {
+    job = MapJob();
+    job.params = params, job.cancelled = true;
   } catch (const Error& e) {
     job.error = e.what();
-  } catch (const std::exception& e) {
+  } catch (const std::exception& e) {  // e.g. std::bad_alloc
     job.error = std::string("internal error: ") + e.what();
   }
+  job.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return job;
 }
 
-void upload_textures(ViewerState& state) {
-  for (int kind = 0; kind < kMapCount; ++kind) {
-    const MapImage& image = state.shown.images[kind];
-    unsigned int& texture = state.textures[kind];
-    if (image.rgba.empty()) texture_destroy(texture);
-    texture = image.rgba.empty()
-                  ? 0
-                  : texture_upload(texture, image.width, image.height, image.rgba.data());
+MapTile run_tile(Inspector inspector, std::shared_ptr<const Inspection> of, MapTile tile) {
+  lower_worker_priority();
+  try {
+    InspectRequest request;
+    request.row_begin = tile.r0, request.row_end = tile.r1;
+    request.col_begin = tile.c0, request.col_end = tile.c1;
+    tile.inspection = std::make_shared<const Inspection>(inspector.map(request));
+    tile.data = make_data(*tile.inspection);
+  } catch (const std::exception& e) {
+    tile.error = e.what();
+  }
+  tile.of = std::move(of);
+  return tile;
+}
+
+void upload(const MapData& data, std::array<unsigned int, kMapCount>& textures) {
+  for (int kind = 0; kind < kMapLevel; ++kind) {
+    const MapValues& v = data.values[kind];
+    if (v.mips.empty()) {
+      texture_destroy(textures[kind]);
+      textures[kind] = 0;
+    } else {
+      textures[kind] = float_texture_upload(textures[kind], v.width, v.height, v.mips);
+    }
+  }
+  const MapValues& shape = data.values[kMapFull];
+  if (data.level_codes.empty()) {
+    texture_destroy(textures[kMapLevel]);
+    textures[kMapLevel] = 0;
+  } else {
+    textures[kMapLevel] = level_texture_upload(textures[kMapLevel], shape.width, shape.height,
+                                               data.level_codes.data());
   }
 }
 
-// Whether the shown images have the colouring the controls ask for.
-bool same_colors(const ViewerState& state) {
-  return state.shown.scale == state.scale && state.shown.colormap == state.colormap &&
-         state.shown.log_floor == state.log_floor;
+// Frees a replaced result on another thread: hundreds of MB at large n took 37 ms of a frame.
+template <typename T>
+void discard(ViewerState& state, T&& old) {
+  if (state.discarding.valid()) state.discarding.wait();
+  state.discarding = std::async(std::launch::async, [old = std::forward<T>(old)]() mutable { old = T(); });
+}
+
+// The rectangle of tokens the viewport shows, widened by half a view on each side.
+MapTile tile_for(const MapViewport& v) {
+  const double dr = 0.5 * (v.y1 - v.y0), dc = 0.5 * (v.x1 - v.x0);
+  MapTile t;
+  t.r0 = std::max<std::int64_t>(0, static_cast<std::int64_t>(std::floor(v.y0 - dr)));
+  t.r1 = std::min<std::int64_t>(v.rows, static_cast<std::int64_t>(std::ceil(v.y1 + dr)));
+  t.c0 = std::max<std::int64_t>(0, static_cast<std::int64_t>(std::floor(v.x0 - dc)));
+  t.c1 = std::min<std::int64_t>(v.cols, static_cast<std::int64_t>(std::ceil(v.x1 + dc)));
+  return t;
+}
+
+// Whether a pooled map is zoomed in far enough for a tile and the current tile does not
+// cover the view.
+bool tile_wanted(const ViewerState& state) {
+  const Inspection* in = state.shown.inspection.get();
+  const MapViewport& v = state.viewport;
+  if (in == nullptr || in->pool == 1 || state.shown.inspector.empty()) return false;
+  if (v.y1 - v.y0 > kTileSpan || v.x1 - v.x0 > kTileSpan) return false;
+  const MapTile& t = state.tile;
+  const bool covered = t.of == state.shown.inspection && t.error.empty() && t.r0 <= std::floor(v.y0) &&
+                       t.r1 >= std::ceil(v.y1) && t.c0 <= std::floor(v.x0) && t.c1 >= std::ceil(v.x1);
+  return !covered;
+}
+
+void update_tile(ViewerState& state) {
+  using namespace std::chrono_literals;
+  if (state.tile_pending.valid()) {
+    if (state.tile_pending.wait_for(0s) != std::future_status::ready) return;
+    MapTile tile = state.tile_pending.get();
+    if (tile.of != state.shown.inspection) return;  // the maps changed meanwhile
+    if (!tile.error.empty()) report_error(state, "exact tile: " + tile.error);
+    discard(state, std::move(state.tile));
+    state.tile = std::move(tile);
+    upload(state.tile.data, state.tile_textures);
+    return;
+  }
+  if (!tile_wanted(state) || !state.tile.error.empty()) return;
+  state.tile_pending = std::async(std::launch::async, run_tile, state.shown.inspector, state.shown.inspection,
+                                  tile_for(state.viewport));
+}
+
+// Takes a finished run: shows it (or keeps the shown one when it was cancelled).
+void collect(ViewerState& state, MapJob job) {
+  if (job.cancelled) {
+    if (job.params == state.params && !state.recompute) {
+      state.has_cancelled = true;
+      state.cancelled_params = job.params;
+    }
+    return;
+  }
+  discard(state, std::move(state.shown));
+  state.shown = std::move(job);
+  state.has_shown = true;
+  if (!state.shown.error.empty()) report_error(state, state.shown.error);
+  const std::int64_t n = state.shown.inspection ? state.shown.tokens : 0;
+  if (n > 0 && (n != state.viewport.rows || n != state.viewport.cols)) {
+    state.viewport.fit(n, n);  // in tokens, whatever the pooling
+    const std::array<double, 4>& z = state.initial_zoom;
+    if (z[0] >= 0) state.viewport.show(z[0], z[1], z[2], z[3]);
+    state.initial_zoom = {-1, -1, -1, -1};
+  }
+  upload(state.shown.data, state.textures);
+}
+
+bool needs_run(const ViewerState& state) {
+  if (state.recompute) return true;
+  if (state.has_shown && state.shown.params == state.params) return false;
+  return !(state.has_cancelled && state.cancelled_params == state.params);
 }
 
 }  // namespace
@@ -168,50 +313,42 @@ bool same_colors(const ViewerState& state) {
 void update_maps(ViewerState& state) {
   using namespace std::chrono_literals;
   if (state.pending.valid()) {
-    if (state.pending.wait_for(0s) != std::future_status::ready) return;
-    // The run being replaced holds hundreds of MB at large n; freeing it took 37 ms of a
-    // frame at n = 4096, so it is dropped on another thread.
-    MapJob old = std::move(state.shown);
-    state.shown = state.pending.get();
-    state.discarding = std::async(std::launch::async, [job = std::move(old)]() mutable { job = MapJob(); });
-    state.has_shown = true;
-    if (!state.shown.error.empty()) report_error(state, state.shown.error);
-    const Inspection* in = state.shown.inspection.get();
-    if (in != nullptr && (in->rows != state.viewport.rows || in->cols != state.viewport.cols)) {
-      state.viewport.fit(in->rows, in->cols);
-      const std::array<double, 4>& z = state.initial_zoom;
-      if (z[0] >= 0) state.viewport.show(z[0], z[1], z[2], z[3]);
-      state.initial_zoom = {-1, -1, -1, -1};
+    if (state.pending.wait_for(0s) != std::future_status::ready) {
+      // A newer change or Recompute: stop this run; the next frame starts the new one.
+      if (state.params != state.pending_params || state.recompute) state.progress->cancel = true;
+      return;
     }
-    upload_textures(state);
+    collect(state, state.pending.get());
   }
-  const bool same_params = state.has_shown && state.shown.params == state.params;
-  if (same_params && same_colors(state) && !state.recompute) return;
-  // Only the colouring changed: recolour the numbers already computed.
-  std::shared_ptr<const Inspection> reuse =
-      same_params && !state.recompute ? state.shown.inspection : nullptr;
+  update_tile(state);
+  if (!needs_run(state)) return;
   state.recompute = false;
-  MapJob kept;
-  if (reuse) {
-    kept.fma = state.shown.fma, kept.tokens = state.shown.tokens, kept.source = state.shown.source;
-    kept.layers = state.shown.layers, kept.heads = state.shown.heads, kept.seconds = state.shown.seconds;
-    kept.text = state.shown.text, kept.image = state.shown.image;
-  }
-  kept.scale = state.scale, kept.colormap = state.colormap, kept.log_floor = state.log_floor;
-  state.pending = std::async(std::launch::async, run_job, state.params, reuse, kept);
+  state.has_cancelled = false;
+  state.progress = std::make_shared<WorkProgress>();
+  state.pending_params = state.params;
+  state.pending = std::async(std::launch::async, run_job, state.params, state.progress);
 }
 
-bool maps_busy(const ViewerState& state) {
-  return state.pending.valid() || state.recompute || !state.has_shown ||
-         state.shown.params != state.params || !same_colors(state);
+bool maps_busy(const ViewerState& state) { return state.pending.valid() || needs_run(state); }
+
+void cancel_maps(ViewerState& state) {
+  if (state.pending.valid() && state.progress) state.progress->cancel = true;
+}
+
+bool tile_busy(const ViewerState& state) {
+  return state.tile_pending.valid() || (tile_wanted(state) && state.tile.error.empty());
 }
 
 void release_maps(ViewerState& state) {
+  cancel_maps(state);
   if (state.pending.valid()) state.pending.wait();
+  if (state.tile_pending.valid()) state.tile_pending.wait();
   if (state.discarding.valid()) state.discarding.wait();
-  for (unsigned int& texture : state.textures) {
-    texture_destroy(texture);
-    texture = 0;
+  for (auto* textures : {&state.textures, &state.tile_textures}) {
+    for (unsigned int& texture : *textures) {
+      texture_destroy(texture);
+      texture = 0;
+    }
   }
 }
 

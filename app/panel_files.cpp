@@ -1,7 +1,7 @@
 // The File menu and the file dialog: one modal for opening (a model folder, an input, a
-// session) and for choosing where a save or an export goes. It lists one folder at a time,
-// folders first, and lists it again only when the folder or the filter changes (a listing
-// stats every entry).
+// q/k/v file, a session) and for choosing where a save or an export goes. It lists one
+// folder at a time, folders first, and lists it again only when the folder or the filter
+// changes (a listing stats every entry).
 
 #include "viewer_files.h"
 #include "viewer_state.h"
@@ -44,7 +44,7 @@ const char* filter_name(FileFilter filter) {
     case FileFilter::models: return "Models (folders with config.json)";
     case FileFilter::text: return "Text (.txt and other non-image files)";
     case FileFilter::images: return "Images (.png .jpg .jpeg .bmp)";
-    case FileFilter::tensors: return "Tensors (.npy .safetensors)";
+    case FileFilter::tensors: return "Tensors: q, k, v (.npy .safetensors)";
   }
   return "?";
 }
@@ -104,10 +104,13 @@ void enter_folder(FilesPanel& files, const std::string& folder) {
 
 std::string default_name(const ViewerState& state, BrowseMode mode) {
   const MapParams& p = state.params;
-  const std::string stem =
-      p.model.empty() ? "synthetic_n" + std::to_string(p.n)
-                      : fs::path(p.model).filename().string() + "_l" + std::to_string(p.layer) +
-                            "_h" + std::to_string(p.head);
+  std::string stem = "synthetic_n" + std::to_string(p.n);
+  if (!p.model.empty()) {
+    stem = fs::path(p.model).filename().string() + "_l" + std::to_string(p.layer) + "_h" +
+           std::to_string(p.head);
+  } else if (!p.qkv.empty()) {
+    stem = fs::path(p.qkv).stem().string() + "_h" + std::to_string(p.head);
+  }
   switch (mode) {
     case BrowseMode::save_session: return stem + ".session.json";
     case BrowseMode::export_window: return stem + "_window.png";

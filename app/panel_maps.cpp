@@ -90,29 +90,29 @@ void draw_level_legend(const Inspection& in, float width) {
 }
 
 void draw_legend(const ViewerState& state, MapKind kind, float width) {
-  const MapImage& image = state.shown.images[kind];
+  const MapShader shader = map_shader(state, kind);
   if (kind == kMapLevel) {
     draw_level_legend(*state.shown.inspection, width);
   } else if (kind == kMapDiff) {
-    const int decades = diff_decades(state.shown.scale);
-    const std::string middle = decades && image.hi > 0
-                                   ? format_value("|d| < %.0e", image.hi * std::pow(10.0, -decades))
+    const double limit = shader.limit;
+    const std::string middle = shader.decades && limit > 0
+                                   ? format_value("|d| < %.0e", limit * std::pow(10.0, -shader.decades))
                                    : "0";
-    const bool zero = !(image.hi > 0);  // FMA is exact here (e.g. n <= 2m)
+    const bool zero = !(limit > 0);  // FMA is exact here (e.g. n <= 2m)
     draw_color_bar(
         width, [](float t) { return diverging_color(2 * t - 1); },
-        zero ? "0" : format_value("%.1e", image.lo), middle,
-        zero ? "0" : format_value("+%.1e", image.hi));
-  } else if (state.shown.scale == MapScale::log10) {
-    const double floor = state.shown.log_floor;
+        zero ? "0" : format_value("%.1e", -limit), middle,
+        zero ? "0" : format_value("+%.1e", limit));
+  } else if (shader.log10) {
+    const double floor = shader.lo;
     draw_color_bar(
-        width, [&](float t) { return sequential_color(t, state.shown.colormap); },
+        width, [&](float t) { return sequential_color(t, state.colormap); },
         format_value("1e%.0f", floor),
         format_value(std::fmod(floor, 2.0) == 0 ? "1e%.0f" : "1e%.1f", 0.5 * floor), "1");
   } else {
     draw_color_bar(
-        width, [&](float t) { return sequential_color(t, state.shown.colormap); }, "0",
-        format_value("%.2g", 0.5 * image.hi), format_value("%.2g", image.hi));
+        width, [&](float t) { return sequential_color(t, state.colormap); }, "0",
+        format_value("%.2g", 0.5 * shader.hi), format_value("%.2g", shader.hi));
   }
 }
 
@@ -123,28 +123,47 @@ std::string level_name(int level, std::int64_t block_size) {
          std::to_string(block_size << (level - 1)) + ")";
 }
 
-// The map token (row, column) under the mouse, through the shared zoom.
+// The map token (row, column) under the mouse, through the shared zoom (token units).
 void token_under_mouse(const ViewerState& state, ImVec2 origin, ImVec2 size, std::int64_t* row, std::int64_t* col) {
-  const Inspection& in = *state.shown.inspection;
   const ImVec2 mouse = ImGui::GetIO().MousePos;
   const MapViewport& v = state.viewport;
-  *col = std::clamp<std::int64_t>(static_cast<std::int64_t>(v.col_at((mouse.x - origin.x) / size.x)), 0, in.cols - 1);
-  *row = std::clamp<std::int64_t>(static_cast<std::int64_t>(v.row_at((mouse.y - origin.y) / size.y)), 0, in.rows - 1);
+  *col = std::clamp<std::int64_t>(static_cast<std::int64_t>(v.col_at((mouse.x - origin.x) / size.x)), 0, v.cols - 1);
+  *row = std::clamp<std::int64_t>(static_cast<std::int64_t>(v.row_at((mouse.y - origin.y) / size.y)), 0, v.rows - 1);
+}
+
+// The maps' values at token (row, col): the exact tile's when it holds them, else the shown
+// map's, which is a pool x pool block mean above kMaxMapSide tokens.
+struct Cell {
+  double full = 0, fma = 0, row_tv = 0;
+  int level = -1;
+  std::int64_t pool = 1;  // 1: exact
+};
+
+Cell cell_at(const ViewerState& state, std::int64_t row, std::int64_t col) {
+  const MapTile& tile = state.tile;
+  const bool exact = tile.of == state.shown.inspection && tile.inspection && tile.contains(row, col);
+  const Inspection& in = exact ? *tile.inspection : *state.shown.inspection;
+  const std::int64_t r = exact ? row - tile.r0 : row / in.pool, c = exact ? col - tile.c0 : col / in.pool;
+  const std::size_t i = static_cast<std::size_t>(r * in.cols + c);
+  return Cell{in.full_map[i], in.fma_map[i], in.row_tv[r], in.level_map[i], in.pool};
 }
 
 void draw_hover(const ViewerState& state, ImVec2 origin, ImVec2 size) {
-  const Inspection& in = *state.shown.inspection;
   std::int64_t row = 0, col = 0;
   token_under_mouse(state, origin, size, &row, &col);
-  const std::size_t i = static_cast<std::size_t>(row * in.cols + col);
+  const Cell cell = cell_at(state, row, col);
   const std::pair<const char*, std::string> lines[] = {
-      {"full", format_value("%.3e", in.full_map[i])},
-      {"FMA", format_value("%.3e", in.fma_map[i])},
-      {"diff", format_value("%+.3e", in.fma_map[i] - in.full_map[i])},
-      {"level", level_name(in.level_map[i], state.shown.fma.block_size)},
-      {"row TV", format_value("%.3e", in.row_tv[row])}};
+      {"full", format_value("%.3e", cell.full)},
+      {"FMA", format_value("%.3e", cell.fma)},
+      {"diff", format_value("%+.3e", cell.fma - cell.full)},
+      {"level", level_name(cell.level, state.shown.fma.block_size)},
+      {"row TV", format_value("%.3e", cell.row_tv)}};
   ImGui::BeginTooltip();
   ImGui::Text("query %lld, key %lld", static_cast<long long>(row), static_cast<long long>(col));
+  if (cell.pool > 1) {
+    ImGui::TextColored(kMuted, "means of %lld x %lld tokens (zoom in for exact values)",
+                       static_cast<long long>(cell.pool), static_cast<long long>(cell.pool));
+  }
   for (const auto& [label, value] : lines) {
     ImGui::TextColored(kMuted, "%s", label);
     ImGui::SameLine(70);
@@ -162,7 +181,7 @@ double mean_of(const std::vector<double>& values) {
 
 std::string caption_of(const ViewerState& state, MapKind kind) {
   const Inspection& in = *state.shown.inspection;
-  const bool log10 = state.shown.scale == MapScale::log10;
+  const bool log10 = state.scale == MapScale::log10;
   switch (kind) {
     case kMapFull:
       return log10 ? "log10 probability, exact softmax" : "probability, exact";
@@ -170,7 +189,7 @@ std::string caption_of(const ViewerState& state, MapKind kind) {
       return format_value("output rel. error %.2e", in.output_rel_error) +
              format_value(", mean row TV %.2e", mean_of(in.row_tv));
     case kMapDiff:
-      return format_value("max |diff| %.2e", state.shown.images[kMapDiff].hi) +
+      return format_value("max |diff| %.2e", state.shown.data.diff_limit) +
              (log10 ? " (symmetric log)" : " (linear)") +
              format_value(", mean row TV %.2e", mean_of(in.row_tv));
     default:
@@ -229,12 +248,37 @@ void draw_block_grid(const ViewerState& state, ImVec2 origin, ImVec2 size) {
   }
 }
 
+// The map through the shared zoom, coloured by the GPU; over a pooled map, the exact tile
+// where it has one.
+void draw_map_texture(const ViewerState& state, MapKind kind, ImVec2 origin, ImVec2 size) {
+  const MapViewport& v = state.viewport;
+  MapDraw draw;
+  draw.x0 = origin.x, draw.y0 = origin.y, draw.x1 = origin.x + size.x, draw.y1 = origin.y + size.y;
+  draw.u0 = static_cast<float>(v.u0()), draw.v0 = static_cast<float>(v.v0());
+  draw.u1 = static_cast<float>(v.u1()), draw.v1 = static_cast<float>(v.v1());
+  draw.values = state.textures[kind], draw.levels = state.textures[kMapLevel];
+  draw.shader = map_shader(state, kind);
+  draw_shaded_map(draw);
+  const MapTile& t = state.tile;
+  if (t.of != state.shown.inspection || !t.inspection || state.tile_textures[kMapLevel] == 0) return;
+  // The tile's rectangle on screen; ImGui's clip rectangle (the map's child window) trims it.
+  const auto x_of = [&](std::int64_t col) { return origin.x + static_cast<float>(v.fx_of(static_cast<double>(col))) * size.x; };
+  const auto y_of = [&](std::int64_t row) { return origin.y + static_cast<float>(v.fy_of(static_cast<double>(row))) * size.y; };
+  ImGui::PushClipRect(origin, ImVec2(origin.x + size.x, origin.y + size.y), true);
+  draw.x0 = x_of(t.c0), draw.x1 = x_of(t.c1), draw.y0 = y_of(t.r0), draw.y1 = y_of(t.r1);
+  draw.u0 = 0, draw.v0 = 0, draw.u1 = 1, draw.v1 = 1;
+  draw.values = state.tile_textures[kind], draw.levels = state.tile_textures[kMapLevel];
+  draw_shaded_map(draw);
+  ImGui::PopClipRect();
+}
+
 void draw_map_cell(ViewerState& state, MapKind kind, ImVec2 cell) {
   static const char* kTitles[kMapCount] = {"Full attention", "FMA", "FMA - full", "Level map"};
   const std::string caption = caption_of(state, kind);
-  const MapImage& image = state.shown.images[kind];
   const float line = ImGui::GetFrameHeightWithSpacing();
-  const float legend_h = kind == kMapLevel ? 2.2f * line : 2.0f * line;
+  // The level legend: at least three swatches a line fit under the smallest map.
+  const int level_lines = (state.shown.inspection->num_levels + 2 + 2) / 3;
+  const float legend_h = kind == kMapLevel ? (0.2f + level_lines) * line : 2.0f * line;
   const auto side_for = [&](float header_h) {
     return std::max(16.0f, std::min(cell.x - 20.0f, cell.y - header_h - legend_h - 8));
   };
@@ -249,8 +293,9 @@ void draw_map_cell(ViewerState& state, MapKind kind, ImVec2 cell) {
     side = side_for(line + ImGui::CalcTextSize(caption.c_str(), nullptr, false, cell.x).y);
     indent = std::max(0.0f, 0.5f * (cell.x - side) - 4);
   }
-  const float scale = side / std::max(image.width, image.height);
-  const ImVec2 size(image.width * scale, image.height * scale);
+  const MapViewport& v = state.viewport;
+  const float scale = side / static_cast<float>(std::max(v.rows, v.cols));
+  const ImVec2 size(static_cast<float>(v.cols) * scale, static_cast<float>(v.rows) * scale);
   if (one_line) ImGui::Indent(indent);
   ImGui::TextUnformatted(kTitles[kind]);
   if (one_line) ImGui::SameLine(0, 10);
@@ -259,10 +304,8 @@ void draw_map_cell(ViewerState& state, MapKind kind, ImVec2 cell) {
   ImGui::PopStyleColor();
   if (!one_line) ImGui::Indent(indent);
   const ImVec2 origin = ImGui::GetCursorScreenPos();
-  const MapViewport& v = state.viewport;
-  ImGui::Image(reinterpret_cast<ImTextureID>(static_cast<std::intptr_t>(state.textures[kind])), size,
-               ImVec2(static_cast<float>(v.u0()), static_cast<float>(v.v0())),
-               ImVec2(static_cast<float>(v.u1()), static_cast<float>(v.v1())));
+  ImGui::Dummy(size);  // the map's item: hover, clicks and the layout
+  draw_map_texture(state, kind, origin, size);
   if (state.show_grid) draw_block_grid(state, origin, size);
   if (ImGui::IsItemHovered()) {
     handle_zoom_pan(state, origin, size);
@@ -288,10 +331,19 @@ void draw_header(const ViewerState& state) {
               f.causal ? "causal" : "bidirectional", to_string(f.downsample), f.linear ? "   linear" : "");
   if (maps_busy(state)) {
     ImGui::SameLine(0, 30);
-    ImGui::TextColored(kBusy, "computing...");
+    ImGui::TextColored(kBusy, "computing... %.0f%%", state.progress ? 100 * state.progress->fraction.load() : 0.0);
+  } else if (tile_busy(state)) {
+    ImGui::SameLine(0, 30);
+    ImGui::TextColored(kBusy, "computing the exact tile...");
   }
   if (state.shown.inspection) {
     const Inspection& in = *state.shown.inspection;
+    if (in.pool > 1) {
+      const long long pool = in.pool;
+      ImGui::TextColored(kMuted, "%lld tokens: each map pixel is a mean of %lld x %lld; zoom in to %lld tokens or "
+                         "fewer for exact tiles", static_cast<long long>(state.shown.tokens), pool, pool,
+                         static_cast<long long>(kTileSpan));
+    }
     ImGui::TextWrapped(
         "output rel. error %.3e    mean row TV %.3e    mean KL %.3e    "
         "top-%d overlap %.3f",
@@ -312,6 +364,23 @@ void draw_error(const std::string& error) {
     ImGui::TextWrapped("%s", error.substr(end + 1).c_str());
     ImGui::TreePop();
   }
+}
+
+// The shaders' colour tables from the colormaps (colormap.cpp), so maps and legends agree.
+void upload_color_tables(ViewerState& state) {
+  std::vector<std::uint8_t> table(256 * 3 * 4);
+  const auto put = [&](int row, int i, Rgba8 c) {
+    std::uint8_t* p = table.data() + 4 * (row * 256 + i);
+    p[0] = c.r, p[1] = c.g, p[2] = c.b, p[3] = 255;
+  };
+  for (int i = 0; i < 256; ++i) {
+    const float t = static_cast<float>(i) / 255.0f;
+    put(0, i, sequential_color(t, state.colormap));
+    put(1, i, diverging_color(2 * t - 1));
+    put(2, i, level_color(i));
+  }
+  map_colors_upload(table.data());
+  state.colors_of = static_cast<int>(state.colormap);
 }
 
 }  // namespace
@@ -348,8 +417,14 @@ void draw_run_status(ViewerState& state) {
   ImGui::PopItemWidth();
   if (ImGui::Button("Recompute")) state.recompute = true;
   ImGui::SameLine();
-  if (maps_busy(state)) {
+  if (state.pending.valid()) {
+    ImGui::ProgressBar(static_cast<float>(state.progress->fraction.load()), ImVec2(110, 0));
+    ImGui::SameLine();
+    if (ImGui::Button("Cancel")) cancel_maps(state);
+  } else if (maps_busy(state)) {
     ImGui::TextColored(kBusy, "computing...");
+  } else if (state.has_cancelled && state.cancelled_params == state.params) {
+    ImGui::TextColored(kBusy, "cancelled: Recompute runs it");
   } else if (!state.shown.error.empty()) {
     ImGui::TextColored(kErrorColor, "engine error");
   } else {
@@ -380,24 +455,45 @@ void draw_map_controls(ViewerState& state) {
   MapParams& p = state.params;
   ImGui::TextUnformatted("Input");
   ImGui::Separator();
-  if (!state.model_path.empty()) {
-    bool use_model = !p.model.empty();
-    if (ImGui::RadioButton("model", use_model)) p.model = state.model_path, p.input = state.input_path;
-    ImGui::SameLine();
-    if (ImGui::RadioButton("synthetic", !use_model)) p.model.clear(), p.input.clear();
+  // The sources to choose from: the loaded model, the loaded q/k/v file, the synthetic input.
+  if (!state.model_path.empty() || !state.qkv_path.empty()) {
+    const bool use_model = !p.model.empty(), use_qkv = !p.qkv.empty();
+    if (!state.model_path.empty()) {
+      if (ImGui::RadioButton("model", use_model)) {
+        p.model = state.model_path, p.input = state.input_path, p.qkv.clear();
+      }
+      ImGui::SameLine();
+    }
+    if (ImGui::RadioButton("synthetic", !use_model && !use_qkv)) {
+      p.model.clear(), p.input.clear(), p.qkv.clear();
+    }
+    if (!state.qkv_path.empty()) {
+      ImGui::SameLine();
+      if (ImGui::RadioButton("q/k/v file", use_qkv) && !use_qkv) {
+        p.qkv = state.qkv_path, p.model.clear(), p.input.clear(), p.head = 0;
+      }
+    }
   }
   if (!p.model.empty()) {
     draw_model_controls(state);
     draw_run_status(state);
     return;
   }
+  // The synthetic input and a q/k/v file share the FMA settings; the file fixes n and has
+  // heads to choose from.
+  const bool qkv = !p.qkv.empty();
+  ImGui::PushItemWidth(130);
+  if (qkv) {
+    ImGui::TextWrapped("file %s", file_name(p.qkv).c_str());
+    const int heads = std::max(1, state.shown.heads);
+    if (ImGui::InputInt("head", &p.head)) p.head = std::clamp(p.head, 0, heads - 1);
+  }
   ImGui::Spacing();
   ImGui::TextUnformatted("FMA settings");
   ImGui::Separator();
-  ImGui::PushItemWidth(130);
   int n = static_cast<int>(p.n), m = static_cast<int>(p.block_size);
   int rank = static_cast<int>(p.rank), seed = static_cast<int>(p.seed);
-  if (ImGui::InputInt("tokens n", &n, 64, 512)) p.n = std::clamp<std::int64_t>(n, 1, kMaxTokens);
+  if (!qkv && ImGui::InputInt("tokens n", &n, 64, 512)) p.n = std::clamp<std::int64_t>(n, 1, kMaxTokens);
   if (ImGui::InputInt("block size m", &m, 1, 16)) p.block_size = std::max(1, m);
   if (ImGui::InputInt("rank p", &rank, 1, 4)) p.rank = std::max(1, rank);
   if (ImGui::InputInt("seed", &seed)) p.seed = static_cast<std::uint64_t>(std::max(0, seed));
@@ -413,9 +509,31 @@ void draw_map_controls(ViewerState& state) {
   draw_run_status(state);
 }
 
+MapShader map_shader(const ViewerState& state, MapKind kind) {
+  MapShader shader;
+  shader.masked[0] = kMaskedColor.r, shader.masked[1] = kMaskedColor.g, shader.masked[2] = kMaskedColor.b;
+  shader.log10 = state.scale == MapScale::log10;
+  if (kind == kMapLevel) {
+    shader.shading = MapShading::levels;
+  } else if (kind == kMapDiff) {
+    shader.shading = MapShading::diverging;
+    shader.limit = static_cast<float>(state.shown.data.diff_limit);
+    shader.decades = diff_decades(state.scale);
+  } else {
+    shader.shading = MapShading::sequential;
+    shader.lo = shader.log10 ? static_cast<float>(state.log_floor) : 0.0f;
+    shader.hi = shader.log10 ? 0.0f : static_cast<float>(state.shown.data.prob_max);
+  }
+  return shader;
+}
+
 void draw_map_views(ViewerState& state) {
   if (!state.has_shown) {
-    ImGui::TextColored(kBusy, "computing...");
+    if (state.has_cancelled && state.cancelled_params == state.params) {
+      ImGui::TextColored(kBusy, "cancelled: press Recompute (or change a setting) to run it");
+    } else {
+      ImGui::TextColored(kBusy, "computing... %.0f%%", state.progress ? 100 * state.progress->fraction.load() : 0.0);
+    }
     return;
   }
   draw_header(state);
@@ -423,6 +541,12 @@ void draw_map_views(ViewerState& state) {
     draw_error(state.shown.error);
     return;
   }
+  std::string shader_error;
+  if (!map_shading_ready(&shader_error)) {
+    draw_error("the maps' shaders do not build on this OpenGL: " + shader_error);
+    return;
+  }
+  if (state.colors_of != static_cast<int>(state.colormap)) upload_color_tables(state);
   const ImVec2 avail = ImGui::GetContentRegionAvail();
   const float gap = ImGui::GetStyle().ItemSpacing.x;
   const ImVec2 cell((avail.x - gap) * 0.5f, (avail.y - gap) * 0.5f);

@@ -143,6 +143,7 @@ void platform_render(Platform& platform) {
   glClearColor(0.08f, 0.08f, 0.09f, 1.0f);
   glClear(GL_COLOR_BUFFER_BIT);
   ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
+  map_draws_clear();
 }
 
 void platform_present(Platform& platform) { glfwSwapBuffers(platform.m_window); }

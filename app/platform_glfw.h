@@ -1,6 +1,8 @@
 #pragma once
-// The one place with GLFW and OpenGL (STYLE.md: Shape of the house): the window and its
-// GL 3.3 core context, Dear ImGui's backends, frames, framebuffer read-back and RGBA8 textures.
+// The platform layer, the only code with GLFW and OpenGL (STYLE.md: Shape of the house):
+// the window and its GL 3.3 core context, Dear ImGui's backends, frames, framebuffer
+// read-back, RGBA8 textures, and the attention maps' float textures coloured by GLSL
+// (platform_gl_maps.cpp).
 
 #include <cstdint>
 #include <string>
@@ -53,5 +55,46 @@ std::vector<std::string> platform_take_dropped_paths();
 // id, usable as an ImTextureID. Magnified with nearest so single tokens stay sharp.
 unsigned int texture_upload(unsigned int texture, int width, int height, const std::uint8_t* rgba);
 void texture_destroy(unsigned int texture);
+
+// ---- attention maps coloured by GLSL (platform_gl_maps.cpp, shaders/maps.*) ----
+
+// How a map's float values become colours (shaders/maps.frag).
+enum class MapShading { sequential = 0, diverging = 1, levels = 2 };
+struct MapShader {
+  MapShading shading = MapShading::sequential;
+  bool log10 = true;
+  float lo = -6, hi = 0;   // sequential: the range shown (exponents with log10)
+  float limit = 0;         // diverging: |values| up to limit
+  int decades = 0;         // diverging: 0 linear, else symmetric-log over this many decades
+  std::uint8_t masked[3] = {0, 0, 0};  // colour of masked pairs
+};
+
+// One map rectangle: screen pixels (x0, y0) top-left to (x1, y1), showing texture window
+// (u0, v0)-(u1, v1) of `values` (R32F; ignored for levels) masked and, for levels,
+// coloured by `levels` (R8 level + 1).
+struct MapDraw {
+  float x0 = 0, y0 = 0, x1 = 0, y1 = 0;
+  float u0 = 0, v0 = 0, u1 = 1, v1 = 1;
+  unsigned int values = 0, levels = 0;
+  MapShader shader;
+};
+
+// Builds the maps' GLSL program on first use; false (with the compiler's message in *error)
+// when it cannot be built, and then maps are not drawn.
+bool map_shading_ready(std::string* error);
+// The colour tables, 256 x 3 RGBA8: row 0 sequential, row 1 diverging, row 2 level colours.
+void map_colors_upload(const std::uint8_t* rgba);
+// Creates (texture == 0) or replaces an R32F texture of width x height values with the given
+// mip chain (level 0 first, each next level half the size, rounded down, at least 1).
+unsigned int float_texture_upload(unsigned int texture, int width, int height,
+                                  const std::vector<std::vector<float>>& mips);
+// Creates or replaces the R8 level texture (level + 1 per pair; 0 = masked).
+unsigned int level_texture_upload(unsigned int texture, int width, int height, const std::uint8_t* codes);
+// Adds `draw` to the current ImGui window's draw list (clipped as ImGui clips the window).
+void draw_shaded_map(const MapDraw& draw);
+// Forgets the previous frame's draws (call after the frame is rendered).
+void map_draws_clear();
+// Deletes the program and colour tables (before the GL context goes).
+void map_shading_release();
 
 }  // namespace fmav::viewer

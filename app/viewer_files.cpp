@@ -1,8 +1,9 @@
-// Opening models, inputs and sessions, exporting maps, and the settings file. No ImGui here:
-// the Open dialog, the recent list, drops and --session all come through open_path and
-// apply_session, so a path opens the same way whichever way it arrived.
+// Opening models, inputs, q/k/v files and sessions, exporting maps, and the settings file. No
+// ImGui here: the Open dialog, the recent list, drops, --qkv and --session all come through
+// open_path, open_qkv and apply_session, so a path opens the same way whichever way it arrived.
 
 #include "viewer_files.h"
+#include "qkv_source.h"
 #include "viewer_state.h"
 
 #include "fmav/error.h"
@@ -12,6 +13,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -72,7 +74,7 @@ void open_model(ViewerState& state, const std::string& path) {
   MapParams& p = state.params;
   state.model_path = folder;
   state.input_path = input_for(state.input_path, reads_text);
-  p.model = state.model_path, p.input = state.input_path;
+  p.model = state.model_path, p.input = state.input_path, p.qkv.clear();
   p.layer = 0, p.head = 0, p.offset = 0;  // the new model may have fewer
   state.query_row = -1;
 }
@@ -88,7 +90,8 @@ void open_input(ViewerState& state, const std::string& path, PathKind kind) {
              ". Open a model that reads ", reads_text ? "images" : "text", " first");
   MapParams& p = state.params;
   state.input_path = path;
-  p.model = state.model_path, p.input = path;  // also leaves the synthetic input
+  p.model = state.model_path, p.input = path;  // also leaves the synthetic or q/k/v input
+  p.qkv.clear();
   p.offset = 0;
   state.query_row = -1;
 }
@@ -148,9 +151,7 @@ std::string open_path(ViewerState& state, const std::string& given) {
     switch (const PathKind kind = classify_path(path)) {
       case PathKind::missing: throw Error(path + ": no such file or folder");
       case PathKind::folder: throw Error(path + ": a folder without config.json, not a model");
-      case PathKind::tensors:
-        throw Error(path + ": raw Q/K/V tensors are not shown by the viewer; use `fmav attend` "
-                           "or `fmav inspect`");
+      case PathKind::tensors: open_qkv(state, path); break;
       case PathKind::model: open_model(state, path); break;
       case PathKind::session: apply_session(state, load_session(path)); break;
       case PathKind::image:
@@ -177,19 +178,32 @@ void open_dropped(ViewerState& state, const std::vector<std::string>& paths) {
   }
 }
 
+void open_qkv(ViewerState& state, const std::string& given) {
+  const std::string path = absolute_path(given);
+  load_qkv(path);  // a wrong file is refused here; the worker then finds it already read
+  MapParams& p = state.params;
+  state.qkv_path = path;
+  p.qkv = path, p.model.clear(), p.input.clear();  // the FMA settings stay
+  p.layer = 0, p.head = 0, p.offset = 0;
+  state.query_row = -1;
+}
+
 // ---- sessions ----
 
 Session current_session(const ViewerState& state) {
   const MapParams& p = state.params;
   Session s;
-  s.synthetic = p.model.empty();
-  if (!s.synthetic) s.model = absolute_path(p.model), s.input = absolute_path(p.input);
+  s.synthetic = p.model.empty() && p.qkv.empty();
+  if (!p.model.empty()) s.model = absolute_path(p.model), s.input = absolute_path(p.input);
+  if (!p.qkv.empty()) s.qkv = absolute_path(p.qkv);
   s.n = p.n, s.block_size = p.block_size, s.rank = p.rank, s.causal = p.causal;
   s.downsample = p.downsample, s.count_multiplicity = p.count_multiplicity, s.seed = p.seed;
   s.layer = p.layer, s.head = p.head, s.offset = p.offset;
   s.view = to_string(state.view);
   s.query_row = state.query_row;
   s.scale = state.scale == MapScale::log10 ? "log10" : "linear";
+  s.colormap = to_string(state.colormap);
+  s.log_floor = static_cast<int>(std::lround(state.log_floor));
   return s;
 }
 
@@ -198,37 +212,63 @@ void apply_session(ViewerState& state, const Session& s) {
              " synthetic tokens, got n = ", s.n);
   View view = View::attention;
   FMAV_CHECK(parse_view(s.view, &view), "session: unknown view '", s.view, "'");
+  Colormap colormap = Colormap::standard;
+  FMAV_CHECK(parse_colormap(s.colormap, &colormap), "session: unknown colormap '", s.colormap, "'");
+  if (!s.qkv.empty()) load_qkv(s.qkv);  // a missing or wrong file is refused now
   MapParams& p = state.params;
-  if (s.synthetic) {
+  if (s.synthetic || !s.qkv.empty()) {
     p.model.clear(), p.input.clear();
-    p.n = s.n, p.block_size = s.block_size, p.rank = s.rank, p.causal = s.causal;
+    p.qkv = s.qkv;
+    if (!s.qkv.empty()) state.qkv_path = s.qkv;
+    if (s.synthetic) p.n = s.n;
+    p.block_size = s.block_size, p.rank = s.rank, p.causal = s.causal;
     p.downsample = s.downsample, p.count_multiplicity = s.count_multiplicity, p.seed = s.seed;
   } else {
     state.model_path = s.model, state.input_path = s.input;
-    p.model = s.model, p.input = s.input;
+    p.model = s.model, p.input = s.input, p.qkv.clear();
   }
   p.layer = s.layer, p.head = s.head, p.offset = s.offset;
   state.view = view;
   state.view_requested = true;
   state.query_row = s.query_row;
   state.scale = s.scale == "linear" ? MapScale::linear : MapScale::log10;
+  state.colormap = colormap;
+  state.log_floor = s.log_floor;
 }
 
 // ---- exports ----
 
 std::string export_map_pngs(const ViewerState& state, const std::string& prefix) {
   check_maps(state);
+  // Coloured on the CPU exactly as the shader colours them on screen (map_shader).
+  const Inspection& in = *state.shown.inspection;
+  const std::size_t count = static_cast<std::size_t>(in.rows * in.cols);
+  const std::int8_t* levels = in.level_map.data();
+  std::vector<std::uint8_t> rgba(count * 4);
+  std::vector<double> diff(count);
+  for (std::size_t i = 0; i < count; ++i) diff[i] = in.fma_map[i] - in.full_map[i];
   for (int kind = 0; kind < kMapCount; ++kind) {
-    const MapImage& map = state.shown.images[kind];
+    const MapShader shader = map_shader(state, static_cast<MapKind>(kind));
+    if (kind == kMapLevel) {
+      colorize_levels(levels, count, rgba.data());
+    } else if (kind == kMapDiff) {
+      colorize_diverging(diff.data(), count, shader.limit, shader.decades, levels, rgba.data());
+    } else {
+      const std::vector<double>& values = kind == kMapFull ? in.full_map : in.fma_map;
+      colorize_sequential(values.data(), count, shader.lo, shader.hi, shader.log10, levels, rgba.data(),
+                          state.colormap);
+    }
     Image image;
-    image.height = map.height, image.width = map.width;
-    image.rgb.resize(static_cast<std::size_t>(map.width) * map.height * 3);
-    for (std::size_t i = 0, n = image.rgb.size() / 3; i < n; ++i) {
-      for (int c = 0; c < 3; ++c) image.rgb[3 * i + c] = map.rgba[4 * i + c] / 255.0f;
+    image.height = static_cast<int>(in.rows), image.width = static_cast<int>(in.cols);
+    image.rgb.resize(count * 3);
+    for (std::size_t i = 0; i < count; ++i) {
+      for (int c = 0; c < 3; ++c) image.rgb[3 * i + c] = rgba[4 * i + c] / 255.0f;
     }
     write_png(prefix + "_" + kMapNames[kind] + ".png", image);
   }
-  return "wrote " + prefix + "_{full,fma,diff,level}.png";
+  const std::string pooled =
+      in.pool > 1 ? " (means of " + std::to_string(in.pool) + " x " + std::to_string(in.pool) + " blocks)" : "";
+  return "wrote " + prefix + "_{full,fma,diff,level}.png" + pooled;
 }
 
 std::string export_map_npys(const ViewerState& state, const std::string& prefix) {

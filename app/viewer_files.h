@@ -1,7 +1,8 @@
 #pragma once
-// What fma-viewer opens and writes (DESIGN.md §1, §5): model folders, input files and session
-// files, from the Open dialog, the recent list, a drop on the window or --session; exports of
-// the window, the maps and the session; and the settings (recent files, last folder).
+// What fma-viewer opens and writes (DESIGN.md §1, §5): model folders, input files, raw q/k/v
+// files and session files, from the Open dialog, the recent list, a drop on the window,
+// --qkv or --session; exports of the window, the maps and the session; and the settings
+// (recent files, last folder).
 
 #include <string>
 #include <vector>
@@ -19,7 +20,7 @@ enum class PathKind {
   folder,   // a folder without config.json
   model,    // a folder holding config.json, or its config.json / model.safetensors
   session,  // another .json file
-  tensors,  // .npy, .safetensors
+  tensors,  // .npy, .safetensors (raw q, k, v)
   image,    // .png, .jpg, .jpeg, .bmp
   text,     // any other file
 };
@@ -63,18 +64,23 @@ void load_viewer_settings(ViewerState& state);
 // Saves the settings unless the file was corrupt; a failure is reported, never thrown.
 void save_viewer_settings(ViewerState& state);
 
-// Opens a model (its folder, config.json or model.safetensors), a session file, or a text or
-// image input for the current model, and records it first in the recent files. Returns ""
-// on success, else why not (the state is then unchanged). Never throws.
+// Opens a model (its folder, config.json or model.safetensors), a session file, a text or
+// image input for the current model, or raw q, k, v (a .safetensors or .npy; qkv_source.h),
+// and records it first in the recent files. Returns "" on success, else why not (the state
+// is then unchanged). Never throws.
 std::string open_path(ViewerState& state, const std::string& path);
+// Makes raw q, k, v at `path` the source (head 0, the FMA settings kept); reads and checks
+// them first. Throws fmav::Error naming the file (state unchanged).
+void open_qkv(ViewerState& state, const std::string& path);
 // Opens paths dropped on the window, models before inputs (a model and its input dropped
 // together); errors go to report_error.
 void open_dropped(ViewerState& state, const std::vector<std::string>& paths);
 
 // What the viewer shows, as a session (absolute paths).
 Session current_session(const ViewerState& state);
-// Shows a session: source, layer, head, offset, view, query row, colour scale. Throws
-// fmav::Error (state unchanged) for a synthetic n over the viewer's kMaxTokens.
+// Shows a session: source, layer, head, offset, view, query row, colour scale, colormap and
+// log10 floor. Throws fmav::Error (state unchanged) for a synthetic n over the viewer's
+// kMaxTokens or a q/k/v file load_qkv refuses.
 void apply_session(ViewerState& state, const Session& session);
 
 // The four maps' colours as PNGs, <prefix>_full.png, _fma.png, _diff.png, _level.png;

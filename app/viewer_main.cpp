@@ -1,6 +1,6 @@
 // fma-viewer: the desktop GUI (DESIGN.md §1). It shows where the engine runs and FMA next to
 // full attention (§2) for a model's layer and head on an input — by default the shipped
-// model on the shipped sample text — or on the synthetic input.
+// model on the shipped sample text — on raw q, k, v from a file, or on the synthetic input.
 
 #include "frame_bench.h"
 #include "platform_glfw.h"
@@ -51,6 +51,7 @@ struct Options {
   int layer = 0, head = 0;
   std::int64_t offset = 0;
   bool synthetic = false;
+  std::string qkv;  // raw q, k, v (qkv_source.h)
   std::string view = "attention";
   std::string zoom;  // rows and keys, r0:r1,c0:c1
   std::string colormap = "standard";
@@ -115,8 +116,14 @@ void add_options(CLI::App& app, Options& options) {
   app.add_option("--view", options.view, "tab shown first: attention | query | heads")
       ->check(CLI::IsMember({"attention", "query", "heads"}));
   app.add_option("--session", options.session,
-                 "open a session file exactly (source, layer, head, offset, view, query, scale)")
-      ->excludes("--model", "--input", "--layer", "--head", "--offset", "--synthetic", "--view");
+                 "open a session file exactly (source, layer, head, offset, view, query, colours)")
+      ->excludes("--model", "--input", "--layer", "--head", "--offset", "--synthetic", "--view",
+                 "--colormap", "--log-floor");
+  app.add_option("--qkv", options.qkv,
+                 "start on raw q, k, v, compared under --block --rank --causal --downsample --seed:\n"
+                 "a .safetensors holding q, k and v, or one of q.npy, k.npy, v.npy side by side\n"
+                 "(also <prefix>_q.npy, ...)")
+      ->excludes("--model", "--input", "--layer", "--offset", "--synthetic", "--n", "--session");
   app.add_flag("--open-dialog", options.open_dialog, "start with the File > Open dialog shown");
   app.add_option("--screenshot", options.screenshot,
                  "render, write the window to this PNG and exit");
@@ -240,9 +247,10 @@ int run_loop(Platform& platform, ViewerState& state, const Options& options) {
   int frames_ready = 0;
   bool select_view = true;  // show the --view tab on the first frame
   while (!platform_should_close(platform) && !state.files.quit) {
-    // Wake often while the worker runs so its result shows promptly; idle otherwise.
-    const bool busy = maps_busy(state) || heads_busy(state);
-    platform_poll(screenshot ? 0.0 : (busy ? 0.03 : 0.25));
+    // While the worker runs, wake ten times a second for its progress and result (each
+    // frame on the software renderer takes CPU from the engine); input wakes at once.
+    const bool busy = maps_busy(state) || tile_busy(state) || heads_busy(state);
+    platform_poll(busy ? 0.1 : (screenshot ? 0.0 : 0.25));
     const std::vector<std::string> dropped = platform_take_dropped_paths();
     if (!dropped.empty()) open_dropped(state, dropped);
     update_maps(state);
@@ -251,7 +259,7 @@ int run_loop(Platform& platform, ViewerState& state, const Options& options) {
     platform_render(platform);
     export_window_when_ready(platform, state);
     if (screenshot) {
-      frames_ready = maps_busy(state) || heads_busy(state) ? 0 : frames_ready + 1;
+      frames_ready = maps_busy(state) || tile_busy(state) || heads_busy(state) ? 0 : frames_ready + 1;
       const double elapsed =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       if (frames_ready >= options.frames || elapsed > kScreenshotTimeoutSeconds) {
@@ -317,6 +325,10 @@ int main(int argc, char** argv) {
     state.log_floor = options.log_floor;
     if (!options.zoom.empty()) parse_zoom(options.zoom, &state.initial_zoom);
     load_viewer_settings(state);
+    if (!options.qkv.empty()) {
+      open_qkv(state, options.qkv);
+      state.params.head = options.head;  // the worker keeps it under the file's H
+    }
     if (!options.session.empty()) apply_session(state, fmav::load_session(options.session));
     if (options.open_dialog) request_file_dialog(state, BrowseMode::open);
   } catch (const std::exception& e) {
@@ -350,6 +362,7 @@ int main(int argc, char** argv) {
   release_maps(state);
   release_heads(state);
   release_query(state);
+  map_shading_release();
   platform_close(platform);
   return code;
 }

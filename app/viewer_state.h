@@ -4,6 +4,7 @@
 // and the panels' free functions (one .cpp per panel).
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <future>
 #include <memory>
@@ -12,6 +13,7 @@
 
 #include "colormap.h"
 #include "map_view.h"
+#include "platform_glfw.h"
 #include "viewer_files.h"
 
 #include "fmav/engine.h"
@@ -24,17 +26,25 @@ namespace fmav::viewer {
 
 // Head dimension D of the shipped synthetic input.
 constexpr std::int64_t kHeadDim = 64;
-// Largest n the GUI computes whole: four n x n maps are held in float64 and RGBA8.
-constexpr std::int64_t kMaxTokens = 4096;
+// Largest n the viewer shows (any source).
+constexpr std::int64_t kMaxTokens = 16384;
+// Largest side of a map texture. A larger n is shown as an overview of pool x pool block
+// means (pool = ceil(n / kMaxMapSide)), refined by exact tiles of what is visible.
+constexpr std::int64_t kMaxMapSide = 4096;
+// A pooled map zoomed in to at most this many tokens across (both ways) gets an exact tile
+// of the visible part and half a view around it.
+constexpr std::int64_t kTileSpan = 1024;
 
 // What the controls edit; a change starts a new engine run.
 struct MapParams {
-  // Source: a model run on an input file (model non-empty), else the synthetic sample_qkv.
+  // Source: a model run on an input file (model non-empty), raw q, k, v from a file (qkv
+  // non-empty; qkv_source.h), else the synthetic sample_qkv. At most one of model, qkv is set.
   std::string model, input;
+  std::string qkv;
   int layer = 0, head = 0;
   std::int64_t offset = 0;       // text: first byte of the model's window
   std::int64_t n = 512;          // tokens (synthetic)
-  std::int64_t block_size = 32;  // m
+  std::int64_t block_size = 32;  // m (synthetic and q/k/v, like the settings below)
   std::int64_t rank = 4;         // p
   bool causal = false;
   Downsample downsample = Downsample::average;
@@ -42,7 +52,7 @@ struct MapParams {
   std::uint64_t seed = 0;  // of the sample input and the random weights
 
   bool operator==(const MapParams& o) const {
-    return model == o.model && input == o.input && layer == o.layer && head == o.head &&
+    return model == o.model && input == o.input && qkv == o.qkv && layer == o.layer && head == o.head &&
            offset == o.offset && n == o.n &&
            block_size == o.block_size && rank == o.rank && causal == o.causal &&
            downsample == o.downsample && count_multiplicity == o.count_multiplicity &&
@@ -60,25 +70,51 @@ inline int diff_decades(MapScale scale) { return scale == MapScale::log10 ? kDif
 // The four maps, in the order they are drawn.
 enum MapKind { kMapFull = 0, kMapFma, kMapDiff, kMapLevel, kMapCount };
 
-// One map coloured for display, (height, width) RGBA8 rows, with its colour range.
-struct MapImage {
+// One map's values as a float texture: level 0 (height x width, row-major) then each mip
+// level of 2 x 2 block means, so that a zoomed-out map shows each pixel's mean, not every
+// k-th token. Coloured on the GPU (shaders/maps.frag).
+struct MapValues {
   int width = 0, height = 0;
-  std::vector<std::uint8_t> rgba;
-  double lo = 0, hi = 1;  // the values at the two ends of the legend
+  std::vector<std::vector<float>> mips;
+};
+
+// The GPU's data of one inspection: full, FMA and FMA - full (kMapFull..kMapDiff), and the
+// level map as level + 1 bytes (0 = masked), which also masks the other three.
+struct MapData {
+  std::array<MapValues, kMapLevel> values;
+  std::vector<std::uint8_t> level_codes;
+  double prob_max = 1;    // the largest probability of both maps (linear scale's top)
+  double diff_limit = 0;  // the largest |FMA - full|
+};
+
+// An exact (unpooled) part of a pooled map: query rows [r0, r1) x keys [c0, c1).
+struct MapTile {
+  std::int64_t r0 = 0, r1 = 0, c0 = 0, c1 = 0;
+  std::shared_ptr<const Inspection> of;  // the overview it refines
+  std::shared_ptr<const Inspection> inspection;
+  MapData data;
+  std::string error;
+  bool contains(double row, double col) const { return row >= r0 && row < r1 && col >= c0 && col < c1; }
+};
+
+// A worker run's progress (0..1) and the UI's request to stop it (STYLE.md: atomics plus a
+// cancel flag).
+struct WorkProgress {
+  std::atomic<double> fraction{0};
+  std::atomic<bool> cancel{false};
 };
 
 // What one worker run produces: the engine's numbers and their images, or an error.
 struct MapJob {
   MapParams params;
-  MapScale scale = MapScale::log10;
-  Colormap colormap = Colormap::standard;
-  double log_floor = kLogFloor;
-  std::shared_ptr<const Inspection> inspection;  // null on error
-  std::array<MapImage, kMapCount> images;
+  std::shared_ptr<const Inspection> inspection;  // null on error; pooled when n > kMaxMapSide
+  Inspector inspector;  // the head, prepared: tiles and single query rows come from it
+  MapData data;
   std::string error;   // fmav::Error message; empty on success
+  bool cancelled = false;  // stopped by the Cancel button or a newer change
   double seconds = 0;  // engine time of the run (0 when only recoloured)
   // What was computed: the FMA configuration compared (a model's own), the tokens, and
-  // for a model its name, layers and heads.
+  // for a model its name, layers and heads (a q/k/v file: one layer, its heads).
   FmaConfig fma;
   std::int64_t tokens = 0;
   std::string source;  // e.g. "lm-fma (causal-lm, fma attention) on sample.txt"
@@ -116,6 +152,7 @@ struct ViewerState {
   bool error_popup_pending = false;  // open the error popup on the next frame
 
   std::string model_path, input_path;  // the loaded model and input (empty: none)
+  std::string qkv_path;                // the loaded q/k/v file (empty: none)
   MapParams params;  // as the controls show them
   MapScale scale = MapScale::log10;
   Colormap colormap = Colormap::standard;  // the probability maps' colours
@@ -126,10 +163,18 @@ struct ViewerState {
   bool show_grid = true;   // overlay the hierarchy's fine blocks on the maps
 
   std::future<MapJob> pending;  // the worker's run, when one is under way
+  MapParams pending_params;     // what it computes
+  std::shared_ptr<WorkProgress> progress;  // its progress and cancel flag
+  MapParams cancelled_params;   // a run of these was cancelled: not restarted until they change
+  bool has_cancelled = false;
+  std::future<MapTile> tile_pending;  // an exact tile being computed for a pooled map
+  MapTile tile;                       // the latest tile (tile.of == shown.inspection to show)
+  std::array<unsigned int, kMapCount> tile_textures{};
   std::future<void> discarding; // the replaced run, being freed off the UI thread
   MapJob shown;                 // the latest finished run
   bool has_shown = false;
-  std::array<unsigned int, kMapCount> textures{};  // GL textures of shown.images (0 = none)
+  std::array<unsigned int, kMapCount> textures{};  // GL textures of shown's maps (0 = none)
+  int colors_of = -1;  // the Colormap whose colour table the GPU holds (-1: none yet)
 
   // A panel changed `view` (a click on a map or a head): the tab bar selects that tab on
   // the next frame and clears this (viewer_main.cpp).
@@ -179,6 +224,9 @@ void draw_engine_panel(const DeviceInfo& device);
 // ---- panel_maps.cpp ----
 // Draws the FMA settings; a change starts a new engine run on the worker thread.
 void draw_map_controls(ViewerState& state);
+// How map `kind` is coloured under the current scale, colormap and range (the GPU's shader
+// and the PNG export use it).
+MapShader map_shader(const ViewerState& state, MapKind kind);
 // Draws full attention, FMA, their difference and the level map in a 2x2 grid with legends,
 // the error metrics and a hover read-out; shows "computing..." or the engine's error.
 void draw_map_views(ViewerState& state);
@@ -187,6 +235,10 @@ void draw_map_views(ViewerState& state);
 void update_maps(ViewerState& state);
 // Whether a run is under way or the shown result does not yet match the settings.
 bool maps_busy(const ViewerState& state);
+// Asks the run under way to stop; the shown result stays until the settings change.
+void cancel_maps(ViewerState& state);
+// Whether an exact tile for the current zoom of a pooled map is being computed.
+bool tile_busy(const ViewerState& state);
 // Waits for the worker and frees the map textures (at exit, with the GL context alive).
 void release_maps(ViewerState& state);
 

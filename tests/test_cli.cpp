@@ -4,15 +4,19 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <tuple>
+#include <utility>
+#include <vector>
 
 #include "fmav/fma2d.h"
 #include "fmav/gen_task.h"
 #include "fmav/input.h"
+#include "fmav/sample.h"
 #include "fmav/tensor_io.h"
 #include "test_util.h"
 
@@ -410,6 +414,38 @@ TEST_F(Cli, GenTaskShapesAndSampleImage) {
   const fmav::Image image = fmav::read_image(path("sample.png"));
   EXPECT_EQ(image.height, 40);
   EXPECT_EQ(image.width, 40);
+}
+
+// The viewer's synthetic input as raw q, k, v: head h is sample_qkv with seed + h.
+TEST_F(Cli, GenTaskSampleQkv) {
+  const Result r = run("gen-task sample-qkv --n 97 --heads 2 --dim 8 --seed 5 --out " + path("qkv.safetensors"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("q, k, v (1, 2, 97, 8) float32 (seed 5)"), std::string::npos) << r.output;
+  const fmav::TensorMap qkv = fmav::read_safetensors(path("qkv.safetensors"));
+  ASSERT_EQ(qkv.size(), 3u);
+  const fmav::SampleQkv head1 = fmav::sample_qkv(97, 8, 6);
+  const std::size_t head_bytes = head1.q.data.size();
+  for (const auto& [name, sample] : {std::pair{"q", &head1.q}, std::pair{"k", &head1.k}, std::pair{"v", &head1.v}}) {
+    const fmav::HostTensor& t = qkv.at(name);
+    EXPECT_EQ(t.shape, (std::vector<std::int64_t>{1, 2, 97, 8})) << name;
+    ASSERT_EQ(t.data.size(), 2 * head_bytes) << name;
+    EXPECT_TRUE(std::equal(sample->data.begin(), sample->data.end(), t.data.begin() + head_bytes)) << name;
+  }
+}
+
+TEST_F(Cli, GenTaskSampleQkvBadOptions) {
+  Result r = run("gen-task sample-qkv --out " + path("q.npy"));
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("fmav: error: --out must be a .safetensors file, got '" + path("q.npy") + "'"),
+            std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(path("q.npy")));
+  r = run("gen-task sample-qkv --heads 65 --out " + path("qkv.safetensors"));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("--heads"), std::string::npos) << r.output;
+  r = run("gen-task sample-qkv --n 0 --out " + path("qkv.safetensors"));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("--n"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(path("qkv.safetensors")));
 }
 
 TEST_F(Cli, GenTaskBadOptionsAreClearErrors) {

@@ -25,6 +25,7 @@ fmav::Session model_session() {
   s.input = "/data/sample.txt";
   s.layer = 1, s.head = 2, s.offset = 640;
   s.view = "query", s.query_row = 37, s.scale = "linear";
+  s.colormap = "magma", s.log_floor = -9;
   return s;
 }
 
@@ -35,6 +36,16 @@ fmav::Session synthetic_session() {
   s.downsample = fmav::Downsample::learned, s.count_multiplicity = false;
   s.seed = 18446744073709551615ull;  // the whole uint64 range survives JSON
   s.view = "heads";
+  s.colormap = "gray", s.log_floor = -12;
+  return s;
+}
+
+fmav::Session qkv_session() {
+  fmav::Session s;
+  s.qkv = "/data/layer3_q.npy";
+  s.block_size = 8, s.rank = 2, s.causal = true;
+  s.downsample = fmav::Downsample::dense, s.count_multiplicity = false, s.seed = 7;
+  s.head = 3, s.log_floor = -1;
   return s;
 }
 
@@ -42,6 +53,7 @@ void expect_same(const fmav::Session& a, const fmav::Session& b) {
   EXPECT_EQ(a.synthetic, b.synthetic);
   EXPECT_EQ(a.model, b.model);
   EXPECT_EQ(a.input, b.input);
+  EXPECT_EQ(a.qkv, b.qkv);
   EXPECT_EQ(a.n, b.n);
   EXPECT_EQ(a.block_size, b.block_size);
   EXPECT_EQ(a.rank, b.rank);
@@ -55,6 +67,8 @@ void expect_same(const fmav::Session& a, const fmav::Session& b) {
   EXPECT_EQ(a.view, b.view);
   EXPECT_EQ(a.query_row, b.query_row);
   EXPECT_EQ(a.scale, b.scale);
+  EXPECT_EQ(a.colormap, b.colormap);
+  EXPECT_EQ(a.log_floor, b.log_floor);
 }
 
 // A valid model session's text with `from` replaced by `to` (one occurrence).
@@ -71,14 +85,34 @@ bool refused(const std::string& text, const std::string& message) {
 
 // ---- sessions ----
 
-TEST(Session, RoundTripsModelAndSynthetic) {
-  for (const fmav::Session& s : {model_session(), synthetic_session(), fmav::Session{}}) {
+TEST(Session, RoundTripsModelSyntheticAndQkv) {
+  for (const fmav::Session& s : {model_session(), synthetic_session(), qkv_session(), fmav::Session{}}) {
     if (!s.synthetic && s.model.empty()) continue;  // the default has no source to save
     expect_same(fmav::parse_session(fmav::session_json(s)), s);
   }
   const std::string text = fmav::session_json(model_session());
   EXPECT_NE(text.find("\"format\": \"fmav-session\""), std::string::npos);
   EXPECT_NE(text.find("\"kind\": \"model\""), std::string::npos);
+  EXPECT_NE(text.find("\"colormap\": \"magma\""), std::string::npos);
+  EXPECT_NE(text.find("\"log_floor\": -9"), std::string::npos);
+  const std::string qkv = fmav::session_json(qkv_session());
+  EXPECT_NE(qkv.find("\"kind\": \"qkv\""), std::string::npos);
+  EXPECT_NE(qkv.find("\"file\": \"/data/layer3_q.npy\""), std::string::npos);
+  EXPECT_EQ(qkv.find("\"n\""), std::string::npos);  // N is the file's
+}
+
+// A version 1 file written before the colouring keys existed opens with the defaults.
+TEST(Session, ReadsOlderFilesWithoutColouring) {
+  const std::string old = R"({
+  "format": "fmav-session", "format_version": 1,
+  "source": {"kind": "model", "model": "/m", "input": "/i.txt"},
+  "layer": 1, "head": 2, "offset": 0, "view": "query", "query_row": 300, "scale": "log10"
+})";
+  const fmav::Session s = fmav::parse_session(old);
+  EXPECT_EQ(s.colormap, "standard");
+  EXPECT_EQ(s.log_floor, -6);
+  EXPECT_EQ(s.head, 2);
+  EXPECT_EQ(s.query_row, 300);
 }
 
 TEST(Session, RefusesEmptyNotJsonTooDeepAndOversize) {
@@ -103,7 +137,7 @@ TEST(Session, RefusesUnknownMissingAndMistypedKeys) {
   EXPECT_TRUE(refused(edited("\"/data/sample.txt\"", "\"/data/a\\u0000b\""),
                       "s.json: source: input holds a NUL character"));
   EXPECT_TRUE(refused(edited("\"kind\": \"model\"", "\"kind\": \"tensors\""),
-                      "source: kind must be model or synthetic, got 'tensors'"));
+                      "source: kind must be model, synthetic or qkv, got 'tensors'"));
   // A model source holds no synthetic settings, and the other way round.
   EXPECT_TRUE(refused(edited("\"kind\": \"model\",", "\"kind\": \"model\", \"n\": 5,"),
                       "s.json: source: unknown key \"n\""));
@@ -118,6 +152,16 @@ TEST(Session, RefusesBadFormatVersionAndValues) {
                       "\"view\" must be attention, query or heads, got 'maps'"));
   EXPECT_TRUE(refused(edited("\"scale\": \"linear\"", "\"scale\": \"log2\""),
                       "\"scale\" must be log10 or linear, got 'log2'"));
+  EXPECT_TRUE(refused(edited("\"colormap\": \"magma\"", "\"colormap\": \"viridis\""),
+                      "s.json: \"colormap\" must be standard, magma or gray, got 'viridis'"));
+  EXPECT_TRUE(refused(edited("\"colormap\": \"magma\"", "\"colormap\": 2"),
+                      "s.json: \"colormap\" must be a string, got number"));
+  EXPECT_TRUE(refused(edited("\"log_floor\": -9", "\"log_floor\": 0"),
+                      "s.json: \"log_floor\" must be in [-12, -1], got 0"));
+  EXPECT_TRUE(refused(edited("\"log_floor\": -9", "\"log_floor\": -13"),
+                      "s.json: \"log_floor\" must be in [-12, -1], got -13"));
+  EXPECT_TRUE(refused(edited("\"log_floor\": -9", "\"log_floor\": -6.5"),
+                      "s.json: \"log_floor\" must be an integer, got number"));
   EXPECT_TRUE(refused(edited("\"layer\": 1", "\"layer\": -1"),
                       "\"layer\" must be in [0, 1048576], got -1"));
   EXPECT_TRUE(refused(edited("\"layer\": 1", "\"layer\": 18446744073709551615"),
@@ -141,6 +185,28 @@ TEST(Session, RefusesBadSyntheticSettings) {
                       "\"seed\" must be an integer >= 0, got -1"));
 }
 
+TEST(Session, RefusesBadQkvSources) {
+  const std::string text = fmav::session_json(qkv_session());
+  const auto with = [&](const std::string& from, const std::string& to) {
+    std::string t = text;
+    const std::size_t at = t.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    return at == std::string::npos ? t : t.replace(at, from.size(), to);
+  };
+  EXPECT_TRUE(refused(with("\"/data/layer3_q.npy\"", "\"\""),
+                      "s.json: source: file must be a non-empty path"));
+  EXPECT_TRUE(refused(with("\"file\": \"/data/layer3_q.npy\",", ""),
+                      "s.json: source: missing key \"file\""));
+  EXPECT_TRUE(refused(with("\"file\"", "\"model\""), "s.json: source: unknown key \"model\""));
+  // N is the file's: a q/k/v source has no "n".
+  EXPECT_TRUE(refused(with("\"kind\": \"qkv\",", "\"kind\": \"qkv\", \"n\": 64,"),
+                      "s.json: source: unknown key \"n\""));
+  EXPECT_TRUE(refused(with("\"rank\": 2", "\"rank\": 0"),
+                      "s.json: source: \"rank\" must be in [1,"));
+  EXPECT_TRUE(refused(with("\"downsample\": \"dense\"", "\"downsample\": \"max\""),
+                      "s.json: source: downsample must be learned, average or dense, got 'max'"));
+}
+
 TEST(Session, WriterRefusesWhatTheReaderWould) {
   fmav::Session s = model_session();
   s.view = "maps";
@@ -152,6 +218,18 @@ TEST(Session, WriterRefusesWhatTheReaderWould) {
   s = model_session();
   s.model.clear();
   EXPECT_TRUE(throws_error([&] { fmav::session_json(s); }, "model must be a non-empty path"));
+  s = model_session();
+  s.colormap = "viridis";
+  EXPECT_TRUE(throws_error([&] { fmav::session_json(s); },
+                           "session: colormap must be standard, magma or gray, got 'viridis'"));
+  s = model_session();
+  s.log_floor = 0;
+  EXPECT_TRUE(throws_error([&] { fmav::session_json(s); },
+                           "session: log_floor must be in [-12, -1], got 0"));
+  s = qkv_session();
+  s.synthetic = true;
+  EXPECT_TRUE(throws_error([&] { fmav::session_json(s); },
+                           "session: the source is either synthetic or a q/k/v file, not both"));
 }
 
 using SessionFile = TempFolder;
@@ -172,6 +250,10 @@ TEST_F(SessionFile, RelativePathsAreRelativeToTheSessionFile) {
   const fmav::Session loaded = fmav::load_session(path("view.json"));
   EXPECT_EQ(loaded.model, path("models/lm-fma"));
   EXPECT_EQ(loaded.input, path("sample.txt"));
+  fmav::Session q = qkv_session();
+  q.qkv = "tensors/qkv.safetensors";
+  fmav::save_session(path("qkv.json"), q);
+  EXPECT_EQ(fmav::load_session(path("qkv.json")).qkv, path("tensors/qkv.safetensors"));
 }
 
 TEST_F(SessionFile, RefusesMissingOversizeAndFolders) {

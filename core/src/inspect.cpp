@@ -113,18 +113,25 @@ void check_range(std::int64_t* begin, std::int64_t* end, std::int64_t n, const c
              ") must be non-empty and inside [0, ", n, ")");
 }
 
-// Full attention's log-probabilities of query rows [r0, r0 + count) over all N keys:
-// (count, N), -inf where the causal mask hides a key.
-at::Tensor full_log_rows(const at::Tensor& q, const at::Tensor& k, bool causal, std::int64_t r0,
-                         std::int64_t count) {
-  const std::int64_t n = k.size(0);
-  at::Tensor scores = at::matmul(q.narrow(0, r0, count), k.t()) / std::sqrt(static_cast<double>(q.size(1)));
-  if (causal) {
-    const at::Tensor query = at::arange(r0, r0 + count, at::kLong).view({count, 1});
-    scores = scores.masked_fill(at::arange(n, at::kLong).view({1, n}) > query,
-                                -std::numeric_limits<double>::infinity());
-  }
-  return at::log_softmax(scores, -1);
+// Full attention's probabilities (into `full`) and their logs (into `log_full`) of query
+// rows [r0, r0 + count) over all N keys; both (count, N) views of reused buffers (fresh ones
+// cost more in page faults than the arithmetic at N = 16384). A causally hidden key gets
+// probability 0, log -inf.
+void full_rows(const at::Tensor& q, const at::Tensor& k, bool causal, std::int64_t r0, at::Tensor& full,
+               at::Tensor& log_full) {
+  const std::int64_t count = full.size(0), n = k.size(0);
+  at::matmul_out(full, q.narrow(0, r0, count), k.t());
+  const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(1)));
+  double* scores = full.data_ptr<double>();
+  at::parallel_for(0, count, 16, [&](std::int64_t a, std::int64_t e) {
+    for (std::int64_t j = a; j < e; ++j) {
+      double* row = scores + j * n;
+      for (std::int64_t t = 0; t < n; ++t) row[t] *= scale;
+      if (causal) std::fill(row + std::min(n, r0 + j + 1), row + n, -std::numeric_limits<double>::infinity());
+    }
+  });
+  at::_log_softmax_out(log_full, full, 1, false);
+  at::exp_out(full, log_full);
 }
 
 std::int64_t band_rows(std::int64_t n, std::int64_t multiple) {
@@ -148,8 +155,20 @@ struct Inspector::State {
   Levels2d lv2;
   double output_rel_error = 0;
 
-  int level(std::int64_t i, std::int64_t t) const {
-    return config.is_2d() ? level_of_2d(lv2, i, t) : level_of(lv1, config.causal, i, t);
+  // Query row i's key levels, [t0, t1) of them. In 1D a key's level depends on its fine
+  // block only (every level's groups are unions of blocks), so it is looked up once a block.
+  void row_levels(std::int64_t i, std::int64_t t0, std::int64_t t1, std::int8_t* out) const {
+    if (config.is_2d()) {
+      for (std::int64_t t = t0; t < t1; ++t) out[t - t0] = static_cast<std::int8_t>(level_of_2d(lv2, i, t));
+      return;
+    }
+    const std::int64_t m = config.block_size;
+    for (std::int64_t b0 = t0; b0 < t1;) {
+      const std::int64_t b1 = std::min(t1, (b0 / m + 1) * m);
+      const auto level = static_cast<std::int8_t>(level_of(lv1, config.causal, i, (b0 / m) * m));
+      for (std::int64_t t = b0; t < b1; ++t) out[t - t0] = config.causal && t > i ? std::int8_t{-1} : level;
+      b0 = b1;
+    }
   }
 };
 
@@ -187,10 +206,15 @@ Inspector::Inspector(const HostTensor& q, const HostTensor& k, const HostTensor&
   // matrix would not fit at large N).
   const at::Tensor o_fma = s->sp.out[0][0], values = tv[0][0];
   double diff2 = 0, full2 = 0;
-  const std::int64_t band = band_rows(s->n, 1);
+  const std::int64_t band = std::min(band_rows(s->n, 1), s->n);
+  const at::Tensor full_buffer = at::empty({band, s->n}, at::kDouble), log_buffer = at::empty_like(full_buffer);
+  const at::Tensor o_buffer = at::empty({band, D}, at::kDouble);
   for (std::int64_t r0 = 0; r0 < s->n; r0 += band) {
     const std::int64_t count = std::min(band, s->n - r0);
-    const at::Tensor o_full = at::matmul(at::exp(full_log_rows(s->q, s->k, config.causal, r0, count)), values);
+    at::Tensor full = full_buffer.narrow(0, 0, count), log_full = log_buffer.narrow(0, 0, count);
+    at::Tensor o_full = o_buffer.narrow(0, 0, count);
+    full_rows(s->q, s->k, config.causal, r0, full, log_full);
+    at::matmul_out(o_full, full, values);
     diff2 += (o_fma.narrow(0, r0, count) - o_full).pow(2).sum().item<double>();
     full2 += o_full.pow(2).sum().item<double>();
   }
@@ -231,56 +255,58 @@ Inspection Inspector::map(const InspectRequest& request) const {
   out.row_topk.assign(out_rows, 0.0);
   out.output_rel_error = s.output_rel_error;
 
-  // Bands of whole pooled rows: full attention for the band, the FMA rows spread from the
-  // slot probabilities, the metrics over all N keys, then the band's cells.
-  const std::int64_t band = band_rows(N, pool);
+  // Bands of whole pooled rows: full attention's log-probabilities for the band (ATen,
+  // vectorised), then per query row the FMA row spread from its slot probabilities, the
+  // metrics over all N keys and the row's part of the cells.
+  const std::int64_t band = std::min(band_rows(N, pool), ceil_div(rows, pool) * pool);
+  const at::Tensor log_buffer = at::empty({band, N}, at::kDouble), full_buffer = at::empty({band, N}, at::kDouble);
   for (std::int64_t b0 = 0; b0 < rows; b0 += band) {
     const std::int64_t bn = std::min(band, rows - b0), first = r.row_begin + b0;
-    const at::Tensor log_full = full_log_rows(s.q, s.k, s.config.causal, first, bn).contiguous();
-    const at::Tensor full = at::exp(log_full);
-    at::Tensor fma = at::zeros({bn, N}, at::kDouble);
-    std::vector<double> mass(bn * L1, 0.0), topk(bn);
-    double* fma_data = fma.data_ptr<double>();
+    at::Tensor log_full = log_buffer.narrow(0, 0, bn), full = full_buffer.narrow(0, 0, bn);
+    full_rows(s.q, s.k, s.config.causal, first, full, log_full);
     const double* full_data = full.data_ptr<double>();
-    at::parallel_for(0, bn, 16, [&](std::int64_t a, std::int64_t e) {
-      for (std::int64_t j = a; j < e; ++j) {
-        const std::int64_t pos = s.position[first + j];
-        spread_row(s.probs.data_ptr<double>() + pos * slots, pos, s.sp.hierarchy, s.lists, average,
-                   s.sp.segments, fma_data + j * N, mass.data() + j * L1);
-        topk[j] = topk_overlap(fma_data + j * N, full_data + j * N, N, r.top_k);
-      }
-    });
-    const at::Tensor tv = 0.5 * (fma - full).abs().sum(1);
-    const at::Tensor kl = at::where(full > 0, full * (log_full - at::log(fma.clamp_min(1e-300))),
-                                    at::zeros({}, at::kDouble)).sum(1);
-    const double* tv_data = tv.data_ptr<double>();
-    const double* kl_data = kl.data_ptr<double>();
+    const double* log_data = log_full.data_ptr<double>();
+
     at::parallel_for(0, ceil_div(bn, pool), 1, [&](std::int64_t a, std::int64_t e) {
+      std::vector<double> fma(N), fma_sum(out_cols), full_sum(out_cols), mass(L1);
+      std::vector<std::int8_t> levels(cols);
       for (std::int64_t pr = a; pr < e; ++pr) {
         const std::int64_t j0 = pr * pool, j1 = std::min(j0 + pool, bn), o = (b0 + j0) / pool;
         const double row_count = static_cast<double>(j1 - j0);
+        std::fill(fma_sum.begin(), fma_sum.end(), 0.0);
+        std::fill(full_sum.begin(), full_sum.end(), 0.0);
+        std::int8_t* level_out = out.level_map.data() + o * out_cols;
         for (std::int64_t j = j0; j < j1; ++j) {
-          out.row_tv[o] += tv_data[j] / row_count;
-          out.row_kl[o] += kl_data[j] / row_count;
-          out.row_topk[o] += topk[j] / row_count;
-          for (std::int64_t l = 0; l < L1; ++l) out.level_mass[o * L1 + l] += mass[j * L1 + l] / row_count;
-        }
-        for (std::int64_t c = 0; c < out_cols; ++c) {
-          const std::int64_t t0 = r.col_begin + c * pool, t1 = std::min(t0 + pool, r.col_end);
-          double fma_sum = 0, full_sum = 0;
-          int finest = -1;
-          for (std::int64_t j = j0; j < j1; ++j) {
-            for (std::int64_t t = t0; t < t1; ++t) {
-              fma_sum += fma_data[j * N + t];
-              full_sum += full_data[j * N + t];
-              const int level = s.level(first + j, t);
-              if (level >= 0 && (finest < 0 || level < finest)) finest = level;
-            }
+          const std::int64_t i = first + j, pos = s.position[i];
+          const double* full_row = full_data + j * N;
+          const double* log_row = log_data + j * N;
+          std::fill(fma.begin(), fma.end(), 0.0);
+          std::fill(mass.begin(), mass.end(), 0.0);
+          spread_row(s.probs.data_ptr<double>() + pos * slots, pos, s.sp.hierarchy, s.lists, average,
+                     s.sp.segments, fma.data(), mass.data());
+          double tv = 0, kl = 0;
+          for (std::int64_t t = 0; t < N; ++t) {
+            tv += std::abs(fma[t] - full_row[t]);
+            if (full_row[t] > 0) kl += full_row[t] * (log_row[t] - std::log(std::max(fma[t], 1e-300)));
           }
-          const double cells = row_count * static_cast<double>(t1 - t0);
-          out.fma_map[o * out_cols + c] = fma_sum / cells;
-          out.full_map[o * out_cols + c] = full_sum / cells;
-          out.level_map[o * out_cols + c] = static_cast<std::int8_t>(finest);
+          out.row_tv[o] += 0.5 * tv / row_count;
+          out.row_kl[o] += kl / row_count;
+          out.row_topk[o] += topk_overlap(fma.data(), full_row, N, r.top_k) / row_count;
+          for (std::int64_t l = 0; l < L1; ++l) out.level_mass[o * L1 + l] += mass[l] / row_count;
+          s.row_levels(i, r.col_begin, r.col_end, levels.data());
+          for (std::int64_t c = 0; c < cols; ++c) {
+            const std::int64_t t = r.col_begin + c, cell = c / pool;
+            fma_sum[cell] += fma[t];
+            full_sum[cell] += full_row[t];
+            const std::int8_t level = levels[c];
+            if (level >= 0 && (level_out[cell] < 0 || level < level_out[cell])) level_out[cell] = level;
+          }
+        }
+        for (std::int64_t cell = 0; cell < out_cols; ++cell) {
+          const std::int64_t width = std::min(pool, cols - cell * pool);
+          const double cells = row_count * static_cast<double>(width);
+          out.fma_map[o * out_cols + cell] = fma_sum[cell] / cells;
+          out.full_map[o * out_cols + cell] = full_sum[cell] / cells;
         }
       }
     });

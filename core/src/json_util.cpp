@@ -19,8 +19,9 @@ std::int64_t json_int(const Json& obj, const char* key, std::int64_t lo, std::in
                       const std::string& where) {
   const Json& v = json_key(obj, key, where);
   FMAV_CHECK(v.is_number_integer(), where, ": \"", key, "\" must be an integer, got ", v.type_name());
-  // A huge unsigned value would wrap to a negative int64.
-  const bool in_range = v.is_number_unsigned() ? v.get<std::uint64_t>() <= static_cast<std::uint64_t>(hi)
+  // A huge unsigned value would wrap to a negative int64; a negative hi, cast, to a huge one.
+  const bool in_range = v.is_number_unsigned()
+                            ? hi >= 0 && v.get<std::uint64_t>() <= static_cast<std::uint64_t>(hi)
                                                : v.get<std::int64_t>() >= lo && v.get<std::int64_t>() <= hi;
   FMAV_CHECK(in_range && v.get<std::int64_t>() >= lo, where, ": \"", key, "\" must be in [", lo, ", ", hi,
              "], got ", v.dump());

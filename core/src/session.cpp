@@ -47,22 +47,15 @@ bool valid_view(const std::string& view) {
 
 bool valid_scale(const std::string& scale) { return scale == "log10" || scale == "linear"; }
 
-void parse_source(const Json& s, const std::string& name, Session* out) {
-  const std::string where = name + ": source";
-  FMAV_CHECK(s.is_object(), where, " must be an object, got ", s.type_name());
-  const std::string kind = json_string(s, "kind", where);
-  FMAV_CHECK(kind == "model" || kind == "synthetic", where,
-             ": kind must be model or synthetic, got '", kind, "'");
-  out->synthetic = kind == "synthetic";
-  if (!out->synthetic) {
-    json_check_keys(s, {"kind", "model", "input"}, where);
-    out->model = check_path(json_string(s, "model", where), "model", where, false);
-    out->input = check_path(json_string(s, "input", where), "input", where, false);
-    return;
-  }
-  json_check_keys(s, {"kind", "n", "block_size", "rank", "causal", "downsample", "count_multiplicity",
-                 "seed"}, where);
-  out->n = json_int(s, "n", 1, kMaxTokens, where);
+bool valid_colormap(const std::string& colormap) {
+  return colormap == "standard" || colormap == "magma" || colormap == "gray";
+}
+
+// The log10 floor's range: the viewer's --log-floor and slider.
+constexpr std::int64_t kMinLogFloor = -12, kMaxLogFloor = -1;
+
+// The FMA settings of a synthetic or q/k/v source.
+void parse_fma_settings(const Json& s, const std::string& where, Session* out) {
   out->block_size = json_int(s, "block_size", 1, kMaxIndex, where);
   out->rank = json_int(s, "rank", 1, kMaxIndex, where);
   out->causal = json_bool(s, "causal", where);
@@ -78,6 +71,32 @@ void parse_source(const Json& s, const std::string& name, Session* out) {
   out->seed = seed.get<std::uint64_t>();
 }
 
+void parse_source(const Json& s, const std::string& name, Session* out) {
+  const std::string where = name + ": source";
+  FMAV_CHECK(s.is_object(), where, " must be an object, got ", s.type_name());
+  const std::string kind = json_string(s, "kind", where);
+  FMAV_CHECK(kind == "model" || kind == "synthetic" || kind == "qkv", where,
+             ": kind must be model, synthetic or qkv, got '", kind, "'");
+  if (kind == "model") {
+    json_check_keys(s, {"kind", "model", "input"}, where);
+    out->model = check_path(json_string(s, "model", where), "model", where, false);
+    out->input = check_path(json_string(s, "input", where), "input", where, false);
+    return;
+  }
+  if (kind == "qkv") {
+    json_check_keys(s, {"kind", "file", "block_size", "rank", "causal", "downsample",
+                        "count_multiplicity", "seed"}, where);
+    out->qkv = check_path(json_string(s, "file", where), "file", where, false);
+    parse_fma_settings(s, where, out);
+    return;
+  }
+  out->synthetic = true;
+  json_check_keys(s, {"kind", "n", "block_size", "rank", "causal", "downsample", "count_multiplicity",
+                 "seed"}, where);
+  out->n = json_int(s, "n", 1, kMaxTokens, where);
+  parse_fma_settings(s, where, out);
+}
+
 std::string parent_of(const std::string& path) {
   return std::filesystem::path(path).parent_path().string();
 }
@@ -89,15 +108,26 @@ std::string session_json(const Session& s) {
   FMAV_CHECK(valid_view(s.view), where, ": view must be attention, query or heads, got '", s.view,
              "'");
   FMAV_CHECK(valid_scale(s.scale), where, ": scale must be log10 or linear, got '", s.scale, "'");
+  FMAV_CHECK(valid_colormap(s.colormap), where, ": colormap must be standard, magma or gray, got '",
+             s.colormap, "'");
+  FMAV_CHECK(s.log_floor >= kMinLogFloor && s.log_floor <= kMaxLogFloor, where,
+             ": log_floor must be in [", kMinLogFloor, ", ", kMaxLogFloor, "], got ", s.log_floor);
+  FMAV_CHECK(!(s.synthetic && !s.qkv.empty()), where,
+             ": the source is either synthetic or a q/k/v file, not both");
   FMAV_CHECK(s.layer >= 0 && s.head >= 0 && s.offset >= 0 && s.query_row >= -1, where,
              ": layer, head and offset must be >= 0 and query_row >= -1, got ", s.layer, ", ",
              s.head, ", ", s.offset, ", ", s.query_row);
   Json source;
+  const Json fma_settings = {{"block_size", s.block_size}, {"rank", s.rank},
+                             {"causal", s.causal},         {"downsample", to_string(s.downsample)},
+                             {"count_multiplicity", s.count_multiplicity}, {"seed", s.seed}};
   if (s.synthetic) {
-    source = {{"kind", "synthetic"},  {"n", s.n},
-              {"block_size", s.block_size}, {"rank", s.rank},
-              {"causal", s.causal},         {"downsample", to_string(s.downsample)},
-              {"count_multiplicity", s.count_multiplicity}, {"seed", s.seed}};
+    source = {{"kind", "synthetic"}, {"n", s.n}};
+    source.update(fma_settings);
+  } else if (!s.qkv.empty()) {
+    check_path(s.qkv, "file", where, false);
+    source = {{"kind", "qkv"}, {"file", s.qkv}};
+    source.update(fma_settings);
   } else {
     check_path(s.model, "model", where, false);
     check_path(s.input, "input", where, false);
@@ -113,13 +143,15 @@ std::string session_json(const Session& s) {
   j["view"] = s.view;
   j["query_row"] = s.query_row;
   j["scale"] = s.scale;
+  j["colormap"] = s.colormap;
+  j["log_floor"] = s.log_floor;
   return j.dump(2) + "\n";
 }
 
 Session parse_session(const std::string& text, const std::string& name) {
   const Json j = parse_json_object(text, name, kSessionFormat, kSessionFormatVersion, kMaxSessionBytes, kMaxDepth);
   json_check_keys(j, {"format", "format_version", "source", "layer", "head", "offset", "view",
-                 "query_row", "scale"}, name);
+                 "query_row", "scale", "colormap", "log_floor"}, name);
   Session s;
   parse_source(json_key(j, "source", name), name, &s);
   s.layer = static_cast<int>(json_int(j, "layer", 0, kMaxIndex, name));
@@ -132,6 +164,16 @@ Session parse_session(const std::string& text, const std::string& name) {
   s.scale = json_string(j, "scale", name);
   FMAV_CHECK(valid_scale(s.scale), name, ": \"scale\" must be log10 or linear, got '", s.scale,
              "'");
+  // The colouring keys came after version 1's first files, which lack them; such a file was
+  // saved from a viewer that only had the defaults, so they are what it showed.
+  if (j.contains("colormap")) {
+    s.colormap = json_string(j, "colormap", name);
+    FMAV_CHECK(valid_colormap(s.colormap), name,
+               ": \"colormap\" must be standard, magma or gray, got '", s.colormap, "'");
+  }
+  if (j.contains("log_floor")) {
+    s.log_floor = static_cast<int>(json_int(j, "log_floor", kMinLogFloor, kMaxLogFloor, name));
+  }
   return s;
 }
 
@@ -143,7 +185,7 @@ Session load_session(const std::string& path) {
   Session s = parse_session(read_file_bytes(path, kMaxSessionBytes), path);
   // A session saved next to its model and input can be moved with them.
   const std::filesystem::path folder = parent_of(path);
-  for (std::string* p : {&s.model, &s.input}) {
+  for (std::string* p : {&s.model, &s.input, &s.qkv}) {
     if (!p->empty() && std::filesystem::path(*p).is_relative()) *p = (folder / *p).string();
   }
   return s;

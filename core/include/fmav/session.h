@@ -1,6 +1,6 @@
 #pragma once
 // fma-viewer's two small files (DESIGN.md §1): a session (what the viewer shows — the source,
-// layer, head, offset, view, query and colour scale — so that a view can be saved and opened
+// layer, head, offset, view, query and colouring — so that a view can be saved and opened
 // again exactly) and the user's settings (recent files, the file browser's last folder).
 // Parsed strictly like config.json; no LibTorch (in fmav_io, so the parsers can be fuzzed).
 
@@ -19,11 +19,13 @@ constexpr std::uint64_t kMaxSessionBytes = 1u << 20;  // session and settings fi
 constexpr std::size_t kMaxPathChars = 4096;           // every path held in either file
 
 struct Session {
-  // Source: a model (folder) run on an input file (text or image), or the synthetic
-  // sample_qkv input with the FMA settings below.
+  // Source: a model (folder) run on an input file (text or image), the synthetic sample_qkv
+  // input, or raw q, k, v from a file; the last two with the FMA settings below.
   bool synthetic = false;
   std::string model, input;  // model source only; both non-empty
-  std::int64_t n = 512;      // synthetic only: tokens, m, p, ...
+  std::string qkv;           // q/k/v source only: the .safetensors or one of the .npy files
+  std::int64_t n = 512;      // synthetic only: tokens
+  // Synthetic and q/k/v: m, p, ...
   std::int64_t block_size = 32;
   std::int64_t rank = 4;
   bool causal = false;
@@ -36,21 +38,26 @@ struct Session {
   std::string view = "attention";   // "attention" | "query" | "heads"
   std::int64_t query_row = -1;      // the query inspector's row, -1 = none
   std::string scale = "log10";      // "log10" | "linear"
+  std::string colormap = "standard";  // "standard" | "magma" | "gray"
+  int log_floor = -6;                 // log10 scale: the range shown is [10^log_floor, 1]
 };
 
 // The session file's text (pretty-printed; format "fmav-session", format_version 1). The
-// source is {"kind": "model", "model", "input"} or {"kind": "synthetic", "n", "block_size",
-// "rank", "causal", "downsample", "count_multiplicity", "seed"}. Throws fmav::Error for a
-// session that parse_session would refuse (bad view, scale, negative layer, ...).
+// source is {"kind": "model", "model", "input"}, {"kind": "synthetic", "n", "block_size",
+// "rank", "causal", "downsample", "count_multiplicity", "seed"} or {"kind": "qkv", "file",
+// and the synthetic keys but "n"}. Throws fmav::Error for a session that parse_session would
+// refuse (bad view, scale, colormap, log_floor, negative layer, ...).
 std::string session_json(const Session& session);
 // Parses session text. Over kMaxSessionBytes, nesting deeper than the format's, not JSON,
 // an unknown, missing or mistyped key, an unknown format or version, or a value out of range
-// is an fmav::Error naming `name` and the key.
+// is an fmav::Error naming `name` and the key. "colormap" and "log_floor" are optional
+// (default "standard" and -6): version 1 files written before they existed lack them, and
+// they were added without a new version because an older file still means the same view.
 Session parse_session(const std::string& text, const std::string& name = "session.json");
 // Writes session_json atomically (a temporary file, then rename).
 void save_session(const std::string& path, const Session& session);
-// Reads and parses a session file (at most kMaxSessionBytes). Relative model and input paths
-// are taken relative to the session file's folder. Throws fmav::Error naming the path.
+// Reads and parses a session file (at most kMaxSessionBytes). Relative model, input and
+// q/k/v paths are taken relative to the session file's folder. Throws fmav::Error naming the path.
 Session load_session(const std::string& path);
 
 // ---- settings ----

@@ -1,0 +1,191 @@
+// The attention maps on the GPU (DESIGN.md §2): float textures with a mip chain of block
+// means, coloured by the GLSL program of shaders/maps.{vert,frag} inside ImGui's draw lists
+// through draw callbacks. With platform_glfw.cpp the only file that calls OpenGL.
+
+#include "platform_glfw.h"
+
+#define GL_GLEXT_PROTOTYPES
+#include <GL/gl.h>
+#include <GL/glext.h>
+#include <imgui.h>
+
+#include <deque>
+#include <string>
+
+namespace fmav::viewer {
+
+// The shader sources, embedded by app/CMakeLists.txt (maps_shaders.cpp in the build folder).
+extern const char* const kMapsVertexShader;
+extern const char* const kMapsFragmentShader;
+
+namespace {
+
+struct Program {
+  GLuint id = 0, vao = 0, colors = 0;
+  GLint rect = -1, uv = -1, values = -1, levels = -1, table = -1, shading = -1, log10 = -1;
+  GLint lo = -1, hi = -1, limit = -1, decades = -1, masked = -1;
+  std::string error;  // why it could not be built (then maps are not drawn)
+};
+
+Program g_program;
+// This frame's map draws; the callbacks read them while ImGui renders (pointers into a
+// deque stay valid as it grows).
+std::deque<MapDraw> g_draws;
+
+GLuint compile(GLenum kind, const char* source, std::string* error) {
+  const GLuint shader = glCreateShader(kind);
+  glShaderSource(shader, 1, &source, nullptr);
+  glCompileShader(shader);
+  GLint ok = 0;
+  glGetShaderiv(shader, GL_COMPILE_STATUS, &ok);
+  if (!ok) {
+    char log[2048] = {};
+    glGetShaderInfoLog(shader, sizeof(log), nullptr, log);
+    *error = std::string(kind == GL_VERTEX_SHADER ? "maps.vert" : "maps.frag") + ": " + log;
+    glDeleteShader(shader);
+    return 0;
+  }
+  return shader;
+}
+
+void build_program(Program& p) {
+  const GLuint vs = compile(GL_VERTEX_SHADER, kMapsVertexShader, &p.error);
+  const GLuint fs = vs ? compile(GL_FRAGMENT_SHADER, kMapsFragmentShader, &p.error) : 0;
+  if (!fs) {
+    if (vs) glDeleteShader(vs);
+    return;
+  }
+  p.id = glCreateProgram();
+  glAttachShader(p.id, vs);
+  glAttachShader(p.id, fs);
+  glLinkProgram(p.id);
+  glDeleteShader(vs);
+  glDeleteShader(fs);
+  GLint ok = 0;
+  glGetProgramiv(p.id, GL_LINK_STATUS, &ok);
+  if (!ok) {
+    char log[2048] = {};
+    glGetProgramInfoLog(p.id, sizeof(log), nullptr, log);
+    p.error = std::string("maps shaders: ") + log;
+    glDeleteProgram(p.id);
+    p.id = 0;
+    return;
+  }
+  const auto at = [&](const char* name) { return glGetUniformLocation(p.id, name); };
+  p.rect = at("u_rect"), p.uv = at("u_uv"), p.values = at("u_values"), p.levels = at("u_levels");
+  p.table = at("u_colors"), p.shading = at("u_shading"), p.log10 = at("u_log10"), p.lo = at("u_lo");
+  p.hi = at("u_hi"), p.limit = at("u_limit"), p.decades = at("u_decades"), p.masked = at("u_masked");
+  glGenVertexArrays(1, &p.vao);  // core profile: a draw needs a bound VAO, even an empty one
+}
+
+// Draws one MapDraw inside ImGui's renderer; ImGui's state is reset after it.
+void draw_callback(const ImDrawList* /*list*/, const ImDrawCmd* cmd) {
+  const MapDraw& d = *static_cast<const MapDraw*>(cmd->UserCallbackData);
+  const ImDrawData* data = ImGui::GetDrawData();
+  const Program& p = g_program;
+  if (p.id == 0 || data == nullptr) return;
+  const ImVec2 pos = data->DisplayPos, size = data->DisplaySize, scale = data->FramebufferScale;
+  const float fb_height = size.y * scale.y;
+  glEnable(GL_SCISSOR_TEST);
+  glScissor(static_cast<GLint>((cmd->ClipRect.x - pos.x) * scale.x),
+            static_cast<GLint>(fb_height - (cmd->ClipRect.w - pos.y) * scale.y),
+            static_cast<GLsizei>((cmd->ClipRect.z - cmd->ClipRect.x) * scale.x),
+            static_cast<GLsizei>((cmd->ClipRect.w - cmd->ClipRect.y) * scale.y));
+  const auto clip_x = [&](float x) { return 2.0f * (x - pos.x) / size.x - 1.0f; };
+  const auto clip_y = [&](float y) { return 1.0f - 2.0f * (y - pos.y) / size.y; };
+  glUseProgram(p.id);
+  glBindVertexArray(p.vao);
+  glUniform4f(p.rect, clip_x(d.x0), clip_y(d.y0), clip_x(d.x1), clip_y(d.y1));
+  glUniform4f(p.uv, d.u0, d.v0, d.u1, d.v1);
+  glUniform1i(p.shading, static_cast<int>(d.shader.shading));
+  glUniform1i(p.log10, d.shader.log10 ? 1 : 0);
+  glUniform1f(p.lo, d.shader.lo);
+  glUniform1f(p.hi, d.shader.hi);
+  glUniform1f(p.limit, d.shader.limit);
+  glUniform1i(p.decades, d.shader.decades);
+  glUniform4f(p.masked, d.shader.masked[0] / 255.0f, d.shader.masked[1] / 255.0f,
+              d.shader.masked[2] / 255.0f, 1.0f);
+  const GLuint textures[3] = {d.values, d.levels, p.colors};
+  const GLint units[3] = {p.values, p.levels, p.table};
+  for (int unit = 0; unit < 3; ++unit) {
+    glActiveTexture(GL_TEXTURE0 + unit);
+    glBindTexture(GL_TEXTURE_2D, textures[unit]);
+    glUniform1i(units[unit], unit);
+  }
+  glDrawArrays(GL_TRIANGLE_STRIP, 0, 4);
+  glActiveTexture(GL_TEXTURE0);
+}
+
+void set_sampling(GLint min_filter, GLint mag_filter) {
+  glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MIN_FILTER, min_filter);
+  glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MAG_FILTER, mag_filter);
+  glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_WRAP_S, GL_CLAMP_TO_EDGE);
+  glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_WRAP_T, GL_CLAMP_TO_EDGE);
+}
+
+}  // namespace
+
+bool map_shading_ready(std::string* error) {
+  if (g_program.id == 0 && g_program.error.empty()) build_program(g_program);
+  if (error) *error = g_program.error;
+  return g_program.id != 0;
+}
+
+void map_colors_upload(const std::uint8_t* rgba) {
+  if (g_program.colors == 0) glGenTextures(1, &g_program.colors);
+  glBindTexture(GL_TEXTURE_2D, g_program.colors);
+  set_sampling(GL_LINEAR, GL_LINEAR);
+  glPixelStorei(GL_UNPACK_ALIGNMENT, 1);
+  glTexImage2D(GL_TEXTURE_2D, 0, GL_RGBA8, 256, 3, 0, GL_RGBA, GL_UNSIGNED_BYTE, rgba);
+  glBindTexture(GL_TEXTURE_2D, 0);
+}
+
+unsigned int float_texture_upload(unsigned int texture, int width, int height,
+                                  const std::vector<std::vector<float>>& mips) {
+  GLuint id = texture;
+  if (id == 0) glGenTextures(1, &id);
+  glBindTexture(GL_TEXTURE_2D, id);
+  set_sampling(mips.size() > 1 ? GL_LINEAR_MIPMAP_LINEAR : GL_LINEAR, GL_NEAREST);
+  glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_BASE_LEVEL, 0);
+  glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MAX_LEVEL, static_cast<GLint>(mips.size()) - 1);
+  glPixelStorei(GL_UNPACK_ALIGNMENT, 4);
+  for (std::size_t level = 0; level < mips.size(); ++level) {
+    glTexImage2D(GL_TEXTURE_2D, static_cast<GLint>(level), GL_R32F, width, height, 0, GL_RED, GL_FLOAT,
+                 mips[level].data());
+    width = width > 1 ? width / 2 : 1;
+    height = height > 1 ? height / 2 : 1;
+  }
+  glBindTexture(GL_TEXTURE_2D, 0);
+  return id;
+}
+
+unsigned int level_texture_upload(unsigned int texture, int width, int height, const std::uint8_t* codes) {
+  GLuint id = texture;
+  if (id == 0) glGenTextures(1, &id);
+  glBindTexture(GL_TEXTURE_2D, id);
+  set_sampling(GL_NEAREST, GL_NEAREST);
+  glPixelStorei(GL_UNPACK_ALIGNMENT, 1);
+  glTexImage2D(GL_TEXTURE_2D, 0, GL_R8, width, height, 0, GL_RED, GL_UNSIGNED_BYTE, codes);
+  glBindTexture(GL_TEXTURE_2D, 0);
+  return id;
+}
+
+void draw_shaded_map(const MapDraw& draw) {
+  if (g_program.id == 0) return;
+  g_draws.push_back(draw);
+  ImDrawList* list = ImGui::GetWindowDrawList();
+  list->AddCallback(draw_callback, &g_draws.back());
+  list->AddCallback(ImDrawCallback_ResetRenderState, nullptr);
+}
+
+void map_draws_clear() { g_draws.clear(); }
+
+void map_shading_release() {
+  if (g_program.id != 0) glDeleteProgram(g_program.id);
+  if (g_program.vao != 0) glDeleteVertexArrays(1, &g_program.vao);
+  if (g_program.colors != 0) glDeleteTextures(1, &g_program.colors);
+  g_program = Program();
+  g_draws.clear();
+}
+
+}  // namespace fmav::viewer

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# GUI q/k/v test: fma-viewer --qkv shows raw q, k, v made by `fmav gen-task sample-qkv`
+# (gui_smoke.sh checks the screenshot); a session of kind "qkv" with a path relative to the
+# session file, the magma colormap and a log10 floor of -3 opens too; a q/k/v file with too
+# few tensors is refused before any window opens, naming the file.
+# Usage: tests/gui_qkv.sh path/to/fma-viewer path/to/fmav out.png
+set -euo pipefail
+
+if [[ $# -ne 3 ]]; then
+  echo "usage: $0 path/to/fma-viewer path/to/fmav out.png" >&2
+  exit 2
+fi
+viewer=$1
+fmav=$2
+png=$3
+here=$(cd "$(dirname "$0")" && pwd)
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+# The user's recent files stay out of (and untouched by) the test.
+export FMAV_SETTINGS="$work/settings.json"
+
+mkdir "$work/tensors"
+"$fmav" gen-task sample-qkv --n 700 --heads 2 --seed 3 --out "$work/tensors/qkv.safetensors"
+bash "$here/gui_smoke.sh" "$viewer" "$png" --qkv "$work/tensors/qkv.safetensors" --head 1 \
+  --block 16 --downsample learned --causal
+
+cat > "$work/qkv.json" << EOF
+{
+  "format": "fmav-session",
+  "format_version": 1,
+  "source": {"kind": "qkv", "file": "tensors/qkv.safetensors", "block_size": 32, "rank": 4,
+             "causal": false, "downsample": "average", "count_multiplicity": true, "seed": 0},
+  "layer": 0,
+  "head": 1,
+  "offset": 0,
+  "view": "attention",
+  "query_row": -1,
+  "scale": "log10",
+  "colormap": "magma",
+  "log_floor": -3
+}
+EOF
+bash "$here/gui_smoke.sh" "$viewer" "${png%.png}_session.png" --session "$work/qkv.json"
+
+# A .safetensors without v is refused with the file named, and a non-zero exit.
+"$fmav" gen-task sample-qkv --n 16 --out "$work/full.safetensors" > /dev/null
+"$fmav" attend --q "$work/full.safetensors" --k "$work/full.safetensors" --v "$work/full.safetensors" \
+  --block 4 --rank 2 --downsample average --out "$work/out.safetensors" > /dev/null
+if "$viewer" --qkv "$work/out.safetensors" > "$work/out.txt" 2>&1; then
+  echo "gui_qkv: a file without q, k, v was accepted" >&2
+  exit 1
+fi
+if ! grep -q "out.safetensors: no tensor named 'q'; a q/k/v file holds q, k and v" "$work/out.txt"; then
+  echo "gui_qkv: unexpected message for a file without q, k, v:" >&2
+  cat "$work/out.txt" >&2
+  exit 1
+fi
+echo "gui_qkv: $png and the session rendered; the file without q, k, v was refused"
