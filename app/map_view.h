@@ -1,9 +1,11 @@
 #pragma once
 // The linked zoom and pan of the attention maps: the visible rectangle of an n_rows x n_cols
 // map in map coordinates, shared by the four maps, and the conversions between screen,
-// map and texture coordinates. Plain arithmetic (no ImGui), so it is unit-tested.
+// map and texture coordinates; and the maps' mip chains. Plain arithmetic (no ImGui), so it
+// is unit-tested.
 
 #include <cstdint>
+#include <vector>
 
 namespace fmav::viewer {
 
@@ -41,5 +43,11 @@ struct MapViewport {
 
 // The smallest visible span, in tokens: four tokens across at the deepest zoom.
 constexpr double kMinSpan = 4.0;
+
+// The mip chain of a (height, width) row-major map: level 0 is `values`, each next level
+// max(1, w / 2) x max(1, h / 2) (OpenGL's sizes) of block means, so a zoomed-out map shows
+// each pixel's mean rather than every k-th token; an odd last row or column joins the
+// block before it. Ends with the 1 x 1 level.
+std::vector<std::vector<float>> mip_chain(std::vector<float> values, int width, int height);
 
 }  // namespace fmav::viewer

@@ -51,14 +51,6 @@ std::string file_name(const std::string& path) {
 
 namespace {
 
-// What the engine inspects: one head of q, k, v under an FMA configuration.
-struct HeadInput {
-  HostTensor q, k, v;
-  FmaConfig fma;
-  WeightSet weights;
-  std::int64_t head = 0;
-};
-
 // The source named by `params`: a q/k/v file, the model's layer on its input, or the
 // synthetic input; fills the job's description of it.
 HeadInput load_source(const MapParams& params, MapJob* job) {
@@ -108,36 +100,6 @@ HeadInput load_source(const MapParams& params, MapJob* job) {
   return in;
 }
 
-// Block means of `from` (w x h) into the next mip level (max(1, w / 2) x max(1, h / 2)).
-std::vector<float> halve(const std::vector<float>& from, int w, int h, int* w2, int* h2) {
-  *w2 = std::max(1, w / 2), *h2 = std::max(1, h / 2);
-  std::vector<float> to(static_cast<std::size_t>(*w2) * *h2);
-  for (int y = 0; y < *h2; ++y) {
-    const int y0 = y * h / *h2, y1 = (y + 1) * h / *h2;
-    for (int x = 0; x < *w2; ++x) {
-      const int x0 = x * w / *w2, x1 = (x + 1) * w / *w2;
-      double sum = 0;
-      for (int yy = y0; yy < y1; ++yy) {
-        for (int xx = x0; xx < x1; ++xx) sum += from[static_cast<std::size_t>(yy) * w + xx];
-      }
-      to[static_cast<std::size_t>(y) * *w2 + x] = static_cast<float>(sum / ((y1 - y0) * (x1 - x0)));
-    }
-  }
-  return to;
-}
-
-MapValues make_values(std::vector<float> level0, int width, int height) {
-  MapValues values;
-  values.width = width, values.height = height;
-  values.mips.push_back(std::move(level0));
-  while (width > 1 || height > 1) {
-    int w2 = 0, h2 = 0;
-    values.mips.push_back(halve(values.mips.back(), width, height, &w2, &h2));
-    width = w2, height = h2;
-  }
-  return values;
-}
-
 MapData make_data(const Inspection& in) {
   const std::size_t count = static_cast<std::size_t>(in.rows * in.cols);
   MapData data;
@@ -152,9 +114,9 @@ MapData make_data(const Inspection& in) {
     limit = std::max(limit, std::abs(d));
   }
   const int w = static_cast<int>(in.cols), h = static_cast<int>(in.rows);
-  data.values[kMapFull] = make_values(std::move(full), w, h);
-  data.values[kMapFma] = make_values(std::move(fma), w, h);
-  data.values[kMapDiff] = make_values(std::move(diff), w, h);
+  data.values[kMapFull] = {w, h, mip_chain(std::move(full), w, h)};
+  data.values[kMapFma] = {w, h, mip_chain(std::move(fma), w, h)};
+  data.values[kMapDiff] = {w, h, mip_chain(std::move(diff), w, h)};
   data.level_codes.resize(count);
   for (std::size_t i = 0; i < count; ++i) data.level_codes[i] = static_cast<std::uint8_t>(in.level_map[i] + 1);
   data.prob_max = std::max(prob_max, 1e-12);
@@ -170,7 +132,9 @@ MapJob run_job(MapParams params, std::shared_ptr<WorkProgress> progress) {
   job.params = params;
   const auto start = std::chrono::steady_clock::now();
   try {
-    const HeadInput in = load_source(params, &job);
+    const auto input = std::make_shared<const HeadInput>(load_source(params, &job));
+    const HeadInput& in = *input;
+    job.input = input;
     InspectRequest request;
     request.head = in.head;
     request.pool = (job.tokens + kMaxMapSide - 1) / kMaxMapSide;
@@ -209,6 +173,78 @@ MapTile run_tile(Inspector inspector, std::shared_ptr<const Inspection> of, MapT
   }
   tile.of = std::move(of);
   return tile;
+}
+
+// Largest n the dense reference implementation is run on (it holds n x n scores).
+constexpr std::int64_t kMaxReferenceTokens = 4096;
+constexpr int kCheckRuns = 3;
+
+// The median time of kCheckRuns calls of `run` after one warm-up call.
+template <typename Run>
+double median_seconds(Run run) {
+  run();
+  std::vector<double> times;
+  for (int i = 0; i < kCheckRuns; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    run();
+    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
+}
+
+// ||a - b|| / ||b|| of two float32/float64 tensors of one shape.
+double relative_error(const HostTensor& a, const HostTensor& b) {
+  const auto at = [](const HostTensor& x, std::int64_t i) {
+    return x.dtype == DType::f64 ? x.f64()[i] : static_cast<double>(x.f32()[i]);
+  };
+  double diff = 0, norm = 0;
+  for (std::int64_t i = 0; i < b.numel(); ++i) {
+    diff += (at(a, i) - at(b, i)) * (at(a, i) - at(b, i));
+    norm += at(b, i) * at(b, i);
+  }
+  return norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff);
+}
+
+// The fast-path check (DESIGN.md §6's rule: every fast path against the float64 oracle):
+// the chosen implementation of the shown variant on the shown head, its error against the
+// inspector's float64 output, and its time beside full attention's (SDPA) in one dtype.
+FastPathCheck run_check(std::shared_ptr<const HeadInput> input, Inspector inspector, FastPath settings,
+                        std::shared_ptr<const Inspection> of) {
+  lower_worker_priority();
+  FastPathCheck check;
+  check.settings = settings, check.of = std::move(of);
+  try {
+    const DType dtype = settings.f64 ? DType::f64 : DType::f32;
+    const HostTensor q = head_of(input->q, 0, input->head, dtype), k = head_of(input->k, 0, input->head, dtype);
+    const HostTensor v = head_of(input->v, 0, input->head, dtype);
+    const std::int64_t n = q.shape[2];
+    FMAV_CHECK(settings.impl != Impl::reference || n <= kMaxReferenceTokens, "the reference implementation holds ",
+               "n x n scores; it is checked up to n = ", kMaxReferenceTokens, " (here n = ", n, ")");
+    AttendOptions fma;
+    fma.impl = settings.impl, fma.fma = input->fma;
+    HostTensor out;
+    check.fma_seconds = median_seconds([&] { out = attend(q, k, v, fma, input->weights); });
+    check.rel_error = relative_error(out, inspector.fma_output());
+    AttendOptions full;
+    full.method = Method::full, full.impl = Impl::sdpa, full.fma.causal = input->fma.causal;
+    check.full_seconds = median_seconds([&] { attend(q, k, v, full, {}); });
+  } catch (const std::exception& e) {
+    check.error = e.what();
+  }
+  return check;
+}
+
+void update_check(ViewerState& state) {
+  using namespace std::chrono_literals;
+  if (state.check_pending.valid()) {
+    if (state.check_pending.wait_for(0s) != std::future_status::ready) return;
+    state.check = state.check_pending.get();
+  }
+  // Timed alone: not while the maps or a tile are computed.
+  if (!check_busy(state) || state.pending.valid() || state.tile_pending.valid()) return;
+  state.check_pending = std::async(std::launch::async, run_check, state.shown.input, state.shown.inspector,
+                                   state.fast_path, state.shown.inspection);
 }
 
 void upload(const MapData& data, std::array<unsigned int, kMapCount>& textures) {
@@ -321,6 +357,7 @@ void update_maps(ViewerState& state) {
     collect(state, state.pending.get());
   }
   update_tile(state);
+  update_check(state);
   if (!needs_run(state)) return;
   state.recompute = false;
   state.has_cancelled = false;
@@ -339,9 +376,16 @@ bool tile_busy(const ViewerState& state) {
   return state.tile_pending.valid() || (tile_wanted(state) && state.tile.error.empty());
 }
 
+bool check_busy(const ViewerState& state) {
+  if (state.check_pending.valid()) return true;
+  if (!state.shown.inspection || !state.shown.input) return false;
+  return state.check.of != state.shown.inspection || state.check.settings != state.fast_path;
+}
+
 void release_maps(ViewerState& state) {
   cancel_maps(state);
   if (state.pending.valid()) state.pending.wait();
+  if (state.check_pending.valid()) state.check_pending.wait();
   if (state.tile_pending.valid()) state.tile_pending.wait();
   if (state.discarding.valid()) state.discarding.wait();
   for (auto* textures : {&state.textures, &state.tile_textures}) {

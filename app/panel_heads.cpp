@@ -1,11 +1,14 @@
-// The heads overview: every layer x head of a model on its input as a thumbnail of the FMA
-// map (or FMA - full) with its output error and mean row TV (DESIGN.md §2), ranked so the
-// heads FMA approximates worst come first. One forward pass captures every layer; the heads
-// are then inspected one by one on a worker thread (§5) that reports progress through
-// atomics and stops between heads when cancelled. The frame only polls.
+// The heads overview: every layer x head of a model on its input, or every head of a q/k/v
+// file (one layer) under the sidebar's FMA settings, as a thumbnail of the FMA map (or
+// FMA - full) with its output error and mean row TV (DESIGN.md §2), ranked so the heads FMA
+// approximates worst come first. A model's forward pass captures every layer at once; the
+// heads are then inspected one by one on a worker thread (§5) that reports progress through
+// atomics and stops when cancelled. The frame only polls. The synthetic input has one head,
+// which the attention view shows: the overview says so instead.
 
 #include "colormap.h"
 #include "platform_glfw.h"
+#include "qkv_source.h"
 #include "viewer_state.h"
 
 #include "fmav/error.h"
@@ -30,18 +33,14 @@ namespace {
 const ImVec4 kMuted(0.65f, 0.65f, 0.68f, 1.0f);
 const ImVec4 kBusy(1.0f, 0.8f, 0.3f, 1.0f);
 const ImVec4 kErrorColor(1.0f, 0.4f, 0.4f, 1.0f);
-constexpr int kThumbSide = 96;         // thumbnails: maps max-pooled to at most 96 x 96
-constexpr std::size_t kCacheSize = 8;  // results kept per (model, input, offset)
+constexpr int kThumbSide = 96;            // thumbnails: maps max-pooled to at most 96 x 96
+constexpr std::int64_t kThumbPool = 256;  // above kMaxMapSide tokens, maps of pooled block means
+                                          // at most this side (a 16384^2 map is 2 GiB)
+constexpr std::size_t kCacheSize = 8;     // results kept per source
 
-// What the overview is computed for.
-struct HeadsKey {
-  std::string model, input;
-  std::int64_t offset = 0;
-  bool operator==(const HeadsKey& o) const {
-    return model == o.model && input == o.input && offset == o.offset;
-  }
-  bool operator!=(const HeadsKey& o) const { return !(*this == o); }
-};
+// What the overview is computed for: the params of current_key, where only the source counts
+// (model, input and offset; or the q/k/v file and the FMA settings), never the head shown.
+using HeadsKey = MapParams;
 
 // One head: its error metrics and its maps max-pooled to a side x side thumbnail.
 struct HeadSummary {
@@ -98,6 +97,8 @@ namespace {
 
 // ---- worker (no ImGui, no GL) ----
 
+bool is_qkv(const HeadsKey& key) { return !key.qkv.empty(); }
+
 double mean_of(const std::vector<double>& values) {
   double sum = 0;
   for (double v : values) sum += v;
@@ -130,32 +131,62 @@ HeadSummary summarize(const Inspection& in, int layer, int head) {
   return s;
 }
 
+// Adds the summary of head `head` (batch 0) of q, k, v (n tokens). Above kMaxMapSide tokens
+// the map is of pool x pool block means, at most kThumbPool a side, so memory stays bounded
+// (summarize then takes the largest mean of each thumbnail cell). Throws fmav::Cancelled when
+// asked to stop, between heads or within one.
+void add_head(const HostTensor& q, const HostTensor& k, const HostTensor& v, const FmaConfig& fma,
+              const WeightSet& weights, int layer, int head, std::int64_t tokens,
+              HeadsProgress& progress, HeadsResult* result) {
+  if (progress.cancel) throw Cancelled("heads overview cancelled");
+  InspectRequest request;
+  request.head = head;
+  if (tokens > kMaxMapSide) request.pool = (tokens + kThumbPool - 1) / kThumbPool;
+  request.progress = [&progress](std::int64_t, std::int64_t) { return !progress.cancel.load(); };
+  result->summaries.push_back(summarize(inspect(q, k, v, fma, weights, request), layer, head));
+  ++progress.done;
+}
+
+// Every layer x head of the model on its input (one forward pass), under the model's FMA.
+void run_model_heads(const HeadsKey& key, HeadsProgress& progress, HeadsResult* result) {
+  const Model model = Model::load(key.model);
+  const ModelConfig& c = model.config();
+  result->layers = static_cast<int>(c.layers), result->heads = static_cast<int>(c.heads);
+  progress.total = result->layers * result->heads;
+  const std::vector<LayerCapture> captures = capture_file_layers(model, key.input, key.offset);
+  for (int layer = 0; layer < static_cast<int>(captures.size()); ++layer) {
+    const LayerCapture& cap = captures[static_cast<std::size_t>(layer)];
+    result->tokens = cap.tokens;
+    for (int h = 0; h < result->heads; ++h) {
+      add_head(cap.q, cap.k, cap.v, cap.fma, cap.weights, layer, h, cap.tokens, progress, result);
+    }
+  }
+}
+
+// Every head of a q/k/v file (batch 0, as the attention view shows) under the FMA settings.
+void run_qkv_heads(const HeadsKey& key, HeadsProgress& progress, HeadsResult* result) {
+  const QkvSource source = qkv_source(key);
+  const QkvTensors& t = *source.tensors;
+  result->layers = 1, result->heads = static_cast<int>(t.heads), result->tokens = t.tokens;
+  progress.total = result->heads;
+  for (int h = 0; h < result->heads; ++h) {
+    add_head(t.q, t.k, t.v, source.fma, source.weights, 0, h, t.tokens, progress, result);
+  }
+}
+
 HeadsResult run_heads(HeadsKey key, std::shared_ptr<HeadsProgress> progress) {
   lower_worker_priority();
   const auto start = std::chrono::steady_clock::now();
   HeadsResult result;
   result.key = key;
   try {
-    const Model model = Model::load(key.model);
-    const ModelConfig& c = model.config();
-    result.layers = static_cast<int>(c.layers), result.heads = static_cast<int>(c.heads);
-    progress->total = result.layers * result.heads;
-    const std::vector<LayerCapture> captures = capture_file_layers(model, key.input, key.offset);
-    for (int layer = 0; layer < static_cast<int>(captures.size()); ++layer) {
-      const LayerCapture& cap = captures[static_cast<std::size_t>(layer)];
-      result.tokens = cap.tokens;
-      for (int h = 0; h < result.heads; ++h) {
-        if (progress->cancel) {
-          result.cancelled = true;
-          return result;
-        }
-        InspectRequest request;
-        request.head = h;
-        const Inspection in = inspect(cap.q, cap.k, cap.v, cap.fma, cap.weights, request);
-        result.summaries.push_back(summarize(in, layer, h));
-        ++progress->done;
-      }
+    if (is_qkv(key)) {
+      run_qkv_heads(key, *progress, &result);
+    } else {
+      run_model_heads(key, *progress, &result);
     }
+  } catch (const Cancelled&) {
+    result.cancelled = true;
   } catch (const Error& e) {
     result.error = e.what();
   } catch (const std::exception& e) {
@@ -167,9 +198,23 @@ HeadsResult run_heads(HeadsKey key, std::shared_ptr<HeadsProgress> progress) {
 
 // ---- the worker's life (main thread) ----
 
+// The source of state.params, with what it does not depend on left at MapParams' defaults: a
+// model fixes its own FMA settings; a q/k/v file has no input or offset.
 HeadsKey current_key(const ViewerState& state) {
-  return {state.params.model, state.params.input, state.params.offset};
+  const MapParams& p = state.params;
+  HeadsKey key;
+  if (!p.qkv.empty()) {
+    key.qkv = p.qkv;
+    key.block_size = p.block_size, key.rank = p.rank, key.causal = p.causal;
+    key.downsample = p.downsample, key.count_multiplicity = p.count_multiplicity, key.seed = p.seed;
+  } else {
+    key.model = p.model, key.input = p.input, key.offset = p.offset;
+  }
+  return key;
 }
+
+// Whether the source has heads to overview: a model or a q/k/v file, not the synthetic input.
+bool has_heads(const MapParams& params) { return !params.model.empty() || !params.qkv.empty(); }
 
 HeadsPanel& panel(ViewerState& state) {
   if (!state.heads) state.heads = std::make_shared<HeadsPanel>();
@@ -321,8 +366,9 @@ void draw_controls(ViewerState& state, HeadsPanel& h) {
   ImGui::SameLine(0, 30);
   if (h.pending.valid()) {
     const int done = h.progress->done, total = h.progress->total;
-    if (total == 0 || done == 0) {
-      ImGui::TextColored(kBusy, "running the model on every layer...");
+    const bool qkv = is_qkv(h.pending_key);
+    if (done == 0 && (total == 0 || !qkv)) {
+      ImGui::TextColored(kBusy, qkv ? "reading the q/k/v file..." : "running the model on every layer...");
     } else {
       ImGui::TextColored(kBusy, "head %d of %d", std::min(done + 1, total), total);
     }
@@ -349,36 +395,39 @@ void draw_controls(ViewerState& state, HeadsPanel& h) {
   }
 }
 
-// One thumbnail with its label; a click opens the head in the attention view.
+// One thumbnail with its label; a click opens the head in the attention view (a q/k/v file
+// has one layer: its head alone is named and chosen).
 void draw_thumbnail(ViewerState& state, const HeadsPanel& h, std::size_t i, int rank, float thumb) {
   const HeadSummary& s = h.shown->summaries[i];
+  const bool qkv = is_qkv(h.shown->key);
+  const std::string name = qkv ? "head " + std::to_string(s.head)
+                               : "layer " + std::to_string(s.layer) + "  head " + std::to_string(s.head);
   const ImVec2 p = ImGui::GetCursorScreenPos();
   ImGui::Image(reinterpret_cast<ImTextureID>(static_cast<std::intptr_t>(h.textures[i])),
                ImVec2(thumb, thumb));
-  const bool current = state.params.layer == s.layer && state.params.head == s.head;
+  const bool current = state.params.head == s.head && (qkv || state.params.layer == s.layer);
   ImDrawList* draw = ImGui::GetWindowDrawList();
   if (ImGui::IsItemHovered()) {
     draw->AddRect(ImVec2(p.x - 2, p.y - 2), ImVec2(p.x + thumb + 2, p.y + thumb + 2),
                   IM_COL32(255, 255, 255, 255), 0, 0, 2);
     ImGui::SetTooltip(
-        "layer %d, head %d\noutput rel. error %.3e\nmean row TV %.3e\nmean KL %.3e\n"
+        "%s\noutput rel. error %.3e\nmean row TV %.3e\nmean KL %.3e\n"
         "click: open in the attention view",
-        s.layer, s.head, s.output_rel_error, s.mean_tv, s.mean_kl);
+        name.c_str(), s.output_rel_error, s.mean_tv, s.mean_kl);
   } else if (current) {
     draw->AddRect(ImVec2(p.x - 2, p.y - 2), ImVec2(p.x + thumb + 2, p.y + thumb + 2),
                   IM_COL32(255, 150, 40, 255), 0, 0, 2);
   }
   if (ImGui::IsItemClicked(ImGuiMouseButton_Left)) {
-    state.params.layer = s.layer, state.params.head = s.head;
+    if (!qkv) state.params.layer = s.layer;
+    state.params.head = s.head;
     state.view = View::attention;
     state.view_requested = true;
   }
+  ImGui::TextUnformatted(name.c_str());
   if (rank > 0) {
-    ImGui::Text("layer %d  head %d", s.layer, s.head);
     ImGui::SameLine();
     ImGui::TextColored(kMuted, "#%d", rank);
-  } else {
-    ImGui::Text("layer %d  head %d", s.layer, s.head);
   }
   ImGui::TextColored(kMuted, "err %.2e  TV %.2e", s.output_rel_error, s.mean_tv);
 }
@@ -388,7 +437,12 @@ void draw_grid(ViewerState& state, HeadsPanel& h) {
   if (r.summaries.empty() || h.textures.size() != r.summaries.size()) return;
   const ImVec2 avail = ImGui::GetContentRegionAvail();
   const float text_h = 2 * ImGui::GetTextLineHeightWithSpacing() + 14;
-  const int columns = std::max(1, r.heads);
+  // A row per layer; one layer (a q/k/v file) wraps its heads at cells as wide as a label.
+  int columns = std::max(1, r.heads);
+  if (r.layers == 1) {
+    const float min_cell = ImGui::CalcTextSize("err 0.00e-00  TV 0.00e-00").x + 24;
+    columns = std::clamp(static_cast<int>(avail.x / min_cell), 1, columns);
+  }
   const int rows = (static_cast<int>(r.summaries.size()) + columns - 1) / columns;
   const float cell_w = avail.x / columns;
   const float thumb = std::clamp(std::min(cell_w - 24, avail.y / rows - text_h), 64.0f, 256.0f);
@@ -409,18 +463,23 @@ void draw_grid(ViewerState& state, HeadsPanel& h) {
 // ---- public ----
 
 void draw_heads_view(ViewerState& state) {
-  if (state.params.model.empty()) {
+  if (!has_heads(state.params)) {
     if (state.heads && state.heads->pending.valid()) state.heads->progress->cancel = true;
     ImGui::TextWrapped(
-        "The heads overview needs a model: it runs every layer and head of the model "
-        "on its input. Choose \"model\" under Input (or start fma-viewer with --model).");
+        "The synthetic input has one head, which the attention view shows. The heads overview "
+        "compares every head: every layer and head of a model on its input, or every head of a "
+        "q/k/v file under the FMA settings. Choose \"model\" or \"q/k/v file\" under Input "
+        "(or start fma-viewer with --model or --qkv).");
     return;
   }
   HeadsPanel& h = panel(state);
   update_heads(state, h);
   update_textures(h, state);
   const HeadsResult* r = h.shown.get();
-  if (r && r->layers > 0) {
+  if (r && r->layers > 0 && is_qkv(r->key)) {
+    ImGui::Text("%d heads, n = %lld", r->heads, static_cast<long long>(r->tokens));
+    ImGui::SameLine(0, 20);
+  } else if (r && r->layers > 0) {
     ImGui::Text("%d layers x %d heads, n = %lld", r->layers, r->heads,
                 static_cast<long long>(r->tokens));
     ImGui::SameLine(0, 20);
@@ -439,7 +498,7 @@ void draw_heads_view(ViewerState& state) {
 }
 
 bool heads_busy(const ViewerState& state) {
-  if (state.view != View::heads || state.params.model.empty()) return false;
+  if (state.view != View::heads || !has_heads(state.params)) return false;
   if (!state.heads) return true;
   const HeadsPanel& h = *state.heads;
   return h.pending.valid() || !h.shown || h.shown->key != current_key(state);

@@ -322,8 +322,12 @@ void draw_map_cell(ViewerState& state, MapKind kind, ImVec2 cell) {
 
 void draw_header(const ViewerState& state) {
   const FmaConfig& f = state.shown.fma;
+  // A model has layers x heads; a q/k/v file one layer of heads; the synthetic input one head.
   if (!state.shown.params.model.empty()) {
     ImGui::Text("layer %d  head %d   ", state.shown.params.layer, state.shown.params.head);
+    ImGui::SameLine(0, 0);
+  } else if (!state.shown.params.qkv.empty()) {
+    ImGui::Text("head %d   ", state.shown.params.head);
     ImGui::SameLine(0, 0);
   }
   ImGui::Text("n = %lld   m = %lld   p = %lld   %s   %s down-sampling%s", static_cast<long long>(state.shown.tokens),
@@ -385,6 +389,45 @@ void upload_color_tables(ViewerState& state) {
 
 }  // namespace
 
+// The fast-path check: an implementation and precision of the shown FMA variant, where it
+// runs, its time beside full attention's and its error against the float64 inspection.
+void draw_fast_path(ViewerState& state) {
+  ImGui::Spacing();
+  ImGui::TextUnformatted("Fast path");
+  ImGui::Separator();
+  FastPath& f = state.fast_path;
+  ImGui::PushItemWidth(130);
+  if (ImGui::BeginCombo("implementation", f.impl == Impl::automatic ? "auto" : to_string(f.impl))) {
+    for (Impl impl : {Impl::automatic, Impl::fused, Impl::blocked, Impl::reference}) {
+      if (ImGui::Selectable(impl == Impl::automatic ? "auto" : to_string(impl), impl == f.impl)) f.impl = impl;
+    }
+    ImGui::EndCombo();
+  }
+  // Only the CPU engine exists until the CUDA kernels land; CUDA is listed with the reason.
+  if (ImGui::BeginCombo("device", "cpu")) {
+    ImGui::Selectable("cpu", true);
+    ImGui::Selectable(state.device.cuda_available ? "cuda (no CUDA kernels in this build yet)"
+                                                   : "cuda (no CUDA device visible)",
+                      false, ImGuiSelectableFlags_Disabled);
+    ImGui::EndCombo();
+  }
+  ImGui::PopItemWidth();
+  if (ImGui::RadioButton("float32", !f.f64)) f.f64 = false;
+  ImGui::SameLine();
+  if (ImGui::RadioButton("float64", f.f64)) f.f64 = true;
+  const FastPathCheck& c = state.check;
+  if (check_busy(state)) {
+    ImGui::TextColored(kBusy, "timing...");
+  } else if (!c.error.empty()) {
+    ImGui::PushStyleColor(ImGuiCol_Text, kErrorColor);
+    ImGui::TextWrapped("%s", c.error.substr(0, c.error.find('\n')).c_str());
+    ImGui::PopStyleColor();
+  } else if (c.of) {
+    ImGui::Text("FMA %.3g ms, full attention %.3g ms", 1e3 * c.fma_seconds, 1e3 * c.full_seconds);
+    ImGui::TextColored(kMuted, "error vs float64 FMA %.2e", c.rel_error);
+  }
+}
+
 // ---- public ----
 
 // The colour scale, the Recompute button and the last run's time or state.
@@ -431,6 +474,7 @@ void draw_run_status(ViewerState& state) {
     ImGui::TextColored(kMuted, "engine %.3f s", state.shown.seconds);
   }
   ImGui::TextWrapped("%s", state.shown.source.c_str());
+  draw_fast_path(state);
 }
 
 // The model source's controls: which model and input, layer and head; the FMA settings
@@ -443,8 +487,11 @@ void draw_model_controls(ViewerState& state) {
   ImGui::PushItemWidth(130);
   if (ImGui::InputInt("layer", &p.layer)) p.layer = std::clamp(p.layer, 0, layers - 1);
   if (ImGui::InputInt("head", &p.head)) p.head = std::clamp(p.head, 0, heads - 1);
+  // The offset is a text model's: hidden once the shown run of this model has an image (an
+  // error, such as an image model refusing an offset, keeps it, so it can be set back).
+  const bool image_model = state.shown.params.model == p.model && state.shown.image != nullptr;
   int offset = static_cast<int>(p.offset);
-  if (ImGui::InputInt("text offset", &offset, 64, 512)) p.offset = std::max(0, offset);
+  if (!image_model && ImGui::InputInt("text offset", &offset, 64, 512)) p.offset = std::max(0, offset);
   ImGui::PopItemWidth();
   const FmaConfig& f = state.shown.fma;
   ImGui::TextColored(kMuted, "%s: m = %lld, p = %lld, %s", variant_name(f), static_cast<long long>(f.block_size),

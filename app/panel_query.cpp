@@ -39,15 +39,32 @@ std::string format_value(const char* fmt, double value) {
 }
 
 
-QueryRow row_of(const ViewerState& state, std::int64_t row) {
+// The inspection holding query `row` unpooled: the shown map, or for a pooled map (n over
+// kMaxMapSide) the row computed from the job's inspector (a few ms), kept until it changes.
+const Inspection& exact_row(ViewerState& state, std::int64_t row, std::int64_t* at) {
   const Inspection& in = *state.shown.inspection;
+  *at = in.pool == 1 ? row : 0;
+  if (in.pool == 1) return in;
+  QueryPanel& q = state.query;
+  if (q.exact_of != state.shown.inspection || q.exact_index != row || !q.exact_row) {
+    InspectRequest request;
+    request.row_begin = row, request.row_end = row + 1;
+    q.exact_row = std::make_shared<const Inspection>(state.shown.inspector.map(request));
+    q.exact_of = state.shown.inspection, q.exact_index = row;
+  }
+  return *q.exact_row;
+}
+
+QueryRow row_of(ViewerState& state, std::int64_t row) {
   QueryRow r;
-  r.in = &in, r.job = &state.shown, r.row = row, r.cols = in.cols, r.scale = state.scale;
+  r.in = state.shown.inspection.get();
+  r.exact = &exact_row(state, row, &r.at);
+  r.job = &state.shown, r.row = row, r.cols = r.exact->cols, r.scale = state.scale;
   r.map = state.colormap, r.floor = state.log_floor;
-  const std::size_t first = static_cast<std::size_t>(row * in.cols);
-  r.full = in.full_map.data() + first;
-  r.fma = in.fma_map.data() + first;
-  r.level = in.level_map.data() + first;
+  const std::size_t first = static_cast<std::size_t>(r.at * r.exact->cols);
+  r.full = r.exact->full_map.data() + first;
+  r.fma = r.exact->fma_map.data() + first;
+  r.level = r.exact->level_map.data() + first;
   r.hi = 1e-12;
   for (std::int64_t k = 0; k < r.cols; ++k) r.hi = std::max({r.hi, r.full[k], r.fma[k]});
   return r;
@@ -55,7 +72,7 @@ QueryRow row_of(const ViewerState& state, std::int64_t row) {
 
 // The chosen query, or the default: the last row (causal, it sees every key) else the middle.
 std::int64_t query_row(const ViewerState& state) {
-  const std::int64_t rows = state.shown.inspection->rows;
+  const std::int64_t rows = state.shown.tokens;
   if (state.query_row >= 0) return std::min(state.query_row, rows - 1);
   return state.shown.fma.causal ? rows - 1 : rows / 2;
 }
@@ -254,7 +271,7 @@ void draw_level_mass(const QueryRow& r) {
       std::clamp(ImGui::GetContentRegionAvail().x - label_w - value_w, 60.0f, 420.0f);
   ImDrawList* draw = ImGui::GetWindowDrawList();
   for (std::size_t l = 0; l < levels; ++l) {
-    const double fma = in.level_mass[static_cast<std::size_t>(r.row) * levels + l];
+    const double fma = r.exact->level_mass[static_cast<std::size_t>(r.at) * levels + l];
     const std::string name = l == 0 ? "near" : "L" + std::to_string(l);
     const ImVec2 p = ImGui::GetCursorScreenPos();
     const float h = ImGui::GetTextLineHeight();
@@ -280,8 +297,9 @@ double mean_of(const std::vector<double>& values) {
 }
 
 void draw_metrics(const QueryRow& r) {
-  const Inspection& in = *r.in;
-  const std::size_t i = static_cast<std::size_t>(r.row);
+  const Inspection& in = *r.in;  // the head's means (over a pooled map's rows: block means)
+  const Inspection& row = *r.exact;
+  const std::size_t i = static_cast<std::size_t>(r.at);
   const std::string top_k = "top-" + std::to_string(InspectRequest{}.top_k) + " overlap";
   ImGui::TextUnformatted("This query");
   ImGui::SameLine(150);
@@ -289,9 +307,9 @@ void draw_metrics(const QueryRow& r) {
   const struct {
     const char* name;
     double value, mean;
-  } lines[] = {{"total variation", in.row_tv[i], mean_of(in.row_tv)},
-               {"KL(full || FMA)", in.row_kl[i], mean_of(in.row_kl)},
-               {top_k.c_str(), in.row_topk[i], mean_of(in.row_topk)}};
+  } lines[] = {{"total variation", row.row_tv[i], mean_of(in.row_tv)},
+               {"KL(full || FMA)", row.row_kl[i], mean_of(in.row_kl)},
+               {top_k.c_str(), row.row_topk[i], mean_of(in.row_topk)}};
   for (const auto& line : lines) {
     ImGui::TextColored(kMuted, "%s", line.name);
     ImGui::SameLine(150);
@@ -407,7 +425,13 @@ void draw_query_view(ViewerState& state) {
                        state.shown.error.substr(0, state.shown.error.find('\n')).c_str());
     return;
   }
-  const QueryRow r = row_of(state, query_row(state));
+  QueryRow r;
+  try {
+    r = row_of(state, query_row(state));
+  } catch (const std::exception& e) {  // fmav::Error, or out of memory
+    ImGui::TextColored(kErrorColor, "cannot compute query %lld: %s", static_cast<long long>(query_row(state)), e.what());
+    return;
+  }
   const bool text = !state.shown.text.empty(), image = state.shown.image != nullptr;
   draw_header(state, r, text || image);
   const float avail = ImGui::GetContentRegionAvail().y;

@@ -11,9 +11,11 @@ namespace fmav::viewer {
 
 // One query row of the shown inspection and how it is drawn.
 struct QueryRow {
-  const Inspection* in = nullptr;
+  const Inspection* in = nullptr;  // the head's map: means over rows, levels, output error
+  const Inspection* exact = nullptr;  // holds the row unpooled, at index `at` (in when unpooled)
+  std::int64_t at = 0;
   const MapJob* job = nullptr;
-  std::int64_t row = 0, cols = 0;
+  std::int64_t row = 0, cols = 0;  // the query token; keys 0..cols-1
   const double* full = nullptr;
   const double* fma = nullptr;
   const std::int8_t* level = nullptr;

@@ -220,10 +220,24 @@ bool write_window_png(Platform& platform, const std::string& path, std::string* 
   return true;
 }
 
-int write_screenshot(Platform& platform, const std::string& path) {
+int write_screenshot(Platform& platform, const ViewerState& state, const std::string& path) {
   std::string message;
   const bool ok = write_window_png(platform, path, &message);
   std::fprintf(ok ? stdout : stderr, "fma-viewer: %s\n", message.c_str());
+  // What the maps show, for tests and logs: their size, pooling and exact tile.
+  const Inspection* in = state.shown.inspection.get();
+  if (ok && in != nullptr) {
+    std::printf("fma-viewer: maps of %lld tokens as %lld x %lld", static_cast<long long>(state.shown.tokens),
+                static_cast<long long>(in->rows), static_cast<long long>(in->cols));
+    if (in->pool > 1) std::printf(" (means of %lld x %lld blocks)", static_cast<long long>(in->pool),
+                                  static_cast<long long>(in->pool));
+    const MapTile& t = state.tile;
+    if (t.of == state.shown.inspection && t.inspection) {
+      std::printf(", exact tile of rows %lld-%lld, keys %lld-%lld", static_cast<long long>(t.r0),
+                  static_cast<long long>(t.r1), static_cast<long long>(t.c0), static_cast<long long>(t.c1));
+    }
+    std::printf("\n");
+  }
   return ok ? 0 : 1;
 }
 
@@ -249,7 +263,7 @@ int run_loop(Platform& platform, ViewerState& state, const Options& options) {
   while (!platform_should_close(platform) && !state.files.quit) {
     // While the worker runs, wake ten times a second for its progress and result (each
     // frame on the software renderer takes CPU from the engine); input wakes at once.
-    const bool busy = maps_busy(state) || tile_busy(state) || heads_busy(state);
+    const bool busy = maps_busy(state) || tile_busy(state) || check_busy(state) || heads_busy(state);
     platform_poll(busy ? 0.1 : (screenshot ? 0.0 : 0.25));
     const std::vector<std::string> dropped = platform_take_dropped_paths();
     if (!dropped.empty()) open_dropped(state, dropped);
@@ -259,11 +273,11 @@ int run_loop(Platform& platform, ViewerState& state, const Options& options) {
     platform_render(platform);
     export_window_when_ready(platform, state);
     if (screenshot) {
-      frames_ready = maps_busy(state) || tile_busy(state) || heads_busy(state) ? 0 : frames_ready + 1;
+      frames_ready = maps_busy(state) || tile_busy(state) || check_busy(state) || heads_busy(state) ? 0 : frames_ready + 1;
       const double elapsed =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       if (frames_ready >= options.frames || elapsed > kScreenshotTimeoutSeconds) {
-        const int code = write_screenshot(platform, options.screenshot);
+        const int code = write_screenshot(platform, state, options.screenshot);
         if (frames_ready < options.frames) {
           std::fprintf(stderr, "fma-viewer: engine still busy after %.0f s\n", elapsed);
           return 1;

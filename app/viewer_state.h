@@ -104,11 +104,36 @@ struct WorkProgress {
   std::atomic<bool> cancel{false};
 };
 
+// What the engine inspects: one head of q, k, v under an FMA configuration.
+struct HeadInput {
+  HostTensor q, k, v;  // the source's, all heads
+  FmaConfig fma;
+  WeightSet weights;
+  std::int64_t head = 0;
+};
+
+// The sidebar's fast-path check: an implementation of the shown FMA variant, timed and
+// checked against the inspector's float64 output, beside full attention (SDPA).
+struct FastPath {
+  Impl impl = Impl::automatic;
+  bool f64 = false;  // float64, else float32
+  bool operator==(const FastPath& o) const { return impl == o.impl && f64 == o.f64; }
+  bool operator!=(const FastPath& o) const { return !(*this == o); }
+};
+struct FastPathCheck {
+  FastPath settings;
+  std::shared_ptr<const Inspection> of;  // the shown map it was run for
+  double fma_seconds = 0, full_seconds = 0;  // medians of a few runs after a warm-up
+  double rel_error = 0;  // ||O - O_fma,float64|| / ||O_fma,float64||
+  std::string error;
+};
+
 // What one worker run produces: the engine's numbers and their images, or an error.
 struct MapJob {
   MapParams params;
   std::shared_ptr<const Inspection> inspection;  // null on error; pooled when n > kMaxMapSide
   Inspector inspector;  // the head, prepared: tiles and single query rows come from it
+  std::shared_ptr<const HeadInput> input;  // what it was prepared from (the fast-path check)
   MapData data;
   std::string error;   // fmav::Error message; empty on success
   bool cancelled = false;  // stopped by the Cancel button or a newer change
@@ -131,6 +156,10 @@ enum class QueryColor { fma, full, level };
 // The query inspector's own settings and the GL texture of the input image it shows.
 struct QueryPanel {
   QueryColor color = QueryColor::fma;
+  // A pooled map's query row, computed exactly from the job's inspector when chosen.
+  std::shared_ptr<const Inspection> exact_row;
+  std::shared_ptr<const Inspection> exact_of;  // the map it belongs to
+  std::int64_t exact_index = -1;
   unsigned int image_texture = 0;              // 0 = none
   std::shared_ptr<const Image> texture_image;  // the image in image_texture
 };
@@ -170,6 +199,9 @@ struct ViewerState {
   std::future<MapTile> tile_pending;  // an exact tile being computed for a pooled map
   MapTile tile;                       // the latest tile (tile.of == shown.inspection to show)
   std::array<unsigned int, kMapCount> tile_textures{};
+  FastPath fast_path;                        // as the sidebar sets it
+  std::future<FastPathCheck> check_pending;  // the fast-path check being run
+  FastPathCheck check;                       // the latest
   std::future<void> discarding; // the replaced run, being freed off the UI thread
   MapJob shown;                 // the latest finished run
   bool has_shown = false;
@@ -239,6 +271,8 @@ bool maps_busy(const ViewerState& state);
 void cancel_maps(ViewerState& state);
 // Whether an exact tile for the current zoom of a pooled map is being computed.
 bool tile_busy(const ViewerState& state);
+// Whether the fast-path check of the shown maps is under way or not yet started.
+bool check_busy(const ViewerState& state);
 // Waits for the worker and frees the map textures (at exit, with the GL context alive).
 void release_maps(ViewerState& state);
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # GUI q/k/v test: fma-viewer --qkv shows raw q, k, v made by `fmav gen-task sample-qkv`
-# (gui_smoke.sh checks the screenshot); a session of kind "qkv" with a path relative to the
+# (gui_smoke.sh checks the screenshot), and its heads overview (--view heads: a thumbnail per
+# head under the FMA settings); a session of kind "qkv" with a path relative to the
 # session file, the magma colormap and a log10 floor of -3 opens too; a q/k/v file with too
 # few tensors is refused before any window opens, naming the file.
 # Usage: tests/gui_qkv.sh path/to/fma-viewer path/to/fmav out.png
@@ -24,6 +25,8 @@ mkdir "$work/tensors"
 "$fmav" gen-task sample-qkv --n 700 --heads 2 --seed 3 --out "$work/tensors/qkv.safetensors"
 bash "$here/gui_smoke.sh" "$viewer" "$png" --qkv "$work/tensors/qkv.safetensors" --head 1 \
   --block 16 --downsample learned --causal
+bash "$here/gui_smoke.sh" "$viewer" "${png%.png}_heads.png" --qkv "$work/tensors/qkv.safetensors" \
+  --view heads --block 16 --downsample learned --causal
 
 cat > "$work/qkv.json" << EOF
 {
@@ -56,4 +59,4 @@ if ! grep -q "out.safetensors: no tensor named 'q'; a q/k/v file holds q, k and 
   cat "$work/out.txt" >&2
   exit 1
 fi
-echo "gui_qkv: $png and the session rendered; the file without q, k, v was refused"
+echo "gui_qkv: $png, the heads overview and the session rendered; the file without q, k, v was refused"

@@ -2,7 +2,8 @@
 # GUI smoke test: renders fma-viewer under a virtual X display, writes a screenshot and
 # checks the PNG: the window's size (1400x900), not uniform (more than 20 distinct colours),
 # and the panels present — the sidebar, the status bar and, in the attention view (the default
-# unless --view or --session says otherwise), each of the four maps' quadrants drawn.
+# unless --view or --session says otherwise), each of the four maps' quadrants drawn; in the
+# heads view (--view heads), the first thumbnail.
 # Usage: tests/gui_smoke.sh path/to/fma-viewer out.png [extra fma-viewer options]
 set -euo pipefail
 
@@ -115,6 +116,9 @@ if sys.argv[2] == "attention":
     x_mid, y_mid = 870, 470
     regions.update({"full attention map": (345, 100, x_mid, y_mid), "FMA map": (x_mid, 100, 1395, y_mid),
                     "difference map": (345, y_mid, x_mid, 850), "level map": (x_mid, y_mid, 1395, 850)})
+elif sys.argv[2] == "heads":
+    # Thumbnails are 64 px or more from the main area's top left, below the controls.
+    regions["first head's thumbnail"] = (350, 140, 400, 190)
 for name, box in regions.items():
     n = distinct(*box)
     if n <= 4:

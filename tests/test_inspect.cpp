@@ -148,6 +148,32 @@ TEST(Inspect, ProgressReportsBandsAndCancels) {
   EXPECT_THROW(inspector.map(req), fmav::Cancelled);
 }
 
+TEST(Inspect, FmaOutputIsTheBlockedFloat64Output) {
+  NaiveConfig c{4, 2, true, "learned", true};
+  const Problem s = make_setup(c, 50, 4);
+  fmav::InspectRequest which;
+  which.head = 1;
+  const fmav::Inspector inspector(s.q, s.k, s.v, s.config, s.set, which);
+  const auto head = [](const fmav::HostTensor& x) { return fmav::head_of(x, 0, 1, fmav::DType::f64); };
+  fmav::AttendOptions options;
+  options.impl = fmav::Impl::blocked, options.fma = s.config;
+  const fmav::HostTensor want = fmav::attend(head(s.q), head(s.k), head(s.v), options, s.set);
+  const fmav::HostTensor got = inspector.fma_output();
+  ASSERT_EQ(got.shape, (std::vector<std::int64_t>{1, 1, 50, 4}));
+  EXPECT_LT(max_abs_diff(fmav::to_tensor(want), fmav::to_tensor(got)), 1e-13);
+}
+
+TEST(Inspect, HeadOfCopiesOneHead) {
+  const fmav::HostTensor x = fmav::to_host(random_bhnd(2, 3, 5, 4, 7));
+  const fmav::HostTensor h = fmav::head_of(x, 1, 2, fmav::DType::f64);
+  ASSERT_EQ(h.shape, (std::vector<std::int64_t>{1, 1, 5, 4}));
+  EXPECT_EQ(max_abs_diff(fmav::to_tensor(h)[0][0], fmav::to_tensor(x)[1][2].to(at::kDouble)), 0.0);
+  EXPECT_EQ(fmav::head_of(x, 0, 0, fmav::DType::f32).dtype, fmav::DType::f32);
+  expect_error([&] { fmav::head_of(x, 2, 0, fmav::DType::f32); }, "batch 2 outside [0, 2)");
+  expect_error([&] { fmav::head_of(x, 0, 3, fmav::DType::f32); }, "head 3 outside [0, 3)");
+  expect_error([&] { fmav::head_of(x, 0, 0, fmav::DType::i32); }, "dtype must be F32 or F64, got I32");
+}
+
 TEST(Inspect, MetricsVanishWhenFmaIsExact) {
   NaiveConfig c{16, 4, true, "learned", true};
   const Problem s = make_setup(c, 32, 8);  // N <= 2m: FMA is full attention

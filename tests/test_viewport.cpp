@@ -1,5 +1,5 @@
 // The attention maps' linked zoom and pan (app/map_view.h): fitting, zooming about the
-// cursor, limits, panning inside the map, and the coordinate conversions.
+// cursor, limits, panning inside the map, the coordinate conversions, and mip chains.
 
 #include <gtest/gtest.h>
 
@@ -77,6 +77,32 @@ TEST(MapViewport, ShowClampsToTheMap) {
   EXPECT_DOUBLE_EQ(v.y0, 412);
   EXPECT_DOUBLE_EQ(v.x0, 0);
   EXPECT_DOUBLE_EQ(v.x1, kMinSpan);
+}
+
+TEST(MipChain, LevelsAreBlockMeansDownToOnePixel) {
+  // 5 x 3 (width x height): levels 2 x 1, then 1 x 1; the odd column joins the last block.
+  std::vector<float> v(15);
+  for (int i = 0; i < 15; ++i) v[i] = static_cast<float>(i);
+  const auto mips = fmav::viewer::mip_chain(v, 5, 3);
+  ASSERT_EQ(mips.size(), 3u);
+  ASSERT_EQ(mips[1].size(), 2u);
+  // Block 0: columns 0-1 of rows 0-2 = {0, 1, 5, 6, 10, 11}; block 1: columns 2-4.
+  EXPECT_FLOAT_EQ(mips[1][0], (0 + 1 + 5 + 6 + 10 + 11) / 6.0f);
+  EXPECT_FLOAT_EQ(mips[1][1], (2 + 3 + 4 + 7 + 8 + 9 + 12 + 13 + 14) / 9.0f);
+  ASSERT_EQ(mips[2].size(), 1u);
+  EXPECT_FLOAT_EQ(mips[2][0], (mips[1][0] + mips[1][1]) / 2);
+}
+
+TEST(MipChain, SquarePowerOfTwoKeepsTheMean) {
+  std::vector<float> v(64 * 64);
+  for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>((i * 37) % 101) / 101.0f;
+  double mean = 0;
+  for (float x : v) mean += x;
+  mean /= static_cast<double>(v.size());
+  const auto mips = fmav::viewer::mip_chain(v, 64, 64);
+  ASSERT_EQ(mips.size(), 7u);  // 64, 32, 16, 8, 4, 2, 1
+  EXPECT_EQ(mips[3].size(), 64u);
+  EXPECT_NEAR(mips.back()[0], mean, 1e-6);
 }
 
 }  // namespace

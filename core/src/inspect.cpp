@@ -225,6 +225,10 @@ Inspector::Inspector(const HostTensor& q, const HostTensor& k, const HostTensor&
 std::int64_t Inspector::tokens() const { return m_state ? m_state->n : 0; }
 int Inspector::num_levels() const { return m_state ? m_state->levels : 0; }
 double Inspector::output_rel_error() const { return m_state ? m_state->output_rel_error : 0.0; }
+HostTensor Inspector::fma_output() const {
+  FMAV_CHECK(m_state, "inspect: the inspector is empty");
+  return to_host(m_state->sp.out.contiguous());
+}
 
 Inspection Inspector::map(const InspectRequest& request) const {
   FMAV_CHECK(m_state, "inspect: the inspector is empty");

@@ -55,4 +55,8 @@ WeightSet random_downsample_weights(const FmaConfig& config, std::int64_t dim, i
 HostTensor attend(const HostTensor& q, const HostTensor& k, const HostTensor& v,
                   const AttendOptions& options, const WeightSet& weights);
 
+// One head of x, shaped (B, H, N, D), (H, N, D) or (N, D), as a (1, 1, N, D) copy in dtype
+// (float32 or float64). Throws fmav::Error for a bad shape, batch, head or dtype.
+HostTensor head_of(const HostTensor& x, std::int64_t batch, std::int64_t head, DType dtype);
+
 }  // namespace fmav

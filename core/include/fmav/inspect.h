@@ -74,6 +74,9 @@ class Inspector {
   std::int64_t tokens() const;  // N
   int num_levels() const;       // L
   double output_rel_error() const;
+  // The head's FMA output in float64, (1, 1, N, D): the oracle a faster implementation of
+  // the same variant is checked against.
+  HostTensor fma_output() const;
 
  private:
   struct State;
