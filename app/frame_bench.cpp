@@ -49,7 +49,9 @@ int run_bench_frames(Platform& platform, ViewerState& state, int frames, const F
     return ms;
   };
   const auto deadline = Clock::now() + std::chrono::minutes(10);
-  while ((maps_busy(state) || heads_busy(state)) && Clock::now() < deadline) timed();  // warm-up
+  // Warm-up: until the maps, an exact tile, the fast-path check and the heads are done.
+  const auto working = [&] { return maps_busy(state) || tile_busy(state) || check_busy(state) || heads_busy(state); };
+  while (working() && Clock::now() < deadline) timed();
   if (maps_busy(state)) {
     std::fprintf(stderr, "fma-viewer: engine still busy after 10 minutes\n");
     return 1;

@@ -331,11 +331,20 @@ void collect(ViewerState& state, MapJob job) {
   const std::int64_t n = state.shown.inspection ? state.shown.tokens : 0;
   if (n > 0 && (n != state.viewport.rows || n != state.viewport.cols)) {
     state.viewport.fit(n, n);  // in tokens, whatever the pooling
-    const std::array<double, 4>& z = state.initial_zoom;
-    if (z[0] >= 0) state.viewport.show(z[0], z[1], z[2], z[3]);
-    state.initial_zoom = {-1, -1, -1, -1};
   }
   upload(state.shown.data, state.textures);
+}
+
+// Applies a pending zoom (--zoom, a session) once the maps it was meant for are shown.
+void apply_initial_zoom(ViewerState& state) {
+  std::array<double, 4>& z = state.initial_zoom;
+  if (z[0] < 0 || !state.has_shown || state.shown.params != state.params || !state.shown.inspection) return;
+  if (z[1] > z[0]) {
+    state.viewport.show(z[0], z[1], z[2], z[3]);
+  } else {
+    state.viewport.fit(state.viewport.rows, state.viewport.cols);
+  }
+  z = {-1, -1, -1, -1};
 }
 
 bool needs_run(const ViewerState& state) {
@@ -356,6 +365,7 @@ void update_maps(ViewerState& state) {
     }
     collect(state, state.pending.get());
   }
+  apply_initial_zoom(state);
   update_tile(state);
   update_check(state);
   if (!needs_run(state)) return;

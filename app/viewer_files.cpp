@@ -204,6 +204,10 @@ Session current_session(const ViewerState& state) {
   s.scale = state.scale == MapScale::log10 ? "log10" : "linear";
   s.colormap = to_string(state.colormap);
   s.log_floor = static_cast<int>(std::lround(state.log_floor));
+  const MapViewport& v = state.viewport;
+  if (state.has_shown && v.zoomed()) s.zoom = {v.y0, v.y1, v.x0, v.x1};
+  s.implementation = to_string(state.fast_path.impl);
+  s.precision = state.fast_path.f64 ? "float64" : "float32";
   return s;
 }
 
@@ -234,6 +238,11 @@ void apply_session(ViewerState& state, const Session& s) {
   state.scale = s.scale == "linear" ? MapScale::linear : MapScale::log10;
   state.colormap = colormap;
   state.log_floor = s.log_floor;
+  // The zoom applies once the session's maps are shown; none means the whole map.
+  state.initial_zoom = s.zoom.size() == 4 ? std::array<double, 4>{s.zoom[0], s.zoom[1], s.zoom[2], s.zoom[3]}
+                                          : std::array<double, 4>{0, 0, 0, 0};
+  state.fast_path.impl = parse_impl(s.implementation);
+  state.fast_path.f64 = s.precision == "float64";
 }
 
 // ---- exports ----

@@ -56,6 +56,8 @@ struct Options {
   std::string zoom;  // rows and keys, r0:r1,c0:c1
   std::string colormap = "standard";
   int log_floor = -6;
+  std::string impl = "auto";       // the fast-path check's implementation
+  std::string precision = "float32";
   std::int64_t n = 512;
   std::int64_t block_size = 32;
   std::int64_t rank = 4;
@@ -112,13 +114,18 @@ void add_options(CLI::App& app, Options& options) {
       ->check(CLI::IsMember({"standard", "magma", "gray"}));
   app.add_option("--log-floor", options.log_floor, "log10 scale: the smallest probability shown is 10^floor")
       ->check(CLI::Range(-12, -1));
+  app.add_option("--impl", options.impl, "fast-path check: FMA implementation timed against SDPA")
+      ->check(CLI::IsMember({"auto", "fused", "blocked", "reference"}));
+  app.add_option("--precision", options.precision, "fast-path check: float32 | float64")
+      ->check(CLI::IsMember({"float32", "float64"}));
   app.add_option("--zoom", options.zoom, "initial zoom of the maps: rows r0:r1 and keys c0:c1, as r0:r1,c0:c1");
   app.add_option("--view", options.view, "tab shown first: attention | query | heads")
       ->check(CLI::IsMember({"attention", "query", "heads"}));
   app.add_option("--session", options.session,
-                 "open a session file exactly (source, layer, head, offset, view, query, colours)")
+                 "open a session file exactly (source, layer, head, offset, view, query, colours, zoom, "
+                 "fast path)")
       ->excludes("--model", "--input", "--layer", "--head", "--offset", "--synthetic", "--view",
-                 "--colormap", "--log-floor");
+                 "--colormap", "--log-floor", "--zoom", "--impl", "--precision");
   app.add_option("--qkv", options.qkv,
                  "start on raw q, k, v, compared under --block --rank --causal --downsample --seed:\n"
                  "a .safetensors holding q, k and v, or one of q.npy, k.npy, v.npy side by side\n"
@@ -236,7 +243,9 @@ int write_screenshot(Platform& platform, const ViewerState& state, const std::st
       std::printf(", exact tile of rows %lld-%lld, keys %lld-%lld", static_cast<long long>(t.r0),
                   static_cast<long long>(t.r1), static_cast<long long>(t.c0), static_cast<long long>(t.c1));
     }
-    std::printf("\n");
+    const MapViewport& v = state.viewport;
+    if (v.zoomed()) std::printf("; view of rows %.0f-%.0f, keys %.0f-%.0f", v.y0, v.y1, v.x0, v.x1);
+    std::printf("; fast path %s %s\n", to_string(state.fast_path.impl), state.fast_path.f64 ? "float64" : "float32");
   }
   return ok ? 0 : 1;
 }
@@ -337,6 +346,8 @@ int main(int argc, char** argv) {
     parse_view(options.view, &state.view);
     parse_colormap(options.colormap, &state.colormap);  // CLI11 has checked the name
     state.log_floor = options.log_floor;
+    state.fast_path.impl = fmav::parse_impl(options.impl);
+    state.fast_path.f64 = options.precision == "float64";
     if (!options.zoom.empty()) parse_zoom(options.zoom, &state.initial_zoom);
     load_viewer_settings(state);
     if (!options.qkv.empty()) {

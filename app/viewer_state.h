@@ -188,7 +188,9 @@ struct ViewerState {
   double log_floor = kLogFloor;            // log10 scale: the range shown is [10^floor, 1]
   bool recompute = false;  // the Recompute button was pressed
   MapViewport viewport;    // the four maps' shared zoom and pan
-  std::array<double, 4> initial_zoom{-1, -1, -1, -1};  // rows r0, r1, columns c0, c1 (--zoom)
+  // A zoom to show once the maps of the current settings are shown: rows r0, r1, columns
+  // c0, c1 (--zoom, a session); r0 < 0: none, r0 = r1 = 0: the whole map.
+  std::array<double, 4> initial_zoom{-1, -1, -1, -1};
   bool show_grid = true;   // overlay the hierarchy's fine blocks on the maps
 
   std::future<MapJob> pending;  // the worker's run, when one is under way

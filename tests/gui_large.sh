@@ -10,6 +10,6 @@ echo "$out"
 grep -q "maps of 16384 tokens as 4096 x 4096 (means of 4 x 4 blocks)" <<< "$out" ||
   { echo "gui_large: the overview is not 4096 x 4096 means of 4 x 4 blocks" >&2; exit 1; }
 # The tile holds the visible rows 8000-8100 and keys 7950-8050 with half a view around them.
-grep -q "exact tile of rows 7950-8150, keys 7900-8100" <<< "$out" ||
+grep -q "exact tile of rows 7950-8150, keys 7900-8100;" <<< "$out" ||
   { echo "gui_large: no exact tile around rows 8000-8100, keys 7950-8050" >&2; exit 1; }
 echo "gui_large: overview and exact tile present"

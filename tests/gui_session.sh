@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # GUI session test: fma-viewer --session opens a saved view (the shipped LM, layer 1, head 2,
-# the query inspector on query 300) and renders it (gui_smoke.sh checks the screenshot); a
+# the query inspector on query 300; then the attention view zoomed, with a fast-path choice)
+# and renders it (gui_smoke.sh checks the screenshots); a
 # corrupt session file is refused before any window opens, naming the file and the key.
 # Usage: tests/gui_session.sh path/to/fma-viewer out.png path/to/assets
 set -euo pipefail
@@ -33,6 +34,18 @@ cat > "$work/query.json" << EOF
 }
 EOF
 bash "$here/gui_smoke.sh" "$viewer" "$png" --session "$work/query.json"
+
+# The attention view zoomed (rows 100-164, keys 40-104) with the fast path set: reopened
+# exactly, as the viewer's summary line says.
+sed -e 's/"view": "query"/"view": "attention"/' \
+    -e 's/"scale": "log10"/"scale": "log10", "zoom": [100, 164, 40, 104], "implementation": "blocked", "precision": "float64"/' \
+    "$work/query.json" > "$work/zoom.json"
+out=$(bash "$here/gui_smoke.sh" "$viewer" "${png%.png}_zoom.png" --session "$work/zoom.json")
+echo "$out"
+if ! grep -q "view of rows 100-164, keys 40-104; fast path blocked float64" <<< "$out"; then
+  echo "gui_session: the session's zoom or fast path was not restored" >&2
+  exit 1
+fi
 
 # A typo in a key is refused with the file and the key named, and a non-zero exit.
 sed 's/"head"/"haed"/' "$work/query.json" > "$work/typo.json"

@@ -26,6 +26,8 @@ fmav::Session model_session() {
   s.layer = 1, s.head = 2, s.offset = 640;
   s.view = "query", s.query_row = 37, s.scale = "linear";
   s.colormap = "magma", s.log_floor = -9;
+  s.zoom = {100, 164.5, 0, 64.25};
+  s.implementation = "blocked", s.precision = "float64";
   return s;
 }
 
@@ -69,6 +71,9 @@ void expect_same(const fmav::Session& a, const fmav::Session& b) {
   EXPECT_EQ(a.scale, b.scale);
   EXPECT_EQ(a.colormap, b.colormap);
   EXPECT_EQ(a.log_floor, b.log_floor);
+  EXPECT_EQ(a.zoom, b.zoom);
+  EXPECT_EQ(a.implementation, b.implementation);
+  EXPECT_EQ(a.precision, b.precision);
 }
 
 // A valid model session's text with `from` replaced by `to` (one occurrence).
@@ -111,6 +116,9 @@ TEST(Session, ReadsOlderFilesWithoutColouring) {
   const fmav::Session s = fmav::parse_session(old);
   EXPECT_EQ(s.colormap, "standard");
   EXPECT_EQ(s.log_floor, -6);
+  EXPECT_TRUE(s.zoom.empty());
+  EXPECT_EQ(s.implementation, "auto");
+  EXPECT_EQ(s.precision, "float32");
   EXPECT_EQ(s.head, 2);
   EXPECT_EQ(s.query_row, 300);
 }
@@ -168,6 +176,23 @@ TEST(Session, RefusesBadFormatVersionAndValues) {
                       "\"layer\" must be in"));
   EXPECT_TRUE(refused(edited("\"query_row\": 37", "\"query_row\": -2"),
                       "\"query_row\" must be in [-1,"));
+  EXPECT_TRUE(refused(edited("\"implementation\": \"blocked\"", "\"implementation\": \"fast\""),
+                      "s.json: \"implementation\" must be auto, fused, blocked or reference, got 'fast'"));
+  EXPECT_TRUE(refused(edited("\"precision\": \"float64\"", "\"precision\": \"half\""),
+                      "s.json: \"precision\" must be float32 or float64, got 'half'"));
+  const std::string zoom_error = "s.json: \"zoom\" must be [r0, r1, c0, c1] with 0 <= r0 < r1 and 0 <= c0 < c1 <=";
+  const std::string zoom = fmav::session_json(model_session());
+  const std::size_t at = zoom.find("\"zoom\"");
+  ASSERT_NE(at, std::string::npos);
+  const std::size_t end = zoom.find(']', at) + 1;
+  const auto with_zoom = [&](const std::string& value) {
+    return std::string(zoom).replace(at, end - at, "\"zoom\": " + value);
+  };
+  EXPECT_TRUE(refused(with_zoom("[10, 5, 0, 64]"), zoom_error));
+  EXPECT_TRUE(refused(with_zoom("[-1, 5, 0, 64]"), zoom_error));
+  EXPECT_TRUE(refused(with_zoom("[0, 5, 0]"), "s.json: \"zoom\" must be an array of 4 numbers, got [0,5,0]"));
+  EXPECT_TRUE(refused(with_zoom("[0, 5, \"a\", 9]"), "s.json: \"zoom\" must be an array of 4 numbers"));
+  EXPECT_TRUE(refused(with_zoom("\"all\""), "s.json: \"zoom\" must be an array of 4 numbers, got \"all\""));
 }
 
 TEST(Session, RefusesBadSyntheticSettings) {
@@ -230,6 +255,16 @@ TEST(Session, WriterRefusesWhatTheReaderWould) {
   s.synthetic = true;
   EXPECT_TRUE(throws_error([&] { fmav::session_json(s); },
                            "session: the source is either synthetic or a q/k/v file, not both"));
+  s = model_session();
+  s.implementation = "fast";
+  EXPECT_TRUE(throws_error([&] { fmav::session_json(s); },
+                           "session: implementation must be auto, fused, blocked or reference, got 'fast'"));
+  s = model_session();
+  s.precision = "half";
+  EXPECT_TRUE(throws_error([&] { fmav::session_json(s); }, "session: precision must be float32 or float64, got 'half'"));
+  s = model_session();
+  s.zoom = {5, 5, 0, 1};
+  EXPECT_TRUE(throws_error([&] { fmav::session_json(s); }, "session: \"zoom\" must be [r0, r1, c0, c1]"));
 }
 
 using SessionFile = TempFolder;

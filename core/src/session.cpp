@@ -5,6 +5,7 @@
 #include "fmav/session.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <limits>
@@ -49,6 +50,21 @@ bool valid_scale(const std::string& scale) { return scale == "log10" || scale ==
 
 bool valid_colormap(const std::string& colormap) {
   return colormap == "standard" || colormap == "magma" || colormap == "gray";
+}
+
+bool valid_implementation(const std::string& name) {
+  return name == "auto" || name == "fused" || name == "blocked" || name == "reference";
+}
+
+bool valid_precision(const std::string& name) { return name == "float32" || name == "float64"; }
+
+// A zoom: empty, or rows r0 < r1 and keys c0 < c1, all finite and within [0, kMaxTokens].
+void check_zoom(const std::vector<double>& zoom, const std::string& where) {
+  if (zoom.empty()) return;
+  const auto in_range = [](double x) { return std::isfinite(x) && x >= 0 && x <= static_cast<double>(kMaxTokens); };
+  FMAV_CHECK(zoom.size() == 4 && std::all_of(zoom.begin(), zoom.end(), in_range) && zoom[0] < zoom[1] &&
+                 zoom[2] < zoom[3],
+             where, ": \"zoom\" must be [r0, r1, c0, c1] with 0 <= r0 < r1 and 0 <= c0 < c1 <= ", kMaxTokens);
 }
 
 // The log10 floor's range: the viewer's --log-floor and slider.
@@ -112,6 +128,11 @@ std::string session_json(const Session& s) {
              s.colormap, "'");
   FMAV_CHECK(s.log_floor >= kMinLogFloor && s.log_floor <= kMaxLogFloor, where,
              ": log_floor must be in [", kMinLogFloor, ", ", kMaxLogFloor, "], got ", s.log_floor);
+  FMAV_CHECK(valid_implementation(s.implementation), where,
+             ": implementation must be auto, fused, blocked or reference, got '", s.implementation, "'");
+  FMAV_CHECK(valid_precision(s.precision), where, ": precision must be float32 or float64, got '", s.precision,
+             "'");
+  check_zoom(s.zoom, where);
   FMAV_CHECK(!(s.synthetic && !s.qkv.empty()), where,
              ": the source is either synthetic or a q/k/v file, not both");
   FMAV_CHECK(s.layer >= 0 && s.head >= 0 && s.offset >= 0 && s.query_row >= -1, where,
@@ -145,13 +166,16 @@ std::string session_json(const Session& s) {
   j["scale"] = s.scale;
   j["colormap"] = s.colormap;
   j["log_floor"] = s.log_floor;
+  if (!s.zoom.empty()) j["zoom"] = s.zoom;
+  j["implementation"] = s.implementation;
+  j["precision"] = s.precision;
   return j.dump(2) + "\n";
 }
 
 Session parse_session(const std::string& text, const std::string& name) {
   const Json j = parse_json_object(text, name, kSessionFormat, kSessionFormatVersion, kMaxSessionBytes, kMaxDepth);
   json_check_keys(j, {"format", "format_version", "source", "layer", "head", "offset", "view",
-                 "query_row", "scale", "colormap", "log_floor"}, name);
+                 "query_row", "scale", "colormap", "log_floor", "zoom", "implementation", "precision"}, name);
   Session s;
   parse_source(json_key(j, "source", name), name, &s);
   s.layer = static_cast<int>(json_int(j, "layer", 0, kMaxIndex, name));
@@ -173,6 +197,26 @@ Session parse_session(const std::string& text, const std::string& name) {
   }
   if (j.contains("log_floor")) {
     s.log_floor = static_cast<int>(json_int(j, "log_floor", kMinLogFloor, kMaxLogFloor, name));
+  }
+  if (j.contains("zoom")) {
+    const Json& zoom = j["zoom"];
+    FMAV_CHECK(zoom.is_array() && zoom.size() == 4, name, ": \"zoom\" must be an array of 4 numbers, got ",
+               zoom.dump().substr(0, 80));
+    for (const Json& x : zoom) {
+      FMAV_CHECK(x.is_number(), name, ": \"zoom\" must be an array of 4 numbers, got ", zoom.dump().substr(0, 80));
+      s.zoom.push_back(x.get<double>());
+    }
+    check_zoom(s.zoom, name);
+  }
+  if (j.contains("implementation")) {
+    s.implementation = json_string(j, "implementation", name);
+    FMAV_CHECK(valid_implementation(s.implementation), name,
+               ": \"implementation\" must be auto, fused, blocked or reference, got '", s.implementation, "'");
+  }
+  if (j.contains("precision")) {
+    s.precision = json_string(j, "precision", name);
+    FMAV_CHECK(valid_precision(s.precision), name, ": \"precision\" must be float32 or float64, got '",
+               s.precision, "'");
   }
   return s;
 }

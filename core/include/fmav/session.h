@@ -40,19 +40,26 @@ struct Session {
   std::string scale = "log10";      // "log10" | "linear"
   std::string colormap = "standard";  // "standard" | "magma" | "gray"
   int log_floor = -6;                 // log10 scale: the range shown is [10^log_floor, 1]
+  // The maps' zoom in tokens: rows [r0, r1), keys [c0, c1); empty = the whole map.
+  std::vector<double> zoom;
+  // The fast-path check: "auto" | "fused" | "blocked" | "reference", "float32" | "float64".
+  std::string implementation = "auto";
+  std::string precision = "float32";
 };
 
 // The session file's text (pretty-printed; format "fmav-session", format_version 1). The
 // source is {"kind": "model", "model", "input"}, {"kind": "synthetic", "n", "block_size",
 // "rank", "causal", "downsample", "count_multiplicity", "seed"} or {"kind": "qkv", "file",
 // and the synthetic keys but "n"}. Throws fmav::Error for a session that parse_session would
-// refuse (bad view, scale, colormap, log_floor, negative layer, ...).
+// refuse (bad view, scale, colormap, log_floor, zoom, implementation, precision, negative
+// layer, ...).
 std::string session_json(const Session& session);
 // Parses session text. Over kMaxSessionBytes, nesting deeper than the format's, not JSON,
 // an unknown, missing or mistyped key, an unknown format or version, or a value out of range
-// is an fmav::Error naming `name` and the key. "colormap" and "log_floor" are optional
-// (default "standard" and -6): version 1 files written before they existed lack them, and
-// they were added without a new version because an older file still means the same view.
+// is an fmav::Error naming `name` and the key. "colormap", "log_floor", "zoom",
+// "implementation" and "precision" are optional (default "standard", -6, none, "auto",
+// "float32"): version 1 files written before they existed lack them, and they were added
+// without a new version because an older file still means the same view.
 Session parse_session(const std::string& text, const std::string& name = "session.json");
 // Writes session_json atomically (a temporary file, then rename).
 void save_session(const std::string& path, const Session& session);
