@@ -379,7 +379,9 @@ void update_maps(ViewerState& state) {
 bool maps_busy(const ViewerState& state) { return state.pending.valid() || needs_run(state); }
 
 void cancel_maps(ViewerState& state) {
-  if (state.pending.valid() && state.progress) state.progress->cancel = true;
+  if (!state.pending.valid() || !state.progress || state.progress->cancel) return;
+  state.progress->cancel = true;
+  state.status_message = "cancelled the engine run";
 }
 
 bool tile_busy(const ViewerState& state) {

@@ -326,8 +326,16 @@ void draw_file_dialog(ViewerState& state) {
 }
 
 void draw_file_menu(ViewerState& state) {
+  // Ctrl+O, Ctrl+S, Ctrl+Q, unless a text field or a dialog has the keyboard. 'O', 'S' and
+  // 'Q' are also GLFW's key codes of those keys (ImGui 1.86 names few keys).
+  const ImGuiIO& io = ImGui::GetIO();
+  if (io.KeyCtrl && !io.WantTextInput && !ImGui::IsPopupOpen(nullptr, ImGuiPopupFlags_AnyPopupId)) {
+    if (ImGui::IsKeyPressed('O', false)) request_file_dialog(state, BrowseMode::open);
+    if (ImGui::IsKeyPressed('S', false)) request_file_dialog(state, BrowseMode::save_session);
+    if (ImGui::IsKeyPressed('Q', false)) state.files.quit = true;
+  }
   if (!ImGui::BeginMenu("File")) return;
-  if (ImGui::MenuItem("Open...")) request_file_dialog(state, BrowseMode::open);
+  if (ImGui::MenuItem("Open...", "Ctrl+O")) request_file_dialog(state, BrowseMode::open);
   const std::vector<std::string> recent = state.files.settings.recent;  // open_path edits it
   if (ImGui::BeginMenu("Open recent", !recent.empty())) {
     for (const std::string& path : recent) {
@@ -338,7 +346,7 @@ void draw_file_menu(ViewerState& state) {
     ImGui::EndMenu();
   }
   ImGui::Separator();
-  if (ImGui::MenuItem("Save session...")) request_file_dialog(state, BrowseMode::save_session);
+  if (ImGui::MenuItem("Save session...", "Ctrl+S")) request_file_dialog(state, BrowseMode::save_session);
   const bool maps = state.has_shown && state.shown.inspection && state.shown.error.empty();
   if (ImGui::BeginMenu("Export")) {
     if (ImGui::MenuItem("Window as PNG...")) request_file_dialog(state, BrowseMode::export_window);
@@ -352,7 +360,7 @@ void draw_file_menu(ViewerState& state) {
     ImGui::EndMenu();
   }
   ImGui::Separator();
-  if (ImGui::MenuItem("Quit")) state.files.quit = true;
+  if (ImGui::MenuItem("Quit", "Ctrl+Q")) state.files.quit = true;
   ImGui::EndMenu();
 }
 

@@ -27,6 +27,12 @@ const ImVec4 kMuted(0.65f, 0.65f, 0.68f, 1.0f);
 const ImVec4 kBusy(1.0f, 0.8f, 0.3f, 1.0f);
 const ImVec4 kErrorColor(1.0f, 0.4f, 0.4f, 1.0f);
 
+// An integer field of the sidebar: a typed value applies on Enter, the -/+ buttons at once,
+// so that typing 16384 does not start engine runs for 1, 16, 163 and 1638.
+bool input_int(const char* label, int* value, int step = 1, int step_fast = 100) {
+  return ImGui::InputInt(label, value, step, step_fast, ImGuiInputTextFlags_EnterReturnsTrue);
+}
+
 // ---- drawing helpers ----
 
 ImU32 to_imu32(Rgba8 c) { return IM_COL32(c.r, c.g, c.b, c.a); }
@@ -485,13 +491,13 @@ void draw_model_controls(ViewerState& state) {
   ImGui::TextWrapped("input %s", file_name(p.input).c_str());
   const int layers = std::max(1, state.shown.layers), heads = std::max(1, state.shown.heads);
   ImGui::PushItemWidth(130);
-  if (ImGui::InputInt("layer", &p.layer)) p.layer = std::clamp(p.layer, 0, layers - 1);
-  if (ImGui::InputInt("head", &p.head)) p.head = std::clamp(p.head, 0, heads - 1);
+  if (input_int("layer", &p.layer)) p.layer = std::clamp(p.layer, 0, layers - 1);
+  if (input_int("head", &p.head)) p.head = std::clamp(p.head, 0, heads - 1);
   // The offset is a text model's: hidden once the shown run of this model has an image (an
   // error, such as an image model refusing an offset, keeps it, so it can be set back).
   const bool image_model = state.shown.params.model == p.model && state.shown.image != nullptr;
   int offset = static_cast<int>(p.offset);
-  if (!image_model && ImGui::InputInt("text offset", &offset, 64, 512)) p.offset = std::max(0, offset);
+  if (!image_model && input_int("text offset", &offset, 64, 512)) p.offset = std::max(0, offset);
   ImGui::PopItemWidth();
   const FmaConfig& f = state.shown.fma;
   ImGui::TextColored(kMuted, "%s: m = %lld, p = %lld, %s", variant_name(f), static_cast<long long>(f.block_size),
@@ -533,17 +539,17 @@ void draw_map_controls(ViewerState& state) {
   if (qkv) {
     ImGui::TextWrapped("file %s", file_name(p.qkv).c_str());
     const int heads = std::max(1, state.shown.heads);
-    if (ImGui::InputInt("head", &p.head)) p.head = std::clamp(p.head, 0, heads - 1);
+    if (input_int("head", &p.head)) p.head = std::clamp(p.head, 0, heads - 1);
   }
   ImGui::Spacing();
   ImGui::TextUnformatted("FMA settings");
   ImGui::Separator();
   int n = static_cast<int>(p.n), m = static_cast<int>(p.block_size);
   int rank = static_cast<int>(p.rank), seed = static_cast<int>(p.seed);
-  if (!qkv && ImGui::InputInt("tokens n", &n, 64, 512)) p.n = std::clamp<std::int64_t>(n, 1, kMaxTokens);
-  if (ImGui::InputInt("block size m", &m, 1, 16)) p.block_size = std::max(1, m);
-  if (ImGui::InputInt("rank p", &rank, 1, 4)) p.rank = std::max(1, rank);
-  if (ImGui::InputInt("seed", &seed)) p.seed = static_cast<std::uint64_t>(std::max(0, seed));
+  if (!qkv && input_int("tokens n", &n, 64, 512)) p.n = std::clamp<std::int64_t>(n, 1, kMaxTokens);
+  if (input_int("block size m", &m, 1, 16)) p.block_size = std::max(1, m);
+  if (input_int("rank p", &rank, 1, 4)) p.rank = std::max(1, rank);
+  if (input_int("seed", &seed)) p.seed = static_cast<std::uint64_t>(std::max(0, seed));
   if (ImGui::BeginCombo("down-sampling", to_string(p.downsample))) {
     for (Downsample kind : {Downsample::learned, Downsample::average, Downsample::dense}) {
       if (ImGui::Selectable(to_string(kind), kind == p.downsample)) p.downsample = kind;

@@ -10,6 +10,7 @@
 #include <imgui_impl_glfw.h>
 #include <imgui_impl_opengl3.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -29,6 +30,47 @@ void on_drop(GLFWwindow* /*window*/, int count, const char** paths) {
   for (int i = 0; i < count; ++i) {
     if (paths[i]) g_dropped.emplace_back(paths[i]);
   }
+}
+
+// ImGui 1.86 reads keys as "down now": a press and its release that arrive between two
+// frames (a quick tap, or scripted input) would never be seen. Releases are held back
+// while a press has not been seen by a frame (platform_poll delivers them before the next
+// events).
+struct HeldRelease {
+  int key, scancode, mods;
+};
+std::vector<int> g_pressed_since_frame;
+std::vector<HeldRelease> g_held_releases;
+
+// Whether input arrived since the last platform_poll (the viewer then draws a few frames
+// at once: ImGui needs a frame or two to open a popup or move the keyboard focus).
+bool g_input = false;
+
+void on_mouse_button(GLFWwindow* window, int button, int action, int mods) {
+  g_input = true;
+  ImGui_ImplGlfw_MouseButtonCallback(window, button, action, mods);
+}
+void on_scroll(GLFWwindow* window, double dx, double dy) {
+  g_input = true;
+  ImGui_ImplGlfw_ScrollCallback(window, dx, dy);
+}
+void on_char(GLFWwindow* window, unsigned int c) {
+  g_input = true;
+  ImGui_ImplGlfw_CharCallback(window, c);
+}
+void on_cursor(GLFWwindow* /*window*/, double /*x*/, double /*y*/) { g_input = true; }  // ImGui polls it
+
+void on_key(GLFWwindow* window, int key, int scancode, int action, int mods) {
+  g_input = true;
+  // While a press waits for its frame every release waits too, in order: a chord whose
+  // modifier is let go first (Ctrl down, S down, Ctrl up, S up) still reaches that frame
+  // as Ctrl+S.
+  if (action == GLFW_RELEASE && (!g_pressed_since_frame.empty() || !g_held_releases.empty())) {
+    g_held_releases.push_back({key, scancode, mods});
+    return;
+  }
+  if (action == GLFW_PRESS) g_pressed_since_frame.push_back(key);
+  ImGui_ImplGlfw_KeyCallback(window, key, scancode, action, mods);
 }
 
 bool env_set(const char* name) {
@@ -99,6 +141,12 @@ OpenStatus platform_open(Platform& platform, int width, int height, const char* 
   ImGui_ImplGlfw_InitForOpenGL(platform.m_window, true);
   ImGui_ImplOpenGL3_Init("#version 330 core");
   glfwSetDropCallback(platform.m_window, on_drop);  // ImGui's GLFW backend installs none
+  // Ours replace ImGui's callbacks and call them (key: see on_key; the rest mark input).
+  glfwSetKeyCallback(platform.m_window, on_key);
+  glfwSetMouseButtonCallback(platform.m_window, on_mouse_button);
+  glfwSetScrollCallback(platform.m_window, on_scroll);
+  glfwSetCharCallback(platform.m_window, on_char);
+  glfwSetCursorPosCallback(platform.m_window, on_cursor);
   platform.m_imgui_ready = true;
   return OpenStatus::ok;
 }
@@ -121,18 +169,27 @@ bool platform_should_close(const Platform& platform) {
   return glfwWindowShouldClose(platform.m_window);
 }
 
-void platform_poll(double wait_seconds) {
+bool platform_poll(double wait_seconds) {
+  // The releases held back since the last frame, before this poll's events (between frames,
+  // so ImGui's modifier flags stay consistent within a frame).
+  std::vector<HeldRelease> held;
+  held.swap(g_held_releases);
+  GLFWwindow* window = glfwGetCurrentContext();
+  for (const HeldRelease& r : held) ImGui_ImplGlfw_KeyCallback(window, r.key, r.scancode, GLFW_RELEASE, r.mods);
+  g_input = false;
   if (wait_seconds > 0) {
     glfwWaitEventsTimeout(wait_seconds);
   } else {
     glfwPollEvents();
   }
+  return g_input;
 }
 
 void platform_begin_frame() {
   ImGui_ImplOpenGL3_NewFrame();
   ImGui_ImplGlfw_NewFrame();
   ImGui::NewFrame();
+  g_pressed_since_frame.clear();  // this frame has seen the presses
 }
 
 void platform_render(Platform& platform) {

@@ -30,8 +30,9 @@ OpenStatus platform_open(Platform& platform, int width, int height, const char* 
 void platform_close(Platform& platform);
 
 bool platform_should_close(const Platform& platform);
-// Processes window events, waiting up to wait_seconds for one (0: poll, do not wait).
-void platform_poll(double wait_seconds);
+// Processes window events, waiting up to wait_seconds for one (0: poll, do not wait);
+// returns whether any was user input (keys, characters, mouse).
+bool platform_poll(double wait_seconds);
 // Starts an ImGui frame (backends, then ImGui::NewFrame).
 void platform_begin_frame();
 // Renders the ImGui frame into the back buffer (not yet shown).

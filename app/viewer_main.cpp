@@ -14,6 +14,7 @@
 #include <imgui.h>
 #include <stb/stb_image_write.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <cstdio>
@@ -66,6 +67,7 @@ struct Options {
   std::uint64_t seed = 0;
   std::string session;     // a session file to open (fmav/session.h)
   bool open_dialog = false;  // start with the Open dialog shown
+  bool log = false;          // print what happens (idle, status, errors) on stdout
   std::string screenshot;  // PNG path; empty = interactive
   int frames = 5;
   int bench_frames = 0;  // > 0: time this many frames, print statistics, exit
@@ -132,6 +134,8 @@ void add_options(CLI::App& app, Options& options) {
                  "(also <prefix>_q.npy, ...)")
       ->excludes("--model", "--input", "--layer", "--offset", "--synthetic", "--n", "--session");
   app.add_flag("--open-dialog", options.open_dialog, "start with the File > Open dialog shown");
+  app.add_flag("--log", options.log, "print a line when the viewer becomes busy or idle (what it shows), and "
+               "each status message and error, on stdout");
   app.add_option("--screenshot", options.screenshot,
                  "render, write the window to this PNG and exit");
   app.add_option("--bench-frames", options.bench_frames,
@@ -208,6 +212,11 @@ void draw_frame(ViewerState& state, bool* select_view) {
   ImGui::EndChild();
   ImGui::Separator();
   draw_status_bar(state);
+  // Escape cancels the engine's run, unless a dialog or popup takes it.
+  if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Escape), false) &&
+      !ImGui::IsPopupOpen(nullptr, ImGuiPopupFlags_AnyPopupId)) {
+    cancel_maps(state);
+  }
   draw_error_popup(state);
   draw_file_dialog(state);
   ImGui::End();
@@ -227,28 +236,66 @@ bool write_window_png(Platform& platform, const std::string& path, std::string* 
   return true;
 }
 
+// What the viewer shows, in one line (after a screenshot, and with --log): the view, the
+// maps' size, pooling and exact tile, the zoom, the query and the fast path.
+std::string summary(const ViewerState& state) {
+  char text[512];
+  std::string out = std::string("view ") + to_string(state.view);
+  const Inspection* in = state.shown.inspection.get();
+  if (in == nullptr) return out + "; no maps" + (state.shown.error.empty() ? "" : " (engine error)");
+  std::snprintf(text, sizeof(text), "; maps of %lld tokens as %lld x %lld", static_cast<long long>(state.shown.tokens),
+                static_cast<long long>(in->rows), static_cast<long long>(in->cols));
+  out += text;
+  if (in->pool > 1) {
+    std::snprintf(text, sizeof(text), " (means of %lld x %lld blocks)", static_cast<long long>(in->pool),
+                  static_cast<long long>(in->pool));
+    out += text;
+  }
+  const MapTile& t = state.tile;
+  if (t.of == state.shown.inspection && t.inspection) {
+    std::snprintf(text, sizeof(text), ", exact tile of rows %lld-%lld, keys %lld-%lld", static_cast<long long>(t.r0),
+                  static_cast<long long>(t.r1), static_cast<long long>(t.c0), static_cast<long long>(t.c1));
+    out += text;
+  }
+  const MapViewport& v = state.viewport;
+  if (v.zoomed()) {
+    std::snprintf(text, sizeof(text), "; view of rows %.0f-%.0f, keys %.0f-%.0f", v.y0, v.y1, v.x0, v.x1);
+    out += text;
+  }
+  if (state.query_row >= 0) out += "; query " + std::to_string(state.query_row);
+  out += std::string("; fast path ") + to_string(state.fast_path.impl) + (state.fast_path.f64 ? " float64" : " float32");
+  return out;
+}
+
 int write_screenshot(Platform& platform, const ViewerState& state, const std::string& path) {
   std::string message;
   const bool ok = write_window_png(platform, path, &message);
   std::fprintf(ok ? stdout : stderr, "fma-viewer: %s\n", message.c_str());
-  // What the maps show, for tests and logs: their size, pooling and exact tile.
-  const Inspection* in = state.shown.inspection.get();
-  if (ok && in != nullptr) {
-    std::printf("fma-viewer: maps of %lld tokens as %lld x %lld", static_cast<long long>(state.shown.tokens),
-                static_cast<long long>(in->rows), static_cast<long long>(in->cols));
-    if (in->pool > 1) std::printf(" (means of %lld x %lld blocks)", static_cast<long long>(in->pool),
-                                  static_cast<long long>(in->pool));
-    const MapTile& t = state.tile;
-    if (t.of == state.shown.inspection && t.inspection) {
-      std::printf(", exact tile of rows %lld-%lld, keys %lld-%lld", static_cast<long long>(t.r0),
-                  static_cast<long long>(t.r1), static_cast<long long>(t.c0), static_cast<long long>(t.c1));
-    }
-    const MapViewport& v = state.viewport;
-    if (v.zoomed()) std::printf("; view of rows %.0f-%.0f, keys %.0f-%.0f", v.y0, v.y1, v.x0, v.x1);
-    std::printf("; fast path %s %s\n", to_string(state.fast_path.impl), state.fast_path.f64 ? "float64" : "float32");
-  }
+  if (ok) std::printf("fma-viewer: %s\n", summary(state).c_str());
   return ok ? 0 : 1;
 }
+
+// --log: one line on stdout when the viewer becomes busy, and when it becomes idle (what it
+// shows), and for each new status message or error, so scripts (tests/gui_interact.sh) can
+// follow an interactive run.
+struct EventLog {
+  bool on = false, was_busy = true;
+  std::string status, error;
+  void update(const ViewerState& state, bool busy) {
+    if (!on) return;
+    if (was_busy && !busy) std::printf("fma-viewer: idle; %s\n", summary(state).c_str());
+    if (!was_busy && busy) std::printf("fma-viewer: busy\n");
+    was_busy = busy;
+    if (state.status_message != status && !state.status_message.empty()) {
+      std::printf("fma-viewer: status: %s\n", state.status_message.c_str());
+    }
+    if (state.status_error != error && !state.status_error.empty()) {
+      std::printf("fma-viewer: error: %s\n", state.status_error.c_str());
+    }
+    status = state.status_message, error = state.status_error;
+    std::fflush(stdout);
+  }
+};
 
 // File > Export > Window: written once the dialog has left the back buffer.
 void export_window_when_ready(Platform& platform, ViewerState& state) {
@@ -269,11 +316,17 @@ int run_loop(Platform& platform, ViewerState& state, const Options& options) {
   const auto start = std::chrono::steady_clock::now();
   int frames_ready = 0;
   bool select_view = true;  // show the --view tab on the first frame
+  EventLog log;
+  log.on = options.log;
+  int eager_frames = 0;
   while (!platform_should_close(platform) && !state.files.quit) {
     // While the worker runs, wake ten times a second for its progress and result (each
     // frame on the software renderer takes CPU from the engine); input wakes at once.
+    // After input, three frames at once: ImGui takes a frame or two to open a popup or
+    // move the keyboard focus, which should not wait for the next event.
     const bool busy = maps_busy(state) || tile_busy(state) || check_busy(state) || heads_busy(state);
-    platform_poll(busy ? 0.1 : (screenshot ? 0.0 : 0.25));
+    const double wait = eager_frames > 0 ? 0.0 : busy ? 0.1 : (screenshot ? 0.0 : 0.25);
+    eager_frames = platform_poll(wait) ? 3 : std::max(0, eager_frames - 1);
     const std::vector<std::string> dropped = platform_take_dropped_paths();
     if (!dropped.empty()) open_dropped(state, dropped);
     update_maps(state);
@@ -281,8 +334,10 @@ int run_loop(Platform& platform, ViewerState& state, const Options& options) {
     draw_frame(state, &select_view);
     platform_render(platform);
     export_window_when_ready(platform, state);
+    const bool working = maps_busy(state) || tile_busy(state) || check_busy(state) || heads_busy(state);
+    log.update(state, working);
     if (screenshot) {
-      frames_ready = maps_busy(state) || tile_busy(state) || check_busy(state) || heads_busy(state) ? 0 : frames_ready + 1;
+      frames_ready = working ? 0 : frames_ready + 1;
       const double elapsed =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       if (frames_ready >= options.frames || elapsed > kScreenshotTimeoutSeconds) {

@@ -19,7 +19,7 @@ FMAV_APT_PACKAGES=(
   libstb-dev fonts-dejavu-core                                      # PNG export, UI font
   nlohmann-json3-dev libcli11-dev                                   # safetensors headers, CLI
   libgtest-dev libgmock-dev                                         # tests
-  xvfb xauth                                                        # GUI tests without a display
+  xvfb xauth xdotool                                                # GUI tests: no display, real input
 )
 
 fmav_log() { printf '\033[1m[fma-viewer]\033[0m %s\n' "$*" >&2; }
