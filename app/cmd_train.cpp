@@ -2,7 +2,6 @@
 // progress line, periodic evaluation, resumable checkpoints and Ctrl-C that saves; and
 // evaluate a model (bpc, perplexity, accuracy) on a text file or an image folder.
 
-#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -15,13 +14,6 @@
 
 namespace fmav::cli {
 namespace {
-
-std::atomic<bool> g_interrupted{false};
-
-void on_interrupt(int) {
-  g_interrupted.store(true);
-  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C stops at once (files are written atomically)
-}
 
 std::string duration(double seconds) {
   char buf[32];
@@ -93,7 +85,7 @@ int run_train(TrainArgs& a, const std::string& command) {
                 attention_name(check.attention).c_str(), static_cast<double>(count_parameters(check)) / 1e6);
     std::fflush(stdout);
   }
-  std::signal(SIGINT, on_interrupt);
+  const std::atomic<bool>* interrupted = catch_interrupt();
   const TrainResult r = train(a.o, [&](const TrainStatus& s) {
     if (s.step % a.log_every == 0 || s.step == s.steps || s.evaluated) {
       std::printf("step %lld/%lld  loss %.4f  %.0f %s/s  ETA %s\n", static_cast<long long>(s.step),
@@ -103,8 +95,8 @@ int run_train(TrainArgs& a, const std::string& command) {
     if (s.evaluated) print_eval("  valid", s.eval, s.items_are_tokens);
     if (s.saved) std::printf("  checkpoint saved to %s\n", a.o.out.c_str());
     std::fflush(stdout);
-  }, &g_interrupted);
-  std::signal(SIGINT, SIG_DFL);
+  }, interrupted);
+  release_interrupt();
   if (r.cancelled) {
     std::printf("interrupted at step %lld; checkpoint saved. Resume with: fmav train --resume --out %s\n",
                 static_cast<long long>(r.steps_done), a.o.out.c_str());

@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <atomic>
 #include <functional>
 #include <string>
 
@@ -16,8 +17,16 @@ std::function<int()> add_gen_task(CLI::App& app);
 std::function<int()> add_train(CLI::App& app);
 std::function<int()> add_eval(CLI::App& app);
 std::function<int()> add_inspect(CLI::App& app);
+std::function<int()> add_sweep(CLI::App& app);
+std::function<int()> add_merge(CLI::App& app);
 
 // The command line fmav was started with (recorded in trained models' config.json).
 const std::string& command_line();
+
+// Ctrl-C asks a long command to stop cleanly: from catch_interrupt() until
+// release_interrupt(), the first Ctrl-C sets the returned flag (the command finishes its
+// step, keeps what it wrote and exits 130); a second one stops the process at once.
+const std::atomic<bool>* catch_interrupt();
+void release_interrupt();
 
 }  // namespace fmav::cli

@@ -1,8 +1,9 @@
 // fmav: the headless command-line twin of fma-viewer. Subcommands: attend, bench, eval,
-// figure, gen-task, info, inspect, train.
+// figure, gen-task, info, inspect, merge, sweep, train.
 
 #include <CLI/CLI.hpp>
 
+#include <csignal>
 #include <cstdio>
 #include <map>
 #include <string>
@@ -16,6 +17,22 @@ std::string g_command_line;
 }  // namespace
 
 const std::string& command_line() { return g_command_line; }
+
+namespace {
+std::atomic<bool> g_interrupted{false};
+void on_interrupt(int) {
+  g_interrupted.store(true);
+  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C stops at once
+}
+}  // namespace
+
+const std::atomic<bool>* catch_interrupt() {
+  g_interrupted.store(false);
+  std::signal(SIGINT, on_interrupt);
+  return &g_interrupted;
+}
+
+void release_interrupt() { std::signal(SIGINT, SIG_DFL); }
 
 }  // namespace fmav::cli
 
@@ -32,7 +49,8 @@ int main(int argc, char** argv) {
       {"attend", fmav::cli::add_attend(app)},     {"bench", fmav::cli::add_bench(app)},
       {"figure", fmav::cli::add_figure(app)},     {"train", fmav::cli::add_train(app)},
       {"eval", fmav::cli::add_eval(app)},         {"inspect", fmav::cli::add_inspect(app)},
-      {"gen-task", fmav::cli::add_gen_task(app)},
+      {"gen-task", fmav::cli::add_gen_task(app)}, {"sweep", fmav::cli::add_sweep(app)},
+      {"merge", fmav::cli::add_merge(app)},
   };
   CLI11_PARSE(app, argc, argv);
   if (!version && app.get_subcommands().empty()) {

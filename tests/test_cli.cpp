@@ -17,6 +17,7 @@
 #include "fmav/gen_task.h"
 #include "fmav/input.h"
 #include "fmav/sample.h"
+#include "fmav/sweep.h"
 #include "fmav/tensor_io.h"
 #include "test_util.h"
 
@@ -298,6 +299,100 @@ TEST_F(Cli, TrainEvalInspectEndToEnd) {
   const std::string summary = fmav::read_file_bytes(path("ins/summary.json"), 1 << 20);
   for (const char* key : {"\"output_rel_error\"", "\"mean_tv\"", "\"mass_per_level\"", "\"rows\""}) {
     EXPECT_NE(summary.find(key), std::string::npos) << key << " in " << summary;
+  }
+}
+
+// ---- sweeps ----
+
+std::vector<std::int64_t> sweep_indexes(const std::string& file) {
+  std::vector<std::int64_t> out;
+  for (const auto& r : fmav::read_sweep_file(file).results) out.push_back(r.index);
+  return out;
+}
+
+TEST_F(Cli, SweepKilledMidRunResumesWithoutLosingOrRepeatingPoints) {
+  const std::string sweep = "sweep --n 2048 --r 8,16,32,64 --p 1,2,4 --heads 2 --repeats 1 --out " + path("s.jsonl");
+  // SIGKILL (no chance to clean up) once two points are in the file.
+  const Result killed = run(sweep + " > " + path("s.log") + " 2>&1 & pid=$!; for i in $(seq 600); do "
+                            "[ $(wc -l < " + path("s.jsonl") + " 2>/dev/null || echo 0) -ge 3 ] && break; sleep 0.1; done; "
+                            "kill -KILL $pid; wait $pid");
+  EXPECT_NE(killed.code, 0);
+  const std::vector<std::int64_t> before = sweep_indexes(path("s.jsonl"));
+  ASSERT_GE(before.size(), 2u);
+  ASSERT_LT(before.size(), 12u) << "the sweep finished before it was killed; make it longer";
+  const Result resumed = run(sweep);
+  ASSERT_EQ(resumed.code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find(std::to_string(before.size()) + " already in"), std::string::npos) << resumed.output;
+  std::vector<std::int64_t> all = sweep_indexes(path("s.jsonl"));
+  std::vector<std::int64_t> expected(12);
+  for (int i = 0; i < 12; ++i) expected[i] = i;
+  EXPECT_EQ(all, expected);  // every point once, in grid order
+}
+
+TEST_F(Cli, SweepRecordsOutOfMemoryPointsAndGoesOn) {
+  // 3.5 GB of address space: LibTorch loads (about 3 GB), a 524288-token point cannot fit.
+  const std::string cmd = "bash -c 'ulimit -v 3500000; " + std::string(FMAV_BIN) +
+                          " sweep --n 256,524288,512 --r 16 --p 2 --repeats 1 --out " + path("o.jsonl") + "' > " +
+                          path("o.log") + " 2>&1";
+  const int status = std::system(cmd.c_str());
+  const std::string log = fmav::read_file_bytes(path("o.log"), 1 << 20);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << log;
+  const fmav::SweepFile f = fmav::read_sweep_file(path("o.jsonl"));
+  ASSERT_EQ(f.results.size(), 3u) << log;
+  EXPECT_EQ(f.results[0].status, "ok");
+  EXPECT_EQ(f.results[1].status, "oom") << f.results[1].error;
+  EXPECT_EQ(f.results[2].status, "ok");  // the sweep went on after it
+  EXPECT_NE(log.find("oom"), std::string::npos) << log;
+}
+
+TEST_F(Cli, SweepShardsMergeIntoTheUnshardedFile) {
+  const std::string grid = "sweep --n 128 --r 8,16 --p 1,2,4 --heads 2 --repeats 1";
+  ASSERT_EQ(run(grid + " --out " + path("all.jsonl")).code, 0);
+  for (int i = 0; i < 2; ++i) {
+    const Result r = run(grid + " --shard " + std::to_string(i) + "/2 --out " + path("part" + std::to_string(i) + ".jsonl"));
+    ASSERT_EQ(r.code, 0) << r.output;
+  }
+  EXPECT_EQ(sweep_indexes(path("part1.jsonl")), (std::vector<std::int64_t>{1, 3, 5}));
+  const Result m = run("merge " + path("part1.jsonl") + " " + path("part0.jsonl") + " --out " + path("merged.jsonl"));
+  ASSERT_EQ(m.code, 0) << m.output;
+  EXPECT_NE(m.output.find("merged 2 files: 6 points"), std::string::npos) << m.output;
+  const fmav::SweepFile all = fmav::read_sweep_file(path("all.jsonl"));
+  const fmav::SweepFile merged = fmav::read_sweep_file(path("merged.jsonl"));
+  ASSERT_EQ(merged.results.size(), all.results.size());
+  for (std::size_t i = 0; i < all.results.size(); ++i) {
+    EXPECT_EQ(merged.results[i].index, all.results[i].index);
+    EXPECT_EQ(merged.results[i].output_rel_error, all.results[i].output_rel_error);
+    EXPECT_EQ(merged.results[i].mean_tv, all.results[i].mean_tv);
+  }
+}
+
+TEST_F(Cli, SweepOnTheShippedModelAndBadOptions) {
+  const std::string model = std::string(FMAV_ASSETS) + "/models/lm-fma";
+  const std::string input = std::string(FMAV_ASSETS) + "/sample.txt";
+  // The model's own r = 32, p = 2 with its learned weights, and average at r = 16.
+  const Result r = run("sweep --model " + model + " --input " + input +
+                       " --r 16,32 --p 2 --downsample average,learned --repeats 1 --out " + path("m.jsonl"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  const fmav::SweepFile f = fmav::read_sweep_file(path("m.jsonl"));
+  ASSERT_EQ(f.results.size(), 4u);
+  EXPECT_EQ(f.results[0].status, "ok");      // r = 16 average
+  EXPECT_EQ(f.results[1].status, "failed");  // r = 16 learned: the model has no such weights
+  EXPECT_NE(f.results[1].error.find("down-sampling weights"), std::string::npos) << f.results[1].error;
+  EXPECT_EQ(f.results[3].status, "ok");      // r = 32 learned: the model as trained
+  EXPECT_NEAR(f.results[3].bpc, 3.614, 0.01);  // its bpc on the sample (README)
+  EXPECT_EQ(f.results[3].heads.size(), 16u);   // 4 layers x 4 heads
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"sweep --p 0 --out " + path("x.jsonl"), "--p must be a list like 1024,4096 or a power-of-two range"},
+      {"sweep --shard 2/2 --out " + path("x.jsonl"), "--shard must be i/N with 0 <= i < N, got '2/2'"},
+      {"sweep --model " + model + " --out " + path("x.jsonl"), "--model and --input go together"},
+      {"sweep --multiplicity maybe --out " + path("x.jsonl"), "--multiplicity must be on, off or both"},
+      {"sweep --r 16 --p 2 --out " + path("m.jsonl"), "holds results of another sweep"},
+      {"merge " + path("nothing.jsonl") + " --out " + path("x.jsonl"), "nothing.jsonl"},
+  };
+  for (const auto& [args, message] : bad) {
+    const Result e = run(args);
+    EXPECT_EQ(e.code, 1) << args;
+    EXPECT_NE(e.output.find(message), std::string::npos) << args << "\n" << e.output;
   }
 }
 

@@ -227,12 +227,6 @@ double check_error(const std::string& method, const Problem& p, std::int64_t n) 
   return (out - ref).abs().max().item<double>();
 }
 
-bool is_oom(const std::exception& e) {
-  const std::string what = e.what();
-  return dynamic_cast<const std::bad_alloc*>(&e) || what.find("alloc") != std::string::npos ||
-         what.find("out of memory") != std::string::npos;
-}
-
 void validate_bench(const BenchConfig& c) {
   FMAV_CHECK(!c.methods.empty(), "bench: --methods is empty");
   for (const std::string& m : c.methods) {
@@ -344,7 +338,7 @@ std::vector<BenchRow> run_bench(const BenchConfig& config, const std::function<v
           }
         }
       } catch (const std::exception& e) {
-        if (!is_oom(e)) throw;
+        if (!is_out_of_memory(e)) throw;
         const std::string what = e.what();
         row.status = "oom", row.note = what.substr(0, what.find('\n'));
         given_up[method] = "out of memory at a smaller N";

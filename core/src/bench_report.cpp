@@ -13,7 +13,7 @@
 namespace fmav {
 namespace {
 
-std::int64_t parse_count(const std::string& text, const std::string& whole) {
+std::int64_t parse_count(const std::string& text, const std::string& whole, const char* option) {
   std::size_t used = 0;
   long long value = 0;
   try {
@@ -21,8 +21,8 @@ std::int64_t parse_count(const std::string& text, const std::string& whole) {
   } catch (const std::exception&) {
     used = 0;
   }
-  FMAV_CHECK(used == text.size() && !text.empty() && value >= 1,
-             "--n must be a list like 1024,4096 or a power-of-two range like 1024:262144, got '", whole, "'");
+  FMAV_CHECK(used == text.size() && !text.empty() && value >= 1, option,
+             " must be a list like 1024,4096 or a power-of-two range like 1024:262144, got '", whole, "'");
   return value;
 }
 
@@ -35,20 +35,21 @@ std::string number(double x, const char* format = "%.4g") {
 
 }  // namespace
 
-std::vector<std::int64_t> parse_n_list(const std::string& text) {
+std::vector<std::int64_t> parse_n_list(const std::string& text, const char* option) {
   std::vector<std::int64_t> out;
   const std::size_t colon = text.find(':');
   if (colon != std::string::npos) {
-    const std::int64_t lo = parse_count(text.substr(0, colon), text), hi = parse_count(text.substr(colon + 1), text);
-    FMAV_CHECK(lo <= hi, "--n range must run from small to large, got '", text, "'");
-    FMAV_CHECK(hi <= (std::int64_t{1} << 40), "--n range end is absurdly large: '", text, "'");
+    const std::int64_t lo = parse_count(text.substr(0, colon), text, option),
+                       hi = parse_count(text.substr(colon + 1), text, option);
+    FMAV_CHECK(lo <= hi, option, " range must run from small to large, got '", text, "'");
+    FMAV_CHECK(hi <= (std::int64_t{1} << 40), option, " range end is absurdly large: '", text, "'");
     for (std::int64_t n = lo; n <= hi; n *= 2) out.push_back(n);
     return out;
   }
   std::stringstream in(text);
   std::string item;
-  while (std::getline(in, item, ',')) out.push_back(parse_count(item, text));
-  FMAV_CHECK(!out.empty(), "--n is empty");
+  while (std::getline(in, item, ',')) out.push_back(parse_count(item, text, option));
+  FMAV_CHECK(!out.empty(), option, " is empty");
   return out;
 }
 

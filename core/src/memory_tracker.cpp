@@ -11,23 +11,38 @@
 #include <atomic>
 #include <fstream>
 #include <mutex>
+#include <new>
 #include <string>
+#include <unordered_map>
 
 namespace fmav {
 namespace {
 
+// A DataPtr's context is its data pointer, as LibTorch's raw_allocate requires (ops such
+// as gelu allocate through it); the sizes and the inner allocator's deleters live in a map.
 class CountingAllocator final : public c10::Allocator {
  public:
   explicit CountingAllocator(c10::Allocator* inner) : m_inner(inner) {}
 
   c10::DataPtr allocate(std::size_t n) override {
-    auto* ctx = new Block{m_inner->allocate(n), static_cast<std::int64_t>(n), this};
-    const std::int64_t live = m_live.fetch_add(ctx->bytes) + ctx->bytes;
+    c10::DataPtr inner = m_inner->allocate(n);
+    void* data = inner.get();
+    if (data == nullptr) return inner;  // n == 0: nothing to count
+    const c10::DeleterFnPtr deleter = inner.get_deleter();
+    void* context = inner.release_context();
+    const auto bytes = static_cast<std::int64_t>(n);
+    {
+      std::lock_guard<std::mutex> lock(m_mutex);
+      m_blocks[data] = Block{bytes, deleter, context};
+    }
+    const std::int64_t live = m_live.fetch_add(bytes) + bytes;
     std::int64_t peak = m_peak.load();
     while (live > peak && !m_peak.compare_exchange_weak(peak, live)) {
     }
-    return c10::DataPtr(ctx->data.get(), ctx, &CountingAllocator::release, c10::Device(c10::DeviceType::CPU));
+    return c10::DataPtr(data, data, &CountingAllocator::release, c10::Device(c10::DeviceType::CPU));
   }
+
+  c10::DeleterFnPtr raw_deleter() const override { return &CountingAllocator::release; }
 
   void copy_data(void* dest, const void* src, std::size_t count) const override {
     default_copy_data(dest, src, count);
@@ -39,17 +54,15 @@ class CountingAllocator final : public c10::Allocator {
 
  private:
   struct Block {
-    c10::DataPtr data;
     std::int64_t bytes;
-    CountingAllocator* owner;
+    c10::DeleterFnPtr deleter;  // the inner allocator's, with its context
+    void* context;
   };
-  static void release(void* ctx) {
-    auto* block = static_cast<Block*>(ctx);
-    block->owner->m_live.fetch_sub(block->bytes);
-    delete block;
-  }
+  static void release(void* data);
 
   c10::Allocator* m_inner;
+  std::mutex m_mutex;
+  std::unordered_map<void*, Block> m_blocks;
   std::atomic<std::int64_t> m_live{0}, m_peak{0};
 };
 
@@ -57,6 +70,19 @@ CountingAllocator* g_counter = nullptr;
 std::once_flag g_install;
 
 }  // namespace
+
+void CountingAllocator::release(void* data) {
+  Block block{};
+  {
+    std::lock_guard<std::mutex> lock(g_counter->m_mutex);
+    const auto it = g_counter->m_blocks.find(data);
+    if (it == g_counter->m_blocks.end()) return;  // not ours: cannot happen, nothing to free safely
+    block = it->second;
+    g_counter->m_blocks.erase(it);
+  }
+  g_counter->m_live.fetch_sub(block.bytes);
+  if (block.deleter != nullptr) block.deleter(block.context);
+}
 
 void install_memory_tracker() {
   std::call_once(g_install, [] {
@@ -95,6 +121,14 @@ std::int64_t resident_memory_bytes() { return status_bytes("VmRSS:"); }
 void reset_peak_rss() {
   std::ofstream clear("/proc/self/clear_refs");
   if (clear) clear << "5";
+}
+
+bool is_out_of_memory(const std::exception& e) {
+  const std::string what = e.what();
+  // LibTorch's CPU allocator: "DefaultCPUAllocator: can't allocate memory: you tried to
+  // allocate N bytes. Error code 12 (Cannot allocate memory)"; CUDA's: "CUDA out of memory".
+  return dynamic_cast<const std::bad_alloc*>(&e) != nullptr || what.find("can't allocate") != std::string::npos ||
+         what.find("Cannot allocate memory") != std::string::npos || what.find("out of memory") != std::string::npos;
 }
 
 }  // namespace fmav

@@ -3,6 +3,7 @@
 // the bytes of live CPU tensors and their peak; plus the process's peak resident set.
 
 #include <cstdint>
+#include <exception>
 
 namespace fmav {
 
@@ -18,5 +19,9 @@ void reset_tracked_peak();
 // Peak resident set size (VmHWM) in bytes, and its reset (Linux clear_refs; best effort).
 std::int64_t peak_rss_bytes();
 void reset_peak_rss();
+
+// Whether an exception is an allocation failure: std::bad_alloc, or LibTorch's error for
+// one ("can't allocate memory", "out of memory").
+bool is_out_of_memory(const std::exception& e);
 
 }  // namespace fmav

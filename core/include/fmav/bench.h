@@ -49,8 +49,9 @@ struct BenchRow {
 const std::vector<std::string>& bench_methods();
 // What each method is, for --help.
 std::string bench_method_help();
-// "1024,4096" or a power-of-two range "1024:262144"; throws fmav::Error naming the text.
-std::vector<std::int64_t> parse_n_list(const std::string& text);
+// "1024,4096" or a power-of-two range "1024:262144" of positive integers; throws
+// fmav::Error naming `option` and the text.
+std::vector<std::int64_t> parse_n_list(const std::string& text, const char* option = "--n");
 
 // Runs the benchmark; on_row is called as each row is measured (progress, streaming).
 // Throws fmav::Error for a bad configuration (unknown method, sizes).

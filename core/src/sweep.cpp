@@ -1,0 +1,261 @@
+// The r x p sweep runner (fmav/sweep.h): each grid point's approximation errors from the
+// float64 inspection of every layer and head, a model's loss on its input, and the fused
+// FMA's latency and peak memory; results appended to the JSONL file as they finish.
+
+#include "fmav/sweep.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <limits>
+#include <set>
+
+#include <unistd.h>
+
+#include "fma_internal.h"
+#include "fmav/attend.h"
+#include "fmav/error.h"
+#include "fmav/inspect.h"
+#include "fmav/model.h"
+#include "fmav/sample.h"
+#include "fmav/train.h"
+#include "memory_tracker.h"
+
+namespace fmav {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+// Inspections are pooled to at most this many rows: the errors are means over rows, and a
+// pooled map's per-row values are means of its rows, so nothing is lost but memory.
+constexpr std::int64_t kMetricRows = 256;
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// The q, k, v (all heads) of one layer and what FMA needs besides.
+struct LayerInput {
+  HostTensor q, k, v;
+  FmaConfig fma;
+  WeightSet weights;
+};
+
+// The synthetic input: `heads` heads of sample_qkv, head h drawn from seed + h.
+HostTensor stack_heads(const std::vector<HostTensor>& heads) {
+  std::vector<at::Tensor> parts;
+  for (const HostTensor& h : heads) parts.push_back(to_tensor(h));
+  return to_host(at::cat(parts, 1).contiguous());
+}
+
+LayerInput synthetic_input(const SweepSpec& s, const SweepPoint& pt) {
+  std::vector<HostTensor> q, k, v;
+  for (std::int64_t h = 0; h < s.heads; ++h) {
+    const SampleQkv one = sample_qkv(pt.n, s.dim, s.seed + static_cast<std::uint64_t>(h));
+    q.push_back(one.q), k.push_back(one.k), v.push_back(one.v);
+  }
+  LayerInput in;
+  in.q = stack_heads(q), in.k = stack_heads(k), in.v = stack_heads(v);
+  in.fma = FmaConfig{pt.block_size, pt.rank, s.causal, pt.downsample, pt.count_multiplicity};
+  validate(in.fma);
+  if (pt.downsample != Downsample::average) {
+    in.weights = random_downsample_weights(in.fma, s.dim, num_levels(in.fma, pt.n), s.seed);
+  }
+  return in;
+}
+
+// The model with FMA at the point's settings (its learned weights apply only at its own r
+// and p; with_attention refuses the rest, and the point is recorded as failed).
+Model model_at(const Model& model, const SweepPoint& pt) {
+  ModelAttention a = model.config().attention;
+  a.kind = AttentionKind::fma, a.block_size = pt.block_size, a.rank = pt.rank;
+  a.downsample = pt.downsample, a.count_multiplicity = pt.count_multiplicity;
+  return model.with_attention(a);
+}
+
+// Mean output error, TV and KL of every head of one layer, appended to `out`.
+void inspect_heads(const LayerInput& in, int layer, std::vector<HeadError>* out) {
+  const std::int64_t heads = in.q.shape.size() >= 3 ? in.q.shape[in.q.shape.size() - 3] : 1;
+  const std::int64_t n = in.q.shape[in.q.shape.size() - 2];
+  for (std::int64_t h = 0; h < heads; ++h) {
+    InspectRequest request;
+    request.head = h;
+    request.pool = (n + kMetricRows - 1) / kMetricRows;
+    const Inspector inspector(in.q, in.k, in.v, in.fma, in.weights, request);
+    const Inspection map = inspector.map(request);
+    HeadError e;
+    e.layer = layer, e.head = static_cast<int>(h);
+    e.output_rel_error = inspector.output_rel_error();
+    for (std::int64_t r = 0; r < map.rows; ++r) e.mean_tv += map.row_tv[r] / map.rows, e.mean_kl += map.row_kl[r] / map.rows;
+    out->push_back(e);
+  }
+}
+
+// The fused FMA forward of all heads in the point's dtype: median of `repeats` after a
+// warm-up, and its peak of tracked tensor bytes.
+void time_fast_path(const LayerInput& in, const SweepPoint& pt, int repeats, SweepResult* r) {
+  const DType dtype = pt.dtype;
+  const auto cast = [&](const HostTensor& x) {
+    return to_host(to_tensor(x).to(dtype == DType::f64 ? at::kDouble : at::kFloat).contiguous());
+  };
+  const HostTensor q = cast(in.q), k = cast(in.k), v = cast(in.v);
+  AttendOptions options;
+  options.impl = Impl::automatic, options.fma = in.fma;
+  reset_tracked_peak();
+  const std::int64_t before = tracked_live_bytes();
+  attend(q, k, v, options, in.weights);  // warm-up
+  std::vector<double> times;
+  for (int i = 0; i < repeats; ++i) {
+    const auto start = Clock::now();
+    attend(q, k, v, options, in.weights);
+    times.push_back(seconds_since(start));
+  }
+  std::sort(times.begin(), times.end());
+  r->latency_ms = 1e3 * times[times.size() / 2];
+  r->peak_bytes = std::max<std::int64_t>(0, tracked_peak_bytes() - before);
+}
+
+SweepResult measure_point(const SweepSpec& s, const Model& model, const SweepPoint& pt, std::int64_t index) {
+  SweepResult r;
+  r.index = index, r.point = pt, r.status = "ok";
+  r.loss = r.bpc = r.accuracy = kNaN;
+  const auto start = Clock::now();
+  try {
+    LayerInput first;
+    if (s.is_model()) {
+      const Model m = model_at(model, pt);
+      const std::vector<LayerCapture> layers = capture_file_layers(m, s.input, s.offset);
+      for (std::size_t l = 0; l < layers.size(); ++l) {
+        const LayerCapture& c = layers[l];
+        const LayerInput in{c.q, c.k, c.v, c.fma, c.weights};
+        inspect_heads(in, static_cast<int>(l), &r.heads);
+        if (l == 0) first = in;
+      }
+      if (m.config().is_lm()) {
+        EvalOptions eval;
+        eval.data = s.input, eval.split = Split::all;
+        const EvalResult e = evaluate(m, eval);
+        r.loss = e.loss, r.bpc = e.bpc, r.accuracy = e.accuracy;
+      } else if (std::filesystem::is_directory(s.input)) {
+        EvalOptions eval;
+        eval.data = s.input, eval.split = Split::all;
+        const EvalResult e = evaluate(m, eval);
+        r.loss = e.loss, r.accuracy = e.accuracy;
+      }
+    } else {
+      first = synthetic_input(s, pt);
+      inspect_heads(first, 0, &r.heads);
+    }
+    for (const HeadError& h : r.heads) {
+      r.output_rel_error += h.output_rel_error / r.heads.size();
+      r.mean_tv += h.mean_tv / r.heads.size(), r.mean_kl += h.mean_kl / r.heads.size();
+    }
+    time_fast_path(first, pt, s.repeats, &r);
+  } catch (const std::exception& e) {
+    const bool oom = is_out_of_memory(e);
+    r = SweepResult();
+    r.index = index, r.point = pt, r.status = oom ? "oom" : "failed";
+    r.error = std::string(e.what()).substr(0, 500);
+    r.output_rel_error = r.mean_tv = r.mean_kl = r.loss = r.bpc = r.accuracy = r.latency_ms = kNaN;
+  }
+  r.seconds = seconds_since(start);
+  return r;
+}
+
+// Appends one line and forces it to disk: a crash after this loses nothing of the point.
+void append_line(std::FILE* file, const std::string& line, const std::string& path) {
+  const std::string text = line + "\n";
+  FMAV_CHECK(std::fwrite(text.data(), 1, text.size(), file) == text.size() && std::fflush(file) == 0 &&
+                 ::fsync(::fileno(file)) == 0,
+             path, ": cannot append a result (disk full?); the results before it are kept");
+}
+
+// Opens the results file for appending: a new one gets the header; an existing one must be
+// this sweep's (and shard's), its cut-off last line is dropped, its points are `done`.
+std::FILE* open_results(const SweepSpec& spec, const std::string& path, std::set<std::int64_t>* done) {
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec)) {
+    const SweepFile file = read_sweep_file(path);
+    FMAV_CHECK(same_sweep(file.spec, spec), path, " holds results of another sweep (its grid, source or settings "
+               "differ); use another results file");
+    FMAV_CHECK(file.spec.shard == spec.shard && file.spec.shards == spec.shards, path, " holds shard ",
+               file.spec.shard, "/", file.spec.shards, ", not ", spec.shard, "/", spec.shards);
+    if (file.truncated_tail) std::filesystem::resize_file(path, file.valid_bytes);
+    for (const SweepResult& r : file.results) done->insert(r.index);
+    std::FILE* out = std::fopen(path.c_str(), "ab");
+    FMAV_CHECK(out != nullptr, path, ": cannot open for appending");
+    return out;
+  }
+  std::FILE* out = std::fopen(path.c_str(), "wbx");
+  FMAV_CHECK(out != nullptr, path, ": cannot create the results file");
+  append_line(out, sweep_header_json(spec), path);
+  return out;
+}
+
+// Cost model for the estimate: the float64 inspection's full attention dominates, ~n^2.
+double point_cost(const SweepPoint& p) { return static_cast<double>(p.n) * static_cast<double>(p.n); }
+
+std::int64_t point_bytes(const SweepSpec& s, const SweepPoint& p) {
+  // q, k, v and the output in float64 for the inspection, twice (copies), plus its bands.
+  return 8 * 8 * s.heads * p.n * s.dim + (std::int64_t{2} << 22) * 8;
+}
+
+}  // namespace
+
+std::vector<SweepResult> run_sweep(const SweepSpec& spec, const std::string& results_path,
+                                   const SweepProgressFn& progress, const std::atomic<bool>* cancel) {
+  sweep_points(spec);  // checks the grid before anything is loaded
+  // Before any tensor exists: tensors from another allocator must not meet the tracker's.
+  install_memory_tracker();
+  Model model;
+  SweepSpec s = spec;
+  if (s.is_model()) {
+    model = Model::load(s.model);
+    const std::int64_t n = capture_file(model, s.input, 0, s.offset).tokens;  // checks the input
+    s.ns = {n};
+    s.heads = model.config().heads, s.dim = model.config().d_model / model.config().heads;
+  }
+  const std::vector<SweepPoint> grid = sweep_points(s);
+  std::set<std::int64_t> done;
+  std::FILE* file = open_results(s, results_path, &done);
+  SweepProgress p;
+  std::vector<std::int64_t> todo;
+  for (std::size_t i = 0; i < grid.size(); ++i) {
+    if (static_cast<int>(i % s.shards) != s.shard) continue;
+    ++p.estimate.points;
+    if (done.count(static_cast<std::int64_t>(i))) {
+      ++p.estimate.done;
+    } else {
+      todo.push_back(static_cast<std::int64_t>(i));
+      p.estimate.peak_bytes = std::max(p.estimate.peak_bytes, point_bytes(s, grid[i]));
+    }
+  }
+  std::vector<SweepResult> results;
+  double seconds_per_cost = 0;
+  p.estimate.seconds = std::numeric_limits<double>::quiet_NaN();  // known after the first point
+  if (progress) progress(p);
+  try {
+    for (std::size_t t = 0; t < todo.size(); ++t) {
+      if (cancel != nullptr && cancel->load()) break;
+      const SweepPoint& pt = grid[todo[t]];
+      results.push_back(measure_point(s, model, pt, todo[t]));
+      append_line(file, sweep_result_json(results.back()), results_path);
+      if (seconds_per_cost == 0) seconds_per_cost = results.back().seconds / point_cost(pt);
+      p.estimate.seconds = 0;
+      for (std::size_t u = t + 1; u < todo.size(); ++u) p.estimate.seconds += seconds_per_cost * point_cost(grid[todo[u]]);
+      p.finished = static_cast<std::int64_t>(results.size());
+      p.last = &results.back();
+      if (progress) progress(p);
+    }
+  } catch (...) {
+    std::fclose(file);
+    throw;
+  }
+  std::fclose(file);
+  return results;
+}
+
+}  // namespace fmav
