@@ -11,13 +11,14 @@
 #include "fmav/bench.h"
 #include "fmav/engine.h"
 #include "fmav/error.h"
+#include "fmav/tensor_io.h"
 
 namespace fmav::cli {
 namespace {
 
 struct BenchArgs {
   std::string methods = "fma,fma-blocked,reference,full,sdpa,local,fma-average";
-  std::string n = "1024:16384", dtype = "float32", csv, json;
+  std::string n = "1024:16384", dtype = "float32", csv, json, jsonl;
   BenchConfig config;
 };
 
@@ -56,6 +57,8 @@ void add_bench_options(CLI::App& app, BenchArgs& a) {
   cmd->add_option("--seed", a.config.seed, "seed of the inputs and weights")->capture_default_str();
   cmd->add_option("--csv", a.csv, "write the rows as CSV");
   cmd->add_option("--json", a.json, "write the rows as a JSON list");
+  cmd->add_option("--jsonl", a.jsonl, "stream the rows to a new JSONL file as they are measured (fma-viewer's "
+                  "scaling panel opens it)");
 }
 
 std::string row_line(const BenchRow& r) {
@@ -79,9 +82,16 @@ int run_bench_command(BenchArgs& a) {
               a.config.backward ? " forward+backward" : " forward", a.config.threads > 0 ? a.config.threads : info.threads,
               info.cpu_kernels.c_str());
   std::fflush(stdout);
-  const std::vector<BenchRow> rows = run_bench(a.config, [](const BenchRow& r) {
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> stream(nullptr, &std::fclose);
+  if (!a.jsonl.empty()) {
+    stream.reset(std::fopen(a.jsonl.c_str(), "wbx"));
+    FMAV_CHECK(stream != nullptr, "--jsonl ", a.jsonl, ": cannot create it (it must not exist yet)");
+    append_line_synced(stream.get(), bench_header_json(a.config), a.jsonl);
+  }
+  const std::vector<BenchRow> rows = run_bench(a.config, [&](const BenchRow& r) {
     std::printf("%s\n", row_line(r).c_str());
     std::fflush(stdout);
+    if (stream) append_line_synced(stream.get(), bench_row_json(r), a.jsonl);
   });
   std::printf("\n%s\nfitted exponent of time vs N (ok rows):\n", format_bench_table(rows).c_str());
   for (const std::string& m : a.config.methods) {

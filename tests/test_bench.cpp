@@ -28,6 +28,34 @@ TEST(Bench, ParsesListsAndRanges) {
   expect_error([] { fmav::parse_n_list(""); }, "--n");
 }
 
+TEST(Bench, StreamedFilesRoundTripAndRefuseHostileLines) {
+  fmav::BenchConfig c;
+  c.methods = {"fma", "sdpa"}, c.ns = {1024, 2048}, c.causal = true, c.dtype = fmav::DType::f64;
+  fmav::BenchRow row;
+  row.method = "fma", row.n = 2048, row.status = "oom", row.note = "out of memory";
+  row.median_ms = std::nan(""), row.peak_bytes = 123;
+  const std::string header = fmav::bench_header_json(c) + "\n";
+  const std::string line = fmav::bench_row_json(row);
+  const fmav::BenchFile f = fmav::parse_bench_file(header + line + "\n" + line.substr(0, 9));
+  EXPECT_EQ(f.config.methods, c.methods);
+  EXPECT_EQ(f.config.ns, c.ns);
+  EXPECT_TRUE(f.config.causal);
+  EXPECT_EQ(f.config.dtype, fmav::DType::f64);
+  ASSERT_EQ(f.rows.size(), 1u);
+  EXPECT_EQ(f.rows[0].status, "oom");
+  EXPECT_TRUE(std::isnan(f.rows[0].median_ms));
+  EXPECT_EQ(f.rows[0].peak_bytes, 123);
+  EXPECT_TRUE(f.truncated_tail);  // a crash's cut-off last line is set aside
+  fmav_test::expect_error([] { fmav::parse_bench_file(""); }, "empty; a results file starts with its header line");
+  fmav_test::expect_error([&] { fmav::parse_bench_file(header + "[[[[[[1]]]]]]\n"); }, "nests deeper");
+  std::string bad = line;
+  bad.replace(bad.find("\"method\""), 8, "\"methd\"");
+  fmav_test::expect_error([&] { fmav::parse_bench_file(header + bad + "\n"); }, "line 2: unknown key \"methd\"");
+  std::string other = header;
+  other.replace(other.find("fmav-bench"), 10, "fmav-sweep");
+  fmav_test::expect_error([&] { fmav::parse_bench_file(other); }, "\"format\" must be \"fmav-bench\"");
+}
+
 TEST(Bench, FitsTheExponentOfOkRows) {
   std::vector<fmav::BenchRow> rows;
   for (std::int64_t n : {1024, 2048, 4096, 8192}) {

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "fmav/bench.h"
 #include "fmav/fma2d.h"
 #include "fmav/gen_task.h"
 #include "fmav/input.h"
@@ -180,6 +181,19 @@ TEST_F(Cli, BenchWritesRowsAndRejectsBadOptions) {
   r = run("bench --n 64:abc");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.output.find("--n must be a list"), std::string::npos) << r.output;
+  // Streamed rows: the header and one line per row, as the GUI's scaling panel reads them.
+  r = run("bench --methods fma,sdpa --n 64,128 --heads 1 --dim 8 --block 16 --repeats 1 --jsonl " + path("b.jsonl"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  const fmav::BenchFile f = fmav::read_bench_file(path("b.jsonl"));
+  EXPECT_EQ(f.config.methods, (std::vector<std::string>{"fma", "sdpa"}));
+  ASSERT_EQ(f.rows.size(), 4u);  // SDPA is measured first at each N (the speed-ups' base)
+  EXPECT_EQ(f.rows[0].method, "sdpa");
+  EXPECT_EQ(f.rows[1].method, "fma");
+  EXPECT_EQ(f.rows[3].n, 128);
+  EXPECT_GT(f.rows[3].median_ms, 0);
+  r = run("bench --methods fma --n 64 --jsonl " + path("b.jsonl"));  // never over an earlier run
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find("cannot create it (it must not exist yet)"), std::string::npos) << r.output;
 }
 
 }  // namespace
@@ -314,7 +328,7 @@ TEST_F(Cli, SweepKilledMidRunResumesWithoutLosingOrRepeatingPoints) {
   const std::string sweep = "sweep --n 2048 --r 8,16,32,64 --p 1,2,4 --heads 2 --repeats 1 --out " + path("s.jsonl");
   // SIGKILL (no chance to clean up) once two points are in the file.
   const Result killed = run(sweep + " > " + path("s.log") + " 2>&1 & pid=$!; for i in $(seq 600); do "
-                            "[ $(wc -l < " + path("s.jsonl") + " 2>/dev/null || echo 0) -ge 3 ] && break; sleep 0.1; done; "
+                            "[ -f " + path("s.jsonl") + " ] && [ $(wc -l < " + path("s.jsonl") + ") -ge 3 ] && break; sleep 0.1; done; "
                             "kill -KILL $pid; wait $pid");
   EXPECT_NE(killed.code, 0);
   const std::vector<std::int64_t> before = sweep_indexes(path("s.jsonl"));

@@ -112,6 +112,13 @@ void write_file_atomic(const std::string& path, const std::string& bytes) {
   sync_parent_folder(path);
 }
 
+void append_line_synced(std::FILE* file, const std::string& line, const std::string& path) {
+  const std::string text = line + "\n";
+  FMAV_CHECK(std::fwrite(text.data(), 1, text.size(), file) == text.size() && std::fflush(file) == 0 &&
+                 ::fsync(::fileno(file)) == 0,
+             path, ": cannot append a line (", std::strerror(errno), "); the lines before it are kept");
+}
+
 std::string read_file_bytes(const std::string& path, std::uint64_t max_bytes) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {

@@ -20,6 +20,7 @@
 #include "fmav/inspect.h"
 #include "fmav/model.h"
 #include "fmav/sample.h"
+#include "fmav/tensor_io.h"
 #include "fmav/train.h"
 #include "memory_tracker.h"
 
@@ -165,14 +166,6 @@ SweepResult measure_point(const SweepSpec& s, const Model& model, const SweepPoi
   return r;
 }
 
-// Appends one line and forces it to disk: a crash after this loses nothing of the point.
-void append_line(std::FILE* file, const std::string& line, const std::string& path) {
-  const std::string text = line + "\n";
-  FMAV_CHECK(std::fwrite(text.data(), 1, text.size(), file) == text.size() && std::fflush(file) == 0 &&
-                 ::fsync(::fileno(file)) == 0,
-             path, ": cannot append a result (disk full?); the results before it are kept");
-}
-
 // Opens the results file for appending: a new one gets the header; an existing one must be
 // this sweep's (and shard's), its cut-off last line is dropped, its points are `done`.
 std::FILE* open_results(const SweepSpec& spec, const std::string& path, std::set<std::int64_t>* done) {
@@ -191,7 +184,7 @@ std::FILE* open_results(const SweepSpec& spec, const std::string& path, std::set
   }
   std::FILE* out = std::fopen(path.c_str(), "wbx");
   FMAV_CHECK(out != nullptr, path, ": cannot create the results file");
-  append_line(out, sweep_header_json(spec), path);
+  append_line_synced(out, sweep_header_json(spec), path);
   return out;
 }
 
@@ -242,7 +235,7 @@ std::vector<SweepResult> run_sweep(const SweepSpec& spec, const std::string& res
       if (cancel != nullptr && cancel->load()) break;
       const SweepPoint& pt = grid[todo[t]];
       results.push_back(measure_point(s, model, pt, todo[t]));
-      append_line(file, sweep_result_json(results.back()), results_path);
+      append_line_synced(file, sweep_result_json(results.back()), results_path);
       if (seconds_per_cost == 0) seconds_per_cost = results.back().seconds / point_cost(pt);
       p.estimate.seconds = 0;
       for (std::size_t u = t + 1; u < todo.size(); ++u) p.estimate.seconds += seconds_per_cost * point_cost(grid[todo[u]]);

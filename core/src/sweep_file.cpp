@@ -12,6 +12,7 @@
 
 #include "fmav/error.h"
 #include "fmav/tensor_io.h"
+#include "io_util.h"
 #include "json_util.h"
 
 namespace fmav {
@@ -238,6 +239,8 @@ SweepFile parse_sweep_file(const std::string& text, const std::string& name) {
       json_check_keys(header, {"format", "format_version", "spec"}, where);
       file.spec = parse_spec(header["spec"], where);
     } else {
+      FMAV_CHECK(json_depth(line.data(), line.size(), kMaxDepth) <= kMaxDepth, where, ": JSON nests deeper than ",
+                 kMaxDepth, " levels");
       Json j;
       try {
         j = Json::parse(line);

@@ -68,4 +68,20 @@ std::string format_bench_table(const std::vector<BenchRow>& rows);
 void write_bench_csv(const std::string& path, const std::vector<BenchRow>& rows);
 void write_bench_json(const std::string& path, const std::vector<BenchRow>& rows);
 
+// ---- streamed results (JSONL): what `fmav bench --jsonl` and the GUI's scaling panel write
+// and open. A header line {"format": "fmav-bench", "format_version": 1, "config": {...}},
+// then one row per line as it is measured (bench_report.cpp, no LibTorch). ----
+constexpr int kBenchFormatVersion = 1;
+std::string bench_header_json(const BenchConfig& config);
+std::string bench_row_json(const BenchRow& row);  // one line, no newline; NaN as null
+
+struct BenchFile {
+  BenchConfig config;
+  std::vector<BenchRow> rows;
+  bool truncated_tail = false;  // a last line cut off by a crash, set aside
+};
+// Parses a streamed results file strictly; throws fmav::Error naming `name` and the line.
+BenchFile parse_bench_file(const std::string& text, const std::string& name = "bench.jsonl");
+BenchFile read_bench_file(const std::string& path);
+
 }  // namespace fmav

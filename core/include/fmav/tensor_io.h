@@ -5,6 +5,7 @@
 // and what was wrong. Writers are atomic (write a temporary file, then rename).
 
 #include <cstdint>
+#include <cstdio>
 #include <map>
 #include <string>
 
@@ -52,6 +53,10 @@ void write_tensor_file(const std::string& path, const HostTensor& tensor, const 
 // Writes `bytes` to `path` atomically: a temporary file in the same folder, flushed, then
 // renamed over `path`; on failure nothing at `path` changes and the temporary is removed.
 void write_file_atomic(const std::string& path, const std::string& bytes);
+// Appends `line` and a newline to an open results file and forces it to disk (fflush,
+// fsync), so a crash after it loses nothing written; throws fmav::Error naming `path`
+// (e.g. a full disk), what was there before stays.
+void append_line_synced(std::FILE* file, const std::string& line, const std::string& path);
 // Reads a whole file; throws fmav::Error naming the path when it cannot.
 std::string read_file_bytes(const std::string& path, std::uint64_t max_bytes);
 
