@@ -50,7 +50,8 @@ int run_bench_frames(Platform& platform, ViewerState& state, int frames, const F
   };
   const auto deadline = Clock::now() + std::chrono::minutes(10);
   // Warm-up: until the maps, an exact tile, the fast-path check and the heads are done.
-  const auto working = [&] { return maps_busy(state) || tile_busy(state) || check_busy(state) || heads_busy(state); };
+  const auto working = [&] { return maps_busy(state) || tile_busy(state) || check_busy(state) || heads_busy(state) ||
+                                   sweep_busy(state) || scaling_busy(state); };
   while (working() && Clock::now() < deadline) timed();
   if (maps_busy(state)) {
     std::fprintf(stderr, "fma-viewer: engine still busy after 10 minutes\n");

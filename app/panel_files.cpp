@@ -54,7 +54,7 @@ bool passes(FileFilter filter, PathKind kind) {
   switch (filter) {
     case FileFilter::all: return true;
     case FileFilter::models: return false;
-    case FileFilter::text: return kind == PathKind::text || kind == PathKind::session;
+    case FileFilter::text: return kind == PathKind::text || kind == PathKind::session || kind == PathKind::results;
     case FileFilter::images: return kind == PathKind::image;
     case FileFilter::tensors: return kind == PathKind::tensors;
   }

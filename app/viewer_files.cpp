@@ -24,6 +24,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::uint64_t kMaxConfigBytes = 1u << 20;
+constexpr std::size_t kMaxHeaderBytes = 1u << 16;  // a results file's first line, read to tell its kind
 
 std::string lower_extension(const fs::path& path) {
   std::string ext = path.extension().string();
@@ -96,6 +97,27 @@ void open_input(ViewerState& state, const std::string& path, PathKind kind) {
   state.query_row = -1;
 }
 
+// A sweep or benchmark results file, told apart by its header line (the format's name);
+// another .jsonl is a text input.
+void open_results(ViewerState& state, const std::string& path) {
+  std::ifstream in(path);
+  FMAV_CHECK(in.good(), path, ": cannot open for reading");
+  std::string header(kMaxHeaderBytes, '\0');
+  in.getline(&header[0], static_cast<std::streamsize>(header.size()));
+  header.resize(std::strlen(header.c_str()));
+  if (header.find("\"fmav-sweep\"") != std::string::npos) {
+    open_sweep_file(state, path);
+    state.view = View::sweep;
+  } else if (header.find("\"fmav-bench\"") != std::string::npos) {
+    open_bench_file(state, path);
+    state.view = View::scaling;
+  } else {
+    open_input(state, path, PathKind::text);
+    return;
+  }
+  state.view_requested = true;
+}
+
 void check_maps(const ViewerState& state) {
   FMAV_CHECK(state.has_shown && state.shown.inspection && state.shown.error.empty(),
              "no maps to export: the engine has not produced any yet");
@@ -118,6 +140,7 @@ PathKind classify_path(const std::string& path) {
   if (ext == ".json") return PathKind::session;
   if (ext == ".npy" || ext == ".safetensors") return PathKind::tensors;
   if (ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp") return PathKind::image;
+  if (ext == ".jsonl") return PathKind::results;
   return PathKind::text;
 }
 
@@ -156,6 +179,7 @@ std::string open_path(ViewerState& state, const std::string& given) {
       case PathKind::session: apply_session(state, load_session(path)); break;
       case PathKind::image:
       case PathKind::text: open_input(state, path, kind); break;
+      case PathKind::results: open_results(state, path); break;
     }
   } catch (const std::exception& e) {  // fmav::Error; std::bad_alloc, filesystem_error
     return e.what();
@@ -199,7 +223,8 @@ Session current_session(const ViewerState& state) {
   s.n = p.n, s.block_size = p.block_size, s.rank = p.rank, s.causal = p.causal;
   s.downsample = p.downsample, s.count_multiplicity = p.count_multiplicity, s.seed = p.seed;
   s.layer = p.layer, s.head = p.head, s.offset = p.offset;
-  s.view = to_string(state.view);
+  // A session holds the views of one source; the results views are not among them.
+  s.view = state.view == View::sweep || state.view == View::scaling ? "attention" : to_string(state.view);
   s.query_row = state.query_row;
   s.scale = state.scale == MapScale::log10 ? "log10" : "linear";
   s.colormap = to_string(state.colormap);

@@ -22,6 +22,7 @@ enum class PathKind {
   session,  // another .json file
   tensors,  // .npy, .safetensors (raw q, k, v)
   image,    // .png, .jpg, .jpeg, .bmp
+  results,  // .jsonl: an `fmav sweep` or `fmav bench` results file (else read as text)
   text,     // any other file
 };
 PathKind classify_path(const std::string& path);
@@ -65,7 +66,8 @@ void load_viewer_settings(ViewerState& state);
 void save_viewer_settings(ViewerState& state);
 
 // Opens a model (its folder, config.json or model.safetensors), a session file, a text or
-// image input for the current model, or raw q, k, v (a .safetensors or .npy; qkv_source.h),
+// image input for the current model, raw q, k, v (a .safetensors or .npy; qkv_source.h), or
+// a sweep or benchmark results file (.jsonl, by its first line; shown in its view),
 // and records it first in the recent files. Returns "" on success, else why not (the state
 // is then unchanged). Never throws.
 std::string open_path(ViewerState& state, const std::string& path);

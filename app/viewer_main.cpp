@@ -22,17 +22,23 @@
 
 namespace fmav::viewer {
 
+namespace {
+constexpr View kViews[] = {View::attention, View::query, View::heads, View::sweep, View::scaling};
+}  // namespace
+
 const char* to_string(View view) {
   switch (view) {
     case View::attention: return "attention";
     case View::query: return "query";
     case View::heads: return "heads";
+    case View::sweep: return "sweep";
+    case View::scaling: return "scaling";
   }
   return "?";
 }
 
 bool parse_view(const std::string& name, View* view) {
-  for (View v : {View::attention, View::query, View::heads}) {
+  for (View v : kViews) {
     if (name == to_string(v)) {
       *view = v;
       return true;
@@ -66,6 +72,8 @@ struct Options {
   std::string downsample = "average";
   std::uint64_t seed = 0;
   std::string session;     // a session file to open (fmav/session.h)
+  std::string sweep;       // a sweep results file to show (fmav/sweep.h)
+  std::string bench;       // a scaling benchmark's results file to show (fmav/bench.h)
   bool open_dialog = false;  // start with the Open dialog shown
   bool log = false;          // print what happens (idle, status, errors) on stdout
   std::string screenshot;  // PNG path; empty = interactive
@@ -121,8 +129,12 @@ void add_options(CLI::App& app, Options& options) {
   app.add_option("--precision", options.precision, "fast-path check: float32 | float64")
       ->check(CLI::IsMember({"float32", "float64"}));
   app.add_option("--zoom", options.zoom, "initial zoom of the maps: rows r0:r1 and keys c0:c1, as r0:r1,c0:c1");
-  app.add_option("--view", options.view, "tab shown first: attention | query | heads")
-      ->check(CLI::IsMember({"attention", "query", "heads"}));
+  app.add_option("--view", options.view, "tab shown first: attention | query | heads | sweep | scaling")
+      ->check(CLI::IsMember({"attention", "query", "heads", "sweep", "scaling"}));
+  app.add_option("--sweep", options.sweep,
+                 "open an `fmav sweep` results file (.jsonl) in the sweep view (shown first unless --view)");
+  app.add_option("--bench", options.bench,
+                 "open an `fmav bench --jsonl` results file in the scaling view (shown first unless --view)");
   app.add_option("--session", options.session,
                  "open a session file exactly (source, layer, head, offset, view, query, colours, zoom, "
                  "fast path)")
@@ -170,15 +182,21 @@ void print_no_display(const std::string& reason) {
 void draw_views(ViewerState& state, bool* select) {
   if (state.view_requested) *select = true, state.view_requested = false;  // a click asked for a tab
   if (!ImGui::BeginTabBar("views")) return;
-  for (View view : {View::attention, View::query, View::heads}) {
+  for (View view : kViews) {
     const ImGuiTabItemFlags flags = *select && state.view == view ? ImGuiTabItemFlags_SetSelected : 0;
-    const char* label = view == View::attention ? "Attention" : view == View::query ? "Query" : "Heads";
+    const char* label = view == View::attention ? "Attention"
+                        : view == View::query   ? "Query"
+                        : view == View::heads   ? "Heads"
+                        : view == View::sweep   ? "Sweep"
+                                                : "Scaling";
     if (ImGui::BeginTabItem(label, nullptr, flags)) {
       if (!*select) state.view = view;
       ImGui::BeginChild("view", ImVec2(0, 0), false, ImGuiWindowFlags_NoScrollbar);
       if (view == View::attention) draw_map_views(state);
       if (view == View::query) draw_query_view(state);
       if (view == View::heads) draw_heads_view(state);
+      if (view == View::sweep) draw_sweep_view(state);
+      if (view == View::scaling) draw_scaling_view(state);
       ImGui::EndChild();
       ImGui::EndTabItem();
     }
@@ -324,7 +342,8 @@ int run_loop(Platform& platform, ViewerState& state, const Options& options) {
     // frame on the software renderer takes CPU from the engine); input wakes at once.
     // After input, three frames at once: ImGui takes a frame or two to open a popup or
     // move the keyboard focus, which should not wait for the next event.
-    const bool busy = maps_busy(state) || tile_busy(state) || check_busy(state) || heads_busy(state);
+    const bool busy = maps_busy(state) || tile_busy(state) || check_busy(state) || heads_busy(state) ||
+                      sweep_busy(state) || scaling_busy(state);
     const double wait = eager_frames > 0 ? 0.0 : busy ? 0.1 : (screenshot ? 0.0 : 0.25);
     eager_frames = platform_poll(wait) ? 3 : std::max(0, eager_frames - 1);
     const std::vector<std::string> dropped = platform_take_dropped_paths();
@@ -334,7 +353,8 @@ int run_loop(Platform& platform, ViewerState& state, const Options& options) {
     draw_frame(state, &select_view);
     platform_render(platform);
     export_window_when_ready(platform, state);
-    const bool working = maps_busy(state) || tile_busy(state) || check_busy(state) || heads_busy(state);
+    const bool working = maps_busy(state) || tile_busy(state) || check_busy(state) || heads_busy(state) ||
+                         sweep_busy(state) || scaling_busy(state);
     log.update(state, working);
     if (screenshot) {
       frames_ready = working ? 0 : frames_ready + 1;
@@ -410,6 +430,15 @@ int main(int argc, char** argv) {
       state.params.head = options.head;  // the worker keeps it under the file's H
     }
     if (!options.session.empty()) apply_session(state, fmav::load_session(options.session));
+    const bool view_given = !app.get_option("--view")->empty();
+    if (!options.bench.empty()) {
+      open_bench_file(state, options.bench);
+      if (!view_given) state.view = View::scaling;
+    }
+    if (!options.sweep.empty()) {
+      open_sweep_file(state, options.sweep);
+      if (!view_given) state.view = View::sweep;
+    }
     if (options.open_dialog) request_file_dialog(state, BrowseMode::open);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "fma-viewer: %s\n", e.what());
@@ -441,6 +470,8 @@ int main(int argc, char** argv) {
                        : run_loop(platform, state, options);
   release_maps(state);
   release_heads(state);
+  release_sweep(state);
+  release_scaling(state);
   release_query(state);
   map_shading_release();
   platform_close(platform);

@@ -166,10 +166,15 @@ struct QueryPanel {
 
 // The heads overview's worker, result cache and thumbnail textures (panel_heads.cpp).
 struct HeadsPanel;
+// The sweep view's results file, filters, selection and plot views (panel_sweep.cpp).
+struct SweepPanel;
+// The scaling view's benchmark rows and plot views (panel_scaling.cpp).
+struct ScalingPanel;
 
-// The main area's views (tabs; `fma-viewer --view`).
-enum class View { attention, query, heads };
-const char* to_string(View view);      // "attention" | "query" | "heads"
+// The main area's views (tabs; `fma-viewer --view`): the four maps, the query inspector, the
+// heads overview, a sweep's results (r x p grid, Pareto front) and a scaling benchmark.
+enum class View { attention, query, heads, sweep, scaling };
+const char* to_string(View view);      // "attention" | "query" | "heads" | "sweep" | "scaling"
 bool parse_view(const std::string& name, View* view);
 
 struct ViewerState {
@@ -215,6 +220,8 @@ struct ViewerState {
   bool view_requested = false;
   QueryPanel query;
   std::shared_ptr<HeadsPanel> heads;  // created by the heads view when first drawn
+  std::shared_ptr<SweepPanel> sweep;      // created when a sweep file is opened or the view drawn
+  std::shared_ptr<ScalingPanel> scaling;  // likewise for a benchmark file
   FilesPanel files;  // the Open / Save / Export dialog and the settings (viewer_files.h)
 };
 
@@ -243,6 +250,33 @@ bool heads_busy(const ViewerState& state);
 // Cancels and waits for the heads worker and frees the thumbnails' textures (at exit, with
 // the GL context alive).
 void release_heads(ViewerState& state);
+
+// ---- panel_sweep.cpp ----
+// Reads an `fmav sweep` results file (fmav/sweep.h) and shows it in the sweep view. Throws
+// fmav::Error naming the file (the state is then unchanged).
+void open_sweep_file(ViewerState& state, const std::string& path);
+// The sweep view: a metric over the r x p grid as a heat map, error against latency and
+// against peak memory with the Pareto front, and a sortable table; a selected point opens
+// in the attention view.
+// A synthetic sweep can be started from the view's form (run_sweep on a worker thread).
+void draw_sweep_view(ViewerState& state);
+// Whether a sweep started from the view is running.
+bool sweep_busy(const ViewerState& state);
+// Cancels the running sweep and waits for it (at exit).
+void release_sweep(ViewerState& state);
+
+// ---- panel_scaling.cpp ----
+// Reads an `fmav bench --jsonl` results file (fmav/bench.h) and shows it in the scaling
+// view. Throws fmav::Error naming the file (the state is then unchanged).
+void open_bench_file(ViewerState& state, const std::string& path);
+// The scaling view: median latency and peak memory against N per method (log-log) with
+// reference slopes, out-of-memory markers and where FMA overtakes each other method.
+// A benchmark can be started from the view's form (run_bench on a worker thread).
+void draw_scaling_view(ViewerState& state);
+// Whether a benchmark started from the view is running.
+bool scaling_busy(const ViewerState& state);
+// Cancels the running benchmark and waits for it (at exit).
+void release_scaling(ViewerState& state);
 
 // ---- maps_worker.cpp ----
 // Lowers the calling worker thread's scheduling priority, so the engine's threads yield the

@@ -3,7 +3,7 @@
 # checks the PNG: the window's size (1400x900), not uniform (more than 20 distinct colours),
 # and the panels present — the sidebar, the status bar and, in the attention view (the default
 # unless --view or --session says otherwise), each of the four maps' quadrants drawn; in the
-# heads view (--view heads), the first thumbnail.
+# heads view (--view heads), the first thumbnail; in the sweep and scaling views, the first plot.
 # Usage: tests/gui_smoke.sh path/to/fma-viewer out.png [extra fma-viewer options]
 set -euo pipefail
 
@@ -119,6 +119,9 @@ if sys.argv[2] == "attention":
 elif sys.argv[2] == "heads":
     # Thumbnails are 64 px or more from the main area's top left, below the controls.
     regions["first head's thumbnail"] = (350, 140, 400, 190)
+elif sys.argv[2] in ("sweep", "scaling"):
+    # The first plot (the heat map, or latency vs N) in the main area's top left.
+    regions["first plot"] = (360, 200, 780, 420)
 for name, box in regions.items():
     n = distinct(*box)
     if n <= 4:

@@ -1,0 +1,298 @@
+// The scaling view: an `fmav bench --jsonl` results file (DESIGN.md §6) as median latency and
+// peak memory against N on log-log axes, one series per method, with out-of-memory and
+// over-budget points as markers at the top edge, reference slopes O(N), O(N log N), O(N^2),
+// and the N from which FMA stays faster than each other method. A benchmark can also be run
+// from the view: run_bench on a worker thread (§5) streams each row into the plots (under a
+// mutex) and into a new .jsonl file.
+
+#include "plot.h"
+#include "streamed_run.h"
+#include "viewer_state.h"
+
+#include "fmav/bench.h"
+#include "fmav/error.h"
+#include "fmav/tensor_io.h"
+
+#include <imgui.h>
+#include <imgui_stdlib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace fmav::viewer {
+
+// A benchmark started from the view's form; the worker writes, the frame reads.
+struct BenchRun : StreamedRun<BenchRow> {
+  std::atomic<int> rows{0}, total{0};
+};
+
+struct BenchForm {
+  std::string methods = "fma,sdpa,local", ns = "256:8192", out = "bench.jsonl";
+  std::int64_t heads = 2;
+};
+
+struct ScalingPanel {
+  BenchForm form;
+  std::shared_ptr<BenchRun> run;  // null: none under way
+  std::future<void> worker;
+  std::string path;  // empty: no results yet
+  BenchFile file;
+  PlotState latency, memory;
+};
+
+namespace {
+
+const ImVec4 kMuted(0.65f, 0.65f, 0.68f, 1.0f);
+constexpr const char* kFma = "fma";
+
+// The methods in the order of their first row.
+std::vector<std::string> methods_of(const std::vector<BenchRow>& rows) {
+  std::vector<std::string> methods;
+  for (const BenchRow& r : rows) {
+    if (std::find(methods.begin(), methods.end(), r.method) == methods.end()) methods.push_back(r.method);
+  }
+  return methods;
+}
+
+bool off_chart(const BenchRow& r) { return r.status == "oom" || r.status == "over-budget"; }
+
+// Where FMA overtakes another method.
+struct Crossover {
+  std::string other;
+  std::int64_t n = 0;
+  double fma_seconds = 0;  // FMA's median there
+};
+
+// For each other method, the first N from which FMA's median stays below the other's at every
+// larger N both were run at (the other out of memory or over budget counts as slower; FMA
+// out of it as not faster). None when FMA is not faster at the largest such N.
+std::vector<Crossover> crossovers(const std::vector<BenchRow>& rows) {
+  std::map<std::int64_t, const BenchRow*> fma;
+  for (const BenchRow& r : rows) {
+    if (r.method == kFma) fma[r.n] = &r;
+  }
+  std::vector<Crossover> out;
+  if (fma.empty()) return out;
+  for (const std::string& other : methods_of(rows)) {
+    if (other == kFma) continue;
+    std::map<std::int64_t, bool> faster;  // at each N both have a row
+    for (const BenchRow& r : rows) {
+      const auto f = fma.find(r.n);
+      if (r.method != other || f == fma.end()) continue;
+      const BenchRow& a = *f->second;
+      const bool fma_ok = a.status == "ok" && std::isfinite(a.median_ms);
+      const bool other_ok = r.status == "ok" && std::isfinite(r.median_ms);
+      if (!fma_ok && !off_chart(r)) faster[r.n] = false;
+      else if (fma_ok) faster[r.n] = !other_ok ? off_chart(r) : a.median_ms < r.median_ms;
+    }
+    std::int64_t from = -1;
+    for (auto it = faster.rbegin(); it != faster.rend() && it->second; ++it) from = it->first;
+    if (from >= 0) out.push_back({other, from, fma.at(from)->median_ms / 1000});
+  }
+  return out;
+}
+
+// Latency (seconds) or peak memory (bytes) against N, with reference slopes anchored at the
+// first method's first measured point.
+PlotSpec scaling_spec(const std::vector<BenchRow>& rows, bool memory) {
+  PlotSpec spec;
+  spec.title = memory ? "peak memory vs N" : "median latency vs N";
+  spec.x = {"N", AxisScale::log10, {}};
+  spec.y = {memory ? "peak memory" : "latency", AxisScale::log10, {memory ? "B" : "s", true}};
+  double n_lo = INFINITY, n_hi = 0, anchor_n = 0, anchor_y = 0;
+  for (const std::string& method : methods_of(rows)) {
+    Series s;
+    s.name = method;
+    for (const BenchRow& r : rows) {
+      if (r.method != method) continue;
+      n_lo = std::min(n_lo, static_cast<double>(r.n)), n_hi = std::max(n_hi, static_cast<double>(r.n));
+      if (off_chart(r)) {
+        s.edge_x.push_back(static_cast<double>(r.n));
+        s.edge_label = r.status == "oom" ? "out of memory" : "over budget";
+        continue;
+      }
+      if (r.status != "ok") continue;
+      const double y = memory ? static_cast<double>(r.peak_bytes) : r.median_ms / 1000;
+      s.x.push_back(static_cast<double>(r.n)), s.y.push_back(y);
+      if (anchor_n == 0 && y > 0) anchor_n = static_cast<double>(r.n), anchor_y = y;
+    }
+    spec.series.push_back(std::move(s));
+  }
+  if (anchor_n > 1 && n_hi > n_lo) {
+    spec.series.push_back(power_law("O(N)", n_lo, n_hi, anchor_n, anchor_y, 1, 0));
+    spec.series.push_back(power_law("O(N log N)", n_lo, n_hi, anchor_n, anchor_y, 1, 1));
+    spec.series.push_back(power_law("O(N^2)", n_lo, n_hi, anchor_n, anchor_y, 2, 0));
+  }
+  if (!memory) {
+    for (const Crossover& c : crossovers(rows)) {
+      spec.annotations.push_back({static_cast<double>(c.n), c.fma_seconds,
+                                  std::string(kFma) + " faster than " + c.other + " from N = " + std::to_string(c.n)});
+    }
+  }
+  return spec;
+}
+
+// ---- running ----
+
+// Thrown from run_bench's row callback to stop it after the row under way (the Cancel button).
+struct BenchCancelled {};
+
+std::vector<std::string> split_methods(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    item.erase(0, item.find_first_not_of(' '));
+    item.erase(item.find_last_not_of(' ') + 1);
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+// Starts the form's benchmark on a worker thread, streaming to a new .jsonl file. Throws
+// fmav::Error naming the field or the file (nothing started).
+void start_bench(ScalingPanel& panel) {
+  const BenchForm& f = panel.form;
+  BenchConfig config;
+  config.methods = split_methods(f.methods);
+  FMAV_CHECK(!config.methods.empty(), "bench methods: expected names like fma,sdpa, got '", f.methods, "'");
+  for (const std::string& m : config.methods) {
+    const std::vector<std::string>& known = bench_methods();
+    FMAV_CHECK(std::find(known.begin(), known.end(), m) != known.end(), "bench methods: unknown method '", m, "'");
+  }
+  config.ns = parse_n_list(f.ns, "N range");
+  FMAV_CHECK(f.heads >= 1 && f.heads <= 64, "bench heads must be in [1, 64], got ", f.heads);
+  config.heads = f.heads;
+  config.repeats = 3;
+  FMAV_CHECK(!f.out.empty(), "bench output file: expected a path, got nothing");
+  const std::string path = std::filesystem::absolute(f.out).lexically_normal().string();
+  std::shared_ptr<std::FILE> stream(std::fopen(path.c_str(), "wbx"), [](std::FILE* s) {
+    if (s) std::fclose(s);
+  });
+  FMAV_CHECK(stream != nullptr, path, ": cannot create it (it must not exist yet)");
+  append_line_synced(stream.get(), bench_header_json(config), path);
+  panel.file = BenchFile{config, {}, false};
+  panel.path = path;
+  panel.latency.auto_fit = panel.memory.auto_fit = true;
+  auto run = std::make_shared<BenchRun>();
+  run->total = static_cast<int>(config.methods.size() * config.ns.size());
+  panel.run = run;
+  panel.worker = std::async(std::launch::async, [run, config, path, stream] {
+    lower_worker_priority();
+    try {
+      run_bench(config, [&](const BenchRow& row) {
+        append_line_synced(stream.get(), bench_row_json(row), path);
+        run->push(row);
+        ++run->rows;
+        if (run->cancel) throw BenchCancelled{};
+      });
+    } catch (const BenchCancelled&) {
+    } catch (const std::exception& e) {
+      run->fail(e.what());
+    }
+  });
+}
+
+
+void draw_run_form(ViewerState& state, ScalingPanel& panel) {
+  // Open at first when there is nothing to show, and while a run goes on (its Cancel button).
+  if (panel.path.empty() || panel.run) ImGui::SetNextItemOpen(true, panel.run ? ImGuiCond_Always : ImGuiCond_Once);
+  if (!ImGui::CollapsingHeader("Run a benchmark")) return;
+  BenchForm& f = panel.form;
+  const bool running = panel.run != nullptr;
+  ImGui::BeginDisabled(running);
+  ImGui::SetNextItemWidth(180);
+  ImGui::InputText("methods", &f.methods);
+  ImGui::SameLine(), ImGui::SetNextItemWidth(120);
+  ImGui::InputText("N (list or a:b)", &f.ns);
+  ImGui::SameLine(), ImGui::SetNextItemWidth(60);
+  ImGui::InputScalar("heads", ImGuiDataType_S64, &f.heads);
+  ImGui::SetNextItemWidth(360);
+  ImGui::InputText("output file (new .jsonl)", &f.out);
+  ImGui::EndDisabled();
+  ImGui::SameLine();
+  if (!running && ImGui::Button("Start")) {
+    try {
+      start_bench(panel);
+      state.status_message = "benchmark started; rows stream to " + panel.path;
+    } catch (const std::exception& e) {
+      report_error(state, e.what());
+    }
+  }
+  if (running) {
+    if (ImGui::Button("Cancel")) panel.run->cancel = true;
+    ImGui::SameLine();
+    ImGui::Text("%d / %d rows%s", panel.run->rows.load(), panel.run->total.load(),
+                panel.run->cancel ? " (cancelling after this row)" : "");
+  }
+}
+
+}  // namespace
+
+void open_bench_file(ViewerState& state, const std::string& path) {
+  FMAV_CHECK(!state.scaling || !state.scaling->run, path, ": a benchmark is running; cancel it first");
+  BenchFile file = read_bench_file(path);
+  auto panel = std::make_shared<ScalingPanel>();
+  if (state.scaling) panel->form = state.scaling->form;
+  panel->file = std::move(file);
+  panel->path = path;
+  state.scaling = panel;
+}
+
+bool scaling_busy(const ViewerState& state) {
+  // The worker's own state: the view collects the run only while it is shown.
+  return state.scaling && state.scaling->run &&
+         state.scaling->worker.wait_for(std::chrono::seconds(0)) != std::future_status::ready;
+}
+
+void release_scaling(ViewerState& state) {
+  if (!state.scaling || !state.scaling->run) return;
+  state.scaling->run->cancel = true;
+  state.scaling->worker.wait();
+}
+
+void draw_scaling_view(ViewerState& state) {
+  if (!state.scaling) state.scaling = std::make_shared<ScalingPanel>();
+  ScalingPanel& panel = *state.scaling;
+  collect_streamed(state, panel.run, panel.worker, "benchmark", panel.path,
+                   [&](BenchRow&& row) { panel.file.rows.push_back(std::move(row)); });
+  draw_run_form(state, panel);
+  if (panel.path.empty()) {
+    ImGui::TextColored(kMuted, "No benchmark results. Open an `fmav bench --jsonl` results file with File > Open,\n"
+                               "start the viewer with --bench FILE.jsonl, or run a benchmark above.");
+    return;
+  }
+  const BenchConfig& c = panel.file.config;
+  ImGui::Text("%s: %zu rows; B = %lld, H = %lld, D = %lld, %s, m = %lld, p = %lld, %s%s", file_name(panel.path).c_str(),
+              panel.file.rows.size(), static_cast<long long>(c.batch), static_cast<long long>(c.heads),
+              static_cast<long long>(c.dim), c.causal ? "causal" : "bidirectional",
+              static_cast<long long>(c.block_size), static_cast<long long>(c.rank), dtype_name(c.dtype),
+              c.backward ? ", forward + backward" : "");
+  const std::vector<Crossover> cross = crossovers(panel.file.rows);
+  for (const Crossover& x : cross) {
+    ImGui::BulletText("%s faster than %s from N = %lld", kFma, x.other.c_str(), static_cast<long long>(x.n));
+  }
+  if (cross.empty()) ImGui::TextColored(kMuted, "no N from which %s stays faster than another method", kFma);
+
+  const PlotSpec latency = scaling_spec(panel.file.rows, false);
+  const PlotSpec memory = scaling_spec(panel.file.rows, true);
+  const ImVec2 avail = ImGui::GetContentRegionAvail();
+  const float w = std::max(200.0f, (avail.x - ImGui::GetStyle().ItemSpacing.x) / 2);
+  const float h = std::max(150.0f, avail.y - 4);
+  draw_plot("scaling latency", latency, panel.latency, w, h);
+  ImGui::SameLine();
+  draw_plot("scaling memory", memory, panel.memory, w, h);
+}
+
+}  // namespace fmav::viewer

@@ -1,0 +1,63 @@
+#pragma once
+// The sweep view's state, shared by panel_sweep.cpp (the results) and panel_sweep_run.cpp
+// (running a synthetic sweep from the view's form on a worker thread).
+
+#include "plot.h"
+#include "streamed_run.h"
+
+#include "fmav/fma.h"
+#include "fmav/sweep.h"
+#include "fmav/tensor.h"
+
+#include <atomic>
+#include <cstdint>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace fmav::viewer {
+
+// What the heat map and the table's highlight show (the order of kMetricNames).
+enum class SweepMetric { output_rel_error, mean_tv, mean_kl, bpc, latency, peak_bytes };
+
+// A sweep started from the view's form; the worker writes, the frame reads.
+struct SweepRun : StreamedRun<SweepResult> {
+  std::atomic<std::int64_t> points{0}, done{0};  // this run's grid, and points in the file
+  std::atomic<double> seconds_left{0};          // run_sweep's estimate
+};
+
+// The form that starts a synthetic sweep.
+struct SweepForm {
+  std::string block_sizes = "8,16,32,64", ranks = "1,2,4,8", out = "sweep.jsonl";
+  std::int64_t n = 1024, heads = 4;
+  bool causal = false;
+};
+
+struct SweepPanel {
+  SweepForm form;
+  std::shared_ptr<SweepRun> run;  // null: none under way
+  std::future<void> worker;
+  std::string path;  // empty: no results yet
+  SweepFile file;
+  bool has_bpc = false;  // some point has a model's bits per byte
+  SweepMetric metric = SweepMetric::output_rel_error;
+  // The grid's axes besides r and p (each filtered to one value) and r, p themselves,
+  // ascending, from the spec.
+  std::vector<std::int64_t> ns, block_sizes, ranks;
+  std::vector<Downsample> downsamples;
+  std::vector<bool> multiplicities;
+  std::vector<DType> dtypes;
+  int n_index = 0, downsample_index = 0, multiplicity_index = 0, dtype_index = 0;
+  std::int64_t selected = -1;  // index into file.results; -1: none
+  PlotState heat, latency, memory;
+};
+// Shows `file` (read from `path`): the grid's axes from its spec, nothing selected. Throws
+// fmav::Error naming the path for an empty grid (panel_sweep.cpp).
+void set_results(SweepPanel* panel, SweepFile file, const std::string& path);
+// Collects the running sweep's new points, then draws the form that starts one, with its
+// progress and Cancel button while it runs (panel_sweep_run.cpp).
+void draw_sweep_run(ViewerState& state, SweepPanel& panel);
+
+}  // namespace fmav::viewer

@@ -1,0 +1,129 @@
+// Running a synthetic sweep from the sweep view: the form's grid, run_sweep on a worker
+// thread (DESIGN.md §5) that appends to the results file and hands each finished point to the
+// view through the progress callback, under a mutex; progress is atomics plus a cancel flag.
+
+#include "panel_sweep.h"
+#include "viewer_state.h"
+
+#include "fmav/bench.h"
+#include "fmav/error.h"
+
+#include <imgui.h>
+#include <imgui_stdlib.h>
+
+#include <chrono>
+#include <cmath>
+#include <exception>
+#include <filesystem>
+#include <string>
+#include <utility>
+
+namespace fmav::viewer {
+namespace {
+
+// The form's sweep; throws fmav::Error naming the field.
+SweepSpec form_spec(const SweepForm& form) {
+  FMAV_CHECK(form.n >= 1 && form.n <= kMaxTokens, "sweep n must be in [1, ", kMaxTokens, "], got ", form.n);
+  FMAV_CHECK(form.heads >= 1 && form.heads <= 64, "sweep heads must be in [1, 64], got ", form.heads);
+  FMAV_CHECK(!form.out.empty(), "sweep output file: expected a path, got nothing");
+  SweepSpec spec;
+  spec.ns = {form.n};
+  spec.heads = form.heads;
+  spec.causal = form.causal;
+  spec.block_sizes = parse_n_list(form.block_sizes, "r list");
+  spec.ranks = parse_n_list(form.ranks, "p list");
+  sweep_points(spec);  // checks the grid
+  return spec;
+}
+
+// Starts the form's sweep on a worker thread; an existing results file of the same sweep is
+// shown and resumed. Throws fmav::Error (nothing started).
+void start_sweep(SweepPanel& panel) {
+  const SweepSpec spec = form_spec(panel.form);
+  const std::string path = std::filesystem::absolute(panel.form.out).lexically_normal().string();
+  SweepFile file;
+  file.spec = spec;
+  if (std::filesystem::exists(path)) {
+    file = read_sweep_file(path);
+    FMAV_CHECK(same_sweep(file.spec, spec), path, ": holds another sweep; choose another output file");
+  }
+  set_results(&panel, std::move(file), path);
+  auto run = std::make_shared<SweepRun>();
+  panel.run = run;
+  panel.worker = std::async(std::launch::async, [run, spec, path] {
+    lower_worker_priority();
+    try {
+      run_sweep(spec, path, [&](const SweepProgress& p) {
+        run->points = p.estimate.points;
+        run->done = p.estimate.done + p.finished;
+        run->seconds_left = p.estimate.seconds;
+        if (p.last) run->push(*p.last);
+      }, &run->cancel);
+    } catch (const std::exception& e) {
+      run->fail(e.what());
+    }
+  });
+}
+
+
+void draw_form(ViewerState& state, SweepPanel& panel) {
+  // Open at first when there is nothing to show, and while a run goes on (its Cancel button).
+  if (panel.path.empty() || panel.run) ImGui::SetNextItemOpen(true, panel.run ? ImGuiCond_Always : ImGuiCond_Once);
+  if (!ImGui::CollapsingHeader("Run a synthetic sweep")) return;
+  SweepForm& f = panel.form;
+  const bool running = panel.run != nullptr;
+  ImGui::BeginDisabled(running);
+  ImGui::SetNextItemWidth(140);
+  ImGui::InputText("r list", &f.block_sizes);
+  ImGui::SameLine(), ImGui::SetNextItemWidth(140);
+  ImGui::InputText("p list", &f.ranks);
+  ImGui::SameLine(), ImGui::SetNextItemWidth(90);
+  ImGui::InputScalar("n", ImGuiDataType_S64, &f.n);
+  ImGui::SameLine(), ImGui::SetNextItemWidth(60);
+  ImGui::InputScalar("heads", ImGuiDataType_S64, &f.heads);
+  ImGui::SameLine();
+  ImGui::Checkbox("causal", &f.causal);
+  ImGui::SetNextItemWidth(360);
+  ImGui::InputText("output file (.jsonl)", &f.out);
+  ImGui::EndDisabled();
+  ImGui::SameLine();
+  if (!running && ImGui::Button("Start")) {
+    try {
+      start_sweep(panel);
+      state.status_message = "sweep started; results in " + panel.path;
+    } catch (const std::exception& e) {
+      report_error(state, e.what());
+    }
+  }
+  if (running) {
+    if (ImGui::Button("Cancel")) panel.run->cancel = true;
+    ImGui::SameLine();
+    ImGui::Text("%lld / %lld points, about %.0f s left%s", static_cast<long long>(panel.run->done.load()),
+                static_cast<long long>(panel.run->points.load()), panel.run->seconds_left.load(),
+                panel.run->cancel ? " (cancelling after this point)" : "");
+  }
+}
+
+}  // namespace
+
+void draw_sweep_run(ViewerState& state, SweepPanel& panel) {
+  collect_streamed(state, panel.run, panel.worker, "sweep", panel.path, [&](SweepResult&& r) {
+    panel.has_bpc = panel.has_bpc || (r.status == "ok" && std::isfinite(r.bpc));
+    panel.file.results.push_back(std::move(r));
+  });
+  draw_form(state, panel);
+}
+
+bool sweep_busy(const ViewerState& state) {
+  // The worker's own state: the view collects the run only while it is shown.
+  return state.sweep && state.sweep->run &&
+         state.sweep->worker.wait_for(std::chrono::seconds(0)) != std::future_status::ready;
+}
+
+void release_sweep(ViewerState& state) {
+  if (!state.sweep || !state.sweep->run) return;
+  state.sweep->run->cancel = true;
+  state.sweep->worker.wait();
+}
+
+}  // namespace fmav::viewer
