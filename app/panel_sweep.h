@@ -28,11 +28,13 @@ struct SweepRun : StreamedRun<SweepResult> {
   std::atomic<double> seconds_left{0};          // run_sweep's estimate
 };
 
-// The form that starts a synthetic sweep.
+// The form that starts a sweep: of the loaded model on its input, or synthetic.
 struct SweepForm {
+  bool on_model = true;  // the loaded model on its input (when there is one), else synthetic
   std::string block_sizes = "8,16,32,64", ranks = "1,2,4,8", out = "sweep.jsonl";
-  std::int64_t n = 1024, heads = 4;
-  bool causal = false;
+  std::string downsamples = "average";  // comma list of average, learned, dense
+  std::int64_t n = 1024, heads = 4;  // synthetic
+  bool causal = false;               // synthetic
 };
 
 struct SweepPanel {

@@ -1,4 +1,5 @@
-// Running a synthetic sweep from the sweep view: the form's grid, run_sweep on a worker
+// Running a sweep from the sweep view (the loaded model on its input, or synthetic): the
+// form's grid, run_sweep on a worker
 // thread (DESIGN.md §5) that appends to the results file and hands each finished point to the
 // view through the progress callback, under a mutex; progress is atomics plus a cancel flag.
 
@@ -15,21 +16,35 @@
 #include <cmath>
 #include <exception>
 #include <filesystem>
+#include <sstream>
 #include <string>
 #include <utility>
 
 namespace fmav::viewer {
 namespace {
 
-// The form's sweep; throws fmav::Error naming the field.
-SweepSpec form_spec(const SweepForm& form) {
-  FMAV_CHECK(form.n >= 1 && form.n <= kMaxTokens, "sweep n must be in [1, ", kMaxTokens, "], got ", form.n);
-  FMAV_CHECK(form.heads >= 1 && form.heads <= 64, "sweep heads must be in [1, 64], got ", form.heads);
+// The form's sweep: the loaded model on its input (the viewer's model and input, at the
+// text offset shown) or the synthetic input; throws fmav::Error naming the field.
+SweepSpec form_spec(const SweepForm& form, const ViewerState& state) {
   FMAV_CHECK(!form.out.empty(), "sweep output file: expected a path, got nothing");
   SweepSpec spec;
-  spec.ns = {form.n};
-  spec.heads = form.heads;
-  spec.causal = form.causal;
+  if (form.on_model && !state.model_path.empty()) {
+    spec.model = std::filesystem::absolute(state.model_path).lexically_normal().string();
+    spec.input = std::filesystem::absolute(state.input_path).lexically_normal().string();
+    spec.offset = state.params.offset;
+  } else {
+    FMAV_CHECK(form.n >= 1 && form.n <= kMaxTokens, "sweep n must be in [1, ", kMaxTokens, "], got ", form.n);
+    FMAV_CHECK(form.heads >= 1 && form.heads <= 64, "sweep heads must be in [1, 64], got ", form.heads);
+    spec.ns = {form.n};
+    spec.heads = form.heads;
+    spec.causal = form.causal;
+  }
+  spec.downsamples.clear();
+  std::stringstream kinds(form.downsamples);
+  for (std::string kind; std::getline(kinds, kind, ',');) {
+    if (!kind.empty()) spec.downsamples.push_back(parse_downsample(kind));
+  }
+  FMAV_CHECK(!spec.downsamples.empty(), "sweep down-sampling: expected average, learned or dense");
   spec.block_sizes = parse_n_list(form.block_sizes, "r list");
   spec.ranks = parse_n_list(form.ranks, "p list");
   sweep_points(spec);  // checks the grid
@@ -38,14 +53,18 @@ SweepSpec form_spec(const SweepForm& form) {
 
 // Starts the form's sweep on a worker thread; an existing results file of the same sweep is
 // shown and resumed. Throws fmav::Error (nothing started).
-void start_sweep(SweepPanel& panel) {
-  const SweepSpec spec = form_spec(panel.form);
+void start_sweep(SweepPanel& panel, const ViewerState& state) {
+  const SweepSpec spec = form_spec(panel.form, state);
   const std::string path = std::filesystem::absolute(panel.form.out).lexically_normal().string();
   SweepFile file;
   file.spec = spec;
   if (std::filesystem::exists(path)) {
     file = read_sweep_file(path);
-    FMAV_CHECK(same_sweep(file.spec, spec), path, ": holds another sweep; choose another output file");
+    // A model's n, heads and dim are filled in from the model when the run starts, and
+    // run_sweep refuses a file of another sweep then; the form knows them only for synthetic.
+    FMAV_CHECK(spec.is_model() ? file.spec.model == spec.model && file.spec.input == spec.input
+                               : same_sweep(file.spec, spec),
+               path, ": holds another sweep; choose another output file");
   }
   set_results(&panel, std::move(file), path);
   auto run = std::make_shared<SweepRun>();
@@ -69,27 +88,42 @@ void start_sweep(SweepPanel& panel) {
 void draw_form(ViewerState& state, SweepPanel& panel) {
   // Open at first when there is nothing to show, and while a run goes on (its Cancel button).
   if (panel.path.empty() || panel.run) ImGui::SetNextItemOpen(true, panel.run ? ImGuiCond_Always : ImGuiCond_Once);
-  if (!ImGui::CollapsingHeader("Run a synthetic sweep")) return;
+  if (!ImGui::CollapsingHeader("Run a sweep")) return;
   SweepForm& f = panel.form;
   const bool running = panel.run != nullptr;
   ImGui::BeginDisabled(running);
+  const bool has_model = !state.model_path.empty();
+  if (has_model) {
+    if (ImGui::RadioButton("the loaded model on its input", f.on_model)) f.on_model = true;
+    ImGui::SameLine();
+  }
+  if (ImGui::RadioButton("synthetic input", !f.on_model || !has_model)) f.on_model = false;
+  if (has_model && f.on_model) {
+    ImGui::SameLine();
+    ImGui::TextDisabled("%s on %s (its learned summaries fit only its own r and p)",
+                        file_name(state.model_path).c_str(), file_name(state.input_path).c_str());
+  }
   ImGui::SetNextItemWidth(140);
   ImGui::InputText("r list", &f.block_sizes);
   ImGui::SameLine(), ImGui::SetNextItemWidth(140);
   ImGui::InputText("p list", &f.ranks);
-  ImGui::SameLine(), ImGui::SetNextItemWidth(90);
-  ImGui::InputScalar("n", ImGuiDataType_S64, &f.n);
-  ImGui::SameLine(), ImGui::SetNextItemWidth(60);
-  ImGui::InputScalar("heads", ImGuiDataType_S64, &f.heads);
-  ImGui::SameLine();
-  ImGui::Checkbox("causal", &f.causal);
+  ImGui::SameLine(), ImGui::SetNextItemWidth(130);
+  ImGui::InputText("down-sampling", &f.downsamples);
+  if (!f.on_model || !has_model) {
+    ImGui::SameLine(), ImGui::SetNextItemWidth(90);
+    ImGui::InputScalar("n", ImGuiDataType_S64, &f.n);
+    ImGui::SameLine(), ImGui::SetNextItemWidth(60);
+    ImGui::InputScalar("heads", ImGuiDataType_S64, &f.heads);
+    ImGui::SameLine();
+    ImGui::Checkbox("causal", &f.causal);
+  }
   ImGui::SetNextItemWidth(360);
   ImGui::InputText("output file (.jsonl)", &f.out);
   ImGui::EndDisabled();
   ImGui::SameLine();
   if (!running && ImGui::Button("Start")) {
     try {
-      start_sweep(panel);
+      start_sweep(panel, state);
       state.status_message = "sweep started; results in " + panel.path;
     } catch (const std::exception& e) {
       report_error(state, e.what());
