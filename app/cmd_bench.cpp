@@ -98,6 +98,11 @@ int run_bench_command(BenchArgs& a) {
     const double e = fit_exponent(rows, m);
     std::printf("  %-18s %s\n", m.c_str(), std::isnan(e) ? "-" : std::to_string(e).c_str());
   }
+  for (const std::string& m : {std::string("fma"), std::string("fma-linear")}) {
+    for (const BenchCrossover& c : bench_crossovers(rows, m)) {
+      std::printf("%s faster than %s from N = %lld on\n", m.c_str(), c.other.c_str(), static_cast<long long>(c.n));
+    }
+  }
   if (!a.csv.empty()) write_bench_csv(a.csv, rows);
   if (!a.json.empty()) write_bench_json(a.json, rows);
   return 0;

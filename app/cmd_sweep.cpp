@@ -106,6 +106,16 @@ int run_sweep_command(SweepArgs& a) {
     return 130;
   }
   std::printf("done: %zu points measured in this run; results in %s\n", results.size(), a.out.c_str());
+  // The points no other beats in both error and latency, over the whole file.
+  const SweepFile file = read_sweep_file(a.out);
+  std::vector<double> latency, error;
+  for (const SweepResult& r : file.results) {
+    const bool ok = r.status == "ok";
+    latency.push_back(ok ? r.latency_ms : std::nan(""));
+    error.push_back(ok ? r.output_rel_error : std::nan(""));
+  }
+  std::printf("Pareto front (output error vs latency):\n");
+  for (std::size_t i : pareto_front(latency, error)) std::printf("%s\n", result_line(file.results[i]).c_str());
   return 0;
 }
 

@@ -66,44 +66,6 @@ std::vector<std::string> methods_of(const std::vector<BenchRow>& rows) {
   return methods;
 }
 
-bool off_chart(const BenchRow& r) { return r.status == "oom" || r.status == "over-budget"; }
-
-// Where FMA overtakes another method.
-struct Crossover {
-  std::string other;
-  std::int64_t n = 0;
-  double fma_seconds = 0;  // FMA's median there
-};
-
-// For each other method, the first N from which FMA's median stays below the other's at every
-// larger N both were run at (the other out of memory or over budget counts as slower; FMA
-// out of it as not faster). None when FMA is not faster at the largest such N.
-std::vector<Crossover> crossovers(const std::vector<BenchRow>& rows) {
-  std::map<std::int64_t, const BenchRow*> fma;
-  for (const BenchRow& r : rows) {
-    if (r.method == kFma) fma[r.n] = &r;
-  }
-  std::vector<Crossover> out;
-  if (fma.empty()) return out;
-  for (const std::string& other : methods_of(rows)) {
-    if (other == kFma) continue;
-    std::map<std::int64_t, bool> faster;  // at each N both have a row
-    for (const BenchRow& r : rows) {
-      const auto f = fma.find(r.n);
-      if (r.method != other || f == fma.end()) continue;
-      const BenchRow& a = *f->second;
-      const bool fma_ok = a.status == "ok" && std::isfinite(a.median_ms);
-      const bool other_ok = r.status == "ok" && std::isfinite(r.median_ms);
-      if (!fma_ok && !off_chart(r)) faster[r.n] = false;
-      else if (fma_ok) faster[r.n] = !other_ok ? off_chart(r) : a.median_ms < r.median_ms;
-    }
-    std::int64_t from = -1;
-    for (auto it = faster.rbegin(); it != faster.rend() && it->second; ++it) from = it->first;
-    if (from >= 0) out.push_back({other, from, fma.at(from)->median_ms / 1000});
-  }
-  return out;
-}
-
 // Latency (seconds) or peak memory (bytes) against N, with reference slopes anchored at the
 // first method's first measured point.
 PlotSpec scaling_spec(const std::vector<BenchRow>& rows, bool memory) {
@@ -118,7 +80,7 @@ PlotSpec scaling_spec(const std::vector<BenchRow>& rows, bool memory) {
     for (const BenchRow& r : rows) {
       if (r.method != method) continue;
       n_lo = std::min(n_lo, static_cast<double>(r.n)), n_hi = std::max(n_hi, static_cast<double>(r.n));
-      if (off_chart(r)) {
+      if (ran_out(r)) {
         s.edge_x.push_back(static_cast<double>(r.n));
         s.edge_label = r.status == "oom" ? "out of memory" : "over budget";
         continue;
@@ -136,8 +98,8 @@ PlotSpec scaling_spec(const std::vector<BenchRow>& rows, bool memory) {
     spec.series.push_back(power_law("O(N^2)", n_lo, n_hi, anchor_n, anchor_y, 2, 0));
   }
   if (!memory) {
-    for (const Crossover& c : crossovers(rows)) {
-      spec.annotations.push_back({static_cast<double>(c.n), c.fma_seconds,
+    for (const BenchCrossover& c : bench_crossovers(rows, kFma)) {
+      spec.annotations.push_back({static_cast<double>(c.n), c.median_ms / 1000,
                                   std::string(kFma) + " faster than " + c.other + " from N = " + std::to_string(c.n)});
     }
   }
@@ -279,8 +241,8 @@ void draw_scaling_view(ViewerState& state) {
               static_cast<long long>(c.dim), c.causal ? "causal" : "bidirectional",
               static_cast<long long>(c.block_size), static_cast<long long>(c.rank), dtype_name(c.dtype),
               c.backward ? ", forward + backward" : "");
-  const std::vector<Crossover> cross = crossovers(panel.file.rows);
-  for (const Crossover& x : cross) {
+  const std::vector<BenchCrossover> cross = bench_crossovers(panel.file.rows, kFma);
+  for (const BenchCrossover& x : cross) {
     ImGui::BulletText("%s faster than %s from N = %lld", kFma, x.other.c_str(), static_cast<long long>(x.n));
   }
   if (cross.empty()) ImGui::TextColored(kMuted, "no N from which %s stays faster than another method", kFma);

@@ -138,22 +138,6 @@ struct Scatter {
   std::vector<std::size_t> points, front;
 };
 
-// The points no other beats in both cost and error: by cost ascending, each point whose
-// error is below every cheaper point's.
-std::vector<std::size_t> pareto_front(const std::vector<SweepResult>& results, std::vector<std::size_t> points,
-                                      SweepMetric cost) {
-  std::sort(points.begin(), points.end(), [&](std::size_t a, std::size_t b) {
-    const double ca = metric_value(results[a], cost), cb = metric_value(results[b], cost);
-    return ca != cb ? ca < cb : results[a].output_rel_error < results[b].output_rel_error;
-  });
-  std::vector<std::size_t> front;
-  double best = INFINITY;
-  for (std::size_t i : points) {
-    if (results[i].output_rel_error < best) front.push_back(i), best = results[i].output_rel_error;
-  }
-  return front;
-}
-
 Scatter scatter_spec(const SweepPanel& panel, const std::vector<std::size_t>& shown, SweepMetric cost) {
   Scatter s;
   const std::vector<SweepResult>& results = panel.file.results;
@@ -161,7 +145,12 @@ Scatter scatter_spec(const SweepPanel& panel, const std::vector<std::size_t>& sh
     const double c = metric_value(results[i], cost), e = metric_value(results[i], SweepMetric::output_rel_error);
     if (std::isfinite(c) && c > 0 && std::isfinite(e) && e > 0) s.points.push_back(i);
   }
-  s.front = pareto_front(results, s.points, cost);
+  std::vector<double> costs, errors;
+  for (std::size_t i : s.points) {
+    costs.push_back(metric_value(results[i], cost));
+    errors.push_back(results[i].output_rel_error);
+  }
+  for (std::size_t k : pareto_front(costs, errors)) s.front.push_back(s.points[k]);
   const bool latency = cost == SweepMetric::latency;
   s.spec.title = latency ? "output error vs latency" : "output error vs peak memory";
   s.spec.x = {latency ? "latency" : "peak memory", AxisScale::log10, metric_format(cost)};

@@ -56,6 +56,28 @@ TEST(Bench, StreamedFilesRoundTripAndRefuseHostileLines) {
   fmav_test::expect_error([&] { fmav::parse_bench_file(other); }, "\"format\" must be \"fmav-bench\"");
 }
 
+TEST(Bench, CrossoversWhereFmaStaysFaster) {
+  const auto row = [](const char* method, std::int64_t n, double ms, const char* status = "ok") {
+    fmav::BenchRow r;
+    r.method = method, r.n = n, r.median_ms = ms, r.status = status;
+    return r;
+  };
+  const std::vector<fmav::BenchRow> rows = {
+      row("sdpa", 1024, 1.0),  row("fma", 1024, 2.0),  row("local", 1024, 0.5),
+      row("sdpa", 2048, 4.0),  row("fma", 2048, 3.0),  row("local", 2048, 1.0),
+      row("sdpa", 4096, 3.0),  row("fma", 4096, 3.5),  row("local", 4096, 2.0),  // sdpa faster again
+      row("sdpa", 8192, 20.0), row("fma", 8192, 8.0),  row("local", 8192, 4.0),
+      row("sdpa", 16384, std::nan(""), "oom"), row("fma", 16384, 16.0), row("local", 16384, 8.0)};
+  const std::vector<fmav::BenchCrossover> c = fmav::bench_crossovers(rows, "fma");
+  ASSERT_EQ(c.size(), 1u);  // never faster than local
+  EXPECT_EQ(c[0].other, "sdpa");
+  EXPECT_EQ(c[0].n, 8192);  // not 2048: at 4096 SDPA was faster again; SDPA's oom counts as slower
+  EXPECT_EQ(c[0].median_ms, 8.0);
+  EXPECT_TRUE(fmav::ran_out(rows[12]));
+  EXPECT_FALSE(fmav::ran_out(rows[13]));
+  EXPECT_TRUE(fmav::bench_crossovers(rows, "fma-linear").empty());
+}
+
 TEST(Bench, FitsTheExponentOfOkRows) {
   std::vector<fmav::BenchRow> rows;
   for (std::int64_t n : {1024, 2048, 4096, 8192}) {

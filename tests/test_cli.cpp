@@ -367,6 +367,8 @@ TEST_F(Cli, SweepShardsMergeIntoTheUnshardedFile) {
     ASSERT_EQ(r.code, 0) << r.output;
   }
   EXPECT_EQ(sweep_indexes(path("part1.jsonl")), (std::vector<std::int64_t>{1, 3, 5}));
+  EXPECT_NE(run(grid + " --out " + path("all.jsonl")).output.find("Pareto front (output error vs latency):"),
+            std::string::npos);  // a finished sweep run again measures nothing and prints its front
   const Result m = run("merge " + path("part1.jsonl") + " " + path("part0.jsonl") + " --out " + path("merged.jsonl"));
   ASSERT_EQ(m.code, 0) << m.output;
   EXPECT_NE(m.output.find("merged 2 files: 6 points"), std::string::npos) << m.output;

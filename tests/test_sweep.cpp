@@ -70,6 +70,17 @@ TEST(SweepGrid, PointsInNestingOrderAndBadGridsRefused) {
   expect_error([&] { fmav::sweep_points(s); }, "a model runs at its own length");
 }
 
+TEST(SweepGrid, ParetoFrontKeepsTheUnbeatenPoints) {
+  //                    0    1    2    3    4    5     6
+  const std::vector<double> cost = {1.0, 2.0, 2.0, 3.0, 4.0, 0.5, std::nan("")};
+  const std::vector<double> error = {0.5, 0.6, 0.3, 0.3, 0.1, 0.9, 0.0};
+  // 5 is cheapest; 0 beats it on error; 1 is beaten by 0; 2 (same cost as 1, lower error)
+  // is kept; 3 ties 2's error at a higher cost; 4 is the most accurate; 6 has no cost.
+  EXPECT_EQ(fmav::pareto_front(cost, error), (std::vector<std::size_t>{5, 0, 2, 4}));
+  EXPECT_TRUE(fmav::pareto_front({}, {}).empty());
+  expect_error([] { fmav::pareto_front({1.0}, {}); }, "pareto_front: 1 costs but 0 errors");
+}
+
 TEST(SweepFile, RoundTripsAndKeepsNaN) {
   fmav::SweepSpec s = small_spec();
   s.downsamples = {fmav::Downsample::learned, fmav::Downsample::dense};

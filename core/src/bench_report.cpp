@@ -2,6 +2,8 @@
 // CSV and JSON. No LibTorch, so the GUI and fuzzers can use them.
 
 #include <cmath>
+#include <map>
+#include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -191,6 +193,35 @@ BenchConfig parse_config(const Json& j, const std::string& where) {
 }
 
 }  // namespace
+
+bool ran_out(const BenchRow& row) { return row.status == "oom" || row.status == "over-budget"; }
+
+std::vector<BenchCrossover> bench_crossovers(const std::vector<BenchRow>& rows, const std::string& method) {
+  std::map<std::int64_t, const BenchRow*> fast;
+  std::vector<std::string> others;
+  for (const BenchRow& r : rows) {
+    if (r.method == method) fast[r.n] = &r;
+    else if (std::find(others.begin(), others.end(), r.method) == others.end()) others.push_back(r.method);
+  }
+  std::vector<BenchCrossover> out;
+  if (fast.empty()) return out;
+  for (const std::string& other : others) {
+    std::map<std::int64_t, bool> faster;  // at each N both have a row
+    for (const BenchRow& r : rows) {
+      const auto f = fast.find(r.n);
+      if (r.method != other || f == fast.end()) continue;
+      const BenchRow& a = *f->second;
+      const bool ok = a.status == "ok" && std::isfinite(a.median_ms);
+      const bool other_ok = r.status == "ok" && std::isfinite(r.median_ms);
+      if (!ok && !ran_out(r)) faster[r.n] = false;
+      else if (ok) faster[r.n] = !other_ok ? ran_out(r) : a.median_ms < r.median_ms;
+    }
+    std::int64_t from = -1;
+    for (auto it = faster.rbegin(); it != faster.rend() && it->second; ++it) from = it->first;
+    if (from >= 0) out.push_back({other, from, fast.at(from)->median_ms});
+  }
+  return out;
+}
 
 void write_bench_json(const std::string& path, const std::vector<BenchRow>& rows) {
   Json list = Json::array();

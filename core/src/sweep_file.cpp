@@ -195,6 +195,23 @@ std::vector<SweepPoint> sweep_points(const SweepSpec& s) {
   return points;
 }
 
+std::vector<std::size_t> pareto_front(const std::vector<double>& cost, const std::vector<double>& error) {
+  FMAV_CHECK(cost.size() == error.size(), "pareto_front: ", cost.size(), " costs but ", error.size(), " errors");
+  std::vector<std::size_t> order;
+  for (std::size_t i = 0; i < cost.size(); ++i) {
+    if (!std::isnan(cost[i]) && !std::isnan(error[i])) order.push_back(i);
+  }
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return cost[a] != cost[b] ? cost[a] < cost[b] : error[a] < error[b];
+  });
+  std::vector<std::size_t> front;
+  double best = std::numeric_limits<double>::infinity();
+  for (std::size_t i : order) {
+    if (error[i] < best) front.push_back(i), best = error[i];
+  }
+  return front;
+}
+
 std::string sweep_header_json(const SweepSpec& spec) {
   Json j;
   j["format"] = kFormat;

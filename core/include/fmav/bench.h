@@ -63,6 +63,20 @@ std::vector<BenchRow> run_bench(const BenchConfig& config,
 double fit_exponent(const std::vector<BenchRow>& rows, const std::string& method,
                     std::int64_t lo = 0, std::int64_t hi = INT64_MAX);
 
+// Where `method` overtakes each other method in `rows`: the first N from which its median
+// stays below the other's at every larger N both were run at (the other out of memory or
+// over budget counts as slower; `method` failing there, as not faster). A method it is not
+// faster than at the largest such N is left out.
+// Whether a row ran out of memory or over budget (not measured because it would not fit).
+bool ran_out(const BenchRow& row);
+
+struct BenchCrossover {
+  std::string other;
+  std::int64_t n = 0;
+  double median_ms = 0;  // `method`'s median there
+};
+std::vector<BenchCrossover> bench_crossovers(const std::vector<BenchRow>& rows, const std::string& method);
+
 // The table as text, the rows as CSV and as a JSON list of objects (atomic writes).
 std::string format_bench_table(const std::vector<BenchRow>& rows);
 void write_bench_csv(const std::string& path, const std::vector<BenchRow>& rows);

@@ -81,6 +81,11 @@ struct SweepResult {
 // grid (r, p < 1; a model with more than one N; shard outside [0, shards)).
 std::vector<SweepPoint> sweep_points(const SweepSpec& spec);
 
+// The points no other point beats in both cost and error (the Pareto front), by cost
+// ascending: each point whose error is below every cheaper point's (ties in cost: the lower
+// error first). Indices into the two equally long lists; points with a NaN are skipped.
+std::vector<std::size_t> pareto_front(const std::vector<double>& cost, const std::vector<double>& error);
+
 // ---- results files (JSONL; sweep_file.cpp, no LibTorch) ----
 
 // The first line: {"format": "fmav-sweep", "format_version": 1, "spec": {...}}.
