@@ -224,6 +224,25 @@ void release_scaling(ViewerState& state) {
   state.scaling->worker.wait();
 }
 
+namespace {
+
+// <results stem>_latency.svg/.png and _memory.svg/.png next to the results file.
+void export_plots(ViewerState& state, const ScalingPanel& panel, const PlotSpec& latency, const PlotSpec& memory) {
+  const std::filesystem::path p(panel.path);
+  const std::string stem = (p.parent_path() / p.stem()).string();
+  try {
+    write_plot_svg(stem + "_latency.svg", latency, panel.latency);
+    write_plot_svg(stem + "_memory.svg", memory, panel.memory);
+    request_plot_png(state, stem + "_latency.png", panel.latency);
+    request_plot_png(state, stem + "_memory.png", panel.memory);
+    state.status_message = "wrote " + stem + "_{latency,memory}.svg (and .png)";
+  } catch (const std::exception& e) {
+    report_error(state, e.what());
+  }
+}
+
+}  // namespace
+
 void draw_scaling_view(ViewerState& state) {
   if (!state.scaling) state.scaling = std::make_shared<ScalingPanel>();
   ScalingPanel& panel = *state.scaling;
@@ -246,6 +265,7 @@ void draw_scaling_view(ViewerState& state) {
     ImGui::BulletText("%s faster than %s from N = %lld", kFma, x.other.c_str(), static_cast<long long>(x.n));
   }
   if (cross.empty()) ImGui::TextColored(kMuted, "no N from which %s stays faster than another method", kFma);
+  const bool export_now = ImGui::Button("Export SVG + PNG");
 
   const PlotSpec latency = scaling_spec(panel.file.rows, false);
   const PlotSpec memory = scaling_spec(panel.file.rows, true);
@@ -255,6 +275,7 @@ void draw_scaling_view(ViewerState& state) {
   draw_plot("scaling latency", latency, panel.latency, w, h);
   ImGui::SameLine();
   draw_plot("scaling memory", memory, panel.memory, w, h);
+  if (export_now) export_plots(state, panel, latency, memory);
 }
 
 }  // namespace fmav::viewer

@@ -276,7 +276,12 @@ void export_svgs(ViewerState& state, SweepPanel& panel, const PlotSpec& heat, co
     write_plot_svg(a, heat, panel.heat);
     write_plot_svg(b, latency.spec, panel.latency);
     write_plot_svg(c, memory.spec, panel.memory);
-    state.status_message = "wrote " + a + ", " + file_name(b) + " and " + file_name(c);
+    // The same plots as on screen, as PNG, cut from the next frame.
+    const auto png = [](const std::string& svg) { return svg.substr(0, svg.size() - 4) + ".png"; };
+    request_plot_png(state, png(a), panel.heat);
+    request_plot_png(state, png(b), panel.latency);
+    request_plot_png(state, png(c), panel.memory);
+    state.status_message = "wrote " + a + ", " + file_name(b) + " and " + file_name(c) + " (and .png)";
   } catch (const std::exception& e) {
     report_error(state, e.what());
   }
@@ -450,7 +455,7 @@ void draw_sweep_view(ViewerState& state) {
   }
   ImGui::EndDisabled();
   ImGui::SameLine();
-  if (ImGui::Button("Export SVG")) export_svgs(state, panel, heat, latency, memory);
+  if (ImGui::Button("Export SVG + PNG")) export_svgs(state, panel, heat, latency, memory);
   ImGui::SameLine();
   if (panel.selected >= 0) {
     const SweepResult& r = panel.file.results[panel.selected];

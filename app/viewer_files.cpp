@@ -323,4 +323,37 @@ std::string export_map_npys(const ViewerState& state, const std::string& prefix)
          std::to_string(in.cols) + ")";
 }
 
+void request_plot_png(ViewerState& state, const std::string& path, const PlotState& view) {
+  const PlotRect r = plot_framebuffer_rect(view);
+  state.files.plot_pngs.push_back({path, static_cast<int>(r.x0), static_cast<int>(r.y0), static_cast<int>(r.x1),
+                                   static_cast<int>(r.y1)});
+}
+
+void write_plot_pngs(ViewerState& state, int width, int height, const std::vector<std::uint8_t>& rgba) {
+  std::string written;
+  for (const FilesPanel::PlotPng& p : state.files.plot_pngs) {
+    const int x0 = std::clamp(p.x0, 0, width), x1 = std::clamp(p.x1, 0, width);
+    const int y0 = std::clamp(p.y0, 0, height), y1 = std::clamp(p.y1, 0, height);
+    try {
+      FMAV_CHECK(x1 > x0 && y1 > y0, p.path, ": the plot is not on screen");
+      Image image;
+      image.width = x1 - x0, image.height = y1 - y0;
+      image.rgb.resize(static_cast<std::size_t>(image.width * image.height * 3));
+      for (int y = y0; y < y1; ++y) {
+        for (int x = x0; x < x1; ++x) {
+          const std::size_t from = (static_cast<std::size_t>(y) * width + x) * 4;
+          const std::size_t to = (static_cast<std::size_t>(y - y0) * image.width + (x - x0)) * 3;
+          for (int c = 0; c < 3; ++c) image.rgb[to + c] = rgba[from + c] / 255.0f;
+        }
+      }
+      write_png(p.path, image);
+      written += (written.empty() ? "" : ", ") + p.path;
+    } catch (const std::exception& e) {
+      report_error(state, e.what());
+    }
+  }
+  state.files.plot_pngs.clear();
+  if (!written.empty()) state.status_message = "wrote " + written;
+}
+
 }  // namespace fmav::viewer

@@ -57,6 +57,13 @@ struct FilesPanel {
   // before writing window_png (0 = none waiting).
   std::string window_png;
   int window_png_frames = 0;
+  // Plots exported as PNG: each cut from the window (framebuffer pixels x0, y0 to x1, y1,
+  // top row first) after the next frame is rendered.
+  struct PlotPng {
+    std::string path;
+    int x0 = 0, y0 = 0, x1 = 0, y1 = 0;
+  };
+  std::vector<PlotPng> plot_pngs;
   bool quit = false;  // File > Quit
 };
 

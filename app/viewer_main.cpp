@@ -315,9 +315,16 @@ struct EventLog {
   }
 };
 
-// File > Export > Window: written once the dialog has left the back buffer.
+// File > Export > Window: written once the dialog has left the back buffer; and plots
+// exported as PNG, cut from the frame just rendered.
 void export_window_when_ready(Platform& platform, ViewerState& state) {
   FilesPanel& files = state.files;
+  if (!files.plot_pngs.empty()) {  // plots exported as PNG: cut from this frame
+    int width = 0, height = 0;
+    std::vector<std::uint8_t> rgba;
+    platform_read_pixels(platform, &width, &height, &rgba);
+    write_plot_pngs(state, width, height, rgba);
+  }
   if (files.window_png_frames == 0 || --files.window_png_frames > 0) return;
   std::string message;
   if (write_window_png(platform, files.window_png, &message)) {

@@ -14,6 +14,7 @@
 #include "colormap.h"
 #include "map_view.h"
 #include "platform_glfw.h"
+#include "plot.h"
 #include "viewer_files.h"
 
 #include "fmav/engine.h"
@@ -224,6 +225,14 @@ struct ViewerState {
   std::shared_ptr<ScalingPanel> scaling;  // likewise for a benchmark file
   FilesPanel files;  // the Open / Save / Export dialog and the settings (viewer_files.h)
 };
+
+// ---- viewer_files.cpp ----
+// Exports the plot drawn with `view` as a PNG at `path`, cut from the window after the next
+// frame (the plot as it is on screen).
+void request_plot_png(ViewerState& state, const std::string& path, const PlotState& view);
+// Writes the requested plot PNGs after a frame is rendered; the status bar says what was
+// written (viewer_main.cpp calls it with the window's pixels).
+void write_plot_pngs(ViewerState& state, int width, int height, const std::vector<std::uint8_t>& rgba);
 
 // ---- panel_status.cpp ----
 // Records an error: the status bar shows it and a popup opens once.

@@ -2,8 +2,9 @@
 # GUI sweep run test: in a running fma-viewer (real X input, xdotool under Xvfb) the Sweep
 # tab's form sweeps the shipped model on its sample text: Start, Cancel after a few points,
 # Start again to resume; the results file then holds every point of the 4 x 4 grid once, in
-# grid order, and the viewer reported each step (--log).
-# Usage: tests/gui_sweep_run.sh path/to/fma-viewer
+# grid order, and the viewer reported each step (--log). Then the Scaling tab, opened on a
+# small `fmav bench --jsonl` file, exports its two plots as SVG and PNG.
+# Usage: tests/gui_sweep_run.sh path/to/fma-viewer path/to/fmav
 set -euo pipefail
 
 if [[ "${1:-}" != "--inner" ]]; then
@@ -13,6 +14,7 @@ if [[ "${1:-}" != "--inner" ]]; then
   exec xvfb-run -a -s "-screen 0 1400x900x24" bash "$0" --inner "$@"
 fi
 viewer=$2
+fmav=$3
 work=$(mktemp -d)
 trap 'kill "$pid" 2> /dev/null || true; rm -rf "$work"' EXIT
 export FMAV_SETTINGS="$work/settings.json" OMP_WAIT_POLICY=passive
@@ -31,7 +33,8 @@ wait_for() {  # a shell condition, up to 120 s
 }
 lines() { [[ -f "$work/m.jsonl" ]] && wc -l < "$work/m.jsonl" || echo 0; }
 
-"$viewer" --size 1400x900 --view sweep --log > "$work/log" 2>&1 &
+"$fmav" bench --methods fma,sdpa --n 256,512 --heads 1 --repeats 1 --jsonl "$work/b.jsonl" > /dev/null
+"$viewer" --size 1400x900 --view sweep --bench "$work/b.jsonl" --log > "$work/log" 2>&1 &
 pid=$!
 wait_for 'grep -q "idle; view sweep" "$work/log"'
 # The form at 1400x900: the output file field, then Start (Cancel while running) beside it.
@@ -57,6 +60,16 @@ assert json.loads(lines[0])["spec"]["model"].endswith("lm-fma"), lines[0][:200]
 indexes = [json.loads(line)["index"] for line in lines[1:]]
 assert indexes == list(range(16)), indexes
 PY
+# The Scaling tab (at 1400x900), then its "Export SVG + PNG" button.
+xdotool mousemove 624 43 click 1
+sleep 0.8
+xdotool mousemove 415 142 click 1
+wait_for 'grep -q "status: wrote $work/b_latency.png, $work/b_memory.png" "$work/log"'
+for f in b_latency.svg b_memory.svg b_latency.png b_memory.png; do
+  [[ -s "$work/$f" ]] || fail "no $f written"
+done
+head -c 200 "$work/b_latency.svg" | grep -q "<svg" || fail "b_latency.svg is not an SVG"
 xdotool key ctrl+q
 wait "$pid" || fail "exit status $? after Ctrl+Q"
-echo "gui_sweep_run: started, cancelled after $((after_cancel - 1)) points, resumed to all 16, once each"
+echo "gui_sweep_run: started, cancelled after $((after_cancel - 1)) points, resumed to all 16, once each;" \
+     "the scaling plots exported as SVG and PNG"
