@@ -65,7 +65,11 @@ HeadInput load_source(const MapParams& params, MapJob* job) {
                   ", H = " + std::to_string(t.heads) + ", D = " + std::to_string(t.dim) +
                   (t.batch > 1 ? ", batch 0 of " + std::to_string(t.batch) : "");
   } else if (!params.model.empty()) {
-    const Model model = cached_model(params.model);
+    Model model = cached_model(params.model);
+    if (params.model_fma_override) {
+      model = model.with_attention(ModelAttention{AttentionKind::fma, params.block_size, params.rank,
+                                                  params.downsample, params.count_multiplicity});
+    }
     const ModelConfig& c = model.config();
     LayerCapture cap = capture_file(model, params.input, params.layer, params.offset);
     in.q = std::move(cap.q), in.k = std::move(cap.k), in.v = std::move(cap.v);
@@ -74,7 +78,8 @@ HeadInput load_source(const MapParams& params, MapJob* job) {
     job->tokens = cap.tokens, job->layers = static_cast<int>(c.layers);
     job->heads = static_cast<int>(c.heads);
     job->source = file_name(params.model) + " (" + to_string(c.architecture) + ", " +
-                  attention_name(c.attention) + " attention) on " + file_name(params.input);
+                  attention_name(c.attention) + " attention" +
+                  (params.model_fma_override ? ", as in a sweep point" : "") + ") on " + file_name(params.input);
     // The input the model saw, for the query inspector's tokens or image.
     if (c.is_lm()) {
       job->text = std::move(cap.text);

@@ -502,6 +502,10 @@ void draw_model_controls(ViewerState& state) {
   const FmaConfig& f = state.shown.fma;
   ImGui::TextColored(kMuted, "%s: m = %lld, p = %lld, %s", variant_name(f), static_cast<long long>(f.block_size),
                      static_cast<long long>(f.rank), to_string(f.downsample));
+  if (p.model_fma_override) {  // a sweep point's settings (Sweep tab)
+    ImGui::TextColored(kBusy, "FMA as in a sweep point, not the model's own");
+    if (ImGui::SmallButton("use the model's own FMA")) p.model_fma_override = false;
+  }
 }
 
 void draw_map_controls(ViewerState& state) {
@@ -513,7 +517,7 @@ void draw_map_controls(ViewerState& state) {
     const bool use_model = !p.model.empty(), use_qkv = !p.qkv.empty();
     if (!state.model_path.empty()) {
       if (ImGui::RadioButton("model", use_model)) {
-        p.model = state.model_path, p.input = state.input_path, p.qkv.clear();
+        p.model = state.model_path, p.input = state.input_path, p.qkv.clear(), p.model_fma_override = false;
       }
       ImGui::SameLine();
     }

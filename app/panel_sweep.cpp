@@ -236,21 +236,24 @@ void open_selected(ViewerState& state, const SweepPanel& panel) {
   const SweepResult& r = panel.file.results[panel.selected];
   const SweepSpec& spec = panel.file.spec;
   const std::string key = sweep_key(r.point);
+  MapParams& p = state.params;
   if (spec.is_model()) {
+    // The model with FMA at the point's settings, unless they are its own.
     const FmaConfig own = model_fma(spec.model);
-    if (own.block_size != r.point.block_size || own.rank != r.point.rank) {
-      state.status_message = key + ": the model's own FMA settings are fixed (r = " +
-                             std::to_string(own.block_size) + ", p = " + std::to_string(own.rank) +
-                             "); the attention view cannot show this point";
-      return;
-    }
+    state.model_path = spec.model, state.input_path = spec.input;
+    p.model = spec.model, p.input = spec.input, p.qkv.clear(), p.offset = spec.offset;
+    p.model_fma_override = own.block_size != r.point.block_size || own.rank != r.point.rank ||
+                           own.downsample != r.point.downsample ||
+                           own.count_multiplicity != r.point.count_multiplicity;
+    p.block_size = r.point.block_size, p.rank = r.point.rank;
+    p.downsample = r.point.downsample, p.count_multiplicity = r.point.count_multiplicity;
+    state.query_row = -1;
   } else {
     if (r.point.n > kMaxTokens) {
       state.status_message = key + ": n is over the viewer's largest, " + std::to_string(kMaxTokens);
       return;
     }
-    MapParams& p = state.params;
-    p.model.clear(), p.input.clear(), p.qkv.clear();
+    p.model.clear(), p.input.clear(), p.qkv.clear(), p.model_fma_override = false;
     p.layer = 0, p.head = 0, p.offset = 0;
     p.n = r.point.n, p.block_size = r.point.block_size, p.rank = r.point.rank;
     p.downsample = r.point.downsample, p.count_multiplicity = r.point.count_multiplicity;

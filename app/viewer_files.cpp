@@ -75,7 +75,7 @@ void open_model(ViewerState& state, const std::string& path) {
   MapParams& p = state.params;
   state.model_path = folder;
   state.input_path = input_for(state.input_path, reads_text);
-  p.model = state.model_path, p.input = state.input_path, p.qkv.clear();
+  p.model = state.model_path, p.input = state.input_path, p.qkv.clear(), p.model_fma_override = false;
   p.layer = 0, p.head = 0, p.offset = 0;  // the new model may have fewer
   state.query_row = -1;
 }
@@ -254,7 +254,7 @@ void apply_session(ViewerState& state, const Session& s) {
     p.downsample = s.downsample, p.count_multiplicity = s.count_multiplicity, p.seed = s.seed;
   } else {
     state.model_path = s.model, state.input_path = s.input;
-    p.model = s.model, p.input = s.input, p.qkv.clear();
+    p.model = s.model, p.input = s.input, p.qkv.clear(), p.model_fma_override = false;
   }
   p.layer = s.layer, p.head = s.head, p.offset = s.offset;
   state.view = view;

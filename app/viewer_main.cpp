@@ -281,6 +281,12 @@ std::string summary(const ViewerState& state) {
     out += text;
   }
   if (state.query_row >= 0) out += "; query " + std::to_string(state.query_row);
+  if (state.shown.params.model_fma_override) {
+    const FmaConfig& f = state.shown.fma;
+    std::snprintf(text, sizeof(text), "; model FMA as in a sweep point: r = %lld, p = %lld, %s",
+                  static_cast<long long>(f.block_size), static_cast<long long>(f.rank), to_string(f.downsample));
+    out += text;
+  }
   out += std::string("; fast path ") + to_string(state.fast_path.impl) + (state.fast_path.f64 ? " float64" : " float32");
   return out;
 }

@@ -51,13 +51,16 @@ struct MapParams {
   Downsample downsample = Downsample::average;
   bool count_multiplicity = true;
   std::uint64_t seed = 0;  // of the sample input and the random weights
+  // A model run with FMA at block_size, rank, downsample and count_multiplicity above instead
+  // of its own (a sweep point opened from the Sweep tab); its learned weights fit only its own.
+  bool model_fma_override = false;
 
   bool operator==(const MapParams& o) const {
     return model == o.model && input == o.input && qkv == o.qkv && layer == o.layer && head == o.head &&
            offset == o.offset && n == o.n &&
            block_size == o.block_size && rank == o.rank && causal == o.causal &&
            downsample == o.downsample && count_multiplicity == o.count_multiplicity &&
-           seed == o.seed;
+           seed == o.seed && model_fma_override == o.model_fma_override;
   }
   bool operator!=(const MapParams& o) const { return !(*this == o); }
 };

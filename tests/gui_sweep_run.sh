@@ -3,7 +3,8 @@
 # tab's form sweeps the shipped model on its sample text: Start, Cancel after a few points,
 # Start again to resume; the results file then holds every point of the 4 x 4 grid once, in
 # grid order, and the viewer reported each step (--log). Then the Scaling tab, opened on a
-# small `fmav bench --jsonl` file, exports its two plots as SVG and PNG.
+# small `fmav bench --jsonl` file, exports its two plots as SVG and PNG; and a point of the
+# sweep, clicked on the heat map, opens in the attention view with its r and p.
 # Usage: tests/gui_sweep_run.sh path/to/fma-viewer path/to/fmav
 set -euo pipefail
 
@@ -71,5 +72,17 @@ done
 head -c 200 "$work/b_latency.svg" | grep -q "<svg" || fail "b_latency.svg is not an SVG"
 xdotool key ctrl+q
 wait "$pid" || fail "exit status $? after Ctrl+Q"
+
+# The results opened again (--sweep): a click on the heat map's bottom-left cell (r = 8,
+# p = 1) and "Open in attention view" show the model with FMA at that point.
+"$viewer" --size 1400x900 --view sweep --sweep "$work/m.jsonl" --log > "$work/log" 2>&1 &
+pid=$!
+wait_for 'grep -q "idle; view sweep" "$work/log"'
+xdotool mousemove 422 428 click 1
+sleep 0.6
+xdotool mousemove 428 149 click 1
+wait_for 'grep -q "idle; view attention.*model FMA as in a sweep point: r = 8, p = 1, average" "$work/log"'
+xdotool key ctrl+q
+wait "$pid" || fail "exit status $? after Ctrl+Q"
 echo "gui_sweep_run: started, cancelled after $((after_cancel - 1)) points, resumed to all 16, once each;" \
-     "the scaling plots exported as SVG and PNG"
+     "the scaling plots exported as SVG and PNG; a point opened in the attention view"
