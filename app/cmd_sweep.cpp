@@ -87,10 +87,10 @@ int run_sweep_command(SweepArgs& a) {
   const std::vector<SweepResult> results = run_sweep(a.spec, a.out, [&](const SweepProgress& p) {
     const SweepEstimate& e = p.estimate;
     if (!announced) {
-      std::printf("fmav sweep: %lld points in this shard (%d/%d), %lld already in %s; about %.0f MiB at the "
-                  "largest point; time estimated after the first point\n",
+      std::printf("fmav sweep: %lld points in this shard (%d/%d), %lld already in %s; estimated %.0f s and "
+                  "%.0f MiB at the largest point\n",
                   static_cast<long long>(e.points), a.spec.shard, a.spec.shards, static_cast<long long>(e.done),
-                  a.out.c_str(), e.peak_bytes / 1048576.0);
+                  a.out.c_str(), e.seconds, e.peak_bytes / 1048576.0);
       announced = true;
     }
     if (p.last != nullptr) {

@@ -188,8 +188,25 @@ std::FILE* open_results(const SweepSpec& spec, const std::string& path, std::set
   return out;
 }
 
-// Cost model for the estimate: the float64 inspection's full attention dominates, ~n^2.
-double point_cost(const SweepPoint& p) { return static_cast<double>(p.n) * static_cast<double>(p.n); }
+// Cost model for the estimate: the float64 inspection's full attention dominates, about
+// n^2 D per head inspected (every layer's heads for a model).
+double point_cost(const SweepSpec& s, const SweepPoint& p, std::int64_t layers) {
+  return static_cast<double>(p.n) * static_cast<double>(p.n) * static_cast<double>(s.dim * s.heads * layers);
+}
+
+// Seconds per unit of point_cost on this machine, from one float64 inspection of a
+// 1024-token synthetic head (about 50 ms), so the estimate exists before the first point.
+double calibrate_seconds_per_cost() {
+  constexpr std::int64_t n = 1024, d = 64;
+  const SampleQkv sample = sample_qkv(n, d, 0);
+  const auto start = Clock::now();
+  InspectRequest request;
+  request.pool = (n + kMetricRows - 1) / kMetricRows;
+  const Inspector inspector(sample.q, sample.k, sample.v, FmaConfig{32, 4, false, Downsample::average, true}, {},
+                            request);
+  inspector.map(request);
+  return seconds_since(start) / (static_cast<double>(n) * n * d);
+}
 
 std::int64_t point_bytes(const SweepSpec& s, const SweepPoint& p) {
   // q, k, v and the output in float64 for the inspection, twice (copies), plus its bands.
@@ -226,9 +243,15 @@ std::vector<SweepResult> run_sweep(const SweepSpec& spec, const std::string& res
       p.estimate.peak_bytes = std::max(p.estimate.peak_bytes, point_bytes(s, grid[i]));
     }
   }
+  const std::int64_t layers = s.is_model() ? model.config().layers : 1;
+  const auto seconds_left = [&](double seconds_per_cost, std::size_t from) {
+    double total = 0;
+    for (std::size_t u = from; u < todo.size(); ++u) total += seconds_per_cost * point_cost(s, grid[todo[u]], layers);
+    return total;
+  };
   std::vector<SweepResult> results;
-  double seconds_per_cost = 0;
-  p.estimate.seconds = std::numeric_limits<double>::quiet_NaN();  // known after the first point
+  double seconds_per_cost = todo.empty() ? 0 : calibrate_seconds_per_cost();
+  p.estimate.seconds = seconds_left(seconds_per_cost, 0);
   if (progress) progress(p);
   try {
     for (std::size_t t = 0; t < todo.size(); ++t) {
@@ -236,9 +259,8 @@ std::vector<SweepResult> run_sweep(const SweepSpec& spec, const std::string& res
       const SweepPoint& pt = grid[todo[t]];
       results.push_back(measure_point(s, model, pt, todo[t]));
       append_line_synced(file, sweep_result_json(results.back()), results_path);
-      if (seconds_per_cost == 0) seconds_per_cost = results.back().seconds / point_cost(pt);
-      p.estimate.seconds = 0;
-      for (std::size_t u = t + 1; u < todo.size(); ++u) p.estimate.seconds += seconds_per_cost * point_cost(grid[todo[u]]);
+      if (t == 0) seconds_per_cost = results.back().seconds / point_cost(s, pt, layers);  // measured here
+      p.estimate.seconds = seconds_left(seconds_per_cost, t + 1);
       p.finished = static_cast<std::int64_t>(results.size());
       p.last = &results.back();
       if (progress) progress(p);

@@ -115,7 +115,8 @@ void merge_sweep_files(const std::vector<std::string>& inputs, const std::string
 struct SweepEstimate {
   std::int64_t points = 0;      // this shard's
   std::int64_t done = 0;        // already in the results file
-  double seconds = 0;           // for the rest, from a cost model calibrated on the first
+  double seconds = 0;           // for the rest: a cost model (n^2 D per head inspected)
+                                // calibrated before the first point, then on it
   std::int64_t peak_bytes = 0;  // the largest point's estimated tensor memory
 };
 
