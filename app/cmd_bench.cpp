@@ -22,16 +22,6 @@ struct BenchArgs {
   BenchConfig config;
 };
 
-std::vector<std::string> split(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    if (!item.empty()) out.push_back(item);
-  }
-  return out;
-}
-
 void add_bench_options(CLI::App& app, BenchArgs& a) {
   CLI::App* cmd = app.add_subcommand(
       "bench", "Time attention methods against N (DESIGN.md §6): each is checked against its reference on\n"
@@ -70,7 +60,7 @@ std::string row_line(const BenchRow& r) {
 }
 
 int run_bench_command(BenchArgs& a) {
-  a.config.methods = split(a.methods);
+  a.config.methods = split_list(a.methods);
   a.config.ns = parse_n_list(a.n);
   a.config.dtype = a.dtype == "float64" ? DType::f64 : DType::f32;
   const DeviceInfo info = device_info();

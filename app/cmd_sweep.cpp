@@ -22,16 +22,6 @@ struct SweepArgs {
   SweepSpec spec;
 };
 
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    if (!item.empty()) out.push_back(item);
-  }
-  return out;
-}
-
 // "i/N" into spec.shard and spec.shards.
 void parse_shard(const std::string& text, SweepSpec* spec) {
   int i = 0, n = 0;

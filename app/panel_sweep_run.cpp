@@ -16,7 +16,6 @@
 #include <cmath>
 #include <exception>
 #include <filesystem>
-#include <sstream>
 #include <string>
 #include <utility>
 
@@ -40,10 +39,7 @@ SweepSpec form_spec(const SweepForm& form, const ViewerState& state) {
     spec.causal = form.causal;
   }
   spec.downsamples.clear();
-  std::stringstream kinds(form.downsamples);
-  for (std::string kind; std::getline(kinds, kind, ',');) {
-    if (!kind.empty()) spec.downsamples.push_back(parse_downsample(kind));
-  }
+  for (const std::string& kind : split_list(form.downsamples)) spec.downsamples.push_back(parse_downsample(kind));
   FMAV_CHECK(!spec.downsamples.empty(), "sweep down-sampling: expected average, learned or dense");
   spec.block_sizes = parse_n_list(form.block_sizes, "r list");
   spec.ranks = parse_n_list(form.ranks, "p list");

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # GUI sweep run test: in a running fma-viewer (real X input, xdotool under Xvfb) the Sweep
 # tab's form sweeps the shipped model on its sample text: Start, Cancel after a few points,
-# Start again to resume; the results file then holds every point of the 4 x 4 grid once, in
+# Start again to resume; the results file then holds every point of the 6 x 4 grid once, in
 # grid order, and the viewer reported each step (--log). Then the Scaling tab, opened on a
 # small `fmav bench --jsonl` file, exports its two plots as SVG and PNG; and a point of the
 # sweep, clicked on the heat map, opens in the attention view with its r and p.
@@ -38,7 +38,14 @@ lines() { [[ -f "$work/m.jsonl" ]] && wc -l < "$work/m.jsonl" || echo 0; }
 "$viewer" --size 1400x900 --view sweep --bench "$work/b.jsonl" --log > "$work/log" 2>&1 &
 pid=$!
 wait_for 'grep -q "idle; view sweep" "$work/log"'
-# The form at 1400x900: the output file field, then Start (Cancel while running) beside it.
+# The form at 1400x900: six block sizes (24 points, so Cancel lands mid-sweep), the output
+# file field, then Start (Cancel while running) beside it.
+xdotool mousemove 420 127 click 1
+sleep 0.4
+xdotool key ctrl+a
+sleep 0.3
+xdotool type --delay 10 "4,8,16,32,64,128"
+sleep 0.3
 xdotool mousemove 520 155 click 1
 sleep 0.4
 xdotool key ctrl+a
@@ -47,11 +54,11 @@ xdotool type --delay 10 "$work/m.jsonl"
 sleep 0.3
 xdotool mousemove 862 155 click 1
 wait_for 'grep -q "status: sweep started" "$work/log"'
-wait_for '[[ $(lines) -ge 4 ]]'
+wait_for '[[ $(lines) -ge 3 ]]'
 xdotool click 1  # Cancel
 wait_for 'grep -q "status: cancelled the sweep" "$work/log"'
 after_cancel=$(lines)
-[[ $after_cancel -lt 17 ]] || fail "the sweep finished before Cancel; make it longer"
+[[ $after_cancel -lt 25 ]] || fail "the sweep finished before Cancel; make it longer"
 xdotool click 1  # Start again: resumes the same file
 wait_for 'grep -q "status: finished the sweep" "$work/log"'
 python3 - "$work/m.jsonl" << 'PY' || fail "the resumed results file is not every point once in grid order"
@@ -59,7 +66,7 @@ import json, sys
 lines = open(sys.argv[1]).read().splitlines()
 assert json.loads(lines[0])["spec"]["model"].endswith("lm-fma"), lines[0][:200]
 indexes = [json.loads(line)["index"] for line in lines[1:]]
-assert indexes == list(range(16)), indexes
+assert indexes == list(range(24)), indexes
 PY
 # The Scaling tab (at 1400x900), then its "Export SVG + PNG" button.
 xdotool mousemove 624 43 click 1
@@ -73,7 +80,7 @@ head -c 200 "$work/b_latency.svg" | grep -q "<svg" || fail "b_latency.svg is not
 xdotool key ctrl+q
 wait "$pid" || fail "exit status $? after Ctrl+Q"
 
-# The results opened again (--sweep): a click on the heat map's bottom-left cell (r = 8,
+# The results opened again (--sweep): a click on the heat map's bottom-left cell (r = 4,
 # p = 1) and "Open in attention view" show the model with FMA at that point.
 "$viewer" --size 1400x900 --view sweep --sweep "$work/m.jsonl" --log > "$work/log" 2>&1 &
 pid=$!
@@ -81,8 +88,8 @@ wait_for 'grep -q "idle; view sweep" "$work/log"'
 xdotool mousemove 422 428 click 1
 sleep 0.6
 xdotool mousemove 428 149 click 1
-wait_for 'grep -q "idle; view attention.*model FMA as in a sweep point: r = 8, p = 1, average" "$work/log"'
+wait_for 'grep -q "idle; view attention.*model FMA as in a sweep point: r = 4, p = 1, average" "$work/log"'
 xdotool key ctrl+q
 wait "$pid" || fail "exit status $? after Ctrl+Q"
-echo "gui_sweep_run: started, cancelled after $((after_cancel - 1)) points, resumed to all 16, once each;" \
+echo "gui_sweep_run: started, cancelled after $((after_cancel - 1)) points, resumed to all 24, once each;" \
      "the scaling plots exported as SVG and PNG; a point opened in the attention view"

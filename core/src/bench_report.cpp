@@ -38,6 +38,15 @@ std::string number(double x, const char* format = "%.4g") {
 
 }  // namespace
 
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
 std::vector<std::int64_t> parse_n_list(const std::string& text, const char* option) {
   std::vector<std::int64_t> out;
   const std::size_t colon = text.find(':');

@@ -49,6 +49,8 @@ struct BenchRow {
 const std::vector<std::string>& bench_methods();
 // What each method is, for --help.
 std::string bench_method_help();
+// "a,b,,c" into {"a", "b", "c"} (empty items dropped): the lists of --methods and friends.
+std::vector<std::string> split_list(const std::string& text);
 // "1024,4096" or a power-of-two range "1024:262144" of positive integers; throws
 // fmav::Error naming `option` and the text.
 std::vector<std::int64_t> parse_n_list(const std::string& text, const char* option = "--n");
