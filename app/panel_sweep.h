@@ -41,6 +41,8 @@ struct SweepPanel {
   SweepForm form;
   std::shared_ptr<SweepRun> run;  // null: none under way
   std::future<void> worker;
+  std::future<std::string> estimating;  // the form's estimate, computed on a worker
+  std::string estimate;                 // its text (or why there is none)
   std::string path;  // empty: no results yet
   SweepFile file;
   bool has_bpc = false;  // some point has a model's bits per byte

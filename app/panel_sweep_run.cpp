@@ -14,8 +14,10 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <exception>
 #include <filesystem>
+#include <future>
 #include <string>
 #include <utility>
 
@@ -81,6 +83,42 @@ void start_sweep(SweepPanel& panel, const ViewerState& state) {
 }
 
 
+// The Estimate button and its result: the form's points, those already in the output file,
+// the time and the largest point's memory (estimate_sweep on a worker: it may load a model).
+void draw_estimate(const ViewerState& state, SweepPanel& panel) {
+  using namespace std::chrono_literals;
+  if (panel.estimating.valid() && panel.estimating.wait_for(0s) == std::future_status::ready) {
+    panel.estimate = panel.estimating.get();
+  }
+  if (panel.estimating.valid()) {
+    ImGui::TextDisabled("estimating...");
+  } else if (ImGui::Button("Estimate")) {
+    try {
+      const SweepSpec spec = form_spec(panel.form, state);
+      const std::string path = std::filesystem::absolute(panel.form.out).lexically_normal().string();
+      panel.estimating = std::async(std::launch::async, [spec, path] {
+        lower_worker_priority();
+        try {
+          const SweepEstimate e = estimate_sweep(spec, path);
+          char text[160];
+          std::snprintf(text, sizeof text, "%lld points, %lld in the file; about %.0f s, up to %.0f MiB",
+                        static_cast<long long>(e.points), static_cast<long long>(e.done), e.seconds,
+                        e.peak_bytes / 1048576.0);
+          return std::string(text);
+        } catch (const std::exception& e) {
+          return std::string("no estimate: ") + e.what();
+        }
+      });
+    } catch (const std::exception& e) {
+      panel.estimate = std::string("no estimate: ") + e.what();
+    }
+  }
+  if (!panel.estimate.empty()) {
+    ImGui::SameLine();
+    ImGui::TextDisabled("%s", panel.estimate.c_str());
+  }
+}
+
 void draw_form(ViewerState& state, SweepPanel& panel) {
   // Open at first when there is nothing to show, and while a run goes on (its Cancel button).
   if (panel.path.empty() || panel.run) ImGui::SetNextItemOpen(true, panel.run ? ImGuiCond_Always : ImGuiCond_Once);
@@ -124,6 +162,10 @@ void draw_form(ViewerState& state, SweepPanel& panel) {
     } catch (const std::exception& e) {
       report_error(state, e.what());
     }
+  }
+  if (!running) {
+    ImGui::SameLine();
+    draw_estimate(state, panel);
   }
   if (running) {
     if (ImGui::Button("Cancel")) panel.run->cancel = true;

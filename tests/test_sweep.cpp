@@ -148,6 +148,12 @@ TEST_F(Sweep, RunsResumesAndNeitherLosesNorRepeatsPoints) {
   EXPECT_EQ(indexes(fmav::read_sweep_file(path("r.jsonl"))), (std::vector<std::int64_t>{0, 1}));
   // A crash while writing the third: a cut-off line at the end.
   { std::ofstream(path("r.jsonl"), std::ios::app) << "{\"index\":2,\"n\":6"; }
+  // The estimate sees the two points in the file and prices the other two.
+  const fmav::SweepEstimate e = fmav::estimate_sweep(s, path("r.jsonl"));
+  EXPECT_EQ(e.points, 4);
+  EXPECT_EQ(e.done, 2);
+  EXPECT_GT(e.seconds, 0);
+  EXPECT_GT(e.peak_bytes, 0);
   // The same sweep again: the cut-off line is dropped and only the rest is run.
   std::int64_t done_before = -1;
   const auto second = fmav::run_sweep(s, path("r.jsonl"), [&](const fmav::SweepProgress& p) {

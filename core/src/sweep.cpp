@@ -166,18 +166,28 @@ SweepResult measure_point(const SweepSpec& s, const Model& model, const SweepPoi
   return r;
 }
 
-// Opens the results file for appending: a new one gets the header; an existing one must be
-// this sweep's (and shard's), its cut-off last line is dropped, its points are `done`.
-std::FILE* open_results(const SweepSpec& spec, const std::string& path, std::set<std::int64_t>* done) {
+// The points already in the results file at `path` (none when there is no file); the file
+// must hold this sweep and shard.
+std::set<std::int64_t> done_points(const SweepSpec& spec, const std::string& path) {
+  std::set<std::int64_t> done;
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return done;
+  const SweepFile file = read_sweep_file(path);
+  FMAV_CHECK(same_sweep(file.spec, spec), path, " holds results of another sweep (its grid, source or settings "
+             "differ); use another results file");
+  FMAV_CHECK(file.spec.shard == spec.shard && file.spec.shards == spec.shards, path, " holds shard ",
+             file.spec.shard, "/", file.spec.shards, ", not ", spec.shard, "/", spec.shards);
+  for (const SweepResult& r : file.results) done.insert(r.index);
+  return done;
+}
+
+// Opens the results file for appending: a new one gets the header; an existing one (checked
+// by done_points) loses a cut-off last line first.
+std::FILE* open_results(const SweepSpec& spec, const std::string& path) {
   std::error_code ec;
   if (std::filesystem::exists(path, ec)) {
     const SweepFile file = read_sweep_file(path);
-    FMAV_CHECK(same_sweep(file.spec, spec), path, " holds results of another sweep (its grid, source or settings "
-               "differ); use another results file");
-    FMAV_CHECK(file.spec.shard == spec.shard && file.spec.shards == spec.shards, path, " holds shard ",
-               file.spec.shard, "/", file.spec.shards, ", not ", spec.shard, "/", spec.shards);
     if (file.truncated_tail) std::filesystem::resize_file(path, file.valid_bytes);
-    for (const SweepResult& r : file.results) done->insert(r.index);
     std::FILE* out = std::fopen(path.c_str(), "ab");
     FMAV_CHECK(out != nullptr, path, ": cannot open for appending");
     return out;
@@ -215,52 +225,80 @@ std::int64_t point_bytes(const SweepSpec& s, const SweepPoint& p) {
 
 }  // namespace
 
-std::vector<SweepResult> run_sweep(const SweepSpec& spec, const std::string& results_path,
-                                   const SweepProgressFn& progress, const std::atomic<bool>* cancel) {
+namespace {
+
+// A sweep ready to run: the spec with a model's n, heads and dim filled in, the model, the
+// grid, this shard's points not yet in the results file, and the estimate for them.
+struct Plan {
+  SweepSpec spec;
+  Model model;
+  std::vector<SweepPoint> grid;
+  std::vector<std::int64_t> todo;
+  std::int64_t layers = 1;
+  double seconds_per_cost = 0;
+  SweepEstimate estimate;
+
+  double seconds_left(std::size_t from) const {
+    double total = 0;
+    for (std::size_t u = from; u < todo.size(); ++u) total += seconds_per_cost * point_cost(spec, grid[todo[u]], layers);
+    return total;
+  }
+};
+
+Plan make_plan(const SweepSpec& spec, const std::string& results_path) {
   sweep_points(spec);  // checks the grid before anything is loaded
   // Before any tensor exists: tensors from another allocator must not meet the tracker's.
   install_memory_tracker();
-  Model model;
-  SweepSpec s = spec;
+  Plan plan;
+  SweepSpec& s = plan.spec;
+  s = spec;
   if (s.is_model()) {
-    model = Model::load(s.model);
-    const std::int64_t n = capture_file(model, s.input, 0, s.offset).tokens;  // checks the input
+    plan.model = Model::load(s.model);
+    const std::int64_t n = capture_file(plan.model, s.input, 0, s.offset).tokens;  // checks the input
     s.ns = {n};
-    s.heads = model.config().heads, s.dim = model.config().d_model / model.config().heads;
+    s.heads = plan.model.config().heads, s.dim = plan.model.config().d_model / plan.model.config().heads;
+    plan.layers = plan.model.config().layers;
   }
-  const std::vector<SweepPoint> grid = sweep_points(s);
-  std::set<std::int64_t> done;
-  std::FILE* file = open_results(s, results_path, &done);
-  SweepProgress p;
-  std::vector<std::int64_t> todo;
-  for (std::size_t i = 0; i < grid.size(); ++i) {
+  plan.grid = sweep_points(s);
+  const std::set<std::int64_t> done = done_points(s, results_path);
+  SweepEstimate& e = plan.estimate;
+  for (std::size_t i = 0; i < plan.grid.size(); ++i) {
     if (static_cast<int>(i % s.shards) != s.shard) continue;
-    ++p.estimate.points;
+    ++e.points;
     if (done.count(static_cast<std::int64_t>(i))) {
-      ++p.estimate.done;
+      ++e.done;
     } else {
-      todo.push_back(static_cast<std::int64_t>(i));
-      p.estimate.peak_bytes = std::max(p.estimate.peak_bytes, point_bytes(s, grid[i]));
+      plan.todo.push_back(static_cast<std::int64_t>(i));
+      e.peak_bytes = std::max(e.peak_bytes, point_bytes(s, plan.grid[i]));
     }
   }
-  const std::int64_t layers = s.is_model() ? model.config().layers : 1;
-  const auto seconds_left = [&](double seconds_per_cost, std::size_t from) {
-    double total = 0;
-    for (std::size_t u = from; u < todo.size(); ++u) total += seconds_per_cost * point_cost(s, grid[todo[u]], layers);
-    return total;
-  };
-  std::vector<SweepResult> results;
-  double seconds_per_cost = todo.empty() ? 0 : calibrate_seconds_per_cost();
-  p.estimate.seconds = seconds_left(seconds_per_cost, 0);
+  plan.seconds_per_cost = plan.todo.empty() ? 0 : calibrate_seconds_per_cost();
+  e.seconds = plan.seconds_left(0);
+  return plan;
+}
+
+}  // namespace
+
+SweepEstimate estimate_sweep(const SweepSpec& spec, const std::string& results_path) {
+  return make_plan(spec, results_path).estimate;
+}
+
+std::vector<SweepResult> run_sweep(const SweepSpec& spec, const std::string& results_path,
+                                   const SweepProgressFn& progress, const std::atomic<bool>* cancel) {
+  Plan plan = make_plan(spec, results_path);
+  std::FILE* file = open_results(plan.spec, results_path);
+  SweepProgress p;
+  p.estimate = plan.estimate;
   if (progress) progress(p);
+  std::vector<SweepResult> results;
   try {
-    for (std::size_t t = 0; t < todo.size(); ++t) {
+    for (std::size_t t = 0; t < plan.todo.size(); ++t) {
       if (cancel != nullptr && cancel->load()) break;
-      const SweepPoint& pt = grid[todo[t]];
-      results.push_back(measure_point(s, model, pt, todo[t]));
+      const SweepPoint& pt = plan.grid[plan.todo[t]];
+      results.push_back(measure_point(plan.spec, plan.model, pt, plan.todo[t]));
       append_line_synced(file, sweep_result_json(results.back()), results_path);
-      if (t == 0) seconds_per_cost = results.back().seconds / point_cost(s, pt, layers);  // measured here
-      p.estimate.seconds = seconds_left(seconds_per_cost, t + 1);
+      if (t == 0) plan.seconds_per_cost = results.back().seconds / point_cost(plan.spec, pt, plan.layers);  // measured
+      p.estimate.seconds = plan.seconds_left(t + 1);
       p.finished = static_cast<std::int64_t>(results.size());
       p.last = &results.back();
       if (progress) progress(p);

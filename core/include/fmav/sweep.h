@@ -127,6 +127,11 @@ struct SweepProgress {
 };
 using SweepProgressFn = std::function<void(const SweepProgress&)>;
 
+// What run_sweep would do now: this shard's points, those already in `results_path`, and
+// the estimated time and largest memory of the rest (loads a model and calibrates for
+// about a second at most). Throws as run_sweep does before its first point.
+SweepEstimate estimate_sweep(const SweepSpec& spec, const std::string& results_path);
+
 // Runs this shard's points of `spec` not yet in `results_path`, appending each result as a
 // line and flushing it to disk. A new file gets the header; an existing file must hold the
 // same sweep (same_sweep) and its cut-off last line is removed first. A point that runs
