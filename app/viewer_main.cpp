@@ -146,8 +146,8 @@ void add_options(CLI::App& app, Options& options) {
                  "(also <prefix>_q.npy, ...)")
       ->excludes("--model", "--input", "--layer", "--offset", "--synthetic", "--n", "--session");
   app.add_flag("--open-dialog", options.open_dialog, "start with the File > Open dialog shown");
-  app.add_flag("--log", options.log, "print a line when the viewer becomes busy or idle (what it shows), and "
-               "each status message and error, on stdout");
+  app.add_flag("--log", options.log, "print a line when the viewer becomes busy or idle (what it shows), when "
+               "the tab changes, and for each status message and error, on stdout");
   app.add_option("--screenshot", options.screenshot,
                  "render, write the window to this PNG and exit");
   app.add_option("--bench-frames", options.bench_frames,
@@ -299,14 +299,17 @@ int write_screenshot(Platform& platform, const ViewerState& state, const std::st
   return ok ? 0 : 1;
 }
 
-// --log: one line on stdout when the viewer becomes busy, and when it becomes idle (what it
-// shows), and for each new status message or error, so scripts (tests/gui_interact.sh) can
-// follow an interactive run.
+// --log: one line on stdout when the viewer becomes busy, when it becomes idle (what it
+// shows), when the view (tab) changes, and for each new status message or error, so
+// scripts (tests/gui_interact.sh) can follow an interactive run.
 struct EventLog {
   bool on = false, was_busy = true;
   std::string status, error;
+  View view = View::attention;
   void update(const ViewerState& state, bool busy) {
     if (!on) return;
+    if (state.view != view) std::printf("fma-viewer: view %s\n", to_string(state.view));
+    view = state.view;
     if (was_busy && !busy) std::printf("fma-viewer: idle; %s\n", summary(state).c_str());
     if (!was_busy && busy) std::printf("fma-viewer: busy\n");
     was_busy = busy;

@@ -33,6 +33,13 @@ wait_for() {  # a shell condition, up to 120 s
   fail "timed out waiting for: $1"
 }
 lines() { [[ -f "$work/m.jsonl" ]] && wc -l < "$work/m.jsonl" || echo 0; }
+# A click as a hand makes it: move, let a frame see the pointer there, press and release.
+click_at() {
+  xdotool mousemove "$1" "$2"
+  sleep 0.3
+  xdotool click 1
+  sleep 0.3
+}
 
 "$fmav" bench --methods fma,sdpa --n 256,512 --heads 1 --repeats 1 --jsonl "$work/b.jsonl" > /dev/null
 "$viewer" --size 1400x900 --view sweep --bench "$work/b.jsonl" --log > "$work/log" 2>&1 &
@@ -40,19 +47,19 @@ pid=$!
 wait_for 'grep -q "idle; view sweep" "$work/log"'
 # The form at 1400x900: six block sizes (24 points, so Cancel lands mid-sweep), the output
 # file field, then Start (Cancel while running) beside it.
-xdotool mousemove 420 127 click 1
+click_at 420 127
 sleep 0.4
 xdotool key ctrl+a
 sleep 0.3
 xdotool type --delay 10 "4,8,16,32,64,128"
 sleep 0.3
-xdotool mousemove 520 155 click 1
+click_at 520 155
 sleep 0.4
 xdotool key ctrl+a
 sleep 0.3
 xdotool type --delay 10 "$work/m.jsonl"
 sleep 0.3
-xdotool mousemove 862 155 click 1
+click_at 862 155
 wait_for 'grep -q "status: sweep started" "$work/log"'
 wait_for '[[ $(lines) -ge 3 ]]'
 xdotool click 1  # Cancel
@@ -68,10 +75,19 @@ assert json.loads(lines[0])["spec"]["model"].endswith("lm-fma"), lines[0][:200]
 indexes = [json.loads(line)["index"] for line in lines[1:]]
 assert indexes == list(range(24)), indexes
 PY
-# The Scaling tab (at 1400x900), then its "Export SVG + PNG" button.
-xdotool mousemove 624 43 click 1
-sleep 0.8
-xdotool mousemove 415 142 click 1
+# The Scaling tab (at 1400x900), then its "Export SVG + PNG" button (again if a click was
+# lost while the view changed).
+for _ in 1 2 3; do
+  click_at 624 43
+  sleep 0.5
+  grep -q "^fma-viewer: view scaling" "$work/log" && break
+done
+wait_for 'grep -q "^fma-viewer: view scaling" "$work/log"'
+for _ in 1 2 3; do
+  click_at 415 142
+  sleep 1
+  grep -q "status: wrote $work/b_latency.png, $work/b_memory.png" "$work/log" && break
+done
 wait_for 'grep -q "status: wrote $work/b_latency.png, $work/b_memory.png" "$work/log"'
 for f in b_latency.svg b_memory.svg b_latency.png b_memory.png; do
   [[ -s "$work/$f" ]] || fail "no $f written"
@@ -85,9 +101,9 @@ wait "$pid" || fail "exit status $? after Ctrl+Q"
 "$viewer" --size 1400x900 --view sweep --sweep "$work/m.jsonl" --log > "$work/log" 2>&1 &
 pid=$!
 wait_for 'grep -q "idle; view sweep" "$work/log"'
-xdotool mousemove 422 428 click 1
-sleep 0.6
-xdotool mousemove 428 149 click 1
+click_at 422 428
+sleep 0.3
+click_at 428 149
 wait_for 'grep -q "idle; view attention.*model FMA as in a sweep point: r = 4, p = 1, average" "$work/log"'
 xdotool key ctrl+q
 wait "$pid" || fail "exit status $? after Ctrl+Q"
