@@ -146,13 +146,17 @@ HostTensor attend(const HostTensor& q, const HostTensor& k, const HostTensor& v,
   return to_host(out.reshape(q.shape));
 }
 
+at::Tensor one_head(const at::Tensor& bhnd, std::int64_t batch, std::int64_t head, at::ScalarType dtype) {
+  FMAV_CHECK(batch >= 0 && batch < bhnd.size(0), "batch ", batch, " outside [0, ", bhnd.size(0), ")");
+  FMAV_CHECK(head >= 0 && head < bhnd.size(1), "head ", head, " outside [0, ", bhnd.size(1), ")");
+  return bhnd.narrow(0, batch, 1).narrow(1, head, 1).to(dtype).contiguous();
+}
+
 HostTensor head_of(const HostTensor& x, std::int64_t batch, std::int64_t head, DType dtype) {
   const at::Tensor t = as_bhnd(x, "x");
-  FMAV_CHECK(batch >= 0 && batch < t.size(0), "batch ", batch, " outside [0, ", t.size(0), ")");
-  FMAV_CHECK(head >= 0 && head < t.size(1), "head ", head, " outside [0, ", t.size(1), ")");
   FMAV_CHECK(dtype == DType::f32 || dtype == DType::f64, "head_of: dtype must be F32 or F64, got ",
              dtype_name(dtype));
-  return to_host(t.narrow(0, batch, 1).narrow(1, head, 1).to(dtype == DType::f64 ? at::kDouble : at::kFloat).contiguous());
+  return to_host(one_head(t, batch, head, dtype == DType::f64 ? at::kDouble : at::kFloat));
 }
 
 }  // namespace fmav

@@ -23,6 +23,9 @@ HostTensor to_host(const at::Tensor& tensor);
 // A (B, H, N, D), (H, N, D) or (N, D) float32/float64 host tensor as a (B, H, N, D)
 // tensor; `name` is used in the error message.
 at::Tensor as_bhnd(const HostTensor& x, const char* name);
+// One (batch, head) of a (B, H, N, D) tensor as a contiguous (1, 1, N, D) copy in `dtype`;
+// throws fmav::Error naming a batch or head outside the tensor.
+at::Tensor one_head(const at::Tensor& bhnd, std::int64_t batch, std::int64_t head, at::ScalarType dtype);
 // (B, H, N, D) -> (B, H, n_pad, D), zeros appended.
 at::Tensor pad_tokens(const at::Tensor& x, std::int64_t n_pad);
 

@@ -177,14 +177,9 @@ Inspector::Inspector(const HostTensor& q, const HostTensor& k, const HostTensor&
   at::Tensor tq = as_bhnd(q, "q"), tk = as_bhnd(k, "k"), tv = as_bhnd(v, "v");
   check_qkv(tq, tk, tv);
   validate(config);
-  FMAV_CHECK(which.batch >= 0 && which.batch < tq.size(0), "batch ", which.batch, " outside [0, ",
-             tq.size(0), ")");
-  FMAV_CHECK(which.head >= 0 && which.head < tq.size(1), "head ", which.head, " outside [0, ",
-             tq.size(1), ")");
-  const auto pick = [&](const at::Tensor& t) {
-    return t.narrow(0, which.batch, 1).narrow(1, which.head, 1).to(at::kDouble).contiguous();
-  };
-  tq = pick(tq), tk = pick(tk), tv = pick(tv);
+  tq = one_head(tq, which.batch, which.head, at::kDouble);
+  tk = one_head(tk, which.batch, which.head, at::kDouble);
+  tv = one_head(tv, which.batch, which.head, at::kDouble);
   auto s = std::make_shared<State>();
   s->config = config;
   s->n = tq.size(2);
