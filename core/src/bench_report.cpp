@@ -2,16 +2,16 @@
 // CSV and JSON. No LibTorch, so the GUI and fuzzers can use them.
 
 #include <cmath>
+#include <limits>
 #include <map>
 #include <algorithm>
 #include <cstdio>
-#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "fmav/bench.h"
 #include "fmav/error.h"
 #include "fmav/tensor_io.h"
-#include "io_util.h"
+#include "json_util.h"
 
 namespace fmav {
 namespace {
@@ -112,9 +112,10 @@ void write_bench_csv(const std::string& path, const std::vector<BenchRow>& rows)
 
 namespace {
 
-using Json = nlohmann::json;
 constexpr const char* kBenchFormat = "fmav-bench";
 constexpr std::uint64_t kMaxBenchFileBytes = 1ull << 28;
+constexpr std::uint64_t kMaxBenchLineBytes = 1ull << 20;
+constexpr int kBenchDepth = 3;  // the header: {"config": {"methods": [...]}}
 
 Json row_object(const BenchRow& r) {
   const auto num = [](double x) { return std::isnan(x) ? Json(nullptr) : Json(x); };
@@ -125,79 +126,55 @@ Json row_object(const BenchRow& r) {
           {"speedup_vs_sdpa", num(r.speedup_vs_sdpa)}, {"check_error", num(r.check_error)}};
 }
 
-// A value of `obj`, type-checked; numbers may be null (NaN).
-const Json& key_of(const Json& obj, const char* key, const std::string& where) {
-  FMAV_CHECK(obj.contains(key), where, ": missing key \"", key, "\"");
-  return obj[key];
-}
-double number_of(const Json& obj, const char* key, const std::string& where) {
-  const Json& v = key_of(obj, key, where);
-  if (v.is_null()) return std::nan("");
-  FMAV_CHECK(v.is_number(), where, ": \"", key, "\" must be a number or null");
-  return v.get<double>();
-}
-std::int64_t integer_of(const Json& obj, const char* key, const std::string& where) {
-  const Json& v = key_of(obj, key, where);
-  FMAV_CHECK(v.is_number_integer() && v.get<std::int64_t>() >= 0, where, ": \"", key,
-             "\" must be an integer >= 0");
-  return v.get<std::int64_t>();
-}
-std::string string_of(const Json& obj, const char* key, const std::string& where) {
-  const Json& v = key_of(obj, key, where);
-  FMAV_CHECK(v.is_string(), where, ": \"", key, "\" must be a string");
-  return v.get<std::string>();
-}
-void only_keys(const Json& obj, std::initializer_list<const char*> known, const std::string& where) {
-  FMAV_CHECK(obj.is_object(), where, ": must be a JSON object");
-  for (const auto& item : obj.items()) {
-    bool ok = false;
-    for (const char* k : known) ok = ok || item.key() == k;
-    FMAV_CHECK(ok, where, ": unknown key \"", item.key(), "\"");
-  }
-}
+// Counts and sizes in rows and configs: non-negative integers.
+constexpr std::int64_t kMaxCount = std::int64_t{1} << 62;
 
 BenchRow parse_row(const Json& j, const std::string& where) {
-  only_keys(j, {"method", "n", "status", "note", "repeats", "median_ms", "min_ms", "flops", "gflops", "peak_bytes",
-                "input_bytes", "peak_rss_bytes", "speedup_vs_sdpa", "check_error"}, where);
+  FMAV_CHECK(j.is_object(), where, ": a row must be a JSON object");
+  json_check_keys(j, {"method", "n", "status", "note", "repeats", "median_ms", "min_ms", "flops", "gflops",
+                      "peak_bytes", "input_bytes", "peak_rss_bytes", "speedup_vs_sdpa", "check_error"}, where);
   BenchRow r;
-  r.method = string_of(j, "method", where), r.n = integer_of(j, "n", where);
-  r.status = string_of(j, "status", where), r.note = string_of(j, "note", where);
-  r.repeats = static_cast<int>(integer_of(j, "repeats", where));
-  r.median_ms = number_of(j, "median_ms", where), r.min_ms = number_of(j, "min_ms", where);
-  r.flops = number_of(j, "flops", where), r.gflops = number_of(j, "gflops", where);
-  r.peak_bytes = integer_of(j, "peak_bytes", where), r.input_bytes = integer_of(j, "input_bytes", where);
-  r.peak_rss_bytes = integer_of(j, "peak_rss_bytes", where);
-  r.speedup_vs_sdpa = number_of(j, "speedup_vs_sdpa", where), r.check_error = number_of(j, "check_error", where);
+  r.method = json_string(j, "method", where), r.n = json_int(j, "n", 0, kMaxCount, where);
+  r.status = json_string(j, "status", where), r.note = json_string(j, "note", where);
+  r.repeats = static_cast<int>(json_int(j, "repeats", 0, 1 << 30, where));
+  r.median_ms = json_number(j, "median_ms", where), r.min_ms = json_number(j, "min_ms", where);
+  r.flops = json_number(j, "flops", where), r.gflops = json_number(j, "gflops", where);
+  r.peak_bytes = json_int(j, "peak_bytes", 0, kMaxCount, where);
+  r.input_bytes = json_int(j, "input_bytes", 0, kMaxCount, where);
+  r.peak_rss_bytes = json_int(j, "peak_rss_bytes", 0, kMaxCount, where);
+  r.speedup_vs_sdpa = json_number(j, "speedup_vs_sdpa", where), r.check_error = json_number(j, "check_error", where);
   return r;
 }
 
 BenchConfig parse_config(const Json& j, const std::string& where) {
-  only_keys(j, {"methods", "ns", "batch", "heads", "dim", "causal", "block_size", "rank", "cell", "repeats",
-                "budget_s", "threads", "dtype", "backward", "seed"}, where);
+  FMAV_CHECK(j.is_object(), where, ": \"config\" must be a JSON object");
+  json_check_keys(j, {"methods", "ns", "batch", "heads", "dim", "causal", "block_size", "rank", "cell", "repeats",
+                      "budget_s", "threads", "dtype", "backward", "seed"}, where);
   BenchConfig c;
-  const Json& methods = key_of(j, "methods", where);
+  const Json& methods = json_key(j, "methods", where);
   FMAV_CHECK(methods.is_array(), where, ": \"methods\" must be a list of names");
   for (const Json& m : methods) {
     FMAV_CHECK(m.is_string(), where, ": \"methods\" must be a list of names");
     c.methods.push_back(m.get<std::string>());
   }
-  const Json& ns = key_of(j, "ns", where);
+  const Json& ns = json_key(j, "ns", where);
   FMAV_CHECK(ns.is_array(), where, ": \"ns\" must be a list of integers");
   for (const Json& n : ns) {
     FMAV_CHECK(n.is_number_integer() && n.get<std::int64_t>() >= 1, where, ": \"ns\" must be a list of integers >= 1");
     c.ns.push_back(n.get<std::int64_t>());
   }
-  c.batch = integer_of(j, "batch", where), c.heads = integer_of(j, "heads", where), c.dim = integer_of(j, "dim", where);
-  FMAV_CHECK(key_of(j, "causal", where).is_boolean() && key_of(j, "backward", where).is_boolean(), where,
-             ": \"causal\" and \"backward\" must be true or false");
-  c.causal = j["causal"].get<bool>(), c.backward = j["backward"].get<bool>();
-  c.block_size = integer_of(j, "block_size", where), c.rank = integer_of(j, "rank", where);
-  c.cell = integer_of(j, "cell", where), c.repeats = static_cast<int>(integer_of(j, "repeats", where));
-  c.budget_s = number_of(j, "budget_s", where), c.threads = static_cast<int>(integer_of(j, "threads", where));
-  const std::string dtype = string_of(j, "dtype", where);
+  c.batch = json_int(j, "batch", 0, kMaxCount, where), c.heads = json_int(j, "heads", 0, kMaxCount, where);
+  c.dim = json_int(j, "dim", 0, kMaxCount, where);
+  c.causal = json_bool(j, "causal", where), c.backward = json_bool(j, "backward", where);
+  c.block_size = json_int(j, "block_size", 0, kMaxCount, where), c.rank = json_int(j, "rank", 0, kMaxCount, where);
+  c.cell = json_int(j, "cell", 0, kMaxCount, where);
+  c.repeats = static_cast<int>(json_int(j, "repeats", 0, 1 << 30, where));
+  c.budget_s = json_number(j, "budget_s", where);
+  c.threads = static_cast<int>(json_int(j, "threads", 0, 1 << 30, where));
+  const std::string dtype = json_string(j, "dtype", where);
   FMAV_CHECK(dtype == "float32" || dtype == "float64", where, ": \"dtype\" must be float32 or float64");
   c.dtype = dtype == "float64" ? DType::f64 : DType::f32;
-  c.seed = static_cast<std::uint64_t>(integer_of(j, "seed", where));
+  c.seed = static_cast<std::uint64_t>(json_int(j, "seed", 0, std::numeric_limits<std::int64_t>::max(), where));
   return c;
 }
 
@@ -250,38 +227,15 @@ std::string bench_header_json(const BenchConfig& c) {
 }
 
 BenchFile parse_bench_file(const std::string& text, const std::string& name) {
-  FMAV_CHECK(text.size() <= kMaxBenchFileBytes, name, ": larger than ", kMaxBenchFileBytes, " bytes");
   BenchFile file;
-  std::size_t at = 0;
-  int line_no = 0;
-  while (at < text.size()) {
-    const std::size_t end = text.find('\n', at);
-    ++line_no;
-    const std::string where = name + " line " + std::to_string(line_no);
-    if (end == std::string::npos) {  // a crash's cut-off line
-      FMAV_CHECK(line_no > 1, name, ": the header line is incomplete");
-      file.truncated_tail = true;
-      break;
-    }
-    FMAV_CHECK(json_depth(text.data() + at, end - at, 3) <= 3, where, ": JSON nests deeper than a row's 3 levels");
-    Json j;
-    try {
-      j = Json::parse(text.substr(at, end - at));
-    } catch (const std::exception& e) {
-      throw Error(where + ": not JSON (" + e.what() + ")");
-    }
-    if (line_no == 1) {
-      only_keys(j, {"format", "format_version", "config"}, where);
-      FMAV_CHECK(string_of(j, "format", where) == kBenchFormat, where, ": \"format\" must be \"", kBenchFormat, "\"");
-      FMAV_CHECK(integer_of(j, "format_version", where) == kBenchFormatVersion, where, ": format_version ",
-                 j["format_version"].dump(), " is not supported (this fmav reads version ", kBenchFormatVersion, ")");
-      file.config = parse_config(key_of(j, "config", where), where);
-    } else {
-      file.rows.push_back(parse_row(j, where));
-    }
-    at = end + 1;
-  }
-  FMAV_CHECK(line_no >= 1, name, ": empty; a results file starts with its header line");
+  const JsonLines lines = parse_json_lines(
+      text, name, kBenchFormat, kBenchFormatVersion, kMaxBenchFileBytes, kMaxBenchLineBytes, kBenchDepth,
+      [&](const Json& header, const std::string& where) {
+        json_check_keys(header, {"format", "format_version", "config"}, where);
+        file.config = parse_config(json_key(header, "config", where), where);
+      },
+      [&](const Json& line, const std::string& where) { file.rows.push_back(parse_row(line, where)); });
+  file.truncated_tail = lines.truncated_tail;
   return file;
 }
 

@@ -34,6 +34,13 @@ bool json_bool(const Json& obj, const char* key, const std::string& where) {
   return v.get<bool>();
 }
 
+double json_number(const Json& obj, const char* key, const std::string& where) {
+  const Json& v = json_key(obj, key, where);
+  if (v.is_null()) return std::numeric_limits<double>::quiet_NaN();
+  FMAV_CHECK(v.is_number(), where, ": \"", key, "\" must be a number or null, got ", v.type_name());
+  return v.get<double>();
+}
+
 std::string json_string(const Json& obj, const char* key, const std::string& where) {
   const Json& v = json_key(obj, key, where);
   FMAV_CHECK(v.is_string(), where, ": \"", key, "\" must be a string, got ", v.type_name());
@@ -66,6 +73,45 @@ Json parse_json_object(const std::string& text, const std::string& name, const c
   FMAV_CHECK(v == version, name, ": format_version ", v, " is not supported (this fma-viewer reads version ",
              version, ")");
   return j;
+}
+
+JsonLines parse_json_lines(const std::string& text, const std::string& name, const char* format, int version,
+                           std::uint64_t max_bytes, std::uint64_t max_line_bytes, int max_depth,
+                           const std::function<void(const Json& header, const std::string& where)>& header,
+                           const std::function<void(const Json& line, const std::string& where)>& line) {
+  FMAV_CHECK(text.size() <= max_bytes, name, ": ", text.size(), " bytes is more than a results file's ", max_bytes);
+  JsonLines out;
+  std::size_t at = 0;
+  std::int64_t line_no = 0;
+  while (at < text.size()) {
+    const std::size_t end = text.find('\n', at);
+    ++line_no;
+    if (end == std::string::npos) {  // no newline: a write cut off by a crash
+      FMAV_CHECK(line_no > 1, name, ": the header line is incomplete");
+      out.truncated_tail = true;
+      break;
+    }
+    const std::string where = name + " line " + std::to_string(line_no);
+    const std::string text_line = text.substr(at, end - at);
+    FMAV_CHECK(text_line.size() <= max_line_bytes, where, ": longer than ", max_line_bytes, " bytes");
+    if (line_no == 1) {
+      header(parse_json_object(text_line, where, format, version, max_line_bytes, max_depth), where);
+    } else {
+      FMAV_CHECK(json_depth(text_line.data(), text_line.size(), max_depth) <= max_depth, where,
+                 ": JSON nests deeper than ", max_depth, " levels");
+      Json j;
+      try {
+        j = Json::parse(text_line);
+      } catch (const std::exception& e) {
+        throw Error(where + ": not JSON (" + e.what() + ")");
+      }
+      line(j, where);
+    }
+    at = end + 1;
+    out.valid_bytes = at;
+  }
+  FMAV_CHECK(out.valid_bytes > 0, name, ": empty; a results file starts with its header line");
+  return out;
 }
 
 }  // namespace fmav

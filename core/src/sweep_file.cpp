@@ -12,7 +12,6 @@
 
 #include "fmav/error.h"
 #include "fmav/tensor_io.h"
-#include "io_util.h"
 #include "json_util.h"
 
 namespace fmav {
@@ -29,14 +28,6 @@ const char* dtype_label(DType dtype) { return dtype == DType::f64 ? "f64" : "f32
 DType parse_dtype_label(const std::string& text, const std::string& where) {
   FMAV_CHECK(text == "f32" || text == "f64", where, ": dtype must be f32 or f64, got '", text, "'");
   return text == "f64" ? DType::f64 : DType::f32;
-}
-
-// A number, or null for NaN (JSON has no NaN; nlohmann writes it as null).
-double json_number(const Json& obj, const char* key, const std::string& where) {
-  const Json& v = json_key(obj, key, where);
-  if (v.is_null()) return kNaN;
-  FMAV_CHECK(v.is_number(), where, ": \"", key, "\" must be a number or null, got ", v.type_name());
-  return v.get<double>();
 }
 
 template <typename T, typename Parse>
@@ -235,41 +226,15 @@ std::string sweep_result_json(const SweepResult& r) {
 }
 
 SweepFile parse_sweep_file(const std::string& text, const std::string& name) {
-  FMAV_CHECK(text.size() <= kMaxSweepFileBytes, name, ": ", text.size(), " bytes is more than a results file's ",
-             kMaxSweepFileBytes);
   SweepFile file;
-  std::size_t at = 0;
-  std::int64_t line_no = 0;
-  while (at < text.size()) {
-    const std::size_t end = text.find('\n', at);
-    ++line_no;
-    if (end == std::string::npos) {  // no newline: a write cut off by a crash
-      FMAV_CHECK(line_no > 1, name, ": the header line is incomplete");
-      file.truncated_tail = true;
-      break;
-    }
-    const std::string line = text.substr(at, end - at);
-    const std::string where = name + " line " + std::to_string(line_no);
-    FMAV_CHECK(line.size() <= kMaxSweepLineBytes, where, ": longer than ", kMaxSweepLineBytes, " bytes");
-    if (line_no == 1) {
-      const Json header = parse_json_object(line, where, kFormat, kSweepFormatVersion, kMaxSweepLineBytes, kMaxDepth);
-      json_check_keys(header, {"format", "format_version", "spec"}, where);
-      file.spec = parse_spec(header["spec"], where);
-    } else {
-      FMAV_CHECK(json_depth(line.data(), line.size(), kMaxDepth) <= kMaxDepth, where, ": JSON nests deeper than ",
-                 kMaxDepth, " levels");
-      Json j;
-      try {
-        j = Json::parse(line);
-      } catch (const std::exception& e) {
-        throw Error(where + ": not JSON (" + e.what() + ")");
-      }
-      file.results.push_back(parse_result(j, where));
-    }
-    at = end + 1;
-    file.valid_bytes = at;
-  }
-  FMAV_CHECK(line_no >= 1 && file.valid_bytes > 0, name, ": empty; a results file starts with its header line");
+  const JsonLines lines = parse_json_lines(
+      text, name, kFormat, kSweepFormatVersion, kMaxSweepFileBytes, kMaxSweepLineBytes, kMaxDepth,
+      [&](const Json& header, const std::string& where) {
+        json_check_keys(header, {"format", "format_version", "spec"}, where);
+        file.spec = parse_spec(json_key(header, "spec", where), where);
+      },
+      [&](const Json& line, const std::string& where) { file.results.push_back(parse_result(line, where)); });
+  file.truncated_tail = lines.truncated_tail, file.valid_bytes = lines.valid_bytes;
   return file;
 }
 
