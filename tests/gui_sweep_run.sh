@@ -40,6 +40,16 @@ click_at() {
   xdotool click 1
   sleep 0.3
 }
+# Clicks at X Y until the log holds PATTERN (three tries: a click can be lost while the view
+# changes), then waits for it as wait_for does.
+click_until() {
+  for _ in 1 2 3; do
+    click_at "$1" "$2"
+    sleep 0.7
+    grep -q -- "$3" "$work/log" && break
+  done
+  wait_for "grep -q -- \"$3\" \"\$work/log\""
+}
 
 "$fmav" bench --methods fma,sdpa --n 256,512 --heads 1 --repeats 1 --jsonl "$work/b.jsonl" > /dev/null
 "$viewer" --size 1400x900 --view sweep --bench "$work/b.jsonl" --log > "$work/log" 2>&1 &
@@ -77,18 +87,8 @@ assert indexes == list(range(24)), indexes
 PY
 # The Scaling tab (at 1400x900), then its "Export SVG + PNG" button (again if a click was
 # lost while the view changed).
-for _ in 1 2 3; do
-  click_at 624 43
-  sleep 0.5
-  grep -q "^fma-viewer: view scaling" "$work/log" && break
-done
-wait_for 'grep -q "^fma-viewer: view scaling" "$work/log"'
-for _ in 1 2 3; do
-  click_at 415 142
-  sleep 1
-  grep -q "status: wrote $work/b_latency.png, $work/b_memory.png" "$work/log" && break
-done
-wait_for 'grep -q "status: wrote $work/b_latency.png, $work/b_memory.png" "$work/log"'
+click_until 624 43 "^fma-viewer: view scaling"
+click_until 415 142 "status: wrote $work/b_latency.png, $work/b_memory.png"
 for f in b_latency.svg b_memory.svg b_latency.png b_memory.png; do
   [[ -s "$work/$f" ]] || fail "no $f written"
 done
