@@ -13,6 +13,7 @@
 #include "fmav/error.h"
 #include "fmav/fma2d.h"
 #include "fmav/inspect.h"
+#include "peers.h"
 
 namespace fmav {
 namespace {
@@ -117,8 +118,9 @@ void check_range(std::int64_t* begin, std::int64_t* end, std::int64_t n, const c
 // rows [r0, r0 + count) over all N keys; both (count, N) views of reused buffers (fresh ones
 // cost more in page faults than the arithmetic at N = 16384). A causally hidden key gets
 // probability 0, log -inf.
-void full_rows(const at::Tensor& q, const at::Tensor& k, bool causal, std::int64_t r0, at::Tensor& full,
-               at::Tensor& log_full) {
+// Reformer's full counterpart scores a token with itself kReformerSelfScore (self_penalty).
+void full_rows(const at::Tensor& q, const at::Tensor& k, bool causal, bool self_penalty, std::int64_t r0,
+               at::Tensor& full, at::Tensor& log_full) {
   const std::int64_t count = full.size(0), n = k.size(0);
   at::matmul_out(full, q.narrow(0, r0, count), k.t());
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(1)));
@@ -127,6 +129,7 @@ void full_rows(const at::Tensor& q, const at::Tensor& k, bool causal, std::int64
     for (std::int64_t j = a; j < e; ++j) {
       double* row = scores + j * n;
       for (std::int64_t t = 0; t < n; ++t) row[t] *= scale;
+      if (self_penalty) row[r0 + j] = kReformerSelfScore;
       if (causal) std::fill(row + std::min(n, r0 + j + 1), row + n, -std::numeric_limits<double>::infinity());
     }
   });
@@ -143,8 +146,11 @@ std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; 
 }  // namespace
 
 struct Inspector::State {
-  at::Tensor q, k;  // (N, D) float64, the head's
+  at::Tensor q, k;  // (N, D) float64, the head's (reformer: k is its shared-QK keys)
   FmaConfig config;
+  Method method = Method::fma;
+  std::shared_ptr<const PeerHead> peer;  // a peer method's head, else null
+  at::Tensor out;                        // a peer's output (1, 1, N, D) float64
   std::int64_t n = 0;
   int levels = 0;
   SlotProbabilities sp;
@@ -172,17 +178,79 @@ struct Inspector::State {
   }
 };
 
-Inspector::Inspector(const HostTensor& q, const HostTensor& k, const HostTensor& v,
-                     const FmaConfig& config, const WeightSet& weights, const InspectRequest& which) {
+namespace {
+
+// ||O - O_full|| / ||O_full|| of a head's output o (N, D), full attention a band of rows at a
+// time (an N x N matrix would not fit at large N).
+double output_error(const at::Tensor& o, const at::Tensor& q, const at::Tensor& k, const at::Tensor& values,
+                    bool causal, bool self_penalty) {
+  const std::int64_t n = q.size(0);
+  double diff2 = 0, full2 = 0;
+  const std::int64_t band = std::min(band_rows(n, 1), n);
+  const at::Tensor full_buffer = at::empty({band, n}, at::kDouble), log_buffer = at::empty_like(full_buffer);
+  const at::Tensor o_buffer = at::empty({band, values.size(1)}, at::kDouble);
+  for (std::int64_t r0 = 0; r0 < n; r0 += band) {
+    const std::int64_t count = std::min(band, n - r0);
+    at::Tensor full = full_buffer.narrow(0, 0, count), log_full = log_buffer.narrow(0, 0, count);
+    at::Tensor o_full = o_buffer.narrow(0, 0, count);
+    full_rows(q, k, causal, self_penalty, r0, full, log_full);
+    at::matmul_out(o_full, full, values);
+    diff2 += (o.narrow(0, r0, count) - o_full).pow(2).sum().item<double>();
+    full2 += o_full.pow(2).sum().item<double>();
+  }
+  return std::sqrt(diff2 / full2);
+}
+
+// A peer's output from its map rows (the dense reference), a band of rows at a time.
+at::Tensor peer_output(const PeerHead& h) {
+  const std::int64_t n = h.n;
+  at::Tensor out = at::empty({n, h.dim}, at::kDouble);
+  const std::int64_t band = std::min(band_rows(n, 1), n);
+  const at::Tensor rows = at::empty({band, n}, at::kDouble);
+  for (std::int64_t r0 = 0; r0 < n; r0 += band) {
+    const std::int64_t count = std::min(band, n - r0);
+    at::parallel_for(0, count, 16, [&](std::int64_t a, std::int64_t e) {
+      std::vector<std::int8_t> levels(n);
+      for (std::int64_t j = a; j < e; ++j) peer_row(h, r0 + j, rows.data_ptr<double>() + j * n, levels.data());
+    });
+    out.narrow(0, r0, count).copy_(at::matmul(rows.narrow(0, 0, count), h.v));
+  }
+  return out;
+}
+
+}  // namespace
+
+Inspector::Inspector(const HostTensor& q, const HostTensor& k, const HostTensor& v, const FmaConfig& config,
+                     const WeightSet& weights, const InspectRequest& which)
+    : Inspector(q, k, v, AttendOptions{Method::fma, Impl::automatic, config, {}}, weights, which) {}
+
+Inspector::Inspector(const HostTensor& q, const HostTensor& k, const HostTensor& v, const AttendOptions& options,
+                     const WeightSet& weights, const InspectRequest& which) {
   at::Tensor tq = as_bhnd(q, "q"), tk = as_bhnd(k, "k"), tv = as_bhnd(v, "v");
   check_qkv(tq, tk, tv);
-  validate(config);
+  FMAV_CHECK(options.method != Method::full, "inspect compares a method with full attention; full itself has "
+             "nothing to compare");
   tq = one_head(tq, which.batch, which.head, at::kDouble);
   tk = one_head(tk, which.batch, which.head, at::kDouble);
   tv = one_head(tv, which.batch, which.head, at::kDouble);
   auto s = std::make_shared<State>();
-  s->config = config;
+  s->method = options.method;
+  s->config = options.fma;
   s->n = tq.size(2);
+  const at::Tensor values = tv[0][0];
+  if (is_peer(options.method)) {
+    auto peer = std::make_shared<PeerHead>(prepare_peer_head(tq[0][0], tk[0][0], values, options));
+    s->levels = peer->levels;
+    s->q = peer->q, s->k = peer->full_k;
+    s->out = peer_output(*peer);
+    s->output_rel_error = output_error(s->out, s->q, s->k, values, options.fma.causal, peer->full_self_penalty);
+    s->out = s->out.view({1, 1, s->n, -1});
+    s->peer = std::move(peer);
+    m_state = std::move(s);
+    return;
+  }
+  const FmaConfig& config = options.fma;
+  validate(config);
   const std::int64_t D = tq.size(3);
   s->levels = fmav::num_levels(config, s->n);
   const FmaWeights w = to_fma_weights(weights, config, D, s->levels, at::kDouble);
@@ -196,24 +264,7 @@ Inspector::Inspector(const HostTensor& q, const HostTensor& k, const HostTensor&
   s->lv1 = make_levels(s->n, config.block_size);
   if (config.is_2d()) s->lv2 = make_levels_2d(config.grid_height, config.grid_width, config.block_size);
   s->q = tq[0][0], s->k = tk[0][0];
-
-  // ||O_fma - O_full|| / ||O_full||, full attention a band of rows at a time (an N x N
-  // matrix would not fit at large N).
-  const at::Tensor o_fma = s->sp.out[0][0], values = tv[0][0];
-  double diff2 = 0, full2 = 0;
-  const std::int64_t band = std::min(band_rows(s->n, 1), s->n);
-  const at::Tensor full_buffer = at::empty({band, s->n}, at::kDouble), log_buffer = at::empty_like(full_buffer);
-  const at::Tensor o_buffer = at::empty({band, D}, at::kDouble);
-  for (std::int64_t r0 = 0; r0 < s->n; r0 += band) {
-    const std::int64_t count = std::min(band, s->n - r0);
-    at::Tensor full = full_buffer.narrow(0, 0, count), log_full = log_buffer.narrow(0, 0, count);
-    at::Tensor o_full = o_buffer.narrow(0, 0, count);
-    full_rows(s->q, s->k, config.causal, r0, full, log_full);
-    at::matmul_out(o_full, full, values);
-    diff2 += (o_fma.narrow(0, r0, count) - o_full).pow(2).sum().item<double>();
-    full2 += o_full.pow(2).sum().item<double>();
-  }
-  s->output_rel_error = std::sqrt(diff2 / full2);
+  s->output_rel_error = output_error(s->sp.out[0][0], s->q, s->k, values, config.causal, false);
   m_state = std::move(s);
 }
 
@@ -222,8 +273,9 @@ int Inspector::num_levels() const { return m_state ? m_state->levels : 0; }
 double Inspector::output_rel_error() const { return m_state ? m_state->output_rel_error : 0.0; }
 HostTensor Inspector::fma_output() const {
   FMAV_CHECK(m_state, "inspect: the inspector is empty");
-  return to_host(m_state->sp.out.contiguous());
+  return to_host((m_state->peer ? m_state->out : m_state->sp.out).contiguous());
 }
+Method Inspector::method() const { return m_state ? m_state->method : Method::fma; }
 
 Inspection Inspector::map(const InspectRequest& request) const {
   FMAV_CHECK(m_state, "inspect: the inspector is empty");
@@ -240,7 +292,7 @@ Inspection Inspector::map(const InspectRequest& request) const {
              " map is too large; ask for at most ", kMaxInspectCells,
              " cells (a smaller rectangle or a larger pool)");
   const int L = s.levels;
-  const std::int64_t L1 = L + 1, slots = s.probs.size(1);
+  const std::int64_t L1 = L + 1, slots = s.peer ? 0 : s.probs.size(1);
   const bool average = s.config.downsample == Downsample::average;
 
   Inspection out;
@@ -262,13 +314,13 @@ Inspection Inspector::map(const InspectRequest& request) const {
   for (std::int64_t b0 = 0; b0 < rows; b0 += band) {
     const std::int64_t bn = std::min(band, rows - b0), first = r.row_begin + b0;
     at::Tensor log_full = log_buffer.narrow(0, 0, bn), full = full_buffer.narrow(0, 0, bn);
-    full_rows(s.q, s.k, s.config.causal, first, full, log_full);
+    full_rows(s.q, s.k, s.config.causal, s.peer && s.peer->full_self_penalty, first, full, log_full);
     const double* full_data = full.data_ptr<double>();
     const double* log_data = log_full.data_ptr<double>();
 
     at::parallel_for(0, ceil_div(bn, pool), 1, [&](std::int64_t a, std::int64_t e) {
       std::vector<double> fma(N), fma_sum(out_cols), full_sum(out_cols), mass(L1);
-      std::vector<std::int8_t> levels(cols);
+      std::vector<std::int8_t> levels(cols), peer_levels(s.peer ? N : 0);
       for (std::int64_t pr = a; pr < e; ++pr) {
         const std::int64_t j0 = pr * pool, j1 = std::min(j0 + pool, bn), o = (b0 + j0) / pool;
         const double row_count = static_cast<double>(j1 - j0);
@@ -276,13 +328,22 @@ Inspection Inspector::map(const InspectRequest& request) const {
         std::fill(full_sum.begin(), full_sum.end(), 0.0);
         std::int8_t* level_out = out.level_map.data() + o * out_cols;
         for (std::int64_t j = j0; j < j1; ++j) {
-          const std::int64_t i = first + j, pos = s.position[i];
+          const std::int64_t i = first + j, pos = s.peer ? 0 : s.position[i];
           const double* full_row = full_data + j * N;
           const double* log_row = log_data + j * N;
           std::fill(fma.begin(), fma.end(), 0.0);
           std::fill(mass.begin(), mass.end(), 0.0);
-          spread_row(s.probs.data_ptr<double>() + pos * slots, pos, s.sp.hierarchy, s.lists, average,
-                     s.sp.segments, fma.data(), mass.data());
+          if (s.peer) {
+            peer_row(*s.peer, i, fma.data(), peer_levels.data());
+            for (std::int64_t t = 0; t < N; ++t) {
+              if (peer_levels[t] >= 0) mass[peer_levels[t]] += fma[t];
+            }
+            std::copy(peer_levels.begin() + r.col_begin, peer_levels.begin() + r.col_end, levels.begin());
+          } else {
+            spread_row(s.probs.data_ptr<double>() + pos * slots, pos, s.sp.hierarchy, s.lists, average,
+                       s.sp.segments, fma.data(), mass.data());
+            s.row_levels(i, r.col_begin, r.col_end, levels.data());
+          }
           double tv = 0, kl = 0;
           for (std::int64_t t = 0; t < N; ++t) {
             tv += std::abs(fma[t] - full_row[t]);
@@ -292,7 +353,6 @@ Inspection Inspector::map(const InspectRequest& request) const {
           out.row_kl[o] += kl / row_count;
           out.row_topk[o] += topk_overlap(fma.data(), full_row, N, r.top_k) / row_count;
           for (std::int64_t l = 0; l < L1; ++l) out.level_mass[o * L1 + l] += mass[l] / row_count;
-          s.row_levels(i, r.col_begin, r.col_end, levels.data());
           for (std::int64_t c = 0; c < cols; ++c) {
             const std::int64_t t = r.col_begin + c, cell = c / pool;
             fma_sum[cell] += fma[t];

@@ -1,8 +1,9 @@
 #pragma once
-// Inspection data of every FMA variant (DESIGN.md §2-§4; the config says which) for one
-// (batch, head) and a rectangle of query rows x key columns, so a large N can be shown a
-// tile at a time or as a pooled overview: the FMA map at full resolution, the level map,
-// full attention's map, mass per level and the error metrics. Tokens are indices 0..N-1
+// Inspection data of every FMA variant (DESIGN.md §2-§4; the config says which) and of the
+// peer methods (fmav/attend.h) for one (batch, head) and a rectangle of query rows x key
+// columns, so a large N can be shown a tile at a time or as a pooled overview: the method's
+// map at full resolution, the level map, full attention's map, mass per level and the
+// error metrics. (Names say "fma" for the method shown, whichever it is.) Tokens are indices 0..N-1
 // (2D: row-major, so a query's row of the map reshaped to H x W is its attention image).
 
 #include <cstdint>
@@ -43,9 +44,10 @@ struct Inspection {
   std::int64_t rows = 0, cols = 0;  // the map's size: the rectangle's, divided by pool (rounded up)
   std::int64_t pool = 1;            // the request's
   int num_levels = 0;               // L: levels 0 (near field) .. L
-  std::vector<double> fma_map;      // (rows, cols) FMA probabilities at full resolution
-  std::vector<double> full_map;     // (rows, cols) full softmax attention
-  std::vector<std::int8_t> level_map;  // (rows, cols) 0 near, l coarse level, -1 masked
+  std::vector<double> fma_map;      // (rows, cols) the method's probabilities at full resolution
+  std::vector<double> full_map;     // (rows, cols) full softmax attention (reformer: shared QK)
+  // (rows, cols) 0 near / exact, l coarse level, -1 masked (peers: not attended)
+  std::vector<std::int8_t> level_map;
   std::vector<double> level_mass;   // (rows, L + 1) FMA probability mass per level
   std::vector<double> row_tv;       // (rows) total variation 1/2 sum |fma - full| over all keys
   std::vector<double> row_kl;       // (rows) KL(full || fma) over all keys
@@ -65,6 +67,11 @@ class Inspector {
   // batch or head or any attend() input error.
   Inspector(const HostTensor& q, const HostTensor& k, const HostTensor& v, const FmaConfig& config,
             const WeightSet& weights, const InspectRequest& which);
+  // Any method but full attention: FMA (options.fma) or a peer, whose map rows come from its
+  // definition in float64 (the dense reference) and whose output is those rows times v.
+  // Throws as above, and for a bad peer setting (validate_peer) or options.method full.
+  Inspector(const HostTensor& q, const HostTensor& k, const HostTensor& v, const AttendOptions& options,
+            const WeightSet& weights, const InspectRequest& which);
   // The inspection data of request's rectangle (its batch and head are ignored: they are
   // this inspector's). Throws fmav::Error for a bad rectangle, top_k or pool, or a map over
   // kMaxInspectCells; fmav::Cancelled when request.progress returns false.
@@ -74,9 +81,11 @@ class Inspector {
   std::int64_t tokens() const;  // N
   int num_levels() const;       // L
   double output_rel_error() const;
-  // The head's FMA output in float64, (1, 1, N, D): the oracle a faster implementation of
-  // the same variant is checked against.
+  // The head's output of the method in float64, (1, 1, N, D): the oracle a faster
+  // implementation of the same method is checked against.
   HostTensor fma_output() const;
+  // The method inspected (options.method; fma for the FmaConfig constructor).
+  Method method() const;
 
  private:
   struct State;
