@@ -1,4 +1,5 @@
-// `fmav attend`: any FMA variant or full attention on tensor files, with optional maps.
+// `fmav attend`: any FMA variant, full attention or a peer method on tensor files, with
+// optional maps.
 
 #include <algorithm>
 #include <memory>
@@ -19,6 +20,7 @@ struct AttendArgs {
   std::int64_t block = 64, rank = 4;
   bool causal = false, no_multiplicity = false;
   std::uint64_t seed = 0;
+  PeerArgs peer;
 };
 
 // Maps bigger than this are refused: they are (B, H, N, N) doubles in memory.
@@ -26,17 +28,14 @@ constexpr double kMaxMapBytes = 4.0 * (1ull << 30);
 
 void add_attend_options(CLI::App& app, AttendArgs& a) {
   CLI::App* cmd = app.add_subcommand(
-      "attend", "Run FMA (1D, linear, 2D, 2D-linear) or full attention on Q, K, V tensors and\n"
-                "write the output.\n"
+      "attend", "Run FMA (1D, linear, 2D, 2D-linear), full attention or a peer method on Q, K, V\n"
+                "tensors and write the output.\n"
                 "Tensors: .npy (float32/float64, C order) or .safetensors, shaped (B, H, N, D),\n"
                 "(H, N, D) or (N, D); a .safetensors file with several tensors is read by the\n"
                 "name q, k or v. The output keeps the input's shape and dtype.");
-  cmd->add_option("--method", a.method,
-                  "fma (1D, §2) | fma-linear (1D with query down-sampling, §3) | fma2d (§4) |\n"
-                  "fma2d-linear | full")
-      ->check(CLI::IsMember({"fma", "fma-linear", "fma2d", "fma2d-linear", "full"}));
+  cmd->add_option("--method", a.method, method_help())->check(CLI::IsMember(method_names()));
   cmd->add_option("--grid", a.grid,
-                  "HxW token grid of fma2d and fma2d-linear; tokens are row-major, N = H W");
+                  "HxW token grid of fma2d, fma2d-linear and swin; tokens are row-major, N = H W");
   cmd->add_option("--q", a.q, "queries (.npy or .safetensors)")->required();
   cmd->add_option("--k", a.k, "keys")->required();
   cmd->add_option("--v", a.v, "values")->required();
@@ -45,23 +44,28 @@ void add_attend_options(CLI::App& app, AttendArgs& a) {
                   "level{l}.k.bias, ... ; 2D level{l}.k.row.weight, level{l}.k.col.weight; "
                   "linear variants also q); without it learned/dense weights are drawn from --seed");
   cmd->add_option("--save-weights", a.save_weights, "write the weights used to this .safetensors");
-  cmd->add_option("--block,-m", a.block, "fine block size m (1D), cell side r (2D)");
+  cmd->add_option("--block,-m", a.block,
+                  "fine block size m (1D), cell side r (2D); the peers' block (htransformer Nr,\n"
+                  "reformer chunk, local block, swin window side)");
   cmd->add_option("--rank,-p", a.rank, "summary tokens per group and level p");
   cmd->add_flag("--causal", a.causal, "causal attention");
   cmd->add_option("--downsample", a.downsample, "learned | average | dense")
       ->check(CLI::IsMember({"learned", "average", "dense"}));
   cmd->add_flag("--no-multiplicity", a.no_multiplicity,
                 "do not weigh coarse slots by the tokens they stand for");
+  add_peer_options(cmd, &a.peer);
   cmd->add_option("--impl", a.impl,
                   "fma: fused (default) | blocked | reference; other FMA variants: blocked\n"
-                  "(default) | reference; full: sdpa (default) | math")
+                  "(default) | reference; full: sdpa (default) | math; local: fused (default) |\n"
+                  "reference; other peers: blocked (default) | reference (the dense map)")
       ->check(CLI::IsMember({"auto", "reference", "blocked", "fused", "math", "sdpa"}));
   cmd->add_option("--seed", a.seed, "seed for drawn weights");
   cmd->add_option("--out,-o", a.out, "output tensor (.npy or .safetensors)")->required();
   cmd->add_option("--map-out", a.map_out,
                   "attention map at full resolution, (B, H, N, N) like the input's leading dims");
   cmd->add_option("--level-map-out", a.level_map_out,
-                  "level map (N, N) int32: 0 near field, l coarse level, -1 masked (FMA only)");
+                  "level map (N, N) int32: 0 near field (exact), l coarse level, -1 masked or not\n"
+                  "attended (not for full)");
 }
 
 fmav::HostTensor read_input(const std::string& path, const char* name) {
@@ -70,7 +74,7 @@ fmav::HostTensor read_input(const std::string& path, const char* name) {
 
 // Writes the attention map (and the level map) of every (batch, head), a row tile at a time.
 void write_maps(const AttendArgs& a, const fmav::HostTensor& q, const fmav::HostTensor& k,
-                const fmav::HostTensor& v, const fmav::FmaConfig& config,
+                const fmav::HostTensor& v, const fmav::AttendOptions& options,
                 const fmav::WeightSet& weights) {
   std::vector<std::int64_t> lead(q.shape.begin(), q.shape.end() - 2);
   const std::int64_t n = q.shape[q.shape.size() - 2];
@@ -90,7 +94,7 @@ void write_maps(const AttendArgs& a, const fmav::HostTensor& q, const fmav::Host
       fmav::InspectRequest req;
       req.batch = h / (heads / batches), req.head = h % (heads / batches);
       req.row_begin = r0, req.row_end = std::min(n, r0 + tile);
-      const fmav::Inspection ins = fmav::inspect(q, k, v, config, weights, req);
+      const fmav::Inspection ins = fmav::inspect(q, k, v, options, weights, req);
       const std::vector<double>& src = a.method == "full" ? ins.full_map : ins.fma_map;
       std::copy(src.begin(), src.end(), map.f64() + h * n * n + r0 * n);
       if (h == 0) {
@@ -113,9 +117,10 @@ int run_attend(const AttendArgs& a) {
   options.fma.causal = a.causal;
   options.fma.downsample = fmav::parse_downsample(a.downsample);
   options.fma.count_multiplicity = !a.no_multiplicity;
-  fmav::validate(options.fma);
-  FMAV_CHECK(a.level_map_out.empty() || options.method == fmav::Method::fma,
-             "--level-map-out needs an FMA method");
+  options.peer = peer_options(a.peer);
+  if (options.method == fmav::Method::fma) fmav::validate(options.fma);
+  FMAV_CHECK(a.level_map_out.empty() || options.method != fmav::Method::full,
+             "--level-map-out needs a method with levels (any but full)");
   fmav::WeightSet weights;
   if (options.method == fmav::Method::fma && options.fma.downsample != fmav::Downsample::average) {
     if (!a.weights.empty()) {
@@ -133,9 +138,12 @@ int run_attend(const AttendArgs& a) {
   fmav::write_tensor_file(a.out, out, "out");
   if (!a.map_out.empty() || !a.level_map_out.empty()) {
     // Full attention's map comes from the same inspection; its FMA side then needs no weights.
-    fmav::FmaConfig map_config = options.fma;
-    if (options.method == fmav::Method::full) map_config.downsample = fmav::Downsample::average, map_config.rank = 1;
-    write_maps(a, q, k, v, map_config, weights);
+    fmav::AttendOptions map_options = options;
+    if (options.method == fmav::Method::full) {
+      map_options.method = fmav::Method::fma;
+      map_options.fma.downsample = fmav::Downsample::average, map_options.fma.rank = 1;
+    }
+    write_maps(a, q, k, v, map_options, weights);
   }
   return 0;
 }

@@ -34,9 +34,12 @@ void add_bench_options(CLI::App& app, BenchArgs& a) {
   cmd->add_option("--heads", a.config.heads, "heads H")->capture_default_str();
   cmd->add_option("--dim", a.config.dim, "head dimension D")->capture_default_str();
   cmd->add_flag("--causal", a.config.causal, "causal attention");
-  cmd->add_option("--block", a.config.block_size, "FMA block size m")->capture_default_str();
+  cmd->add_option("--block", a.config.block_size,
+                  "FMA block size m; the 1D peers' block (htransformer Nr, reformer chunk)")->capture_default_str();
   cmd->add_option("--rank", a.config.rank, "FMA rank p")->capture_default_str();
-  cmd->add_option("--cell", a.config.cell, "cell side r of fma2d and fma2d-linear")->capture_default_str();
+  cmd->add_option("--cell", a.config.cell, "cell side r of fma2d and fma2d-linear; swin's window side")
+      ->capture_default_str();
+  cmd->add_option("--hash-rounds", a.config.hash_rounds, "reformer: hashing rounds (1..8)")->capture_default_str();
   cmd->add_option("--repeats", a.config.repeats, "timed runs after the warm-up")->capture_default_str();
   cmd->add_option("--budget-s", a.config.budget_s, "seconds per (method, N) before a method is given up")
       ->capture_default_str();

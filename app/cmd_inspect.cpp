@@ -28,6 +28,7 @@ struct InspectArgs {
   bool causal = false;
   std::uint64_t seed = 0;
   int top_k = 8;
+  PeerArgs peer;
 };
 
 // "a:b" into [a, b) within [0, n); empty = everything.
@@ -78,15 +79,16 @@ LayerCapture capture(const InspectArgs& a, nlohmann::ordered_json* summary) {
   c.q = read_tensor_file(a.input, "q"), c.k = read_tensor_file(a.input, "k"), c.v = read_tensor_file(a.input, "v");
   AttendOptions options;
   parse_method(a.method, a.grid, &options);
-  FMAV_CHECK(options.method == Method::fma, "inspect compares an FMA variant with full attention; --method ",
-             a.method, " is not one");
+  FMAV_CHECK(options.method != Method::full, "inspect compares a method with full attention; --method full "
+             "has nothing to compare");
+  c.method = options.method, c.peer = peer_options(a.peer);
   c.fma = options.fma;
   c.fma.block_size = a.block, c.fma.rank = a.rank, c.fma.causal = a.causal;
   c.fma.downsample = parse_downsample(a.downsample);
-  validate(c.fma);
+  if (c.method == Method::fma) validate(c.fma);
   FMAV_CHECK(c.q.shape.size() >= 2, "q must be (B, H, N, D), (H, N, D) or (N, D), got ", shape_str(c.q.shape));
   c.tokens = c.q.shape[c.q.shape.size() - 2];
-  if (c.fma.downsample != Downsample::average) {
+  if (c.method == Method::fma && c.fma.downsample != Downsample::average) {
     c.weights = random_downsample_weights(c.fma, c.q.shape.back(), num_levels(c.fma, c.tokens), a.seed);
   }
   (*summary)["input"] = a.input;
@@ -105,7 +107,7 @@ int run_inspect(const InspectArgs& a) {
   const std::int64_t rows = req.row_end - req.row_begin, cols = req.col_end - req.col_begin;
   FMAV_CHECK(rows * cols <= kMaxCells, "--rows x --cols is ", rows, " x ", cols, ", over the limit of ", kMaxCells,
              " cells per map; inspect a smaller rectangle");
-  const Inspection ins = inspect(c.q, c.k, c.v, c.fma, c.weights, req);
+  const Inspection ins = inspect(c.q, c.k, c.v, c.options(), c.weights, req);
   std::filesystem::create_directories(a.out);
   const auto path = [&](const char* name) { return (std::filesystem::path(a.out) / name).string(); };
   write_npy(path("fma_map.npy"), f64_tensor(ins.fma_map, {rows, cols}));
@@ -123,9 +125,16 @@ int run_inspect(const InspectArgs& a) {
   }
   summary["layer"] = a.layer, summary["head"] = a.head, summary["tokens"] = c.tokens;
   summary["rows"] = {req.row_begin, req.row_end}, summary["cols"] = {req.col_begin, req.col_end};
-  summary["fma"] = {{"variant", variant_name(c.fma)}, {"block_size", c.fma.block_size}, {"rank", c.fma.rank},
-                    {"causal", c.fma.causal}, {"downsample", to_string(c.fma.downsample)},
-                    {"count_multiplicity", c.fma.count_multiplicity}, {"levels", ins.num_levels}};
+  summary["method"] = method_name(c.options());
+  if (c.method == Method::fma) {
+    summary["fma"] = {{"variant", variant_name(c.fma)}, {"block_size", c.fma.block_size}, {"rank", c.fma.rank},
+                      {"causal", c.fma.causal}, {"downsample", to_string(c.fma.downsample)},
+                      {"count_multiplicity", c.fma.count_multiplicity}, {"levels", ins.num_levels}};
+  } else {
+    summary["peer"] = {{"block_size", c.fma.block_size}, {"causal", c.fma.causal}, {"levels", ins.num_levels},
+                       {"hash_rounds", c.peer.hash_rounds}, {"buckets", c.peer.buckets},
+                       {"hash_seed", c.peer.hash_seed}, {"shifted", c.peer.shifted}};
+  }
   summary["output_rel_error"] = ins.output_rel_error;
   summary["mean_tv"] = mean(ins.row_tv), summary["mean_kl"] = mean(ins.row_kl);
   summary["mean_topk_overlap"] = mean(ins.row_topk), summary["top_k"] = a.top_k;
@@ -147,8 +156,9 @@ std::function<int()> add_inspect(CLI::App& app) {
   auto a = std::make_shared<InspectArgs>();
   CLI::App* cmd = app.add_subcommand(
       "inspect", "Write one layer and head's inspection data (the viewer's maps) as .npy plus\n"
-                 "summary.json: fma_map, full_map (rows, cols) float64, level_map int32 (0 near field,\n"
-                 "l coarse level, -1 masked), level_mass (rows, L+1), row_tv, row_kl, row_topk.\n"
+                 "summary.json: fma_map (the method's, FMA or a peer), full_map (rows, cols) float64,\n"
+                 "level_map int32 (0 near field / exact, l coarse level, -1 masked or not attended),\n"
+                 "level_mass (rows, L+1), row_tv, row_kl, row_topk.\n"
                  "Input: a text file or image for --model, or a .safetensors with q, k, v (no --model).");
   cmd->add_option("--model", a->model, "model folder (default: the shipped assets/models/lm-fma)");
   cmd->add_option("--input", a->input, "text file, image, or q/k/v .safetensors (default: assets/sample.txt)");
@@ -158,9 +168,11 @@ std::function<int()> add_inspect(CLI::App& app) {
   cmd->add_option("--cols", a->cols, "key columns c:d (default: all)");
   cmd->add_option("--offset", a->offset, "text: first byte of the window (the model's context)");
   cmd->add_option("--top-k", a->top_k, "k of the top-k overlap")->check(CLI::PositiveNumber);
-  cmd->add_option("--method", a->method, "raw q/k/v only: fma | fma-linear | fma2d | fma2d-linear");
+  cmd->add_option("--method", a->method, std::string("raw q/k/v only: ") + method_help() + " (not full)")
+      ->check(CLI::IsMember(method_names()));
   cmd->add_option("--grid", a->grid, "raw q/k/v only: HxW for the 2D methods");
-  cmd->add_option("--block,-m", a->block, "raw q/k/v only: block size m");
+  cmd->add_option("--block,-m", a->block, "raw q/k/v only: block size m (the peers' block)");
+  add_peer_options(cmd, &a->peer);
   cmd->add_option("--rank,-p", a->rank, "raw q/k/v only: rank p");
   cmd->add_option("--downsample", a->downsample, "raw q/k/v only: average (default) | learned | dense (drawn from --seed)");
   cmd->add_flag("--causal", a->causal, "raw q/k/v only: causal");

@@ -43,6 +43,7 @@ struct TrainArgs {
   std::string arch, preset = "tiny", attention = "fma", downsample;
   std::int64_t block = 32, rank = 2, d_model = 128, layers = 4, heads = 4, d_mlp = 512, context = 512;
   std::int64_t image_size = 32, patch_size = 4, log_every = 10;
+  int hash_rounds = 2;
   bool no_multiplicity = false;
   CLI::App* cmd = nullptr;
 };
@@ -71,6 +72,7 @@ ModelConfig make_config(const TrainArgs& a) {
   parse_attention(a.attention, &c.attention);
   if (!a.downsample.empty()) c.attention.downsample = parse_downsample(a.downsample);
   c.attention.count_multiplicity = !a.no_multiplicity;
+  c.attention.hash_rounds = a.hash_rounds;
   return c;
 }
 
@@ -160,8 +162,13 @@ std::function<int()> add_train(CLI::App& app) {
   cmd->add_option("--arch", a->arch, "causal-lm | masked-lm | image-classifier (default: by --data)");
   cmd->add_option("--preset", a->preset, "image classifier size: tiny | fma2d-b | fma2d-l")
       ->check(CLI::IsMember({"tiny", "fma2d-b", "fma2d-l"}));
-  cmd->add_option("--attention", a->attention, "fma | fma-linear | fma-average | fma-linear-average | full | local");
-  cmd->add_option("--block,-m", a->block, "FMA block size m (cell side r for images); local's window block");
+  cmd->add_option("--attention", a->attention,
+                  "fma | fma-linear | fma-average | fma-linear-average | full | local | htransformer |\n"
+                  "linear | reformer (LMs) | swin (images)");
+  cmd->add_option("--block,-m", a->block,
+                  "FMA block size m (cell side r for images); local's block, htransformer's Nr,\n"
+                  "reformer's chunk, swin's window side");
+  cmd->add_option("--hash-rounds", a->hash_rounds, "reformer: hashing rounds (1..8)");
   cmd->add_option("--rank,-p", a->rank, "FMA rank p");
   cmd->add_option("--downsample", a->downsample, "learned | average | dense");
   cmd->add_flag("--no-multiplicity", a->no_multiplicity, "do not weigh coarse slots by their tokens");
@@ -197,7 +204,7 @@ std::function<int()> add_eval(CLI::App& app) {
   cmd->add_option("--split", a->split, "train | valid | test | all (default: valid; all for the default data)")
       ->check(CLI::IsMember({"train", "valid", "test", "all"}));
   cmd->add_option("--attention", a->attention,
-                  "evaluate with another attention over the same weights (e.g. full, local)");
+                  "evaluate with another attention over the same weights (e.g. full, local, linear)");
   cmd->add_option("--max-tokens", a->o.max_tokens, "evaluate at most this many bytes (or images)");
   cmd->add_option("--batch", a->o.batch, "windows (or images) per forward");
   cmd->add_option("--answers", a->o.answers, "uint8 .npy mask of answer bytes (fmav gen-task): also score them");

@@ -6,6 +6,9 @@
 #include <atomic>
 #include <functional>
 #include <string>
+#include <vector>
+
+#include "fmav/attend.h"
 
 namespace fmav::cli {
 
@@ -19,6 +22,19 @@ std::function<int()> add_eval(CLI::App& app);
 std::function<int()> add_inspect(CLI::App& app);
 std::function<int()> add_sweep(CLI::App& app);
 std::function<int()> add_merge(CLI::App& app);
+
+// The methods --method takes (fmav/attend.h: parse_method) and a help text listing them.
+const std::vector<std::string>& method_names();
+const char* method_help();
+// The peers' settings, shared by attend, inspect and bench.
+struct PeerArgs {
+  int hash_rounds = 2;
+  std::int64_t buckets = 0;
+  std::uint64_t hash_seed = 1;
+  bool shifted = false;
+};
+void add_peer_options(CLI::App* cmd, PeerArgs* args);
+PeerOptions peer_options(const PeerArgs& args);
 
 // The command line fmav was started with (recorded in trained models' config.json).
 const std::string& command_line();

@@ -16,6 +16,7 @@
 #include "fmav/error.h"
 #include "hierarchy.h"
 #include "memory_tracker.h"
+#include "peers.h"
 
 namespace fmav {
 namespace {
@@ -38,17 +39,19 @@ const MethodInfo kMethods[] = {
     {"fma-linear-average", "FMA-linear (§3) as fma-linear, average down-sampling"},
     {"fma2d", "FMA2D (§4) on the most square H x W = N grid, cells --cell, blocked, learned"},
     {"fma2d-linear", "FMA2D with query down-sampling, O(N), blocked, learned"},
+    {"htransformer", "H-Transformer-1D, blocks of --block, tensor ops"},
+    {"linear", "Linear Transformer (elu + 1 features), O(N D^2), tensor ops"},
+    {"reformer", "Reformer LSH, chunks of --block, --hash-rounds rounds, tensor ops"},
+    {"swin", "Swin windows of --cell x --cell (shifted) on the most square H x W = N grid"},
 };
 
-bool is_2d_method(const std::string& m) { return m == "fma2d" || m == "fma2d-linear"; }
+bool is_2d_method(const std::string& m) { return m == "fma2d" || m == "fma2d-linear" || m == "swin"; }
 
-// The most square grid H x W = n with H >= W (a prime n gives n x 1).
-void bench_grid(std::int64_t n, std::int64_t* h, std::int64_t* w) {
-  *w = 1;
-  for (std::int64_t d = 1; d * d <= n; ++d) {
-    if (n % d == 0) *w = d;
-  }
-  *h = n / *w;
+// The peers by their attend() names; fma, full and the FMA variants are not.
+bool peer_method(const std::string& m, AttendOptions* options) {
+  if (m != "htransformer" && m != "linear" && m != "reformer" && m != "swin") return false;
+  if (options != nullptr) parse_method(m, m == "swin" ? "1x1" : "", options);
+  return true;
 }
 
 // The inputs of one N and every method's FMA configuration and weights.
@@ -58,6 +61,7 @@ struct Problem {
   FmaWeights weights;
   std::map<std::string, FmaConfig> variant;       // fma-linear*, fma2d*
   std::map<std::string, FmaWeights> variant_weights;
+  std::map<std::string, AttendOptions> peer;       // htransformer, linear, reformer, swin
 };
 
 FmaConfig variant_config(const BenchConfig& c, const std::string& method, std::int64_t n) {
@@ -67,9 +71,20 @@ FmaConfig variant_config(const BenchConfig& c, const std::string& method, std::i
   if (method == "fma-linear-average") f.downsample = Downsample::average;
   if (is_2d_method(method)) {
     f.block_size = c.cell, f.causal = false;
-    bench_grid(n, &f.grid_height, &f.grid_width);
+    square_grid(n, &f.grid_height, &f.grid_width);
   }
   return f;
+}
+
+AttendOptions peer_options(const BenchConfig& c, const std::string& method, std::int64_t n) {
+  AttendOptions o;
+  peer_method(method, &o);
+  o.fma = variant_config(c, method, n);
+  o.fma.linear = false;
+  o.peer.hash_rounds = c.hash_rounds;
+  o.peer.hash_seed = c.seed + 1;
+  o.peer.shifted = true;
+  return o;
 }
 
 Problem make_problem(const BenchConfig& c, std::int64_t n) {
@@ -89,6 +104,10 @@ Problem make_problem(const BenchConfig& c, std::int64_t n) {
   p.weights = to_fma_weights(random_downsample_weights(p.learned, c.dim, levels, c.seed), p.learned, c.dim,
                              levels, dtype);
   for (const std::string& m : c.methods) {
+    if (peer_method(m, nullptr)) {
+      p.peer[m] = peer_options(c, m, n);
+      continue;
+    }
     if (m.rfind("fma-linear", 0) != 0 && !is_2d_method(m)) continue;
     const FmaConfig f = variant_config(c, m, n);
     const int L = num_levels(f, n);
@@ -108,6 +127,7 @@ at::Tensor run_method(const std::string& method, const Problem& p, const at::Ten
   if (method == "sdpa") return full_attention_sdpa(q, k, v, causal);
   if (method == "local") return local_attention_fused(q, k, v, p.learned.block_size, causal);
   if (method == "fma-average") return fma_fused(q, k, v, p.average, {});
+  if (p.peer.count(method)) return peer_attention(q, k, v, p.peer.at(method));
   if (p.variant.count(method)) {
     const FmaConfig& f = p.variant.at(method);
     return f.is_2d() ? fma_blocked(q, k, v, f, p.variant_weights.at(method))
@@ -173,7 +193,43 @@ double variant_pyramid_flops(const BenchConfig& c, const FmaConfig& f, std::int6
   return per_level * static_cast<double>(h.far.size()) * (f.linear ? 3 : 2);
 }
 
+// FLOPs of a peer's fast path as computed (masked pairs included): 4 D per scored pair,
+// plus linear attention's D x D products and Reformer's hashing.
+double peer_flops(const BenchConfig& c, const AttendOptions& o, std::int64_t n) {
+  const double d = static_cast<double>(c.dim), m = static_cast<double>(o.fma.block_size);
+  const Levels lv = make_levels(n, o.fma.block_size);
+  double pairs = 0, extra = 0;
+  switch (o.method) {
+    case Method::htransformer:
+      pairs = static_cast<double>(lv.n_pad) * 2 * m;
+      for (int l = 1; l <= lv.num_levels; ++l) pairs += static_cast<double>(c.causal ? lv.n_pad : lv.n_pad >> l) * m;
+      break;
+    case Method::linear:
+      extra = c.causal ? 4.0 * n * 64 * d + 4.0 * n * d * d : 4.0 * n * d * d;
+      break;
+    case Method::reformer: {
+      const double chunks = std::ceil(static_cast<double>(n) / m);
+      pairs = o.peer.hash_rounds * chunks * m * (chunks > 1 ? 2 * m : m);
+      extra = 2.0 * o.peer.hash_rounds * n * d * (static_cast<double>(reformer_buckets(o, n)) / 2);
+      break;
+    }
+    case Method::swin: {
+      const std::int64_t w = o.fma.block_size, before = w - w / 2;
+      const double rows = static_cast<double>((o.fma.grid_height + before + w - 1) / w * w);
+      const double cols = static_cast<double>((o.fma.grid_width + before + w - 1) / w * w);
+      pairs = rows * cols * static_cast<double>(w * w);
+      break;
+    }
+    default: break;
+  }
+  return 4.0 * d * pairs + extra;
+}
+
 double method_flops(const std::string& method, const BenchConfig& c, const Problem& p, std::int64_t n) {
+  if (p.peer.count(method)) {
+    const double forward = c.batch * c.heads * peer_flops(c, p.peer.at(method), n);
+    return c.backward ? 3 * forward : forward;
+  }
   const Levels lv = make_levels(n, c.block_size);
   const double n_d = static_cast<double>(n);
   double pairs = 0, extra = 0;
@@ -223,6 +279,7 @@ double check_error(const std::string& method, const Problem& p, std::int64_t n) 
   if (p.variant.count(method) && n <= 4096) ref = fma_reference(p.q, p.k, p.v, p.variant.at(method), p.variant_weights.at(method));
   if (method == "sdpa" && small) ref = full_attention_math(p.q, p.k, p.v, p.learned.causal);
   if (method == "local" && small) ref = local_attention_math(p.q, p.k, p.v, p.learned.block_size, p.learned.causal);
+  if (p.peer.count(method) && n <= 4096) ref = peer_reference(p.q, p.k, p.v, p.peer.at(method));
   if (!ref.defined()) return kNaN;
   return (out - ref).abs().max().item<double>();
 }
@@ -233,7 +290,7 @@ void validate_bench(const BenchConfig& c) {
     const auto& known = bench_methods();
     FMAV_CHECK(std::find(known.begin(), known.end(), m) != known.end(), "bench: unknown method '", m,
                "'; known: fma, fma-blocked, reference, full, sdpa, local, fma-average, fma-linear, ",
-               "fma-linear-average, fma2d, fma2d-linear");
+               "fma-linear-average, fma2d, fma2d-linear, htransformer, linear, reformer, swin");
     FMAV_CHECK(!is_2d_method(m) || !c.causal, "bench: ", m, " is bidirectional; run it without --causal");
   }
   FMAV_CHECK(!c.ns.empty(), "bench: --n is empty");
@@ -251,7 +308,11 @@ void validate_bench(const BenchConfig& c) {
     validate(f);
   }
   for (const std::string& m : c.methods) {
-    if (m.rfind("fma-linear", 0) == 0 || is_2d_method(m)) validate(variant_config(c, m, c.ns.front()));
+    if (peer_method(m, nullptr)) {
+      validate_peer(peer_options(c, m, c.ns.front()), c.ns.front());
+    } else if (m.rfind("fma-linear", 0) == 0 || is_2d_method(m)) {
+      validate(variant_config(c, m, c.ns.front()));
+    }
   }
 }
 

@@ -149,7 +149,7 @@ BenchRow parse_row(const Json& j, const std::string& where) {
 BenchConfig parse_config(const Json& j, const std::string& where) {
   FMAV_CHECK(j.is_object(), where, ": \"config\" must be a JSON object");
   json_check_keys(j, {"methods", "ns", "batch", "heads", "dim", "causal", "block_size", "rank", "cell", "repeats",
-                      "budget_s", "threads", "dtype", "backward", "seed"}, where);
+                      "budget_s", "threads", "dtype", "backward", "seed", "hash_rounds"}, where);
   BenchConfig c;
   const Json& methods = json_key(j, "methods", where);
   FMAV_CHECK(methods.is_array(), where, ": \"methods\" must be a list of names");
@@ -168,6 +168,7 @@ BenchConfig parse_config(const Json& j, const std::string& where) {
   c.causal = json_bool(j, "causal", where), c.backward = json_bool(j, "backward", where);
   c.block_size = json_int(j, "block_size", 0, kMaxCount, where), c.rank = json_int(j, "rank", 0, kMaxCount, where);
   c.cell = json_int(j, "cell", 0, kMaxCount, where);
+  if (j.contains("hash_rounds")) c.hash_rounds = static_cast<int>(json_int(j, "hash_rounds", 1, 8, where));  // optional: older files lack it
   c.repeats = static_cast<int>(json_int(j, "repeats", 0, 1 << 30, where));
   c.budget_s = json_number(j, "budget_s", where);
   c.threads = static_cast<int>(json_int(j, "threads", 0, 1 << 30, where));
@@ -222,7 +223,7 @@ std::string bench_header_json(const BenchConfig& c) {
                        {"dim", c.dim}, {"causal", c.causal}, {"block_size", c.block_size}, {"rank", c.rank},
                        {"cell", c.cell}, {"repeats", c.repeats}, {"budget_s", c.budget_s},
                        {"threads", c.threads}, {"dtype", c.dtype == DType::f64 ? "float64" : "float32"},
-                       {"backward", c.backward}, {"seed", c.seed}};
+                       {"backward", c.backward}, {"seed", c.seed}, {"hash_rounds", c.hash_rounds}};
   return Json{{"format", kBenchFormat}, {"format_version", kBenchFormatVersion}, {"config", config}}.dump();
 }
 

@@ -380,4 +380,10 @@ Inspection inspect(const HostTensor& q, const HostTensor& k, const HostTensor& v
   return Inspector(q, k, v, config, weights, request).map(request);
 }
 
+Inspection inspect(const HostTensor& q, const HostTensor& k, const HostTensor& v,
+                   const AttendOptions& options, const WeightSet& weights,
+                   const InspectRequest& request) {
+  return Inspector(q, k, v, options, weights, request).map(request);
+}
+
 }  // namespace fmav

@@ -13,6 +13,7 @@
 #include "fmav/error.h"
 #include "fmav/input.h"
 #include "fmav/tensor_io.h"
+#include "peers.h"
 #include "random.h"
 
 namespace fmav {
@@ -103,20 +104,19 @@ at::Tensor attention(const Model& model, int layer, const at::Tensor& x, LayerTa
   const at::Tensor q = qkv[0].contiguous(), k = qkv[1].contiguous(), v = qkv[2].contiguous();
   if (tap != nullptr && tap->all) tap->qs.push_back(q), tap->ks.push_back(k), tap->vs.push_back(v);
   if (tap != nullptr && tap->layer == layer) tap->q = q, tap->k = k, tap->v = v;
-  const FmaConfig f = fma_config(c);
+  const AttendOptions options = layer_attend_options(c, layer);
+  const FmaConfig& f = options.fma;
   at::Tensor o;
-  switch (c.attention.kind) {
-    case AttentionKind::full: o = full_attention_sdpa(q, k, v, f.causal); break;
-    case AttentionKind::local: o = local_attention_fused(q, k, v, f.block_size, f.causal); break;
-    case AttentionKind::fma:
-    case AttentionKind::fma_linear: {
-      const FmaWeights w = layer_fma_weights(model, layer);
-      if (f.is_2d()) {
-        o = fma_blocked(q, k, v, f, w);
-      } else {
-        o = f.linear ? fma_linear_fused(q, k, v, f, w) : fma_fused(q, k, v, f, w);
-      }
-      break;
+  if (options.method == Method::full) {
+    o = full_attention_sdpa(q, k, v, f.causal);
+  } else if (is_peer(options.method)) {
+    o = peer_attention(q, k, v, options);
+  } else {
+    const FmaWeights w = layer_fma_weights(model, layer);
+    if (f.is_2d()) {
+      o = fma_blocked(q, k, v, f, w);
+    } else {
+      o = f.linear ? fma_linear_fused(q, k, v, f, w) : fma_fused(q, k, v, f, w);
     }
   }
   return linear(o.transpose(1, 2).reshape({B, N, c.d_model}), model.state(), b + "out");
@@ -142,7 +142,12 @@ LayerCapture make_capture(const Model& model, int layer, const at::Tensor& q, co
   out.tokens = q.size(2);
   out.fma = fma_config(model.config());
   const AttentionKind kind = model.config().attention.kind;
-  if (kind == AttentionKind::full || kind == AttentionKind::local) {
+  const AttendOptions options = layer_attend_options(model.config(), layer);
+  if (is_peer(options.method)) {  // the peer's own map against full attention
+    out.method = options.method, out.peer = options.peer, out.fma = options.fma;
+    return out;
+  }
+  if (kind == AttentionKind::full) {
     // No learned summaries: compare against FMA with the fixed average basis.
     out.fma.downsample = Downsample::average;
     out.fma.linear = false;
@@ -257,7 +262,7 @@ FmaWeights layer_fma_weights(const Model& model, int layer) {
   const ModelConfig& c = model.config();
   FmaWeights out;
   if (c.attention.downsample == Downsample::average) return out;
-  if (c.attention.kind != AttentionKind::fma && c.attention.kind != AttentionKind::fma_linear) return out;
+  if (!is_fma_kind(c.attention.kind)) return out;
   const auto& p = model.state().params;
   const std::string b = "blocks." + std::to_string(layer) + ".attn.level";
   for (int l = 1; l <= model_levels(c); ++l) {

@@ -25,12 +25,21 @@ constexpr std::size_t kMaxClasses = 100000, kMaxClassName = 256;
 ModelAttention parse_attention_json(const Json& a, const std::string& name) {
   const std::string where = name + ": attention";
   FMAV_CHECK(a.is_object(), where, " must be an object, got ", a.type_name());
-  json_check_keys(a, {"kind", "block_size", "rank", "downsample", "count_multiplicity"}, where);
+  json_check_keys(a, {"kind", "block_size", "rank", "downsample", "count_multiplicity", "hash_rounds"}, where);
   ModelAttention attention;
   const std::string kind = json_string(a, "kind", where);
-  FMAV_CHECK(kind == "fma" || kind == "fma-linear" || kind == "full" || kind == "local", where,
-             ": kind must be fma, fma-linear, full or local, got '", kind, "'");
-  parse_attention(kind, &attention);
+  try {
+    FMAV_CHECK(kind.find("-average") == std::string::npos, "the kind is a name, not a shorthand");
+    parse_attention(kind, &attention);
+  } catch (const Error&) {
+    throw Error(where + ": kind must be fma, fma-linear, full, local, htransformer, linear, reformer or swin, got '" +
+                kind + "'");
+  }
+  if (attention.kind == AttentionKind::reformer) {
+    attention.hash_rounds = static_cast<int>(json_int(a, "hash_rounds", 1, 8, where));
+  } else {
+    FMAV_CHECK(!a.contains("hash_rounds"), where, ": hash_rounds is for reformer, not ", kind);
+  }
   attention.block_size = json_int(a, "block_size", 1, 1 << 20, where);
   attention.rank = json_int(a, "rank", 1, 1 << 20, where);
   try {
@@ -60,8 +69,7 @@ void add_block_shapes(const ModelConfig& c, int layer, Shapes* out) {
   // Learned (or dense) down-sampling, per level, shared by the heads (§2): the names of
   // fmav/attend.h's WeightSet under "blocks.i.attn.".
   const ModelAttention& a = c.attention;
-  const bool fma = a.kind == AttentionKind::fma || a.kind == AttentionKind::fma_linear;
-  if (!fma || a.downsample == Downsample::average) return;
+  if (!is_fma_kind(a.kind) || a.downsample == Downsample::average) return;
   const std::int64_t pd = a.rank * c.head_dim();
   const std::int64_t in = a.downsample == Downsample::dense ? c.head_dim() : 1;
   for (int l = 1; l <= model_levels(c); ++l) {
@@ -102,9 +110,15 @@ const char* to_string(AttentionKind kind) {
     case AttentionKind::fma_linear: return "fma-linear";
     case AttentionKind::full: return "full";
     case AttentionKind::local: return "local";
+    case AttentionKind::htransformer: return "htransformer";
+    case AttentionKind::linear: return "linear";
+    case AttentionKind::reformer: return "reformer";
+    case AttentionKind::swin: return "swin";
   }
   return "?";
 }
+
+bool is_fma_kind(AttentionKind kind) { return kind == AttentionKind::fma || kind == AttentionKind::fma_linear; }
 
 Architecture parse_architecture(const std::string& name) {
   for (Architecture a : {Architecture::causal_lm, Architecture::masked_lm, Architecture::image_classifier}) {
@@ -118,21 +132,22 @@ void parse_attention(const std::string& name, ModelAttention* attention) {
   const std::string suffix = "-average";
   const bool average = kind.size() > suffix.size() && kind.compare(kind.size() - suffix.size(), suffix.size(), suffix) == 0;
   if (average) kind.resize(kind.size() - suffix.size());
-  for (AttentionKind k : {AttentionKind::fma, AttentionKind::fma_linear, AttentionKind::full, AttentionKind::local}) {
-    if (kind == to_string(k) && (!average || k == AttentionKind::fma || k == AttentionKind::fma_linear)) {
+  for (AttentionKind k : {AttentionKind::fma, AttentionKind::fma_linear, AttentionKind::full, AttentionKind::local,
+                          AttentionKind::htransformer, AttentionKind::linear, AttentionKind::reformer,
+                          AttentionKind::swin}) {
+    if (kind == to_string(k) && (!average || is_fma_kind(k))) {
       attention->kind = k;
       if (average) attention->downsample = Downsample::average;
       return;
     }
   }
-  throw Error("attention must be fma, fma-linear, fma-average, fma-linear-average, full or local, got '" +
-              name + "'");
+  throw Error("attention must be fma, fma-linear, fma-average, fma-linear-average, full, local, htransformer, "
+              "linear, reformer or swin, got '" + name + "'");
 }
 
 std::string attention_name(const ModelAttention& attention) {
   std::string name = to_string(attention.kind);
-  const bool fma = attention.kind == AttentionKind::fma || attention.kind == AttentionKind::fma_linear;
-  if (fma && attention.downsample != Downsample::learned) name += std::string("-") + to_string(attention.downsample);
+  if (is_fma_kind(attention.kind) && attention.downsample != Downsample::learned) name += std::string("-") + to_string(attention.downsample);
   return name;
 }
 
@@ -148,9 +163,28 @@ FmaConfig fma_config(const ModelConfig& config) {
   return f;
 }
 
+AttendOptions layer_attend_options(const ModelConfig& config, int layer) {
+  AttendOptions o;
+  o.fma = fma_config(config);
+  switch (config.attention.kind) {
+    case AttentionKind::fma:
+    case AttentionKind::fma_linear: o.method = Method::fma; break;
+    case AttentionKind::full: o.method = Method::full; break;
+    case AttentionKind::local: o.method = Method::local; break;
+    case AttentionKind::htransformer: o.method = Method::htransformer; break;
+    case AttentionKind::linear: o.method = Method::linear; break;
+    case AttentionKind::reformer: o.method = Method::reformer; break;
+    case AttentionKind::swin: o.method = Method::swin; break;
+  }
+  if (o.method != Method::fma && o.method != Method::swin) o.fma.grid_height = o.fma.grid_width = 0;
+  o.peer.hash_rounds = config.attention.hash_rounds;
+  o.peer.hash_seed = static_cast<std::uint64_t>(layer) + 1;
+  o.peer.shifted = layer % 2 == 1;
+  return o;
+}
+
 int model_levels(const ModelConfig& config) {
-  const AttentionKind k = config.attention.kind;
-  if (k != AttentionKind::fma && k != AttentionKind::fma_linear) return 0;
+  if (!is_fma_kind(config.attention.kind)) return 0;
   return num_levels(fma_config(config), config.tokens());
 }
 
@@ -165,12 +199,18 @@ void validate(const ModelConfig& c) {
     FMAV_CHECK(c.image_size >= 1 && c.patch_size >= 1 && c.image_size % c.patch_size == 0,
                "patch_size (", c.patch_size, ") must divide image_size (", c.image_size, ")");
     FMAV_CHECK(c.classes.size() >= 2, "an image classifier needs >= 2 classes, got ", c.classes.size());
-    FMAV_CHECK(c.attention.kind != AttentionKind::local,
-               "local attention is 1D; image classifiers use fma, fma-linear or full");
   }
+  const char* kind = to_string(c.attention.kind);
+  const bool one_d = c.attention.kind == AttentionKind::local || c.attention.kind == AttentionKind::htransformer ||
+                     c.attention.kind == AttentionKind::reformer;
+  FMAV_CHECK(c.is_lm() || !one_d, kind, " attention is 1D; image classifiers use fma, fma-linear, full, linear or swin");
+  FMAV_CHECK(!c.is_lm() || c.attention.kind != AttentionKind::swin,
+             "swin attention is 2D; language models use fma, fma-linear, full, local, htransformer, linear or reformer");
+  FMAV_CHECK(c.attention.hash_rounds >= 1 && c.attention.hash_rounds <= 8, "attention hash_rounds must be in 1..8, got ",
+             c.attention.hash_rounds);
   const AttentionKind k = c.attention.kind;
   FMAV_CHECK(c.attention.block_size >= 1, "attention block_size must be >= 1, got ", c.attention.block_size);
-  if (k == AttentionKind::fma || k == AttentionKind::fma_linear) validate(fma_config(c));
+  if (is_fma_kind(k)) validate(fma_config(c));
   std::int64_t total = 0;
   for (const auto& [name, shape] : model_tensor_shapes(c)) {
     std::int64_t n = 1;
@@ -257,6 +297,7 @@ std::string model_config_json(const ModelConfig& c) {
                     {"rank", c.attention.rank},
                     {"downsample", to_string(c.attention.downsample)},
                     {"count_multiplicity", c.attention.count_multiplicity}};
+  if (c.attention.kind == AttentionKind::reformer) j["attention"]["hash_rounds"] = c.attention.hash_rounds;
   j["training"] = Json::parse(c.training_json.empty() ? "{}" : c.training_json);
   return j.dump(2) + "\n";
 }

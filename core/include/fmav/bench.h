@@ -18,7 +18,9 @@ struct BenchConfig {
   std::int64_t batch = 1, heads = 8, dim = 64;
   bool causal = false;
   std::int64_t block_size = 64, rank = 4;
-  std::int64_t cell = 8;  // r of the 2D methods, which run on the most square H x W = N grid
+  std::int64_t cell = 8;  // r of the 2D methods (fma2d*, swin's window side), which run on the
+                          // most square H x W = N grid
+  int hash_rounds = 2;    // reformer (its chunk is block_size)
   int repeats = 5;
   double budget_s = 60;   // per (method, N): a method over it is skipped at larger N
   int threads = 0;        // 0: leave LibTorch's setting
@@ -45,7 +47,8 @@ struct BenchRow {
 };
 
 // "fma", "fma-blocked", "reference", "full", "sdpa", "local", "fma-average", "fma-linear",
-// "fma-linear-average", "fma2d", "fma2d-linear".
+// "fma-linear-average", "fma2d", "fma2d-linear", and the peers "htransformer", "linear",
+// "reformer", "swin".
 const std::vector<std::string>& bench_methods();
 // What each method is, for --help.
 std::string bench_method_help();

@@ -92,9 +92,12 @@ class Inspector {
   std::shared_ptr<const State> m_state;
 };
 
-// Inspector(q, k, v, config, weights, request).map(request).
+// Inspector(q, k, v, config or options, weights, request).map(request).
 Inspection inspect(const HostTensor& q, const HostTensor& k, const HostTensor& v,
                    const FmaConfig& config, const WeightSet& weights,
+                   const InspectRequest& request);
+Inspection inspect(const HostTensor& q, const HostTensor& k, const HostTensor& v,
+                   const AttendOptions& options, const WeightSet& weights,
                    const InspectRequest& request);
 
 }  // namespace fmav

@@ -26,14 +26,18 @@ constexpr std::int64_t kMaskToken = 256;      // the masked LM's extra input tok
 enum class Architecture { causal_lm, masked_lm, image_classifier };
 // What each block's attention is. fma is FMA-1D for the LMs and FMA2D (on the patch grid)
 // for the image classifier; fma_linear likewise (§3); local is FMA's near field alone (1D).
-enum class AttentionKind { fma, fma_linear, full, local };
+// The peers (fmav/attend.h): htransformer, reformer (LMs), linear (both), swin (images;
+// odd layers shifted by half a window).
+enum class AttentionKind { fma, fma_linear, full, local, htransformer, linear, reformer, swin };
 
 struct ModelAttention {
   AttentionKind kind = AttentionKind::fma;
-  std::int64_t block_size = 32;   // m (r); local: the window's block
+  // m (r); local: the window's block; htransformer: Nr; reformer: the chunk; swin: the window
+  std::int64_t block_size = 32;
   std::int64_t rank = 2;          // p
   Downsample downsample = Downsample::learned;
   bool count_multiplicity = true;
+  int hash_rounds = 2;            // reformer (config.json key only for reformer)
 };
 
 struct ModelConfig {
@@ -59,10 +63,11 @@ struct ModelConfig {
 };
 
 const char* to_string(Architecture architecture);  // "causal-lm" | "masked-lm" | "image-classifier"
-const char* to_string(AttentionKind kind);         // "fma" | "fma-linear" | "full" | "local"
+// "fma" | "fma-linear" | "full" | "local" | "htransformer" | "linear" | "reformer" | "swin"
+const char* to_string(AttentionKind kind);
 Architecture parse_architecture(const std::string& name);  // throws naming the text
-// "fma" | "fma-linear" | "full" | "local", and the shorthands "fma-average" and
-// "fma-linear-average" (down-sampling average). Throws fmav::Error naming the text.
+// A kind's name (to_string), and the shorthands "fma-average" and "fma-linear-average"
+// (down-sampling average). Throws fmav::Error naming the text.
 void parse_attention(const std::string& name, ModelAttention* attention);
 // "fma-average" style name of an attention (kind plus "-average" or "-dense").
 std::string attention_name(const ModelAttention& attention);
@@ -73,8 +78,14 @@ void validate(const ModelConfig& config);
 // The FMA configuration of the model's attention on n tokens (images: the patch grid),
 // causal for the causal LM. For full and local only block_size and causal matter.
 FmaConfig fma_config(const ModelConfig& config);
-// Coarse levels the model's FMA uses at its full token count (0 for full and local).
+// Coarse levels the model's FMA uses at its full token count (0 for the other kinds).
 int model_levels(const ModelConfig& config);
+// Whether the kind is FMA (fma or fma-linear; learned weights possible).
+bool is_fma_kind(AttentionKind kind);
+// The attend() options of layer `layer`'s attention: its method (fma for both FMA kinds),
+// fma_config, and the peers' settings (reformer: hash_rounds, rotations seeded by the layer;
+// swin: odd layers shifted).
+AttendOptions layer_attend_options(const ModelConfig& config, int layer);
 
 // config.json text (pretty-printed; format "fmav-model", format_version 1).
 std::string model_config_json(const ModelConfig& config);
@@ -135,6 +146,11 @@ struct LayerCapture {
   HostTensor q, k, v;
   FmaConfig fma;
   WeightSet weights;
+  // The layer's method and its peer settings (fma for FMA, full and local-free models: the
+  // comparison FMA above; a peer model: its own method).
+  Method method = Method::fma;
+  PeerOptions peer;
+  AttendOptions options() const { return {method, Impl::automatic, fma, peer}; }
   std::int64_t tokens = 0;  // N
   // The input the model saw: the text window (LMs) or the fitted image (image classifier).
   std::string text;

@@ -1,0 +1,33 @@
+// The options every subcommand that runs an attention method shares: the method names and
+// the peers' settings (fmav/attend.h).
+
+#include "commands.h"
+
+namespace fmav::cli {
+
+const std::vector<std::string>& method_names() {
+  static const std::vector<std::string> names = {"fma",          "fma-linear", "fma2d",    "fma2d-linear", "full",
+                                                 "htransformer", "linear",     "reformer", "local",        "swin"};
+  return names;
+}
+
+const char* method_help() {
+  return "fma (1D, §2) | fma-linear (query down-sampling, §3) | fma2d (§4) | fma2d-linear |\n"
+         "full | htransformer (H-Transformer-1D) | linear (Linear Transformer) | reformer\n"
+         "(LSH) | local (blocks b-1, b, b+1) | swin (windows on --grid); the peers' block is -m";
+}
+
+void add_peer_options(CLI::App* cmd, PeerArgs* args) {
+  cmd->add_option("--hash-rounds", args->hash_rounds, "reformer: hashing rounds (1..8)");
+  cmd->add_option("--buckets", args->buckets, "reformer: buckets per round, even (0: about N / chunk)");
+  cmd->add_option("--hash-seed", args->hash_seed, "reformer: seed of the random rotations");
+  cmd->add_flag("--shifted", args->shifted, "swin: windows shifted by half a window");
+}
+
+PeerOptions peer_options(const PeerArgs& args) {
+  PeerOptions o;
+  o.hash_rounds = args.hash_rounds, o.buckets = args.buckets, o.hash_seed = args.hash_seed, o.shifted = args.shifted;
+  return o;
+}
+
+}  // namespace fmav::cli
