@@ -51,6 +51,10 @@ std::string file_name(const std::string& path) {
 
 namespace {
 
+void set_options(const AttendOptions& options, HeadInput* in) {
+  in->method = options.method, in->fma = options.fma, in->peer = options.peer;
+}
+
 // The source named by `params`: a q/k/v file, the model's layer on its input, or the
 // synthetic input; fills the job's description of it.
 HeadInput load_source(const MapParams& params, MapJob* job) {
@@ -58,7 +62,8 @@ HeadInput load_source(const MapParams& params, MapJob* job) {
   if (!params.qkv.empty()) {
     const QkvSource source = qkv_source(params);
     const QkvTensors& t = *source.tensors;
-    in.q = t.q, in.k = t.k, in.v = t.v, in.fma = source.fma, in.weights = source.weights;
+    in.q = t.q, in.k = t.k, in.v = t.v, in.weights = source.weights;
+    set_options(source.options, &in);
     in.head = std::clamp<std::int64_t>(params.head, 0, t.heads - 1);
     job->tokens = t.tokens, job->layers = 1, job->heads = static_cast<int>(t.heads);
     job->source = "q/k/v from " + file_name(params.qkv) + ", N = " + std::to_string(t.tokens) +
@@ -74,6 +79,7 @@ HeadInput load_source(const MapParams& params, MapJob* job) {
     LayerCapture cap = capture_file(model, params.input, params.layer, params.offset);
     in.q = std::move(cap.q), in.k = std::move(cap.k), in.v = std::move(cap.v);
     in.fma = cap.fma, in.weights = std::move(cap.weights);
+    in.method = cap.method, in.peer = cap.peer;
     in.head = std::clamp<std::int64_t>(params.head, 0, c.heads - 1);
     job->tokens = cap.tokens, job->layers = static_cast<int>(c.layers);
     job->heads = static_cast<int>(c.heads);
@@ -87,21 +93,19 @@ HeadInput load_source(const MapParams& params, MapJob* job) {
       job->image = std::make_shared<const Image>(std::move(cap.image));
     }
   } else {
-    in.fma = FmaConfig{params.block_size, params.rank, params.causal, params.downsample,
-                       params.count_multiplicity};
-    validate(in.fma);
     FMAV_CHECK(params.n >= 1 && params.n <= kMaxTokens, "the viewer shows 1 to ", kMaxTokens,
                " tokens, got n = ", params.n);
     SampleQkv sample = sample_qkv(params.n, kHeadDim, params.seed);
     in.q = std::move(sample.q), in.k = std::move(sample.k), in.v = std::move(sample.v);
-    if (in.fma.downsample != Downsample::average) {  // average down-sampling has no weights
+    set_options(source_options(params, params.n), &in);
+    if (in.method == Method::fma && in.fma.downsample != Downsample::average) {  // average has no weights
       const int num_levels = make_levels(params.n, params.block_size).num_levels;
       in.weights = random_downsample_weights(in.fma, kHeadDim, num_levels, params.seed);
     }
     job->tokens = params.n;
     job->source = "synthetic input (sample_qkv), D = " + std::to_string(kHeadDim);
   }
-  job->fma = in.fma;
+  job->fma = in.fma, job->method = in.method, job->peer = in.peer;
   return in;
 }
 
@@ -147,7 +151,7 @@ MapJob run_job(MapParams params, std::shared_ptr<WorkProgress> progress) {
       progress->fraction = 0.1 + 0.85 * static_cast<double>(done) / static_cast<double>(total);
       return !progress->cancel.load();
     };
-    job.inspector = Inspector(in.q, in.k, in.v, in.fma, in.weights, request);
+    job.inspector = Inspector(in.q, in.k, in.v, in.options(), in.weights, request);
     progress->fraction = 0.1;
     if (progress->cancel) throw Cancelled("cancelled");
     job.inspection = std::make_shared<const Inspection>(job.inspector.map(request));
@@ -226,8 +230,8 @@ FastPathCheck run_check(std::shared_ptr<const HeadInput> input, Inspector inspec
     const std::int64_t n = q.shape[2];
     FMAV_CHECK(settings.impl != Impl::reference || n <= kMaxReferenceTokens, "the reference implementation holds ",
                "n x n scores; it is checked up to n = ", kMaxReferenceTokens, " (here n = ", n, ")");
-    AttendOptions fma;
-    fma.impl = settings.impl, fma.fma = input->fma;
+    AttendOptions fma = input->options();
+    fma.impl = settings.impl;
     HostTensor out;
     check.fma_seconds = median_seconds([&] { out = attend(q, k, v, fma, input->weights); });
     check.rel_error = relative_error(out, inspector.fma_output());

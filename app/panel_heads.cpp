@@ -135,7 +135,7 @@ HeadSummary summarize(const Inspection& in, int layer, int head) {
 // the map is of pool x pool block means, at most kThumbPool a side, so memory stays bounded
 // (summarize then takes the largest mean of each thumbnail cell). Throws fmav::Cancelled when
 // asked to stop, between heads or within one.
-void add_head(const HostTensor& q, const HostTensor& k, const HostTensor& v, const FmaConfig& fma,
+void add_head(const HostTensor& q, const HostTensor& k, const HostTensor& v, const AttendOptions& options,
               const WeightSet& weights, int layer, int head, std::int64_t tokens,
               HeadsProgress& progress, HeadsResult* result) {
   if (progress.cancel) throw Cancelled("heads overview cancelled");
@@ -143,7 +143,7 @@ void add_head(const HostTensor& q, const HostTensor& k, const HostTensor& v, con
   request.head = head;
   if (tokens > kMaxMapSide) request.pool = (tokens + kThumbPool - 1) / kThumbPool;
   request.progress = [&progress](std::int64_t, std::int64_t) { return !progress.cancel.load(); };
-  result->summaries.push_back(summarize(inspect(q, k, v, fma, weights, request), layer, head));
+  result->summaries.push_back(summarize(inspect(q, k, v, options, weights, request), layer, head));
   ++progress.done;
 }
 
@@ -158,19 +158,19 @@ void run_model_heads(const HeadsKey& key, HeadsProgress& progress, HeadsResult* 
     const LayerCapture& cap = captures[static_cast<std::size_t>(layer)];
     result->tokens = cap.tokens;
     for (int h = 0; h < result->heads; ++h) {
-      add_head(cap.q, cap.k, cap.v, cap.fma, cap.weights, layer, h, cap.tokens, progress, result);
+      add_head(cap.q, cap.k, cap.v, cap.options(), cap.weights, layer, h, cap.tokens, progress, result);
     }
   }
 }
 
-// Every head of a q/k/v file (batch 0, as the attention view shows) under the FMA settings.
+// Every head of a q/k/v file (batch 0, as the attention view shows) under the sidebar's method.
 void run_qkv_heads(const HeadsKey& key, HeadsProgress& progress, HeadsResult* result) {
   const QkvSource source = qkv_source(key);
   const QkvTensors& t = *source.tensors;
   result->layers = 1, result->heads = static_cast<int>(t.heads), result->tokens = t.tokens;
   progress.total = result->heads;
   for (int h = 0; h < result->heads; ++h) {
-    add_head(t.q, t.k, t.v, source.fma, source.weights, 0, h, t.tokens, progress, result);
+    add_head(t.q, t.k, t.v, source.options, source.weights, 0, h, t.tokens, progress, result);
   }
 }
 
@@ -207,6 +207,7 @@ HeadsKey current_key(const ViewerState& state) {
     key.qkv = p.qkv;
     key.block_size = p.block_size, key.rank = p.rank, key.causal = p.causal;
     key.downsample = p.downsample, key.count_multiplicity = p.count_multiplicity, key.seed = p.seed;
+    key.method = p.method, key.hash_rounds = p.hash_rounds, key.shifted = p.shifted;
   } else {
     key.model = p.model, key.input = p.input, key.offset = p.offset;
   }

@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace fmav::viewer {
 namespace {
@@ -80,25 +81,25 @@ void draw_swatch(Rgba8 color, const std::string& label, float right_edge) {
   ImGui::SameLine(0, 14);
 }
 
-void draw_level_legend(const Inspection& in, float width) {
+void draw_level_legend(const Inspection& in, Method method, float width) {
   const float right_edge = ImGui::GetCursorScreenPos().x + width;
   const std::size_t levels = static_cast<std::size_t>(in.num_levels) + 1;
   for (std::size_t l = 0; l < levels; ++l) {
     double mass = 0;
     for (std::int64_t r = 0; r < in.rows; ++r) mass += in.level_mass[r * levels + l];
     mass = in.rows > 0 ? 100.0 * mass / in.rows : 0.0;
-    const std::string name = l == 0 ? "near" : "L" + std::to_string(l);
+    const std::string name = level_short(static_cast<int>(l), method);
     const char* fmt = mass >= 9.95 ? " %.0f%%" : mass >= 0.995 ? " %.1f%%" : " %.2f%%";
     draw_swatch(level_color(static_cast<int>(l)), name + format_value(fmt, mass), right_edge);
   }
-  draw_swatch(kMaskedColor, "masked", right_edge);
+  draw_swatch(kMaskedColor, level_short(-1, method), right_edge);
   ImGui::NewLine();
 }
 
 void draw_legend(const ViewerState& state, MapKind kind, float width) {
   const MapShader shader = map_shader(state, kind);
   if (kind == kMapLevel) {
-    draw_level_legend(*state.shown.inspection, width);
+    draw_level_legend(*state.shown.inspection, state.shown.method, width);
   } else if (kind == kMapDiff) {
     const double limit = shader.limit;
     const std::string middle = shader.decades && limit > 0
@@ -120,13 +121,6 @@ void draw_legend(const ViewerState& state, MapKind kind, float width) {
         width, [&](float t) { return sequential_color(t, state.colormap); }, "0",
         format_value("%.2g", 0.5 * shader.hi), format_value("%.2g", shader.hi));
   }
-}
-
-std::string level_name(int level, std::int64_t block_size) {
-  if (level < 0) return "masked";
-  if (level == 0) return "near field (full resolution)";
-  return "level " + std::to_string(level) + " (groups of " +
-         std::to_string(block_size << (level - 1)) + ")";
 }
 
 // The map token (row, column) under the mouse, through the shared zoom (token units).
@@ -162,7 +156,7 @@ void draw_hover(const ViewerState& state, ImVec2 origin, ImVec2 size) {
       {"full", format_value("%.3e", cell.full)},
       {"FMA", format_value("%.3e", cell.fma)},
       {"diff", format_value("%+.3e", cell.fma - cell.full)},
-      {"level", level_name(cell.level, state.shown.fma.block_size)},
+      {"level", level_label(cell.level, state.shown.method, state.shown.fma)},
       {"row TV", format_value("%.3e", cell.row_tv)}};
   ImGui::BeginTooltip();
   ImGui::Text("query %lld, key %lld", static_cast<long long>(row), static_cast<long long>(col));
@@ -279,7 +273,10 @@ void draw_map_texture(const ViewerState& state, MapKind kind, ImVec2 origin, ImV
 }
 
 void draw_map_cell(ViewerState& state, MapKind kind, ImVec2 cell) {
-  static const char* kTitles[kMapCount] = {"Full attention", "FMA", "FMA - full", "Level map"};
+  const char* method = method_title(state.shown.method);
+  const bool shared_qk = state.shown.method == Method::reformer;  // its full counterpart
+  const std::string kTitles[kMapCount] = {shared_qk ? "Full attention (shared QK)" : "Full attention", method,
+                                          std::string(method) + " - full", "Level map"};
   const std::string caption = caption_of(state, kind);
   const float line = ImGui::GetFrameHeightWithSpacing();
   // The level legend: at least three swatches a line fit under the smallest map.
@@ -293,7 +290,7 @@ void draw_map_cell(ViewerState& state, MapKind kind, ImVec2 cell) {
   float side = side_for(line);
   float indent = std::max(0.0f, 0.5f * (cell.x - side) - 4);
   const bool one_line =
-      indent + ImGui::CalcTextSize(kTitles[kind]).x + 10 + ImGui::CalcTextSize(caption.c_str()).x <=
+      indent + ImGui::CalcTextSize(kTitles[kind].c_str()).x + 10 + ImGui::CalcTextSize(caption.c_str()).x <=
       cell.x;
   if (!one_line) {
     side = side_for(line + ImGui::CalcTextSize(caption.c_str(), nullptr, false, cell.x).y);
@@ -303,7 +300,7 @@ void draw_map_cell(ViewerState& state, MapKind kind, ImVec2 cell) {
   const float scale = side / static_cast<float>(std::max(v.rows, v.cols));
   const ImVec2 size(static_cast<float>(v.cols) * scale, static_cast<float>(v.rows) * scale);
   if (one_line) ImGui::Indent(indent);
-  ImGui::TextUnformatted(kTitles[kind]);
+  ImGui::TextUnformatted(kTitles[kind].c_str());
   if (one_line) ImGui::SameLine(0, 10);
   ImGui::PushStyleColor(ImGuiCol_Text, kMuted);
   ImGui::TextWrapped("%s", caption.c_str());
@@ -336,9 +333,15 @@ void draw_header(const ViewerState& state) {
     ImGui::Text("head %d   ", state.shown.params.head);
     ImGui::SameLine(0, 0);
   }
-  ImGui::Text("n = %lld   m = %lld   p = %lld   %s   %s down-sampling%s", static_cast<long long>(state.shown.tokens),
-              static_cast<long long>(f.block_size), static_cast<long long>(f.rank),
-              f.causal ? "causal" : "bidirectional", to_string(f.downsample), f.linear ? "   linear" : "");
+  if (state.shown.method == Method::fma) {
+    ImGui::Text("n = %lld   m = %lld   p = %lld   %s   %s down-sampling%s", static_cast<long long>(state.shown.tokens),
+                static_cast<long long>(f.block_size), static_cast<long long>(f.rank),
+                f.causal ? "causal" : "bidirectional", to_string(f.downsample), f.linear ? "   linear" : "");
+  } else {
+    ImGui::Text("n = %lld   %s   %s", static_cast<long long>(state.shown.tokens),
+                peer_settings(state.shown.method, f, state.shown.peer).c_str(),
+                f.causal ? "causal" : "bidirectional");
+  }
   if (maps_busy(state)) {
     ImGui::SameLine(0, 30);
     ImGui::TextColored(kBusy, "computing... %.0f%%", state.progress ? 100 * state.progress->fraction.load() : 0.0);
@@ -403,8 +406,14 @@ void draw_fast_path(ViewerState& state) {
   ImGui::Separator();
   FastPath& f = state.fast_path;
   ImGui::PushItemWidth(130);
+  // The implementations of the shown method (fmav/attend.h's Impl).
+  const Method method = state.shown.method;
+  std::vector<Impl> impls = {Impl::automatic, Impl::fused, Impl::blocked, Impl::reference};
+  if (method == Method::local) impls = {Impl::automatic, Impl::fused, Impl::reference};
+  if (is_peer(method) && method != Method::local) impls = {Impl::automatic, Impl::blocked, Impl::reference};
+  if (std::find(impls.begin(), impls.end(), f.impl) == impls.end()) f.impl = Impl::automatic;
   if (ImGui::BeginCombo("implementation", f.impl == Impl::automatic ? "auto" : to_string(f.impl))) {
-    for (Impl impl : {Impl::automatic, Impl::fused, Impl::blocked, Impl::reference}) {
+    for (Impl impl : impls) {
       if (ImGui::Selectable(impl == Impl::automatic ? "auto" : to_string(impl), impl == f.impl)) f.impl = impl;
     }
     ImGui::EndCombo();
@@ -429,8 +438,9 @@ void draw_fast_path(ViewerState& state) {
     ImGui::TextWrapped("%s", c.error.substr(0, c.error.find('\n')).c_str());
     ImGui::PopStyleColor();
   } else if (c.of) {
-    ImGui::Text("FMA %.3g ms, full attention %.3g ms", 1e3 * c.fma_seconds, 1e3 * c.full_seconds);
-    ImGui::TextColored(kMuted, "error vs float64 FMA %.2e", c.rel_error);
+    ImGui::TextWrapped("%s %.3g ms, full attention %.3g ms", method_title(method), 1e3 * c.fma_seconds,
+                       1e3 * c.full_seconds);
+    ImGui::TextColored(kMuted, "error vs its float64 reference %.2e", c.rel_error);
   }
 }
 
@@ -500,8 +510,12 @@ void draw_model_controls(ViewerState& state) {
   if (!image_model && input_int("text offset", &offset, 64, 512)) p.offset = std::max(0, offset);
   ImGui::PopItemWidth();
   const FmaConfig& f = state.shown.fma;
-  ImGui::TextColored(kMuted, "%s: m = %lld, p = %lld, %s", variant_name(f), static_cast<long long>(f.block_size),
-                     static_cast<long long>(f.rank), to_string(f.downsample));
+  if (is_peer(state.shown.method)) {
+    ImGui::TextColored(kMuted, "%s", peer_settings(state.shown.method, f, state.shown.peer).c_str());
+  } else {
+    ImGui::TextColored(kMuted, "%s: m = %lld, p = %lld, %s", variant_name(f), static_cast<long long>(f.block_size),
+                       static_cast<long long>(f.rank), to_string(f.downsample));
+  }
   if (p.model_fma_override) {  // a sweep point's settings (Sweep tab)
     ImGui::TextColored(kBusy, "FMA as in a sweep point, not the model's own");
     if (ImGui::SmallButton("use the model's own FMA")) p.model_fma_override = false;
@@ -546,23 +560,39 @@ void draw_map_controls(ViewerState& state) {
     if (input_int("head", &p.head)) p.head = std::clamp(p.head, 0, heads - 1);
   }
   ImGui::Spacing();
-  ImGui::TextUnformatted("FMA settings");
+  ImGui::TextUnformatted("Method");
   ImGui::Separator();
+  if (ImGui::BeginCombo("method", method_title(p.method))) {
+    for (Method m : {Method::fma, Method::htransformer, Method::linear, Method::reformer, Method::local, Method::swin}) {
+      if (ImGui::Selectable(method_title(m), m == p.method)) p.method = m;
+    }
+    ImGui::EndCombo();
+  }
+  const bool fma = p.method == Method::fma;
   int n = static_cast<int>(p.n), m = static_cast<int>(p.block_size);
-  int rank = static_cast<int>(p.rank), seed = static_cast<int>(p.seed);
+  int rank = static_cast<int>(p.rank), seed = static_cast<int>(p.seed), rounds = p.hash_rounds;
   if (!qkv && input_int("tokens n", &n, 64, 512)) p.n = std::clamp<std::int64_t>(n, 1, kMaxTokens);
-  if (input_int("block size m", &m, 1, 16)) p.block_size = std::max(1, m);
-  if (input_int("rank p", &rank, 1, 4)) p.rank = std::max(1, rank);
+  // The block is each method's own: FMA's m, H-Transformer's Nr, Reformer's chunk, a window.
+  const char* block = fma ? "block size m" : p.method == Method::reformer ? "chunk" : p.method == Method::swin
+                                                 ? "window side" : "block size";
+  if (p.method != Method::linear && input_int(block, &m, 1, 16)) p.block_size = std::max(1, m);
+  if (fma && input_int("rank p", &rank, 1, 4)) p.rank = std::max(1, rank);
+  if (p.method == Method::reformer && input_int("hash rounds", &rounds)) p.hash_rounds = std::clamp(rounds, 1, 8);
   if (input_int("seed", &seed)) p.seed = static_cast<std::uint64_t>(std::max(0, seed));
-  if (ImGui::BeginCombo("down-sampling", to_string(p.downsample))) {
+  if (fma && ImGui::BeginCombo("down-sampling", to_string(p.downsample))) {
     for (Downsample kind : {Downsample::learned, Downsample::average, Downsample::dense}) {
       if (ImGui::Selectable(to_string(kind), kind == p.downsample)) p.downsample = kind;
     }
     ImGui::EndCombo();
   }
   ImGui::PopItemWidth();
-  ImGui::Checkbox("causal", &p.causal);
-  ImGui::Checkbox("count multiplicity", &p.count_multiplicity);
+  if (p.method == Method::swin) {
+    ImGui::Checkbox("shifted windows", &p.shifted);
+    ImGui::TextColored(kMuted, "tokens on the most square grid of n");
+  } else {
+    ImGui::Checkbox("causal", &p.causal);
+  }
+  if (fma) ImGui::Checkbox("count multiplicity", &p.count_multiplicity);
   draw_run_status(state);
 }
 

@@ -85,15 +85,62 @@ float position(double p, const QueryRow& r) {
 }
 
 
-std::string level_label(int level, const FmaConfig& f) {
-  if (level <= 0) return level < 0 ? "masked" : "near field";
-  const long long side = static_cast<long long>(f.block_size) << (level - 1);
-  char text[64];
-  std::snprintf(text, sizeof(text),
-                f.is_2d() ? "level %d (cells of %lldx%lld)" : "level %d (groups of %lld)", level,
-                side, side);
-  return text;
+}  // namespace
+
+std::string level_label(int level, Method method, const FmaConfig& f) {
+  if (method == Method::fma) {
+    if (level <= 0) return level < 0 ? "masked" : "near field (full resolution)";
+    const long long side = static_cast<long long>(f.block_size) << (level - 1);
+    char text[64];
+    std::snprintf(text, sizeof(text), f.is_2d() ? "level %d (cells of %lldx%lld)" : "level %d (groups of %lld)",
+                  level, side, side);
+    return text;
+  }
+  if (level < 0) return f.causal ? "masked or not attended" : "not attended";
+  if (level == 0) return "attended at full resolution";
+  // H-Transformer-1D's coarse levels: tokens of 2^l, sibling blocks of m 2^l.
+  return "level " + std::to_string(level) + " (coarse tokens of " + std::to_string(1 << level) + ")";
 }
+
+std::string level_short(int level, Method method) {
+  if (level > 0) return "L" + std::to_string(level);
+  if (method == Method::fma) return level < 0 ? "masked" : "near";
+  return level < 0 ? "not attended" : "exact";
+}
+
+const char* method_title(Method method) {
+  switch (method) {
+    case Method::fma: return "FMA";
+    case Method::full: return "Full attention";
+    case Method::htransformer: return "H-Transformer-1D";
+    case Method::linear: return "Linear Transformer";
+    case Method::reformer: return "Reformer LSH";
+    case Method::local: return "Local windows";
+    case Method::swin: return "Swin windows";
+  }
+  return "?";
+}
+
+std::string peer_settings(Method method, const FmaConfig& f, const PeerOptions& peer) {
+  const std::string m = std::to_string(f.block_size);
+  std::string out = std::string(method_title(method)) + ": ";
+  switch (method) {
+    case Method::htransformer: return out + "blocks of " + m;
+    case Method::linear: return out + "elu + 1 features";
+    case Method::reformer:
+      return out + "chunk " + m + ", " + std::to_string(peer.hash_rounds) + " hash rounds" +
+             (peer.buckets > 0 ? ", " + std::to_string(peer.buckets) + " buckets" : "");
+    case Method::local: return out + "blocks of " + m + " (b-1, b, b+1)";
+    case Method::swin:
+      return out + m + "x" + m + " windows on " + std::to_string(f.grid_height) + "x" + std::to_string(f.grid_width) +
+             (peer.shifted ? ", shifted" : "");
+    case Method::fma:
+    case Method::full: break;
+  }
+  return method_title(method);
+}
+
+namespace {
 
 // What a key is: a byte of the text, a patch of the image, or an index.
 std::string key_name(const QueryRow& r, std::int64_t key) {
@@ -201,12 +248,12 @@ void draw_series(ImDrawList* draw, ImVec2 p0, ImVec2 p1, const QueryRow& r) {
   flush();
 }
 
-// "[bar] full attention  [line] FMA" in the plot's top right corner.
-void draw_legend(ImDrawList* draw, ImVec2 top_right) {
+// "[bar] full attention  [line] FMA" (or the peer's name) in the plot's top right corner.
+void draw_legend(ImDrawList* draw, ImVec2 top_right, const char* method) {
   const ImU32 text = IM_COL32(230, 230, 235, 255);
-  float x = top_right.x - 8 - ImGui::CalcTextSize("FMA").x;
+  float x = top_right.x - 8 - ImGui::CalcTextSize(method).x;
   const float y = top_right.y + 4, mid = y + 0.5f * ImGui::GetTextLineHeight();
-  draw->AddText(ImVec2(x, y), text, "FMA");
+  draw->AddText(ImVec2(x, y), text, method);
   draw->AddLine(ImVec2(x - 20, mid), ImVec2(x - 6, mid), kFmaColor, 2.0f);
   x -= 34 + ImGui::CalcTextSize("full attention").x;
   draw->AddText(ImVec2(x, y), text, "full attention");
@@ -241,7 +288,7 @@ void draw_plot(const QueryRow& r, float height) {
                 "level");
   draw->AddText(ImVec2(origin.x + 4, p0.y), kAxisColor, "P");
   draw_key_ticks(draw, p0.x, pw, s1 + 2, r.cols);
-  draw_legend(draw, ImVec2(p1.x, p0.y));
+  draw_legend(draw, ImVec2(p1.x, p0.y), method_title(r.job->method));
   ImGui::InvisibleButton("plot", ImVec2(width, height));
   if (ImGui::IsItemHovered()) {
     const float mx = ImGui::GetIO().MousePos.x;
@@ -331,8 +378,7 @@ void draw_color_key(const QueryRow& r, QueryColor color) {
                           to_imu32(l < 0 ? kMaskedColor : level_color(l)));
       ImGui::Dummy(ImVec2(h - 2, h));
       ImGui::SameLine();
-      ImGui::TextColored(kMuted, "%s",
-                         l < 1 ? (l < 0 ? "masked" : "near") : ("L" + std::to_string(l)).c_str());
+      ImGui::TextColored(kMuted, "%s", level_short(l, r.job->method).c_str());
       ImGui::SameLine(0, 14);
     }
     return ImGui::NewLine();
@@ -347,7 +393,7 @@ void draw_color_key(const QueryRow& r, QueryColor color) {
   }
   ImGui::Dummy(ImVec2(width, h));
   ImGui::SameLine();
-  const char* what = color == QueryColor::fma ? "FMA" : "full attention";
+  const char* what = color == QueryColor::fma ? method_title(r.job->method) : "full attention";
   if (r.scale == MapScale::log10) {
     ImGui::TextColored(kMuted, "%s probability, 1e%.0f .. 1 (log10)", what, r.floor);
   } else {
@@ -377,7 +423,7 @@ void draw_header(ViewerState& state, const QueryRow& r, bool has_input) {
     ImGui::SameLine(0, 30);
     ImGui::TextUnformatted("colour by");
     const std::pair<QueryColor, const char*> choices[] = {
-        {QueryColor::fma, "FMA"}, {QueryColor::full, "full"}, {QueryColor::level, "level"}};
+        {QueryColor::fma, method_title(job.method)}, {QueryColor::full, "full"}, {QueryColor::level, "level"}};
     for (const auto& [color, name] : choices) {
       ImGui::SameLine();
       if (ImGui::RadioButton(name, state.query.color == color)) state.query.color = color;
@@ -397,8 +443,8 @@ void draw_header(ViewerState& state, const QueryRow& r, bool has_input) {
 void key_tooltip(const QueryRow& r, std::int64_t key) {
   const std::pair<const char*, std::string> lines[] = {
       {"full", format_value("%.3e", r.full[key])},
-      {"FMA", format_value("%.3e", r.fma[key])},
-      {"level", level_label(r.level[key], r.job->fma)}};
+      {method_title(r.job->method), format_value("%.3e", r.fma[key])},
+      {"level", level_label(r.level[key], r.job->method, r.job->fma)}};
   ImGui::BeginTooltip();
   ImGui::TextUnformatted(key_name(r, key).c_str());
   for (const auto& [label, value] : lines) {

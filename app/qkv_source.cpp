@@ -109,15 +109,30 @@ std::shared_ptr<const QkvTensors> load_qkv(const std::string& path) {
   return cached;
 }
 
+AttendOptions source_options(const MapParams& params, std::int64_t n) {
+  AttendOptions o;
+  o.method = params.method;
+  o.fma = FmaConfig{params.block_size, params.rank, params.causal, params.downsample, params.count_multiplicity};
+  if (o.method == Method::fma) {
+    validate(o.fma);
+    return o;
+  }
+  o.peer.hash_rounds = params.hash_rounds, o.peer.shifted = params.shifted;
+  if (o.method == Method::swin) {
+    o.fma.causal = false;
+    square_grid(n, &o.fma.grid_height, &o.fma.grid_width);
+  }
+  validate_peer(o, n);
+  return o;
+}
+
 QkvSource qkv_source(const MapParams& params) {
   QkvSource source;
   source.tensors = load_qkv(params.qkv);
-  source.fma = FmaConfig{params.block_size, params.rank, params.causal, params.downsample,
-                         params.count_multiplicity};
-  validate(source.fma);
-  if (source.fma.downsample != Downsample::average) {
-    const int levels = num_levels(source.fma, source.tensors->tokens);
-    source.weights = random_downsample_weights(source.fma, source.tensors->dim, levels, params.seed);
+  source.options = source_options(params, source.tensors->tokens);
+  const FmaConfig& f = source.options.fma;
+  if (params.method == Method::fma && f.downsample != Downsample::average) {
+    source.weights = random_downsample_weights(f, source.tensors->dim, num_levels(f, source.tensors->tokens), params.seed);
   }
   return source;
 }

@@ -25,9 +25,14 @@ struct QkvTensors {
 // What the map worker runs the engine on for a q/k/v file.
 struct QkvSource {
   std::shared_ptr<const QkvTensors> tensors;
-  FmaConfig fma;
-  WeightSet weights;  // drawn from the seed (learned, dense); empty for average
+  AttendOptions options;  // FMA at the sidebar's settings, or the chosen peer
+  WeightSet weights;  // drawn from the seed (FMA learned, dense); empty otherwise
 };
+
+// The sidebar's method on n tokens of the synthetic input or a q/k/v file: FMA with its
+// settings, or a peer with its block (swin: on the most square grid of n, bidirectional).
+// Throws fmav::Error naming a bad setting.
+AttendOptions source_options(const MapParams& params, std::int64_t n);
 
 // The files q, k and v are read from: a .safetensors holds all three (named q, k, v), so
 // `path` three times; a .npy holds one, so <prefix>q.npy, <prefix>k.npy, <prefix>v.npy side

@@ -222,6 +222,7 @@ Session current_session(const ViewerState& state) {
   if (!p.qkv.empty()) s.qkv = absolute_path(p.qkv);
   s.n = p.n, s.block_size = p.block_size, s.rank = p.rank, s.causal = p.causal;
   s.downsample = p.downsample, s.count_multiplicity = p.count_multiplicity, s.seed = p.seed;
+  s.method = to_string(p.method), s.hash_rounds = p.hash_rounds, s.shifted = p.shifted;
   s.layer = p.layer, s.head = p.head, s.offset = p.offset;
   // A session holds the views of one source; the results views are not among them.
   s.view = state.view == View::sweep || state.view == View::scaling ? "attention" : to_string(state.view);
@@ -252,6 +253,9 @@ void apply_session(ViewerState& state, const Session& s) {
     if (s.synthetic) p.n = s.n;
     p.block_size = s.block_size, p.rank = s.rank, p.causal = s.causal;
     p.downsample = s.downsample, p.count_multiplicity = s.count_multiplicity, p.seed = s.seed;
+    AttendOptions method;
+    parse_method(s.method, s.method == "swin" ? "1x1" : "", &method);
+    p.method = method.method, p.hash_rounds = s.hash_rounds, p.shifted = s.shifted;
   } else {
     state.model_path = s.model, state.input_path = s.input;
     p.model = s.model, p.input = s.input, p.qkv.clear(), p.model_fma_override = false;

@@ -70,6 +70,9 @@ struct Options {
   std::int64_t rank = 4;
   bool causal = false;
   std::string downsample = "average";
+  std::string method = "fma";  // synthetic and q/k/v: fma or a peer
+  int hash_rounds = 2;
+  bool shifted = false;
   std::uint64_t seed = 0;
   std::string session;     // a session file to open (fmav/session.h)
   std::string sweep;       // a sweep results file to show (fmav/sweep.h)
@@ -115,6 +118,14 @@ void add_options(CLI::App& app, Options& options) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_flag("--causal", options.causal, "causal interaction lists");
+  app.add_option("--method", options.method,
+                 "synthetic and q/k/v input: fma | htransformer | linear | reformer | local | swin (the peers'\n"
+                 "block is --block; swin lays the tokens on the most square grid); a peer without --qkv\n"
+                 "starts on the synthetic input")
+      ->check(CLI::IsMember({"fma", "htransformer", "linear", "reformer", "local", "swin"}))
+      ->capture_default_str();
+  app.add_option("--hash-rounds", options.hash_rounds, "reformer: hashing rounds")->check(CLI::Range(1, 8));
+  app.add_flag("--shifted", options.shifted, "swin: windows shifted by half a window");
   app.add_option("--downsample", options.downsample, "coarse down-sampling")
       ->check(CLI::IsMember({"learned", "average", "dense"}))
       ->capture_default_str();
@@ -139,7 +150,7 @@ void add_options(CLI::App& app, Options& options) {
                  "open a session file exactly (source, layer, head, offset, view, query, colours, zoom, "
                  "fast path)")
       ->excludes("--model", "--input", "--layer", "--head", "--offset", "--synthetic", "--view",
-                 "--colormap", "--log-floor", "--zoom", "--impl", "--precision");
+                 "--colormap", "--log-floor", "--zoom", "--impl", "--precision", "--method");
   app.add_option("--qkv", options.qkv,
                  "start on raw q, k, v, compared under --block --rank --causal --downsample --seed:\n"
                  "a .safetensors holding q, k and v, or one of q.npy, k.npy, v.npy side by side\n"
@@ -287,6 +298,7 @@ std::string summary(const ViewerState& state) {
                   static_cast<long long>(f.block_size), static_cast<long long>(f.rank), to_string(f.downsample));
     out += text;
   }
+  out += std::string("; method ") + to_string(state.shown.method);
   out += std::string("; fast path ") + to_string(state.fast_path.impl) + (state.fast_path.f64 ? " float64" : " float32");
   return out;
 }
@@ -401,7 +413,8 @@ MapParams to_params(const Options& options, ViewerState& state) {
   state.input_path = !options.input.empty() ? options.input : default_input_path();
   const bool have_model = !options.model.empty() || std::filesystem::exists(state.model_path);
   if (!have_model) state.model_path.clear(), state.input_path.clear();
-  if (have_model && !options.synthetic) {
+  // A peer is shown on the synthetic input or a q/k/v file; a model shows its own attention.
+  if (have_model && !options.synthetic && options.method == "fma") {
     params.model = state.model_path, params.input = state.input_path;
     params.layer = options.layer, params.head = options.head, params.offset = options.offset;
   }
@@ -410,6 +423,9 @@ MapParams to_params(const Options& options, ViewerState& state) {
   params.rank = options.rank;
   params.causal = options.causal;
   params.downsample = parse_downsample(options.downsample);
+  AttendOptions method;
+  parse_method(options.method, options.method == "swin" ? "1x1" : "", &method);
+  params.method = method.method, params.hash_rounds = options.hash_rounds, params.shifted = options.shifted;
   params.seed = options.seed;
   return params;
 }

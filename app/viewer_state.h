@@ -51,6 +51,11 @@ struct MapParams {
   Downsample downsample = Downsample::average;
   bool count_multiplicity = true;
   std::uint64_t seed = 0;  // of the sample input and the random weights
+  // The method shown for the synthetic input and a q/k/v file (a model shows its own): FMA or
+  // a peer, whose block is block_size (swin: on the most square grid of n).
+  Method method = Method::fma;
+  int hash_rounds = 2;     // reformer
+  bool shifted = false;    // swin
   // A model run with FMA at block_size, rank, downsample and count_multiplicity above instead
   // of its own (a sweep point opened from the Sweep tab); its learned weights fit only its own.
   bool model_fma_override = false;
@@ -60,7 +65,8 @@ struct MapParams {
            offset == o.offset && n == o.n &&
            block_size == o.block_size && rank == o.rank && causal == o.causal &&
            downsample == o.downsample && count_multiplicity == o.count_multiplicity &&
-           seed == o.seed && model_fma_override == o.model_fma_override;
+           seed == o.seed && model_fma_override == o.model_fma_override && method == o.method &&
+           hash_rounds == o.hash_rounds && shifted == o.shifted;
   }
   bool operator!=(const MapParams& o) const { return !(*this == o); }
 };
@@ -108,13 +114,27 @@ struct WorkProgress {
   std::atomic<bool> cancel{false};
 };
 
-// What the engine inspects: one head of q, k, v under an FMA configuration.
+// What the engine inspects: one head of q, k, v under an FMA configuration or a peer method.
 struct HeadInput {
   HostTensor q, k, v;  // the source's, all heads
-  FmaConfig fma;
+  FmaConfig fma;       // FMA's configuration; a peer's block, causal flag and grid
   WeightSet weights;
   std::int64_t head = 0;
+  Method method = Method::fma;
+  PeerOptions peer;
+  AttendOptions options() const { return {method, Impl::automatic, fma, peer}; }
 };
+
+// What a level-map value means for the method shown: "near field", "level 2 (groups of 64)",
+// "exact", "not attended", ...
+std::string level_label(int level, Method method, const FmaConfig& f);
+// The short form for legends: "near", "L2", "masked" (peers: "exact", "L2", "not attended").
+std::string level_short(int level, Method method);
+// The method's name in titles: "FMA", "H-Transformer-1D", "Linear Transformer", ...
+const char* method_title(Method method);
+// A peer's settings in a few words: "Reformer LSH: chunk 32, 2 rounds", "Swin windows: 8x8
+// on 64x64, shifted", ...
+std::string peer_settings(Method method, const FmaConfig& f, const PeerOptions& peer);
 
 // The sidebar's fast-path check: an implementation of the shown FMA variant, timed and
 // checked against the inspector's float64 output, beside full attention (SDPA).
@@ -142,9 +162,11 @@ struct MapJob {
   std::string error;   // fmav::Error message; empty on success
   bool cancelled = false;  // stopped by the Cancel button or a newer change
   double seconds = 0;  // engine time of the run (0 when only recoloured)
-  // What was computed: the FMA configuration compared (a model's own), the tokens, and
-  // for a model its name, layers and heads (a q/k/v file: one layer, its heads).
+  // What was computed: the method (FMA or a peer) and its configuration (a model's own),
+  // the tokens, and for a model its name, layers and heads (a q/k/v file: one layer, its heads).
   FmaConfig fma;
+  Method method = Method::fma;
+  PeerOptions peer;
   std::int64_t tokens = 0;
   std::string source;  // e.g. "lm-fma (causal-lm, fma attention) on sample.txt"
   int layers = 0, heads = 0;

@@ -84,7 +84,7 @@ python3 -c "import json,sys; s=json.load(open(sys.argv[1])); r0,r1,_,_=s['zoom']
   "$work/query.json" || fail "the query $row is not a row of the zoomed view"
 
 # n = 16384 typed in the sidebar (the 'tokens n' field) starts a run; Escape cancels it.
-xdotool mousemove 60 359 click --repeat 2 1
+xdotool mousemove 60 387 click --repeat 2 1
 sleep 0.3
 xdotool key ctrl+a
 xdotool type --delay 20 16384

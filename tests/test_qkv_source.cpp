@@ -154,9 +154,10 @@ TEST_F(QkvFile, SourceFollowsTheSettings) {
   params.downsample = fmav::Downsample::average;
   fmav::viewer::QkvSource source = fmav::viewer::qkv_source(params);
   EXPECT_EQ(source.tensors->heads, 2);
-  EXPECT_EQ(source.fma.block_size, 16);
-  EXPECT_EQ(source.fma.rank, 4);
-  EXPECT_TRUE(source.fma.causal);
+  EXPECT_EQ(source.options.method, fmav::Method::fma);
+  EXPECT_EQ(source.options.fma.block_size, 16);
+  EXPECT_EQ(source.options.fma.rank, 4);
+  EXPECT_TRUE(source.options.fma.causal);
   EXPECT_TRUE(source.weights.empty());  // average has none
 
   params.downsample = fmav::Downsample::learned;
@@ -169,6 +170,23 @@ TEST_F(QkvFile, SourceFollowsTheSettings) {
   params.downsample = fmav::Downsample::average, params.rank = 3;
   EXPECT_TRUE(throws_error([&] { fmav::viewer::qkv_source(params); },
                            "average down-sampling need the rank p to divide the block size m, got m = 16, p = 3"));
+}
+
+TEST_F(QkvFile, SourceRunsThePeerChosen) {
+  fmav::write_safetensors(path("qkv.safetensors"), qkv_map({1, 2, 100, 8}));
+  fmav::viewer::MapParams params;
+  params.qkv = path("qkv.safetensors");
+  params.block_size = 4, params.causal = true, params.downsample = fmav::Downsample::learned;
+  params.method = fmav::Method::swin, params.shifted = true;
+  const fmav::viewer::QkvSource source = fmav::viewer::qkv_source(params);
+  EXPECT_EQ(source.options.method, fmav::Method::swin);
+  EXPECT_EQ(source.options.fma.grid_height, 10);  // the most square grid of 100 tokens
+  EXPECT_EQ(source.options.fma.grid_width, 10);
+  EXPECT_FALSE(source.options.fma.causal);        // swin is bidirectional
+  EXPECT_TRUE(source.options.peer.shifted);
+  EXPECT_TRUE(source.weights.empty());            // a peer has no down-sampling weights
+  params.method = fmav::Method::reformer, params.hash_rounds = 9;
+  EXPECT_TRUE(throws_error([&] { fmav::viewer::qkv_source(params); }, "reformer: hash rounds must be in 1..8, got 9"));
 }
 
 }  // namespace

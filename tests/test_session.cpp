@@ -2,6 +2,7 @@
 // file refused with a message that names the file and the key.
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cstdlib>
@@ -39,6 +40,7 @@ fmav::Session synthetic_session() {
   s.seed = 18446744073709551615ull;  // the whole uint64 range survives JSON
   s.view = "heads";
   s.colormap = "gray", s.log_floor = -12;
+  s.method = "reformer", s.hash_rounds = 3;
   return s;
 }
 
@@ -48,6 +50,7 @@ fmav::Session qkv_session() {
   s.block_size = 8, s.rank = 2, s.causal = true;
   s.downsample = fmav::Downsample::dense, s.count_multiplicity = false, s.seed = 7;
   s.head = 3, s.log_floor = -1;
+  s.method = "swin", s.shifted = true;
   return s;
 }
 
@@ -63,6 +66,9 @@ void expect_same(const fmav::Session& a, const fmav::Session& b) {
   EXPECT_EQ(a.downsample, b.downsample);
   EXPECT_EQ(a.count_multiplicity, b.count_multiplicity);
   EXPECT_EQ(a.seed, b.seed);
+  EXPECT_EQ(a.method, b.method);
+  EXPECT_EQ(a.hash_rounds, b.hash_rounds);
+  EXPECT_EQ(a.shifted, b.shifted);
   EXPECT_EQ(a.layer, b.layer);
   EXPECT_EQ(a.head, b.head);
   EXPECT_EQ(a.offset, b.offset);
@@ -208,6 +214,15 @@ TEST(Session, RefusesBadSyntheticSettings) {
                       "\"causal\" must be true or false"));
   EXPECT_TRUE(refused(with("\"seed\": 18446744073709551615", "\"seed\": -1"),
                       "\"seed\" must be an integer >= 0, got -1"));
+  EXPECT_TRUE(refused(with("\"method\": \"reformer\"", "\"method\": \"performer\""),
+                      "s.json: source: method must be fma, htransformer, linear, reformer, local or swin, got 'performer'"));
+  EXPECT_TRUE(refused(with("\"hash_rounds\": 3", "\"hash_rounds\": 0"), "s.json: source: \"hash_rounds\" must be in [1,"));
+  // A synthetic source from before the peers (no method keys) shows FMA.
+  nlohmann::ordered_json old = nlohmann::ordered_json::parse(text);
+  for (const char* key : {"method", "hash_rounds", "shifted"}) old["source"].erase(key);
+  const fmav::Session s = fmav::parse_session(old.dump(), "old.json");
+  EXPECT_EQ(s.method, "fma");
+  EXPECT_EQ(s.hash_rounds, 2);
 }
 
 TEST(Session, RefusesBadQkvSources) {

@@ -52,6 +52,13 @@ bool valid_colormap(const std::string& colormap) {
   return colormap == "standard" || colormap == "magma" || colormap == "gray";
 }
 
+bool valid_method(const std::string& name) {
+  for (const char* m : {"fma", "htransformer", "linear", "reformer", "local", "swin"}) {
+    if (name == m) return true;
+  }
+  return false;
+}
+
 bool valid_implementation(const std::string& name) {
   return name == "auto" || name == "fused" || name == "blocked" || name == "reference";
 }
@@ -85,6 +92,13 @@ void parse_fma_settings(const Json& s, const std::string& where, Session* out) {
   FMAV_CHECK(seed.is_number_unsigned(), where, ": \"seed\" must be an integer >= 0, got ",
              seed.dump());
   out->seed = seed.get<std::uint64_t>();
+  if (s.contains("method")) {
+    out->method = json_string(s, "method", where);
+    FMAV_CHECK(valid_method(out->method), where,
+               ": method must be fma, htransformer, linear, reformer, local or swin, got '", out->method, "'");
+  }
+  if (s.contains("hash_rounds")) out->hash_rounds = static_cast<int>(json_int(s, "hash_rounds", 1, 8, where));
+  if (s.contains("shifted")) out->shifted = json_bool(s, "shifted", where);
 }
 
 void parse_source(const Json& s, const std::string& name, Session* out) {
@@ -101,14 +115,14 @@ void parse_source(const Json& s, const std::string& name, Session* out) {
   }
   if (kind == "qkv") {
     json_check_keys(s, {"kind", "file", "block_size", "rank", "causal", "downsample",
-                        "count_multiplicity", "seed"}, where);
+                        "count_multiplicity", "seed", "method", "hash_rounds", "shifted"}, where);
     out->qkv = check_path(json_string(s, "file", where), "file", where, false);
     parse_fma_settings(s, where, out);
     return;
   }
   out->synthetic = true;
   json_check_keys(s, {"kind", "n", "block_size", "rank", "causal", "downsample", "count_multiplicity",
-                 "seed"}, where);
+                 "seed", "method", "hash_rounds", "shifted"}, where);
   out->n = json_int(s, "n", 1, kMaxTokens, where);
   parse_fma_settings(s, where, out);
 }
@@ -133,6 +147,9 @@ std::string session_json(const Session& s) {
   FMAV_CHECK(valid_precision(s.precision), where, ": precision must be float32 or float64, got '", s.precision,
              "'");
   check_zoom(s.zoom, where);
+  FMAV_CHECK(valid_method(s.method), where, ": method must be fma, htransformer, linear, reformer, local or swin, got '",
+             s.method, "'");
+  FMAV_CHECK(s.hash_rounds >= 1 && s.hash_rounds <= 8, where, ": hash_rounds must be in 1..8, got ", s.hash_rounds);
   FMAV_CHECK(!(s.synthetic && !s.qkv.empty()), where,
              ": the source is either synthetic or a q/k/v file, not both");
   FMAV_CHECK(s.layer >= 0 && s.head >= 0 && s.offset >= 0 && s.query_row >= -1, where,
@@ -141,7 +158,8 @@ std::string session_json(const Session& s) {
   Json source;
   const Json fma_settings = {{"block_size", s.block_size}, {"rank", s.rank},
                              {"causal", s.causal},         {"downsample", to_string(s.downsample)},
-                             {"count_multiplicity", s.count_multiplicity}, {"seed", s.seed}};
+                             {"count_multiplicity", s.count_multiplicity}, {"seed", s.seed},
+                             {"method", s.method}, {"hash_rounds", s.hash_rounds}, {"shifted", s.shifted}};
   if (s.synthetic) {
     source = {{"kind", "synthetic"}, {"n", s.n}};
     source.update(fma_settings);

@@ -32,6 +32,11 @@ struct Session {
   Downsample downsample = Downsample::average;
   bool count_multiplicity = true;
   std::uint64_t seed = 0;
+  // Synthetic and q/k/v: the method shown, "fma" or a peer ("htransformer" | "linear" |
+  // "reformer" | "local" | "swin"), with reformer's rounds and swin's shift.
+  std::string method = "fma";
+  int hash_rounds = 2;
+  bool shifted = false;
 
   int layer = 0, head = 0;
   std::int64_t offset = 0;          // text input: first byte of the model's window
@@ -49,8 +54,9 @@ struct Session {
 
 // The session file's text (pretty-printed; format "fmav-session", format_version 1). The
 // source is {"kind": "model", "model", "input"}, {"kind": "synthetic", "n", "block_size",
-// "rank", "causal", "downsample", "count_multiplicity", "seed"} or {"kind": "qkv", "file",
-// and the synthetic keys but "n"}. Throws fmav::Error for a session that parse_session would
+// "rank", "causal", "downsample", "count_multiplicity", "seed", "method", "hash_rounds",
+// "shifted"} or {"kind": "qkv", "file", and the synthetic keys but "n"}; the last three are
+// optional when read (files from before the peers lack them and mean "fma"). Throws fmav::Error for a session that parse_session would
 // refuse (bad view, scale, colormap, log_floor, zoom, implementation, precision, negative
 // layer, ...).
 std::string session_json(const Session& session);
