@@ -17,7 +17,7 @@ namespace fmav::cli {
 namespace {
 
 struct SweepArgs {
-  std::string model, input, n = "1024", r = "16,32,64", p = "1,2,4,8", downsample = "average";
+  std::string model, input, n = "1024", r = "16,32,64", p, downsample = "average";
   std::string multiplicity = "on", dtype = "float32", shard = "0/1", out;
   SweepSpec spec;
 };
@@ -38,7 +38,7 @@ void fill_spec(SweepArgs& a) {
   FMAV_CHECK(s.model.empty() == s.input.empty(), "sweep: --model and --input go together");
   s.ns = parse_n_list(a.n);
   s.block_sizes = parse_n_list(a.r, "--r");
-  s.ranks = parse_n_list(a.p, "--p");
+  s.ranks = parse_n_list(!a.p.empty() ? a.p : s.method == "fma" ? "1,2,4,8" : "1", "--p");
   s.downsamples.clear();
   for (const std::string& d : split_list(a.downsample)) s.downsamples.push_back(parse_downsample(d));
   FMAV_CHECK(a.multiplicity == "on" || a.multiplicity == "off" || a.multiplicity == "both",
@@ -126,8 +126,13 @@ std::function<int()> add_sweep(CLI::App& app) {
   cmd->add_option("--heads", a->spec.heads, "synthetic heads")->capture_default_str();
   cmd->add_option("--dim", a->spec.dim, "synthetic head dimension D")->capture_default_str();
   cmd->add_flag("--causal", a->spec.causal, "synthetic: causal attention (a model has its own)");
+  cmd->add_option("--method", a->spec.method,
+                  "fma, or a peer whose block is r: htransformer | linear | reformer | local | swin (one p,\n"
+                  "down-sampling and multiplicity; a model runs with its attention replaced)")
+      ->check(CLI::IsMember({"fma", "htransformer", "linear", "reformer", "local", "swin"}))
+      ->capture_default_str();
   cmd->add_option("--r", a->r, "block sizes r (m): a list or a power-of-two range 8:128")->capture_default_str();
-  cmd->add_option("--p", a->p, "ranks p: a list or a power-of-two range 1:8")->capture_default_str();
+  cmd->add_option("--p", a->p, "ranks p: a list or a power-of-two range 1:8 (default 1,2,4,8; a peer: 1)");
   cmd->add_option("--downsample", a->downsample, "comma list of average, learned, dense (learned on a model: "
                   "only at its own r and p)")->capture_default_str();
   cmd->add_option("--multiplicity", a->multiplicity, "count multiplicity: on | off | both")->capture_default_str();

@@ -71,9 +71,11 @@ HeadInput load_source(const MapParams& params, MapJob* job) {
                   (t.batch > 1 ? ", batch 0 of " + std::to_string(t.batch) : "");
   } else if (!params.model.empty()) {
     Model model = cached_model(params.model);
-    if (params.model_fma_override) {
-      model = model.with_attention(ModelAttention{AttentionKind::fma, params.block_size, params.rank,
-                                                  params.downsample, params.count_multiplicity});
+    if (params.model_fma_override) {  // FMA or a peer at a sweep point's settings
+      ModelAttention a{AttentionKind::fma, params.block_size, params.rank, params.downsample,
+                       params.count_multiplicity};
+      parse_attention(to_string(params.method), &a);
+      model = model.with_attention(a);
     }
     const ModelConfig& c = model.config();
     LayerCapture cap = capture_file(model, params.input, params.layer, params.offset);

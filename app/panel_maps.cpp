@@ -517,8 +517,8 @@ void draw_model_controls(ViewerState& state) {
                        static_cast<long long>(f.rank), to_string(f.downsample));
   }
   if (p.model_fma_override) {  // a sweep point's settings (Sweep tab)
-    ImGui::TextColored(kBusy, "FMA as in a sweep point, not the model's own");
-    if (ImGui::SmallButton("use the model's own FMA")) p.model_fma_override = false;
+    ImGui::TextColored(kBusy, "%s as in a sweep point, not the model's own", method_title(p.method));
+    if (ImGui::SmallButton("use the model's own attention")) p.model_fma_override = false, p.method = Method::fma;
   }
 }
 

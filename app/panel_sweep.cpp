@@ -237,13 +237,16 @@ void open_selected(ViewerState& state, const SweepPanel& panel) {
   const SweepSpec& spec = panel.file.spec;
   const std::string key = sweep_key(r.point);
   MapParams& p = state.params;
+  AttendOptions method;
+  parse_method(spec.method, spec.method == "swin" ? "1x1" : "", &method);
+  p.method = method.method;
   if (spec.is_model()) {
-    // The model with FMA at the point's settings, unless they are its own.
+    // The model with the sweep's method at the point's settings, unless they are its own FMA.
     const FmaConfig own = model_fma(spec.model);
     state.model_path = spec.model, state.input_path = spec.input;
     p.model = spec.model, p.input = spec.input, p.qkv.clear(), p.offset = spec.offset;
-    p.model_fma_override = own.block_size != r.point.block_size || own.rank != r.point.rank ||
-                           own.downsample != r.point.downsample ||
+    p.model_fma_override = p.method != Method::fma || own.block_size != r.point.block_size ||
+                           own.rank != r.point.rank || own.downsample != r.point.downsample ||
                            own.count_multiplicity != r.point.count_multiplicity;
     p.block_size = r.point.block_size, p.rank = r.point.rank;
     p.downsample = r.point.downsample, p.count_multiplicity = r.point.count_multiplicity;

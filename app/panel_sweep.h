@@ -35,6 +35,7 @@ struct SweepForm {
   std::string downsamples = "average";  // comma list of average, learned, dense
   std::int64_t n = 1024, heads = 4;  // synthetic
   bool causal = false;               // synthetic
+  std::string method = "fma";        // or a peer (SweepSpec::method)
 };
 
 struct SweepPanel {

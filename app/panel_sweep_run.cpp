@@ -43,6 +43,7 @@ SweepSpec form_spec(const SweepForm& form, const ViewerState& state) {
   spec.downsamples.clear();
   for (const std::string& kind : split_list(form.downsamples)) spec.downsamples.push_back(parse_downsample(kind));
   FMAV_CHECK(!spec.downsamples.empty(), "sweep down-sampling: expected average, learned or dense");
+  spec.method = form.method;
   spec.block_sizes = parse_n_list(form.block_sizes, "r list");
   spec.ranks = parse_n_list(form.ranks, "p list");
   sweep_points(spec);  // checks the grid
@@ -132,10 +133,18 @@ void draw_form(ViewerState& state, SweepPanel& panel) {
     ImGui::SameLine();
   }
   if (ImGui::RadioButton("synthetic input", !f.on_model || !has_model)) f.on_model = false;
+  // FMA, or a peer whose block is r (one p, down-sampling and multiplicity).
+  ImGui::SameLine(), ImGui::SetNextItemWidth(150);
+  if (ImGui::BeginCombo("method", f.method.c_str())) {
+    for (const char* m : {"fma", "htransformer", "linear", "reformer", "local", "swin"}) {
+      if (ImGui::Selectable(m, f.method == m)) f.method = m;
+    }
+    ImGui::EndCombo();
+  }
   if (has_model && f.on_model) {
     ImGui::SameLine();
-    ImGui::TextDisabled("%s on %s (its learned summaries fit only its own r and p)",
-                        file_name(state.model_path).c_str(), file_name(state.input_path).c_str());
+    ImGui::TextDisabled("%s on %s%s", file_name(state.model_path).c_str(), file_name(state.input_path).c_str(),
+                        f.method == "fma" ? " (learned summaries fit its own r, p)" : "");
   }
   ImGui::SetNextItemWidth(140);
   ImGui::InputText("r list", &f.block_sizes);

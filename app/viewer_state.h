@@ -56,8 +56,9 @@ struct MapParams {
   Method method = Method::fma;
   int hash_rounds = 2;     // reformer
   bool shifted = false;    // swin
-  // A model run with FMA at block_size, rank, downsample and count_multiplicity above instead
-  // of its own (a sweep point opened from the Sweep tab); its learned weights fit only its own.
+  // A model run with `method` (FMA, or a peer) at block_size, rank, downsample and
+  // count_multiplicity above instead of its own attention (a sweep point opened from the
+  // Sweep tab); its learned weights fit only its own.
   bool model_fma_override = false;
 
   bool operator==(const MapParams& o) const {

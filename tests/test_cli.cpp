@@ -20,6 +20,7 @@
 #include "fmav/sample.h"
 #include "fmav/sweep.h"
 #include "fmav/tensor_io.h"
+#include "peers.h"
 #include "test_util.h"
 
 namespace {
@@ -293,6 +294,13 @@ TEST_F(Cli, TrainEvalInspectEndToEnd) {
   const Result full = run("eval --model " + path("m") + " --data " + path("t.txt") + " --attention full");
   ASSERT_EQ(full.code, 0) << full.output;
   EXPECT_NE(full.output.find("full attention"), std::string::npos) << full.output;
+  const Result linear = run("eval --model " + path("m") + " --data " + path("t.txt") + " --attention linear");
+  ASSERT_EQ(linear.code, 0) << linear.output;
+  EXPECT_NE(linear.output.find("linear attention"), std::string::npos) << linear.output;
+  const Result reformer = run("train --data " + path("t.txt") + " --out " + path("r") + kTinyModel +
+                              " --attention reformer --hash-rounds 3 --steps 2 --batch 2 --eval-every 0");
+  ASSERT_EQ(reformer.code, 0) << reformer.output;
+  EXPECT_NE(fmav::read_file_bytes(path("r/config.json"), 1 << 20).find("\"hash_rounds\": 3"), std::string::npos);
 
   const Result i = run("inspect --model " + path("m") + " --input " + path("t.txt") +
                        " --layer 0 --head 1 --rows 10:20 --out " + path("ins"));
@@ -471,6 +479,61 @@ TEST_F(Cli, ShippedDefaultsLoadAndRun) {
     const Result r = run("inspect --model " + model + " --input " + input + " --out " + path(m));
     ASSERT_EQ(r.code, 0) << m << "\n" << r.output;
     EXPECT_TRUE(fs::exists(path(std::string(m) + "/summary.json")));
+  }
+}
+
+TEST_F(Cli, PeersRunInAttendInspectAndBench) {
+  const std::int64_t n = 120, d = 4;
+  const at::Tensor q = random_bhnd(1, 2, n, d, 1), k = random_bhnd(1, 2, n, d, 2), v = random_bhnd(1, 2, n, d, 3);
+  for (const auto& [name, t] : std::vector<std::pair<const char*, at::Tensor>>{{"q", q}, {"k", k}, {"v", v}}) {
+    fmav::write_npy(path(std::string(name) + ".npy"), fmav::to_host(t));
+  }
+  const std::string io = " --q " + path("q.npy") + " --k " + path("k.npy") + " --v " + path("v.npy");
+  for (const char* method : {"htransformer", "linear", "reformer", "local", "swin"}) {
+    const bool swin = std::string(method) == "swin";
+    const std::string extra = swin ? " --grid 12x10 --shifted" : " --causal --hash-rounds 3 --hash-seed 5";
+    const Result r = run(std::string("attend --method ") + method + extra + io + " -m 8 --out " + path("o.npy") +
+                         " --map-out " + path("map.npy") + " --level-map-out " + path("levels.npy"));
+    ASSERT_EQ(r.code, 0) << method << ": " << r.output;
+    fmav::AttendOptions o;
+    fmav::parse_method(method, swin ? "12x10" : "", &o);
+    o.fma.block_size = 8, o.fma.causal = !swin;
+    o.peer.hash_rounds = 3, o.peer.hash_seed = 5, o.peer.shifted = swin;
+    EXPECT_LT(max_abs_diff(fmav::to_tensor(fmav::read_npy(path("o.npy"))), fmav::peer_reference(q, k, v, o)), 1e-12)
+        << method;
+    const at::Tensor map = fmav::to_tensor(fmav::read_npy(path("map.npy")));
+    ASSERT_EQ(map.sizes().vec(), (std::vector<std::int64_t>{1, 2, n, n}));
+    EXPECT_LT((map.sum(-1) - 1).abs().max().item<double>(), 1e-12) << method;
+    // The map times v is the output.
+    EXPECT_LT(max_abs_diff(at::matmul(map, v), fmav::peer_reference(q, k, v, o)), 1e-12) << method;
+    EXPECT_EQ(fmav::read_npy(path("levels.npy")).shape, (std::vector<std::int64_t>{n, n}));
+  }
+  const Result bad = run("attend --method reformer --hash-rounds 0" + io + " --out " + path("o.npy"));
+  EXPECT_NE(bad.code, 0);
+  EXPECT_NE(bad.output.find("reformer: hash rounds must be in 1..8, got 0"), std::string::npos) << bad.output;
+  const Result causal_swin = run("attend --method swin --grid 12x10 --causal" + io + " --out " + path("o.npy"));
+  EXPECT_NE(causal_swin.output.find("swin attention is bidirectional"), std::string::npos) << causal_swin.output;
+
+  fmav::write_safetensors(path("qkv.safetensors"),
+                          {{"q", fmav::to_host(q)}, {"k", fmav::to_host(k)}, {"v", fmav::to_host(v)}});
+  const Result i = run("inspect --input " + path("qkv.safetensors") + " --method htransformer --block 8 --out " +
+                       path("ins"));
+  ASSERT_EQ(i.code, 0) << i.output;
+  const std::string summary = fmav::read_file_bytes(path("ins/summary.json"), 1 << 20);
+  EXPECT_NE(summary.find("\"method\": \"htransformer\""), std::string::npos) << summary;
+  EXPECT_EQ(fmav::read_npy(path("ins/level_mass.npy")).shape, (std::vector<std::int64_t>{n, 4}));  // 128 = 8 * 2^4
+
+  const Result b = run("bench --methods sdpa,htransformer,linear,reformer,swin --n 256 --repeats 1 --heads 2 --dim 8 "
+                       "--block 16 --cell 4 --jsonl " + path("b.jsonl"));
+  ASSERT_EQ(b.code, 0) << b.output;
+  const fmav::BenchFile file = fmav::read_bench_file(path("b.jsonl"));
+  ASSERT_EQ(file.rows.size(), 5u);
+  for (const fmav::BenchRow& row : file.rows) {
+    EXPECT_EQ(row.status, "ok") << row.method << " " << row.note;
+    EXPECT_GT(row.flops, 0) << row.method;
+    if (row.method != "sdpa") {
+      EXPECT_LT(row.check_error, 1e-4) << row.method;
+    }
   }
 }
 

@@ -85,7 +85,7 @@ TEST(ModelConfigJson, HostileConfigsNameWhatIsWrong) {
   expect_error([&] { parse_model_config(with("\"heads\": 2", "\"heads\": 3")); }, "heads (3) must divide d_model");
   expect_error([&] { parse_model_config(with("\"causal-lm\"", "\"seq2seq\"")); }, "architecture must be");
   expect_error([&] { parse_model_config(with("\"kind\": \"fma\"", "\"kind\": \"magic\"")); },
-               "kind must be fma, fma-linear, full or local");
+               "kind must be fma, fma-linear, full, local, htransformer, linear, reformer or swin, got 'magic'");
   expect_error([&] { parse_model_config(with("\"rank\": 2", "\"rank\": 2, \"seed\": 3")); },
                "attention: unknown key \"seed\"");
   expect_error([&] { parse_model_config(with("\"count_multiplicity\": true", "\"count_multiplicity\": 1")); },
@@ -217,8 +217,67 @@ TEST(ModelForward, FmaEqualsFullAttentionWithinTheNearField) {
   }
 }
 
+TEST(ModelConfigJson, PeersRoundTripAndReformerKeepsItsRounds) {
+  ModelConfig r = small_lm(AttentionKind::reformer);
+  r.attention.hash_rounds = 3;
+  ModelConfig swin = small_image();
+  swin.attention.kind = AttentionKind::swin, swin.attention.block_size = 4;
+  for (const ModelConfig& c : {small_lm(AttentionKind::htransformer), small_lm(AttentionKind::linear), r, swin}) {
+    const ModelConfig back = parse_model_config(model_config_json(c));
+    EXPECT_EQ(back.attention.kind, c.attention.kind);
+    EXPECT_EQ(back.attention.hash_rounds, c.attention.hash_rounds);
+    EXPECT_EQ(model_config_json(back), model_config_json(c));
+    EXPECT_EQ(model_levels(c), 0);  // no learned summaries
+  }
+  std::string text = model_config_json(small_lm(AttentionKind::fma));
+  text.insert(text.find("\"count_multiplicity\""), "\"hash_rounds\": 2, ");
+  expect_error([&] { parse_model_config(text); }, "config.json: attention: hash_rounds is for reformer, not fma");
+  text = model_config_json(r);
+  text.replace(text.find("\"hash_rounds\": 3"), 16, "\"hash_rounds\": 9");
+  expect_error([&] { parse_model_config(text); }, "\"hash_rounds\" must be in [1, 8]");
+  text = model_config_json(r);
+  text.replace(text.find("\"reformer\""), 10, "\"performer\"");
+  expect_error([&] { parse_model_config(text); }, "kind must be fma, fma-linear, full, local, htransformer, linear, "
+                                                  "reformer or swin, got 'performer'");
+  // Layers: reformer's rotations are seeded by the layer, swin shifts odd layers.
+  EXPECT_NE(layer_attend_options(r, 0).peer.hash_seed, layer_attend_options(r, 1).peer.hash_seed);
+  EXPECT_FALSE(layer_attend_options(swin, 0).peer.shifted);
+  EXPECT_TRUE(layer_attend_options(swin, 1).peer.shifted);
+  EXPECT_EQ(layer_attend_options(swin, 1).fma.grid_height, 8);
+}
+
+TEST(ModelForward, PeerModelsTrainAndShowTheirOwnMaps) {
+  ModelConfig swin = small_image();
+  swin.attention.kind = AttentionKind::swin, swin.attention.block_size = 4;
+  ModelConfig linear_image = small_image();
+  linear_image.attention.kind = AttentionKind::linear;
+  for (const ModelConfig& c : {small_lm(AttentionKind::htransformer), small_lm(AttentionKind::linear),
+                               small_lm(AttentionKind::reformer), small_lm(AttentionKind::local), swin, linear_image}) {
+    const Model m = Model::create(c, 21);
+    for (auto& [name, p] : m.state().params) p.requires_grad_(true);
+    const at::Tensor loss = c.is_lm() ? lm_logits(m, random_tokens(2, 100, 22)).pow(2).mean()
+                                      : image_logits(m, at::rand({2, 32, 32, 3})).pow(2).mean();
+    loss.backward();
+    for (const auto& [name, p] : m.state().params) {
+      ASSERT_TRUE(p.grad().defined()) << name;
+      EXPECT_TRUE(at::isfinite(p.grad()).all().item<bool>()) << attention_name(c.attention) << " " << name;
+    }
+    EXPECT_GT(m.state().params.at("blocks.0.attn.qkv.weight").grad().abs().max().item<double>(), 0.0);
+    // Its capture inspects the peer itself against full attention.
+    const LayerCapture cap = c.is_lm() ? capture_text(m, std::string(90, 'x') + "yz", 1)
+                                       : capture_image(m, std::vector<float>(32 * 32 * 3, 0.25f), 1);
+    EXPECT_EQ(to_string(cap.method), std::string(to_string(c.attention.kind)));
+    InspectRequest req;
+    const Inspection ins = inspect(cap.q, cap.k, cap.v, cap.options(), cap.weights, req);
+    double sum = 0;
+    for (std::int64_t t = 0; t < ins.cols; ++t) sum += ins.fma_map[t];
+    EXPECT_NEAR(sum, 1.0, 1e-9) << attention_name(c.attention);
+  }
+}
+
 TEST(ModelForward, CausalModelsNeverSeeTheFuture) {
-  for (AttentionKind kind : {AttentionKind::fma, AttentionKind::fma_linear, AttentionKind::local, AttentionKind::full}) {
+  for (AttentionKind kind : {AttentionKind::fma, AttentionKind::fma_linear, AttentionKind::local, AttentionKind::full,
+                             AttentionKind::htransformer, AttentionKind::linear}) {
     const Model m = Model::create(small_lm(kind), 11);
     at::NoGradGuard no_grad;
     const at::Tensor x = random_tokens(1, 100, 12);

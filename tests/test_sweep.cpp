@@ -220,3 +220,30 @@ TEST_F(Sweep, ErrorsAreZeroWhereFmaIsExactAndGrowWithCoarseness) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(Sweep, PeerSweepsMeasureThePeerAndRoundTripItsName) {
+  fmav::SweepSpec s = small_spec();
+  s.method = "reformer";
+  s.ns = {64};
+  s.block_sizes = {8, 32};  // chunk 32 of 64 tokens: own + previous chunk is every key
+  s.ranks = {1};
+  const auto results = fmav::run_sweep(s, path("r.jsonl"));
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_GT(results[0].output_rel_error, 1e-3);
+  EXPECT_LT(results[1].output_rel_error, 1e-12);  // against shared-QK full attention
+  const fmav::SweepFile file = fmav::read_sweep_file(path("r.jsonl"));
+  EXPECT_EQ(file.spec.method, "reformer");
+  // Resuming with FMA's spec is another sweep.
+  fmav::SweepSpec other = s;
+  other.method = "fma";
+  expect_error([&] { fmav::run_sweep(other, path("r.jsonl")); }, "holds results of another sweep");
+  // A peer has no p to sweep; an unknown method is named.
+  s.ranks = {1, 2};
+  expect_error([&] { fmav::sweep_points(s); }, "sweep: reformer has no rank p, down-sampling or multiplicity");
+  s.ranks = {1}, s.method = "performer";
+  expect_error([&] { fmav::sweep_points(s); }, "sweep: method must be fma, htransformer, linear, reformer, local or swin, got 'performer'");
+}
+
+}  // namespace

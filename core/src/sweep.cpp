@@ -38,12 +38,27 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// The q, k, v (all heads) of one layer and what FMA needs besides.
+// The q, k, v (all heads) of one layer and what the method needs besides.
 struct LayerInput {
   HostTensor q, k, v;
-  FmaConfig fma;
+  AttendOptions options;  // FMA (with weights) or a peer
   WeightSet weights;
 };
+
+// The sweep's method at a point: FMA at r, p, or a peer with block r (swin on the most
+// square grid of n; a peer's settings at their defaults).
+AttendOptions point_options(const SweepSpec& s, const SweepPoint& pt, bool causal) {
+  AttendOptions o;
+  parse_method(s.method, s.method == "swin" ? "1x1" : "", &o);
+  o.fma = FmaConfig{pt.block_size, pt.rank, causal, pt.downsample, pt.count_multiplicity};
+  if (o.method == Method::swin) {
+    o.fma.causal = false;
+    square_grid(pt.n, &o.fma.grid_height, &o.fma.grid_width);
+  }
+  if (o.method == Method::fma) validate(o.fma);
+  validate_peer(o, pt.n);
+  return o;
+}
 
 // The synthetic input: `heads` heads of sample_qkv, head h drawn from seed + h.
 HostTensor stack_heads(const std::vector<HostTensor>& heads) {
@@ -60,20 +75,22 @@ LayerInput synthetic_input(const SweepSpec& s, const SweepPoint& pt) {
   }
   LayerInput in;
   in.q = stack_heads(q), in.k = stack_heads(k), in.v = stack_heads(v);
-  in.fma = FmaConfig{pt.block_size, pt.rank, s.causal, pt.downsample, pt.count_multiplicity};
-  validate(in.fma);
-  if (pt.downsample != Downsample::average) {
-    in.weights = random_downsample_weights(in.fma, s.dim, num_levels(in.fma, pt.n), s.seed);
+  in.options = point_options(s, pt, s.causal);
+  const FmaConfig& f = in.options.fma;
+  if (in.options.method == Method::fma && pt.downsample != Downsample::average) {
+    in.weights = random_downsample_weights(f, s.dim, num_levels(f, pt.n), s.seed);
   }
   return in;
 }
 
-// The model with FMA at the point's settings (its learned weights apply only at its own r
-// and p; with_attention refuses the rest, and the point is recorded as failed).
-Model model_at(const Model& model, const SweepPoint& pt) {
+// The model with the sweep's method at the point's settings: FMA at r, p (its learned
+// weights apply only at its own r and p; with_attention refuses the rest, and the point is
+// recorded as failed), or a peer with block r.
+Model model_at(const Model& model, const SweepSpec& s, const SweepPoint& pt) {
   ModelAttention a = model.config().attention;
-  a.kind = AttentionKind::fma, a.block_size = pt.block_size, a.rank = pt.rank;
-  a.downsample = pt.downsample, a.count_multiplicity = pt.count_multiplicity;
+  parse_attention(s.method, &a);
+  a.block_size = pt.block_size;
+  if (s.method == "fma") a.rank = pt.rank, a.downsample = pt.downsample, a.count_multiplicity = pt.count_multiplicity;
   return model.with_attention(a);
 }
 
@@ -85,7 +102,7 @@ void inspect_heads(const LayerInput& in, int layer, std::vector<HeadError>* out)
     InspectRequest request;
     request.head = h;
     request.pool = (n + kMetricRows - 1) / kMetricRows;
-    const Inspector inspector(in.q, in.k, in.v, in.fma, in.weights, request);
+    const Inspector inspector(in.q, in.k, in.v, in.options, in.weights, request);
     const Inspection map = inspector.map(request);
     HeadError e;
     e.layer = layer, e.head = static_cast<int>(h);
@@ -103,8 +120,8 @@ void time_fast_path(const LayerInput& in, const SweepPoint& pt, int repeats, Swe
     return to_host(to_tensor(x).to(dtype == DType::f64 ? at::kDouble : at::kFloat).contiguous());
   };
   const HostTensor q = cast(in.q), k = cast(in.k), v = cast(in.v);
-  AttendOptions options;
-  options.impl = Impl::automatic, options.fma = in.fma;
+  AttendOptions options = in.options;
+  options.impl = Impl::automatic;
   reset_tracked_peak();
   const std::int64_t before = tracked_live_bytes();
   attend(q, k, v, options, in.weights);  // warm-up
@@ -127,11 +144,11 @@ SweepResult measure_point(const SweepSpec& s, const Model& model, const SweepPoi
   try {
     LayerInput first;
     if (s.is_model()) {
-      const Model m = model_at(model, pt);
+      const Model m = model_at(model, s, pt);
       const std::vector<LayerCapture> layers = capture_file_layers(m, s.input, s.offset);
       for (std::size_t l = 0; l < layers.size(); ++l) {
         const LayerCapture& c = layers[l];
-        const LayerInput in{c.q, c.k, c.v, c.fma, c.weights};
+        const LayerInput in{c.q, c.k, c.v, c.options(), c.weights};
         inspect_heads(in, static_cast<int>(l), &r.heads);
         if (l == 0) first = in;
       }

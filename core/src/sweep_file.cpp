@@ -40,6 +40,13 @@ std::vector<T> json_list(const Json& obj, const char* key, const std::string& wh
   return out;
 }
 
+bool sweep_method_known(const std::string& m) {
+  for (const char* known : {"fma", "htransformer", "linear", "reformer", "local", "swin"}) {
+    if (m == known) return true;
+  }
+  return false;
+}
+
 Json spec_json(const SweepSpec& s) {
   Json j;
   j["model"] = s.model, j["input"] = s.input, j["offset"] = s.offset;
@@ -51,18 +58,23 @@ Json spec_json(const SweepSpec& s) {
   for (DType d : s.dtypes) dtypes.push_back(dtype_label(d));
   j["downsamples"] = downsamples, j["multiplicities"] = multiplicities, j["dtypes"] = dtypes;
   j["repeats"] = s.repeats, j["seed"] = s.seed, j["shard"] = s.shard, j["shards"] = s.shards;
+  if (s.method != "fma") j["method"] = s.method;  // FMA sweeps' files stay as they were
   return j;
 }
 
 SweepSpec parse_spec(const Json& j, const std::string& where) {
   FMAV_CHECK(j.is_object(), where, ": \"spec\" must be an object");
   json_check_keys(j, {"model", "input", "offset", "heads", "dim", "causal", "ns", "block_sizes", "ranks",
-                      "downsamples", "multiplicities", "dtypes", "repeats", "seed", "shard", "shards"}, where);
+                      "downsamples", "multiplicities", "dtypes", "repeats", "seed", "shard", "shards", "method"},
+                  where);
   SweepSpec s;
   s.model = json_string(j, "model", where), s.input = json_string(j, "input", where);
   s.offset = json_int(j, "offset", 0, std::int64_t{1} << 50, where);
   s.heads = json_int(j, "heads", 1, 1 << 16, where), s.dim = json_int(j, "dim", 1, 1 << 16, where);
   s.causal = json_bool(j, "causal", where);
+  if (j.contains("method")) s.method = json_string(j, "method", where);
+  FMAV_CHECK(sweep_method_known(s.method), where, ": \"method\" must be fma, htransformer, linear, reformer, local or "
+             "swin, got '", s.method, "'");
   const auto count = [&](const char* name, std::int64_t hi) {
     return [&, name, hi](const Json& v) {
       FMAV_CHECK(v.is_number_integer() && v.get<std::int64_t>() >= 1 && v.get<std::int64_t>() <= hi, where,
@@ -173,6 +185,10 @@ std::vector<SweepPoint> sweep_points(const SweepSpec& s) {
   for (std::int64_t v : s.block_sizes) FMAV_CHECK(v >= 1, "sweep: r (block size) must be >= 1, got ", v);
   for (std::int64_t v : s.ranks) FMAV_CHECK(v >= 1, "sweep: p (rank) must be >= 1, got ", v);
   for (DType d : s.dtypes) FMAV_CHECK(d == DType::f32 || d == DType::f64, "sweep: dtypes are f32 or f64");
+  FMAV_CHECK(sweep_method_known(s.method), "sweep: method must be fma, htransformer, linear, reformer, local or swin, "
+             "got '", s.method, "'");
+  FMAV_CHECK(s.method == "fma" || (s.ranks.size() == 1 && s.downsamples.size() == 1 && s.multiplicities.size() == 1),
+             "sweep: ", s.method, " has no rank p, down-sampling or multiplicity; give one value of each");
   const std::size_t total = s.ns.size() * s.block_sizes.size() * s.ranks.size() * s.downsamples.size() *
                             s.multiplicities.size() * s.dtypes.size();
   FMAV_CHECK(total <= static_cast<std::size_t>(kMaxGrid), "sweep: ", total, " points is more than ", kMaxGrid);

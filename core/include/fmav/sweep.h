@@ -38,6 +38,10 @@ struct SweepSpec {
   int repeats = 3;                             // timed calls after a warm-up (median)
   std::uint64_t seed = 0;
   int shard = 0, shards = 1;                   // this process runs points with index % shards == shard
+  // "fma", or a peer ("htransformer" | "linear" | "reformer" | "local" | "swin"; fmav/attend.h)
+  // whose block (Nr, chunk, window side) is r; a peer takes one p, down-sampling and
+  // multiplicity (recorded, not used). A model runs with its attention replaced by it.
+  std::string method = "fma";
 
   bool is_model() const { return !model.empty(); }
 };
