@@ -202,7 +202,8 @@ double peer_flops(const BenchConfig& c, const AttendOptions& o, std::int64_t n) 
   switch (o.method) {
     case Method::htransformer:
       pairs = static_cast<double>(lv.n_pad) * 2 * m;
-      for (int l = 1; l <= lv.num_levels; ++l) pairs += static_cast<double>(c.causal ? lv.n_pad : lv.n_pad >> l) * m;
+      // Causal: the fine queries of right children only; else one coarse query per 2^l tokens.
+      for (int l = 1; l <= lv.num_levels; ++l) pairs += static_cast<double>(c.causal ? lv.n_pad / 2 : lv.n_pad >> l) * m;
       break;
     case Method::linear:
       extra = c.causal ? 4.0 * n * 64 * d + 4.0 * n * d * d : 4.0 * n * d * d;

@@ -104,24 +104,25 @@ at::Tensor htransformer_attention(const at::Tensor& q, const at::Tensor& k, cons
     q_sum = pair_sum(q_sum), k_sum = pair_sum(k_sum), v_sum = pair_sum(v_sum);
     count = count.view({nc, 2}).sum(1);
     const at::Tensor denom = count.clamp_min(1).view({nc, 1});
-    const at::Tensor k_sib = siblings(k_sum / denom, nr).view({B, H, blocks, nr, D});
-    const at::Tensor v_sib = siblings(v_sum / denom, nr).view({B, H, blocks, nr, D});
-    const at::Tensor log_count = siblings(count.view({1, 1, nc, 1}), nr).view({blocks, 1, nr}).log();
-    at::Tensor scores;
     if (causal) {
       // Fine queries: a coarse query would mix in later tokens' queries. Only a block's left
-      // sibling (odd blocks) is in its past.
-      scores = at::matmul(qp.view({B, H, blocks, nr << l, D}), k_sib.transpose(-1, -2)) * s + log_count;
-      const at::Tensor even = (at::arange(blocks, at::kLong) % 2 == 0).view({blocks, 1, 1});
-      scores = scores.masked_fill(even, -kInf);
+      // sibling is in its past, so only odd blocks (right children) see this level.
+      const std::int64_t pairs = blocks / 2, width = nr << l;
+      const at::Tensor q_right = qp.view({B, H, pairs, 2, width, D}).select(3, 1);
+      const at::Tensor k_left = (k_sum / denom).view({B, H, pairs, 2, nr, D}).select(3, 0);
+      const at::Tensor v_left = (v_sum / denom).view({B, H, pairs, 2, nr, D}).select(3, 0);
+      const at::Tensor log_left = count.view({pairs, 2, 1, nr}).select(1, 0).log();
+      const Part p = softmax_part(at::matmul(q_right, k_left.transpose(-1, -2)) * s + log_left, v_left);
+      // Left children (even blocks) see nothing at this level: output 0, log-sum-exp -inf.
+      const at::Tensor out = at::stack({at::zeros_like(p.out), p.out}, 3).reshape({B, H, n_pad, D});
+      const at::Tensor lse = at::stack({at::full_like(p.lse, -kInf), p.lse}, 3).reshape({B, H, n_pad});
+      parts.push_back({out, lse});
     } else {
+      const at::Tensor k_sib = siblings(k_sum / denom, nr).view({B, H, blocks, nr, D});
+      const at::Tensor v_sib = siblings(v_sum / denom, nr).view({B, H, blocks, nr, D});
+      const at::Tensor log_count = siblings(count.view({1, 1, nc, 1}), nr).view({blocks, 1, nr}).log();
       const at::Tensor q_mean = (q_sum / denom).view({B, H, blocks, nr, D});
-      scores = at::matmul(q_mean, k_sib.transpose(-1, -2)) * s + log_count;
-    }
-    Part p = softmax_part(scores, v_sib);
-    if (causal) {
-      parts.push_back({p.out.reshape({B, H, n_pad, D}), p.lse.reshape({B, H, n_pad})});
-    } else {
+      const Part p = softmax_part(at::matmul(q_mean, k_sib.transpose(-1, -2)) * s + log_count, v_sib);
       parts.push_back({p.out.reshape({B, H, nc, D}).repeat_interleave(std::int64_t{1} << l, 2),
                        p.lse.reshape({B, H, nc}).repeat_interleave(std::int64_t{1} << l, 2)});
     }
