@@ -140,14 +140,19 @@ TEST(Peers, LocalReferenceIsTheMaskedNearField) {
 }
 
 TEST(Peers, SwinWindowsAreTheShiftedPartition) {
-  // A window as Swin makes it: roll the grid by -shift, cut w x w windows, and keep apart
-  // what the roll brought together (its masks) = windows whose edges sit at shift + j w.
+  // Windows as Swin makes them: roll the grid by -shift, cut w x w windows, and keep apart
+  // what the roll brought together (its mask regions: the slices [0, H - w), [H - w, H - s),
+  // [H - s, H) of each rolled axis). The engine cuts windows with edges at shift + j w.
   const std::int64_t h = 8, w = 12, win = 4, shift = 2;
   const Qkv x = random_qkv(1, 2, h * w, 5, 41);
   const auto window_id = [&](std::int64_t t, bool shifted) {
-    const std::int64_t y = t / w, c = t % w, s = shifted ? shift : 0;
-    const auto side = [&](std::int64_t a) { return a < s ? std::int64_t{0} : (a - s) / win + 1; };
-    return side(y) * 100 + side(c);
+    const std::int64_t s = shifted ? shift : 0;
+    const auto axis = [&](std::int64_t a, std::int64_t size) {
+      const std::int64_t rolled = (a - s + size) % size;
+      const std::int64_t region = !shifted ? 0 : rolled < size - win ? 0 : rolled < size - s ? 1 : 2;
+      return rolled / win * 3 + region;
+    };
+    return axis(t / w, h) * 1000 + axis(t % w, w);
   };
   for (bool shifted : {false, true}) {
     at::Tensor hidden = at::zeros({h * w, h * w}, at::kBool);
