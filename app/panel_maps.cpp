@@ -154,7 +154,7 @@ void draw_hover(const ViewerState& state, ImVec2 origin, ImVec2 size) {
   const Cell cell = cell_at(state, row, col);
   const std::pair<const char*, std::string> lines[] = {
       {"full", format_value("%.3e", cell.full)},
-      {"FMA", format_value("%.3e", cell.fma)},
+      {method_title(state.shown.method), format_value("%.3e", cell.fma)},
       {"diff", format_value("%+.3e", cell.fma - cell.full)},
       {"level", level_label(cell.level, state.shown.method, state.shown.fma)},
       {"row TV", format_value("%.3e", cell.row_tv)}};
@@ -164,9 +164,10 @@ void draw_hover(const ViewerState& state, ImVec2 origin, ImVec2 size) {
     ImGui::TextColored(kMuted, "means of %lld x %lld tokens (zoom in for exact values)",
                        static_cast<long long>(cell.pool), static_cast<long long>(cell.pool));
   }
+  const float column = std::max(70.0f, ImGui::CalcTextSize(method_title(state.shown.method)).x + 16);
   for (const auto& [label, value] : lines) {
     ImGui::TextColored(kMuted, "%s", label);
-    ImGui::SameLine(70);
+    ImGui::SameLine(column);
     ImGui::TextUnformatted(value.c_str());
   }
   ImGui::TextColored(kMuted, "click: inspect query %lld", static_cast<long long>(row));

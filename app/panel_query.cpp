@@ -311,7 +311,7 @@ void draw_level_mass(const QueryRow& r) {
     if (r.level[k] >= 0) full_mass[static_cast<std::size_t>(r.level[k])] += r.full[k];
   }
   ImGui::TextUnformatted("Mass per level");
-  ImGui::TextColored(kMuted, "bar: FMA, outline: full attention on the same keys");
+  ImGui::TextColored(kMuted, "bar: %s, outline: full attention on the same keys", method_title(r.job->method));
   const float value_w = ImGui::CalcTextSize("100.00% | 100.00%").x + 10;
   const float label_w = 44;
   const float bar_w =
@@ -319,7 +319,7 @@ void draw_level_mass(const QueryRow& r) {
   ImDrawList* draw = ImGui::GetWindowDrawList();
   for (std::size_t l = 0; l < levels; ++l) {
     const double fma = r.exact->level_mass[static_cast<std::size_t>(r.at) * levels + l];
-    const std::string name = l == 0 ? "near" : "L" + std::to_string(l);
+    const std::string name = level_short(static_cast<int>(l), r.job->method);
     const ImVec2 p = ImGui::GetCursorScreenPos();
     const float h = ImGui::GetTextLineHeight();
     draw->AddText(p, IM_COL32(230, 230, 235, 255), name.c_str());
@@ -348,6 +348,7 @@ void draw_metrics(const QueryRow& r) {
   const Inspection& row = *r.exact;
   const std::size_t i = static_cast<std::size_t>(r.at);
   const std::string top_k = "top-" + std::to_string(InspectRequest{}.top_k) + " overlap";
+  const char* kl = r.job->method == Method::fma ? "KL(full || FMA)" : "KL(full || peer)";
   ImGui::TextUnformatted("This query");
   ImGui::SameLine(150);
   ImGui::TextColored(kMuted, "head mean");
@@ -355,7 +356,7 @@ void draw_metrics(const QueryRow& r) {
     const char* name;
     double value, mean;
   } lines[] = {{"total variation", row.row_tv[i], mean_of(in.row_tv)},
-               {"KL(full || FMA)", row.row_kl[i], mean_of(in.row_kl)},
+               {kl, row.row_kl[i], mean_of(in.row_kl)},
                {top_k.c_str(), row.row_topk[i], mean_of(in.row_topk)}};
   for (const auto& line : lines) {
     ImGui::TextColored(kMuted, "%s", line.name);
@@ -447,9 +448,10 @@ void key_tooltip(const QueryRow& r, std::int64_t key) {
       {"level", level_label(r.level[key], r.job->method, r.job->fma)}};
   ImGui::BeginTooltip();
   ImGui::TextUnformatted(key_name(r, key).c_str());
+  const float column = ImGui::CalcTextSize(method_title(r.job->method)).x + 16;
   for (const auto& [label, value] : lines) {
     ImGui::TextColored(kMuted, "%s", label);
-    ImGui::SameLine(60);
+    ImGui::SameLine(std::max(60.0f, column));
     ImGui::TextUnformatted(value.c_str());
   }
   ImGui::EndTooltip();
