@@ -42,7 +42,7 @@ sed -e 's/"view": "query"/"view": "attention"/' \
     "$work/query.json" > "$work/zoom.json"
 out=$(bash "$here/gui_smoke.sh" "$viewer" "${png%.png}_zoom.png" --session "$work/zoom.json")
 echo "$out"
-if ! grep -q "view of rows 100-164, keys 40-104; query 300; fast path blocked float64" <<< "$out"; then
+if ! grep -q "view of rows 100-164, keys 40-104; query 300; method fma; fast path blocked float64" <<< "$out"; then
   echo "gui_session: the session's zoom or fast path was not restored" >&2
   exit 1
 fi

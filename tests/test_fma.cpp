@@ -313,7 +313,7 @@ TEST(Fma, AttendInputChecks) {
   expect_error([&] { fmav::attend(ok, ok, ok, opt, {}); }, "impl for full attention must be math or sdpa, got blocked");
   expect_error([] { fmav::parse_impl("fast"); }, "impl must be auto, reference, blocked, fused, math or sdpa, got 'fast'");
   fmav::AttendOptions named;
-  expect_error([&] { fmav::parse_method("flash", "", &named); }, "method must be fma, fma-linear, fma2d, fma2d-linear or full, got 'flash'");
+  expect_error([&] { fmav::parse_method("flash", "", &named); }, "method must be fma, fma-linear, fma2d, fma2d-linear, full, htransformer, linear, reformer, local or swin, got 'flash'");
 }
 
 TEST(Fma, DensePathsRefuseHugeInputs) {

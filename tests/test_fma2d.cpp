@@ -315,9 +315,9 @@ TEST(Fma2d, InputChecks) {
 
   fmav::AttendOptions opt;
   expect_error([&] { fmav::parse_method("fma2d", "", &opt); }, "fma2d needs a grid HxW of the tokens (row-major)");
-  expect_error([&] { fmav::parse_method("fma", "4x4", &opt); }, "a grid (4x4) is for fma2d and fma2d-linear, not fma");
+  expect_error([&] { fmav::parse_method("fma", "4x4", &opt); }, "a grid (4x4) is for fma2d, fma2d-linear and swin, not fma");
   expect_error([&] { fmav::parse_method("flash", "", &opt); },
-               "method must be fma, fma-linear, fma2d, fma2d-linear or full, got 'flash'");
+               "method must be fma, fma-linear, fma2d, fma2d-linear, full, htransformer, linear, reformer, local or swin, got 'flash'");
   fmav::parse_method("fma2d-linear", "4x6", &opt);
   EXPECT_STREQ(fmav::method_name(opt), "fma2d-linear");
   opt.fma.block_size = 2;
