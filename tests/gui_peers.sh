@@ -3,32 +3,14 @@
 # screenshot checked by gui_smoke.sh, its summary line naming the method), a q/k/v file under
 # a peer, and a session of kind "synthetic" whose method is swin (shifted) opens on it.
 # Usage: tests/gui_peers.sh path/to/fma-viewer path/to/fmav out.png
-set -euo pipefail
-
-if [[ $# -ne 3 ]]; then
-  echo "usage: $0 path/to/fma-viewer path/to/fmav out.png" >&2
-  exit 2
-fi
-viewer=$1
-fmav=$2
-png=$3
-here=$(cd "$(dirname "$0")" && pwd)
-
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-export FMAV_SETTINGS="$work/settings.json"
-
-fail() {
-  echo "gui_peers: $*" >&2
-  exit 1
-}
+source "$(dirname "$0")/gui_lib.sh" gui_peers "$@"
 
 # shows METHOD PNG [options]: the screenshot passes gui_smoke and its summary names METHOD.
 shows() {
   local method=$1 out=$2
   shift 2
   bash "$here/gui_smoke.sh" "$viewer" "$out" "$@" 2>&1 | tee "$work/out.txt"
-  grep -q "; method $method;" "$work/out.txt" || fail "the summary line does not name $method"
+  grep -q "; method $method;" "$work/out.txt" || gui_fail "the summary line does not name $method"
 }
 
 shows htransformer "$png" --method htransformer --n 1024 --block 32 --causal
@@ -48,5 +30,5 @@ cat > "$work/swin.json" << JSON
 }
 JSON
 shows swin "${png%.png}_session.png" --session "$work/swin.json"
-grep -q "maps of 576 tokens" "$work/out.txt" || fail "the swin session did not open on its 576 tokens"
+grep -q "maps of 576 tokens" "$work/out.txt" || gui_fail "the swin session did not open on its 576 tokens"
 echo "gui_peers: htransformer, reformer, swin, linear (q/k/v) and a swin session shown"

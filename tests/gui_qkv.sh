@@ -5,21 +5,7 @@
 # session file, the magma colormap and a log10 floor of -3 opens too; a q/k/v file with too
 # few tensors is refused before any window opens, naming the file.
 # Usage: tests/gui_qkv.sh path/to/fma-viewer path/to/fmav out.png
-set -euo pipefail
-
-if [[ $# -ne 3 ]]; then
-  echo "usage: $0 path/to/fma-viewer path/to/fmav out.png" >&2
-  exit 2
-fi
-viewer=$1
-fmav=$2
-png=$3
-here=$(cd "$(dirname "$0")" && pwd)
-
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-# The user's recent files stay out of (and untouched by) the test.
-export FMAV_SETTINGS="$work/settings.json"
+source "$(dirname "$0")/gui_lib.sh" gui_qkv "$@"
 
 mkdir "$work/tensors"
 "$fmav" gen-task sample-qkv --n 700 --heads 2 --seed 3 --out "$work/tensors/qkv.safetensors"
