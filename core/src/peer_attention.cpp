@@ -67,65 +67,79 @@ at::Tensor siblings(const at::Tensor& x, std::int64_t width) {
 
 // ---- H-Transformer-1D ----
 
+namespace {
+
+// Level 0 of H-Transformer-1D on padded q, k, v (B, H, n_pad, D): each block of nr queries
+// sees its own block (causal: keys <= the query) and its sibling block, exact; keys >= n
+// are padding.
+Part htransformer_near(const at::Tensor& qp, const at::Tensor& kp, const at::Tensor& vp, std::int64_t nr,
+                       std::int64_t n, bool causal) {
+  const std::int64_t B = qp.size(0), H = qp.size(1), n_pad = qp.size(2), D = qp.size(3), nb = n_pad / nr;
+  const at::Tensor pos = at::arange(n_pad, at::kLong).view({nb, nr});
+  at::Tensor kb = kp.view({B, H, nb, nr, D}), vb = vp.view({B, H, nb, nr, D});
+  at::Tensor key_pos = pos;
+  if (nb >= 2) {
+    kb = at::cat({kb, siblings(kp, nr).view({B, H, nb, nr, D})}, 3);
+    vb = at::cat({vb, siblings(vp, nr).view({B, H, nb, nr, D})}, 3);
+    key_pos = at::cat({pos, siblings(pos.view({1, 1, n_pad, 1}), nr).view({nb, nr})}, 1);
+  }
+  at::Tensor hidden = (key_pos >= n).view({nb, 1, -1});
+  if (causal) hidden = hidden | (key_pos.view({nb, 1, -1}) > pos.view({nb, nr, 1}));
+  const at::Tensor scores = at::matmul(qp.view({B, H, nb, nr, D}), kb.transpose(-1, -2)) * scale_of(qp);
+  const Part p = softmax_part(scores.masked_fill(hidden, -kInf), vb);
+  return {p.out.reshape({B, H, n_pad, D}), p.lse.reshape({B, H, n_pad})};
+}
+
+// Coarse level l: tokens of 2^l (sums q_sum, k_sum, v_sum (B, H, nc, D) of `count` real
+// members, nc = n_pad >> l) in blocks of nr; each block sees its sibling's coarse keys
+// (means) and values (means, weighted by the member count through the log in the score).
+// Bidirectional, the queries are coarse too; causal, fine queries of right children only
+// (a coarse query would mix in later tokens' queries; a left child's sibling is the future).
+Part htransformer_level(const at::Tensor& qp, const at::Tensor& q_sum, const at::Tensor& k_sum,
+                        const at::Tensor& v_sum, const at::Tensor& count, std::int64_t nr, int l, bool causal) {
+  const std::int64_t B = qp.size(0), H = qp.size(1), n_pad = qp.size(2), D = qp.size(3);
+  const std::int64_t nc = n_pad >> l, blocks = nc / nr;
+  const at::Tensor denom = count.clamp_min(1).view({nc, 1});
+  const double s = scale_of(qp);
+  if (causal) {
+    const std::int64_t pairs = blocks / 2, width = nr << l;
+    const at::Tensor q_right = qp.view({B, H, pairs, 2, width, D}).select(3, 1);
+    const at::Tensor k_left = (k_sum / denom).view({B, H, pairs, 2, nr, D}).select(3, 0);
+    const at::Tensor v_left = (v_sum / denom).view({B, H, pairs, 2, nr, D}).select(3, 0);
+    const at::Tensor log_left = count.view({pairs, 2, 1, nr}).select(1, 0).log();
+    const Part p = softmax_part(at::matmul(q_right, k_left.transpose(-1, -2)) * s + log_left, v_left);
+    // Left children see nothing at this level: output 0, log-sum-exp -inf.
+    return {at::stack({at::zeros_like(p.out), p.out}, 3).reshape({B, H, n_pad, D}),
+            at::stack({at::full_like(p.lse, -kInf), p.lse}, 3).reshape({B, H, n_pad})};
+  }
+  const at::Tensor k_sib = siblings(k_sum / denom, nr).view({B, H, blocks, nr, D});
+  const at::Tensor v_sib = siblings(v_sum / denom, nr).view({B, H, blocks, nr, D});
+  const at::Tensor log_count = siblings(count.view({1, 1, nc, 1}), nr).view({blocks, 1, nr}).log();
+  const at::Tensor q_mean = (q_sum / denom).view({B, H, blocks, nr, D});
+  const Part p = softmax_part(at::matmul(q_mean, k_sib.transpose(-1, -2)) * s + log_count, v_sib);
+  return {p.out.reshape({B, H, nc, D}).repeat_interleave(std::int64_t{1} << l, 2),
+          p.lse.reshape({B, H, nc}).repeat_interleave(std::int64_t{1} << l, 2)};
+}
+
+}  // namespace
+
 at::Tensor htransformer_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                   std::int64_t block_size, bool causal) {
   check_qkv(q, k, v);
-  const std::int64_t B = q.size(0), H = q.size(1), N = q.size(2), D = q.size(3), nr = block_size;
-  const Levels lv = make_levels(N, nr);
-  const std::int64_t n_pad = lv.n_pad, nb = lv.num_blocks;
-  const double s = scale_of(q);
-  const at::Tensor qp = pad_tokens(q, n_pad), kp = pad_tokens(k, n_pad), vp = pad_tokens(v, n_pad);
-  const at::Tensor real = (at::arange(n_pad, at::kLong) < N).to(q.scalar_type());
-  std::vector<Part> parts;
-
-  // Level 0: the own block (causal: keys <= the query) and the sibling block, exact.
-  {
-    const at::Tensor pos = at::arange(n_pad, at::kLong).view({nb, nr});
-    at::Tensor kb = kp.view({B, H, nb, nr, D}), vb = vp.view({B, H, nb, nr, D});
-    at::Tensor key_pos = pos;
-    if (nb >= 2) {
-      kb = at::cat({kb, siblings(kp, nr).view({B, H, nb, nr, D})}, 3);
-      vb = at::cat({vb, siblings(vp, nr).view({B, H, nb, nr, D})}, 3);
-      key_pos = at::cat({pos, siblings(pos.view({1, 1, n_pad, 1}), nr).view({nb, nr})}, 1);
-    }
-    at::Tensor hidden = (key_pos >= N).view({nb, 1, -1});
-    if (causal) hidden = hidden | (key_pos.view({nb, 1, -1}) > pos.view({nb, nr, 1}));
-    const at::Tensor scores = at::matmul(qp.view({B, H, nb, nr, D}), kb.transpose(-1, -2)) * s;
-    Part p = softmax_part(scores.masked_fill(hidden, -kInf), vb);
-    parts.push_back({p.out.reshape({B, H, n_pad, D}), p.lse.reshape({B, H, n_pad})});
-  }
-
-  // Coarse levels: tokens of 2^l, each the mean of its real members (its value the sum:
-  // a mean value plus the log of the member count in the score).
-  at::Tensor q_sum = qp, k_sum = kp, v_sum = vp, count = real;
+  const std::int64_t B = q.size(0), H = q.size(1), N = q.size(2), D = q.size(3);
+  const Levels lv = make_levels(N, block_size);
+  const at::Tensor qp = pad_tokens(q, lv.n_pad), kp = pad_tokens(k, lv.n_pad), vp = pad_tokens(v, lv.n_pad);
+  std::vector<Part> parts = {htransformer_near(qp, kp, vp, block_size, N, causal)};
+  // Each level's coarse tokens pair up the previous level's (sums and real-member counts).
+  at::Tensor q_sum = qp, k_sum = kp, v_sum = vp;
+  at::Tensor count = (at::arange(lv.n_pad, at::kLong) < N).to(q.scalar_type());
   for (int l = 1; l <= lv.num_levels; ++l) {
-    const std::int64_t nc = n_pad >> l, blocks = nc / nr;
+    const std::int64_t nc = lv.n_pad >> l;
     const auto pair_sum = [&](const at::Tensor& x) { return x.reshape({B, H, nc, 2, D}).sum(3); };
-    q_sum = pair_sum(q_sum), k_sum = pair_sum(k_sum), v_sum = pair_sum(v_sum);
+    if (!causal) q_sum = pair_sum(q_sum);  // causal queries stay fine
+    k_sum = pair_sum(k_sum), v_sum = pair_sum(v_sum);
     count = count.view({nc, 2}).sum(1);
-    const at::Tensor denom = count.clamp_min(1).view({nc, 1});
-    if (causal) {
-      // Fine queries: a coarse query would mix in later tokens' queries. Only a block's left
-      // sibling is in its past, so only odd blocks (right children) see this level.
-      const std::int64_t pairs = blocks / 2, width = nr << l;
-      const at::Tensor q_right = qp.view({B, H, pairs, 2, width, D}).select(3, 1);
-      const at::Tensor k_left = (k_sum / denom).view({B, H, pairs, 2, nr, D}).select(3, 0);
-      const at::Tensor v_left = (v_sum / denom).view({B, H, pairs, 2, nr, D}).select(3, 0);
-      const at::Tensor log_left = count.view({pairs, 2, 1, nr}).select(1, 0).log();
-      const Part p = softmax_part(at::matmul(q_right, k_left.transpose(-1, -2)) * s + log_left, v_left);
-      // Left children (even blocks) see nothing at this level: output 0, log-sum-exp -inf.
-      const at::Tensor out = at::stack({at::zeros_like(p.out), p.out}, 3).reshape({B, H, n_pad, D});
-      const at::Tensor lse = at::stack({at::full_like(p.lse, -kInf), p.lse}, 3).reshape({B, H, n_pad});
-      parts.push_back({out, lse});
-    } else {
-      const at::Tensor k_sib = siblings(k_sum / denom, nr).view({B, H, blocks, nr, D});
-      const at::Tensor v_sib = siblings(v_sum / denom, nr).view({B, H, blocks, nr, D});
-      const at::Tensor log_count = siblings(count.view({1, 1, nc, 1}), nr).view({blocks, 1, nr}).log();
-      const at::Tensor q_mean = (q_sum / denom).view({B, H, blocks, nr, D});
-      const Part p = softmax_part(at::matmul(q_mean, k_sib.transpose(-1, -2)) * s + log_count, v_sib);
-      parts.push_back({p.out.reshape({B, H, nc, D}).repeat_interleave(std::int64_t{1} << l, 2),
-                       p.lse.reshape({B, H, nc}).repeat_interleave(std::int64_t{1} << l, 2)});
-    }
+    parts.push_back(htransformer_level(qp, q_sum, k_sum, v_sum, count, block_size, l, causal));
   }
   return merge_parts(parts).narrow(2, 0, N).contiguous();
 }
