@@ -34,21 +34,32 @@ Part softmax_part(const at::Tensor& scores, const at::Tensor& values) {
   return part;
 }
 
-// The parts (each out (B, H, N, D), lse (B, H, N)) as one softmax over all their keys. The
-// weights are normalized by their own sum, which stays exact where every lse is large (a
-// reformer query seeing only itself has lse -1e5, where float32 has steps of 1/128).
-at::Tensor merge_parts(const std::vector<Part>& parts) {
-  std::vector<at::Tensor> lses;
-  for (const Part& p : parts) lses.push_back(p.lse);
-  const at::Tensor top = std::get<0>(at::stack(lses).max(0)).detach();
-  at::Tensor out, total;
-  for (const Part& p : parts) {
-    const at::Tensor weight = at::exp(p.lse - top).unsqueeze(-1);
-    out = out.defined() ? out + weight * p.out : weight * p.out;
-    total = total.defined() ? total + weight : weight;
+// Parts (out (B, H, N, D), lse (B, H, N)) merged as they come into one softmax over all
+// their keys: a running shift, weighted sum of outputs and total weight, so a method with
+// many parts (levels, rounds) holds one output's worth of memory, not one per part. Weights
+// are normalized by their own total, which stays exact where every lse is large (a reformer
+// query seeing only itself has lse -1e5, where float32 has steps of 1/128).
+class SoftmaxMerge {
+ public:
+  void add(const Part& part) {
+    const at::Tensor lse = part.lse.detach();
+    const at::Tensor top = m_shift.defined() ? at::maximum(m_shift, lse) : lse;
+    const at::Tensor shift = at::where(at::isfinite(top), top, at::zeros_like(top));
+    const at::Tensor weight = at::exp(part.lse - shift).unsqueeze(-1);
+    if (!m_sum.defined()) {
+      m_sum = weight * part.out, m_total = weight;
+    } else {
+      const at::Tensor decay = at::exp(m_shift - shift).unsqueeze(-1);
+      m_sum = m_sum * decay + weight * part.out, m_total = m_total * decay + weight;
+    }
+    m_shift = shift;
   }
-  return out / total;
-}
+  // Rows no part saw (padding only) come out 0.
+  at::Tensor result() const { return m_sum / m_total.clamp_min(1e-30); }
+
+ private:
+  at::Tensor m_shift, m_sum, m_total;
+};
 
 double scale_of(const at::Tensor& q) { return 1.0 / std::sqrt(static_cast<double>(q.size(-1))); }
 
@@ -129,7 +140,8 @@ at::Tensor htransformer_attention(const at::Tensor& q, const at::Tensor& k, cons
   const std::int64_t B = q.size(0), H = q.size(1), N = q.size(2), D = q.size(3);
   const Levels lv = make_levels(N, block_size);
   const at::Tensor qp = pad_tokens(q, lv.n_pad), kp = pad_tokens(k, lv.n_pad), vp = pad_tokens(v, lv.n_pad);
-  std::vector<Part> parts = {htransformer_near(qp, kp, vp, block_size, N, causal)};
+  SoftmaxMerge merged;
+  merged.add(htransformer_near(qp, kp, vp, block_size, N, causal));
   // Each level's coarse tokens pair up the previous level's (sums and real-member counts).
   at::Tensor q_sum = qp, k_sum = kp, v_sum = vp;
   at::Tensor count = (at::arange(lv.n_pad, at::kLong) < N).to(q.scalar_type());
@@ -139,9 +151,9 @@ at::Tensor htransformer_attention(const at::Tensor& q, const at::Tensor& k, cons
     if (!causal) q_sum = pair_sum(q_sum);  // causal queries stay fine
     k_sum = pair_sum(k_sum), v_sum = pair_sum(v_sum);
     count = count.view({nc, 2}).sum(1);
-    parts.push_back(htransformer_level(qp, q_sum, k_sum, v_sum, count, block_size, l, causal));
+    merged.add(htransformer_level(qp, q_sum, k_sum, v_sum, count, block_size, l, causal));
   }
-  return merge_parts(parts).narrow(2, 0, N).contiguous();
+  return merged.result().narrow(2, 0, N).contiguous();
 }
 
 // ---- Linear Transformer ----
@@ -186,17 +198,33 @@ at::Tensor reformer_keys(const at::Tensor& q) {
 }
 
 at::Tensor reformer_hash(const at::Tensor& q, const AttendOptions& options) {
-  const std::int64_t D = q.size(-1), buckets = reformer_buckets(options, q.size(-2));
+  const std::int64_t N = q.size(-2), D = q.size(-1), half = reformer_buckets(options, N) / 2;
   const int rounds = options.peer.hash_rounds;
   // Rotations from the project's own generator, in float64: the same buckets for float32
   // and float64 inputs of the same values (barring ties), on every platform.
   SplitMix64 rng(options.peer.hash_seed);
-  at::Tensor rotations = at::empty({rounds, D, buckets / 2}, at::kDouble);
+  at::Tensor rotations = at::empty({rounds, D, half}, at::kDouble);
   double* r = rotations.data_ptr<double>();
   for (std::int64_t e = 0; e < rotations.numel(); ++e) r[e] = rng.normal();
-  const at::Tensor x = q.detach().to(at::kDouble).unsqueeze(-3);     // (..., 1, N, D)
-  const at::Tensor projected = at::matmul(x, rotations);             // (..., R, N, b/2)
-  return at::cat({projected, -projected}, -1).argmax(-1);
+  const at::Tensor x = q.detach().to(at::kDouble);
+  std::vector<std::int64_t> shape = q.sizes().vec();
+  shape.insert(shape.end() - 2, rounds);
+  shape.pop_back();
+  at::Tensor buckets = at::empty(shape, at::kLong);  // (..., R, N)
+  // argmax of [x R, -x R] is the largest |x R_j|: j where it is positive, j + b/2 where
+  // negative. Tokens a block at a time keep the projections small (N b/2 doubles at once
+  // would be gigabytes at N = 65536).
+  constexpr std::int64_t kTokens = 4096;
+  for (int round = 0; round < rounds; ++round) {
+    for (std::int64_t t0 = 0; t0 < N; t0 += kTokens) {
+      const std::int64_t len = std::min(kTokens, N - t0);
+      const at::Tensor projected = at::matmul(x.narrow(-2, t0, len), rotations[round]);  // (..., len, b/2)
+      const at::Tensor index = std::get<1>(projected.abs().max(-1, true));
+      const at::Tensor negative = projected.gather(-1, index) < 0;
+      buckets.select(-2, round).narrow(-1, t0, len).copy_((index + negative.to(at::kLong) * half).squeeze(-1));
+    }
+  }
+  return buckets;
 }
 
 at::Tensor reformer_order(const at::Tensor& buckets) {
@@ -229,7 +257,7 @@ at::Tensor reformer_attention(const at::Tensor& q, const at::Tensor& v, const At
   const auto window = [&](const at::Tensor& x) {  // (B, H, chunks, c, ...) -> own and previous chunk
     return chunks > 1 ? at::cat({x, x.roll(1, 2)}, 3) : x;
   };
-  std::vector<Part> parts;
+  SoftmaxMerge merged;
   for (int r = 0; r < rounds; ++r) {
     const at::Tensor order = at::cat({orders.select(2, r), dummy}, 2);       // (B, H, slots)
     const auto gather = [&](const at::Tensor& x) {
@@ -257,9 +285,9 @@ at::Tensor reformer_attention(const at::Tensor& q, const at::Tensor& v, const At
     const at::Tensor inverse = orders.select(2, r).argsort(-1, false);
     const at::Tensor out = p.out.reshape({B, H, slots, D}).narrow(2, 0, N);
     const at::Tensor lse = p.lse.reshape({B, H, slots}).narrow(2, 0, N);
-    parts.push_back({out.gather(2, inverse.unsqueeze(-1).expand({B, H, N, D})), lse.gather(2, inverse)});
+    merged.add({out.gather(2, inverse.unsqueeze(-1).expand({B, H, N, D})), lse.gather(2, inverse)});
   }
-  return merge_parts(parts);
+  return merged.result();
 }
 
 // ---- Swin windows ----
