@@ -80,25 +80,24 @@ at::Tensor siblings(const at::Tensor& x, std::int64_t width) {
 
 namespace {
 
-// Level 0 of H-Transformer-1D on padded q, k, v (B, H, n_pad, D): each block of nr queries
-// sees its own block (causal: keys <= the query) and its sibling block, exact; keys >= n
-// are padding.
-Part htransformer_near(const at::Tensor& qp, const at::Tensor& kp, const at::Tensor& vp, std::int64_t nr,
-                       std::int64_t n, bool causal) {
+// Level 0 of H-Transformer-1D on padded q, k, v (B, H, n_pad, D), as two parts: each block
+// of nr queries sees its own block (causal: keys <= the query) and, when there is one, its
+// sibling block, exact; keys >= n are padding. Two parts, not one concatenated key set,
+// keep the largest tensor at (B, H, n_pad, nr).
+void htransformer_near(const at::Tensor& qp, const at::Tensor& kp, const at::Tensor& vp, std::int64_t nr,
+                       std::int64_t n, bool causal, SoftmaxMerge* merged) {
   const std::int64_t B = qp.size(0), H = qp.size(1), n_pad = qp.size(2), D = qp.size(3), nb = n_pad / nr;
   const at::Tensor pos = at::arange(n_pad, at::kLong).view({nb, nr});
-  at::Tensor kb = kp.view({B, H, nb, nr, D}), vb = vp.view({B, H, nb, nr, D});
-  at::Tensor key_pos = pos;
-  if (nb >= 2) {
-    kb = at::cat({kb, siblings(kp, nr).view({B, H, nb, nr, D})}, 3);
-    vb = at::cat({vb, siblings(vp, nr).view({B, H, nb, nr, D})}, 3);
-    key_pos = at::cat({pos, siblings(pos.view({1, 1, n_pad, 1}), nr).view({nb, nr})}, 1);
-  }
-  at::Tensor hidden = (key_pos >= n).view({nb, 1, -1});
-  if (causal) hidden = hidden | (key_pos.view({nb, 1, -1}) > pos.view({nb, nr, 1}));
-  const at::Tensor scores = at::matmul(qp.view({B, H, nb, nr, D}), kb.transpose(-1, -2)) * scale_of(qp);
-  const Part p = softmax_part(scores.masked_fill(hidden, -kInf), vb);
-  return {p.out.reshape({B, H, n_pad, D}), p.lse.reshape({B, H, n_pad})};
+  const at::Tensor q_blocks = qp.view({B, H, nb, nr, D});
+  const auto part = [&](const at::Tensor& k, const at::Tensor& v, const at::Tensor& key_pos) {
+    at::Tensor hidden = (key_pos >= n).view({nb, 1, nr});
+    if (causal) hidden = hidden | (key_pos.view({nb, 1, nr}) > pos.view({nb, nr, 1}));
+    at::Tensor scores = at::matmul(q_blocks, k.view({B, H, nb, nr, D}).transpose(-1, -2)) * scale_of(qp);
+    const Part p = softmax_part(scores.masked_fill_(hidden, -kInf), v.view({B, H, nb, nr, D}));
+    merged->add({p.out.reshape({B, H, n_pad, D}), p.lse.reshape({B, H, n_pad})});
+  };
+  part(kp, vp, pos);
+  if (nb >= 2) part(siblings(kp, nr), siblings(vp, nr), siblings(pos.view({1, 1, n_pad, 1}), nr).view({nb, nr}));
 }
 
 // Coarse level l: tokens of 2^l (sums q_sum, k_sum, v_sum (B, H, nc, D) of `count` real
@@ -141,7 +140,7 @@ at::Tensor htransformer_attention(const at::Tensor& q, const at::Tensor& k, cons
   const Levels lv = make_levels(N, block_size);
   const at::Tensor qp = pad_tokens(q, lv.n_pad), kp = pad_tokens(k, lv.n_pad), vp = pad_tokens(v, lv.n_pad);
   SoftmaxMerge merged;
-  merged.add(htransformer_near(qp, kp, vp, block_size, N, causal));
+  htransformer_near(qp, kp, vp, block_size, N, causal, &merged);
   // Each level's coarse tokens pair up the previous level's (sums and real-member counts).
   at::Tensor q_sum = qp, k_sum = kp, v_sum = vp;
   at::Tensor count = (at::arange(lv.n_pad, at::kLong) < N).to(q.scalar_type());
