@@ -1,11 +1,28 @@
 #!/usr/bin/env bash
-# Quick start 2: install what is missing, build everything, and run the whole test suite.
-# .ci/run calls exactly this. Arguments go to ctest (e.g. -R test_fma).
+# Quick start 2: install what is missing, build everything, and run the whole test suite;
+# then build the engine, CLI and tests again with AddressSanitizer and UndefinedBehavior-
+# Sanitizer (build-sanitize/, docs/HARDENING.md) and run the parser and CLI tests there.
+# .ci/run calls exactly this. Arguments go to the first ctest (e.g. -R test_fma) and skip
+# the sanitizer pass, as does FMAV_SANITIZE_PASS=0.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 fmav_setup -DFMAV_BUILD_TESTS=ON -DFMAV_BUILD_APP=ON
 fmav_log "building everything in $FMAV_BUILD_DIR"
 cmake --build "$FMAV_BUILD_DIR" -j"$(nproc)"
 fmav_log "running the tests"
-cd "$FMAV_BUILD_DIR"
-ctest --output-on-failure "$@"
+(cd "$FMAV_BUILD_DIR" && ctest --output-on-failure "$@")
+[[ $# -eq 0 && "${FMAV_SANITIZE_PASS:-1}" != 0 ]] || exit 0
+
+# The parsers' and the CLI's tests under ASan + UBSan (fatal on the first report). LibTorch
+# itself is not instrumented; no suppression is needed (docs/HARDENING.md).
+sanitize_dir="$FMAV_ROOT/build-sanitize"
+sanitize_tests='test_tensor_io|test_input|test_session|test_cli|fuzz_replay_'
+FMAV_BUILD_DIR=$sanitize_dir fmav_configure -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFMAV_SANITIZE=ON \
+  -DFMAV_BUILD_APP=OFF -DFMAV_BUILD_TESTS=ON -DFMAV_CUDA=OFF
+fmav_log "building the engine, CLI and parser tests with ASan + UBSan in $sanitize_dir"
+cmake --build "$sanitize_dir" -j"$(nproc)" --target fmav test_tensor_io test_input test_session test_cli \
+  fuzz_replay_npy fuzz_replay_safetensors fuzz_replay_model_config fuzz_replay_session fuzz_replay_results \
+  fuzz_replay_text fuzz_replay_image
+fmav_log "running the parser and CLI tests under the sanitizers"
+cd "$sanitize_dir"
+ctest --output-on-failure -R "$sanitize_tests"
