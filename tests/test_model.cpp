@@ -44,6 +44,20 @@ at::Tensor random_tokens(std::int64_t b, std::int64_t n, std::uint64_t seed) {
   return at::randint(0, 256, {b, n}, at::kLong);
 }
 
+// A fresh model's parameters after one backward pass of a squared-logits loss (LMs on n
+// random tokens, image models on random pixels); every parameter must have a finite gradient.
+void backward_once(const Model& m, std::int64_t n, std::uint64_t seed) {
+  for (auto& [name, p] : m.state().params) p.requires_grad_(true);
+  const ModelConfig& c = m.config();
+  const at::Tensor loss = c.is_lm() ? lm_logits(m, random_tokens(2, n, seed)).pow(2).mean()
+                                    : image_logits(m, at::rand({2, 32, 32, 3})).pow(2).mean();
+  loss.backward();
+  for (const auto& [name, p] : m.state().params) {
+    ASSERT_TRUE(p.grad().defined()) << name;
+    EXPECT_TRUE(at::isfinite(p.grad()).all().item<bool>()) << attention_name(c.attention) << " " << name;
+  }
+}
+
 class Folder : public fmav_test::TempDirTest {
  protected:
   void write(const std::string& name, const std::string& text) const { std::ofstream(path(name)) << text; }
@@ -254,14 +268,7 @@ TEST(ModelForward, PeerModelsTrainAndShowTheirOwnMaps) {
   for (const ModelConfig& c : {small_lm(AttentionKind::htransformer), small_lm(AttentionKind::linear),
                                small_lm(AttentionKind::reformer), small_lm(AttentionKind::local), swin, linear_image}) {
     const Model m = Model::create(c, 21);
-    for (auto& [name, p] : m.state().params) p.requires_grad_(true);
-    const at::Tensor loss = c.is_lm() ? lm_logits(m, random_tokens(2, 100, 22)).pow(2).mean()
-                                      : image_logits(m, at::rand({2, 32, 32, 3})).pow(2).mean();
-    loss.backward();
-    for (const auto& [name, p] : m.state().params) {
-      ASSERT_TRUE(p.grad().defined()) << name;
-      EXPECT_TRUE(at::isfinite(p.grad()).all().item<bool>()) << attention_name(c.attention) << " " << name;
-    }
+    backward_once(m, 100, 22);
     EXPECT_GT(m.state().params.at("blocks.0.attn.qkv.weight").grad().abs().max().item<double>(), 0.0);
     // Its capture inspects the peer itself against full attention.
     const LayerCapture cap = c.is_lm() ? capture_text(m, std::string(90, 'x') + "yz", 1)
@@ -314,13 +321,8 @@ TEST(ModelForward, ImageClassifierShapesAndErrors) {
 TEST(ModelForward, GradientsReachEveryParameter) {
   for (const ModelConfig& c : {small_lm(AttentionKind::fma), small_lm(AttentionKind::fma_linear), small_image()}) {
     const Model m = Model::create(c, 17);
-    for (auto& [name, p] : m.state().params) p.requires_grad_(true);
-    const at::Tensor loss = c.is_lm() ? lm_logits(m, random_tokens(2, 128, 18)).pow(2).mean()
-                                      : image_logits(m, at::rand({2, 32, 32, 3})).pow(2).mean();
-    loss.backward();
+    backward_once(m, 128, 18);
     for (const auto& [name, p] : m.state().params) {
-      ASSERT_TRUE(p.grad().defined()) << name;
-      EXPECT_TRUE(at::isfinite(p.grad()).all().item<bool>()) << name;
       if (name != "embed.weight") {
         EXPECT_GT(p.grad().abs().max().item<double>(), 0.0) << attention_name(c.attention) << " " << name;
       }

@@ -8,8 +8,22 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "fmav/error.h"
+
+// Targets with two parsers of text: the first byte picks one (even: `first`), the rest is
+// the text.
+template <typename First, typename Second>
+void parse_selected(const std::uint8_t* data, std::size_t size, First first, Second second) {
+  if (size == 0) return;
+  const std::string text(reinterpret_cast<const char*>(data) + 1, size - 1);
+  if (data[0] % 2 == 0) {
+    first(text);
+  } else {
+    second(text);
+  }
+}
 
 // Runs `parse` on the bytes; fmav::Error is a refusal, not a finding.
 #define FMAV_FUZZ_TARGET(parse)                                                   \
