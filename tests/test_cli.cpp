@@ -44,9 +44,12 @@ class Cli : public ::testing::Test {
 
   std::string path(const std::string& name) const { return (m_dir / name).string(); }
 
-  Result run(const std::string& args) const {
+  Result run(const std::string& args) const { return shell(std::string(FMAV_BIN) + " " + args); }
+
+  // A shell command line, its output and exit code.
+  Result shell(const std::string& command) const {
     const std::string log = path("log.txt");
-    const std::string cmd = std::string(FMAV_BIN) + " " + args + " > " + log + " 2>&1";
+    const std::string cmd = "(" + command + ") > " + log + " 2>&1";
     const int status = std::system(cmd.c_str());
     std::ifstream in(log);
     std::stringstream text;
@@ -349,6 +352,39 @@ TEST_F(Cli, SweepKilledMidRunResumesWithoutLosingOrRepeatingPoints) {
   std::vector<std::int64_t> expected(12);
   for (int i = 0; i < 12; ++i) expected[i] = i;
   EXPECT_EQ(all, expected);  // every point once, in grid order
+}
+
+// A full disk, as `ulimit -f` makes it (SIGXFSZ ignored, so writes fail with EFBIG): a sweep
+// stops with a clear error keeping every line it wrote, and resumes; an atomic write fails
+// leaving the file it would have replaced as it was.
+TEST_F(Cli, FullDiskLosesNothingAlreadyWritten) {
+  const std::string sweep = "sweep --n 256 --r 8,16,32 --p 1,2 --heads 1 --dim 8 --repeats 1 --out " + path("s.jsonl");
+  const Result full = shell("trap '' XFSZ; ulimit -f 2; " + std::string(FMAV_BIN) + " " + sweep);  // 2 KiB
+  EXPECT_NE(full.code, 0);
+  EXPECT_NE(full.output.find("cannot append a line (File too large); the lines before it are kept"), std::string::npos)
+      << full.output;
+  const std::vector<std::int64_t> before = sweep_indexes(path("s.jsonl"));  // a cut-off last line is set aside
+  ASSERT_GE(before.size(), 1u);
+  ASSERT_LT(before.size(), 6u);
+  for (std::size_t i = 0; i < before.size(); ++i) EXPECT_EQ(before[i], static_cast<std::int64_t>(i));
+  const Result resumed = run(sweep);
+  ASSERT_EQ(resumed.code, 0) << resumed.output;
+  EXPECT_EQ(sweep_indexes(path("s.jsonl")), (std::vector<std::int64_t>{0, 1, 2, 3, 4, 5}));
+
+  // An atomic write (the inspector's 32 KiB map) over an existing file: refused
+  // whole. (The limit covers this test's log of the output too: 1 KiB leaves room for it.)
+  const fmav::SampleQkv qkv = fmav::sample_qkv(64, 8, 1);
+  fmav::write_safetensors(path("qkv.safetensors"), {{"q", qkv.q}, {"k", qkv.k}, {"v", qkv.v}});
+  fs::create_directories(path("ins"));
+  { std::ofstream(path("ins/fma_map.npy")) << "previous"; }
+  const std::string inspect = "inspect --input " + path("qkv.safetensors") + " --block 8 --rank 2 --out " + path("ins");
+  const Result failed = shell("trap '' XFSZ; ulimit -f 1; " + std::string(FMAV_BIN) + " " + inspect);
+  EXPECT_NE(failed.code, 0);
+  EXPECT_NE(failed.output.find("File too large"), std::string::npos) << failed.output;
+  EXPECT_EQ(fmav::read_file_bytes(path("ins/fma_map.npy"), 100), "previous");
+  for (const auto& entry : fs::directory_iterator(path("ins"))) {
+    EXPECT_EQ(entry.path().string().find(".tmp."), std::string::npos) << "a temporary was left: " << entry.path();
+  }
 }
 
 TEST_F(Cli, SweepRecordsOutOfMemoryPointsAndGoesOn) {
