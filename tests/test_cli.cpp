@@ -387,6 +387,38 @@ TEST_F(Cli, FullDiskLosesNothingAlreadyWritten) {
   }
 }
 
+// Every file of the hostile-input corpus (tests/hostile/MANIFEST) is refused by the command
+// that reads it with the message the manifest gives, exit status 1, under a 3.5 GB address
+// space: a parser that trusted a declared size would run out of memory instead.
+TEST_F(Cli, HostileCorpusIsRefusedClearlyInBoundedMemory) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "AddressSanitizer reserves terabytes of address space: `ulimit -v` cannot cap this run";
+#endif
+  const std::string hostile = std::string(FMAV_SOURCE_DIR) + "/tests/hostile";
+  std::ifstream manifest(hostile + "/MANIFEST");
+  ASSERT_TRUE(manifest) << hostile << "/MANIFEST";
+  const auto substitute = [](std::string text, const std::string& key, const std::string& value) {
+    for (std::size_t at = text.find(key); at != std::string::npos; at = text.find(key, at + value.size())) {
+      text.replace(at, key.size(), value);
+    }
+    return text;
+  };
+  int files = 0;
+  for (std::string line; std::getline(manifest, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    const std::size_t tab1 = line.find('\t'), tab2 = line.find('\t', tab1 + 1);
+    ASSERT_NE(tab2, std::string::npos) << "MANIFEST line without two tabs: " << line;
+    const std::string name = line.substr(0, tab1), expected = line.substr(tab2 + 1);
+    std::string command = substitute(line.substr(tab1 + 1, tab2 - tab1 - 1), "{F}", hostile + "/" + name);
+    command = substitute(substitute(command, "{A}", FMAV_ASSETS), "{W}", path(""));
+    const Result r = shell("ulimit -v 3500000; " + std::string(FMAV_BIN) + " " + command);
+    EXPECT_EQ(r.code, 1) << name << ": " << r.output;
+    EXPECT_NE(r.output.find(expected), std::string::npos) << name << ": expected '" << expected << "', got " << r.output;
+    ++files;
+  }
+  EXPECT_GE(files, 19);  // the manifest was read
+}
+
 TEST_F(Cli, SweepRecordsOutOfMemoryPointsAndGoesOn) {
 #if defined(__SANITIZE_ADDRESS__)
   GTEST_SKIP() << "AddressSanitizer reserves terabytes of address space: `ulimit -v` cannot cap this run";

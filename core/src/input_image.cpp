@@ -122,13 +122,16 @@ class DecodeGuard {
 // Reading a header allocates at most a decoder state (tens of KiB).
 constexpr std::size_t kHeaderAllocCap = 16u << 20;
 
+// stb's reason for a failure; some of its paths leave none (or an empty one): a file cut
+// short is the usual cause then (tests/hostile/image_truncated.png).
 const char* stb_reason() {
   const char* reason = stbi_failure_reason();
-  return reason != nullptr ? reason : "no reason given";
+  return reason != nullptr && *reason != 0 ? reason : "no reason given; truncated?";
 }
 
 [[noreturn]] void fail_decode(const std::uint8_t* bytes, std::size_t size, const std::string& name,
-                              const std::string& reason) {
+                              std::string reason) {
+  if (reason.empty()) reason = "no reason given; truncated?";
   const char* format = sniff_image_format(bytes, size);
   if (format == nullptr) {
     throw Error(name + ": unknown image format, expected PNG, JPEG or BMP (stb: " + reason + ")");

@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Writes the hostile-input corpus (docs/HARDENING.md): small files that are truncated, lie
+about sizes or offsets, nest deeply, declare enormous shapes or images, are empty, or have
+wrong dtypes or encodings. Each is named in MANIFEST with the fmav command that reads it and
+the message it must get; test_cli runs them under a memory cap. Rerun to rewrite them."""
+import json
+import os
+import struct
+import zlib
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def write(name, data):
+    with open(os.path.join(HERE, name), "wb") as f:
+        f.write(data)
+
+
+def npy(header, payload=b""):
+    text = repr(header).encode()
+    pad = 64 - (10 + len(text) + 1) % 64
+    text += b" " * pad + b"\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(text)) + text + payload
+
+
+def safetensors(header, payload=b""):
+    text = json.dumps(header).encode()
+    return struct.pack("<Q", len(text)) + text + payload
+
+
+def png(width, height, idat):
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+# Tensors.
+write("npy_2g_elements.npy", npy({"descr": "<f4", "fortran_order": False, "shape": (2**31,)}))
+write("npy_truncated.npy", npy({"descr": "<f4", "fortran_order": False, "shape": (4, 64)}, b"\0" * 40))
+write("npy_complex.npy", npy({"descr": "<c8", "fortran_order": False, "shape": (4, 4)}, b"\0" * 128))
+write("npy_fortran.npy", npy({"descr": "<f4", "fortran_order": True, "shape": (2, 2)}, b"\0" * 16))
+write("npy_empty.npy", b"")
+write("npy_header_lies.npy", b"\x93NUMPY\x01\x00\xff\xff{'descr': '<f4'")
+write("st_offsets_lie.safetensors",
+      safetensors({"q": {"dtype": "F32", "shape": [1000, 1000], "data_offsets": [0, 4000000]}}, b"\0" * 16))
+write("st_header_2e62.safetensors", struct.pack("<Q", 2**62) + b"{}")
+write("st_overlap.safetensors",
+      safetensors({"q": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]},
+                   "k": {"dtype": "F32", "shape": [4], "data_offsets": [8, 24]}}, b"\0" * 24))
+write("st_deep.safetensors", struct.pack("<Q", 20002) + b"[" * 10001 + b"]" * 10001)
+
+# A model's config.json (beside an empty model.safetensors: config.json is read first).
+for folder in ("model_deep", "model_empty", "model_huge"):
+    os.makedirs(os.path.join(HERE, folder), exist_ok=True)
+    write(folder + "/model.safetensors", safetensors({}))
+write("model_deep/config.json", b"[" * 100000 + b"]" * 100000)
+write("model_empty/config.json", b"")
+write("model_huge/config.json", json.dumps({
+    "format": "fmav-model", "format_version": 1, "architecture": "causal-lm", "d_model": 65536,
+    "layers": 1000, "heads": 1, "d_mlp": 65536, "context": 512,
+    "attention": {"kind": "fma", "block_size": 32, "rank": 2, "downsample": "learned",
+                  "count_multiplicity": True}, "training": {}}).encode())
+
+# Text: UTF-16 with a byte-order mark, and bytes that are not UTF-8.
+write("text_utf16.txt", "\ufeffhello, world\n".encode("utf-16-le"))
+write("text_latin1.txt", "caf\xe9 na\xefve\n".encode("latin-1") * 20)
+
+# Images: a decompression bomb (100000 x 100000 declared, a few bytes of data), a truncated
+# PNG, a file that is not an image.
+write("image_bomb.png", png(100000, 100000, zlib.compress(b"\0" * 64)))
+write("image_truncated.png", png(16, 16, zlib.compress(b"\0" * (16 * 49)))[:60])
+write("image_not_an_image.png", b"GIF89a" + b"\0" * 64)
+
+# Results files: a sweep file whose one line nests deeply.
+write("sweep_deep.jsonl", b'{"format":"fmav-sweep","format_version":1,"spec":' + b"[" * 5000 + b"]" * 5000 + b"}\n")
