@@ -419,6 +419,27 @@ TEST_F(Cli, HostileCorpusIsRefusedClearlyInBoundedMemory) {
   EXPECT_GE(files, 19);  // the manifest was read
 }
 
+// The readers' limits, changed by flag (before or after the subcommand), name themselves
+// when they refuse an input; bad values are usage errors.
+TEST_F(Cli, LimitsAreOverridableByFlag) {
+  fmav::write_npy(path("big.npy"), fmav::to_host(random_bhnd(1, 1, 8192, 64, 1, at::kFloat)));  // 2 MiB
+  const std::string io = " --q " + path("big.npy") + " --k " + path("big.npy") + " --v " + path("big.npy");
+  const Result tensor = run("--max-tensor-mib 1 attend" + io + " --out " + path("o.npy"));
+  EXPECT_EQ(tensor.code, 1);
+  EXPECT_NE(tensor.output.find("tensor is 2097152 bytes, more than the limit of 1048576"), std::string::npos)
+      << tensor.output;
+  EXPECT_EQ(run("attend" + io + " --block 64 --out " + path("o.npy") + " --max-tensor-mib 2").code, 0);
+  const Result image = run("inspect --model " + std::string(FMAV_ASSETS) + "/models/image-fma2d --input " +
+                           std::string(FMAV_ASSETS) + "/sample.png --out " + path("ins") + " --max-image-side 100");
+  EXPECT_NE(image.output.find("over the limit of 100 pixels per side"), std::string::npos) << image.output;
+  { std::ofstream(path("big.txt")) << std::string((1 << 20) + 10, 'a'); }
+  const Result text = run("--max-text-mib 1 eval --data " + path("big.txt"));
+  EXPECT_NE(text.output.find("more than the limit of 1048576"), std::string::npos) << text.output;
+  const Result zero = run("--max-image-side 0 info");
+  EXPECT_NE(zero.code, 0) << zero.output;  // CLI11's usage error
+  EXPECT_NE(zero.output.find("--max-image-side"), std::string::npos) << zero.output;
+}
+
 TEST_F(Cli, SweepRecordsOutOfMemoryPointsAndGoesOn) {
 #if defined(__SANITIZE_ADDRESS__)
   GTEST_SKIP() << "AddressSanitizer reserves terabytes of address space: `ulimit -v` cannot cap this run";

@@ -15,12 +15,16 @@ namespace fmav {
 struct TextLimits {
   std::uint64_t max_bytes = 1ull << 30;
 };
+// The limits a read uses when none is given: process-wide, TextLimits{} unless changed at
+// start-up (fmav --max-text-mib). Set them before any thread reads.
+TextLimits text_limits();
+void set_text_limits(const TextLimits& limits);
 
 // Reads a UTF-8 text file's bytes. A multi-byte sequence cut off at the very end of the file
 // is accepted (a dump or a window may end mid-character). Throws fmav::Error naming the path
 // when the file is missing, unreadable, empty, over limits.max_bytes, holds a NUL byte (a
 // binary file; names its offset) or is not UTF-8 (names the offset of the first bad sequence).
-std::string read_text(const std::string& path, const TextLimits& limits = {});
+std::string read_text(const std::string& path, const TextLimits& limits = text_limits());
 
 // Offset of the first byte of the first invalid UTF-8 sequence in bytes[0, size), or size
 // when all is valid. Overlong forms, surrogates (U+D800..U+DFFF) and code points past
@@ -41,6 +45,11 @@ struct ImageLimits {
   std::int64_t max_pixels = 1ll << 26;          // width * height
   std::uint64_t max_file_bytes = 256ull << 20;  // the encoded file
 };
+// The limits a read uses when none is given: process-wide, ImageLimits{} unless changed at
+// start-up (fmav --max-image-side, --max-image-mpixels, --max-image-file-mib). Set them
+// before any thread reads.
+ImageLimits image_limits();
+void set_image_limits(const ImageLimits& limits);
 
 struct Image {
   std::int64_t height = 0, width = 0;
@@ -53,9 +62,9 @@ struct Image {
 // allocations are capped by what those dimensions need. Throws fmav::Error naming the path:
 // missing, empty, over max_file_bytes, unknown format or corrupt (with stb's reason), or
 // dimensions over the limits (naming them and the limit).
-Image read_image(const std::string& path, const ImageLimits& limits = {});
+Image read_image(const std::string& path, const ImageLimits& limits = image_limits());
 // The same on bytes in memory; `name` stands for the file in messages.
-Image decode_image(const std::uint8_t* bytes, std::size_t size, const ImageLimits& limits = {},
+Image decode_image(const std::uint8_t* bytes, std::size_t size, const ImageLimits& limits = image_limits(),
                    const std::string& name = "<memory>");
 
 // Resizes so that the image covers height x width keeping its aspect ratio (area average

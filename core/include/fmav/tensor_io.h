@@ -21,10 +21,15 @@ struct IoLimits {
   int max_json_depth = 16;
 };
 
+// The limits a read uses when none is given: process-wide, IoLimits{} unless changed at
+// start-up (fmav's --max-tensor-mib and --max-header-mib). Set them before any thread reads.
+IoLimits io_limits();
+void set_io_limits(const IoLimits& limits);
+
 // Reads one .npy file. Supported dtypes: <f4 <f8 <f2 <i8 <i4 |u1 (and = or | byte orders
 // where unambiguous). Throws fmav::Error for anything else or any inconsistency.
-HostTensor read_npy(const std::string& path, const IoLimits& limits = {});
-HostTensor parse_npy(const std::uint8_t* bytes, std::size_t size, const IoLimits& limits = {},
+HostTensor read_npy(const std::string& path, const IoLimits& limits = io_limits());
+HostTensor parse_npy(const std::uint8_t* bytes, std::size_t size, const IoLimits& limits = io_limits(),
                      const std::string& name = "<memory>");
 // Writes a .npy v1.0 (v2.0 when the header needs it) file atomically.
 void write_npy(const std::string& path, const HostTensor& tensor);
@@ -34,10 +39,10 @@ using TensorMap = std::map<std::string, HostTensor>;
 // Reads every tensor of a .safetensors file; __metadata__ (string to string) goes to
 // `metadata` when given.
 TensorMap read_safetensors(const std::string& path, std::map<std::string, std::string>* metadata = nullptr,
-                           const IoLimits& limits = {});
+                           const IoLimits& limits = io_limits());
 TensorMap parse_safetensors(const std::uint8_t* bytes, std::size_t size,
                             std::map<std::string, std::string>* metadata = nullptr,
-                            const IoLimits& limits = {}, const std::string& name = "<memory>");
+                            const IoLimits& limits = io_limits(), const std::string& name = "<memory>");
 // Writes tensors (names sorted, 8-byte aligned header) atomically.
 void write_safetensors(const std::string& path, const TensorMap& tensors,
                        const std::map<std::string, std::string>& metadata = {});
