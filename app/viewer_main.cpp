@@ -3,6 +3,7 @@
 // model on the shipped sample text — on raw q, k, v from a file, or on the synthetic input.
 
 #include "frame_bench.h"
+#include "limit_options.h"
 #include "platform_glfw.h"
 #include "viewer_state.h"
 
@@ -84,6 +85,7 @@ struct Options {
   int bench_frames = 0;  // > 0: time this many frames, print statistics, exit
   std::string size = "1400x900";
   int width = 1400, height = 900;
+  fmav::app::LimitArgs limits;  // the readers' limits (docs/HARDENING.md)
 };
 
 // Parses "WxH"; throws CLI::ValidationError naming --size.
@@ -168,6 +170,7 @@ void add_options(CLI::App& app, Options& options) {
       ->check(CLI::Range(1, 10000))
       ->capture_default_str();
   app.add_option("--size", options.size, "window size WxH")->capture_default_str();
+  fmav::app::add_limit_options(app, &options.limits);
 }
 
 // "r0:r1,c0:c1" into the initial zoom; throws fmav::Error naming --zoom.
@@ -447,6 +450,7 @@ int main(int argc, char** argv) {
 
   ViewerState state;
   try {
+    fmav::app::apply_limits(options.limits);
     fmav::init_engine();
     state.device = fmav::device_info();
     state.params = to_params(options, state);
