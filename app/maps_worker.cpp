@@ -165,7 +165,10 @@ MapJob run_job(MapParams params, std::shared_ptr<WorkProgress> progress) {
   } catch (const Error& e) {
     job.error = e.what();
   } catch (const std::exception& e) {  // e.g. std::bad_alloc
-    job.error = std::string("internal error: ") + e.what();
+    const std::string what = e.what();
+    job.error = is_out_of_memory(e) ? "out of memory (" + what.substr(0, what.find('\n')) +
+                                          "): try fewer tokens, or close other programs"
+                                    : "internal error: " + what;
   }
   job.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return job;

@@ -308,7 +308,13 @@ std::string summary(const ViewerState& state) {
 
 int write_screenshot(Platform& platform, const ViewerState& state, const std::string& path) {
   std::string message;
-  const bool ok = write_window_png(platform, path, &message);
+  bool ok = false;
+  try {  // the window's pixels need memory: under memory pressure, say so rather than abort
+    ok = write_window_png(platform, path, &message);
+  } catch (const std::exception& e) {
+    message = "cannot write the screenshot " + path + ": " +
+              (is_out_of_memory(e) ? std::string("out of memory") : std::string(e.what()));
+  }
   std::fprintf(ok ? stdout : stderr, "fma-viewer: %s\n", message.c_str());
   if (ok) std::printf("fma-viewer: %s\n", summary(state).c_str());
   return ok ? 0 : 1;

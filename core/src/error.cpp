@@ -3,6 +3,8 @@
 
 #include "fmav/error.h"
 
+#include <new>
+
 namespace fmav::detail {
 
 void assert_fail(const char* cond, const char* file, int line, const std::string& msg) {
@@ -12,3 +14,15 @@ void assert_fail(const char* cond, const char* file, int line, const std::string
 }
 
 }  // namespace fmav::detail
+
+namespace fmav {
+
+bool is_out_of_memory(const std::exception& e) {
+  const std::string what = e.what();
+  // LibTorch's CPU allocator: "DefaultCPUAllocator: can't allocate memory: you tried to
+  // allocate N bytes. Error code 12 (Cannot allocate memory)"; CUDA's: "CUDA out of memory".
+  return dynamic_cast<const std::bad_alloc*>(&e) != nullptr || what.find("can't allocate") != std::string::npos ||
+         what.find("Cannot allocate memory") != std::string::npos || what.find("out of memory") != std::string::npos;
+}
+
+}  // namespace fmav

@@ -123,12 +123,5 @@ void reset_peak_rss() {
   if (clear) clear << "5";
 }
 
-bool is_out_of_memory(const std::exception& e) {
-  const std::string what = e.what();
-  // LibTorch's CPU allocator: "DefaultCPUAllocator: can't allocate memory: you tried to
-  // allocate N bytes. Error code 12 (Cannot allocate memory)"; CUDA's: "CUDA out of memory".
-  return dynamic_cast<const std::bad_alloc*>(&e) != nullptr || what.find("can't allocate") != std::string::npos ||
-         what.find("Cannot allocate memory") != std::string::npos || what.find("out of memory") != std::string::npos;
-}
 
 }  // namespace fmav

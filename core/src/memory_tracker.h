@@ -20,8 +20,5 @@ void reset_tracked_peak();
 std::int64_t peak_rss_bytes();
 void reset_peak_rss();
 
-// Whether an exception is an allocation failure: std::bad_alloc, or LibTorch's error for
-// one ("can't allocate memory", "out of memory").
-bool is_out_of_memory(const std::exception& e);
 
 }  // namespace fmav

@@ -14,6 +14,10 @@ class Error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Whether an exception is an allocation failure: std::bad_alloc, or LibTorch's error for
+// one ("can't allocate memory", "out of memory"), so callers can say so and go on.
+bool is_out_of_memory(const std::exception& e);
+
 namespace detail {
 template <typename... Args>
 std::string concat(const Args&... args) {
