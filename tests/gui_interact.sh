@@ -6,35 +6,8 @@
 #   view; typing a new n in the sidebar starts a run that Escape cancels, leaving the shown
 #   maps; Ctrl+Q quits with status 0.
 # Usage: tests/gui_interact.sh path/to/fma-viewer
-set -euo pipefail
-
-if [[ "${1:-}" != "--inner" ]]; then
-  for tool in xvfb-run xdotool python3; do
-    command -v "$tool" > /dev/null || { echo "gui_interact: $tool not found" >&2; exit 1; }
-  done
-  exec xvfb-run -a -s "-screen 0 1400x900x24" bash "$0" --inner "$@"
-fi
+source "$(dirname "$0")/gui_input_lib.sh" gui_interact "$@"
 viewer=$2
-work=$(mktemp -d)
-trap 'kill "$pid" 2> /dev/null || true; rm -rf "$work"' EXIT
-export FMAV_SETTINGS="$work/settings.json"  # the user's recent files stay untouched
-
-fail() {
-  echo "gui_interact: $*" >&2
-  echo "--- viewer log:" >&2
-  cat "$work/log" >&2
-  exit 1
-}
-# Waits up to 120 s for the viewer's log to hold `count` lines matching `pattern`.
-wait_log() {
-  local pattern=$1 count=${2:-1}
-  for _ in $(seq 600); do
-    [[ $(grep -c -- "$pattern" "$work/log" || true) -ge $count ]] && return 0
-    kill -0 "$pid" 2> /dev/null || fail "the viewer exited while waiting for '$pattern'"
-    sleep 0.2
-  done
-  fail "no '$pattern' in the log after 120 s"
-}
 # Saves the session with Ctrl+S into $1, a new path (the dialog's path field has the keyboard).
 save_session() {
   xdotool key ctrl+s
@@ -64,7 +37,7 @@ for _ in 1 2 3; do xdotool mousemove_relative -- -20 0; sleep 0.2; done
 xdotool mouseup 1
 sleep 0.5
 save_session "$work/zoomed.json"
-python3 - "$work/zoomed.json" << 'PY' || fail "wheel zoom or drag pan not in the saved session"
+python3 - "$work/zoomed.json" << 'PY' || gui_fail "wheel zoom or drag pan not in the saved session"
 import json, sys
 s = json.load(open(sys.argv[1]))
 r0, r1, c0, c1 = s["zoom"]
@@ -78,10 +51,10 @@ PY
 xdotool click 1
 sleep 0.8
 save_session "$work/query.json"
-[[ $(json "$work/query.json" 's["view"]') == query ]] || fail "a click on the map did not open the query view"
+[[ $(json "$work/query.json" 's["view"]') == query ]] || gui_fail "a click on the map did not open the query view"
 row=$(json "$work/query.json" 's["query_row"]')
 python3 -c "import json,sys; s=json.load(open(sys.argv[1])); r0,r1,_,_=s['zoom']; assert r0 <= $row < r1" \
-  "$work/query.json" || fail "the query $row is not a row of the zoomed view"
+  "$work/query.json" || gui_fail "the query $row is not a row of the zoomed view"
 
 # n = 16384 typed in the sidebar (the 'tokens n' field) starts a run; Escape cancels it.
 xdotool mousemove 60 387 click --repeat 2 1
@@ -94,8 +67,8 @@ sleep 0.5
 xdotool key Escape
 wait_log "status: cancelled the engine run"
 wait_log "idle;" 2
-tail -n 1 "$work/log" | grep -q "maps of 512 tokens" || fail "after Cancel the shown maps changed"
+tail -n 1 "$work/log" | grep -q "maps of 512 tokens" || gui_fail "after Cancel the shown maps changed"
 
 xdotool key ctrl+q
-wait "$pid" || fail "the viewer exited with status $? after Ctrl+Q"
+wait "$pid" || gui_fail "the viewer exited with status $? after Ctrl+Q"
 echo "gui_interact: wheel zoom, drag pan, click to query, Ctrl+S, typed n, Escape cancel, Ctrl+Q all worked"

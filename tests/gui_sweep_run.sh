@@ -6,32 +6,9 @@
 # small `fmav bench --jsonl` file, exports its two plots as SVG and PNG; and a point of the
 # sweep, clicked on the heat map, opens in the attention view with its r and p.
 # Usage: tests/gui_sweep_run.sh path/to/fma-viewer path/to/fmav
-set -euo pipefail
-
-if [[ "${1:-}" != "--inner" ]]; then
-  for tool in xvfb-run xdotool python3; do
-    command -v "$tool" > /dev/null || { echo "gui_sweep_run: $tool not found" >&2; exit 1; }
-  done
-  exec xvfb-run -a -s "-screen 0 1400x900x24" bash "$0" --inner "$@"
-fi
+source "$(dirname "$0")/gui_input_lib.sh" gui_sweep_run "$@"
 viewer=$2
 fmav=$3
-work=$(mktemp -d)
-trap 'kill "$pid" 2> /dev/null || true; rm -rf "$work"' EXIT
-export FMAV_SETTINGS="$work/settings.json" OMP_WAIT_POLICY=passive
-fail() {
-  echo "gui_sweep_run: $*" >&2
-  cat "$work/log" >&2
-  exit 1
-}
-wait_for() {  # a shell condition, up to 120 s
-  for _ in $(seq 600); do
-    eval "$1" && return 0
-    kill -0 "$pid" 2> /dev/null || fail "the viewer exited while waiting for: $1"
-    sleep 0.2
-  done
-  fail "timed out waiting for: $1"
-}
 lines() { [[ -f "$work/m.jsonl" ]] && wc -l < "$work/m.jsonl" || echo 0; }
 # A click as a hand makes it: move, let a frame see the pointer there, press and release.
 click_at() {
@@ -41,14 +18,14 @@ click_at() {
   sleep 0.3
 }
 # Clicks at X Y until the log holds PATTERN (three tries: a click can be lost while the view
-# changes), then waits for it as wait_for does.
+# changes), then waits for it as wait_log does.
 click_until() {
   for _ in 1 2 3; do
     click_at "$1" "$2"
     sleep 0.7
     grep -q -- "$3" "$work/log" && break
   done
-  wait_for "grep -q -- \"$3\" \"\$work/log\""
+  wait_log "$3"
 }
 
 "$fmav" bench --methods fma,sdpa --n 256,512 --heads 1 --repeats 1 --jsonl "$work/b.jsonl" > /dev/null
@@ -75,10 +52,10 @@ wait_for '[[ $(lines) -ge 3 ]]'
 xdotool click 1  # Cancel
 wait_for 'grep -q "status: cancelled the sweep" "$work/log"'
 after_cancel=$(lines)
-[[ $after_cancel -lt 25 ]] || fail "the sweep finished before Cancel; make it longer"
+[[ $after_cancel -lt 25 ]] || gui_fail "the sweep finished before Cancel; make it longer"
 xdotool click 1  # Start again: resumes the same file
 wait_for 'grep -q "status: finished the sweep" "$work/log"'
-python3 - "$work/m.jsonl" << 'PY' || fail "the resumed results file is not every point once in grid order"
+python3 - "$work/m.jsonl" << 'PY' || gui_fail "the resumed results file is not every point once in grid order"
 import json, sys
 lines = open(sys.argv[1]).read().splitlines()
 assert json.loads(lines[0])["spec"]["model"].endswith("lm-fma"), lines[0][:200]
@@ -90,11 +67,11 @@ PY
 click_until 624 43 "^fma-viewer: view scaling"
 click_until 415 142 "status: wrote $work/b_latency.png, $work/b_memory.png"
 for f in b_latency.svg b_memory.svg b_latency.png b_memory.png; do
-  [[ -s "$work/$f" ]] || fail "no $f written"
+  [[ -s "$work/$f" ]] || gui_fail "no $f written"
 done
-head -c 200 "$work/b_latency.svg" | grep -q "<svg" || fail "b_latency.svg is not an SVG"
+head -c 200 "$work/b_latency.svg" | grep -q "<svg" || gui_fail "b_latency.svg is not an SVG"
 xdotool key ctrl+q
-wait "$pid" || fail "exit status $? after Ctrl+Q"
+wait "$pid" || gui_fail "exit status $? after Ctrl+Q"
 
 # The results opened again (--sweep): a click on the heat map's bottom-left cell (r = 4,
 # p = 1) and "Open in attention view" show the model with FMA at that point.
@@ -106,6 +83,6 @@ sleep 0.3
 click_at 428 149
 wait_for 'grep -q "idle; view attention.*model FMA as in a sweep point: r = 4, p = 1, average" "$work/log"'
 xdotool key ctrl+q
-wait "$pid" || fail "exit status $? after Ctrl+Q"
+wait "$pid" || gui_fail "exit status $? after Ctrl+Q"
 echo "gui_sweep_run: started, cancelled after $((after_cancel - 1)) points, resumed to all 24, once each;" \
      "the scaling plots exported as SVG and PNG; a point opened in the attention view"
