@@ -212,17 +212,9 @@ void open_bench_file(ViewerState& state, const std::string& path) {
   state.scaling = panel;
 }
 
-bool scaling_busy(const ViewerState& state) {
-  // The worker's own state: the view collects the run only while it is shown.
-  return state.scaling && state.scaling->run &&
-         state.scaling->worker.wait_for(std::chrono::seconds(0)) != std::future_status::ready;
-}
+bool scaling_busy(const ViewerState& state) { return streamed_busy(state.scaling); }
 
-void release_scaling(ViewerState& state) {
-  if (!state.scaling || !state.scaling->run) return;
-  state.scaling->run->cancel = true;
-  state.scaling->worker.wait();
-}
+void release_scaling(ViewerState& state) { release_streamed(state.scaling); }
 
 namespace {
 

@@ -195,16 +195,8 @@ void draw_sweep_run(ViewerState& state, SweepPanel& panel) {
   draw_form(state, panel);
 }
 
-bool sweep_busy(const ViewerState& state) {
-  // The worker's own state: the view collects the run only while it is shown.
-  return state.sweep && state.sweep->run &&
-         state.sweep->worker.wait_for(std::chrono::seconds(0)) != std::future_status::ready;
-}
+bool sweep_busy(const ViewerState& state) { return streamed_busy(state.sweep); }
 
-void release_sweep(ViewerState& state) {
-  if (!state.sweep || !state.sweep->run) return;
-  state.sweep->run->cancel = true;
-  state.sweep->worker.wait();
-}
+void release_sweep(ViewerState& state) { release_streamed(state.sweep); }
 
 }  // namespace fmav::viewer

@@ -56,4 +56,19 @@ void collect_streamed(ViewerState& state, std::shared_ptr<Run>& run, std::future
   run.reset();
 }
 
+// Whether a panel's worker (panel->run, panel->worker) is under way. Its own state: the view
+// collects the run only while it is shown.
+template <typename Panel>
+bool streamed_busy(const std::shared_ptr<Panel>& panel) {
+  return panel && panel->run && panel->worker.wait_for(std::chrono::seconds(0)) != std::future_status::ready;
+}
+
+// Asks a panel's worker to stop and waits for it (the viewer is closing).
+template <typename Panel>
+void release_streamed(const std::shared_ptr<Panel>& panel) {
+  if (!panel || !panel->run) return;
+  panel->run->cancel = true;
+  panel->worker.wait();
+}
+
 }  // namespace fmav::viewer
