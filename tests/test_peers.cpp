@@ -221,7 +221,7 @@ TEST(Peers, ReformerRoundsSortTokensByBucket) {
   EXPECT_FALSE(at::equal(buckets.select(2, 0), buckets.select(2, 1)));
   EXPECT_TRUE(at::equal(fmav::reformer_hash(x.q * 3.0, o), buckets));
   // Chunks follow the sort: a token's chunk never falls below one of a lower bucket.
-  const at::Tensor chunk = fmav::reformer_chunks(buckets, 8);
+  const at::Tensor chunk = fmav::reformer_chunks(fmav::reformer_order(buckets), 8);
   for (std::int64_t a = 0; a < 64; ++a) {
     for (std::int64_t b = 0; b < 64; ++b) {
       if (buckets[0][0][0][a].item<std::int64_t>() < buckets[0][0][0][b].item<std::int64_t>()) {

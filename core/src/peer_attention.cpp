@@ -231,9 +231,8 @@ at::Tensor reformer_order(const at::Tensor& buckets) {
   return (buckets * N + at::arange(N, at::kLong)).argsort(-1, false);
 }
 
-at::Tensor reformer_chunks(const at::Tensor& buckets, std::int64_t chunk) {
-  const at::Tensor order = reformer_order(buckets);
-  const at::Tensor chunk_of_slot = at::arange(buckets.size(-1), at::kLong).div(chunk, "floor").expand_as(order);
+at::Tensor reformer_chunks(const at::Tensor& order, std::int64_t chunk) {
+  const at::Tensor chunk_of_slot = at::arange(order.size(-1), at::kLong).div(chunk, "floor").expand_as(order);
   return at::empty_like(order).scatter_(-1, order, chunk_of_slot.contiguous());
 }
 
@@ -245,14 +244,13 @@ at::Tensor reformer_attention(const at::Tensor& q, const at::Tensor& v, const At
   const int rounds = options.peer.hash_rounds;
   const bool causal = options.fma.causal;
   const double s = scale_of(q);
-  const at::Tensor buckets = reformer_hash(q, options);               // (B, H, R, N)
-  const at::Tensor chunk = reformer_chunks(buckets, c);
+  const at::Tensor orders = reformer_order(reformer_hash(q, options));  // (B, H, R, N)
+  const at::Tensor chunk = reformer_chunks(orders, c);
   // A dummy token N pads every round's sorted order to whole chunks; it is never attended.
   const auto with_dummy = [&](const at::Tensor& x) { return at::cat({x, at::zeros({B, H, 1, D}, x.options())}, 2); };
   const at::Tensor qd = with_dummy(q), kd = with_dummy(reformer_keys(q)), vd = with_dummy(v);
   const at::Tensor chunk_d = at::cat({chunk, at::full({B, H, rounds, 1}, -2, chunk.options())}, 3);
   const at::Tensor dummy = at::full({B, H, slots - N}, N, at::kLong);
-  const at::Tensor orders = reformer_order(buckets);
   const auto window = [&](const at::Tensor& x) {  // (B, H, chunks, c, ...) -> own and previous chunk
     return chunks > 1 ? at::cat({x, x.roll(1, 2)}, 3) : x;
   };
@@ -271,9 +269,9 @@ at::Tensor reformer_attention(const at::Tensor& q, const at::Tensor& v, const At
     // round less log(the rounds that do), so the merged rounds are one softmax over the union.
     at::Tensor times = at::zeros_like(scores);
     for (int o = 0; o < rounds; ++o) {
-      const at::Tensor of = chunk_d.select(2, o);                            // (B, H, N + 1)
-      const at::Tensor qc = of.gather(2, order).view({B, H, chunks, c, 1});
-      const at::Tensor kc = window(of.gather(2, order).view({B, H, chunks, c})).unsqueeze(3);
+      // Round o's chunk of every slot of this round's sorted order.
+      const at::Tensor of = chunk_d.select(2, o).gather(2, order).view({B, H, chunks, c});
+      const at::Tensor qc = of.unsqueeze(-1), kc = window(of).unsqueeze(3);
       times = times + ((kc == qc) | (kc == (qc + chunks - 1) % chunks)).to(scores.scalar_type());
     }
     scores = scores - times.clamp_min(1).log();

@@ -139,7 +139,7 @@ PeerHead prepare_peer_head(const at::Tensor& q, const at::Tensor& k, const at::T
   if (options.method == Method::reformer) {
     h.full_k = reformer_keys(h.q).contiguous();
     h.full_self_penalty = true;
-    const at::Tensor chunk = reformer_chunks(reformer_hash(h.q, options), options.fma.block_size).contiguous();
+    const at::Tensor chunk = reformer_chunks(reformer_order(reformer_hash(h.q, options)), options.fma.block_size).contiguous();
     h.chunks = (h.n + options.fma.block_size - 1) / options.fma.block_size;
     for (int r = 0; r < options.peer.hash_rounds; ++r) {
       const std::int64_t* c = chunk.data_ptr<std::int64_t>() + r * h.n;

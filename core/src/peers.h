@@ -32,8 +32,9 @@ at::Tensor peer_attention(const at::Tensor& q, const at::Tensor& k, const at::Te
 at::Tensor reformer_hash(const at::Tensor& q, const AttendOptions& options);
 // Every round's tokens sorted by (bucket, position): (..., rounds, N).
 at::Tensor reformer_order(const at::Tensor& buckets);
-// Chunk of every token in every round after sorting by (bucket, position): (..., rounds, N).
-at::Tensor reformer_chunks(const at::Tensor& buckets, std::int64_t chunk);
+// Chunk of every token in every round, from that round's sorted order (reformer_order):
+// (..., rounds, N).
+at::Tensor reformer_chunks(const at::Tensor& order, std::int64_t chunk);
 // Keys of Reformer's shared QK: x / |x| (zero rows stay zero).
 at::Tensor reformer_keys(const at::Tensor& q);
 // Reformer's score of a token with itself: it attends to itself only when nothing else is
