@@ -564,7 +564,7 @@ void draw_map_controls(ViewerState& state) {
   ImGui::TextUnformatted("Method");
   ImGui::Separator();
   if (ImGui::BeginCombo("method", method_title(p.method))) {
-    for (Method m : {Method::fma, Method::htransformer, Method::linear, Method::reformer, Method::local, Method::swin}) {
+    for (Method m : kFmaAndPeers) {
       if (ImGui::Selectable(method_title(m), m == p.method)) p.method = m;
     }
     ImGui::EndCombo();

@@ -237,9 +237,7 @@ void open_selected(ViewerState& state, const SweepPanel& panel) {
   const SweepSpec& spec = panel.file.spec;
   const std::string key = sweep_key(r.point);
   MapParams& p = state.params;
-  AttendOptions method;
-  parse_method(spec.method, spec.method == "swin" ? "1x1" : "", &method);
-  p.method = method.method;
+  p.method = parse_fma_or_peer(spec.method);
   if (spec.is_model()) {
     // The model with the sweep's method at the point's settings, unless they are its own FMA.
     const FmaConfig own = model_fma(spec.model);

@@ -136,7 +136,8 @@ void draw_form(ViewerState& state, SweepPanel& panel) {
   // FMA, or a peer whose block is r (one p, down-sampling and multiplicity).
   ImGui::SameLine(), ImGui::SetNextItemWidth(150);
   if (ImGui::BeginCombo("method", f.method.c_str())) {
-    for (const char* m : {"fma", "htransformer", "linear", "reformer", "local", "swin"}) {
+    for (Method method : kFmaAndPeers) {
+      const char* m = to_string(method);
       if (ImGui::Selectable(m, f.method == m)) f.method = m;
     }
     ImGui::EndCombo();

@@ -253,9 +253,7 @@ void apply_session(ViewerState& state, const Session& s) {
     if (s.synthetic) p.n = s.n;
     p.block_size = s.block_size, p.rank = s.rank, p.causal = s.causal;
     p.downsample = s.downsample, p.count_multiplicity = s.count_multiplicity, p.seed = s.seed;
-    AttendOptions method;
-    parse_method(s.method, s.method == "swin" ? "1x1" : "", &method);
-    p.method = method.method, p.hash_rounds = s.hash_rounds, p.shifted = s.shifted;
+    p.method = parse_fma_or_peer(s.method), p.hash_rounds = s.hash_rounds, p.shifted = s.shifted;
   } else {
     state.model_path = s.model, state.input_path = s.input;
     p.model = s.model, p.input = s.input, p.qkv.clear(), p.model_fma_override = false;

@@ -432,9 +432,8 @@ MapParams to_params(const Options& options, ViewerState& state) {
   params.rank = options.rank;
   params.causal = options.causal;
   params.downsample = parse_downsample(options.downsample);
-  AttendOptions method;
-  parse_method(options.method, options.method == "swin" ? "1x1" : "", &method);
-  params.method = method.method, params.hash_rounds = options.hash_rounds, params.shifted = options.shifted;
+  params.method = parse_fma_or_peer(options.method);
+  params.hash_rounds = options.hash_rounds, params.shifted = options.shifted;
   params.seed = options.seed;
   return params;
 }

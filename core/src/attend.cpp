@@ -48,21 +48,6 @@ const char* to_string(Impl impl) {
   return "?";
 }
 
-bool is_peer(Method method) { return method != Method::fma && method != Method::full; }
-
-const char* to_string(Method method) {
-  switch (method) {
-    case Method::fma: return "fma";
-    case Method::full: return "full";
-    case Method::htransformer: return "htransformer";
-    case Method::linear: return "linear";
-    case Method::reformer: return "reformer";
-    case Method::local: return "local";
-    case Method::swin: return "swin";
-  }
-  return "?";
-}
-
 const char* method_name(const AttendOptions& options) {
   return options.method == Method::fma ? variant_name(options.fma) : to_string(options.method);
 }

@@ -47,11 +47,9 @@ const MethodInfo kMethods[] = {
 
 bool is_2d_method(const std::string& m) { return m == "fma2d" || m == "fma2d-linear" || m == "swin"; }
 
-// The peers by their attend() names; fma, full and the FMA variants are not.
-bool peer_method(const std::string& m, AttendOptions* options) {
-  if (m != "htransformer" && m != "linear" && m != "reformer" && m != "swin") return false;
-  if (options != nullptr) parse_method(m, m == "swin" ? "1x1" : "", options);
-  return true;
+// The peers' rows, by their attend() names (`local` has its own row: FMA's fused near field).
+bool peer_method(const std::string& m) {
+  return m == "htransformer" || m == "linear" || m == "reformer" || m == "swin";
 }
 
 // The inputs of one N and every method's FMA configuration and weights.
@@ -78,7 +76,7 @@ FmaConfig variant_config(const BenchConfig& c, const std::string& method, std::i
 
 AttendOptions peer_options(const BenchConfig& c, const std::string& method, std::int64_t n) {
   AttendOptions o;
-  peer_method(method, &o);
+  o.method = parse_fma_or_peer(method);
   o.fma = variant_config(c, method, n);
   o.fma.linear = false;
   o.peer.hash_rounds = c.hash_rounds;
@@ -104,7 +102,7 @@ Problem make_problem(const BenchConfig& c, std::int64_t n) {
   p.weights = to_fma_weights(random_downsample_weights(p.learned, c.dim, levels, c.seed), p.learned, c.dim,
                              levels, dtype);
   for (const std::string& m : c.methods) {
-    if (peer_method(m, nullptr)) {
+    if (peer_method(m)) {
       p.peer[m] = peer_options(c, m, n);
       continue;
     }
@@ -309,7 +307,7 @@ void validate_bench(const BenchConfig& c) {
     validate(f);
   }
   for (const std::string& m : c.methods) {
-    if (peer_method(m, nullptr)) {
+    if (peer_method(m)) {
       validate_peer(peer_options(c, m, c.ns.front()), c.ns.front());
     } else if (m.rfind("fma-linear", 0) == 0 || is_2d_method(m)) {
       validate(variant_config(c, m, c.ns.front()));

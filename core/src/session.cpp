@@ -11,6 +11,7 @@
 #include <limits>
 #include <system_error>
 
+#include "fmav/attend.h"
 #include "fmav/error.h"
 #include "fmav/tensor_io.h"
 #include "json_util.h"
@@ -38,8 +39,6 @@ std::string check_path(const std::string& path, const std::string& what, const s
   return path;
 }
 
-
-
 // ---- sessions ----
 
 bool valid_view(const std::string& view) {
@@ -50,13 +49,6 @@ bool valid_scale(const std::string& scale) { return scale == "log10" || scale ==
 
 bool valid_colormap(const std::string& colormap) {
   return colormap == "standard" || colormap == "magma" || colormap == "gray";
-}
-
-bool valid_method(const std::string& name) {
-  for (const char* m : {"fma", "htransformer", "linear", "reformer", "local", "swin"}) {
-    if (name == m) return true;
-  }
-  return false;
 }
 
 bool valid_implementation(const std::string& name) {
@@ -94,8 +86,7 @@ void parse_fma_settings(const Json& s, const std::string& where, Session* out) {
   out->seed = seed.get<std::uint64_t>();
   if (s.contains("method")) {
     out->method = json_string(s, "method", where);
-    FMAV_CHECK(valid_method(out->method), where,
-               ": method must be fma, htransformer, linear, reformer, local or swin, got '", out->method, "'");
+    parse_fma_or_peer(out->method, where);
   }
   if (s.contains("hash_rounds")) out->hash_rounds = static_cast<int>(json_int(s, "hash_rounds", 1, 8, where));
   if (s.contains("shifted")) out->shifted = json_bool(s, "shifted", where);
@@ -147,8 +138,7 @@ std::string session_json(const Session& s) {
   FMAV_CHECK(valid_precision(s.precision), where, ": precision must be float32 or float64, got '", s.precision,
              "'");
   check_zoom(s.zoom, where);
-  FMAV_CHECK(valid_method(s.method), where, ": method must be fma, htransformer, linear, reformer, local or swin, got '",
-             s.method, "'");
+  parse_fma_or_peer(s.method, where);
   FMAV_CHECK(s.hash_rounds >= 1 && s.hash_rounds <= 8, where, ": hash_rounds must be in 1..8, got ", s.hash_rounds);
   FMAV_CHECK(!(s.synthetic && !s.qkv.empty()), where,
              ": the source is either synthetic or a q/k/v file, not both");

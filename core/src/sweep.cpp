@@ -49,7 +49,7 @@ struct LayerInput {
 // square grid of n; a peer's settings at their defaults).
 AttendOptions point_options(const SweepSpec& s, const SweepPoint& pt, bool causal) {
   AttendOptions o;
-  parse_method(s.method, s.method == "swin" ? "1x1" : "", &o);
+  o.method = parse_fma_or_peer(s.method);
   o.fma = FmaConfig{pt.block_size, pt.rank, causal, pt.downsample, pt.count_multiplicity};
   if (o.method == Method::swin) {
     o.fma.causal = false;

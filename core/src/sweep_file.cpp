@@ -10,6 +10,7 @@
 #include <limits>
 #include <map>
 
+#include "fmav/attend.h"
 #include "fmav/error.h"
 #include "fmav/tensor_io.h"
 #include "json_util.h"
@@ -40,13 +41,6 @@ std::vector<T> json_list(const Json& obj, const char* key, const std::string& wh
   return out;
 }
 
-bool sweep_method_known(const std::string& m) {
-  for (const char* known : {"fma", "htransformer", "linear", "reformer", "local", "swin"}) {
-    if (m == known) return true;
-  }
-  return false;
-}
-
 Json spec_json(const SweepSpec& s) {
   Json j;
   j["model"] = s.model, j["input"] = s.input, j["offset"] = s.offset;
@@ -73,8 +67,7 @@ SweepSpec parse_spec(const Json& j, const std::string& where) {
   s.heads = json_int(j, "heads", 1, 1 << 16, where), s.dim = json_int(j, "dim", 1, 1 << 16, where);
   s.causal = json_bool(j, "causal", where);
   if (j.contains("method")) s.method = json_string(j, "method", where);
-  FMAV_CHECK(sweep_method_known(s.method), where, ": \"method\" must be fma, htransformer, linear, reformer, local or "
-             "swin, got '", s.method, "'");
+  parse_fma_or_peer(s.method, where);
   const auto count = [&](const char* name, std::int64_t hi) {
     return [&, name, hi](const Json& v) {
       FMAV_CHECK(v.is_number_integer() && v.get<std::int64_t>() >= 1 && v.get<std::int64_t>() <= hi, where,
@@ -185,8 +178,7 @@ std::vector<SweepPoint> sweep_points(const SweepSpec& s) {
   for (std::int64_t v : s.block_sizes) FMAV_CHECK(v >= 1, "sweep: r (block size) must be >= 1, got ", v);
   for (std::int64_t v : s.ranks) FMAV_CHECK(v >= 1, "sweep: p (rank) must be >= 1, got ", v);
   for (DType d : s.dtypes) FMAV_CHECK(d == DType::f32 || d == DType::f64, "sweep: dtypes are f32 or f64");
-  FMAV_CHECK(sweep_method_known(s.method), "sweep: method must be fma, htransformer, linear, reformer, local or swin, "
-             "got '", s.method, "'");
+  parse_fma_or_peer(s.method, "sweep");
   FMAV_CHECK(s.method == "fma" || (s.ranks.size() == 1 && s.downsamples.size() == 1 && s.multiplicities.size() == 1),
              "sweep: ", s.method, " has no rank p, down-sampling or multiplicity; give one value of each");
   const std::size_t total = s.ns.size() * s.block_sizes.size() * s.ranks.size() * s.downsamples.size() *

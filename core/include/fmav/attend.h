@@ -59,6 +59,13 @@ struct AttendOptions {
 bool is_peer(Method method);
 // "fma" | "full" | "htransformer" | "linear" | "reformer" | "local" | "swin".
 const char* to_string(Method method);
+// FMA and the peers: the methods the viewer's sidebar, its sessions and sweeps offer.
+inline constexpr Method kFmaAndPeers[] = {Method::fma,      Method::htransformer, Method::linear,
+                                          Method::reformer, Method::local,        Method::swin};
+// "fma" or a peer's name into its Method: the methods the viewer's sidebar, its sessions and
+// sweeps take (not full, not the FMA variants' names). Throws fmav::Error naming the text,
+// after `where: ` when given.
+Method parse_fma_or_peer(const std::string& name, const std::string& where = "");
 // The method's name: "full", a peer's, or the FMA variant's ("fma", "fma-linear", "fma2d",
 // "fma2d-linear").
 const char* method_name(const AttendOptions& options);
