@@ -16,7 +16,7 @@ namespace {
 
 struct AttendArgs {
   std::string method = "fma", grid, q, k, v, weights, save_weights, out, map_out, level_map_out;
-  std::string downsample = "learned", impl = "auto";
+  std::string downsample = "learned", impl = "auto", device = "cpu";
   std::int64_t block = 64, rank = 4;
   bool causal = false, no_multiplicity = false;
   std::uint64_t seed = 0;
@@ -59,6 +59,7 @@ void add_attend_options(CLI::App& app, AttendArgs& a) {
                   "(default) | reference; full: sdpa (default) | math; local: fused (default) |\n"
                   "reference; other peers: blocked (default) | reference (the dense map)")
       ->check(CLI::IsMember({"auto", "reference", "blocked", "fused", "math", "sdpa"}));
+  add_device_option(cmd, &a.device);
   cmd->add_option("--seed", a.seed, "seed for drawn weights");
   cmd->add_option("--out,-o", a.out, "output tensor (.npy or .safetensors)")->required();
   cmd->add_option("--map-out", a.map_out,
@@ -112,6 +113,7 @@ int run_attend(const AttendArgs& a) {
   fmav::AttendOptions options;
   fmav::parse_method(a.method, a.grid, &options);
   options.impl = fmav::parse_impl(a.impl);
+  options.device = fmav::parse_device(a.device);
   options.fma.block_size = a.block;
   options.fma.rank = a.rank;
   options.fma.causal = a.causal;

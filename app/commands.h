@@ -35,6 +35,8 @@ struct PeerArgs {
 };
 void add_peer_options(CLI::App* cmd, PeerArgs* args);
 PeerOptions peer_options(const PeerArgs& args);
+// --device cpu | cuda | auto (fmav/device.h), default cpu; shared by attend and bench.
+void add_device_option(CLI::App* cmd, std::string* device);
 
 // The command line fmav was started with (recorded in trained models' config.json).
 const std::string& command_line();

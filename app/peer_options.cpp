@@ -1,5 +1,5 @@
-// The options every subcommand that runs an attention method shares: the method names and
-// the peers' settings (fmav/attend.h).
+// The options every subcommand that runs an attention method shares: the method names, the
+// peers' settings (fmav/attend.h) and the device (fmav/device.h).
 
 #include "commands.h"
 
@@ -28,6 +28,13 @@ PeerOptions peer_options(const PeerArgs& args) {
   PeerOptions o;
   o.hash_rounds = args.hash_rounds, o.buckets = args.buckets, o.hash_seed = args.hash_seed, o.shifted = args.shifted;
   return o;
+}
+
+void add_device_option(CLI::App* cmd, std::string* device) {
+  cmd->add_option("--device", *device,
+                  "cpu (default) | cuda: the fused CUDA kernels on the first GPU (an error\n"
+                  "naming why where there is none) | auto: cuda when it can run, else cpu")
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}));
 }
 
 }  // namespace fmav::cli

@@ -17,6 +17,7 @@
 #include "fmav/fma2d.h"
 #include "fmav/gen_task.h"
 #include "fmav/input.h"
+#include "fmav/device.h"
 #include "fmav/sample.h"
 #include "fmav/sweep.h"
 #include "fmav/tensor_io.h"
@@ -95,6 +96,38 @@ TEST_F(Cli, AttendMatchesTheOracleInFloat64) {
       }
     }
   }
+}
+
+// --device: auto computes what cpu does where no GPU is visible; cuda there is a clear error
+// (exit 1, the reason named); anything else is refused by the option parser. On a GPU,
+// cuda's float32 output is near the CPU's.
+TEST_F(Cli, AttendDeviceChoice) {
+  const std::int64_t n = 200, d = 32;
+  fmav::write_npy(path("q.npy"), fmav::to_host(random_bhnd(1, 2, n, d, 1, at::kFloat)));
+  fmav::write_npy(path("k.npy"), fmav::to_host(random_bhnd(1, 2, n, d, 2, at::kFloat)));
+  fmav::write_npy(path("v.npy"), fmav::to_host(random_bhnd(1, 2, n, d, 3, at::kFloat)));
+  const std::string in = "attend --q " + path("q.npy") + " --k " + path("k.npy") + " --v " + path("v.npy") +
+                         " --block 16 --rank 2 --causal";
+  Result r = run(in + " --out " + path("cpu.npy"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  const at::Tensor cpu = fmav::to_tensor(fmav::read_npy(path("cpu.npy")));
+  r = run(in + " --device gpu --out " + path("x.npy"));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("--device"), std::string::npos) << r.output;
+  r = run(in + " --device auto --out " + path("auto.npy"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  const at::Tensor automatic = fmav::to_tensor(fmav::read_npy(path("auto.npy")));
+  r = run(in + " --device cuda --out " + path("cuda.npy"));
+  if (fmav::cuda_device_count() == 0) {
+    EXPECT_TRUE(at::equal(cpu, automatic));
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.output.find("device cuda: " + fmav::cuda_unavailable_reason()), std::string::npos) << r.output;
+    EXPECT_FALSE(fs::exists(path("cuda.npy")));
+    return;
+  }
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_LT(max_abs_diff(fmav::to_tensor(fmav::read_npy(path("cuda.npy"))), cpu), 1e-4);
+  EXPECT_LT(max_abs_diff(automatic, cpu), 1e-4);
 }
 
 TEST_F(Cli, SafetensorsInputMapsAndFullAttention) {

@@ -149,21 +149,22 @@ WeightSet random_downsample_weights(const FmaConfig& config, std::int64_t dim, i
   return set;
 }
 
-HostTensor attend(const HostTensor& q, const HostTensor& k, const HostTensor& v,
-                  const AttendOptions& options, const WeightSet& weights) {
-  const at::Tensor tq = as_bhnd(q, "q"), tk = as_bhnd(k, "k"), tv = as_bhnd(v, "v");
-  FMAV_CHECK(q.shape == k.shape && q.shape == v.shape, "q, k and v must have the same shape, got q ",
-             shape_str(q.shape), ", k ", shape_str(k.shape), ", v ", shape_str(v.shape));
-  check_qkv(tq, tk, tv);
+namespace {
+
+// attend() on tensors already on their device (B, H, N, D).
+at::Tensor attend_on(const at::Tensor& tq, const at::Tensor& tk, const at::Tensor& tv, const AttendOptions& options,
+                     const WeightSet& weights, bool cuda) {
   at::Tensor out;
   if (options.method == Method::fma) {
     const FmaConfig& config = options.fma;
     validate(config);
-    const bool fusable = !config.is_2d();  // the fused kernels are 1D
+    // The fused kernels: FMA-1D and FMA-linear on the CPU; FMA-1D on CUDA.
+    const bool fusable = !config.is_2d() && !(cuda && config.linear);
     const Impl impl = options.impl != Impl::automatic ? options.impl : fusable ? Impl::fused : Impl::blocked;
     FMAV_CHECK(impl == Impl::reference || impl == Impl::blocked || impl == Impl::fused,
                "impl for ", variant_name(config), " must be reference, blocked or fused, got ", to_string(impl));
-    FMAV_CHECK(impl != Impl::fused || fusable, "the fused kernels are 1D (fma, fma-linear); ",
+    FMAV_CHECK(impl != Impl::fused || fusable, cuda ? "on CUDA the fused kernels are FMA-1D's; "
+                                                         : "the fused kernels are 1D (fma, fma-linear); ",
                variant_name(config), " runs blocked or reference");
     const int L = num_levels(config, tq.size(2));
     const FmaWeights w = to_fma_weights(weights, config, tq.size(3), L, tq.scalar_type());
@@ -199,7 +200,25 @@ HostTensor attend(const HostTensor& q, const HostTensor& k, const HostTensor& v,
       out = full_attention_sdpa(tq, tk, tv, options.fma.causal);
     }
   }
-  return to_host(out.reshape(q.shape));
+  return out;
+}
+
+}  // namespace
+
+HostTensor attend(const HostTensor& q, const HostTensor& k, const HostTensor& v,
+                  const AttendOptions& options, const WeightSet& weights) {
+  const at::Tensor tq = as_bhnd(q, "q"), tk = as_bhnd(k, "k"), tv = as_bhnd(v, "v");
+  FMAV_CHECK(q.shape == k.shape && q.shape == v.shape, "q, k and v must have the same shape, got q ",
+             shape_str(q.shape), ", k ", shape_str(k.shape), ", v ", shape_str(v.shape));
+  check_qkv(tq, tk, tv);
+  const Device device = resolve_device(options.device);
+  if (device == Device::cuda) {
+    FMAV_CHECK(q.dtype == DType::f32, "on CUDA, q, k and v must be float32 (float64 is the CPU's reference), got ",
+               dtype_name(q.dtype));
+    FMAV_CHECK(!is_peer(options.method), to_string(options.method), " runs on the CPU only; use --device cpu");
+    return to_host(attend_on(tq.cuda(), tk.cuda(), tv.cuda(), options, weights, true).reshape(q.shape));
+  }
+  return to_host(attend_on(tq, tk, tv, options, weights, false).reshape(q.shape));
 }
 
 at::Tensor one_head(const at::Tensor& bhnd, std::int64_t batch, std::int64_t head, at::ScalarType dtype) {

@@ -9,6 +9,7 @@
 #include <limits>
 #include <memory>
 
+#include "cuda_backend.h"
 #include "fma_fused_kernels.h"
 #include "fma_internal.h"
 #include "fmav/error.h"
@@ -134,7 +135,8 @@ at::Tensor fma_fused(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
                      const FmaWeights& weights) {
   check_qkv(q, k, v);
   validate(config);
-  FMAV_CHECK(q.device().is_cpu(), "the fused FMA runs on the CPU, got a tensor on ", q.device().str());
+  if (q.is_cuda()) return fma_fused_cuda(q, k, v, config, weights);
+  FMAV_CHECK(q.device().is_cpu(), "the fused FMA runs on the CPU or CUDA, got a tensor on ", q.device().str());
   const Levels lv = make_levels(q.size(2), config.block_size);
   const Pyramid pyramid = build_pyramid(k, v, lv, config, weights);
   return FusedCore::apply(q, k, v, pyramid.kc, pyramid.vc, config.block_size, config.causal,
@@ -143,9 +145,11 @@ at::Tensor fma_fused(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
 
 std::vector<at::Tensor> local_attention_fused_lse(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                                   std::int64_t block_size, bool causal) {
+  if (q.is_cuda()) return local_attention_fused_cuda_lse(q, k, v, block_size, causal);
   check_qkv(q, k, v);
   FMAV_CHECK(block_size >= 1, "block size m must be >= 1, got ", block_size);
-  FMAV_CHECK(q.device().is_cpu(), "the fused local attention runs on the CPU, got a tensor on ", q.device().str());
+  FMAV_CHECK(q.device().is_cpu(), "the fused local attention runs on the CPU or CUDA, got a tensor on ",
+             q.device().str());
   BlockSlots none;
   none.offset.assign((q.size(2) + block_size - 1) / block_size + 1, 0);
   const at::Tensor empty = at::zeros({q.size(0), q.size(1), 0, q.size(3)}, q.options());

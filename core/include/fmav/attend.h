@@ -8,6 +8,7 @@
 #include <map>
 #include <string>
 
+#include "fmav/device.h"
 #include "fmav/fma.h"
 #include "fmav/tensor.h"
 
@@ -54,6 +55,10 @@ struct AttendOptions {
   // causal (all but swin) and the grid (swin).
   FmaConfig fma;
   PeerOptions peer;
+  // Where attend() computes: cuda runs FMA-1D on the fused CUDA kernels (fma-linear and
+  // FMA2D blocked, in LibTorch ops) and full attention on SDPA, from float32 inputs; the
+  // peers run on the CPU only. auto: cuda when it can run here.
+  Device device = Device::cpu;
 };
 
 bool is_peer(Method method);
@@ -93,7 +98,8 @@ WeightSet random_downsample_weights(const FmaConfig& config, std::int64_t dim, i
                                     std::uint64_t seed);
 
 // Attention of q, k, v shaped (B, H, N, D), (H, N, D) or (N, D), all the same shape and
-// dtype (float32 or float64). Returns the output with the input's shape and dtype.
+// dtype (float32 or float64; on CUDA float32). Returns the output with the input's shape
+// and dtype, on the host.
 // learned/dense FMA needs weights for every level the (padded) N has; extra levels are
 // ignored. Throws fmav::Error naming the bad argument.
 HostTensor attend(const HostTensor& q, const HostTensor& k, const HostTensor& v,
