@@ -141,9 +141,8 @@ __global__ void __launch_bounds__(kThreads) fma_backward_dkv_kernel(const FmaCud
   if (real <= 0) return;
   const int keys = static_cast<int>(real);
   const std::int64_t bh = blockIdx.y;
-  // Query blocks block-1..block+1 see it; causal: block and block+1, from the key on.
-  const std::int64_t q_lo = p.causal ? key0 : max(static_cast<std::int64_t>(0), (block - 1) * m);
-  const std::int64_t q_hi = min(p.n, (block + 2) * m);
+  const IndexRange queries = near_queries(block, key0, m, p.n, p.causal);
+  const std::int64_t q_lo = queries.lo, q_hi = queries.hi;
   constexpr int kStride = Strides<T, D>::kOperand, kProb = Strides<T, D>::kProb;
   extern __shared__ __align__(128) unsigned char smem[];
   SharedCursor cur{smem};

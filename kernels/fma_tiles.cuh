@@ -13,6 +13,7 @@
 #include <type_traits>
 
 #include "fma_cuda.h"
+#include "fma_geometry.h"
 
 namespace fmav {
 
@@ -242,9 +243,8 @@ struct QueryTile {
     row0 = b * m + t * kTile;
     const std::int64_t real = min(min(static_cast<std::int64_t>(kTile), m - t * kTile), p.n - row0);
     rows = real > 0 ? static_cast<int>(real) : 0;
-    near_lo = max(static_cast<std::int64_t>(0), (b - 1) * m);
-    near_hi = min(p.n, (p.causal ? b + 1 : b + 2) * m);
-    if (p.causal) near_hi = min(near_hi, row0 + rows);
+    const IndexRange keys = near_keys(b, row0, rows, m, p.n, p.causal);
+    near_lo = keys.lo, near_hi = keys.hi;
     slot_begin = p.block_slots.offset[b];
     slot_count = p.block_slots.offset[b + 1] - slot_begin;
     near_steps = static_cast<int>(ceil_div(max(near_hi - near_lo, static_cast<std::int64_t>(0)), kTile));

@@ -7,6 +7,8 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 fmav_setup -DFMAV_BUILD_TESTS=ON -DFMAV_BUILD_APP=ON
+# Whether the CUDA kernels are compiled here (nvcc and a CUDA LibTorch; docs/CUDA.md).
+fmav_log "$(grep -o 'FMAV_CUDA=.*' "$FMAV_BUILD_DIR/configure.log" || echo 'FMAV_CUDA: not reported')"
 fmav_log "building everything in $FMAV_BUILD_DIR"
 cmake --build "$FMAV_BUILD_DIR" -j"$(nproc)"
 fmav_log "running the tests"

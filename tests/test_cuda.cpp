@@ -11,6 +11,7 @@
 #include <cmath>
 
 #include "cuda_backend.h"
+#include "fma_geometry.h"
 #include "fmav/attend.h"
 #include "fmav/device.h"
 #include "fmav/error.h"
@@ -68,6 +69,38 @@ TEST(Device, CudaWithoutADeviceIsAClearError) {
   // auto falls back to the CPU and computes.
   options.device = fmav::Device::automatic;
   EXPECT_EQ(fmav::attend(x, x, x, options, {}).shape, x.shape);
+}
+
+// ---- the kernels' index arithmetic (host; kernels/fma_geometry.h) ----
+
+// Every near-field pair (level_of == 0) is streamed by its query's tile and by its key's
+// tile, and every pair streamed and not masked as the future is a near-field pair: the
+// forward, dQ and dK dV passes all see exactly the near field.
+TEST(KernelGeometry, TilesCoverExactlyTheNearField) {
+  for (std::int64_t n : {1, 5, 63, 97, 300}) {
+    for (std::int64_t m : {1, 5, 16, 64}) {
+      for (bool causal : {false, true}) {
+        const fmav::Levels lv = fmav::make_levels(n, m);
+        const std::string what = "n=" + std::to_string(n) + " m=" + std::to_string(m) + (causal ? " causal" : "");
+        for (std::int64_t i = 0; i < n; ++i) {
+          const std::int64_t b = i / m;
+          // The query's own row as a tile, and the whole (real part of its) block as one.
+          const fmav::IndexRange one = fmav::near_keys(b, i, 1, m, n, causal);
+          const fmav::IndexRange all = fmav::near_keys(b, b * m, std::min(m, n - b * m), m, n, causal);
+          for (std::int64_t t = 0; t < n; ++t) {
+            const bool near = fmav::level_of(lv, causal, i, t) == 0;
+            const bool visible = !causal || t <= i;
+            ASSERT_EQ(near, t >= one.lo && t < one.hi && visible) << what << " i=" << i << " t=" << t;
+            ASSERT_EQ(near, t >= all.lo && t < all.hi && visible) << what << " i=" << i << " t=" << t;
+            const fmav::IndexRange q = fmav::near_queries(t / m, t, m, n, causal);
+            const fmav::IndexRange q_block = fmav::near_queries(t / m, (t / m) * m, m, n, causal);
+            ASSERT_EQ(near, i >= q.lo && i < q.hi && visible) << what << " i=" << i << " t=" << t;
+            ASSERT_EQ(near, i >= q_block.lo && i < q_block.hi && visible) << what << " i=" << i << " t=" << t;
+          }
+        }
+      }
+    }
+  }
 }
 
 // ---- the fused CUDA kernels (a GPU only) ----
