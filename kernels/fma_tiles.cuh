@@ -4,16 +4,13 @@
 // shared memory. float16 and bfloat16 products run on the tensor cores (WMMA, float
 // accumulators); float32 runs on the CUDA cores in float32, so its error stays the CPU's.
 
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
-#include <cuda_runtime.h>
-#include <mma.h>
-
-#include <cstdint>
-#include <type_traits>
-
+#include "cuda_compat.cuh"
 #include "fma_cuda.h"
 #include "fma_geometry.h"
+
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
 
 namespace fmav {
 
@@ -22,12 +19,6 @@ constexpr int kThreads = 32 * kWarps;
 constexpr int kWarpRows = 16;              // rows of a tile each warp owns
 constexpr int kTile = kWarps * kWarpRows;  // rows of every tile, and key columns per step
 constexpr int kProbStride = kTile + 8;     // (16, kTile) P / dS tiles: WMMA wants 16-byte rows
-
-#define FMAV_CUDA_CHECK(call)                         \
-  do {                                                \
-    const cudaError_t fmav_err_ = (call);             \
-    if (fmav_err_ != cudaSuccess) return cudaGetErrorString(fmav_err_); \
-  } while (0)
 
 template <typename T>
 __device__ __forceinline__ float to_float(T x) {
@@ -90,6 +81,17 @@ struct SharedCursor {
   }
 };
 
+// 16 bytes from src to dst, both 16-byte aligned: one vector access on the GPU; memcpy in
+// the host emulation, where reading floats or halves through a uint4 would break C++'s
+// aliasing rules.
+__device__ __forceinline__ void copy16(void* dst, const void* src) {
+#ifdef FMAV_CUDA_EMULATION
+  std::memcpy(dst, src, 16);
+#else
+  *static_cast<uint4*>(dst) = *static_cast<const uint4*>(src);
+#endif
+}
+
 // Copies rows [0, kTile) of an operand tile into shared `dst` (row stride kOperand): row r
 // from src(r), or zeros where src(r) is null (a zero key scores 0 and a zero value adds
 // nothing, so masked columns never carry garbage, NaN included). 16-byte global reads.
@@ -101,13 +103,16 @@ __device__ void load_tile(T* dst, RowSource src) {
   for (int i = threadIdx.x; i < kTile * kChunks; i += kThreads) {
     const int r = i / kChunks, c = (i % kChunks) * kVec;
     const T* row = src(r);
-    uint4 chunk = make_uint4(0, 0, 0, 0);
-    if (row != nullptr) chunk = *reinterpret_cast<const uint4*>(row + c);
-    if constexpr (Strides<T, D>::kTensorCores) {
-      *reinterpret_cast<uint4*>(dst + r * kStride + c) = chunk;
+    alignas(16) T chunk[kVec];
+    if (row != nullptr) {
+      copy16(chunk, row + c);
     } else {
-      const T* e = reinterpret_cast<const T*>(&chunk);
-      for (int j = 0; j < kVec; ++j) dst[r * kStride + c + j] = e[j];
+      for (int j = 0; j < kVec; ++j) chunk[j] = from_float<T>(0.0f);
+    }
+    if constexpr (Strides<T, D>::kTensorCores) {
+      copy16(dst + r * kStride + c, chunk);  // rows of kOperand elements stay 16-byte aligned
+    } else {
+      for (int j = 0; j < kVec; ++j) dst[r * kStride + c + j] = chunk[j];
     }
   }
 }
@@ -277,32 +282,6 @@ __device__ void load_key_step(const FmaCudaParams& p, std::int64_t bh, bool coar
     bias[r] = r >= cols ? -INFINITY : coarse ? p.block_slots.log_mult[first + r] : 0.0f;
     pos[r] = coarse || r >= cols ? -1 : first + r;
   }
-}
-
-inline CudaStatus launch_status() {
-  const cudaError_t err = cudaGetLastError();
-  return err == cudaSuccess ? nullptr : cudaGetErrorString(err);
-}
-
-// Runs f.template run<T, D>() for the call's dtype and head dimension (checked by the
-// dispatch before; anything else is reported, not launched).
-template <typename F>
-CudaStatus dispatch_dtype_dim(CudaDtype dtype, int dim, const F& f) {
-  const auto by_dim = [&](auto tag) -> CudaStatus {
-    using T = decltype(tag);
-    switch (dim) {
-      case 32: return f.template run<T, 32>();
-      case 64: return f.template run<T, 64>();
-      case 128: return f.template run<T, 128>();
-      default: return "head dimension not compiled (32, 64, 128)";
-    }
-  };
-  switch (dtype) {
-    case CudaDtype::f32: return by_dim(float{});
-    case CudaDtype::f16: return by_dim(__half{});
-    case CudaDtype::bf16: return by_dim(__nv_bfloat16{});
-  }
-  return "unknown dtype";
 }
 
 }  // namespace fmav

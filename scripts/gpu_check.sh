@@ -55,7 +55,7 @@ if command -v compute-sanitizer > /dev/null; then
 fi
 
 # DESIGN.md §6: bf16, B=1, H=16, D=128, causal, m=64, p=4; forward, then forward + backward.
-bench=(bench --device cuda --dtype bf16 --heads 16 --dim 128 --causal --block 64 --rank 4 --repeats 5)
+bench=(bench --device cuda --dtype bfloat16 --heads 16 --dim 128 --causal --block 64 --rank 4 --repeats 5)
 log "fmav ${bench[*]} (forward)"
 "$build/bin/fmav" "${bench[@]}" --n 4096:1048576 --methods fma,sdpa-flash,sdpa-efficient,sdpa-cudnn,sdpa-math \
   --budget-s 60 --csv "$out/bench_forward.csv" > "$out/bench_forward.txt" 2>&1 || status=1

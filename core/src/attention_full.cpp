@@ -13,8 +13,13 @@ void check_qkv(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
   FMAV_CHECK(k.sizes() == q.sizes() && v.sizes() == q.sizes(),
              "q, k and v must have the same shape, got q ", shape_str(q.sizes().vec()), ", k ",
              shape_str(k.sizes().vec()), ", v ", shape_str(v.sizes().vec()));
-  FMAV_CHECK(q.scalar_type() == at::kFloat || q.scalar_type() == at::kDouble,
-             "q must be float32 or float64, got ", c10::toString(q.scalar_type()));
+  // float16 and bfloat16 are the CUDA kernels' (docs/CUDA.md); the CPU computes in 32 or 64 bits.
+  const bool half = q.scalar_type() == at::kHalf || q.scalar_type() == at::kBFloat16;
+  FMAV_CHECK(q.scalar_type() == at::kFloat || q.scalar_type() == at::kDouble || (half && q.is_cuda()),
+             "q must be float32 or float64 (on CUDA also float16 or bfloat16), got ", c10::toString(q.scalar_type()),
+             q.is_cuda() ? " on CUDA" : "");
+  FMAV_CHECK(k.device() == q.device() && v.device() == q.device(), "q, k and v must be on one device, got ",
+             q.device().str(), ", ", k.device().str(), ", ", v.device().str());
   FMAV_CHECK(k.scalar_type() == q.scalar_type() && v.scalar_type() == q.scalar_type(),
              "q, k and v must have the same dtype, got ", c10::toString(q.scalar_type()), ", ",
              c10::toString(k.scalar_type()), ", ", c10::toString(v.scalar_type()));
