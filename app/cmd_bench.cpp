@@ -1,5 +1,6 @@
 // `fmav bench`: the scaling benchmark (fmav/bench.h) from the command line: rows stream as
 // they are measured, then the table, each method's fitted exponent, and CSV/JSON files.
+// --device cuda benchmarks the GPU: FMA's fused CUDA kernels against each SDPA backend.
 
 #include <cmath>
 #include <cstdio>
@@ -9,6 +10,7 @@
 
 #include "commands.h"
 #include "fmav/bench.h"
+#include "fmav/device.h"
 #include "fmav/engine.h"
 #include "fmav/error.h"
 #include "fmav/tensor_io.h"
@@ -16,9 +18,12 @@
 namespace fmav::cli {
 namespace {
 
+// --methods when not given: the CPU's comparison, or on CUDA FMA against every SDPA backend.
+constexpr const char* kCpuMethods = "fma,fma-blocked,reference,full,sdpa,local,fma-average";
+constexpr const char* kCudaMethods = "fma,sdpa,sdpa-flash,sdpa-efficient,sdpa-cudnn,sdpa-math,local,fma-average";
+
 struct BenchArgs {
-  std::string methods = "fma,fma-blocked,reference,full,sdpa,local,fma-average";
-  std::string n = "1024:16384", dtype = "float32", csv, json, jsonl;
+  std::string methods, n = "1024:16384", dtype = "float32", device = "cpu", csv, json, jsonl;
   BenchConfig config;
 };
 
@@ -27,7 +32,9 @@ void add_bench_options(CLI::App& app, BenchArgs& a) {
       "bench", "Time attention methods against N (DESIGN.md §6): each is checked against its reference on\n"
                "the first N, warmed up, then timed; a method over --budget-s is skipped at larger N.\n"
                "Methods:\n" + bench_method_help());
-  cmd->add_option("--methods", a.methods, "comma-separated methods")->capture_default_str();
+  cmd->add_option("--methods", a.methods,
+                  std::string("comma-separated methods; default on the cpu: ") + kCpuMethods + ",\non cuda: " +
+                      kCudaMethods);
   cmd->add_option("--n", a.n, "sequence lengths: a list 1024,4096 or a power-of-two range 1024:262144")
       ->capture_default_str();
   cmd->add_option("--batch", a.config.batch, "batch B")->capture_default_str();
@@ -44,8 +51,10 @@ void add_bench_options(CLI::App& app, BenchArgs& a) {
   cmd->add_option("--budget-s", a.config.budget_s, "seconds per (method, N) before a method is given up")
       ->capture_default_str();
   cmd->add_option("--threads", a.config.threads, "LibTorch intra-op threads (0: all cores)")->capture_default_str();
-  cmd->add_option("--dtype", a.dtype, "float32 | float64")->check(CLI::IsMember({"float32", "float64"}))
+  cmd->add_option("--dtype", a.dtype, "float32 | float64 (CPU) | float16 | bfloat16 (CUDA)")
+      ->check(CLI::IsMember({"float32", "float64", "float16", "bfloat16"}))
       ->capture_default_str();
+  add_device_option(cmd, &a.device);
   cmd->add_flag("--backward", a.config.backward, "time forward + backward");
   cmd->add_option("--seed", a.config.seed, "seed of the inputs and weights")->capture_default_str();
   cmd->add_option("--csv", a.csv, "write the rows as CSV");
@@ -55,31 +64,42 @@ void add_bench_options(CLI::App& app, BenchArgs& a) {
 }
 
 std::string row_line(const BenchRow& r) {
-  char line[256];
+  char line[512];  // notes can be long: SDPA's reasons for a backend it cannot run
   std::snprintf(line, sizeof line, "  %-18s N=%-8lld %-12s median %10.3f ms  %7.1f GFLOP/s  peak %8.1f MiB%s%s",
                 r.method.c_str(), static_cast<long long>(r.n), r.status.c_str(), r.median_ms, r.gflops,
                 r.peak_bytes / 1048576.0, r.note.empty() ? "" : "  ", r.note.c_str());
   return line;
 }
 
-int run_bench_command(BenchArgs& a) {
-  a.config.methods = split_list(a.methods);
-  a.config.ns = parse_n_list(a.n);
-  a.config.dtype = a.dtype == "float64" ? DType::f64 : DType::f32;
+// Where the rows run, for the console and the results header: describe_device's line for a
+// GPU; for the CPU the threads bench will set (--threads) and the fused kernels' instruction set.
+std::string device_line(const BenchConfig& c) {
+  if (c.device == Device::cuda) return describe_device(c.device);
   const DeviceInfo info = device_info();
-  std::printf("fmav bench: B=%lld H=%lld D=%lld %s m=%lld p=%lld r(2D)=%lld %s%s, %d threads, kernels %s\n",
+  return "cpu (" + std::to_string(c.threads > 0 ? c.threads : info.threads) + " threads, kernels " + info.cpu_kernels +
+         ")";
+}
+
+int run_bench_command(BenchArgs& a) {
+  // Resolved before anything is written: --device cuda without one fails here, naming why.
+  a.config.device = resolve_device(parse_device(a.device));
+  const bool cuda = a.config.device == Device::cuda;
+  a.config.methods = split_list(a.methods.empty() ? (cuda ? kCudaMethods : kCpuMethods) : a.methods);
+  a.config.ns = parse_n_list(a.n);
+  a.config.dtype = parse_bench_dtype(a.dtype);
+  const std::string device_name = device_line(a.config);
+  std::printf("fmav bench: B=%lld H=%lld D=%lld %s m=%lld p=%lld r(2D)=%lld %s%s on %s\n",
               static_cast<long long>(a.config.batch), static_cast<long long>(a.config.heads),
               static_cast<long long>(a.config.dim), a.config.causal ? "causal" : "bidirectional",
               static_cast<long long>(a.config.block_size), static_cast<long long>(a.config.rank),
               static_cast<long long>(a.config.cell), a.dtype.c_str(),
-              a.config.backward ? " forward+backward" : " forward", a.config.threads > 0 ? a.config.threads : info.threads,
-              info.cpu_kernels.c_str());
+              a.config.backward ? " forward+backward" : " forward", device_name.c_str());
   std::fflush(stdout);
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> stream(nullptr, &std::fclose);
   if (!a.jsonl.empty()) {
     stream.reset(std::fopen(a.jsonl.c_str(), "wbx"));
     FMAV_CHECK(stream != nullptr, "--jsonl ", a.jsonl, ": cannot create it (it must not exist yet)");
-    append_line_synced(stream.get(), bench_header_json(a.config), a.jsonl);
+    append_line_synced(stream.get(), bench_header_json(a.config, device_name), a.jsonl);
   }
   const std::vector<BenchRow> rows = run_bench(a.config, [&](const BenchRow& r) {
     std::printf("%s\n", row_line(r).c_str());

@@ -237,11 +237,13 @@ FastPathCheck run_check(std::shared_ptr<const HeadInput> input, Inspector inspec
                "n x n scores; it is checked up to n = ", kMaxReferenceTokens, " (here n = ", n, ")");
     AttendOptions fma = input->options();
     fma.impl = settings.impl;
+    fma.device = settings.device;
     HostTensor out;
     check.fma_seconds = median_seconds([&] { out = attend(q, k, v, fma, input->weights); });
     check.rel_error = relative_error(out, inspector.fma_output());
     AttendOptions full;
     full.method = Method::full, full.impl = Impl::sdpa, full.fma.causal = input->fma.causal;
+    full.device = settings.device;
     check.full_seconds = median_seconds([&] { attend(q, k, v, full, {}); });
   } catch (const std::exception& e) {
     check.error = e.what();

@@ -419,12 +419,15 @@ void draw_fast_path(ViewerState& state) {
     }
     ImGui::EndCombo();
   }
-  // Only the CPU engine exists until the CUDA kernels land; CUDA is listed with the reason.
-  if (ImGui::BeginCombo("device", "cpu")) {
-    ImGui::Selectable("cpu", true);
-    ImGui::Selectable(state.device.cuda_available ? "cuda (no CUDA kernels in this build yet)"
-                                                   : "cuda (no CUDA device visible)",
-                      false, ImGuiSelectableFlags_Disabled);
+  // CUDA is offered where it can run; elsewhere it is listed, greyed out, with the reason.
+  const std::string why_not = cuda_unavailable_reason();
+  if (!why_not.empty() && f.device == Device::cuda) f.device = Device::cpu;
+  if (ImGui::BeginCombo("device", to_string(f.device))) {
+    for (Device d : {Device::cpu, Device::cuda, Device::automatic}) {
+      const bool blocked = d == Device::cuda && !why_not.empty();
+      if (ImGui::Selectable(to_string(d), d == f.device, blocked ? ImGuiSelectableFlags_Disabled : 0)) f.device = d;
+      if (blocked && ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled)) ImGui::SetTooltip("%s", why_not.c_str());
+    }
     ImGui::EndCombo();
   }
   ImGui::PopItemWidth();

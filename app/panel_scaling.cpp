@@ -2,14 +2,15 @@
 // peak memory against N on log-log axes, one series per method, with out-of-memory and
 // over-budget points as markers at the top edge, reference slopes O(N), O(N log N), O(N^2),
 // and the N from which FMA stays faster than each other method. A benchmark can also be run
-// from the view: run_bench on a worker thread (§5) streams each row into the plots (under a
-// mutex) and into a new .jsonl file.
+// from the view: run_bench on a worker thread (§5), on the CPU or the GPU, streams each row
+// into the plots (under a mutex) and into a new .jsonl file.
 
 #include "plot.h"
 #include "streamed_run.h"
 #include "viewer_state.h"
 
 #include "fmav/bench.h"
+#include "fmav/device.h"
 #include "fmav/error.h"
 #include "fmav/tensor_io.h"
 
@@ -41,6 +42,7 @@ struct BenchRun : StreamedRun<BenchRow> {
 struct BenchForm {
   std::string methods = "fma,sdpa,local", ns = "256:8192", out = "bench.jsonl";
   std::int64_t heads = 2;
+  Device device = Device::cpu;  // where the runs it starts compute (cuda: FMA against SDPA's backends)
 };
 
 struct ScalingPanel {
@@ -90,7 +92,8 @@ PlotSpec scaling_spec(const std::vector<BenchRow>& rows, bool memory) {
       s.x.push_back(static_cast<double>(r.n)), s.y.push_back(y);
       if (anchor_n == 0 && y > 0) anchor_n = static_cast<double>(r.n), anchor_y = y;
     }
-    spec.series.push_back(std::move(s));
+    // A method with only skipped rows (an sdpa-* backend on the CPU, say) has nothing to draw.
+    if (!s.x.empty() || !s.edge_x.empty()) spec.series.push_back(std::move(s));
   }
   if (anchor_n > 1 && n_hi > n_lo) {
     spec.series.push_back(power_law("O(N)", n_lo, n_hi, anchor_n, anchor_y, 1, 0));
@@ -137,14 +140,16 @@ void start_bench(ScalingPanel& panel) {
   FMAV_CHECK(f.heads >= 1 && f.heads <= 64, "bench heads must be in [1, 64], got ", f.heads);
   config.heads = f.heads;
   config.repeats = 3;
+  config.device = resolve_device(f.device);  // cuda without one: the error says why
   FMAV_CHECK(!f.out.empty(), "bench output file: expected a path, got nothing");
   const std::string path = std::filesystem::absolute(f.out).lexically_normal().string();
   std::shared_ptr<std::FILE> stream(std::fopen(path.c_str(), "wbx"), [](std::FILE* s) {
     if (s) std::fclose(s);
   });
   FMAV_CHECK(stream != nullptr, path, ": cannot create it (it must not exist yet)");
-  append_line_synced(stream.get(), bench_header_json(config), path);
-  panel.file = BenchFile{config, {}, false};
+  const std::string device_name = describe_device(config.device);
+  append_line_synced(stream.get(), bench_header_json(config, device_name), path);
+  panel.file = BenchFile{config, device_name, {}, false};
   panel.path = path;
   panel.latency.auto_fit = panel.memory.auto_fit = true;
   auto run = std::make_shared<BenchRun>();
@@ -166,6 +171,23 @@ void start_bench(ScalingPanel& panel) {
   });
 }
 
+// CPU, CUDA or auto for the runs the form starts; CUDA greyed out, its tooltip saying why,
+// where it cannot run (auto then means the CPU).
+void draw_device_combo(BenchForm& f) {
+  const std::string why_not_cuda = cuda_device_count() == 0 ? cuda_unavailable_reason() : "";
+  if (!why_not_cuda.empty() && f.device == Device::cuda) f.device = Device::cpu;
+  ImGui::SetNextItemWidth(90);
+  if (!ImGui::BeginCombo("device", to_string(f.device))) return;
+  for (Device d : {Device::cpu, Device::cuda, Device::automatic}) {
+    const bool unavailable = d == Device::cuda && !why_not_cuda.empty();
+    const int flags = unavailable ? ImGuiSelectableFlags_Disabled : 0;
+    if (ImGui::Selectable(to_string(d), f.device == d, flags)) f.device = d;
+    if (unavailable && ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled)) {
+      ImGui::SetTooltip("%s", why_not_cuda.c_str());
+    }
+  }
+  ImGui::EndCombo();
+}
 
 void draw_run_form(ViewerState& state, ScalingPanel& panel) {
   // Open at first when there is nothing to show, and while a run goes on (its Cancel button).
@@ -180,6 +202,8 @@ void draw_run_form(ViewerState& state, ScalingPanel& panel) {
   ImGui::InputText("N (list or a:b)", &f.ns);
   ImGui::SameLine(), ImGui::SetNextItemWidth(60);
   ImGui::InputScalar("heads", ImGuiDataType_S64, &f.heads);
+  ImGui::SameLine();
+  draw_device_combo(f);
   ImGui::SetNextItemWidth(360);
   ImGui::InputText("output file (new .jsonl)", &f.out);
   ImGui::EndDisabled();
@@ -247,11 +271,12 @@ void draw_scaling_view(ViewerState& state) {
     return;
   }
   const BenchConfig& c = panel.file.config;
-  ImGui::Text("%s: %zu rows; B = %lld, H = %lld, D = %lld, %s, m = %lld, p = %lld, %s%s", file_name(panel.path).c_str(),
-              panel.file.rows.size(), static_cast<long long>(c.batch), static_cast<long long>(c.heads),
-              static_cast<long long>(c.dim), c.causal ? "causal" : "bidirectional",
-              static_cast<long long>(c.block_size), static_cast<long long>(c.rank), dtype_name(c.dtype),
-              c.backward ? ", forward + backward" : "");
+  const std::string device = panel.file.device_name.empty() ? to_string(c.device) : panel.file.device_name;
+  ImGui::Text("%s: %zu rows; B = %lld, H = %lld, D = %lld, %s, m = %lld, p = %lld, %s%s; on %s",
+              file_name(panel.path).c_str(), panel.file.rows.size(), static_cast<long long>(c.batch),
+              static_cast<long long>(c.heads), static_cast<long long>(c.dim), c.causal ? "causal" : "bidirectional",
+              static_cast<long long>(c.block_size), static_cast<long long>(c.rank), bench_dtype_name(c.dtype),
+              c.backward ? ", forward + backward" : "", device.c_str());
   const std::vector<BenchCrossover> cross = bench_crossovers(panel.file.rows, kFma);
   for (const BenchCrossover& x : cross) {
     ImGui::BulletText("%s faster than %s from N = %lld", kFma, x.other.c_str(), static_cast<long long>(x.n));

@@ -142,7 +142,8 @@ std::string peer_settings(Method method, const FmaConfig& f, const PeerOptions& 
 struct FastPath {
   Impl impl = Impl::automatic;
   bool f64 = false;  // float64, else float32
-  bool operator==(const FastPath& o) const { return impl == o.impl && f64 == o.f64; }
+  Device device = Device::cpu;  // cuda: float32 only; times include the host-device copies
+  bool operator==(const FastPath& o) const { return impl == o.impl && f64 == o.f64 && device == o.device; }
   bool operator!=(const FastPath& o) const { return !(*this == o); }
 };
 struct FastPathCheck {

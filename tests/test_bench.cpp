@@ -1,6 +1,9 @@
 // The benchmark (fmav/bench.h): --n parsing, exponent fitting, a small real run with its
-// checks and statuses, the CSV/JSON files, and the tensor-memory accounting behind it.
+// checks and statuses, the CSV/JSON files, and the tensor-memory accounting behind it; the
+// device choice (its header key, its errors) and, on a GPU (BenchCuda), FMA against SDPA's
+// backends.
 
+#include <ATen/Context.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -11,6 +14,7 @@
 #include <sstream>
 
 #include "fmav/bench.h"
+#include "fmav/device.h"
 #include "memory_tracker.h"
 #include "test_util.h"
 
@@ -96,7 +100,8 @@ TEST(Bench, FitsTheExponentOfOkRows) {
 TEST(Bench, RunsEveryMethodChecksAndWritesFiles) {
   fmav::BenchConfig c;
   for (const std::string& m : fmav::bench_methods()) {
-    if (m.rfind("fma2d", 0) != 0 && m != "swin") c.methods.push_back(m);  // 1D methods, causal
+    // 1D methods, causal; not the sdpa-* rows, CUDA's (SdpaBackendsAreCudaOnly)
+    if (m.rfind("fma2d", 0) != 0 && m != "swin" && m.rfind("sdpa-", 0) != 0) c.methods.push_back(m);
   }
   c.ns = {100, 256};
   c.heads = 2, c.dim = 16, c.block_size = 16, c.rank = 4, c.repeats = 2, c.causal = true;
@@ -179,6 +184,134 @@ TEST(Bench, TrackerCountsTensorBytes) {
   EXPECT_EQ(fmav::tracked_live_bytes(), before);
   EXPECT_GE(fmav::tracked_peak_bytes() - before, 4 << 20);
   EXPECT_GT(fmav::peak_rss_bytes(), 0);
+}
+
+// ---- devices ----
+
+fmav::BenchConfig tiny_config() {
+  fmav::BenchConfig c;
+  c.ns = {64};
+  c.heads = 1, c.dim = 8, c.block_size = 16, c.repeats = 1;
+  return c;
+}
+
+TEST(Bench, HeaderRecordsTheDeviceAndOlderFilesMeanTheCpu) {
+  fmav::BenchConfig c = tiny_config();
+  c.methods = {"fma", "sdpa-flash"}, c.device = fmav::Device::cuda, c.dtype = fmav::DType::bf16;
+  const std::string name = "cuda:0 (NVIDIA H200, 139.8 GiB)";
+  const fmav::BenchFile gpu = fmav::parse_bench_file(fmav::bench_header_json(c, name) + "\n");
+  EXPECT_EQ(gpu.config.device, fmav::Device::cuda);
+  EXPECT_EQ(gpu.config.dtype, fmav::DType::bf16);
+  EXPECT_EQ(gpu.device_name, name);
+  // A header without "device" (and without "device_name"): written before either existed.
+  nlohmann::json old = nlohmann::json::parse(fmav::bench_header_json(c));
+  EXPECT_FALSE(old.contains("device_name"));
+  old["config"].erase("device");
+  old["config"]["dtype"] = "float32";
+  const fmav::BenchFile cpu = fmav::parse_bench_file(old.dump() + "\n");
+  EXPECT_EQ(cpu.config.device, fmav::Device::cpu);
+  EXPECT_EQ(cpu.device_name, "");
+  old["config"]["device"] = "gpu";
+  expect_error([&] { fmav::parse_bench_file(old.dump() + "\n"); }, "line 1: \"device\" must be cpu or cuda, got 'gpu'");
+  old["config"]["device"] = "cpu";
+  old["config"]["dtype"] = "float8";
+  expect_error([&] { fmav::parse_bench_file(old.dump() + "\n"); },
+               "\"dtype\" must be float32, float64, float16 or bfloat16, got 'float8'");
+  c.device = fmav::Device::automatic;  // a results file says where its rows ran
+  expect_error([&] { fmav::bench_header_json(c); }, "the device must be resolved (cpu or cuda)");
+}
+
+TEST(Bench, DtypesByName) {
+  for (fmav::DType d : {fmav::DType::f32, fmav::DType::f64, fmav::DType::f16, fmav::DType::bf16}) {
+    EXPECT_EQ(fmav::parse_bench_dtype(fmav::bench_dtype_name(d)), d);
+  }
+  expect_error([] { fmav::parse_bench_dtype("half"); },
+               "--dtype must be float32, float64, float16 or bfloat16, got 'half'");
+}
+
+TEST(Bench, SdpaBackendsAreCudaOnlyAndTheCpuTakesItsDtypes) {
+  fmav::BenchConfig c = tiny_config();
+  c.methods = {"sdpa-flash", "fma", "sdpa", "sdpa-math"};
+  const std::vector<fmav::BenchRow> rows = fmav::run_bench(c, nullptr);
+  ASSERT_EQ(rows.size(), 4u);  // SDPA's rows first: sdpa-flash, sdpa, sdpa-math, fma
+  for (int i : {0, 2}) {
+    EXPECT_EQ(rows[i].status, "skipped") << rows[i].method;
+    EXPECT_EQ(rows[i].note, "CUDA only: it forces one of SDPA's CUDA backends; run with --device cuda");
+  }
+  EXPECT_EQ(rows[1].method, "sdpa");
+  EXPECT_EQ(rows[1].status, "ok");
+  EXPECT_EQ(rows[1].speedup_vs_sdpa, 1.0);
+  EXPECT_EQ(rows[3].method, "fma");
+  EXPECT_NEAR(rows[3].speedup_vs_sdpa, rows[1].median_ms / rows[3].median_ms, 1e-12);
+  EXPECT_GT(rows[3].input_bytes, 0);  // q, k, v and the weights
+  const std::string help = fmav::bench_method_help();
+  EXPECT_NE(help.find("sdpa-cudnn: SDPA forced onto its cuDNN backend (float16, bfloat16) [CUDA only]"),
+            std::string::npos) << help;
+  EXPECT_NE(help.find("[CPU only]"), std::string::npos);
+  c.dtype = fmav::DType::bf16;
+  expect_error([&] { fmav::run_bench(c, nullptr); },
+               "bench: on the cpu --dtype must be float32 or float64, got bfloat16 (float16 and bfloat16 run "
+               "with --device cuda)");
+}
+
+TEST(Bench, CudaWithoutADeviceSaysWhy) {
+  if (fmav::cuda_device_count() > 0) GTEST_SKIP() << "a CUDA device is visible";
+  fmav::BenchConfig c = tiny_config();
+  c.methods = {"fma"}, c.device = fmav::Device::cuda;
+  expect_error([&] { fmav::run_bench(c, nullptr); }, "device cuda: " + fmav::cuda_unavailable_reason());
+  c.device = fmav::Device::automatic;  // auto: the CPU here
+  EXPECT_EQ(fmav::run_bench(c, nullptr).at(0).status, "ok");
+}
+
+// ---- on a GPU ----
+
+struct SdpaSwitches {
+  bool flash, efficient, cudnn, math;
+  static SdpaSwitches now() {
+    const at::Context& ctx = at::globalContext();
+    return {ctx.userEnabledFlashSDP(), ctx.userEnabledMemEfficientSDP(), ctx.userEnabledCuDNNSDP(),
+            ctx.userEnabledMathSDP()};
+  }
+  bool operator==(const SdpaSwitches& o) const {
+    return flash == o.flash && efficient == o.efficient && cudnn == o.cudnn && math == o.math;
+  }
+};
+
+TEST(BenchCuda, FmaAgainstEverySdpaBackend) {
+  if (fmav::cuda_device_count() == 0) GTEST_SKIP() << fmav::cuda_unavailable_reason();
+  fmav::BenchConfig c;
+  c.methods = {"fma", "local", "sdpa", "sdpa-flash", "sdpa-efficient", "sdpa-cudnn", "sdpa-math", "full"};
+  c.ns = {1024}, c.heads = 2, c.dim = 64, c.repeats = 2, c.causal = true, c.device = fmav::Device::cuda;
+  const SdpaSwitches before = SdpaSwitches::now();
+  for (const auto& [dtype, tolerance] : {std::pair{fmav::DType::f32, 2e-4}, std::pair{fmav::DType::bf16, 5e-2}}) {
+    c.dtype = dtype;
+    for (const fmav::BenchRow& r : fmav::run_bench(c, nullptr)) {
+      const std::string what = r.method + " " + fmav::bench_dtype_name(dtype) + ": " + r.note;
+      if (r.method == "full") {
+        EXPECT_EQ(r.status, "skipped") << what;
+        EXPECT_EQ(r.note, "CPU only: bench runs full on the CPU alone; run it with --device cpu");
+        continue;
+      }
+      if (r.status == "skipped") {  // a forced backend that does not take these inputs
+        EXPECT_EQ(r.method.rfind("sdpa-", 0), 0u) << what;
+        EXPECT_NE(r.note.find("backend does not take these inputs"), std::string::npos) << what;
+        continue;
+      }
+      ASSERT_EQ(r.status, "ok") << what;
+      EXPECT_LT(r.check_error, tolerance) << what;  // NaN (unchecked) fails too
+      EXPECT_GT(r.median_ms, 0) << what;
+      EXPECT_GT(r.peak_bytes, 0) << what << ": the output alone is a tensor";
+      EXPECT_GE(r.input_bytes, 3 * 2 * 1024 * 64 * 2) << what;  // q, k, v on the device
+      EXPECT_FALSE(std::isnan(r.speedup_vs_sdpa)) << what;
+    }
+    EXPECT_TRUE(SdpaSwitches::now() == before) << "the forced backends' switches were not restored";
+  }
+  c.dtype = fmav::DType::f64;
+  expect_error([&] { fmav::run_bench(c, nullptr); },
+               "bench: on cuda --dtype must be float32, float16 or bfloat16, got float64");
+  c.dtype = fmav::DType::f32, c.dim = 16;
+  c.methods = {"fma"};
+  EXPECT_EQ(fmav::run_bench(c, nullptr).at(0).note, "the CUDA kernels take head dimension D = 32, 64 or 128, got D = 16");
 }
 
 }  // namespace

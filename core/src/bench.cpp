@@ -1,16 +1,22 @@
 // `fmav bench` (fmav/bench.h): inputs per N, a correctness check per method on the first N,
-// then warm-up + timed repeats with exact tensor-memory accounting and peak RSS.
+// then warm-up + timed repeats with exact tensor-memory accounting and peak RSS. On CUDA:
+// CUDA events, the caching allocator's peak, and SDPA forced onto each of its backends.
 
 #include <algorithm>
+#include <array>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <fstream>
 #include <limits>
 #include <map>
 
+#include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <ATen/core/grad_mode.h>
+#include <c10/util/Exception.h>
 
+#include "cuda_backend.h"
 #include "fma_internal.h"
 #include "fmav/bench.h"
 #include "fmav/error.h"
@@ -23,27 +29,50 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
+// Where a method has a row. On CUDA bench runs the fused kernels and SDPA; the rest are the
+// CPU's (their tensor ops would run on a GPU, but unchecked there: they are skipped rows).
+enum class Runs { both, cpu_only, cuda_only };
+
 struct MethodInfo {
   const char* name;
+  Runs runs;
   const char* help;
 };
 const MethodInfo kMethods[] = {
-    {"fma", "FMA-1D, fused CPU kernels, learned down-sampling (the default implementation)"},
-    {"fma-blocked", "FMA-1D from LibTorch tensor ops (gathers; autograd), learned"},
-    {"reference", "FMA-1D dense reference (O(N^2) memory), learned"},
-    {"full", "full softmax attention in plain tensor ops (O(N^2) memory)"},
-    {"sdpa", "LibTorch's scaled_dot_product_attention (flash kernel on CPU)"},
-    {"local", "FMA's near field alone (blocks b-1, b, b+1), fused kernels"},
-    {"fma-average", "FMA-1D, fused kernels, average down-sampling (no weights)"},
-    {"fma-linear", "FMA-linear (§3): fused near field + O(N) push-down in tensor ops, learned"},
-    {"fma-linear-average", "FMA-linear (§3) as fma-linear, average down-sampling"},
-    {"fma2d", "FMA2D (§4) on the most square H x W = N grid, cells --cell, blocked, learned"},
-    {"fma2d-linear", "FMA2D with query down-sampling, O(N), blocked, learned"},
-    {"htransformer", "H-Transformer-1D, blocks of --block, tensor ops"},
-    {"linear", "Linear Transformer (elu + 1 features), O(N D^2), tensor ops"},
-    {"reformer", "Reformer LSH, chunks of --block, --hash-rounds rounds, tensor ops"},
-    {"swin", "Swin windows of --cell x --cell (shifted) on the most square H x W = N grid"},
+    {"fma", Runs::both, "FMA-1D, fused kernels (CPU or CUDA), learned down-sampling (the default)"},
+    {"fma-blocked", Runs::cpu_only, "FMA-1D from LibTorch tensor ops (gathers; autograd), learned"},
+    {"reference", Runs::cpu_only, "FMA-1D dense reference (O(N^2) memory), learned"},
+    {"full", Runs::cpu_only, "full softmax attention in plain tensor ops (O(N^2) memory; on CUDA: sdpa-math)"},
+    {"sdpa", Runs::both, "LibTorch's scaled_dot_product_attention, its own backend choice (CPU: flash)"},
+    {"sdpa-flash", Runs::cuda_only, "SDPA forced onto its flash-attention backend (float16, bfloat16)"},
+    {"sdpa-efficient", Runs::cuda_only, "SDPA forced onto its memory-efficient backend"},
+    {"sdpa-cudnn", Runs::cuda_only, "SDPA forced onto its cuDNN backend (float16, bfloat16)"},
+    {"sdpa-math", Runs::cuda_only, "SDPA forced onto its math backend (plain ops, O(N^2) memory)"},
+    {"local", Runs::both, "FMA's near field alone (blocks b-1, b, b+1), fused kernels"},
+    {"fma-average", Runs::both, "FMA-1D, fused kernels, average down-sampling (no weights)"},
+    {"fma-linear", Runs::cpu_only, "FMA-linear (§3): fused near field + O(N) push-down in tensor ops, learned"},
+    {"fma-linear-average", Runs::cpu_only, "FMA-linear (§3) as fma-linear, average down-sampling"},
+    {"fma2d", Runs::cpu_only, "FMA2D (§4) on the most square H x W = N grid, cells --cell, blocked, learned"},
+    {"fma2d-linear", Runs::cpu_only, "FMA2D with query down-sampling, O(N), blocked, learned"},
+    {"htransformer", Runs::cpu_only, "H-Transformer-1D, blocks of --block, tensor ops"},
+    {"linear", Runs::cpu_only, "Linear Transformer (elu + 1 features), O(N D^2), tensor ops"},
+    {"reformer", Runs::cpu_only, "Reformer LSH, chunks of --block, --hash-rounds rounds, tensor ops"},
+    {"swin", Runs::cpu_only, "Swin windows of --cell x --cell (shifted) on the most square H x W = N grid"},
 };
+
+const MethodInfo* find_method(const std::string& name) {
+  for (const MethodInfo& m : kMethods) {
+    if (name == m.name) return &m;
+  }
+  return nullptr;
+}
+
+// SDPA's rows: LibTorch's own choice and the forced backends.
+bool is_sdpa(const std::string& m) { return m == "sdpa" || m.rfind("sdpa-", 0) == 0; }
+// The backend an sdpa-* row forces: "flash", "efficient", "cudnn", "math"; "" for sdpa.
+std::string sdpa_backend(const std::string& m) { return m.rfind("sdpa-", 0) == 0 ? m.substr(5) : ""; }
+// The rows that run the fused kernels, on CUDA only for the head dimensions they take.
+bool is_fused(const std::string& m) { return m == "fma" || m == "fma-average" || m == "local"; }
 
 bool is_2d_method(const std::string& m) { return m == "fma2d" || m == "fma2d-linear" || m == "swin"; }
 
@@ -52,9 +81,115 @@ bool peer_method(const std::string& m) {
   return m == "htransformer" || m == "linear" || m == "reformer" || m == "swin";
 }
 
+// ---- SDPA on one backend (CUDA) ----
+
+// Thrown where a row cannot run here, with why: a forced SDPA backend that does not take the
+// inputs (flash and cuDNN want float16 or bfloat16, for one).
+struct RowSkipped {
+  std::string why;
+};
+
+// Forces SDPA onto one backend while alive by LibTorch's global switches (all off but that
+// one) and puts them back as they were, also when the call throws. They are process-wide:
+// an SDPA on another thread meanwhile (the GUI's maps of full attention) gets the same
+// choice, and on the CPU, which has no efficient or cuDNN backend, finds none and fails.
+class SdpaBackendGuard {
+ public:
+  explicit SdpaBackendGuard(const std::string& backend) {
+    const at::Context& ctx = at::globalContext();
+    m_was = {ctx.userEnabledFlashSDP(), ctx.userEnabledMemEfficientSDP(), ctx.userEnabledCuDNNSDP(),
+             ctx.userEnabledMathSDP()};
+    set({backend == "flash", backend == "efficient", backend == "cudnn", backend == "math"});
+  }
+  ~SdpaBackendGuard() { set(m_was); }
+  SdpaBackendGuard(const SdpaBackendGuard&) = delete;
+  SdpaBackendGuard& operator=(const SdpaBackendGuard&) = delete;
+
+ private:
+  using Switches = std::array<bool, 4>;  // flash, memory-efficient, cuDNN, math
+  static void set(const Switches& on) {
+    at::Context& ctx = at::globalContext();
+    ctx.setSDPUseFlash(on[0]);
+    ctx.setSDPUseMemEfficient(on[1]);
+    ctx.setSDPUseCuDNN(on[2]);
+    ctx.setSDPUseMath(on[3]);
+  }
+  Switches m_was;
+};
+
+// LibTorch's warnings on this thread, kept instead of printed: before SDPA throws "No
+// available kernel" it warns, backend by backend, why each could not take the inputs.
+struct WarningLog : c10::WarningHandler {
+  std::vector<std::string> messages;
+  void process(const c10::Warning& warning) override { messages.push_back(warning.msg()); }
+};
+
+// The reasons SDPA gave for `backend`: the warnings after its "... kernel not used because:".
+std::string backend_reasons(const std::vector<std::string>& warnings, const std::string& backend) {
+  const std::string key = backend == "efficient" ? "memory efficient" : backend;  // flash, cudnn
+  std::string section, out;
+  for (std::string w : warnings) {
+    w = w.substr(0, w.find('\n'));
+    std::string lower = w;
+    for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (lower.find("not used because") != std::string::npos) {
+      section = lower;
+    } else if (section.find(key) != std::string::npos) {
+      out += (out.empty() ? "" : "; ") + w;
+    }
+  }
+  return out;
+}
+
+// SDPA of (B, H, N, D) q, k, v on `backend` ("": LibTorch's own choice). Throws RowSkipped
+// with LibTorch's reasons when the forced backend does not take these inputs.
+at::Tensor sdpa_on(const std::string& backend, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                   bool causal) {
+  if (backend.empty()) return at::scaled_dot_product_attention(q, k, v, {}, 0.0, causal);
+  WarningLog log;
+  const c10::WarningUtils::WarningHandlerGuard capture(&log);
+  const SdpaBackendGuard force(backend);
+  try {
+    return at::scaled_dot_product_attention(q, k, v, {}, 0.0, causal);
+  } catch (const c10::Error& e) {
+    // LibTorch 2.x says one or the other when no enabled backend takes the inputs.
+    const std::string what = e.what_without_backtrace();
+    if (what.find("No available kernel") == std::string::npos && what.find("No viable backend") == std::string::npos) {
+      throw;
+    }
+    const std::string why = backend_reasons(log.messages, backend);
+    throw RowSkipped{"SDPA's " + backend + " backend does not take these inputs" + (why.empty() ? "" : ": " + why)};
+  }
+}
+
+// ---- the problem of one N ----
+
+at::ScalarType scalar_type_of(DType dtype) {
+  switch (dtype) {
+    case DType::f64: return at::kDouble;
+    case DType::f16: return at::kHalf;
+    case DType::bf16: return at::kBFloat16;
+    default: return at::kFloat;
+  }
+}
+
+// The weights as `options` (dtype, device): onto the GPU for a CUDA run (the fused CUDA path
+// would otherwise copy them in every timed call), back to the CPU in float64 for its oracle.
+FmaWeights weights_as(FmaWeights weights, const at::TensorOptions& options) {
+  for (LevelWeights& level : weights) {
+    for (Stream s : {Stream::k, Stream::v, Stream::q}) {
+      for (at::Tensor* t : {&level.of(s).weight, &level.of(s).col_weight, &level.of(s).bias}) {
+        if (t->defined()) *t = t->to(options);
+      }
+    }
+  }
+  return weights;
+}
+
 // The inputs of one N and every method's FMA configuration and weights.
 struct Problem {
-  at::Tensor q, k, v, upstream;
+  bool cuda = false;               // q, k, v, upstream and weights are on the GPU
+  at::Tensor q, k, v, upstream;    // in the bench's dtype
   FmaConfig learned, average;
   FmaWeights weights;
   std::map<std::string, FmaConfig> variant;       // fma-linear*, fma2d*
@@ -87,20 +222,26 @@ AttendOptions peer_options(const BenchConfig& c, const std::string& method, std:
 
 Problem make_problem(const BenchConfig& c, std::int64_t n) {
   Problem p;
-  const at::ScalarType dtype = c.dtype == DType::f64 ? at::kDouble : at::kFloat;
+  p.cuda = c.device == Device::cuda;
+  const at::ScalarType dtype = scalar_type_of(c.dtype);
+  // Drawn on the CPU (float32; float64 for a float64 run) from the seed, then converted and
+  // moved: every device and dtype benchmarks the same numbers, as rounded.
+  const auto drawn = at::TensorOptions().dtype(c.dtype == DType::f64 ? at::kDouble : at::kFloat);
+  const auto used = at::TensorOptions().dtype(dtype).device(p.cuda ? at::kCUDA : at::kCPU);
   at::manual_seed(c.seed + n);
-  const auto opts = at::TensorOptions().dtype(dtype);
-  p.q = at::randn({c.batch, c.heads, n, c.dim}, opts);
-  p.k = at::randn({c.batch, c.heads, n, c.dim}, opts);
-  p.v = at::randn({c.batch, c.heads, n, c.dim}, opts);
-  if (c.backward) p.upstream = at::randn({c.batch, c.heads, n, c.dim}, opts);
+  const auto draw = [&] { return at::randn({c.batch, c.heads, n, c.dim}, drawn).to(used); };
+  p.q = draw();
+  p.k = draw();
+  p.v = draw();
+  if (c.backward) p.upstream = draw();
   p.learned.block_size = p.average.block_size = c.block_size;
   p.learned.rank = p.average.rank = c.rank;
   p.learned.causal = p.average.causal = c.causal;
   p.average.downsample = Downsample::average;
   const int levels = make_levels(n, c.block_size).num_levels;
-  p.weights = to_fma_weights(random_downsample_weights(p.learned, c.dim, levels, c.seed), p.learned, c.dim,
-                             levels, dtype);
+  p.weights = weights_as(to_fma_weights(random_downsample_weights(p.learned, c.dim, levels, c.seed), p.learned,
+                                        c.dim, levels, dtype),
+                         used);
   for (const std::string& m : c.methods) {
     if (peer_method(m)) {
       p.peer[m] = peer_options(c, m, n);
@@ -122,7 +263,7 @@ at::Tensor run_method(const std::string& method, const Problem& p, const at::Ten
   if (method == "fma-blocked") return fma_blocked(q, k, v, p.learned, p.weights);
   if (method == "reference") return fma_reference(q, k, v, p.learned, p.weights);
   if (method == "full") return full_attention_math(q, k, v, causal);
-  if (method == "sdpa") return full_attention_sdpa(q, k, v, causal);
+  if (is_sdpa(method)) return sdpa_on(sdpa_backend(method), q, k, v, causal);
   if (method == "local") return local_attention_fused(q, k, v, p.learned.block_size, causal);
   if (method == "fma-average") return fma_fused(q, k, v, p.average, {});
   if (p.peer.count(method)) return peer_attention(q, k, v, p.peer.at(method));
@@ -134,9 +275,8 @@ at::Tensor run_method(const std::string& method, const Problem& p, const at::Ten
   throw Error("unknown bench method '" + method + "'");
 }
 
-// One timed call: forward, or forward + backward through every input.
-double time_call(const std::string& method, const Problem& p, bool backward) {
-  const auto start = std::chrono::steady_clock::now();
+// One call: forward, or forward + backward through every input.
+void call(const std::string& method, const Problem& p, bool backward) {
   if (!backward) {
     at::AutoGradMode no_grad(false);
     run_method(method, p, p.q, p.k, p.v);
@@ -145,8 +285,37 @@ double time_call(const std::string& method, const Problem& p, bool backward) {
                      v = p.v.detach().requires_grad_(true);
     (run_method(method, p, q, k, v) * p.upstream).sum().backward();
   }
+}
+
+// Seconds one call takes: by the wall clock on the CPU; on CUDA by events on the current
+// stream around it (the launches return at once; the stop event waits for the last kernel).
+double time_call(const std::string& method, const Problem& p, bool backward) {
+  if (p.cuda) {
+    CudaTimer timer;
+    timer.start();
+    call(method, p, backward);
+    return 1e-3 * timer.stop_ms();
+  }
+  const auto start = std::chrono::steady_clock::now();
+  call(method, p, backward);
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
+
+// Starts a new peak of memory and returns what is allocated now: LibTorch's CPU tensors by
+// the tracker; on CUDA the caching allocator's statistics, after a synchronize so nothing
+// earlier is in flight (its peak restarts at what is allocated).
+std::int64_t reset_peak_memory(bool cuda) {
+  reset_peak_rss();
+  if (!cuda) {
+    reset_tracked_peak();
+    return tracked_live_bytes();
+  }
+  cuda_synchronize();
+  cuda_reset_peak_memory();
+  return cuda_peak_memory_bytes();
+}
+
+std::int64_t peak_memory(bool cuda) { return cuda ? cuda_peak_memory_bytes() : tracked_peak_bytes(); }
 
 // ---- FLOPs: 4 D per (query, key-slot) pair, plus the pyramid ----
 
@@ -232,7 +401,7 @@ double method_flops(const std::string& method, const BenchConfig& c, const Probl
   const Levels lv = make_levels(n, c.block_size);
   const double n_d = static_cast<double>(n);
   double pairs = 0, extra = 0;
-  if (method == "sdpa") pairs = c.causal ? n_d * (n_d + 1) / 2 : n_d * n_d;
+  if (is_sdpa(method)) pairs = c.causal ? n_d * (n_d + 1) / 2 : n_d * n_d;
   if (method == "full") pairs = n_d * n_d;
   if (method == "reference") pairs = n_d * reference_columns(p.learned, n), extra = pyramid_flops(c, p.learned, lv);
   if (method == "fma") pairs = fused_pairs(lv, p.learned, true), extra = pyramid_flops(c, p.learned, lv);
@@ -265,10 +434,38 @@ double available_bytes() {
   return 8.0 * (1ull << 30);
 }
 
-// max |method - its reference| on this problem; NaN for the references themselves.
-double check_error(const std::string& method, const Problem& p, std::int64_t n) {
-  at::AutoGradMode no_grad(false);
-  const at::Tensor out = run_method(method, p, p.q, p.k, p.v);
+// ---- checks ----
+
+// The largest first N a CUDA row is checked at: its oracle is dense, float64, on the CPU.
+constexpr std::int64_t kCudaCheckMaxN = 4096;
+
+// The largest check error a row may have: the CPU's float64 and float32 bounds; on CUDA
+// twice the CPU's float32 one (STYLE.md: a GPU result within twice the CPU fp32 error), and
+// for the half types their rounding of outputs of order 1 (an ulp: 2^-10, 2^-7) with room
+// for the kernels' sums in that precision.
+double check_tolerance(DType dtype, bool cuda) {
+  switch (dtype) {
+    case DType::f64: return 1e-9;
+    case DType::f16: return 1e-2;
+    case DType::bf16: return 5e-2;
+    default: return cuda ? 2e-4 : 1e-4;
+  }
+}
+
+// A CUDA problem's inputs and weights on the CPU in float64: the oracle checks the GPU
+// against the very numbers it was given.
+Problem oracle_of(const Problem& p) {
+  Problem o = p;
+  const auto cpu64 = at::TensorOptions().dtype(at::kDouble).device(at::kCPU);
+  o.cuda = false;
+  o.q = p.q.to(cpu64), o.k = p.k.to(cpu64), o.v = p.v.to(cpu64), o.upstream = at::Tensor();
+  o.weights = weights_as(p.weights, cpu64);
+  return o;
+}
+
+// The output `method` is checked against on p's inputs; undefined where no reference is
+// affordable (the dense ones at small N; the blocked FMA beyond).
+at::Tensor reference_output(const std::string& method, const Problem& p, std::int64_t n) {
   const bool small = n <= 8192;
   at::Tensor ref;
   if (method == "fma" || method == "fma-blocked")
@@ -276,20 +473,41 @@ double check_error(const std::string& method, const Problem& p, std::int64_t n) 
   if (method == "fma-average")
     ref = small ? fma_reference(p.q, p.k, p.v, p.average, {}) : fma_blocked(p.q, p.k, p.v, p.average, {});
   if (p.variant.count(method) && n <= 4096) ref = fma_reference(p.q, p.k, p.v, p.variant.at(method), p.variant_weights.at(method));
-  if (method == "sdpa" && small) ref = full_attention_math(p.q, p.k, p.v, p.learned.causal);
+  if (is_sdpa(method) && small) ref = full_attention_math(p.q, p.k, p.v, p.learned.causal);
   if (method == "local" && small) ref = local_attention_math(p.q, p.k, p.v, p.learned.block_size, p.learned.causal);
   if (p.peer.count(method) && n <= 4096) ref = peer_reference(p.q, p.k, p.v, p.peer.at(method));
+  return ref;
+}
+
+// max |method - its reference| on this problem; NaN for the references themselves and for
+// a CUDA row whose N is over kCudaCheckMaxN.
+double check_error(const std::string& method, const Problem& p, std::int64_t n) {
+  if (p.cuda && n > kCudaCheckMaxN) return kNaN;
+  at::AutoGradMode no_grad(false);
+  const at::Tensor out = run_method(method, p, p.q, p.k, p.v);
+  const at::Tensor ref = reference_output(method, p.cuda ? oracle_of(p) : p, n);
   if (!ref.defined()) return kNaN;
-  return (out - ref).abs().max().item<double>();
+  return (out.to(ref.options()) - ref).abs().max().item<double>();
+}
+
+// The device's dtypes: the CPU path's float32 and float64; the CUDA kernels' float32,
+// float16 and bfloat16. `c.device` is resolved.
+void validate_dtype(const BenchConfig& c) {
+  if (c.device == Device::cuda) {
+    FMAV_CHECK(c.dtype == DType::f32 || c.dtype == DType::f16 || c.dtype == DType::bf16,
+               "bench: on cuda --dtype must be float32, float16 or bfloat16, got ", bench_dtype_name(c.dtype));
+  } else {
+    FMAV_CHECK(c.dtype == DType::f32 || c.dtype == DType::f64, "bench: on the cpu --dtype must be float32 or ",
+               "float64, got ", bench_dtype_name(c.dtype), " (float16 and bfloat16 run with --device cuda)");
+  }
 }
 
 void validate_bench(const BenchConfig& c) {
   FMAV_CHECK(!c.methods.empty(), "bench: --methods is empty");
+  std::string known;
+  for (const MethodInfo& info : kMethods) known += (known.empty() ? "" : ", ") + std::string(info.name);
   for (const std::string& m : c.methods) {
-    const auto& known = bench_methods();
-    FMAV_CHECK(std::find(known.begin(), known.end(), m) != known.end(), "bench: unknown method '", m,
-               "'; known: fma, fma-blocked, reference, full, sdpa, local, fma-average, fma-linear, ",
-               "fma-linear-average, fma2d, fma2d-linear, htransformer, linear, reformer, swin");
+    FMAV_CHECK(find_method(m) != nullptr, "bench: unknown method '", m, "'; known: ", known);
     FMAV_CHECK(!is_2d_method(m) || !c.causal, "bench: ", m, " is bidirectional; run it without --causal");
   }
   FMAV_CHECK(!c.ns.empty(), "bench: --n is empty");
@@ -298,7 +516,7 @@ void validate_bench(const BenchConfig& c) {
              ", ", c.heads, ", ", c.dim);
   FMAV_CHECK(c.repeats >= 1, "bench: --repeats must be >= 1, got ", c.repeats);
   FMAV_CHECK(c.budget_s > 0, "bench: --budget-s must be > 0, got ", c.budget_s);
-  FMAV_CHECK(c.dtype == DType::f32 || c.dtype == DType::f64, "bench: --dtype must be float32 or float64");
+  validate_dtype(c);
   FmaConfig f;
   f.block_size = c.block_size, f.rank = c.rank;
   validate(f);
@@ -317,9 +535,7 @@ void validate_bench(const BenchConfig& c) {
 
 // Warm-up, then as many repeats as the budget allows (at most c.repeats).
 void measure(BenchRow& row, const BenchConfig& c, const Problem& p) {
-  reset_tracked_peak();
-  reset_peak_rss();
-  const std::int64_t before = tracked_live_bytes();
+  const std::int64_t before = reset_peak_memory(p.cuda);
   const double warm = time_call(row.method, p, c.backward);
   std::vector<double> times;
   if (warm > c.budget_s) {
@@ -336,9 +552,59 @@ void measure(BenchRow& row, const BenchConfig& c, const Problem& p) {
   row.median_ms = 1e3 * (times.size() % 2 ? times[times.size() / 2]
                                            : 0.5 * (times[times.size() / 2 - 1] + times[times.size() / 2]));
   row.min_ms = 1e3 * times.front();
-  row.peak_bytes = tracked_peak_bytes() - before;
+  row.input_bytes = before;
+  row.peak_bytes = peak_memory(p.cuda) - before;
   row.peak_rss_bytes = peak_rss_bytes();
   row.gflops = row.flops / (row.median_ms * 1e-3) * 1e-9;
+}
+
+// Why `method` has no row on this device, or "": the sdpa-* rows force CUDA backends; on
+// CUDA the fused rows need a head dimension the kernels take; kMethods says the rest.
+std::string device_skip(const std::string& method, const BenchConfig& c, bool cuda) {
+  const Runs runs = find_method(method)->runs;
+  if (!cuda) {
+    return runs == Runs::cuda_only ? "CUDA only: it forces one of SDPA's CUDA backends; run with --device cuda" : "";
+  }
+  if (runs == Runs::cpu_only) return "CPU only: bench runs " + method + " on the CPU alone; run it with --device cpu";
+  if (is_fused(method) && !cuda_kernels_take(scalar_type_of(c.dtype), c.dim)) {
+    return "the CUDA kernels take head dimension D = 32, 64 or 128, got D = " + std::to_string(c.dim);
+  }
+  return "";
+}
+
+// One row: skipped (device, given up, a backend that cannot run), predicted out of memory,
+// failed its check (on the first N), or measured. `given_up`: methods skipped from now on.
+void run_row(BenchRow& row, const BenchConfig& c, const Problem& p, bool first_n,
+             std::map<std::string, std::string>& given_up) {
+  const std::string& method = row.method;
+  const std::string elsewhere = device_skip(method, c, p.cuda);
+  const double need = dense_bytes(method, c, p, row.n);
+  if (!elsewhere.empty() || given_up.count(method)) {
+    row.status = "skipped", row.note = !elsewhere.empty() ? elsewhere : given_up[method];
+  } else if (need > 0.5 * available_bytes()) {  // leave room: an OOM kill loses the run
+    row.status = "oom";
+    row.note = "predicted: needs " + std::to_string(static_cast<long long>(need / (1 << 20))) + " MiB";
+    given_up[method] = "out of memory at a smaller N";
+  } else {
+    try {
+      if (first_n) row.check_error = check_error(method, p, row.n);
+      if (row.check_error > check_tolerance(c.dtype, p.cuda)) {
+        row.status = "failed-check";
+        row.note = "max error " + std::to_string(row.check_error) + " against its reference";
+        given_up[method] = "failed its check";
+        return;
+      }
+      measure(row, c, p);
+      if (row.status == "over-budget") given_up[method] = "over budget at N = " + std::to_string(row.n);
+    } catch (const RowSkipped& skipped) {
+      row.status = "skipped", row.note = skipped.why;
+    } catch (const std::exception& e) {
+      if (!is_out_of_memory(e)) throw;
+      const std::string what = e.what();
+      row.status = "oom", row.note = what.substr(0, what.find('\n'));
+      given_up[method] = "out of memory at a smaller N";
+    }
+  }
 }
 
 }  // namespace
@@ -354,58 +620,38 @@ const std::vector<std::string>& bench_methods() {
 
 std::string bench_method_help() {
   std::string out;
-  for (const MethodInfo& m : kMethods) out += std::string("  ") + m.name + ": " + m.help + "\n";
+  for (const MethodInfo& m : kMethods) {
+    const char* where = m.runs == Runs::cpu_only ? " [CPU only]" : m.runs == Runs::cuda_only ? " [CUDA only]" : "";
+    out += std::string("  ") + m.name + ": " + m.help + where + "\n";
+  }
   return out;
 }
 
-std::vector<BenchRow> run_bench(const BenchConfig& config, const std::function<void(const BenchRow&)>& on_row) {
+std::vector<BenchRow> run_bench(const BenchConfig& requested, const std::function<void(const BenchRow&)>& on_row) {
+  BenchConfig config = requested;
+  config.device = resolve_device(config.device);
   validate_bench(config);
   install_memory_tracker();
   if (config.threads > 0) at::set_num_threads(config.threads);
-  // SDPA first at each N, so every later row can report its speed-up over it.
+  // SDPA's rows first at each N, so every later row can report its speed-up over them.
   std::vector<std::string> order = config.methods;
-  std::stable_partition(order.begin(), order.end(), [](const std::string& m) { return m == "sdpa"; });
+  std::stable_partition(order.begin(), order.end(), is_sdpa);
   std::vector<BenchRow> rows;
   std::map<std::string, std::string> given_up;  // method -> why it is skipped from now on
   for (std::size_t ni = 0; ni < config.ns.size(); ++ni) {
     const std::int64_t n = config.ns[ni];
     const Problem problem = make_problem(config, n);
-    double sdpa_ms = kNaN;
+    double sdpa_ms = kNaN;  // the fastest SDPA row's median at this N so far
     for (const std::string& method : order) {
       BenchRow row;
       row.method = method, row.n = n, row.median_ms = row.min_ms = kNaN;
       row.speedup_vs_sdpa = kNaN, row.check_error = kNaN;
       row.flops = method_flops(method, config, problem, n);
-      row.input_bytes = tracked_live_bytes();
-      const double need = dense_bytes(method, config, problem, n);
-      try {
-        if (given_up.count(method)) {
-          row.status = "skipped", row.note = given_up[method];
-        } else if (need > 0.5 * available_bytes()) {  // leave room: an OOM kill loses the run
-          row.status = "oom";
-          row.note = "predicted: needs " + std::to_string(static_cast<long long>(need / (1 << 20))) + " MiB";
-          given_up[method] = "out of memory at a smaller N";
-        } else {
-          if (ni == 0) row.check_error = check_error(method, problem, n);
-          const double tolerance = config.dtype == DType::f64 ? 1e-9 : 1e-4;
-          if (row.check_error > tolerance) {
-            row.status = "failed-check";
-            row.note = "max error " + std::to_string(row.check_error) + " against its reference";
-            given_up[method] = "failed its check";
-          } else {
-            measure(row, config, problem);
-            if (row.status == "over-budget") given_up[method] = "over budget at N = " + std::to_string(n);
-          }
-        }
-      } catch (const std::exception& e) {
-        if (!is_out_of_memory(e)) throw;
-        const std::string what = e.what();
-        row.status = "oom", row.note = what.substr(0, what.find('\n'));
-        given_up[method] = "out of memory at a smaller N";
-      }
+      run_row(row, config, problem, ni == 0, given_up);
       // An over-budget SDPA row still holds one real measurement: speed-ups use it too.
-      if (method == "sdpa" && (row.status == "ok" || row.status == "over-budget")) sdpa_ms = row.median_ms;
-      if (row.status == "ok" || row.status == "over-budget") row.speedup_vs_sdpa = sdpa_ms / row.median_ms;
+      const bool measured = row.status == "ok" || row.status == "over-budget";
+      if (measured && is_sdpa(method) && (std::isnan(sdpa_ms) || row.median_ms < sdpa_ms)) sdpa_ms = row.median_ms;
+      if (measured) row.speedup_vs_sdpa = sdpa_ms / row.median_ms;
       rows.push_back(row);
       if (on_row) on_row(row);
     }

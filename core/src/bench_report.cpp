@@ -1,12 +1,13 @@
 // The benchmark's text forms (fmav/bench.h): the --n list, the fitted exponent, the table,
 // CSV and JSON. No LibTorch, so the GUI and fuzzers can use them.
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <map>
-#include <algorithm>
-#include <cstdio>
 #include <sstream>
+#include <utility>
 
 #include "fmav/bench.h"
 #include "fmav/error.h"
@@ -36,7 +37,44 @@ std::string number(double x, const char* format = "%.4g") {
   return buf;
 }
 
+// The dtypes bench knows, in --dtype's spelling.
+constexpr std::pair<DType, const char*> kBenchDtypes[] = {
+    {DType::f32, "float32"}, {DType::f64, "float64"}, {DType::f16, "float16"}, {DType::bf16, "bfloat16"}};
+
+// A results file records the device its rows ran on: cpu or cuda, never auto. Spelled here,
+// not by fmav/device.h's to_string and parse_device: those live in fmav_core, and this file
+// is fmav_io's (the fuzzers link no LibTorch).
+constexpr std::pair<Device, const char*> kBenchDevices[] = {{Device::cpu, "cpu"}, {Device::cuda, "cuda"}};
+
+const char* bench_device_name(Device device) {
+  for (const auto& [d, name] : kBenchDevices) {
+    if (d == device) return name;
+  }
+  throw Error("bench results: the device must be resolved (cpu or cuda) before the header is written, got auto");
+}
+
+Device parse_bench_device(const std::string& name, const std::string& where) {
+  for (const auto& [d, known] : kBenchDevices) {
+    if (name == known) return d;
+  }
+  throw Error(where + ": \"device\" must be cpu or cuda, got '" + name + "'");
+}
+
 }  // namespace
+
+const char* bench_dtype_name(DType dtype) {
+  for (const auto& [d, name] : kBenchDtypes) {
+    if (d == dtype) return name;
+  }
+  return dtype_name(dtype);  // not one bench takes; validation names it
+}
+
+DType parse_bench_dtype(const std::string& name, const char* option) {
+  for (const auto& [d, known] : kBenchDtypes) {
+    if (name == known) return d;
+  }
+  throw Error(std::string(option) + " must be float32, float64, float16 or bfloat16, got '" + name + "'");
+}
 
 std::vector<std::string> split_list(const std::string& text) {
   std::vector<std::string> out;
@@ -149,7 +187,7 @@ BenchRow parse_row(const Json& j, const std::string& where) {
 BenchConfig parse_config(const Json& j, const std::string& where) {
   FMAV_CHECK(j.is_object(), where, ": \"config\" must be a JSON object");
   json_check_keys(j, {"methods", "ns", "batch", "heads", "dim", "causal", "block_size", "rank", "cell", "repeats",
-                      "budget_s", "threads", "dtype", "backward", "seed", "hash_rounds"}, where);
+                      "budget_s", "threads", "dtype", "backward", "seed", "hash_rounds", "device"}, where);
   BenchConfig c;
   const Json& methods = json_key(j, "methods", where);
   FMAV_CHECK(methods.is_array(), where, ": \"methods\" must be a list of names");
@@ -172,9 +210,9 @@ BenchConfig parse_config(const Json& j, const std::string& where) {
   c.repeats = static_cast<int>(json_int(j, "repeats", 0, 1 << 30, where));
   c.budget_s = json_number(j, "budget_s", where);
   c.threads = static_cast<int>(json_int(j, "threads", 0, 1 << 30, where));
-  const std::string dtype = json_string(j, "dtype", where);
-  FMAV_CHECK(dtype == "float32" || dtype == "float64", where, ": \"dtype\" must be float32 or float64");
-  c.dtype = dtype == "float64" ? DType::f64 : DType::f32;
+  c.dtype = parse_bench_dtype(json_string(j, "dtype", where), (where + ": \"dtype\"").c_str());
+  // Optional: files written before the CUDA benchmark were measured on the CPU.
+  if (j.contains("device")) c.device = parse_bench_device(json_string(j, "device", where), where);
   c.seed = static_cast<std::uint64_t>(json_int(j, "seed", 0, std::numeric_limits<std::int64_t>::max(), where));
   return c;
 }
@@ -218,13 +256,16 @@ void write_bench_json(const std::string& path, const std::vector<BenchRow>& rows
 
 std::string bench_row_json(const BenchRow& row) { return row_object(row).dump(); }
 
-std::string bench_header_json(const BenchConfig& c) {
+std::string bench_header_json(const BenchConfig& c, const std::string& device_name) {
   const Json config = {{"methods", c.methods}, {"ns", c.ns}, {"batch", c.batch}, {"heads", c.heads},
                        {"dim", c.dim}, {"causal", c.causal}, {"block_size", c.block_size}, {"rank", c.rank},
                        {"cell", c.cell}, {"repeats", c.repeats}, {"budget_s", c.budget_s},
-                       {"threads", c.threads}, {"dtype", c.dtype == DType::f64 ? "float64" : "float32"},
-                       {"backward", c.backward}, {"seed", c.seed}, {"hash_rounds", c.hash_rounds}};
-  return Json{{"format", kBenchFormat}, {"format_version", kBenchFormatVersion}, {"config", config}}.dump();
+                       {"threads", c.threads}, {"dtype", bench_dtype_name(c.dtype)},
+                       {"backward", c.backward}, {"seed", c.seed}, {"hash_rounds", c.hash_rounds},
+                       {"device", bench_device_name(c.device)}};
+  Json header = {{"format", kBenchFormat}, {"format_version", kBenchFormatVersion}, {"config", config}};
+  if (!device_name.empty()) header["device_name"] = device_name;
+  return header.dump();
 }
 
 BenchFile parse_bench_file(const std::string& text, const std::string& name) {
@@ -232,8 +273,9 @@ BenchFile parse_bench_file(const std::string& text, const std::string& name) {
   const JsonLines lines = parse_json_lines(
       text, name, kBenchFormat, kBenchFormatVersion, kMaxBenchFileBytes, kMaxBenchLineBytes, kBenchDepth,
       [&](const Json& header, const std::string& where) {
-        json_check_keys(header, {"format", "format_version", "config"}, where);
+        json_check_keys(header, {"format", "format_version", "config", "device_name"}, where);
         file.config = parse_config(json_key(header, "config", where), where);
+        if (header.contains("device_name")) file.device_name = json_string(header, "device_name", where);
       },
       [&](const Json& line, const std::string& where) { file.rows.push_back(parse_row(line, where)); });
   file.truncated_tail = lines.truncated_tail;
