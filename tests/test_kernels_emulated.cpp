@@ -115,7 +115,8 @@ at::Tensor emulate_pyramid(const Problem& pr, const at::Tensor& x, fmav::Stream 
 
 template <typename T, int D>
 Problem make_problem(const Case& c, at::ScalarType dtype, std::uint64_t seed) {
-  Problem pr{c, dtype};
+  Problem pr;
+  pr.c = c, pr.dtype = dtype;
   pr.config = to_config(NaiveConfig{c.m, 4, c.causal, c.kind, true});
   const VariantInputs in = make_variant_inputs(pr.config, 1, 2, c.n, D, seed, dtype);
   pr.q = in.q, pr.k = in.k, pr.v = in.v, pr.weights = in.weights;
