@@ -23,6 +23,7 @@
 #include "hierarchy.h"
 #include "memory_tracker.h"
 #include "peers.h"
+#include "sdpa_backends.h"
 
 namespace fmav {
 namespace {
@@ -81,110 +82,14 @@ bool peer_method(const std::string& m) {
   return m == "htransformer" || m == "linear" || m == "reformer" || m == "swin";
 }
 
-// ---- SDPA on one backend (CUDA) ----
+// ---- rows that cannot run here ----
 
-// Thrown where a row cannot run here, with why: a forced SDPA backend that does not take the
-// inputs (flash and cuDNN want float16 or bfloat16, for one).
+// Thrown where a row cannot run here, with why.
 struct RowSkipped {
   std::string why;
 };
 
-// Forces SDPA onto one backend while alive by LibTorch's global switches (all off but that
-// one) and puts them back as they were, also when the call throws. They are process-wide:
-// an SDPA on another thread meanwhile (the GUI's maps of full attention) gets the same
-// choice, and on the CPU, which has no efficient or cuDNN backend, finds none and fails.
-class SdpaBackendGuard {
- public:
-  explicit SdpaBackendGuard(const std::string& backend) {
-    const at::Context& ctx = at::globalContext();
-    m_was = {ctx.userEnabledFlashSDP(), ctx.userEnabledMemEfficientSDP(), ctx.userEnabledCuDNNSDP(),
-             ctx.userEnabledMathSDP()};
-    set({backend == "flash", backend == "efficient", backend == "cudnn", backend == "math"});
-  }
-  ~SdpaBackendGuard() { set(m_was); }
-  SdpaBackendGuard(const SdpaBackendGuard&) = delete;
-  SdpaBackendGuard& operator=(const SdpaBackendGuard&) = delete;
-
- private:
-  using Switches = std::array<bool, 4>;  // flash, memory-efficient, cuDNN, math
-  static void set(const Switches& on) {
-    at::Context& ctx = at::globalContext();
-    ctx.setSDPUseFlash(on[0]);
-    ctx.setSDPUseMemEfficient(on[1]);
-    ctx.setSDPUseCuDNN(on[2]);
-    ctx.setSDPUseMath(on[3]);
-  }
-  Switches m_was;
-};
-
-// LibTorch's warnings on this thread, kept instead of printed: before SDPA throws "No
-// available kernel" it warns, backend by backend, why each could not take the inputs.
-struct WarningLog : c10::WarningHandler {
-  std::vector<std::string> messages;
-  void process(const c10::Warning& warning) override { messages.push_back(warning.msg()); }
-};
-
-// The reasons SDPA gave for `backend`: the warnings after its "... kernel not used because:".
-std::string backend_reasons(const std::vector<std::string>& warnings, const std::string& backend) {
-  const std::string key = backend == "efficient" ? "memory efficient" : backend;  // flash, cudnn
-  std::string section, out;
-  for (std::string w : warnings) {
-    w = w.substr(0, w.find('\n'));
-    std::string lower = w;
-    for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    if (lower.find("not used because") != std::string::npos) {
-      section = lower;
-    } else if (section.find(key) != std::string::npos) {
-      out += (out.empty() ? "" : "; ") + w;
-    }
-  }
-  return out;
-}
-
-// SDPA of (B, H, N, D) q, k, v on `backend` ("": LibTorch's own choice). Throws RowSkipped
-// with LibTorch's reasons when the forced backend does not take these inputs.
-at::Tensor sdpa_on(const std::string& backend, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                   bool causal) {
-  if (backend.empty()) return at::scaled_dot_product_attention(q, k, v, {}, 0.0, causal);
-  WarningLog log;
-  const c10::WarningUtils::WarningHandlerGuard capture(&log);
-  const SdpaBackendGuard force(backend);
-  try {
-    return at::scaled_dot_product_attention(q, k, v, {}, 0.0, causal);
-  } catch (const c10::Error& e) {
-    // LibTorch 2.x says one or the other when no enabled backend takes the inputs.
-    const std::string what = e.what_without_backtrace();
-    if (what.find("No available kernel") == std::string::npos && what.find("No viable backend") == std::string::npos) {
-      throw;
-    }
-    const std::string why = backend_reasons(log.messages, backend);
-    throw RowSkipped{"SDPA's " + backend + " backend does not take these inputs" + (why.empty() ? "" : ": " + why)};
-  }
-}
-
 // ---- the problem of one N ----
-
-at::ScalarType scalar_type_of(DType dtype) {
-  switch (dtype) {
-    case DType::f64: return at::kDouble;
-    case DType::f16: return at::kHalf;
-    case DType::bf16: return at::kBFloat16;
-    default: return at::kFloat;
-  }
-}
-
-// The weights as `options` (dtype, device): onto the GPU for a CUDA run (the fused CUDA path
-// would otherwise copy them in every timed call), back to the CPU in float64 for its oracle.
-FmaWeights weights_as(FmaWeights weights, const at::TensorOptions& options) {
-  for (LevelWeights& level : weights) {
-    for (Stream s : {Stream::k, Stream::v, Stream::q}) {
-      for (at::Tensor* t : {&level.of(s).weight, &level.of(s).col_weight, &level.of(s).bias}) {
-        if (t->defined()) *t = t->to(options);
-      }
-    }
-  }
-  return weights;
-}
 
 // The inputs of one N and every method's FMA configuration and weights.
 struct Problem {
@@ -223,7 +128,7 @@ AttendOptions peer_options(const BenchConfig& c, const std::string& method, std:
 Problem make_problem(const BenchConfig& c, std::int64_t n) {
   Problem p;
   p.cuda = c.device == Device::cuda;
-  const at::ScalarType dtype = scalar_type_of(c.dtype);
+  const at::ScalarType dtype = scalar_type(c.dtype);
   // Drawn on the CPU (float32; float64 for a float64 run) from the seed, then converted and
   // moved: every device and dtype benchmarks the same numbers, as rounded.
   const auto drawn = at::TensorOptions().dtype(c.dtype == DType::f64 ? at::kDouble : at::kFloat);
@@ -239,7 +144,7 @@ Problem make_problem(const BenchConfig& c, std::int64_t n) {
   p.learned.causal = p.average.causal = c.causal;
   p.average.downsample = Downsample::average;
   const int levels = make_levels(n, c.block_size).num_levels;
-  p.weights = weights_as(to_fma_weights(random_downsample_weights(p.learned, c.dim, levels, c.seed), p.learned,
+  p.weights = weights_to(to_fma_weights(random_downsample_weights(p.learned, c.dim, levels, c.seed), p.learned,
                                         c.dim, levels, dtype),
                          used);
   for (const std::string& m : c.methods) {
@@ -263,7 +168,13 @@ at::Tensor run_method(const std::string& method, const Problem& p, const at::Ten
   if (method == "fma-blocked") return fma_blocked(q, k, v, p.learned, p.weights);
   if (method == "reference") return fma_reference(q, k, v, p.learned, p.weights);
   if (method == "full") return full_attention_math(q, k, v, causal);
-  if (is_sdpa(method)) return sdpa_on(sdpa_backend(method), q, k, v, causal);
+  if (is_sdpa(method)) {
+    try {
+      return sdpa_on(sdpa_backend(method), q, k, v, causal);
+    } catch (const SdpaBackendUnavailable& e) {
+      throw RowSkipped{e.what()};
+    }
+  }
   if (method == "local") return local_attention_fused(q, k, v, p.learned.block_size, causal);
   if (method == "fma-average") return fma_fused(q, k, v, p.average, {});
   if (p.peer.count(method)) return peer_attention(q, k, v, p.peer.at(method));
@@ -459,7 +370,7 @@ Problem oracle_of(const Problem& p) {
   const auto cpu64 = at::TensorOptions().dtype(at::kDouble).device(at::kCPU);
   o.cuda = false;
   o.q = p.q.to(cpu64), o.k = p.k.to(cpu64), o.v = p.v.to(cpu64), o.upstream = at::Tensor();
-  o.weights = weights_as(p.weights, cpu64);
+  o.weights = weights_to(p.weights, cpu64);
   return o;
 }
 
@@ -566,7 +477,7 @@ std::string device_skip(const std::string& method, const BenchConfig& c, bool cu
     return runs == Runs::cuda_only ? "CUDA only: it forces one of SDPA's CUDA backends; run with --device cuda" : "";
   }
   if (runs == Runs::cpu_only) return "CPU only: bench runs " + method + " on the CPU alone; run it with --device cpu";
-  if (is_fused(method) && !cuda_kernels_take(scalar_type_of(c.dtype), c.dim)) {
+  if (is_fused(method) && !cuda_kernels_take(scalar_type(c.dtype), c.dim)) {
     return "the CUDA kernels take head dimension D = 32, 64 or 128, got D = " + std::to_string(c.dim);
   }
   return "";

@@ -6,8 +6,6 @@
 #include "fmav/error.h"
 
 namespace fmav {
-namespace {
-
 at::ScalarType scalar_type(DType dtype) {
   switch (dtype) {
     case DType::f32: return at::kFloat;
@@ -21,7 +19,6 @@ at::ScalarType scalar_type(DType dtype) {
   throw Error("unknown dtype");
 }
 
-}  // namespace
 
 at::Tensor to_tensor(const HostTensor& host) {
   FMAV_ASSERT(host.data.size() == static_cast<std::size_t>(host.numel()) * dtype_size(host.dtype),

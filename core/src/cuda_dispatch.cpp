@@ -156,19 +156,6 @@ void check_cuda_qkv(const at::Tensor& q, const at::Tensor& k, const at::Tensor& 
   FMAV_CHECK(block_size >= 1, "block size m must be >= 1, got ", block_size);
 }
 
-FmaWeights weights_on(const FmaWeights& weights, const at::Device& device) {
-  FmaWeights out = weights;
-  for (LevelWeights& level : out) {
-    for (Stream s : {Stream::k, Stream::v, Stream::q}) {
-      Summarizer& sum = level.of(s);
-      for (at::Tensor* t : {&sum.weight, &sum.col_weight, &sum.bias}) {
-        if (t->defined()) *t = t->to(device);
-      }
-    }
-  }
-  return out;
-}
-
 // One stream's pyramid (B, H, S, D) by the down-sampling kernel, level by level.
 at::Tensor pyramid_stream_cuda(const at::Tensor& x, const Levels& lv, const FmaConfig& config,
                                const FmaWeights& weights, Stream stream) {
@@ -227,7 +214,7 @@ at::Tensor fma_fused_cuda(const at::Tensor& q_in, const at::Tensor& k_in, const 
              " runs blocked on CUDA");
   const at::Tensor q = aligned(q_in), k = aligned(k_in), v = aligned(v_in);
   const Levels lv = make_levels(q.size(2), config.block_size);
-  const Pyramid pyramid = pyramid_cuda(k, v, lv, config, weights_on(weights, q.device()));
+  const Pyramid pyramid = pyramid_cuda(k, v, lv, config, weights_to(weights, at::TensorOptions().device(q.device())));
   return FusedCudaCore::apply(q, k, v, pyramid.kc, pyramid.vc, config.block_size, config.causal,
                               make_block_slots(lv, config, pyramid.log_mult))[0];
 }

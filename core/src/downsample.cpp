@@ -114,6 +114,17 @@ at::Tensor slot_counts(const FmaConfig& config, std::int64_t n, int level) {
 
 }  // namespace
 
+FmaWeights weights_to(FmaWeights weights, const at::TensorOptions& options) {
+  for (LevelWeights& level : weights) {
+    for (Stream s : {Stream::k, Stream::v, Stream::q}) {
+      for (at::Tensor* t : {&level.of(s).weight, &level.of(s).col_weight, &level.of(s).bias}) {
+        if (t->defined()) *t = t->to(options);
+      }
+    }
+  }
+  return weights;
+}
+
 FmaWeights to_fma_weights(const WeightSet& set, const FmaConfig& config, std::int64_t dim,
                           int num_levels, at::ScalarType dtype) {
   FmaWeights out;

@@ -17,6 +17,8 @@ namespace fmav {
 // ---- conversions ----
 // A copy of a float32/float64/... host tensor as a CPU at::Tensor of the same shape.
 at::Tensor to_tensor(const HostTensor& host);
+// The LibTorch dtype of a host dtype.
+at::ScalarType scalar_type(DType dtype);
 // A copy of a CPU tensor (float32 or float64) as a host tensor.
 HostTensor to_host(const at::Tensor& tensor);
 
@@ -45,6 +47,9 @@ struct LevelWeights {
 };
 using FmaWeights = std::vector<LevelWeights>;  // index l - 1 for level l
 
+// Every weight of `weights` converted to `options` (dtype and/or device; what options leave
+// unset stays): onto the GPU for CUDA runs, to float64 for an oracle.
+FmaWeights weights_to(FmaWeights weights, const at::TensorOptions& options);
 // Checks names and shapes in `set` for levels 1..num_levels and converts them.
 // Throws fmav::Error naming the missing or misshapen tensor.
 FmaWeights to_fma_weights(const WeightSet& set, const FmaConfig& config, std::int64_t dim,
