@@ -98,13 +98,7 @@ __global__ void __launch_bounds__(kThreads) fma_backward_dq_kernel(const FmaCuda
   T* dst_w = ds_t + warp * kWarpRows * kProb;
   float* dq_w = dqs + warp * kWarpRows * D;
 
-  for (int step = 0; step < qt.steps; ++step) {
-    __syncthreads();
-    const bool coarse = qt.coarse(step);
-    const std::int64_t first = qt.first(step);
-    const int cols = qt.cols(step);
-    load_key_step<T, D>(p, bh, coarse, first, cols, ks, vs, bias, pos);
-    __syncthreads();
+  for_each_key_step<T, D>(p, bh, qt, ks, vs, bias, pos, [&](bool coarse, std::int64_t first, int cols) {
     if (!(p.causal && !coarse && first > warp_last)) {
       warp_scores<T, D>(qs + warp * kWarpRows * kStride, ks, p_w);
       warp_scores<T, D>(dos + warp * kWarpRows * kStride, vs, ds_w);
@@ -125,7 +119,7 @@ __global__ void __launch_bounds__(kThreads) fma_backward_dq_kernel(const FmaCuda
       __syncthreads();  // every warp's P and dS of this tile are in shared memory
       add_slot_grads<T, D>(g, bh, first, cols, qt.rows, probs, dscores, qs, dos);
     }
-  }
+  });
 
   if (local >= qt.rows) return;
   T* d_q = static_cast<T*>(g.d_q) + bh * p.head_stride + query * D;

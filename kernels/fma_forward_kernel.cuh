@@ -78,20 +78,15 @@ __global__ void __launch_bounds__(kThreads) fma_forward_kernel(const FmaCudaPara
   float* o_w = outs + warp * kWarpRows * D;
   float m_run = -INFINITY, l_run = 0.0f;
 
-  for (int step = 0; step < qt.steps; ++step) {
-    __syncthreads();  // the previous step's tiles are consumed
-    const bool coarse = qt.coarse(step);
-    const std::int64_t first = qt.first(step);
-    load_key_step<T, D>(p, bh, coarse, first, qt.cols(step), ks, vs, bias, pos);
-    __syncthreads();
+  for_each_key_step<T, D>(p, bh, qt, ks, vs, bias, pos, [&](bool coarse, std::int64_t first, int) {
     // Causal: a near tile starting after the warp's last row holds only its future.
-    if (p.causal && !coarse && first > warp_last) continue;
+    if (p.causal && !coarse && first > warp_last) return;
     warp_scores<T, D>(q_w, ks, s_w);
     const float alpha = online_softmax_step<T>(s_w, bias, pos, query, p.causal, p.scale, p_w, &m_run, &l_run);
     for (int c = lr.half * (D / 2); c < (lr.half + 1) * (D / 2); ++c) o_w[lr.row * D + c] *= alpha;
     __syncwarp();
     warp_accumulate<T, D>(p_w, vs, o_w);
-  }
+  });
 
   if (local >= qt.rows) return;
   // Every query sees at least itself, so l_run > 0 for real rows.

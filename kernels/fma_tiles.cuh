@@ -284,4 +284,21 @@ __device__ void load_key_step(const FmaCudaParams& p, std::int64_t bh, bool coar
   }
 }
 
+// Runs body(coarse, first, cols) once per key step of a query tile, with the step's key and
+// value tiles, biases and positions loaded between the two barriers every step needs. Every
+// thread of the block must call it; body may return early (a warp's skipped step).
+template <typename T, int D, typename Body>
+__device__ void for_each_key_step(const FmaCudaParams& p, std::int64_t bh, const QueryTile& qt, T* ks, T* vs,
+                                  float* bias, long long* pos, Body body) {
+  for (int step = 0; step < qt.steps; ++step) {
+    __syncthreads();  // the previous step's tiles are consumed
+    const bool coarse = qt.coarse(step);
+    const std::int64_t first = qt.first(step);
+    const int cols = qt.cols(step);
+    load_key_step<T, D>(p, bh, coarse, first, cols, ks, vs, bias, pos);
+    __syncthreads();
+    body(coarse, first, cols);
+  }
+}
+
 }  // namespace fmav
