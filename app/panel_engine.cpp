@@ -1,8 +1,13 @@
-// The engine panel: where the FMA engine runs (fmav::device_info, DESIGN.md §5).
+// The engine panel: where the FMA engine runs (fmav::device_info, DESIGN.md §5), and the
+// device combo the sidebar's fast path and the scaling form share.
 
 #include "viewer_state.h"
 
+#include "fmav/device.h"
+
 #include <imgui.h>
+
+#include <string>
 
 namespace fmav::viewer {
 namespace {
@@ -52,6 +57,20 @@ void draw_engine_panel(const DeviceInfo& device) {
     ImGui::TextWrapped("%s", device.summary.c_str());
     ImGui::PopStyleColor();
   }
+}
+
+void draw_device_combo(const char* label, Device* device) {
+  const std::string why_not_cuda = cuda_unavailable_reason();
+  if (!why_not_cuda.empty() && *device == Device::cuda) *device = Device::cpu;
+  if (!ImGui::BeginCombo(label, to_string(*device))) return;
+  for (Device d : {Device::cpu, Device::cuda, Device::automatic}) {
+    const bool unavailable = d == Device::cuda && !why_not_cuda.empty();
+    if (ImGui::Selectable(to_string(d), *device == d, unavailable ? ImGuiSelectableFlags_Disabled : 0)) *device = d;
+    if (unavailable && ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled)) {
+      ImGui::SetTooltip("%s", why_not_cuda.c_str());
+    }
+  }
+  ImGui::EndCombo();
 }
 
 }  // namespace fmav::viewer

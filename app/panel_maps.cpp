@@ -419,17 +419,7 @@ void draw_fast_path(ViewerState& state) {
     }
     ImGui::EndCombo();
   }
-  // CUDA is offered where it can run; elsewhere it is listed, greyed out, with the reason.
-  const std::string why_not = cuda_unavailable_reason();
-  if (!why_not.empty() && f.device == Device::cuda) f.device = Device::cpu;
-  if (ImGui::BeginCombo("device", to_string(f.device))) {
-    for (Device d : {Device::cpu, Device::cuda, Device::automatic}) {
-      const bool blocked = d == Device::cuda && !why_not.empty();
-      if (ImGui::Selectable(to_string(d), d == f.device, blocked ? ImGuiSelectableFlags_Disabled : 0)) f.device = d;
-      if (blocked && ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled)) ImGui::SetTooltip("%s", why_not.c_str());
-    }
-    ImGui::EndCombo();
-  }
+  draw_device_combo("device", &f.device);
   ImGui::PopItemWidth();
   if (ImGui::RadioButton("float32", !f.f64)) f.f64 = false;
   ImGui::SameLine();

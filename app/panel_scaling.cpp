@@ -171,24 +171,6 @@ void start_bench(ScalingPanel& panel) {
   });
 }
 
-// CPU, CUDA or auto for the runs the form starts; CUDA greyed out, its tooltip saying why,
-// where it cannot run (auto then means the CPU).
-void draw_device_combo(BenchForm& f) {
-  const std::string why_not_cuda = cuda_device_count() == 0 ? cuda_unavailable_reason() : "";
-  if (!why_not_cuda.empty() && f.device == Device::cuda) f.device = Device::cpu;
-  ImGui::SetNextItemWidth(90);
-  if (!ImGui::BeginCombo("device", to_string(f.device))) return;
-  for (Device d : {Device::cpu, Device::cuda, Device::automatic}) {
-    const bool unavailable = d == Device::cuda && !why_not_cuda.empty();
-    const int flags = unavailable ? ImGuiSelectableFlags_Disabled : 0;
-    if (ImGui::Selectable(to_string(d), f.device == d, flags)) f.device = d;
-    if (unavailable && ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled)) {
-      ImGui::SetTooltip("%s", why_not_cuda.c_str());
-    }
-  }
-  ImGui::EndCombo();
-}
-
 void draw_run_form(ViewerState& state, ScalingPanel& panel) {
   // Open at first when there is nothing to show, and while a run goes on (its Cancel button).
   if (panel.path.empty() || panel.run) ImGui::SetNextItemOpen(true, panel.run ? ImGuiCond_Always : ImGuiCond_Once);
@@ -202,8 +184,8 @@ void draw_run_form(ViewerState& state, ScalingPanel& panel) {
   ImGui::InputText("N (list or a:b)", &f.ns);
   ImGui::SameLine(), ImGui::SetNextItemWidth(60);
   ImGui::InputScalar("heads", ImGuiDataType_S64, &f.heads);
-  ImGui::SameLine();
-  draw_device_combo(f);
+  ImGui::SameLine(), ImGui::SetNextItemWidth(90);
+  draw_device_combo("device", &f.device);
   ImGui::SetNextItemWidth(360);
   ImGui::InputText("output file (new .jsonl)", &f.out);
   ImGui::EndDisabled();

@@ -324,6 +324,9 @@ std::string file_name(const std::string& path);
 // ---- panel_engine.cpp ----
 // Draws where the engine runs: versions, threads, CUDA built/available and its summary.
 void draw_engine_panel(const DeviceInfo& device);
+// A cpu / cuda / auto combo setting *device; cuda is greyed out, its tooltip saying why,
+// where it cannot run (and a stale cuda choice falls back to cpu).
+void draw_device_combo(const char* label, Device* device);
 
 // ---- panel_maps.cpp ----
 // Draws the FMA settings; a change starts a new engine run on the worker thread.
