@@ -41,22 +41,17 @@ std::string number(double x, const char* format = "%.4g") {
 constexpr std::pair<DType, const char*> kBenchDtypes[] = {
     {DType::f32, "float32"}, {DType::f64, "float64"}, {DType::f16, "float16"}, {DType::bf16, "bfloat16"}};
 
-// A results file records the device its rows ran on: cpu or cuda, never auto. Spelled here,
-// not by fmav/device.h's to_string and parse_device: those live in fmav_core, and this file
-// is fmav_io's (the fuzzers link no LibTorch).
-constexpr std::pair<Device, const char*> kBenchDevices[] = {{Device::cpu, "cpu"}, {Device::cuda, "cuda"}};
-
+// A results file records the device its rows ran on: cpu or cuda, never auto.
 const char* bench_device_name(Device device) {
-  for (const auto& [d, name] : kBenchDevices) {
-    if (d == device) return name;
+  if (device == Device::automatic) {
+    throw Error("bench results: the device must be resolved (cpu or cuda) before the header is written, got auto");
   }
-  throw Error("bench results: the device must be resolved (cpu or cuda) before the header is written, got auto");
+  return to_string(device);
 }
 
 Device parse_bench_device(const std::string& name, const std::string& where) {
-  for (const auto& [d, known] : kBenchDevices) {
-    if (name == known) return d;
-  }
+  if (name == to_string(Device::cpu)) return Device::cpu;
+  if (name == to_string(Device::cuda)) return Device::cuda;
   throw Error(where + ": \"device\" must be cpu or cuda, got '" + name + "'");
 }
 

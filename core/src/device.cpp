@@ -1,5 +1,5 @@
 // Run-time device choice (fmav/device.h): the CPU always; CUDA when this build has the
-// kernels and LibTorch sees a device (cuda_backend.h).
+// kernels and LibTorch sees a device (cuda_backend.h). The names are device_names.cpp's.
 
 #include "fmav/device.h"
 
@@ -9,22 +9,6 @@
 #include "fmav/error.h"
 
 namespace fmav {
-
-const char* to_string(Device device) {
-  switch (device) {
-    case Device::cpu: return "cpu";
-    case Device::cuda: return "cuda";
-    case Device::automatic: return "auto";
-  }
-  return "?";
-}
-
-Device parse_device(const std::string& name) {
-  for (Device d : {Device::cpu, Device::cuda, Device::automatic}) {
-    if (name == to_string(d)) return d;
-  }
-  throw Error("device must be cpu, cuda or auto, got '" + name + "'");
-}
 
 bool cuda_kernels_built() {
 #if FMAV_WITH_CUDA
