@@ -2,7 +2,7 @@
 // Colours an attention map from its float values (DESIGN.md §2): probabilities on a
 // sequential colormap (linear, or log10 clamped to [10^lo, 10^hi]), differences on a
 // diverging map (linear or symmetric-log over `decades`), or the level map's categories.
-// The colours come from a 256 x 3 table made by app/colormap.cpp (row 0 sequential, row 1
+// The colours come from a 256 x 3 table made by app/plot/colormap.cpp (row 0 sequential, row 1
 // diverging, row 2 levels), so the legends drawn on the CPU match exactly. The level
 // texture holds level + 1 as a normalised byte; 0 (level -1) marks masked pairs.
 

@@ -1,4 +1,4 @@
-// The plot widget without ImGui (app/plot_axes.h, plot_layout.h, plot.h): transforms, ticks
+// The plot widget without ImGui (app/plot/plot_axes.h, plot_layout.h, plot.h): transforms, ticks
 // and their labels, auto-range, zoom, pan and fit, the layout, and the SVG writer.
 
 #include <gtest/gtest.h>

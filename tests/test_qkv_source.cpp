@@ -1,4 +1,4 @@
-// The viewer's raw q/k/v source (app/qkv_source.h): which files a path names, reading and
+// The viewer's raw q/k/v source (app/viewer/qkv_source.h): which files a path names, reading and
 // checking them (every refusal names the file and what was wrong), the cache of the last
 // file, and the FMA configuration and weights made from the sidebar's settings.
 

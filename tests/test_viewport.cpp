@@ -1,4 +1,4 @@
-// The attention maps' linked zoom and pan (app/map_view.h): fitting, zooming about the
+// The attention maps' linked zoom and pan (app/viewer/map_view.h): fitting, zooming about the
 // cursor, limits, panning inside the map, the coordinate conversions, and mip chains.
 
 #include <gtest/gtest.h>

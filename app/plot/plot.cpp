@@ -1,4 +1,4 @@
-// The plot widget drawn with ImGui (app/plot.h): the shapes of plot_layout.h on the window's
+// The plot widget drawn with ImGui (plot.h): the shapes of plot_layout.h on the window's
 // draw list, and the mouse: hover readout, wheel zoom about the cursor (over an axis' labels:
 // that axis only), drag pan, double-click fit, clicks on points, cells and legend entries.
 

@@ -1,4 +1,4 @@
-// The plot as a standalone SVG (app/plot.h): the shapes plot.cpp draws with ImGui
+// The plot as a standalone SVG (plot.h): the shapes plot.cpp draws with ImGui
 // (plot_layout.h), on white, one SVG element each. Text widths are estimated from the
 // characters (a sans-serif font at kFontSize), as no font is at hand here.
 

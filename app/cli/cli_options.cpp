@@ -1,5 +1,5 @@
-// The options every subcommand that runs an attention method shares: the method names, the
-// peers' settings (fmav/attend.h) and the device (fmav/device.h).
+// The options several subcommands share: the method names, the peers' settings
+// (fmav/attend.h) and the device (fmav/device.h).
 
 #include "commands.h"
 

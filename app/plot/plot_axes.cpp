@@ -1,4 +1,4 @@
-// Axis arithmetic of the plot widget (app/plot_axes.h): transforms, ticks, labels, ranges.
+// Axis arithmetic of the plot widget (plot_axes.h): transforms, ticks, labels, ranges.
 // Tick values are built from integers (i * m / 10^k) so that they are the doubles nearest the
 // decimal numbers they stand for; labels take their decimals from the grid step, never from
 // the value, so float noise (0.30000000000000004) never reaches a label.

@@ -1,5 +1,5 @@
 #pragma once
-// The arithmetic of the plot widget's axes (app/plot.h): linear and log10 axes, value <->
+// The arithmetic of the plot widget's axes (plot.h): linear and log10 axes, value <->
 // fraction transforms, "nice" ticks and their labels, auto-range, zoom, pan. Plain arithmetic
 // (no ImGui), so it is unit-tested (tests/test_plot.cpp).
 

@@ -1,7 +1,7 @@
 #pragma once
 // What the plot's two painters share (plot.cpp draws with ImGui, plot_svg.cpp writes SVG): the
 // layout of a plot (data area, ticks, legend, colour bar) and its picture as a list of plain
-// shapes, so that both show the same thing. Internal to the plot widget (app/plot.h); no ImGui.
+// shapes, so that both show the same thing. Internal to the plot widget (plot.h); no ImGui.
 
 #include "colormap.h"
 #include "plot.h"

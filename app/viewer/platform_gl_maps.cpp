@@ -14,7 +14,7 @@
 
 namespace fmav::viewer {
 
-// The shader sources, embedded by app/CMakeLists.txt (maps_shaders.cpp in the build folder).
+// The shader sources, embedded by app/viewer/CMakeLists.txt (maps_shaders.cpp in the build folder).
 extern const char* const kMapsVertexShader;
 extern const char* const kMapsFragmentShader;
 

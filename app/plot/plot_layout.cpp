@@ -1,4 +1,4 @@
-// The plot's layout and fitting (app/plot_layout.h): margins from the tick labels, ticks
+// The plot's layout and fitting (plot_layout.h): margins from the tick labels, ticks
 // that do not overlap, the legend in the corner that hides the least data (outside on the
 // right when every corner hides some), the colour bar of a heat map.
 
