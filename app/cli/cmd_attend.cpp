@@ -120,7 +120,6 @@ int run_attend(const AttendArgs& a) {
   options.fma.downsample = fmav::parse_downsample(a.downsample);
   options.fma.count_multiplicity = !a.no_multiplicity;
   options.peer = peer_options(a.peer);
-  if (options.method == fmav::Method::fma) fmav::validate(options.fma);
   FMAV_CHECK(a.level_map_out.empty() || options.method != fmav::Method::full,
              "--level-map-out needs a method with levels (any but full)");
   fmav::WeightSet weights;

@@ -85,7 +85,6 @@ LayerCapture capture(const InspectArgs& a, nlohmann::ordered_json* summary) {
   c.fma = options.fma;
   c.fma.block_size = a.block, c.fma.rank = a.rank, c.fma.causal = a.causal;
   c.fma.downsample = parse_downsample(a.downsample);
-  if (c.method == Method::fma) validate(c.fma);
   FMAV_CHECK(c.q.shape.size() >= 2, "q must be (B, H, N, D), (H, N, D) or (N, D), got ", shape_str(c.q.shape));
   c.tokens = c.q.shape[c.q.shape.size() - 2];
   if (c.method == Method::fma && c.fma.downsample != Downsample::average) {

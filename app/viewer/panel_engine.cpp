@@ -3,7 +3,7 @@
 
 #include "viewer_state.h"
 
-#include "fmav/device.h"
+#include "fmav/engine.h"
 
 #include <imgui.h>
 

@@ -10,7 +10,7 @@
 #include "viewer_state.h"
 
 #include "fmav/bench.h"
-#include "fmav/device.h"
+#include "fmav/engine.h"
 #include "fmav/error.h"
 #include "fmav/tensor_io.h"
 

@@ -1,8 +1,11 @@
 #pragma once
-// Engine start-up and facts about where it runs.
+// Engine start-up and facts about where it runs: threads, versions, memory, and whether a
+// CUDA device can run the kernels (resolving --device auto).
 
 #include <cstdint>
 #include <string>
+
+#include "fmav/device.h"
 
 namespace fmav {
 
@@ -22,6 +25,19 @@ struct DeviceInfo {
 };
 
 DeviceInfo device_info();
+
+// Whether this build compiled the CUDA kernels (FMAV_CUDA found nvcc and a CUDA LibTorch).
+bool cuda_kernels_built();
+// CUDA devices LibTorch sees (0 without the kernels: they are what a device runs).
+int cuda_device_count();
+// Why `--device cuda` cannot run here, or "" when it can: no kernels in this build, or no
+// device visible.
+std::string cuda_unavailable_reason();
+// cpu or cuda: `requested` itself, auto resolved. Throws fmav::Error saying why for cuda
+// when cuda_unavailable_reason() is not empty.
+Device resolve_device(Device requested);
+// One line on a resolved device: "cpu (2 threads)" or "cuda:0 (NVIDIA H200, 139.8 GiB)".
+std::string describe_device(Device resolved);
 
 // The process's resident memory now (Linux VmRSS), in bytes; 0 where unknown.
 std::int64_t resident_memory_bytes();

@@ -33,5 +33,9 @@ struct HostTensor {
 HostTensor make_host_tensor(DType dtype, std::vector<std::int64_t> shape);
 // "[2, 128, 64]"
 std::string shape_str(const std::vector<std::int64_t>& shape);
+// numel * itemsize into *nbytes; false when a dim is negative or the product overflows
+// 64 bits. Readers call it before allocating anything a header declares.
+bool checked_nbytes(const std::vector<std::int64_t>& shape, std::uint64_t itemsize,
+                    std::uint64_t* nbytes);
 
 }  // namespace fmav

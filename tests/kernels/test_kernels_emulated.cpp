@@ -1,0 +1,270 @@
+// The CUDA kernels' own source (kernels/*.cuh) run on host threads by tests/cuda_emulation.h,
+// so the fused forward, both backward passes and the down-sampling kernel are checked on
+// every machine, GPU or not: against a dense float64 oracle of the same attention (near keys
+// by level_of, each query block's coarse slots with their log multiplicities, one softmax)
+// with autograd for the gradients, and against the CPU pyramid. Outputs are filled with NaN
+// before each launch and shared memory with 0xFF bytes, so nothing unwritten passes.
+// What the emulation cannot show (fragment layouts, the memory model, speed) is the GPU
+// suites' part (test_cuda).
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "attention/fma_internal.h"
+#include "test_util.h"
+
+// Last: the emulation's macros (threadIdx, blockIdx) must meet no other header.
+#define FMAV_CUDA_EMULATION 1
+#include "downsample_kernel.cuh"
+#include "fma_backward_kernels.cuh"
+#include "fma_forward_kernel.cuh"
+
+namespace {
+
+using namespace fmav_test;
+
+struct Case {
+  std::int64_t n, m, d;
+  bool causal;
+  const char* kind;  // learned | average
+};
+
+std::string describe(const Case& c, at::ScalarType dtype) {
+  return std::string(c10::toString(dtype)) + " N=" + std::to_string(c.n) + " m=" + std::to_string(c.m) +
+         " D=" + std::to_string(c.d) + " " + c.kind + (c.causal ? " causal" : " bidirectional");
+}
+
+fmav::CudaDtype cuda_dtype(at::ScalarType t) {
+  return t == at::kFloat ? fmav::CudaDtype::f32 : t == at::kHalf ? fmav::CudaDtype::f16 : fmav::CudaDtype::bf16;
+}
+
+double rel_err(const at::Tensor& got, const at::Tensor& want) {
+  if (want.numel() == 0) return got.numel() == 0 ? 0.0 : std::numeric_limits<double>::infinity();
+  const double scale = std::max(1.0, want.abs().max().item<double>());
+  return max_abs_diff(got, want) / scale;
+}
+
+at::Tensor poisoned(std::vector<std::int64_t> shape, at::ScalarType dtype) {
+  return at::full(shape, std::numeric_limits<double>::quiet_NaN(), at::TensorOptions().dtype(dtype));
+}
+
+// ---- emulated launches, shaped as the .cu launchers shape them ----
+
+template <typename T, int D>
+void emulate_forward(const fmav::FmaCudaParams& p, fmav_emu::Order order) {
+  const auto tiles = static_cast<unsigned>(fmav::ceil_div(p.n, p.block_size) * fmav::tiles_per_block(p.block_size));
+  fmav_emu::launch({tiles, static_cast<unsigned>(p.bh), 1}, fmav::kThreads, fmav::forward_shared_bytes<T, D>(),
+                   [&] { fmav::fma_forward_kernel<T, D>(p); }, order);
+}
+
+template <typename T, int D>
+void emulate_backward(const fmav::FmaCudaGradParams& g, fmav_emu::Order order) {
+  const fmav::FmaCudaParams& p = g.fwd;
+  const auto tiles = static_cast<unsigned>(fmav::ceil_div(p.n, p.block_size) * fmav::tiles_per_block(p.block_size));
+  const fmav_emu::Index3 grid{tiles, static_cast<unsigned>(p.bh), 1};
+  fmav_emu::launch(grid, fmav::kThreads, fmav::dq_shared_bytes<T, D>(), [&] { fmav::fma_backward_dq_kernel<T, D>(g); },
+                   order);
+  fmav_emu::launch(grid, fmav::kThreads, fmav::dkv_shared_bytes<T, D>(),
+                   [&] { fmav::fma_backward_dkv_kernel<T, D>(g); }, order);
+}
+
+// ---- one head group's data ----
+
+struct Problem {
+  Case c;
+  at::ScalarType dtype;
+  fmav::FmaConfig config;
+  fmav::Levels lv;
+  fmav::FmaWeights weights;  // in dtype
+  at::Tensor q, k, v;        // (1, H, N, D) in dtype
+  at::Tensor kc, vc;         // the pyramid (1, H, S, D), from the emulated kernel
+  fmav::BlockSlots slots;
+  at::Tensor offset, index, log_mult;  // the slots as the kernels read them
+};
+
+template <typename T, int D>
+at::Tensor emulate_pyramid(const Problem& pr, const at::Tensor& x, fmav::Stream stream) {
+  std::int64_t rows = 0;
+  for (int l = 1; l <= pr.lv.num_levels; ++l) rows += pr.lv.groups(l) * pr.config.rank;
+  at::Tensor out = poisoned({1, x.size(1), rows, D}, pr.dtype);
+  std::int64_t base = 0;
+  for (int l = 1; l <= pr.lv.num_levels; ++l) {
+    fmav::DownsampleCudaParams dp;
+    dp.dtype = cuda_dtype(pr.dtype), dp.dim = D, dp.bh = x.size(1), dp.n = x.size(2), dp.head_stride = dp.n * D;
+    dp.rank = pr.config.rank, dp.width = pr.lv.width(l), dp.groups = pr.lv.groups(l);
+    dp.average = pr.config.downsample == fmav::Downsample::average;
+    at::Tensor panels, bias;  // as cuda_dispatch.cpp lays them out
+    if (!dp.average) {
+      const fmav::Summarizer& s = pr.weights[l - 1].of(stream);
+      panels = s.weight.view({D, dp.rank, dp.width}).permute({2, 1, 0}).contiguous();
+      bias = s.bias.view({D, dp.rank}).t().contiguous();
+      dp.panels = panels.data_ptr(), dp.bias = bias.data_ptr();
+    }
+    dp.x = x.data_ptr(), dp.out = out.data_ptr(), dp.out_stride = rows * D, dp.row0 = base;
+    fmav_emu::launch({static_cast<unsigned>(dp.groups * dp.rank), static_cast<unsigned>(dp.bh), 1}, D, 0,
+                     [&] { fmav::downsample_kernel<T>(dp); });
+    base += dp.groups * dp.rank;
+  }
+  return out;
+}
+
+template <typename T, int D>
+Problem make_problem(const Case& c, at::ScalarType dtype, std::uint64_t seed) {
+  Problem pr;
+  pr.c = c, pr.dtype = dtype;
+  pr.config = to_config(NaiveConfig{c.m, 4, c.causal, c.kind, true});
+  const VariantInputs in = make_variant_inputs(pr.config, 1, 2, c.n, D, seed, dtype);
+  pr.q = in.q, pr.k = in.k, pr.v = in.v, pr.weights = in.weights;
+  pr.lv = fmav::make_levels(c.n, c.m);
+  pr.kc = emulate_pyramid<T, D>(pr, pr.k, fmav::Stream::k);
+  pr.vc = emulate_pyramid<T, D>(pr, pr.v, fmav::Stream::v);
+  std::vector<at::Tensor> log_mult;
+  for (int l = 1; l <= pr.lv.num_levels; ++l) log_mult.push_back(fmav::level_log_mult(pr.config, c.n, l));
+  pr.slots = fmav::make_block_slots(pr.lv, pr.config, log_mult);
+  const auto longs = at::TensorOptions().dtype(at::kLong);
+  pr.offset = at::tensor(pr.slots.offset, longs);
+  pr.index = pr.slots.index.empty() ? at::zeros({1}, longs) : at::tensor(pr.slots.index, longs);
+  pr.log_mult = pr.slots.log_mult.empty() ? at::zeros({1})
+                                          : at::tensor(pr.slots.log_mult, at::TensorOptions().dtype(at::kDouble))
+                                                .to(at::kFloat);
+  return pr;
+}
+
+fmav::FmaCudaParams params_of(const Problem& pr, const at::Tensor& out, const at::Tensor& lse) {
+  fmav::FmaCudaParams p;
+  p.dtype = cuda_dtype(pr.dtype), p.dim = static_cast<int>(pr.q.size(3));
+  p.bh = pr.q.size(1), p.n = pr.q.size(2), p.block_size = pr.c.m, p.slots = pr.kc.size(2);
+  p.head_stride = p.n * p.dim, p.slot_stride = p.slots * p.dim;
+  p.causal = pr.c.causal, p.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(p.dim)));
+  p.q = pr.q.data_ptr(), p.k = pr.k.data_ptr(), p.v = pr.v.data_ptr(), p.kc = pr.kc.data_ptr(), p.vc = pr.vc.data_ptr();
+  p.block_slots.offset = pr.offset.data_ptr<std::int64_t>();
+  p.block_slots.index = pr.index.data_ptr<std::int64_t>();
+  p.block_slots.log_mult = pr.log_mult.data_ptr<float>();
+  p.out = out.data_ptr(), p.lse = lse.data_ptr<float>();
+  return p;
+}
+
+// ---- the oracle: the same attention as one dense float64 softmax ----
+
+// {out, lse} of q over the near keys of k, v (level_of == 0) and each query block's slots
+// of kc, vc (score + log multiplicity), all (1, H, *, D) float64; differentiable.
+std::vector<at::Tensor> dense_oracle(const Problem& pr, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                     const at::Tensor& kc, const at::Tensor& vc) {
+  const std::int64_t n = q.size(2), s = kc.size(2);
+  const double inf = std::numeric_limits<double>::infinity();
+  std::vector<double> bias(n * (n + s), -inf);
+  for (std::int64_t i = 0; i < n; ++i) {
+    for (std::int64_t t = 0; t < n; ++t) {
+      if (fmav::level_of(pr.lv, pr.c.causal, i, t) == 0) bias[i * (n + s) + t] = 0;
+    }
+    const std::int64_t b = i / pr.c.m;
+    for (std::int64_t e = pr.slots.offset[b]; e < pr.slots.offset[b + 1]; ++e) {
+      bias[i * (n + s) + n + pr.slots.index[e]] = pr.slots.log_mult[e];
+    }
+  }
+  const at::Tensor mask = at::tensor(bias, at::TensorOptions().dtype(at::kDouble)).view({1, 1, n, n + s});
+  const at::Tensor keys = at::cat({k, kc}, 2), values = at::cat({v, vc}, 2);
+  const at::Tensor logits = at::matmul(q, keys.transpose(2, 3)) / std::sqrt(static_cast<double>(q.size(3))) + mask;
+  return {at::matmul(at::softmax(logits, -1), values), at::logsumexp(logits, -1)};
+}
+
+struct Tolerance {
+  double out, grad;
+};
+Tolerance tolerance(at::ScalarType dtype) {
+  if (dtype == at::kFloat) return {2e-6, 2e-5};
+  if (dtype == at::kHalf) return {5e-3, 2e-2};
+  return {3e-2, 1e-1};
+}
+
+// One case with the threads of every block run in `order` between barriers.
+template <typename T, int D>
+void check_case(const Case& c, at::ScalarType dtype, fmav_emu::Order order) {
+  const std::string what =
+      describe(c, dtype) + (order == fmav_emu::Order::ascending ? " (threads ascending)" : " (threads descending)");
+  const Problem pr = make_problem<T, D>(c, dtype, 31 + c.n);
+  // The down-sampling kernel against the CPU pyramid (float32 for the 16-bit types).
+  fmav::FmaWeights float_weights = pr.weights;
+  for (fmav::LevelWeights& lw : float_weights) {
+    for (at::Tensor* t : {&lw.k.weight, &lw.k.bias, &lw.v.weight, &lw.v.bias}) {
+      if (t->defined()) *t = t->to(at::kFloat);
+    }
+  }
+  const at::Tensor cpu_kc = fmav::pyramid_stream(pr.k.to(at::kFloat), pr.lv, pr.config, float_weights, fmav::Stream::k);
+  EXPECT_LT(rel_err(pr.kc, cpu_kc), tolerance(dtype).out * 4) << "pyramid " << what;
+
+  // Forward.
+  at::Tensor out = poisoned({1, 2, c.n, D}, dtype), lse = poisoned({1, 2, c.n}, at::kFloat);
+  const fmav::FmaCudaParams p = params_of(pr, out, lse);
+  emulate_forward<T, D>(p, order);
+  std::vector<at::Tensor> leaves;
+  for (const at::Tensor* x : {&pr.q, &pr.k, &pr.v, &pr.kc, &pr.vc}) {
+    leaves.push_back(x->to(at::kDouble).detach().set_requires_grad(true));
+  }
+  const std::vector<at::Tensor> want = dense_oracle(pr, leaves[0], leaves[1], leaves[2], leaves[3], leaves[4]);
+  EXPECT_LT(rel_err(out, want[0].detach()), tolerance(dtype).out) << "out " << what;
+  EXPECT_LT(rel_err(lse, want[1].detach()), tolerance(dtype).out) << "lse " << what;
+
+  // Backward of sum(out * g) + sum(lse * g_lse): delta = rowsum(g * out) - g_lse.
+  const at::Tensor g = random_bhnd(1, 2, c.n, D, 7 + c.n, dtype), g_lse = random_bhnd(1, 2, c.n, 1, 8).squeeze(-1);
+  ((want[0] * g.to(at::kDouble)).sum() + (want[1] * g_lse).sum()).backward();
+  const at::Tensor delta = ((g.to(at::kFloat) * out.to(at::kFloat)).sum(-1) - g_lse.to(at::kFloat)).contiguous();
+  fmav::FmaCudaGradParams gp;
+  gp.fwd = p;
+  at::Tensor d_q = poisoned({1, 2, c.n, D}, dtype), d_k = poisoned({1, 2, c.n, D}, dtype);
+  at::Tensor d_v = poisoned({1, 2, c.n, D}, dtype);
+  at::Tensor d_kc = at::zeros(pr.kc.sizes(), at::kFloat), d_vc = at::zeros(pr.vc.sizes(), at::kFloat);
+  gp.d_out = g.data_ptr(), gp.delta = delta.data_ptr<float>();
+  gp.d_q = d_q.data_ptr(), gp.d_k = d_k.data_ptr(), gp.d_v = d_v.data_ptr();
+  gp.d_kc = d_kc.data_ptr<float>(), gp.d_vc = d_vc.data_ptr<float>();
+  emulate_backward<T, D>(gp, order);
+  const char* names[] = {"d_q", "d_k", "d_v", "d_kc", "d_vc"};
+  const at::Tensor got[] = {d_q, d_k, d_v, d_kc, d_vc};
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_LT(rel_err(got[i], leaves[i].grad()), tolerance(dtype).grad) << names[i] << " " << what;
+  }
+}
+
+// Both schedules: a read missing its barrier sees stale data in one of them.
+template <typename T, int D>
+void check_both_orders(const Case& c, at::ScalarType dtype) {
+  for (fmav_emu::Order order : {fmav_emu::Order::ascending, fmav_emu::Order::descending}) {
+    check_case<T, D>(c, dtype, order);
+  }
+}
+
+// Awkward lengths (1, one under a block, a prime, several levels), both masks.
+std::vector<Case> cases(std::int64_t d) {
+  std::vector<Case> out;
+  for (std::int64_t n : {1, 63, 97, 200}) {
+    for (bool causal : {false, true}) {
+      out.push_back({n, 16, d, causal, "learned"});
+      if (n >= 97) out.push_back({n, 64, d, causal, n == 97 ? "average" : "learned"});
+    }
+  }
+  return out;
+}
+
+TEST(KernelsEmulated, Float32MatchesTheDenseOracle) {
+  for (const Case& c : cases(32)) check_both_orders<float, 32>(c, at::kFloat);
+  for (const Case& c : cases(64)) check_both_orders<float, 64>(c, at::kFloat);
+  check_both_orders<float, 128>({200, 16, 128, true, "learned"}, at::kFloat);
+}
+
+TEST(KernelsEmulated, Float16OnTheTensorCoreTilesMatchesTheDenseOracle) {
+  for (const Case& c : cases(32)) check_both_orders<__half, 32>(c, at::kHalf);
+  check_both_orders<__half, 64>({97, 16, 64, false, "learned"}, at::kHalf);
+  check_both_orders<__half, 128>({200, 16, 128, true, "learned"}, at::kHalf);
+}
+
+TEST(KernelsEmulated, BFloat16OnTheTensorCoreTilesMatchesTheDenseOracle) {
+  for (const Case& c : cases(32)) check_both_orders<__nv_bfloat16, 32>(c, at::kBFloat16);
+  check_both_orders<__nv_bfloat16, 128>({97, 64, 128, false, "learned"}, at::kBFloat16);
+}
+
+}  // namespace
