@@ -33,7 +33,8 @@ void assert_qkv(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
   FMAV_ASSERT(q.dim() == 4 && k.sizes() == q.sizes() && v.sizes() == q.sizes(), "q ", shape_str(q.sizes().vec()),
               ", k ", shape_str(k.sizes().vec()), ", v ", shape_str(v.sizes().vec()));
   FMAV_ASSERT(k.scalar_type() == q.scalar_type() && v.scalar_type() == q.scalar_type() &&
-              k.device() == q.device() && v.device() == q.device());
+                  k.device() == q.device() && v.device() == q.device(),
+              "q, k, v of one dtype and device");
 }
 
 at::Tensor full_attention_math(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
