@@ -13,6 +13,7 @@
 
 #include "colormap.h"
 #include "map_view.h"
+#include "method_labels.h"
 #include "platform_glfw.h"
 #include "plot.h"
 #include "viewer_files.h"
@@ -125,17 +126,6 @@ struct HeadInput {
   PeerOptions peer;
   AttendOptions options() const { return {method, Impl::automatic, fma, peer}; }
 };
-
-// What a level-map value means for the method shown: "near field", "level 2 (groups of 64)",
-// "exact", "not attended", ...
-std::string level_label(int level, Method method, const FmaConfig& f);
-// The short form for legends: "near", "L2", "masked" (peers: "exact", "L2", "not attended").
-std::string level_short(int level, Method method);
-// The method's name in titles: "FMA", "H-Transformer-1D", "Linear Transformer", ...
-const char* method_title(Method method);
-// A peer's settings in a few words: "Reformer LSH: chunk 32, 2 rounds", "Swin windows: 8x8
-// on 64x64, shifted", ...
-std::string peer_settings(Method method, const FmaConfig& f, const PeerOptions& peer);
 
 // The sidebar's fast-path check: an implementation of the shown FMA variant, timed and
 // checked against the inspector's float64 output, beside full attention (SDPA).
