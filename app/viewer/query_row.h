@@ -2,10 +2,11 @@
 // The query inspector's row (panel_query.cpp) and the drawing of the model's input coloured
 // by it (panel_query_input.cpp): text tokens, or the image's patches with the fine cells.
 
-#include <cstdint>
-
 #include "colormap.h"
-#include "viewer_state.h"
+#include "panel_query.h"
+#include "shared.h"
+
+#include <cstdint>
 
 namespace fmav::viewer {
 
@@ -31,8 +32,8 @@ Rgba8 key_color(const QueryRow& r, std::int64_t key, QueryColor color);
 void key_tooltip(const QueryRow& r, std::int64_t key);
 
 // The window's tokens wrapped in lines, each on its colour; a click selects the query.
-void draw_tokens(ViewerState& state, const QueryRow& r);
+void draw_tokens(Shared& shared, const QueryPanel& query, const QueryRow& r);
 // The input image plain and with the row's attention per patch; a click selects the query.
-void draw_image(ViewerState& state, const QueryRow& r);
+void draw_image(Shared& shared, QueryPanel& query, const QueryRow& r);
 
 }  // namespace fmav::viewer

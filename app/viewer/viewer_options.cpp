@@ -2,7 +2,7 @@
 
 #include "viewer_options.h"
 #include "limit_options.h"
-#include "viewer_state.h"
+#include "shared.h"
 
 #include "fmav/error.h"
 #include "fmav/model.h"
@@ -108,16 +108,16 @@ void parse_zoom(const std::string& text, std::array<double, 4>* zoom) {
   *zoom = {r0, r1, c0, c1};
 }
 
-MapParams to_params(const Options& options, ViewerState& state) {
+MapParams to_params(const Options& options, Shared& shared) {
   MapParams params;
   // The shipped model and sample text unless told otherwise; without assets, synthetic.
-  state.model_path = !options.model.empty() ? options.model : default_model_path();
-  state.input_path = !options.input.empty() ? options.input : default_input_path();
-  const bool have_model = !options.model.empty() || std::filesystem::exists(state.model_path);
-  if (!have_model) state.model_path.clear(), state.input_path.clear();
+  shared.model_path = !options.model.empty() ? options.model : default_model_path();
+  shared.input_path = !options.input.empty() ? options.input : default_input_path();
+  const bool have_model = !options.model.empty() || std::filesystem::exists(shared.model_path);
+  if (!have_model) shared.model_path.clear(), shared.input_path.clear();
   // A peer is shown on the synthetic input or a q/k/v file; a model shows its own attention.
   if (have_model && !options.synthetic && options.method == "fma") {
-    params.model = state.model_path, params.input = state.input_path;
+    params.model = shared.model_path, params.input = shared.input_path;
     params.layer = options.layer, params.head = options.head, params.offset = options.offset;
   }
   params.n = options.n;

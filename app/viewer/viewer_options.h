@@ -3,7 +3,7 @@
 // choose at start (viewer_main.cpp applies them).
 
 #include "limit_options.h"
-#include "viewer_state.h"
+#include "map_params.h"
 
 #include <CLI/CLI.hpp>
 
@@ -12,6 +12,8 @@
 #include <string>
 
 namespace fmav::viewer {
+
+struct Shared;
 
 struct Options {
   std::string model, input;  // default: the shipped model and sample text
@@ -53,8 +55,8 @@ void add_options(CLI::App& app, Options& options);
 void parse_size(Options& options);
 // "r0:r1,c0:c1" into the initial zoom; throws fmav::Error naming --zoom.
 void parse_zoom(const std::string& text, std::array<double, 4>* zoom);
-// The source and settings the options choose, and the loaded model and input in `state`
+// The source and settings the options choose, and the loaded model and input in `shared`
 // (the shipped model and sample text unless told otherwise; without assets, synthetic).
-MapParams to_params(const Options& options, ViewerState& state);
+MapParams to_params(const Options& options, Shared& shared);
 
 }  // namespace fmav::viewer
