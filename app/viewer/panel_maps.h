@@ -1,6 +1,6 @@
 #pragma once
-// The attention maps panel (panel_maps.cpp): the sidebar's controls and the four maps with
-// their legends, zoom, pan and hover; the maps' GL textures.
+// The attention maps panel: the sidebar's controls (panel_map_controls.cpp) and the four maps
+// with their legends, zoom, pan and hover (panel_maps.cpp); the maps' GL textures.
 
 #include "maps_worker.h"
 #include "platform_glfw.h"
