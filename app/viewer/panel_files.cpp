@@ -3,9 +3,10 @@
 // folder at a time, folders first, and lists it again only when the folder or the filter
 // changes (a listing stats every entry).
 
-#include "viewer_files.h"
+#include "panel_files.h"
 #include "maps_worker.h"
 #include "shared.h"
+#include "viewer_files.h"
 
 #include "fmav/error.h"
 

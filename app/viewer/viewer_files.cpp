@@ -3,6 +3,7 @@
 // open_path, open_qkv and apply_session, so a path opens the same way whichever way it arrived.
 
 #include "viewer_files.h"
+#include "panel_files.h"
 #include "panel_maps.h"
 #include "panel_scaling.h"
 #include "panel_sweep.h"

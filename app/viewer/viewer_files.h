@@ -2,17 +2,17 @@
 // What fma-viewer opens and writes (docs/DESIGN.md §1, §5): model folders, input files, raw
 // q/k/v files and session files, from the Open dialog, the recent list, a drop on the window,
 // --qkv or --session; exports of the window, the maps and the session; and the settings
-// (recent files, last folder). The File menu and the dialog (panel_files.cpp) and their state.
+// (recent files, last folder). No ImGui here: the File menu and dialog are panel_files.h.
 
 #include "fmav/session.h"
 
-#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 namespace fmav::viewer {
 
+struct FilesPanel;
 struct PlotState;
 struct ScalingPanel;
 struct Shared;
@@ -31,40 +31,6 @@ enum class PathKind {
   text,     // any other file
 };
 PathKind classify_path(const std::string& path);
-
-// What the file dialog is for.
-enum class BrowseMode { open, save_session, export_window, export_maps_png, export_maps_npy };
-// Which files the dialog lists (folders are always listed, to walk through).
-enum class FileFilter { all, models, text, images, tensors };
-
-struct FileEntry {
-  std::string name;
-  PathKind kind = PathKind::text;
-};
-
-// The dialog's state, the settings file's contents, and what File > Quit and a window
-// export leave for the frame loop (viewer_main.cpp).
-struct FilesPanel {
-  Settings settings;
-  bool settings_writable = true;  // false when the file was corrupt: it is left for the user
-  bool dialog_requested = false;  // open the dialog (in `mode`) on the next frame
-  BrowseMode mode = BrowseMode::open;
-  FileFilter filter = FileFilter::all;
-  std::string folder;             // the folder listed (absolute)
-  std::string path_field;         // the dialog's editable path
-  std::string name_field;         // save and export: the file name or prefix
-  std::vector<FileEntry> entries;  // `folder`'s listing, folders first
-  std::size_t hidden_entries = 0;  // entries past the listing's cap
-  std::string listed_folder;       // what `entries` was listed from ("" = list again)
-  FileFilter listed_filter = FileFilter::all;
-  int selected = -1;               // index into entries
-  std::string dialog_error;        // the last error, shown inside the dialog
-  // A window export waits until the dialog is gone from the back buffer: frames to render
-  // before writing window_png (0 = none waiting).
-  std::string window_png;
-  int window_png_frames = 0;
-  bool quit = false;  // File > Quit
-};
 
 // What opening a path may change besides the shared source and view: the recent files, and
 // the sweep or scaling view a results file opens in.
@@ -112,13 +78,5 @@ void request_plot_png(Shared& shared, const std::string& path, const PlotState& 
 // Writes the requested plot PNGs after a frame is rendered; the status bar says what was
 // written (viewer_main.cpp calls it with the window's pixels).
 void write_plot_pngs(Shared& shared, int width, int height, const std::vector<std::uint8_t>& rgba);
-
-// ---- panel_files.cpp ----
-// The File menu (call between ImGui::BeginMenuBar and EndMenuBar).
-void draw_file_menu(Shared& shared, const OpenTargets& to);
-// The Open / Save / Export dialog (call once a frame, inside the main window).
-void draw_file_dialog(Shared& shared, const OpenTargets& to);
-// Opens the dialog in `mode` on the next frame.
-void request_file_dialog(const Shared& shared, FilesPanel& files, BrowseMode mode);
 
 }  // namespace fmav::viewer

@@ -7,6 +7,7 @@
 #include "limit_options.h"
 #include "maps_worker.h"
 #include "panel_engine.h"
+#include "panel_files.h"
 #include "panel_heads.h"
 #include "panel_maps.h"
 #include "panel_query.h"
