@@ -3,8 +3,8 @@
 // q/k/v file, as thumbnails ranked by how well FMA approximates them; its worker, the
 // results it keeps and the thumbnails' textures.
 
+#include "map_colors.h"
 #include "map_params.h"
-#include "shared.h"
 
 #include <atomic>
 #include <cstddef>
@@ -15,6 +15,8 @@
 #include <vector>
 
 namespace fmav::viewer {
+
+struct Shared;
 
 // What the overview is computed for: MapParams where only the source counts (model, input
 // and offset; or the q/k/v file and the FMA settings), never the head shown.

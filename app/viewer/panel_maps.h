@@ -2,13 +2,15 @@
 // The attention maps panel: the sidebar's controls (panel_map_controls.cpp) and the four maps
 // with their legends, zoom, pan and hover (panel_maps.cpp); the maps' GL textures.
 
+#include "map_colors.h"
 #include "maps_worker.h"
 #include "platform_glfw.h"
-#include "shared.h"
 
 #include <array>
 
 namespace fmav::viewer {
+
+struct Shared;
 
 struct MapsPanel {
   bool show_grid = true;  // overlay the hierarchy's fine blocks on the maps

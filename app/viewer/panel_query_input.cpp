@@ -3,6 +3,7 @@
 
 #include "platform_glfw.h"
 #include "query_row.h"
+#include "shared.h"
 
 #include <imgui.h>
 

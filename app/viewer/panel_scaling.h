@@ -3,7 +3,6 @@
 // memory against N per method, and the form that runs a benchmark on a worker thread.
 
 #include "plot.h"
-#include "shared.h"
 #include "streamed_run.h"
 
 #include "fmav/bench.h"
@@ -16,6 +15,8 @@
 #include <string>
 
 namespace fmav::viewer {
+
+struct Shared;
 
 // A benchmark started from the view's form; the worker writes, the frame reads.
 struct BenchRun : StreamedRun<BenchRow> {

@@ -3,7 +3,6 @@
 // (running a synthetic sweep from the view's form on a worker thread).
 
 #include "plot.h"
-#include "shared.h"
 #include "streamed_run.h"
 
 #include "fmav/fma.h"
@@ -19,6 +18,8 @@
 #include <vector>
 
 namespace fmav::viewer {
+
+struct Shared;
 
 // What the heat map and the table's highlight show (the order of kMetricNames).
 enum class SweepMetric { output_rel_error, mean_tv, mean_kl, bpc, latency, peak_bytes };

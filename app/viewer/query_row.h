@@ -3,12 +3,15 @@
 // by it (panel_query_input.cpp): text tokens, or the image's patches with the fine cells.
 
 #include "colormap.h"
+#include "map_colors.h"
+#include "maps_worker.h"
 #include "panel_query.h"
-#include "shared.h"
 
 #include <cstdint>
 
 namespace fmav::viewer {
+
+struct Shared;
 
 // One query row of the shown inspection and how it is drawn.
 struct QueryRow {

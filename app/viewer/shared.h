@@ -3,7 +3,7 @@
 // under, the chosen query, the colours, the maps' zoom, the map worker and its result, the
 // tab asked for and the status line. Each panel's own state is in its panel_*.h.
 
-#include "colormap.h"
+#include "map_colors.h"
 #include "map_params.h"
 #include "map_view.h"
 #include "maps_worker.h"
@@ -14,23 +14,6 @@
 #include <vector>
 
 namespace fmav::viewer {
-
-// How probabilities are coloured: attention is best seen in log10, clamped to [-6, 0].
-enum class MapScale { linear, log10 };
-constexpr double kLogFloor = -6.0;  // log10 probabilities are clamped to [kLogFloor, 0]
-constexpr int kDiffDecades = 4;     // decades of the symmetric-log difference map (log10)
-inline int diff_decades(MapScale scale) { return scale == MapScale::log10 ? kDiffDecades : 0; }
-
-// The colours of probabilities in the maps, the query inspector and the heads' thumbnails.
-struct MapColors {
-  MapScale scale = MapScale::log10;
-  Colormap colormap = Colormap::standard;
-  double log_floor = kLogFloor;  // log10 scale: the range shown is [10^floor, 1]
-  bool operator==(const MapColors& o) const {
-    return scale == o.scale && colormap == o.colormap && log_floor == o.log_floor;
-  }
-  bool operator!=(const MapColors& o) const { return !(*this == o); }
-};
 
 // The main area's views (tabs; `fma-viewer --view`): the four maps, the query inspector, the
 // heads overview, a sweep's results (r x p grid, Pareto front) and a scaling benchmark.
