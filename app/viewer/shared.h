@@ -28,12 +28,14 @@ struct PlotPng {
   int x0 = 0, y0 = 0, x1 = 0, y1 = 0;
 };
 
+// What several panels read and change; viewer_main.cpp owns it and passes it to each panel's
+// draw function with the panel's own state.
 struct Shared {
   std::string model_path, input_path;  // the loaded model and input (empty: none)
   std::string qkv_path;                // the loaded q/k/v file (empty: none)
   MapParams params;             // as the controls show them; a change starts an engine run
   std::int64_t query_row = -1;  // the query chosen for the query inspector (-1: none)
-  MapColors colors;
+  MapColors colors;             // how every view colours probabilities
   MapViewport viewport;  // the four maps' shared zoom and pan
   // A zoom to show once the maps of the current settings are shown: rows r0, r1, columns
   // c0, c1 (--zoom, a session); r0 < 0: none, r0 = r1 = 0: the whole map.

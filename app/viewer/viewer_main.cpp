@@ -321,6 +321,45 @@ int run_loop(Platform& platform, Viewer& viewer, const Options& options) {
   return 0;
 }
 
+// The command line's source, view, colours, fast path and zoom, the settings file, and the
+// files it opens (`view_given`: --view chose the tab). Throws what opening a file throws.
+void apply_options(Viewer& viewer, const Options& options, bool view_given) {
+  Shared& shared = viewer.shared;
+  shared.params = to_params(options, shared);
+  parse_view(options.view, &shared.view);
+  parse_colormap(options.colormap, &shared.colors.colormap);  // CLI11 has checked the name
+  shared.colors.log_floor = options.log_floor;
+  shared.maps.fast_path.impl = fmav::parse_impl(options.impl);
+  shared.maps.fast_path.f64 = options.precision == "float64";
+  if (!options.zoom.empty()) parse_zoom(options.zoom, &shared.initial_zoom);
+  load_viewer_settings(shared, viewer.files);
+  if (!options.qkv.empty()) {
+    open_qkv(shared, options.qkv);
+    shared.params.head = options.head;  // the worker keeps it under the file's H
+  }
+  if (!options.session.empty()) apply_session(shared, fmav::load_session(options.session));
+  if (!options.bench.empty()) {
+    open_bench_file(viewer.scaling, options.bench);
+    if (!view_given) shared.view = View::scaling;
+  }
+  if (!options.sweep.empty()) {
+    open_sweep_file(viewer.sweep, options.sweep);
+    if (!view_given) shared.view = View::sweep;
+  }
+  if (options.open_dialog) request_file_dialog(shared, viewer.files, BrowseMode::open);
+}
+
+// Stops the workers and frees the GL objects (at exit, with the GL context alive).
+void release(Viewer& viewer) {
+  release_maps(viewer.shared);
+  release_map_textures(viewer.maps);
+  release_heads(viewer.heads);
+  release_sweep(viewer.sweep);
+  release_scaling(viewer.scaling);
+  release_query(viewer.query);
+  map_shading_release();
+}
+
 }  // namespace
 }  // namespace fmav::viewer
 
@@ -337,34 +376,11 @@ int main(int argc, char** argv) {
   }
 
   Viewer viewer;
-  Shared& shared = viewer.shared;
   try {
     fmav::app::apply_limits(options.limits);
     fmav::init_engine();
     viewer.device = fmav::device_info();
-    shared.params = to_params(options, shared);
-    parse_view(options.view, &shared.view);
-    parse_colormap(options.colormap, &shared.colors.colormap);  // CLI11 has checked the name
-    shared.colors.log_floor = options.log_floor;
-    shared.maps.fast_path.impl = fmav::parse_impl(options.impl);
-    shared.maps.fast_path.f64 = options.precision == "float64";
-    if (!options.zoom.empty()) parse_zoom(options.zoom, &shared.initial_zoom);
-    load_viewer_settings(shared, viewer.files);
-    if (!options.qkv.empty()) {
-      open_qkv(shared, options.qkv);
-      shared.params.head = options.head;  // the worker keeps it under the file's H
-    }
-    if (!options.session.empty()) apply_session(shared, fmav::load_session(options.session));
-    const bool view_given = !app.get_option("--view")->empty();
-    if (!options.bench.empty()) {
-      open_bench_file(viewer.scaling, options.bench);
-      if (!view_given) shared.view = View::scaling;
-    }
-    if (!options.sweep.empty()) {
-      open_sweep_file(viewer.sweep, options.sweep);
-      if (!view_given) shared.view = View::sweep;
-    }
-    if (options.open_dialog) request_file_dialog(shared, viewer.files, BrowseMode::open);
+    apply_options(viewer, options, !app.get_option("--view")->empty());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "fma-viewer: %s\n", e.what());
     return 1;
@@ -382,6 +398,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "fma-viewer: %s\n", error.c_str());
     return 1;
   }
+  Shared& shared = viewer.shared;
   bool select_view = true;
   const int code = options.bench_frames > 0
                        ? run_bench_frames(
@@ -395,13 +412,7 @@ int main(int argc, char** argv) {
                              },
                              [&] { return busy(viewer); })
                        : run_loop(platform, viewer, options);
-  release_maps(shared);
-  release_map_textures(viewer.maps);
-  release_heads(viewer.heads);
-  release_sweep(viewer.sweep);
-  release_scaling(viewer.scaling);
-  release_query(viewer.query);
-  map_shading_release();
+  release(viewer);
   platform_close(platform);
   return code;
 }
