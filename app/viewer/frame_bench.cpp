@@ -1,14 +1,15 @@
-// `fma-viewer --bench-frames n`: frame times of the real UI (DESIGN.md §6's GUI targets),
+// `fma-viewer --bench-frames n`: frame times of the real UI (docs/DESIGN.md §6's GUI targets),
 // idle and while the engine recomputes on its worker thread, printed as statistics.
 
 #include "frame_bench.h"
+#include "maps_worker.h"
+#include "platform_glfw.h"
+#include "shared.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <vector>
-
-#include "platform_glfw.h"
 
 namespace fmav::viewer {
 namespace {
@@ -38,7 +39,7 @@ void print_stats(const char* what, const std::vector<double>& ms) {
 
 }  // namespace
 
-int run_bench_frames(Platform& platform, ViewerState& state, int frames, const FrameFn& frame) {
+int run_bench_frames(Platform& platform, Shared& shared, int frames, const FrameFn& frame, const BusyFn& busy) {
   // One frame, timed from the start of its UI code to the end of the GL work (glFinish).
   const auto timed = [&] {
     const auto t0 = Clock::now();
@@ -50,27 +51,25 @@ int run_bench_frames(Platform& platform, ViewerState& state, int frames, const F
   };
   const auto deadline = Clock::now() + std::chrono::minutes(10);
   // Warm-up: until the maps, an exact tile, the fast-path check and the heads are done.
-  const auto working = [&] { return maps_busy(state) || tile_busy(state) || check_busy(state) || heads_busy(state) ||
-                                   sweep_busy(state) || scaling_busy(state); };
-  while (working() && Clock::now() < deadline) timed();
-  if (maps_busy(state)) {
+  while (busy() && Clock::now() < deadline) timed();
+  if (maps_busy(shared)) {
     std::fprintf(stderr, "fma-viewer: engine still busy after 10 minutes\n");
     return 1;
   }
-  std::vector<double> idle, busy;
+  std::vector<double> idle, working;
   for (int i = 0; i < frames; ++i) idle.push_back(timed());
   // The same view while the worker recomputes it: the frame must not wait for the engine.
-  state.recompute = true;
-  while ((busy.size() < static_cast<std::size_t>(frames) || maps_busy(state)) && Clock::now() < deadline) {
-    busy.push_back(timed());
+  shared.maps.recompute = true;
+  while ((working.size() < static_cast<std::size_t>(frames) || maps_busy(shared)) && Clock::now() < deadline) {
+    working.push_back(timed());
   }
-  const Inspection* in = state.shown.inspection.get();
+  const Inspection* in = shared.maps.shown.inspection.get();
   std::printf("fma-viewer frame times, %dx%d window, maps %lld x %lld, view %s\n", platform_width(platform),
               platform_height(platform), in ? static_cast<long long>(in->rows) : 0LL,
-              in ? static_cast<long long>(in->cols) : 0LL, to_string(state.view));
+              in ? static_cast<long long>(in->cols) : 0LL, to_string(shared.view));
   print_stats("idle", idle);
-  print_stats("while the engine works", busy);
-  return state.shown.error.empty() ? 0 : 1;
+  print_stats("while the engine works", working);
+  return shared.maps.shown.error.empty() ? 0 : 1;
 }
 
 }  // namespace fmav::viewer

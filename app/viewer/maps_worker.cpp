@@ -1,12 +1,13 @@
-// The maps' worker (DESIGN.md §5): one engine run per settings change on a std::async
+// The maps' worker (docs/DESIGN.md §5): one engine run per settings change on a std::async
 // thread — a q/k/v file, the model's layer on its input, or the synthetic input — giving
 // the maps' float data (pooled above kMaxMapSide), and exact tiles of what a zoomed-in view
-// of a pooled map shows. The frame only polls the futures and uploads finished data; the
-// colouring is the GPU's (shaders/maps.frag), so recolouring needs no run.
+// of a pooled map shows. The frame only polls the futures; the maps panel uploads finished
+// data, and the colouring is the GPU's (shaders/maps.frag), so recolouring needs no run.
 
-#include "platform_glfw.h"
+#include "maps_worker.h"
+#include "map_view.h"
 #include "qkv_source.h"
-#include "viewer_state.h"
+#include "shared.h"
 
 #include "fmav/attend.h"
 #include "fmav/error.h"
@@ -220,7 +221,7 @@ double relative_error(const HostTensor& a, const HostTensor& b) {
   return norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff);
 }
 
-// The fast-path check (DESIGN.md §6's rule: every fast path against the float64 oracle):
+// The fast-path check (docs/DESIGN.md §6's rule: every fast path against the float64 oracle):
 // the chosen implementation of the shown variant on the shown head, its error against the
 // inspector's float64 output, and its time beside full attention's (SDPA) in one dtype.
 FastPathCheck run_check(std::shared_ptr<const HeadInput> input, Inspector inspector, FastPath settings,
@@ -251,43 +252,24 @@ FastPathCheck run_check(std::shared_ptr<const HeadInput> input, Inspector inspec
   return check;
 }
 
-void update_check(ViewerState& state) {
+void update_check(Shared& shared) {
   using namespace std::chrono_literals;
-  if (state.check_pending.valid()) {
-    if (state.check_pending.wait_for(0s) != std::future_status::ready) return;
-    state.check = state.check_pending.get();
+  MapsWorker& w = shared.maps;
+  if (w.check_pending.valid()) {
+    if (w.check_pending.wait_for(0s) != std::future_status::ready) return;
+    w.check = w.check_pending.get();
   }
   // Timed alone: not while the maps or a tile are computed.
-  if (!check_busy(state) || state.pending.valid() || state.tile_pending.valid()) return;
-  state.check_pending = std::async(std::launch::async, run_check, state.shown.input, state.shown.inspector,
-                                   state.fast_path, state.shown.inspection);
-}
-
-void upload(const MapData& data, std::array<unsigned int, kMapCount>& textures) {
-  for (int kind = 0; kind < kMapLevel; ++kind) {
-    const MapValues& v = data.values[kind];
-    if (v.mips.empty()) {
-      texture_destroy(textures[kind]);
-      textures[kind] = 0;
-    } else {
-      textures[kind] = float_texture_upload(textures[kind], v.width, v.height, v.mips);
-    }
-  }
-  const MapValues& shape = data.values[kMapFull];
-  if (data.level_codes.empty()) {
-    texture_destroy(textures[kMapLevel]);
-    textures[kMapLevel] = 0;
-  } else {
-    textures[kMapLevel] = level_texture_upload(textures[kMapLevel], shape.width, shape.height,
-                                               data.level_codes.data());
-  }
+  if (!check_busy(shared) || w.pending.valid() || w.tile_pending.valid()) return;
+  w.check_pending = std::async(std::launch::async, run_check, w.shown.input, w.shown.inspector, w.fast_path,
+                               w.shown.inspection);
 }
 
 // Frees a replaced result on another thread: hundreds of MB at large n took 37 ms of a frame.
 template <typename T>
-void discard(ViewerState& state, T&& old) {
-  if (state.discarding.valid()) state.discarding.wait();
-  state.discarding = std::async(std::launch::async, [old = std::forward<T>(old)]() mutable { old = T(); });
+void discard(MapsWorker& w, T&& old) {
+  if (w.discarding.valid()) w.discarding.wait();
+  w.discarding = std::async(std::launch::async, [old = std::forward<T>(old)]() mutable { old = T(); });
 }
 
 // The rectangle of tokens the viewport shows, widened by half a view on each side.
@@ -303,125 +285,128 @@ MapTile tile_for(const MapViewport& v) {
 
 // Whether a pooled map is zoomed in far enough for a tile and the current tile does not
 // cover the view.
-bool tile_wanted(const ViewerState& state) {
-  const Inspection* in = state.shown.inspection.get();
-  const MapViewport& v = state.viewport;
-  if (in == nullptr || in->pool == 1 || state.shown.inspector.empty()) return false;
+bool tile_wanted(const Shared& shared) {
+  const MapsWorker& w = shared.maps;
+  const Inspection* in = w.shown.inspection.get();
+  const MapViewport& v = shared.viewport;
+  if (in == nullptr || in->pool == 1 || w.shown.inspector.empty()) return false;
   if (v.y1 - v.y0 > kTileSpan || v.x1 - v.x0 > kTileSpan) return false;
-  const MapTile& t = state.tile;
-  const bool covered = t.of == state.shown.inspection && t.error.empty() && t.r0 <= std::floor(v.y0) &&
+  const MapTile& t = w.tile;
+  const bool covered = t.of == w.shown.inspection && t.error.empty() && t.r0 <= std::floor(v.y0) &&
                        t.r1 >= std::ceil(v.y1) && t.c0 <= std::floor(v.x0) && t.c1 >= std::ceil(v.x1);
   return !covered;
 }
 
-void update_tile(ViewerState& state) {
+void update_tile(Shared& shared) {
   using namespace std::chrono_literals;
-  if (state.tile_pending.valid()) {
-    if (state.tile_pending.wait_for(0s) != std::future_status::ready) return;
-    MapTile tile = state.tile_pending.get();
-    if (tile.of != state.shown.inspection) return;  // the maps changed meanwhile
-    if (!tile.error.empty()) report_error(state, "exact tile: " + tile.error);
-    discard(state, std::move(state.tile));
-    state.tile = std::move(tile);
-    upload(state.tile.data, state.tile_textures);
+  MapsWorker& w = shared.maps;
+  if (w.tile_pending.valid()) {
+    if (w.tile_pending.wait_for(0s) != std::future_status::ready) return;
+    MapTile tile = w.tile_pending.get();
+    if (tile.of != w.shown.inspection) return;  // the maps changed meanwhile
+    if (!tile.error.empty()) report_error(shared, "exact tile: " + tile.error);
+    discard(w, std::move(w.tile));
+    w.tile = std::move(tile);
+    ++w.tile_count;
     return;
   }
-  if (!tile_wanted(state) || !state.tile.error.empty()) return;
-  state.tile_pending = std::async(std::launch::async, run_tile, state.shown.inspector, state.shown.inspection,
-                                  tile_for(state.viewport));
+  if (!tile_wanted(shared) || !w.tile.error.empty()) return;
+  w.tile_pending = std::async(std::launch::async, run_tile, w.shown.inspector, w.shown.inspection,
+                              tile_for(shared.viewport));
 }
 
 // Takes a finished run: shows it (or keeps the shown one when it was cancelled).
-void collect(ViewerState& state, MapJob job) {
+void collect(Shared& shared, MapJob job) {
+  MapsWorker& w = shared.maps;
   if (job.cancelled) {
-    if (job.params == state.params && !state.recompute) {
-      state.has_cancelled = true;
-      state.cancelled_params = job.params;
+    if (job.params == shared.params && !w.recompute) {
+      w.has_cancelled = true;
+      w.cancelled_params = job.params;
     }
     return;
   }
-  discard(state, std::move(state.shown));
-  state.shown = std::move(job);
-  state.has_shown = true;
-  if (!state.shown.error.empty()) report_error(state, state.shown.error);
-  const std::int64_t n = state.shown.inspection ? state.shown.tokens : 0;
-  if (n > 0 && (n != state.viewport.rows || n != state.viewport.cols)) {
-    state.viewport.fit(n, n);  // in tokens, whatever the pooling
+  discard(w, std::move(w.shown));
+  w.shown = std::move(job);
+  w.has_shown = true;
+  ++w.shown_count;
+  if (!w.shown.error.empty()) report_error(shared, w.shown.error);
+  const std::int64_t n = w.shown.inspection ? w.shown.tokens : 0;
+  if (n > 0 && (n != shared.viewport.rows || n != shared.viewport.cols)) {
+    shared.viewport.fit(n, n);  // in tokens, whatever the pooling
   }
-  upload(state.shown.data, state.textures);
 }
 
 // Applies a pending zoom (--zoom, a session) once the maps it was meant for are shown.
-void apply_initial_zoom(ViewerState& state) {
-  std::array<double, 4>& z = state.initial_zoom;
-  if (z[0] < 0 || !state.has_shown || state.shown.params != state.params || !state.shown.inspection) return;
+void apply_initial_zoom(Shared& shared) {
+  std::array<double, 4>& z = shared.initial_zoom;
+  const MapsWorker& w = shared.maps;
+  if (z[0] < 0 || !w.has_shown || w.shown.params != shared.params || !w.shown.inspection) return;
   if (z[1] > z[0]) {
-    state.viewport.show(z[0], z[1], z[2], z[3]);
+    shared.viewport.show(z[0], z[1], z[2], z[3]);
   } else {
-    state.viewport.fit(state.viewport.rows, state.viewport.cols);
+    shared.viewport.fit(shared.viewport.rows, shared.viewport.cols);
   }
   z = {-1, -1, -1, -1};
 }
 
-bool needs_run(const ViewerState& state) {
-  if (state.recompute) return true;
-  if (state.has_shown && state.shown.params == state.params) return false;
-  return !(state.has_cancelled && state.cancelled_params == state.params);
+bool needs_run(const Shared& shared) {
+  const MapsWorker& w = shared.maps;
+  if (w.recompute) return true;
+  if (w.has_shown && w.shown.params == shared.params) return false;
+  return !(w.has_cancelled && w.cancelled_params == shared.params);
 }
 
 }  // namespace
 
-void update_maps(ViewerState& state) {
+void update_maps(Shared& shared) {
   using namespace std::chrono_literals;
-  if (state.pending.valid()) {
-    if (state.pending.wait_for(0s) != std::future_status::ready) {
+  MapsWorker& w = shared.maps;
+  if (w.pending.valid()) {
+    if (w.pending.wait_for(0s) != std::future_status::ready) {
       // A newer change or Recompute: stop this run; the next frame starts the new one.
-      if (state.params != state.pending_params || state.recompute) state.progress->cancel = true;
+      if (shared.params != w.pending_params || w.recompute) w.progress->cancel = true;
       return;
     }
-    collect(state, state.pending.get());
+    collect(shared, w.pending.get());
   }
-  apply_initial_zoom(state);
-  update_tile(state);
-  update_check(state);
-  if (!needs_run(state)) return;
-  state.recompute = false;
-  state.has_cancelled = false;
-  state.progress = std::make_shared<WorkProgress>();
-  state.pending_params = state.params;
-  state.pending = std::async(std::launch::async, run_job, state.params, state.progress);
+  apply_initial_zoom(shared);
+  update_tile(shared);
+  update_check(shared);
+  if (!needs_run(shared)) return;
+  w.recompute = false;
+  w.has_cancelled = false;
+  w.progress = std::make_shared<WorkProgress>();
+  w.pending_params = shared.params;
+  w.pending = std::async(std::launch::async, run_job, shared.params, w.progress);
 }
 
-bool maps_busy(const ViewerState& state) { return state.pending.valid() || needs_run(state); }
+bool maps_busy(const Shared& shared) { return shared.maps.pending.valid() || needs_run(shared); }
 
-void cancel_maps(ViewerState& state) {
-  if (!state.pending.valid() || !state.progress || state.progress->cancel) return;
-  state.progress->cancel = true;
-  state.status_message = "cancelled the engine run";
+void cancel_maps(Shared& shared) {
+  MapsWorker& w = shared.maps;
+  if (!w.pending.valid() || !w.progress || w.progress->cancel) return;
+  w.progress->cancel = true;
+  shared.status_message = "cancelled the engine run";
 }
 
-bool tile_busy(const ViewerState& state) {
-  return state.tile_pending.valid() || (tile_wanted(state) && state.tile.error.empty());
+bool tile_busy(const Shared& shared) {
+  return shared.maps.tile_pending.valid() || (tile_wanted(shared) && shared.maps.tile.error.empty());
 }
 
-bool check_busy(const ViewerState& state) {
-  if (state.check_pending.valid()) return true;
-  if (!state.shown.inspection || !state.shown.input) return false;
-  return state.check.of != state.shown.inspection || state.check.settings != state.fast_path;
+bool check_busy(const Shared& shared) {
+  const MapsWorker& w = shared.maps;
+  if (w.check_pending.valid()) return true;
+  if (!w.shown.inspection || !w.shown.input) return false;
+  return w.check.of != w.shown.inspection || w.check.settings != w.fast_path;
 }
 
-void release_maps(ViewerState& state) {
-  cancel_maps(state);
-  if (state.pending.valid()) state.pending.wait();
-  if (state.check_pending.valid()) state.check_pending.wait();
-  if (state.tile_pending.valid()) state.tile_pending.wait();
-  if (state.discarding.valid()) state.discarding.wait();
-  for (auto* textures : {&state.textures, &state.tile_textures}) {
-    for (unsigned int& texture : *textures) {
-      texture_destroy(texture);
-      texture = 0;
-    }
-  }
+void release_maps(Shared& shared) {
+  cancel_maps(shared);
+  MapsWorker& w = shared.maps;
+  if (w.pending.valid()) w.pending.wait();
+  if (w.check_pending.valid()) w.check_pending.wait();
+  if (w.tile_pending.valid()) w.tile_pending.wait();
+  if (w.discarding.valid()) w.discarding.wait();
 }
 
 }  // namespace fmav::viewer

@@ -1,7 +1,7 @@
-// The engine panel: where the FMA engine runs (fmav::device_info, DESIGN.md §5), and the
-// device combo the sidebar's fast path and the scaling form share.
+// The engine panel: where the FMA engine runs (fmav::device_info, docs/DESIGN.md §5), and
+// the device combo the sidebar's fast path and the scaling form share.
 
-#include "viewer_state.h"
+#include "panel_engine.h"
 
 #include "fmav/engine.h"
 

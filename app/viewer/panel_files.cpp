@@ -3,8 +3,10 @@
 // folder at a time, folders first, and lists it again only when the folder or the filter
 // changes (a listing stats every entry).
 
+#include "panel_files.h"
+#include "maps_worker.h"
+#include "shared.h"
 #include "viewer_files.h"
-#include "viewer_state.h"
 
 #include "fmav/error.h"
 
@@ -102,8 +104,7 @@ void enter_folder(FilesPanel& files, const std::string& folder) {
   files.dialog_error.clear();
 }
 
-std::string default_name(const ViewerState& state, BrowseMode mode) {
-  const MapParams& p = state.params;
+std::string default_name(const MapParams& p, BrowseMode mode) {
   std::string stem = "synthetic_n" + std::to_string(p.n);
   if (!p.model.empty()) {
     stem = fs::path(p.model).filename().string() + "_l" + std::to_string(p.layer) + "_h" +
@@ -119,17 +120,17 @@ std::string default_name(const ViewerState& state, BrowseMode mode) {
 }
 
 // Writes what a save mode asks for to `target`; returns what was written.
-std::string save_to(ViewerState& state, BrowseMode mode, const std::string& target) {
+std::string save_to(const Shared& shared, FilesPanel& files, BrowseMode mode, const std::string& target) {
   switch (mode) {
     case BrowseMode::save_session:
-      save_session(target, current_session(state));
+      save_session(target, current_session(shared));
       return "saved the session to " + target;
     case BrowseMode::export_window:  // written by the frame loop once the dialog is gone
-      state.files.window_png = target;
-      state.files.window_png_frames = 2;
+      files.window_png = target;
+      files.window_png_frames = 2;
       return "";
-    case BrowseMode::export_maps_png: return export_map_pngs(state, target);
-    case BrowseMode::export_maps_npy: return export_map_npys(state, target);
+    case BrowseMode::export_maps_png: return export_map_pngs(shared, target);
+    case BrowseMode::export_maps_npy: return export_map_npys(shared, target);
     case BrowseMode::open: break;
   }
   return "";
@@ -137,8 +138,8 @@ std::string save_to(ViewerState& state, BrowseMode mode, const std::string& targ
 
 // Acts on a path: a plain folder is entered; otherwise it is opened (open mode) or written
 // (save modes). Returns true when the dialog should close.
-bool accept(ViewerState& state, const std::string& path) {
-  FilesPanel& files = state.files;
+bool accept(Shared& shared, const OpenTargets& to, const std::string& path) {
+  FilesPanel& files = to.files;
   const fs::path full =
       fs::path(path).is_relative() ? fs::path(files.folder) / path : fs::path(path);
   const PathKind kind = classify_path(full.string());
@@ -148,11 +149,11 @@ bool accept(ViewerState& state, const std::string& path) {
   }
   std::string error;
   if (files.mode == BrowseMode::open) {
-    error = open_path(state, full.string());
+    error = open_path(shared, to, full.string());
   } else {
     try {
-      const std::string message = save_to(state, files.mode, full.string());
-      if (!message.empty()) state.status_message = message;
+      const std::string message = save_to(shared, files, files.mode, full.string());
+      if (!message.empty()) shared.status_message = message;
     } catch (const Error& e) {
       error = e.what();
     }
@@ -160,15 +161,15 @@ bool accept(ViewerState& state, const std::string& path) {
   // The message stays in the open dialog (a second modal would close it) and in the
   // status bar.
   files.dialog_error = error;
-  if (!error.empty()) state.status_error = error;
+  if (!error.empty()) shared.status_error = error;
   files.settings.last_folder = files.folder;
-  if (error.empty()) save_viewer_settings(state);
+  if (error.empty()) save_viewer_settings(shared, files);
   return error.empty();
 }
 
 // The folder's entries; a double-click enters a folder or opens a file or model.
-bool draw_entries(ViewerState& state, float height) {
-  FilesPanel& files = state.files;
+bool draw_entries(Shared& shared, const OpenTargets& to, float height) {
+  FilesPanel& files = to.files;
   bool close = false;
   ImGui::BeginChild("entries", ImVec2(-220, height), true);
   if (ImGui::Selectable("..", false, ImGuiSelectableFlags_AllowDoubleClick) &&
@@ -193,7 +194,7 @@ bool draw_entries(ViewerState& state, float height) {
     const std::string path = (fs::path(files.folder) / entry.name).string();
     if (files.mode == BrowseMode::open) files.path_field = path;
     if (files.mode != BrowseMode::open && !folder) files.name_field = entry.name;
-    if (ImGui::IsMouseDoubleClicked(ImGuiMouseButton_Left)) close = accept(state, path);
+    if (ImGui::IsMouseDoubleClicked(ImGuiMouseButton_Left)) close = accept(shared, to, path);
   }
   if (files.hidden_entries > 0) {
     ImGui::TextColored(kMuted, "(%zu more not listed)", files.hidden_entries);
@@ -203,16 +204,16 @@ bool draw_entries(ViewerState& state, float height) {
 }
 
 // The recent files (open mode): a click opens one.
-bool draw_recent(ViewerState& state, float height) {
+bool draw_recent(Shared& shared, const OpenTargets& to, float height) {
   bool close = false;
   ImGui::SameLine();
   ImGui::BeginChild("recent", ImVec2(0, height), true);
   ImGui::TextColored(kMuted, "Recent");
   ImGui::Separator();
-  const std::vector<std::string> recent = state.files.settings.recent;  // accept may edit it
+  const std::vector<std::string> recent = to.files.settings.recent;  // accept may edit it
   for (const std::string& path : recent) {
     const std::string name = fs::path(path).filename().string();
-    if (ImGui::Selectable((name + "##" + path).c_str()) && !close) close = accept(state, path);
+    if (ImGui::Selectable((name + "##" + path).c_str()) && !close) close = accept(shared, to, path);
     if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", path.c_str());
   }
   if (recent.empty()) ImGui::TextColored(kMuted, "none yet");
@@ -221,15 +222,15 @@ bool draw_recent(ViewerState& state, float height) {
 }
 
 // The path field (Enter acts on it), the Up button and, for opening, the filter.
-bool draw_path_row(ViewerState& state) {
-  FilesPanel& files = state.files;
+bool draw_path_row(Shared& shared, const OpenTargets& to) {
+  FilesPanel& files = to.files;
   if (ImGui::Button("Up")) enter_folder(files, fs::path(files.folder).parent_path().string());
   ImGui::SameLine();
   ImGui::SetNextItemWidth(-1);
   if (ImGui::IsWindowAppearing()) ImGui::SetKeyboardFocusHere();
   bool close = false;
   if (ImGui::InputText("##path", &files.path_field, ImGuiInputTextFlags_EnterReturnsTrue)) {
-    close = accept(state, files.path_field);
+    close = accept(shared, to, files.path_field);
   }
   if (files.mode == BrowseMode::open) {
     ImGui::SetNextItemWidth(330);
@@ -245,8 +246,8 @@ bool draw_path_row(ViewerState& state) {
 }
 
 // The name field and the Save / Open and Cancel buttons.
-bool draw_buttons(ViewerState& state) {
-  FilesPanel& files = state.files;
+bool draw_buttons(Shared& shared, const OpenTargets& to) {
+  FilesPanel& files = to.files;
   bool close = false;
   if (files.mode != BrowseMode::open) {
     const bool maps =
@@ -254,7 +255,7 @@ bool draw_buttons(ViewerState& state) {
     ImGui::SetNextItemWidth(-180);
     if (ImGui::InputText(maps ? "name prefix" : "file name", &files.name_field,
                          ImGuiInputTextFlags_EnterReturnsTrue) && !files.name_field.empty()) {
-      close = accept(state, files.name_field);
+      close = accept(shared, to, files.name_field);
     }
   }
   if (!files.dialog_error.empty()) {
@@ -264,7 +265,7 @@ bool draw_buttons(ViewerState& state) {
   }
   const bool open = files.mode == BrowseMode::open;
   if (ImGui::Button(open ? "Open" : "Save", ImVec2(120, 0)) && !close) {
-    close = accept(state, open ? files.path_field : files.name_field);
+    close = accept(shared, to, open ? files.path_field : files.name_field);
   }
   ImGui::SameLine();
   if (ImGui::Button("Cancel", ImVec2(120, 0)) ||
@@ -276,19 +277,18 @@ bool draw_buttons(ViewerState& state) {
 
 }  // namespace
 
-void request_file_dialog(ViewerState& state, BrowseMode mode) {
-  FilesPanel& files = state.files;
+void request_file_dialog(const Shared& shared, FilesPanel& files, BrowseMode mode) {
   files.dialog_requested = true;
   files.mode = mode;
   std::error_code ec;
   const std::string last = files.settings.last_folder;
   const bool use_last = !last.empty() && fs::is_directory(last, ec);
   enter_folder(files, use_last ? last : fs::current_path(ec).string());
-  files.name_field = default_name(state, mode);
+  files.name_field = default_name(shared.params, mode);
 }
 
-void draw_file_dialog(ViewerState& state) {
-  FilesPanel& files = state.files;
+void draw_file_dialog(Shared& shared, const OpenTargets& to) {
+  FilesPanel& files = to.files;
   const std::string id = std::string(title_of(files.mode)) + kDialogId;
   if (files.dialog_requested) {
     ImGui::OpenPopup(id.c_str());
@@ -302,14 +302,14 @@ void draw_file_dialog(ViewerState& state) {
   if (files.listed_folder != files.folder || files.listed_filter != files.filter) {
     list_folder(files);
   }
-  bool close = draw_path_row(state);
+  bool close = draw_path_row(shared, to);
   const float rows = files.mode == BrowseMode::open ? 1.0f : 2.0f;  // + the name field
   const float error_h = files.dialog_error.empty() ? 0 : 2 * ImGui::GetTextLineHeightWithSpacing();
   const float footer = ImGui::GetFrameHeightWithSpacing() * rows + error_h + 8;
   const float height = std::max(80.0f, ImGui::GetContentRegionAvail().y - footer);
-  if (!close) close = draw_entries(state, height);
+  if (!close) close = draw_entries(shared, to, height);
   if (!close && files.mode == BrowseMode::open) {
-    close = draw_recent(state, height);
+    close = draw_recent(shared, to, height);
   } else if (!close) {
     ImGui::SameLine();
     ImGui::BeginChild("where", ImVec2(0, height), true);
@@ -317,7 +317,7 @@ void draw_file_dialog(ViewerState& state) {
     ImGui::TextWrapped("%s", files.folder.c_str());
     ImGui::EndChild();
   }
-  if (!close) close = draw_buttons(state);
+  if (!close) close = draw_buttons(shared, to);
   if (close) {
     files.dialog_error.clear();
     ImGui::CloseCurrentPopup();
@@ -325,42 +325,44 @@ void draw_file_dialog(ViewerState& state) {
   ImGui::EndPopup();
 }
 
-void draw_file_menu(ViewerState& state) {
+void draw_file_menu(Shared& shared, const OpenTargets& to) {
+  FilesPanel& files = to.files;
   // Ctrl+O, Ctrl+S, Ctrl+Q, unless a text field or a dialog has the keyboard. 'O', 'S' and
   // 'Q' are also GLFW's key codes of those keys (ImGui 1.86 names few keys).
   const ImGuiIO& io = ImGui::GetIO();
   if (io.KeyCtrl && !io.WantTextInput && !ImGui::IsPopupOpen(nullptr, ImGuiPopupFlags_AnyPopupId)) {
-    if (ImGui::IsKeyPressed('O', false)) request_file_dialog(state, BrowseMode::open);
-    if (ImGui::IsKeyPressed('S', false)) request_file_dialog(state, BrowseMode::save_session);
-    if (ImGui::IsKeyPressed('Q', false)) state.files.quit = true;
+    if (ImGui::IsKeyPressed('O', false)) request_file_dialog(shared, files, BrowseMode::open);
+    if (ImGui::IsKeyPressed('S', false)) request_file_dialog(shared, files, BrowseMode::save_session);
+    if (ImGui::IsKeyPressed('Q', false)) files.quit = true;
   }
   if (!ImGui::BeginMenu("File")) return;
-  if (ImGui::MenuItem("Open...", "Ctrl+O")) request_file_dialog(state, BrowseMode::open);
-  const std::vector<std::string> recent = state.files.settings.recent;  // open_path edits it
+  if (ImGui::MenuItem("Open...", "Ctrl+O")) request_file_dialog(shared, files, BrowseMode::open);
+  const std::vector<std::string> recent = files.settings.recent;  // open_path edits it
   if (ImGui::BeginMenu("Open recent", !recent.empty())) {
     for (const std::string& path : recent) {
       if (!ImGui::MenuItem(path.c_str())) continue;
-      const std::string error = open_path(state, path);
-      if (!error.empty()) report_error(state, error);
+      const std::string error = open_path(shared, to, path);
+      if (!error.empty()) report_error(shared, error);
     }
     ImGui::EndMenu();
   }
   ImGui::Separator();
-  if (ImGui::MenuItem("Save session...", "Ctrl+S")) request_file_dialog(state, BrowseMode::save_session);
-  const bool maps = state.has_shown && state.shown.inspection && state.shown.error.empty();
+  if (ImGui::MenuItem("Save session...", "Ctrl+S")) request_file_dialog(shared, files, BrowseMode::save_session);
+  const MapsWorker& w = shared.maps;
+  const bool maps = w.has_shown && w.shown.inspection && w.shown.error.empty();
   if (ImGui::BeginMenu("Export")) {
-    if (ImGui::MenuItem("Window as PNG...")) request_file_dialog(state, BrowseMode::export_window);
+    if (ImGui::MenuItem("Window as PNG...")) request_file_dialog(shared, files, BrowseMode::export_window);
     if (ImGui::MenuItem("Maps as PNG...", nullptr, false, maps)) {
-      request_file_dialog(state, BrowseMode::export_maps_png);
+      request_file_dialog(shared, files, BrowseMode::export_maps_png);
     }
     if (ImGui::MenuItem("Maps as .npy...", nullptr, false, maps)) {
-      request_file_dialog(state, BrowseMode::export_maps_npy);
+      request_file_dialog(shared, files, BrowseMode::export_maps_npy);
     }
-    if (ImGui::MenuItem("Session as JSON...")) request_file_dialog(state, BrowseMode::save_session);
+    if (ImGui::MenuItem("Session as JSON...")) request_file_dialog(shared, files, BrowseMode::save_session);
     ImGui::EndMenu();
   }
   ImGui::Separator();
-  if (ImGui::MenuItem("Quit", "Ctrl+Q")) state.files.quit = true;
+  if (ImGui::MenuItem("Quit", "Ctrl+Q")) files.quit = true;
   ImGui::EndMenu();
 }
 

@@ -1,15 +1,17 @@
 // The heads overview: every layer x head of a model on its input, or every head of a q/k/v
 // file (one layer) under the sidebar's FMA settings, as a thumbnail of the FMA map (or
-// FMA - full) with its output error and mean row TV (DESIGN.md §2), ranked so the heads FMA
-// approximates worst come first. A model's forward pass captures every layer at once; the
-// heads are then inspected one by one on a worker thread (§5) that reports progress through
-// atomics and stops when cancelled. The frame only polls. The synthetic input has one head,
-// which the attention view shows: the overview says so instead.
+// FMA - full) with its output error and mean row TV (docs/DESIGN.md §2), ranked so the
+// heads FMA approximates worst come first. A model's forward pass captures every layer at
+// once; the heads are then inspected one by one on a worker thread (§5) that reports
+// progress through atomics and stops when cancelled. The frame only polls. The synthetic
+// input has one head, which the attention view shows: the overview says so instead.
 
+#include "panel_heads.h"
 #include "colormap.h"
+#include "maps_worker.h"
 #include "platform_glfw.h"
 #include "qkv_source.h"
-#include "viewer_state.h"
+#include "shared.h"
 
 #include "fmav/error.h"
 #include "fmav/model.h"
@@ -37,63 +39,6 @@ constexpr int kThumbSide = 96;            // thumbnails: maps max-pooled to at m
 constexpr std::int64_t kThumbPool = 256;  // above kMaxMapSide tokens, maps of pooled block means
                                           // at most this side (a 16384^2 map is 2 GiB)
 constexpr std::size_t kCacheSize = 8;     // results kept per source
-
-// What the overview is computed for: the params of current_key, where only the source counts
-// (model, input and offset; or the q/k/v file and the FMA settings), never the head shown.
-using HeadsKey = MapParams;
-
-// One head: its error metrics and its maps max-pooled to a side x side thumbnail.
-struct HeadSummary {
-  int layer = 0, head = 0;
-  double output_rel_error = 0, mean_tv = 0, mean_kl = 0;
-  int side = 0;
-  std::vector<double> fma;          // largest FMA probability of each pooled cell
-  std::vector<double> diff;         // FMA - full of largest magnitude in each cell
-  std::vector<std::int8_t> masked;  // -1 where every pair of the cell is masked, else 0
-};
-
-struct HeadsResult {
-  HeadsKey key;
-  int layers = 0, heads = 0;
-  std::int64_t tokens = 0;
-  std::vector<HeadSummary> summaries;  // layer-major
-  std::string error;                   // fmav::Error message; empty on success
-  bool cancelled = false;
-  double seconds = 0;
-};
-
-// Shared between the frame and the worker.
-struct HeadsProgress {
-  std::atomic<int> done{0}, total{0};
-  std::atomic<bool> cancel{false};
-};
-
-enum class HeadsOrder { output_error, mean_tv, layer_head };
-
-}  // namespace
-
-struct HeadsPanel {
-  std::future<HeadsResult> pending;
-  HeadsKey pending_key;
-  std::shared_ptr<HeadsProgress> progress;
-  bool attempted = false;  // a run for `attempted_key` was started (no automatic retry)
-  HeadsKey attempted_key;
-  std::vector<std::shared_ptr<const HeadsResult>> cache;  // successful runs, newest last
-  std::shared_ptr<const HeadsResult> shown;               // the current key's run (maybe an error)
-
-  bool show_diff = false;
-  HeadsOrder order = HeadsOrder::output_error;
-  // Thumbnail textures of `textures_of`, coloured with these settings.
-  std::vector<unsigned int> textures;
-  std::shared_ptr<const HeadsResult> textures_of;  // held: no new result reuses its address
-  MapScale textures_scale = MapScale::log10;
-  Colormap textures_map = Colormap::standard;
-  double textures_floor = kLogFloor;
-  bool textures_diff = false;
-  double diff_limit = 0;  // largest |FMA - full| over all heads (a shared colour range)
-};
-
-namespace {
 
 // ---- worker (no ImGui, no GL) ----
 
@@ -198,10 +143,9 @@ HeadsResult run_heads(HeadsKey key, std::shared_ptr<HeadsProgress> progress) {
 
 // ---- the worker's life (main thread) ----
 
-// The source of state.params, with what it does not depend on left at MapParams' defaults: a
-// model fixes its own FMA settings; a q/k/v file has no input or offset.
-HeadsKey current_key(const ViewerState& state) {
-  const MapParams& p = state.params;
+// The source of `p`, with what it does not depend on left at MapParams' defaults: a model
+// fixes its own FMA settings; a q/k/v file has no input or offset.
+HeadsKey current_key(const MapParams& p) {
   HeadsKey key;
   if (!p.qkv.empty()) {
     key.qkv = p.qkv;
@@ -216,11 +160,6 @@ HeadsKey current_key(const ViewerState& state) {
 
 // Whether the source has heads to overview: a model or a q/k/v file, not the synthetic input.
 bool has_heads(const MapParams& params) { return !params.model.empty() || !params.qkv.empty(); }
-
-HeadsPanel& panel(ViewerState& state) {
-  if (!state.heads) state.heads = std::make_shared<HeadsPanel>();
-  return *state.heads;
-}
 
 void start(HeadsPanel& h, const HeadsKey& key) {
   h.progress = std::make_shared<HeadsProgress>();
@@ -239,14 +178,14 @@ std::shared_ptr<const HeadsResult> cached(const HeadsPanel& h, const HeadsKey& k
 
 // Collects a finished run, cancels one for an input no longer chosen and starts the run the
 // current input needs (once: an error or a cancel waits for the Compute button).
-void update_heads(ViewerState& state, HeadsPanel& h) {
+void update_heads(Shared& shared, HeadsPanel& h) {
   using namespace std::chrono_literals;
-  const HeadsKey key = current_key(state);
+  const HeadsKey key = current_key(shared.params);
   if (h.pending.valid() && h.pending.wait_for(0s) == std::future_status::ready) {
     auto result = std::make_shared<const HeadsResult>(h.pending.get());
     // A run for an input no longer chosen was cancelled; its error, if any, is stale too.
     if (!result->error.empty() && result->key == key)
-      report_error(state, "heads overview: " + result->error);
+      report_error(shared, "heads overview: " + result->error);
     if (result->error.empty() && !result->cancelled) {
       h.cache.push_back(result);
       if (h.cache.size() > kCacheSize) h.cache.erase(h.cache.begin());
@@ -269,13 +208,11 @@ void free_textures(HeadsPanel& h) {
 }
 
 // Colours and uploads the shown result's thumbnails when it or the colouring changed.
-void update_textures(HeadsPanel& h, const ViewerState& state) {
-  const MapScale scale = state.scale;
+void update_textures(HeadsPanel& h, const MapColors& colors) {
+  const MapScale scale = colors.scale;
   const std::shared_ptr<const HeadsResult> result =
       h.shown && h.shown->error.empty() && !h.shown->cancelled ? h.shown : nullptr;
-  if (result == h.textures_of && scale == h.textures_scale && h.show_diff == h.textures_diff &&
-      state.colormap == h.textures_map && state.log_floor == h.textures_floor)
-    return;
+  if (result == h.textures_of && h.show_diff == h.textures_diff && colors == h.textures_colors) return;
   if (!result) return free_textures(h);
   h.diff_limit = 0;
   for (const HeadSummary& s : result->summaries) {
@@ -298,13 +235,12 @@ void update_textures(HeadsPanel& h, const ViewerState& state) {
     } else {
       const double hi =
           log10 ? 0.0 : std::max(1e-12, *std::max_element(s.fma.begin(), s.fma.end()));
-      colorize_sequential(s.fma.data(), count, log10 ? state.log_floor : 0.0, hi, log10, s.masked.data(),
-                          rgba.data(), state.colormap);
+      colorize_sequential(s.fma.data(), count, log10 ? colors.log_floor : 0.0, hi, log10, s.masked.data(),
+                          rgba.data(), colors.colormap);
     }
     h.textures[i] = texture_upload(h.textures[i], s.side, s.side, rgba.data());
   }
-  h.textures_of = result, h.textures_scale = scale, h.textures_diff = h.show_diff;
-  h.textures_map = state.colormap, h.textures_floor = state.log_floor;
+  h.textures_of = result, h.textures_colors = colors, h.textures_diff = h.show_diff;
 }
 
 // ---- drawing ----
@@ -322,14 +258,14 @@ std::vector<std::size_t> ranking(const HeadsResult& result, HeadsOrder order) {
   return index;
 }
 
-void draw_color_scale(const HeadsPanel& h, const ViewerState& state, float width) {
-  const MapScale scale = state.scale;
+void draw_color_scale(const HeadsPanel& h, const MapColors& colors, float width) {
+  const MapScale scale = colors.scale;
   constexpr int kSegments = 40;
   const ImVec2 p = ImGui::GetCursorScreenPos();
   ImDrawList* draw = ImGui::GetWindowDrawList();
   for (int i = 0; i < kSegments; ++i) {
     const float t = (i + 0.5f) / kSegments;
-    const Rgba8 c = h.show_diff ? diverging_color(2 * t - 1) : sequential_color(t, state.colormap);
+    const Rgba8 c = h.show_diff ? diverging_color(2 * t - 1) : sequential_color(t, colors.colormap);
     draw->AddRectFilled(ImVec2(p.x + width * i / kSegments, p.y + 3),
                         ImVec2(p.x + width * (i + 1) / kSegments, p.y + 15),
                         IM_COL32(c.r, c.g, c.b, 255));
@@ -342,7 +278,7 @@ void draw_color_scale(const HeadsPanel& h, const ViewerState& state, float width
                        h.diff_limit, log10 ? "symmetric log" : "linear");
   } else {
     if (log10) {
-      ImGui::TextColored(kMuted, "FMA probability, 1e%.0f .. 1 (log10)", state.log_floor);
+      ImGui::TextColored(kMuted, "FMA probability, 1e%.0f .. 1 (log10)", colors.log_floor);
     } else {
       ImGui::TextColored(kMuted, "FMA probability, 0 .. each head's max");
     }
@@ -350,7 +286,7 @@ void draw_color_scale(const HeadsPanel& h, const ViewerState& state, float width
 }
 
 // Map toggle, order, progress or state, and the Cancel / Compute buttons.
-void draw_controls(ViewerState& state, HeadsPanel& h) {
+void draw_controls(const Shared& shared, HeadsPanel& h) {
   ImGui::TextUnformatted("map");
   ImGui::SameLine();
   if (ImGui::RadioButton("FMA", !h.show_diff)) h.show_diff = false;
@@ -392,13 +328,13 @@ void draw_controls(ViewerState& state, HeadsPanel& h) {
   if (ImGui::Button(r && r->error.empty() && !r->cancelled ? "Recompute" : "Compute")) {
     h.cache.erase(std::remove(h.cache.begin(), h.cache.end(), h.shown), h.cache.end());
     h.shown = nullptr;
-    start(h, current_key(state));
+    start(h, current_key(shared.params));
   }
 }
 
 // One thumbnail with its label; a click opens the head in the attention view (a q/k/v file
 // has one layer: its head alone is named and chosen).
-void draw_thumbnail(ViewerState& state, const HeadsPanel& h, std::size_t i, int rank, float thumb) {
+void draw_thumbnail(Shared& shared, const HeadsPanel& h, std::size_t i, int rank, float thumb) {
   const HeadSummary& s = h.shown->summaries[i];
   const bool qkv = is_qkv(h.shown->key);
   const std::string name = qkv ? "head " + std::to_string(s.head)
@@ -406,7 +342,7 @@ void draw_thumbnail(ViewerState& state, const HeadsPanel& h, std::size_t i, int 
   const ImVec2 p = ImGui::GetCursorScreenPos();
   ImGui::Image(reinterpret_cast<ImTextureID>(static_cast<std::intptr_t>(h.textures[i])),
                ImVec2(thumb, thumb));
-  const bool current = state.params.head == s.head && (qkv || state.params.layer == s.layer);
+  const bool current = shared.params.head == s.head && (qkv || shared.params.layer == s.layer);
   ImDrawList* draw = ImGui::GetWindowDrawList();
   if (ImGui::IsItemHovered()) {
     draw->AddRect(ImVec2(p.x - 2, p.y - 2), ImVec2(p.x + thumb + 2, p.y + thumb + 2),
@@ -420,10 +356,10 @@ void draw_thumbnail(ViewerState& state, const HeadsPanel& h, std::size_t i, int 
                   IM_COL32(255, 150, 40, 255), 0, 0, 2);
   }
   if (ImGui::IsItemClicked(ImGuiMouseButton_Left)) {
-    if (!qkv) state.params.layer = s.layer;
-    state.params.head = s.head;
-    state.view = View::attention;
-    state.view_requested = true;
+    if (!qkv) shared.params.layer = s.layer;
+    shared.params.head = s.head;
+    shared.view = View::attention;
+    shared.view_requested = true;
   }
   ImGui::TextUnformatted(name.c_str());
   if (rank > 0) {
@@ -433,7 +369,7 @@ void draw_thumbnail(ViewerState& state, const HeadsPanel& h, std::size_t i, int 
   ImGui::TextColored(kMuted, "err %.2e  TV %.2e", s.output_rel_error, s.mean_tv);
 }
 
-void draw_grid(ViewerState& state, HeadsPanel& h) {
+void draw_grid(Shared& shared, HeadsPanel& h) {
   const HeadsResult& r = *h.shown;
   if (r.summaries.empty() || h.textures.size() != r.summaries.size()) return;
   const ImVec2 avail = ImGui::GetContentRegionAvail();
@@ -452,7 +388,7 @@ void draw_grid(ViewerState& state, HeadsPanel& h) {
   for (std::size_t k = 0; k < order.size(); ++k) {
     if (k % columns != 0) ImGui::SameLine(cell_w * (k % columns));
     ImGui::BeginGroup();
-    draw_thumbnail(state, h, order[k],
+    draw_thumbnail(shared, h, order[k],
                    h.order == HeadsOrder::layer_head ? 0 : static_cast<int>(k) + 1, thumb);
     ImGui::EndGroup();
   }
@@ -463,9 +399,9 @@ void draw_grid(ViewerState& state, HeadsPanel& h) {
 
 // ---- public ----
 
-void draw_heads_view(ViewerState& state) {
-  if (!has_heads(state.params)) {
-    if (state.heads && state.heads->pending.valid()) state.heads->progress->cancel = true;
+void draw_heads_view(Shared& shared, HeadsPanel& h) {
+  if (!has_heads(shared.params)) {
+    if (h.pending.valid()) h.progress->cancel = true;
     ImGui::TextWrapped(
         "The synthetic input has one head, which the attention view shows. The heads overview "
         "compares every head: every layer and head of a model on its input, or every head of a "
@@ -473,9 +409,8 @@ void draw_heads_view(ViewerState& state) {
         "(or start fma-viewer with --model or --qkv).");
     return;
   }
-  HeadsPanel& h = panel(state);
-  update_heads(state, h);
-  update_textures(h, state);
+  update_heads(shared, h);
+  update_textures(h, shared.colors);
   const HeadsResult* r = h.shown.get();
   if (r && r->layers > 0 && is_qkv(r->key)) {
     ImGui::Text("%d heads, n = %lld", r->heads, static_cast<long long>(r->tokens));
@@ -485,29 +420,25 @@ void draw_heads_view(ViewerState& state) {
                 static_cast<long long>(r->tokens));
     ImGui::SameLine(0, 20);
   }
-  ImGui::TextColored(kMuted, "%s", state.shown.source.c_str());
-  draw_controls(state, h);
+  ImGui::TextColored(kMuted, "%s", shared.maps.shown.source.c_str());
+  draw_controls(shared, h);
   if (r && !r->error.empty()) {
     ImGui::PushStyleColor(ImGuiCol_Text, kErrorColor);
     ImGui::TextWrapped("%s", r->error.substr(0, r->error.find('\n')).c_str());
     ImGui::PopStyleColor();
   }
   if (!h.textures_of) return;
-  draw_color_scale(h, state, 200);
+  draw_color_scale(h, shared.colors, 200);
   ImGui::Spacing();
-  draw_grid(state, h);
+  draw_grid(shared, h);
 }
 
-bool heads_busy(const ViewerState& state) {
-  if (state.view != View::heads || !has_heads(state.params)) return false;
-  if (!state.heads) return true;
-  const HeadsPanel& h = *state.heads;
-  return h.pending.valid() || !h.shown || h.shown->key != current_key(state);
+bool heads_busy(const Shared& shared, const HeadsPanel& h) {
+  if (shared.view != View::heads || !has_heads(shared.params)) return false;
+  return h.pending.valid() || !h.shown || h.shown->key != current_key(shared.params);
 }
 
-void release_heads(ViewerState& state) {
-  if (!state.heads) return;
-  HeadsPanel& h = *state.heads;
+void release_heads(HeadsPanel& h) {
   if (h.pending.valid()) {
     h.progress->cancel = true;
     h.pending.wait();

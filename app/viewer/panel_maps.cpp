@@ -1,11 +1,14 @@
 // The maps panel: FMA next to full attention for a model's layer and head on an input, or on
-// the synthetic input (DESIGN.md §2, "The attention map at full resolution"): the four
-// maps, their legends, zoom and pan, hover and the controls. The engine's worker is in
-// maps_worker.cpp; the frame only draws.
+// the synthetic input (docs/DESIGN.md §2, "The attention map at full resolution"): the four
+// maps, their legends, zoom and pan, and hover; the controls are panel_map_controls.cpp.
+// The engine's worker is in maps_worker.cpp; the frame only uploads its results and draws.
 
+#include "panel_maps.h"
 #include "colormap.h"
+#include "maps_worker.h"
+#include "method_labels.h"
 #include "platform_glfw.h"
-#include "viewer_state.h"
+#include "shared.h"
 
 #include "fmav/attend.h"
 #include "fmav/error.h"
@@ -28,12 +31,6 @@ const ImVec4 kMuted(0.65f, 0.65f, 0.68f, 1.0f);
 const ImVec4 kBusy(1.0f, 0.8f, 0.3f, 1.0f);
 const ImVec4 kErrorColor(1.0f, 0.4f, 0.4f, 1.0f);
 
-// An integer field of the sidebar: a typed value applies on Enter, the -/+ buttons at once,
-// so that typing 16384 does not start engine runs for 1, 16, 163 and 1638.
-bool input_int(const char* label, int* value, int step = 1, int step_fast = 100) {
-  return ImGui::InputInt(label, value, step, step_fast, ImGuiInputTextFlags_EnterReturnsTrue);
-}
-
 // ---- drawing helpers ----
 
 ImU32 to_imu32(Rgba8 c) { return IM_COL32(c.r, c.g, c.b, c.a); }
@@ -42,6 +39,11 @@ std::string format_value(const char* fmt, double value) {
   char text[64];
   std::snprintf(text, sizeof(text), fmt, value);
   return text;
+}
+
+// The progress of the run under way, in percent (0 before it starts).
+double progress_percent(const MapsWorker& maps) {
+  return maps.progress ? 100 * maps.progress->fraction.load() : 0.0;
 }
 
 // A horizontal colour bar of `width` pixels with labels under its ends and centre.
@@ -96,10 +98,11 @@ void draw_level_legend(const Inspection& in, Method method, float width) {
   ImGui::NewLine();
 }
 
-void draw_legend(const ViewerState& state, MapKind kind, float width) {
-  const MapShader shader = map_shader(state, kind);
+void draw_legend(const Shared& shared, MapKind kind, float width) {
+  const MapJob& shown = shared.maps.shown;
+  const MapShader shader = map_shader(shared.colors, shown.data, kind);
   if (kind == kMapLevel) {
-    draw_level_legend(*state.shown.inspection, state.shown.method, width);
+    draw_level_legend(*shown.inspection, shown.method, width);
   } else if (kind == kMapDiff) {
     const double limit = shader.limit;
     const std::string middle = shader.decades && limit > 0
@@ -113,20 +116,20 @@ void draw_legend(const ViewerState& state, MapKind kind, float width) {
   } else if (shader.log10) {
     const double floor = shader.lo;
     draw_color_bar(
-        width, [&](float t) { return sequential_color(t, state.colormap); },
+        width, [&](float t) { return sequential_color(t, shared.colors.colormap); },
         format_value("1e%.0f", floor),
         format_value(std::fmod(floor, 2.0) == 0 ? "1e%.0f" : "1e%.1f", 0.5 * floor), "1");
   } else {
     draw_color_bar(
-        width, [&](float t) { return sequential_color(t, state.colormap); }, "0",
+        width, [&](float t) { return sequential_color(t, shared.colors.colormap); }, "0",
         format_value("%.2g", 0.5 * shader.hi), format_value("%.2g", shader.hi));
   }
 }
 
 // The map token (row, column) under the mouse, through the shared zoom (token units).
-void token_under_mouse(const ViewerState& state, ImVec2 origin, ImVec2 size, std::int64_t* row, std::int64_t* col) {
+void token_under_mouse(const Shared& shared, ImVec2 origin, ImVec2 size, std::int64_t* row, std::int64_t* col) {
   const ImVec2 mouse = ImGui::GetIO().MousePos;
-  const MapViewport& v = state.viewport;
+  const MapViewport& v = shared.viewport;
   *col = std::clamp<std::int64_t>(static_cast<std::int64_t>(v.col_at((mouse.x - origin.x) / size.x)), 0, v.cols - 1);
   *row = std::clamp<std::int64_t>(static_cast<std::int64_t>(v.row_at((mouse.y - origin.y) / size.y)), 0, v.rows - 1);
 }
@@ -139,24 +142,25 @@ struct Cell {
   std::int64_t pool = 1;  // 1: exact
 };
 
-Cell cell_at(const ViewerState& state, std::int64_t row, std::int64_t col) {
-  const MapTile& tile = state.tile;
-  const bool exact = tile.of == state.shown.inspection && tile.inspection && tile.contains(row, col);
-  const Inspection& in = exact ? *tile.inspection : *state.shown.inspection;
+Cell cell_at(const Shared& shared, std::int64_t row, std::int64_t col) {
+  const MapTile& tile = shared.maps.tile;
+  const bool exact = tile.of == shared.maps.shown.inspection && tile.inspection && tile.contains(row, col);
+  const Inspection& in = exact ? *tile.inspection : *shared.maps.shown.inspection;
   const std::int64_t r = exact ? row - tile.r0 : row / in.pool, c = exact ? col - tile.c0 : col / in.pool;
   const std::size_t i = static_cast<std::size_t>(r * in.cols + c);
   return Cell{in.full_map[i], in.fma_map[i], in.row_tv[r], in.level_map[i], in.pool};
 }
 
-void draw_hover(const ViewerState& state, ImVec2 origin, ImVec2 size) {
+void draw_hover(const Shared& shared, ImVec2 origin, ImVec2 size) {
+  const MapJob& shown = shared.maps.shown;
   std::int64_t row = 0, col = 0;
-  token_under_mouse(state, origin, size, &row, &col);
-  const Cell cell = cell_at(state, row, col);
+  token_under_mouse(shared, origin, size, &row, &col);
+  const Cell cell = cell_at(shared, row, col);
   const std::pair<const char*, std::string> lines[] = {
       {"full", format_value("%.3e", cell.full)},
-      {method_title(state.shown.method), format_value("%.3e", cell.fma)},
+      {method_title(shown.method), format_value("%.3e", cell.fma)},
       {"diff", format_value("%+.3e", cell.fma - cell.full)},
-      {"level", level_label(cell.level, state.shown.method, state.shown.fma)},
+      {"level", level_label(cell.level, shown.method, shown.fma)},
       {"row TV", format_value("%.3e", cell.row_tv)}};
   ImGui::BeginTooltip();
   ImGui::Text("query %lld, key %lld", static_cast<long long>(row), static_cast<long long>(col));
@@ -164,7 +168,7 @@ void draw_hover(const ViewerState& state, ImVec2 origin, ImVec2 size) {
     ImGui::TextColored(kMuted, "means of %lld x %lld tokens (zoom in for exact values)",
                        static_cast<long long>(cell.pool), static_cast<long long>(cell.pool));
   }
-  const float column = std::max(70.0f, ImGui::CalcTextSize(method_title(state.shown.method)).x + 16);
+  const float column = std::max(70.0f, ImGui::CalcTextSize(method_title(shown.method)).x + 16);
   for (const auto& [label, value] : lines) {
     ImGui::TextColored(kMuted, "%s", label);
     ImGui::SameLine(column);
@@ -180,9 +184,9 @@ double mean_of(const std::vector<double>& values) {
   return values.empty() ? 0.0 : sum / values.size();
 }
 
-std::string caption_of(const ViewerState& state, MapKind kind) {
-  const Inspection& in = *state.shown.inspection;
-  const bool log10 = state.scale == MapScale::log10;
+std::string caption_of(const Shared& shared, MapKind kind) {
+  const Inspection& in = *shared.maps.shown.inspection;
+  const bool log10 = shared.colors.scale == MapScale::log10;
   switch (kind) {
     case kMapFull:
       return log10 ? "log10 probability, exact softmax" : "probability, exact";
@@ -190,7 +194,7 @@ std::string caption_of(const ViewerState& state, MapKind kind) {
       return format_value("output rel. error %.2e", in.output_rel_error) +
              format_value(", mean row TV %.2e", mean_of(in.row_tv));
     case kMapDiff:
-      return format_value("max |diff| %.2e", state.shown.data.diff_limit) +
+      return format_value("max |diff| %.2e", shared.maps.shown.data.diff_limit) +
              (log10 ? " (symmetric log)" : " (linear)") +
              format_value(", mean row TV %.2e", mean_of(in.row_tv));
     default:
@@ -199,19 +203,19 @@ std::string caption_of(const ViewerState& state, MapKind kind) {
 }
 
 // Makes the map row under the mouse the query of the query inspector and asks for that tab.
-void select_query_at(ViewerState& state, ImVec2 origin, ImVec2 size) {
+void select_query_at(Shared& shared, ImVec2 origin, ImVec2 size) {
   std::int64_t row = 0, col = 0;
-  token_under_mouse(state, origin, size, &row, &col);
-  state.query_row = row;
-  state.view = View::query;
-  state.view_requested = true;
+  token_under_mouse(shared, origin, size, &row, &col);
+  shared.query_row = row;
+  shared.view = View::query;
+  shared.view_requested = true;
 }
 
 // Wheel zooms about the cursor, a drag pans, a double click or F fits, +/- zoom, arrows pan:
 // on any map, and all four follow (one shared viewport).
-void handle_zoom_pan(ViewerState& state, ImVec2 origin, ImVec2 size) {
+void handle_zoom_pan(Shared& shared, ImVec2 origin, ImVec2 size) {
   const ImGuiIO& io = ImGui::GetIO();
-  MapViewport& v = state.viewport;
+  MapViewport& v = shared.viewport;
   const double fx = (io.MousePos.x - origin.x) / size.x, fy = (io.MousePos.y - origin.y) / size.y;
   if (io.MouseWheel != 0) v.zoom_at(fx, fy, std::pow(1.25, io.MouseWheel));
   if (ImGui::IsMouseDragging(ImGuiMouseButton_Left) || ImGui::IsMouseDragging(ImGuiMouseButton_Right)) {
@@ -232,10 +236,10 @@ void handle_zoom_pan(ViewerState& state, ImVec2 origin, ImVec2 size) {
 
 // Lines at the hierarchy's fine block boundaries (1D: every m tokens; 2D: every image row of
 // tokens), only where they are at least 4 pixels apart at the current zoom.
-void draw_block_grid(const ViewerState& state, ImVec2 origin, ImVec2 size) {
-  const FmaConfig& f = state.shown.fma;
+void draw_block_grid(const Shared& shared, ImVec2 origin, ImVec2 size) {
+  const FmaConfig& f = shared.maps.shown.fma;
   const std::int64_t step = f.is_2d() ? f.grid_width : f.block_size;
-  const MapViewport& v = state.viewport;
+  const MapViewport& v = shared.viewport;
   if (step < 1 || size.x / (v.x1 - v.x0) * static_cast<double>(step) < 4.0) return;
   ImDrawList* draw = ImGui::GetWindowDrawList();
   const ImU32 color = IM_COL32(255, 255, 255, 60);
@@ -251,37 +255,38 @@ void draw_block_grid(const ViewerState& state, ImVec2 origin, ImVec2 size) {
 
 // The map through the shared zoom, coloured by the GPU; over a pooled map, the exact tile
 // where it has one.
-void draw_map_texture(const ViewerState& state, MapKind kind, ImVec2 origin, ImVec2 size) {
-  const MapViewport& v = state.viewport;
+void draw_map_texture(const Shared& shared, const MapsPanel& panel, MapKind kind, ImVec2 origin, ImVec2 size) {
+  const MapViewport& v = shared.viewport;
   MapDraw draw;
   draw.x0 = origin.x, draw.y0 = origin.y, draw.x1 = origin.x + size.x, draw.y1 = origin.y + size.y;
   draw.u0 = static_cast<float>(v.u0()), draw.v0 = static_cast<float>(v.v0());
   draw.u1 = static_cast<float>(v.u1()), draw.v1 = static_cast<float>(v.v1());
-  draw.values = state.textures[kind], draw.levels = state.textures[kMapLevel];
-  draw.shader = map_shader(state, kind);
+  draw.values = panel.textures[kind], draw.levels = panel.textures[kMapLevel];
+  draw.shader = map_shader(shared.colors, shared.maps.shown.data, kind);
   draw_shaded_map(draw);
-  const MapTile& t = state.tile;
-  if (t.of != state.shown.inspection || !t.inspection || state.tile_textures[kMapLevel] == 0) return;
+  const MapTile& t = shared.maps.tile;
+  if (t.of != shared.maps.shown.inspection || !t.inspection || panel.tile_textures[kMapLevel] == 0) return;
   // The tile's rectangle on screen; ImGui's clip rectangle (the map's child window) trims it.
   const auto x_of = [&](std::int64_t col) { return origin.x + static_cast<float>(v.fx_of(static_cast<double>(col))) * size.x; };
   const auto y_of = [&](std::int64_t row) { return origin.y + static_cast<float>(v.fy_of(static_cast<double>(row))) * size.y; };
   ImGui::PushClipRect(origin, ImVec2(origin.x + size.x, origin.y + size.y), true);
   draw.x0 = x_of(t.c0), draw.x1 = x_of(t.c1), draw.y0 = y_of(t.r0), draw.y1 = y_of(t.r1);
   draw.u0 = 0, draw.v0 = 0, draw.u1 = 1, draw.v1 = 1;
-  draw.values = state.tile_textures[kind], draw.levels = state.tile_textures[kMapLevel];
+  draw.values = panel.tile_textures[kind], draw.levels = panel.tile_textures[kMapLevel];
   draw_shaded_map(draw);
   ImGui::PopClipRect();
 }
 
-void draw_map_cell(ViewerState& state, MapKind kind, ImVec2 cell) {
-  const char* method = method_title(state.shown.method);
-  const bool shared_qk = state.shown.method == Method::reformer;  // its full counterpart
+void draw_map_cell(Shared& shared, const MapsPanel& panel, MapKind kind, ImVec2 cell) {
+  const MapJob& shown = shared.maps.shown;
+  const char* method = method_title(shown.method);
+  const bool shared_qk = shown.method == Method::reformer;  // its full counterpart
   const std::string kTitles[kMapCount] = {shared_qk ? "Full attention (shared QK)" : "Full attention", method,
                                           std::string(method) + " - full", "Level map"};
-  const std::string caption = caption_of(state, kind);
+  const std::string caption = caption_of(shared, kind);
   const float line = ImGui::GetFrameHeightWithSpacing();
   // The level legend: at least three swatches a line fit under the smallest map.
-  const int level_lines = (state.shown.inspection->num_levels + 2 + 2) / 3;
+  const int level_lines = (shown.inspection->num_levels + 2 + 2) / 3;
   const float legend_h = kind == kMapLevel ? (0.2f + level_lines) * line : 2.0f * line;
   const auto side_for = [&](float header_h) {
     return std::max(16.0f, std::min(cell.x - 20.0f, cell.y - header_h - legend_h - 8));
@@ -297,7 +302,7 @@ void draw_map_cell(ViewerState& state, MapKind kind, ImVec2 cell) {
     side = side_for(line + ImGui::CalcTextSize(caption.c_str(), nullptr, false, cell.x).y);
     indent = std::max(0.0f, 0.5f * (cell.x - side) - 4);
   }
-  const MapViewport& v = state.viewport;
+  const MapViewport& v = shared.viewport;
   const float scale = side / static_cast<float>(std::max(v.rows, v.cols));
   const ImVec2 size(static_cast<float>(v.cols) * scale, static_cast<float>(v.rows) * scale);
   if (one_line) ImGui::Indent(indent);
@@ -309,53 +314,54 @@ void draw_map_cell(ViewerState& state, MapKind kind, ImVec2 cell) {
   if (!one_line) ImGui::Indent(indent);
   const ImVec2 origin = ImGui::GetCursorScreenPos();
   ImGui::Dummy(size);  // the map's item: hover, clicks and the layout
-  draw_map_texture(state, kind, origin, size);
-  if (state.show_grid) draw_block_grid(state, origin, size);
+  draw_map_texture(shared, panel, kind, origin, size);
+  if (panel.show_grid) draw_block_grid(shared, origin, size);
   if (ImGui::IsItemHovered()) {
-    handle_zoom_pan(state, origin, size);
-    draw_hover(state, origin, size);
+    handle_zoom_pan(shared, origin, size);
+    draw_hover(shared, origin, size);
   }
   // A click, not the end of a drag, opens the row in the query inspector.
   if (ImGui::IsItemHovered() && ImGui::IsMouseReleased(ImGuiMouseButton_Left) &&
       ImGui::GetIO().MouseDragMaxDistanceSqr[ImGuiMouseButton_Left] < 16.0f) {
-    select_query_at(state, origin, size);
+    select_query_at(shared, origin, size);
   }
-  draw_legend(state, kind, size.x);
+  draw_legend(shared, kind, size.x);
   ImGui::Unindent(indent);
 }
 
-void draw_header(const ViewerState& state) {
-  const FmaConfig& f = state.shown.fma;
+void draw_header(const Shared& shared) {
+  const MapJob& shown = shared.maps.shown;
+  const FmaConfig& f = shown.fma;
   // A model has layers x heads; a q/k/v file one layer of heads; the synthetic input one head.
-  if (!state.shown.params.model.empty()) {
-    ImGui::Text("layer %d  head %d   ", state.shown.params.layer, state.shown.params.head);
+  if (!shown.params.model.empty()) {
+    ImGui::Text("layer %d  head %d   ", shown.params.layer, shown.params.head);
     ImGui::SameLine(0, 0);
-  } else if (!state.shown.params.qkv.empty()) {
-    ImGui::Text("head %d   ", state.shown.params.head);
+  } else if (!shown.params.qkv.empty()) {
+    ImGui::Text("head %d   ", shown.params.head);
     ImGui::SameLine(0, 0);
   }
-  if (state.shown.method == Method::fma) {
-    ImGui::Text("n = %lld   m = %lld   p = %lld   %s   %s down-sampling%s", static_cast<long long>(state.shown.tokens),
+  if (shown.method == Method::fma) {
+    ImGui::Text("n = %lld   m = %lld   p = %lld   %s   %s down-sampling%s", static_cast<long long>(shown.tokens),
                 static_cast<long long>(f.block_size), static_cast<long long>(f.rank),
                 f.causal ? "causal" : "bidirectional", to_string(f.downsample), f.linear ? "   linear" : "");
   } else {
-    ImGui::Text("n = %lld   %s   %s", static_cast<long long>(state.shown.tokens),
-                peer_settings(state.shown.method, f, state.shown.peer).c_str(),
+    ImGui::Text("n = %lld   %s   %s", static_cast<long long>(shown.tokens),
+                peer_settings(shown.method, f, shown.peer).c_str(),
                 f.causal ? "causal" : "bidirectional");
   }
-  if (maps_busy(state)) {
+  if (maps_busy(shared)) {
     ImGui::SameLine(0, 30);
-    ImGui::TextColored(kBusy, "computing... %.0f%%", state.progress ? 100 * state.progress->fraction.load() : 0.0);
-  } else if (tile_busy(state)) {
+    ImGui::TextColored(kBusy, "computing... %.0f%%", progress_percent(shared.maps));
+  } else if (tile_busy(shared)) {
     ImGui::SameLine(0, 30);
     ImGui::TextColored(kBusy, "computing the exact tile...");
   }
-  if (state.shown.inspection) {
-    const Inspection& in = *state.shown.inspection;
+  if (shown.inspection) {
+    const Inspection& in = *shown.inspection;
     if (in.pool > 1) {
       const long long pool = in.pool;
       ImGui::TextColored(kMuted, "%lld tokens: each map pixel is a mean of %lld x %lld; zoom in to %lld tokens or "
-                         "fewer for exact tiles", static_cast<long long>(state.shown.tokens), pool, pool,
+                         "fewer for exact tiles", static_cast<long long>(shown.tokens), pool, pool,
                          static_cast<long long>(kTileSpan));
     }
     ImGui::TextWrapped(
@@ -381,7 +387,7 @@ void draw_error(const std::string& error) {
 }
 
 // The shaders' colour tables from the colormaps (colormap.cpp), so maps and legends agree.
-void upload_color_tables(ViewerState& state) {
+void upload_color_tables(Colormap colormap, MapsPanel& panel) {
   std::vector<std::uint8_t> table(256 * 3 * 4);
   const auto put = [&](int row, int i, Rgba8 c) {
     std::uint8_t* p = table.data() + 4 * (row * 256 + i);
@@ -389,237 +395,80 @@ void upload_color_tables(ViewerState& state) {
   };
   for (int i = 0; i < 256; ++i) {
     const float t = static_cast<float>(i) / 255.0f;
-    put(0, i, sequential_color(t, state.colormap));
+    put(0, i, sequential_color(t, colormap));
     put(1, i, diverging_color(2 * t - 1));
     put(2, i, level_color(i));
   }
   map_colors_upload(table.data());
-  state.colors_of = static_cast<int>(state.colormap);
+  panel.colors_of = static_cast<int>(colormap);
+}
+
+// Creates, replaces or frees (no data) the textures of one set of maps.
+void upload(const MapData& data, std::array<unsigned int, kMapCount>& textures) {
+  for (int kind = 0; kind < kMapLevel; ++kind) {
+    const MapValues& v = data.values[kind];
+    if (v.mips.empty()) {
+      texture_destroy(textures[kind]);
+      textures[kind] = 0;
+    } else {
+      textures[kind] = float_texture_upload(textures[kind], v.width, v.height, v.mips);
+    }
+  }
+  const MapValues& shape = data.values[kMapFull];
+  if (data.level_codes.empty()) {
+    texture_destroy(textures[kMapLevel]);
+    textures[kMapLevel] = 0;
+  } else {
+    textures[kMapLevel] = level_texture_upload(textures[kMapLevel], shape.width, shape.height,
+                                               data.level_codes.data());
+  }
+}
+
+// Uploads the worker's maps and exact tile taken since the last frame.
+void upload_new_maps(const MapsWorker& maps, MapsPanel& panel) {
+  if (panel.textures_of != maps.shown_count) {
+    upload(maps.shown.data, panel.textures);
+    panel.textures_of = maps.shown_count;
+  }
+  if (panel.tile_textures_of != maps.tile_count) {
+    upload(maps.tile.data, panel.tile_textures);
+    panel.tile_textures_of = maps.tile_count;
+  }
 }
 
 }  // namespace
 
-// The fast-path check: an implementation and precision of the shown FMA variant, where it
-// runs, its time beside full attention's and its error against the float64 inspection.
-void draw_fast_path(ViewerState& state) {
-  ImGui::Spacing();
-  ImGui::TextUnformatted("Fast path");
-  ImGui::Separator();
-  FastPath& f = state.fast_path;
-  ImGui::PushItemWidth(130);
-  // The implementations of the shown method (fmav/attend.h's Impl).
-  const Method method = state.shown.method;
-  std::vector<Impl> impls = {Impl::automatic, Impl::fused, Impl::blocked, Impl::reference};
-  if (method == Method::local) impls = {Impl::automatic, Impl::fused, Impl::reference};
-  if (is_peer(method) && method != Method::local) impls = {Impl::automatic, Impl::blocked, Impl::reference};
-  if (std::find(impls.begin(), impls.end(), f.impl) == impls.end()) f.impl = Impl::automatic;
-  if (ImGui::BeginCombo("implementation", f.impl == Impl::automatic ? "auto" : to_string(f.impl))) {
-    for (Impl impl : impls) {
-      if (ImGui::Selectable(impl == Impl::automatic ? "auto" : to_string(impl), impl == f.impl)) f.impl = impl;
-    }
-    ImGui::EndCombo();
-  }
-  draw_device_combo("device", &f.device);
-  ImGui::PopItemWidth();
-  if (ImGui::RadioButton("float32", !f.f64)) f.f64 = false;
-  ImGui::SameLine();
-  if (ImGui::RadioButton("float64", f.f64)) f.f64 = true;
-  const FastPathCheck& c = state.check;
-  if (check_busy(state)) {
-    ImGui::TextColored(kBusy, "timing...");
-  } else if (!c.error.empty()) {
-    ImGui::PushStyleColor(ImGuiCol_Text, kErrorColor);
-    ImGui::TextWrapped("%s", c.error.substr(0, c.error.find('\n')).c_str());
-    ImGui::PopStyleColor();
-  } else if (c.of) {
-    ImGui::TextWrapped("%s %.3g ms, full attention %.3g ms", method_title(method), 1e3 * c.fma_seconds,
-                       1e3 * c.full_seconds);
-    ImGui::TextColored(kMuted, "error vs its float64 reference %.2e", c.rel_error);
-  }
-}
-
-// ---- public ----
-
-// The colour scale, the Recompute button and the last run's time or state.
-void draw_run_status(ViewerState& state) {
-  ImGui::Checkbox("block grid", &state.show_grid);
-  ImGui::SameLine();
-  if (ImGui::Button("Fit")) state.viewport.fit(state.viewport.rows, state.viewport.cols);
-  if (state.viewport.zoomed()) {
-    const MapViewport& v = state.viewport;
-    ImGui::TextColored(kMuted, "zoom: rows %.0f-%.0f, keys %.0f-%.0f", v.y0, v.y1, v.x0, v.x1);
-  }
-  ImGui::TextUnformatted("colour scale");
-  for (MapScale scale : {MapScale::log10, MapScale::linear}) {
-    ImGui::SameLine();
-    const char* name = scale == MapScale::log10 ? "log10" : "linear";
-    if (ImGui::RadioButton(name, state.scale == scale)) state.scale = scale;
-  }
-  ImGui::PushItemWidth(130);
-  if (ImGui::BeginCombo("colormap", to_string(state.colormap))) {
-    for (Colormap map : {Colormap::standard, Colormap::magma, Colormap::gray}) {
-      if (ImGui::Selectable(to_string(map), map == state.colormap)) state.colormap = map;
-    }
-    ImGui::EndCombo();
-  }
-  if (state.scale == MapScale::log10) {
-    // The range shown: probabilities below 10^floor get the colour of the floor.
-    int floor = static_cast<int>(state.log_floor);
-    if (ImGui::SliderInt("log10 floor", &floor, -12, -1)) state.log_floor = floor;
-  }
-  ImGui::PopItemWidth();
-  if (ImGui::Button("Recompute")) state.recompute = true;
-  ImGui::SameLine();
-  if (state.pending.valid()) {
-    ImGui::ProgressBar(static_cast<float>(state.progress->fraction.load()), ImVec2(110, 0));
-    ImGui::SameLine();
-    if (ImGui::Button("Cancel")) cancel_maps(state);
-  } else if (maps_busy(state)) {
-    ImGui::TextColored(kBusy, "computing...");
-  } else if (state.has_cancelled && state.cancelled_params == state.params) {
-    ImGui::TextColored(kBusy, "cancelled: Recompute runs it");
-  } else if (!state.shown.error.empty()) {
-    ImGui::TextColored(kErrorColor, "engine error");
-  } else {
-    ImGui::TextColored(kMuted, "engine %.3f s", state.shown.seconds);
-  }
-  ImGui::TextWrapped("%s", state.shown.source.c_str());
-  draw_fast_path(state);
-}
-
-// The model source's controls: which model and input, layer and head; the FMA settings
-// are the model's own (its learned weights fix m and p).
-void draw_model_controls(ViewerState& state) {
-  MapParams& p = state.params;
-  ImGui::TextWrapped("model %s", file_name(p.model).c_str());
-  ImGui::TextWrapped("input %s", file_name(p.input).c_str());
-  const int layers = std::max(1, state.shown.layers), heads = std::max(1, state.shown.heads);
-  ImGui::PushItemWidth(130);
-  if (input_int("layer", &p.layer)) p.layer = std::clamp(p.layer, 0, layers - 1);
-  if (input_int("head", &p.head)) p.head = std::clamp(p.head, 0, heads - 1);
-  // The offset is a text model's: hidden once the shown run of this model has an image (an
-  // error, such as an image model refusing an offset, keeps it, so it can be set back).
-  const bool image_model = state.shown.params.model == p.model && state.shown.image != nullptr;
-  int offset = static_cast<int>(p.offset);
-  if (!image_model && input_int("text offset", &offset, 64, 512)) p.offset = std::max(0, offset);
-  ImGui::PopItemWidth();
-  const FmaConfig& f = state.shown.fma;
-  if (is_peer(state.shown.method)) {
-    ImGui::TextColored(kMuted, "%s", peer_settings(state.shown.method, f, state.shown.peer).c_str());
-  } else {
-    ImGui::TextColored(kMuted, "%s: m = %lld, p = %lld, %s", variant_name(f), static_cast<long long>(f.block_size),
-                       static_cast<long long>(f.rank), to_string(f.downsample));
-  }
-  if (p.model_fma_override) {  // a sweep point's settings (Sweep tab)
-    ImGui::TextColored(kBusy, "%s as in a sweep point, not the model's own", method_title(p.method));
-    if (ImGui::SmallButton("use the model's own attention")) p.model_fma_override = false, p.method = Method::fma;
-  }
-}
-
-void draw_map_controls(ViewerState& state) {
-  MapParams& p = state.params;
-  ImGui::TextUnformatted("Input");
-  ImGui::Separator();
-  // The sources to choose from: the loaded model, the loaded q/k/v file, the synthetic input.
-  if (!state.model_path.empty() || !state.qkv_path.empty()) {
-    const bool use_model = !p.model.empty(), use_qkv = !p.qkv.empty();
-    if (!state.model_path.empty()) {
-      if (ImGui::RadioButton("model", use_model)) {
-        p.model = state.model_path, p.input = state.input_path, p.qkv.clear(), p.model_fma_override = false;
-      }
-      ImGui::SameLine();
-    }
-    if (ImGui::RadioButton("synthetic", !use_model && !use_qkv)) {
-      p.model.clear(), p.input.clear(), p.qkv.clear();
-    }
-    if (!state.qkv_path.empty()) {
-      ImGui::SameLine();
-      if (ImGui::RadioButton("q/k/v file", use_qkv) && !use_qkv) {
-        p.qkv = state.qkv_path, p.model.clear(), p.input.clear(), p.head = 0;
-      }
-    }
-  }
-  if (!p.model.empty()) {
-    draw_model_controls(state);
-    draw_run_status(state);
-    return;
-  }
-  // The synthetic input and a q/k/v file share the FMA settings; the file fixes n and has
-  // heads to choose from.
-  const bool qkv = !p.qkv.empty();
-  ImGui::PushItemWidth(130);
-  if (qkv) {
-    ImGui::TextWrapped("file %s", file_name(p.qkv).c_str());
-    const int heads = std::max(1, state.shown.heads);
-    if (input_int("head", &p.head)) p.head = std::clamp(p.head, 0, heads - 1);
-  }
-  ImGui::Spacing();
-  ImGui::TextUnformatted("Method");
-  ImGui::Separator();
-  if (ImGui::BeginCombo("method", method_title(p.method))) {
-    for (Method m : kFmaAndPeers) {
-      if (ImGui::Selectable(method_title(m), m == p.method)) p.method = m;
-    }
-    ImGui::EndCombo();
-  }
-  const bool fma = p.method == Method::fma;
-  int n = static_cast<int>(p.n), m = static_cast<int>(p.block_size);
-  int rank = static_cast<int>(p.rank), seed = static_cast<int>(p.seed), rounds = p.hash_rounds;
-  if (!qkv && input_int("tokens n", &n, 64, 512)) p.n = std::clamp<std::int64_t>(n, 1, kMaxTokens);
-  // The block is each method's own: FMA's m, H-Transformer's Nr, Reformer's chunk, a window.
-  const char* block = fma ? "block size m" : p.method == Method::reformer ? "chunk" : p.method == Method::swin
-                                                 ? "window side" : "block size";
-  if (p.method != Method::linear && input_int(block, &m, 1, 16)) p.block_size = std::max(1, m);
-  if (fma && input_int("rank p", &rank, 1, 4)) p.rank = std::max(1, rank);
-  if (p.method == Method::reformer && input_int("hash rounds", &rounds)) p.hash_rounds = std::clamp(rounds, 1, 8);
-  if (input_int("seed", &seed)) p.seed = static_cast<std::uint64_t>(std::max(0, seed));
-  if (fma && ImGui::BeginCombo("down-sampling", to_string(p.downsample))) {
-    for (Downsample kind : {Downsample::learned, Downsample::average, Downsample::dense}) {
-      if (ImGui::Selectable(to_string(kind), kind == p.downsample)) p.downsample = kind;
-    }
-    ImGui::EndCombo();
-  }
-  ImGui::PopItemWidth();
-  if (p.method == Method::swin) {
-    ImGui::Checkbox("shifted windows", &p.shifted);
-    ImGui::TextColored(kMuted, "tokens on the most square grid of n");
-  } else {
-    ImGui::Checkbox("causal", &p.causal);
-  }
-  if (fma) ImGui::Checkbox("count multiplicity", &p.count_multiplicity);
-  draw_run_status(state);
-}
-
-MapShader map_shader(const ViewerState& state, MapKind kind) {
+MapShader map_shader(const MapColors& colors, const MapData& data, MapKind kind) {
   MapShader shader;
   shader.masked[0] = kMaskedColor.r, shader.masked[1] = kMaskedColor.g, shader.masked[2] = kMaskedColor.b;
-  shader.log10 = state.scale == MapScale::log10;
+  shader.log10 = colors.scale == MapScale::log10;
   if (kind == kMapLevel) {
     shader.shading = MapShading::levels;
   } else if (kind == kMapDiff) {
     shader.shading = MapShading::diverging;
-    shader.limit = static_cast<float>(state.shown.data.diff_limit);
-    shader.decades = diff_decades(state.scale);
+    shader.limit = static_cast<float>(data.diff_limit);
+    shader.decades = diff_decades(colors.scale);
   } else {
     shader.shading = MapShading::sequential;
-    shader.lo = shader.log10 ? static_cast<float>(state.log_floor) : 0.0f;
-    shader.hi = shader.log10 ? 0.0f : static_cast<float>(state.shown.data.prob_max);
+    shader.lo = shader.log10 ? static_cast<float>(colors.log_floor) : 0.0f;
+    shader.hi = shader.log10 ? 0.0f : static_cast<float>(data.prob_max);
   }
   return shader;
 }
 
-void draw_map_views(ViewerState& state) {
-  if (!state.has_shown) {
-    if (state.has_cancelled && state.cancelled_params == state.params) {
+void draw_map_views(Shared& shared, MapsPanel& panel) {
+  upload_new_maps(shared.maps, panel);
+  if (!shared.maps.has_shown) {
+    if (shared.maps.has_cancelled && shared.maps.cancelled_params == shared.params) {
       ImGui::TextColored(kBusy, "cancelled: press Recompute (or change a setting) to run it");
     } else {
-      ImGui::TextColored(kBusy, "computing... %.0f%%", state.progress ? 100 * state.progress->fraction.load() : 0.0);
+      ImGui::TextColored(kBusy, "computing... %.0f%%", progress_percent(shared.maps));
     }
     return;
   }
-  draw_header(state);
-  if (!state.shown.error.empty()) {
-    draw_error(state.shown.error);
+  draw_header(shared);
+  if (!shared.maps.shown.error.empty()) {
+    draw_error(shared.maps.shown.error);
     return;
   }
   std::string shader_error;
@@ -627,15 +476,24 @@ void draw_map_views(ViewerState& state) {
     draw_error("the maps' shaders do not build on this OpenGL: " + shader_error);
     return;
   }
-  if (state.colors_of != static_cast<int>(state.colormap)) upload_color_tables(state);
+  if (panel.colors_of != static_cast<int>(shared.colors.colormap)) upload_color_tables(shared.colors.colormap, panel);
   const ImVec2 avail = ImGui::GetContentRegionAvail();
   const float gap = ImGui::GetStyle().ItemSpacing.x;
   const ImVec2 cell((avail.x - gap) * 0.5f, (avail.y - gap) * 0.5f);
   for (int kind = 0; kind < kMapCount; ++kind) {
     if (kind % 2 == 1) ImGui::SameLine();
     ImGui::BeginChild(kind + 1, cell, false, ImGuiWindowFlags_NoScrollbar);
-    draw_map_cell(state, static_cast<MapKind>(kind), cell);
+    draw_map_cell(shared, panel, static_cast<MapKind>(kind), cell);
     ImGui::EndChild();
+  }
+}
+
+void release_map_textures(MapsPanel& panel) {
+  for (auto* textures : {&panel.textures, &panel.tile_textures}) {
+    for (unsigned int& texture : *textures) {
+      texture_destroy(texture);
+      texture = 0;
+    }
   }
 }
 

@@ -1,13 +1,15 @@
-// The query inspector (DESIGN.md §2, "The attention map at full resolution"): one query row
+// The query inspector (docs/DESIGN.md §2, "The attention map at full resolution"): one query row
 // of the shown layer and head under full attention and FMA — a plot over the keys, the level
 // that covers each key, the mass per level and the row's error metrics — and the model's
 // input coloured by that row: text tokens, or the image's patches with the FMA2D fine cells
-// (§4). It draws from state.shown only; the engine is never called here.
+// (§4). It draws from the shown result only; the engine is never called here.
 
+#include "panel_query.h"
 #include "colormap.h"
+#include "method_labels.h"
 #include "platform_glfw.h"
 #include "query_row.h"
-#include "viewer_state.h"
+#include "shared.h"
 
 #include <imgui.h>
 
@@ -41,26 +43,26 @@ std::string format_value(const char* fmt, double value) {
 
 // The inspection holding query `row` unpooled: the shown map, or for a pooled map (n over
 // kMaxMapSide) the row computed from the job's inspector (a few ms), kept until it changes.
-const Inspection& exact_row(ViewerState& state, std::int64_t row, std::int64_t* at) {
-  const Inspection& in = *state.shown.inspection;
+const Inspection& exact_row(const MapJob& shown, QueryPanel& q, std::int64_t row, std::int64_t* at) {
+  const Inspection& in = *shown.inspection;
   *at = in.pool == 1 ? row : 0;
   if (in.pool == 1) return in;
-  QueryPanel& q = state.query;
-  if (q.exact_of != state.shown.inspection || q.exact_index != row || !q.exact_row) {
+  if (q.exact_of != shown.inspection || q.exact_index != row || !q.exact_row) {
     InspectRequest request;
     request.row_begin = row, request.row_end = row + 1;
-    q.exact_row = std::make_shared<const Inspection>(state.shown.inspector.map(request));
-    q.exact_of = state.shown.inspection, q.exact_index = row;
+    q.exact_row = std::make_shared<const Inspection>(shown.inspector.map(request));
+    q.exact_of = shown.inspection, q.exact_index = row;
   }
   return *q.exact_row;
 }
 
-QueryRow row_of(ViewerState& state, std::int64_t row) {
+QueryRow row_of(const Shared& shared, QueryPanel& query, std::int64_t row) {
   QueryRow r;
-  r.in = state.shown.inspection.get();
-  r.exact = &exact_row(state, row, &r.at);
-  r.job = &state.shown, r.row = row, r.cols = r.exact->cols, r.scale = state.scale;
-  r.map = state.colormap, r.floor = state.log_floor;
+  const MapJob& shown = shared.maps.shown;
+  r.in = shown.inspection.get();
+  r.exact = &exact_row(shown, query, row, &r.at);
+  r.job = &shown, r.row = row, r.cols = r.exact->cols, r.scale = shared.colors.scale;
+  r.map = shared.colors.colormap, r.floor = shared.colors.log_floor;
   const std::size_t first = static_cast<std::size_t>(r.at * r.exact->cols);
   r.full = r.exact->full_map.data() + first;
   r.fma = r.exact->fma_map.data() + first;
@@ -71,10 +73,10 @@ QueryRow row_of(ViewerState& state, std::int64_t row) {
 }
 
 // The chosen query, or the default: the last row (causal, it sees every key) else the middle.
-std::int64_t query_row(const ViewerState& state) {
-  const std::int64_t rows = state.shown.tokens;
-  if (state.query_row >= 0) return std::min(state.query_row, rows - 1);
-  return state.shown.fma.causal ? rows - 1 : rows / 2;
+std::int64_t query_row(const Shared& shared) {
+  const std::int64_t rows = shared.maps.shown.tokens;
+  if (shared.query_row >= 0) return std::min(shared.query_row, rows - 1);
+  return shared.maps.shown.fma.causal ? rows - 1 : rows / 2;
 }
 
 // Where a probability falls on the y axis and the colour scale, in [0, 1].
@@ -83,64 +85,6 @@ float position(double p, const QueryRow& r) {
   const double e = std::log10(std::max(p, std::pow(10.0, r.floor)));
   return static_cast<float>(std::clamp((e - r.floor) / -r.floor, 0.0, 1.0));
 }
-
-
-}  // namespace
-
-std::string level_label(int level, Method method, const FmaConfig& f) {
-  if (method == Method::fma) {
-    if (level <= 0) return level < 0 ? "masked" : "near field (full resolution)";
-    const long long side = static_cast<long long>(f.block_size) << (level - 1);
-    char text[64];
-    std::snprintf(text, sizeof(text), f.is_2d() ? "level %d (cells of %lldx%lld)" : "level %d (groups of %lld)",
-                  level, side, side);
-    return text;
-  }
-  if (level < 0) return f.causal ? "masked or not attended" : "not attended";
-  if (level == 0) return "attended at full resolution";
-  // H-Transformer-1D's coarse levels: tokens of 2^l, sibling blocks of m 2^l.
-  return "level " + std::to_string(level) + " (coarse tokens of " + std::to_string(1 << level) + ")";
-}
-
-std::string level_short(int level, Method method) {
-  if (level > 0) return "L" + std::to_string(level);
-  if (method == Method::fma) return level < 0 ? "masked" : "near";
-  return level < 0 ? "not attended" : "exact";
-}
-
-const char* method_title(Method method) {
-  switch (method) {
-    case Method::fma: return "FMA";
-    case Method::full: return "Full attention";
-    case Method::htransformer: return "H-Transformer-1D";
-    case Method::linear: return "Linear Transformer";
-    case Method::reformer: return "Reformer LSH";
-    case Method::local: return "Local windows";
-    case Method::swin: return "Swin windows";
-  }
-  return "?";
-}
-
-std::string peer_settings(Method method, const FmaConfig& f, const PeerOptions& peer) {
-  const std::string m = std::to_string(f.block_size);
-  std::string out = std::string(method_title(method)) + ": ";
-  switch (method) {
-    case Method::htransformer: return out + "blocks of " + m;
-    case Method::linear: return out + "elu + 1 features";
-    case Method::reformer:
-      return out + "chunk " + m + ", " + std::to_string(peer.hash_rounds) + " hash rounds" +
-             (peer.buckets > 0 ? ", " + std::to_string(peer.buckets) + " buckets" : "");
-    case Method::local: return out + "blocks of " + m + " (b-1, b, b+1)";
-    case Method::swin:
-      return out + m + "x" + m + " windows on " + std::to_string(f.grid_height) + "x" + std::to_string(f.grid_width) +
-             (peer.shifted ? ", shifted" : "");
-    case Method::fma:
-    case Method::full: break;
-  }
-  return method_title(method);
-}
-
-namespace {
 
 // What a key is: a byte of the text, a patch of the image, or an index.
 std::string key_name(const QueryRow& r, std::int64_t key) {
@@ -404,17 +348,17 @@ void draw_color_key(const QueryRow& r, QueryColor color) {
 
 // ---- header ----
 
-void draw_header(ViewerState& state, const QueryRow& r, bool has_input) {
+void draw_header(Shared& shared, QueryPanel& query, const QueryRow& r, bool has_input) {
   int row = static_cast<int>(r.row);
   const int last = static_cast<int>(r.in->rows - 1);
   ImGui::PushItemWidth(120);
-  if (ImGui::InputInt("##query", &row)) state.query_row = std::clamp(row, 0, last);
+  if (ImGui::InputInt("##query", &row)) shared.query_row = std::clamp(row, 0, last);
   ImGui::PopItemWidth();
   ImGui::SameLine();
   ImGui::PushItemWidth(std::max(80.0f, ImGui::GetContentRegionAvail().x - 70));
-  if (ImGui::SliderInt("query", &row, 0, last)) state.query_row = row;
+  if (ImGui::SliderInt("query", &row, 0, last)) shared.query_row = row;
   ImGui::PopItemWidth();
-  const MapJob& job = state.shown;
+  const MapJob& job = shared.maps.shown;
   if (!job.params.model.empty()) {
     ImGui::Text("layer %d  head %d   ", job.params.layer, job.params.head);
     ImGui::SameLine(0, 0);
@@ -427,10 +371,10 @@ void draw_header(ViewerState& state, const QueryRow& r, bool has_input) {
         {QueryColor::fma, method_title(job.method)}, {QueryColor::full, "full"}, {QueryColor::level, "level"}};
     for (const auto& [color, name] : choices) {
       ImGui::SameLine();
-      if (ImGui::RadioButton(name, state.query.color == color)) state.query.color = color;
+      if (ImGui::RadioButton(name, query.color == color)) query.color = color;
     }
   }
-  if (maps_busy(state)) {
+  if (maps_busy(shared)) {
     ImGui::SameLine(0, 30);
     ImGui::TextColored(kBusy, "computing...");
   }
@@ -463,25 +407,26 @@ Rgba8 key_color(const QueryRow& r, std::int64_t key, QueryColor color) {
   return sequential_color(position(color == QueryColor::fma ? r.fma[key] : r.full[key], r), r.map);
 }
 
-void draw_query_view(ViewerState& state) {
-  if (!state.has_shown) {
+void draw_query_view(Shared& shared, QueryPanel& query) {
+  const MapJob& shown = shared.maps.shown;
+  if (!shared.maps.has_shown) {
     ImGui::TextColored(kBusy, "computing...");
     return;
   }
-  if (!state.shown.error.empty() || !state.shown.inspection || state.shown.inspection->rows < 1) {
+  if (!shown.error.empty() || !shown.inspection || shown.inspection->rows < 1) {
     ImGui::TextColored(kErrorColor, "no attention to inspect: %s",
-                       state.shown.error.substr(0, state.shown.error.find('\n')).c_str());
+                       shown.error.substr(0, shown.error.find('\n')).c_str());
     return;
   }
   QueryRow r;
   try {
-    r = row_of(state, query_row(state));
+    r = row_of(shared, query, query_row(shared));
   } catch (const std::exception& e) {  // fmav::Error, or out of memory
-    ImGui::TextColored(kErrorColor, "cannot compute query %lld: %s", static_cast<long long>(query_row(state)), e.what());
+    ImGui::TextColored(kErrorColor, "cannot compute query %lld: %s", static_cast<long long>(query_row(shared)), e.what());
     return;
   }
-  const bool text = !state.shown.text.empty(), image = state.shown.image != nullptr;
-  draw_header(state, r, text || image);
+  const bool text = !shown.text.empty(), image = shown.image != nullptr;
+  draw_header(shared, query, r, text || image);
   const float avail = ImGui::GetContentRegionAvail().y;
   draw_plot(r, std::max(160.0f, (text || image ? 0.42f : 0.6f) * avail));
   ImGui::Separator();
@@ -493,16 +438,16 @@ void draw_query_view(ViewerState& state) {
   if (!text && !image) return;
   ImGui::SameLine();
   ImGui::BeginChild("input", ImVec2(0, 0), false);
-  draw_color_key(r, state.query.color);
-  if (text) draw_tokens(state, r);
-  if (image) draw_image(state, r);
+  draw_color_key(r, query.color);
+  if (text) draw_tokens(shared, query, r);
+  if (image) draw_image(shared, query, r);
   ImGui::EndChild();
 }
 
-void release_query(ViewerState& state) {
-  texture_destroy(state.query.image_texture);
-  state.query.image_texture = 0;
-  state.query.texture_image.reset();
+void release_query(QueryPanel& query) {
+  texture_destroy(query.image_texture);
+  query.image_texture = 0;
+  query.texture_image.reset();
 }
 
 }  // namespace fmav::viewer

@@ -3,6 +3,7 @@
 
 #include "platform_glfw.h"
 #include "query_row.h"
+#include "shared.h"
 
 #include <imgui.h>
 
@@ -32,9 +33,7 @@ std::string token_glyph(unsigned char byte) {
 
 // ---- image patches ----
 
-void upload_image(ViewerState& state) {
-  QueryPanel& q = state.query;
-  const std::shared_ptr<const Image>& image = state.shown.image;
+void upload_image(QueryPanel& q, const std::shared_ptr<const Image>& image) {
   if (q.texture_image == image) return;
   q.texture_image = image;
   if (!image) {
@@ -53,10 +52,11 @@ void upload_image(ViewerState& state) {
 
 // The image at `side` pixels, overlaid (overlay) with the row's colours per patch, the fine
 // cells' grid lines and the query patch outlined; hovering reads a patch, a click selects it.
-void draw_patches(ViewerState& state, const QueryRow& r, float side, bool overlay, const char* id) {
+void draw_patches(Shared& shared, const QueryPanel& query, const QueryRow& r, float side, bool overlay,
+                  const char* id) {
   const std::int64_t gh = r.job->fma.grid_height, gw = r.job->fma.grid_width;
   const ImVec2 p0 = ImGui::GetCursorScreenPos();
-  ImGui::Image(reinterpret_cast<ImTextureID>(static_cast<std::intptr_t>(state.query.image_texture)),
+  ImGui::Image(reinterpret_cast<ImTextureID>(static_cast<std::intptr_t>(query.image_texture)),
                ImVec2(side, side));
   ImDrawList* draw = ImGui::GetWindowDrawList();
   const float ph = side / gh, pw = side / gw;
@@ -66,7 +66,7 @@ void draw_patches(ViewerState& state, const QueryRow& r, float side, bool overla
   };
   for (std::int64_t key = 0; overlay && key < gh * gw && key < r.cols; ++key) {
     const auto [a, b] = cell(key);
-    draw->AddRectFilled(a, b, to_imu32(key_color(r, key, state.query.color), 205));
+    draw->AddRectFilled(a, b, to_imu32(key_color(r, key, query.color), 205));
   }
   const std::int64_t m = std::max<std::int64_t>(1, r.job->fma.block_size);
   for (std::int64_t i = 0; i <= std::max(gh, gw); ++i) {
@@ -90,7 +90,7 @@ void draw_patches(ViewerState& state, const QueryRow& r, float side, bool overla
   const auto [ha, hb] = cell(key);
   draw->AddRect(ha, hb, IM_COL32(255, 255, 255, 255), 0, 0, 1.5f);
   key_tooltip(r, key);
-  if (ImGui::IsItemClicked(ImGuiMouseButton_Left)) state.query_row = key;
+  if (ImGui::IsItemClicked(ImGuiMouseButton_Left)) shared.query_row = key;
 }
 
 
@@ -99,7 +99,7 @@ void draw_patches(ViewerState& state, const QueryRow& r, float side, bool overla
 
 // The window's tokens wrapped in lines (and after each newline), each on its colour; a click
 // selects a token as the query.
-void draw_tokens(ViewerState& state, const QueryRow& r) {
+void draw_tokens(Shared& shared, const QueryPanel& query, const QueryRow& r) {
   const std::string& text = r.job->text;
   ImDrawList* draw = ImGui::GetWindowDrawList();
   const ImVec2 origin = ImGui::GetCursorScreenPos();
@@ -115,7 +115,7 @@ void draw_tokens(ViewerState& state, const QueryRow& r) {
     const float w = std::max(min_w, ImGui::CalcTextSize(glyph.c_str()).x) + 2;
     if (x + w > width) x = 0, y += line_h;
     const ImVec2 p0(origin.x + x, origin.y + y), p1(p0.x + w, p0.y + line_h - 1);
-    const Rgba8 bg = key_color(r, i, state.query.color);
+    const Rgba8 bg = key_color(r, i, query.color);
     const bool dark = 0.299f * bg.r + 0.587f * bg.g + 0.114f * bg.b < 140;
     draw->AddRectFilled(p0, p1, to_imu32(bg));
     draw->AddText(ImVec2(p0.x + 1, p0.y + 2),
@@ -129,7 +129,7 @@ void draw_tokens(ViewerState& state, const QueryRow& r) {
     if (window_hovered && mouse.x >= p0.x && mouse.x < p1.x && mouse.y >= p0.y && mouse.y < p1.y) {
       draw->AddRect(p0, p1, IM_COL32(255, 255, 255, 255));
       key_tooltip(r, i);
-      if (ImGui::IsMouseClicked(ImGuiMouseButton_Left)) state.query_row = i;
+      if (ImGui::IsMouseClicked(ImGuiMouseButton_Left)) shared.query_row = i;
     }
     x += w;
     if (byte == '\n') x = 0, y += line_h;
@@ -138,24 +138,24 @@ void draw_tokens(ViewerState& state, const QueryRow& r) {
 }
 
 
-void draw_image(ViewerState& state, const QueryRow& r) {
-  upload_image(state);
+void draw_image(Shared& shared, QueryPanel& query, const QueryRow& r) {
+  upload_image(query, r.job->image);
   const FmaConfig& f = r.job->fma;
-  if (state.query.image_texture == 0 || f.grid_height < 1 || f.grid_width < 1) return;
+  if (query.image_texture == 0 || f.grid_height < 1 || f.grid_width < 1) return;
   const ImVec2 avail = ImGui::GetContentRegionAvail();
   const float line = ImGui::GetTextLineHeightWithSpacing();
   const float side = std::max(64.0f, std::min(avail.y - 2 * line - 8, 0.5f * (avail.x - 40)));
   const ImVec2 top = ImGui::GetCursorPos();
   ImGui::TextColored(kMuted, "input, %lldx%lld patches", static_cast<long long>(f.grid_height),
                      static_cast<long long>(f.grid_width));
-  draw_patches(state, r, side, false, "image");
+  draw_patches(shared, query, r, side, false, "image");
   ImGui::TextColored(kMuted, "bright lines: fine cells of %lldx%lld patches; red: the query",
                      static_cast<long long>(f.block_size), static_cast<long long>(f.block_size));
   ImGui::SetCursorPos(ImVec2(top.x + side + 24, top.y));
   const char* what[] = {"FMA attention", "full attention", "levels"};
-  ImGui::TextColored(kMuted, "%s of the query", what[static_cast<int>(state.query.color)]);
+  ImGui::TextColored(kMuted, "%s of the query", what[static_cast<int>(query.color)]);
   ImGui::SetCursorPos(ImVec2(top.x + side + 24, top.y + line));
-  draw_patches(state, r, side, true, "attention");
+  draw_patches(shared, query, r, side, true, "attention");
 }
 
 }  // namespace fmav::viewer

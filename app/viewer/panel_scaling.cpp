@@ -1,13 +1,17 @@
-// The scaling view: an `fmav bench --jsonl` results file (DESIGN.md §6) as median latency and
+// The scaling view: an `fmav bench --jsonl` results file (docs/DESIGN.md §6) as median latency and
 // peak memory against N on log-log axes, one series per method, with out-of-memory and
 // over-budget points as markers at the top edge, reference slopes O(N), O(N log N), O(N^2),
 // and the N from which FMA stays faster than each other method. A benchmark can also be run
 // from the view: run_bench on a worker thread (§5), on the CPU or the GPU, streams each row
 // into the plots (under a mutex) and into a new .jsonl file.
 
+#include "panel_scaling.h"
+#include "maps_worker.h"
+#include "panel_engine.h"
 #include "plot.h"
+#include "shared.h"
 #include "streamed_run.h"
-#include "viewer_state.h"
+#include "viewer_files.h"
 
 #include "fmav/bench.h"
 #include "fmav/engine.h"
@@ -33,27 +37,6 @@
 #include <vector>
 
 namespace fmav::viewer {
-
-// A benchmark started from the view's form; the worker writes, the frame reads.
-struct BenchRun : StreamedRun<BenchRow> {
-  std::atomic<int> rows{0}, total{0};
-};
-
-struct BenchForm {
-  std::string methods = "fma,sdpa,local", ns = "256:8192", out = "bench.jsonl";
-  std::int64_t heads = 2;
-  Device device = Device::cpu;  // where the runs it starts compute (cuda: FMA against SDPA's backends)
-};
-
-struct ScalingPanel {
-  BenchForm form;
-  std::shared_ptr<BenchRun> run;  // null: none under way
-  std::future<void> worker;
-  std::string path;  // empty: no results yet
-  BenchFile file;
-  PlotState latency, memory;
-};
-
 namespace {
 
 const ImVec4 kMuted(0.65f, 0.65f, 0.68f, 1.0f);
@@ -171,7 +154,7 @@ void start_bench(ScalingPanel& panel) {
   });
 }
 
-void draw_run_form(ViewerState& state, ScalingPanel& panel) {
+void draw_run_form(Shared& shared, ScalingPanel& panel) {
   // Open at first when there is nothing to show, and while a run goes on (its Cancel button).
   if (panel.path.empty() || panel.run) ImGui::SetNextItemOpen(true, panel.run ? ImGuiCond_Always : ImGuiCond_Once);
   if (!ImGui::CollapsingHeader("Run a benchmark")) return;
@@ -193,9 +176,9 @@ void draw_run_form(ViewerState& state, ScalingPanel& panel) {
   if (!running && ImGui::Button("Start")) {
     try {
       start_bench(panel);
-      state.status_message = "benchmark started; rows stream to " + panel.path;
+      shared.status_message = "benchmark started; rows stream to " + panel.path;
     } catch (const std::exception& e) {
-      report_error(state, e.what());
+      report_error(shared, e.what());
     }
   }
   if (running) {
@@ -208,45 +191,43 @@ void draw_run_form(ViewerState& state, ScalingPanel& panel) {
 
 }  // namespace
 
-void open_bench_file(ViewerState& state, const std::string& path) {
-  FMAV_CHECK(!state.scaling || !state.scaling->run, path, ": a benchmark is running; cancel it first");
+void open_bench_file(ScalingPanel& panel, const std::string& path) {
+  FMAV_CHECK(!panel.run, path, ": a benchmark is running; cancel it first");
   BenchFile file = read_bench_file(path);
-  auto panel = std::make_shared<ScalingPanel>();
-  if (state.scaling) panel->form = state.scaling->form;
-  panel->file = std::move(file);
-  panel->path = path;
-  state.scaling = panel;
+  ScalingPanel opened;
+  opened.form = panel.form;
+  opened.file = std::move(file);
+  opened.path = path;
+  panel = std::move(opened);
 }
 
-bool scaling_busy(const ViewerState& state) { return streamed_busy(state.scaling); }
+bool scaling_busy(const ScalingPanel& panel) { return streamed_busy(panel); }
 
-void release_scaling(ViewerState& state) { release_streamed(state.scaling); }
+void release_scaling(ScalingPanel& panel) { release_streamed(panel); }
 
 namespace {
 
 // <results stem>_latency.svg/.png and _memory.svg/.png next to the results file.
-void export_plots(ViewerState& state, const ScalingPanel& panel, const PlotSpec& latency, const PlotSpec& memory) {
+void export_plots(Shared& shared, const ScalingPanel& panel, const PlotSpec& latency, const PlotSpec& memory) {
   const std::filesystem::path p(panel.path);
   const std::string stem = (p.parent_path() / p.stem()).string();
   try {
     write_plot_svg(stem + "_latency.svg", latency, panel.latency);
     write_plot_svg(stem + "_memory.svg", memory, panel.memory);
-    request_plot_png(state, stem + "_latency.png", panel.latency);
-    request_plot_png(state, stem + "_memory.png", panel.memory);
-    state.status_message = "wrote " + stem + "_{latency,memory}.svg (and .png)";
+    request_plot_png(shared, stem + "_latency.png", panel.latency);
+    request_plot_png(shared, stem + "_memory.png", panel.memory);
+    shared.status_message = "wrote " + stem + "_{latency,memory}.svg (and .png)";
   } catch (const std::exception& e) {
-    report_error(state, e.what());
+    report_error(shared, e.what());
   }
 }
 
 }  // namespace
 
-void draw_scaling_view(ViewerState& state) {
-  if (!state.scaling) state.scaling = std::make_shared<ScalingPanel>();
-  ScalingPanel& panel = *state.scaling;
-  collect_streamed(state, panel.run, panel.worker, "benchmark", panel.path,
+void draw_scaling_view(Shared& shared, ScalingPanel& panel) {
+  collect_streamed(shared, panel.run, panel.worker, "benchmark", panel.path,
                    [&](BenchRow&& row) { panel.file.rows.push_back(std::move(row)); });
-  draw_run_form(state, panel);
+  draw_run_form(shared, panel);
   if (panel.path.empty()) {
     ImGui::TextColored(kMuted, "No benchmark results. Open an `fmav bench --jsonl` results file with File > Open,\n"
                                "start the viewer with --bench FILE.jsonl, or run a benchmark above.");
@@ -274,7 +255,7 @@ void draw_scaling_view(ViewerState& state) {
   draw_plot("scaling latency", latency, panel.latency, w, h);
   ImGui::SameLine();
   draw_plot("scaling memory", memory, panel.memory, w, h);
-  if (export_now) export_plots(state, panel, latency, memory);
+  if (export_now) export_plots(shared, panel, latency, memory);
 }
 
 }  // namespace fmav::viewer

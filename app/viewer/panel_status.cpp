@@ -1,10 +1,16 @@
 // The status bar and the error popup: where the engine runs (CPU threads and kernels, or the
 // GPU), the memory in use, the last run's time, and the last error until it is dismissed.
 
-#include "viewer_state.h"
+#include "panel_status.h"
+#include "maps_worker.h"
+#include "shared.h"
+
+#include "fmav/engine.h"
 
 #include <imgui.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <string>
 
@@ -24,19 +30,14 @@ std::string bytes_text(std::int64_t bytes) {
 
 }  // namespace
 
-void report_error(ViewerState& state, const std::string& message) {
-  state.status_error = message;
-  state.error_popup_pending = true;
-}
-
-void draw_error_popup(ViewerState& state) {
-  if (state.error_popup_pending) {
+void draw_error_popup(Shared& shared) {
+  if (shared.error_popup_pending) {
     ImGui::OpenPopup(kPopup);
-    state.error_popup_pending = false;
+    shared.error_popup_pending = false;
   }
   ImGui::SetNextWindowSize(ImVec2(520, 0), ImGuiCond_Appearing);
   if (ImGui::BeginPopupModal(kPopup, nullptr, ImGuiWindowFlags_NoSavedSettings)) {
-    const std::string& e = state.status_error;
+    const std::string& e = shared.status_error;
     ImGui::PushStyleColor(ImGuiCol_Text, kErrorColor);
     ImGui::TextWrapped("%s", e.substr(0, e.find('\n')).c_str());  // LibTorch traces stay out
     ImGui::PopStyleColor();
@@ -48,8 +49,7 @@ void draw_error_popup(ViewerState& state) {
   }
 }
 
-void draw_status_bar(ViewerState& state) {
-  const DeviceInfo& d = state.device;
+void draw_status_bar(Shared& shared, const DeviceInfo& d) {
   if (d.cuda_available) {
     ImGui::Text("CUDA (%d device%s)", d.cuda_devices, d.cuda_devices == 1 ? "" : "s");
   } else {
@@ -58,21 +58,21 @@ void draw_status_bar(ViewerState& state) {
   ImGui::SameLine(0, 24);
   ImGui::TextColored(kMuted, "memory %s", bytes_text(resident_memory_bytes()).c_str());
   ImGui::SameLine(0, 24);
-  if (maps_busy(state)) {
+  if (maps_busy(shared)) {
     ImGui::TextColored(kMuted, "computing...");
-  } else if (state.has_shown && state.shown.seconds > 0) {
-    ImGui::TextColored(kMuted, "last run %.3f s", state.shown.seconds);
+  } else if (shared.maps.has_shown && shared.maps.shown.seconds > 0) {
+    ImGui::TextColored(kMuted, "last run %.3f s", shared.maps.shown.seconds);
   }
-  if (!state.status_message.empty()) {  // the last open, save or export
+  if (!shared.status_message.empty()) {  // the last open, save or export
     ImGui::SameLine(0, 24);
-    ImGui::TextColored(kMuted, "%s", state.status_message.c_str());
+    ImGui::TextColored(kMuted, "%s", shared.status_message.c_str());
   }
-  if (!state.status_error.empty()) {
+  if (!shared.status_error.empty()) {
     ImGui::SameLine(0, 24);
-    const std::string& e = state.status_error;
+    const std::string& e = shared.status_error;
     ImGui::TextColored(kErrorColor, "error: %s", e.substr(0, std::min<std::size_t>(e.find('\n'), 120)).c_str());
     ImGui::SameLine();
-    if (ImGui::SmallButton("dismiss")) state.status_error.clear();
+    if (ImGui::SmallButton("dismiss")) shared.status_error.clear();
   }
 }
 

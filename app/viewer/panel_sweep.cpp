@@ -1,14 +1,16 @@
-// The sweep view: an `fmav sweep` results file (DESIGN.md §5, §6) as a heat map of one metric
-// over the r x p grid (the other axes filtered to one value each), output error against
-// latency and against peak memory with the Pareto front (the points no other point beats in
-// both), and a sortable table. A point chosen in any of them can be opened in the attention
+// The sweep view: an `fmav sweep` results file (docs/DESIGN.md §5, §6) as a heat map of one
+// metric over the r x p grid (the other axes filtered to one value each), output error
+// against latency and against peak memory with the Pareto front (the points no other point
+// beats in both), and a sortable table. A point chosen in any of them can be opened in the attention
 // view; the plots export as SVG next to the results file. A synthetic sweep can also be run
 // from the view (panel_sweep_run.cpp).
 
-#include "colormap.h"
 #include "panel_sweep.h"
+#include "colormap.h"
+#include "maps_worker.h"
 #include "plot.h"
-#include "viewer_state.h"
+#include "shared.h"
+#include "viewer_files.h"
 
 #include "fmav/error.h"
 #include "fmav/model.h"
@@ -232,26 +234,26 @@ FmaConfig model_fma(const std::string& model) {
 
 // Shows the selected point in the attention view: the synthetic input under its settings,
 // or the model when the point is the model's own r and p (a model's FMA settings are fixed).
-void open_selected(ViewerState& state, const SweepPanel& panel) {
+void open_selected(Shared& shared, const SweepPanel& panel) {
   const SweepResult& r = panel.file.results[panel.selected];
   const SweepSpec& spec = panel.file.spec;
   const std::string key = sweep_key(r.point);
-  MapParams& p = state.params;
+  MapParams& p = shared.params;
   p.method = parse_fma_or_peer(spec.method);
   if (spec.is_model()) {
     // The model with the sweep's method at the point's settings, unless they are its own FMA.
     const FmaConfig own = model_fma(spec.model);
-    state.model_path = spec.model, state.input_path = spec.input;
+    shared.model_path = spec.model, shared.input_path = spec.input;
     p.model = spec.model, p.input = spec.input, p.qkv.clear(), p.offset = spec.offset;
     p.model_fma_override = p.method != Method::fma || own.block_size != r.point.block_size ||
                            own.rank != r.point.rank || own.downsample != r.point.downsample ||
                            own.count_multiplicity != r.point.count_multiplicity;
     p.block_size = r.point.block_size, p.rank = r.point.rank;
     p.downsample = r.point.downsample, p.count_multiplicity = r.point.count_multiplicity;
-    state.query_row = -1;
+    shared.query_row = -1;
   } else {
     if (r.point.n > kMaxTokens) {
-      state.status_message = key + ": n is over the viewer's largest, " + std::to_string(kMaxTokens);
+      shared.status_message = key + ": n is over the viewer's largest, " + std::to_string(kMaxTokens);
       return;
     }
     p.model.clear(), p.input.clear(), p.qkv.clear(), p.model_fma_override = false;
@@ -259,11 +261,11 @@ void open_selected(ViewerState& state, const SweepPanel& panel) {
     p.n = r.point.n, p.block_size = r.point.block_size, p.rank = r.point.rank;
     p.downsample = r.point.downsample, p.count_multiplicity = r.point.count_multiplicity;
     p.causal = spec.causal, p.seed = spec.seed;
-    state.query_row = -1;
+    shared.query_row = -1;
   }
-  state.view = View::attention;
-  state.view_requested = true;
-  state.status_message = "showing sweep point " + key;
+  shared.view = View::attention;
+  shared.view_requested = true;
+  shared.status_message = "showing sweep point " + key;
 }
 
 // <results stem>_<name>.svg next to the results file.
@@ -272,7 +274,7 @@ std::string svg_path(const SweepPanel& panel, const std::string& name) {
   return (p.parent_path() / (p.stem().string() + "_" + name + ".svg")).string();
 }
 
-void export_svgs(ViewerState& state, SweepPanel& panel, const PlotSpec& heat, const Scatter& latency,
+void export_svgs(Shared& shared, SweepPanel& panel, const PlotSpec& heat, const Scatter& latency,
                  const Scatter& memory) {
   try {
     const std::string a = svg_path(panel, "heatmap"), b = svg_path(panel, "error_latency"),
@@ -282,12 +284,12 @@ void export_svgs(ViewerState& state, SweepPanel& panel, const PlotSpec& heat, co
     write_plot_svg(c, memory.spec, panel.memory);
     // The same plots as on screen, as PNG, cut from the next frame.
     const auto png = [](const std::string& svg) { return svg.substr(0, svg.size() - 4) + ".png"; };
-    request_plot_png(state, png(a), panel.heat);
-    request_plot_png(state, png(b), panel.latency);
-    request_plot_png(state, png(c), panel.memory);
-    state.status_message = "wrote " + a + ", " + file_name(b) + " and " + file_name(c) + " (and .png)";
+    request_plot_png(shared, png(a), panel.heat);
+    request_plot_png(shared, png(b), panel.latency);
+    request_plot_png(shared, png(c), panel.memory);
+    shared.status_message = "wrote " + a + ", " + file_name(b) + " and " + file_name(c) + " (and .png)";
   } catch (const std::exception& e) {
-    report_error(state, e.what());
+    report_error(shared, e.what());
   }
 }
 
@@ -418,19 +420,17 @@ void set_results(SweepPanel* panel, SweepFile file, const std::string& path) {
 }
 
 
-void open_sweep_file(ViewerState& state, const std::string& path) {
-  FMAV_CHECK(!state.sweep || !state.sweep->run, path, ": a sweep is running; cancel it first");
+void open_sweep_file(SweepPanel& panel, const std::string& path) {
+  FMAV_CHECK(!panel.run, path, ": a sweep is running; cancel it first");
   SweepFile file = read_sweep_file(path);
-  auto panel = std::make_shared<SweepPanel>();
-  if (state.sweep) panel->form = state.sweep->form;
-  set_results(panel.get(), std::move(file), path);
-  state.sweep = panel;
+  SweepPanel opened;
+  opened.form = panel.form;
+  set_results(&opened, std::move(file), path);
+  panel = std::move(opened);
 }
 
-void draw_sweep_view(ViewerState& state) {
-  if (!state.sweep) state.sweep = std::make_shared<SweepPanel>();
-  SweepPanel& panel = *state.sweep;
-  draw_sweep_run(state, panel);
+void draw_sweep_view(Shared& shared, SweepPanel& panel) {
+  draw_sweep_run(shared, panel);
   if (panel.path.empty()) {
     ImGui::TextColored(kMuted, "No sweep results. Open an `fmav sweep` results file (.jsonl) with File > Open,\n"
                                "start the viewer with --sweep FILE.jsonl, or run a sweep above.");
@@ -452,14 +452,14 @@ void draw_sweep_view(ViewerState& state) {
   ImGui::BeginDisabled(panel.selected < 0);
   if (ImGui::Button("Open in attention view")) {
     try {
-      open_selected(state, panel);
+      open_selected(shared, panel);
     } catch (const std::exception& e) {
-      report_error(state, e.what());
+      report_error(shared, e.what());
     }
   }
   ImGui::EndDisabled();
   ImGui::SameLine();
-  if (ImGui::Button("Export SVG + PNG")) export_svgs(state, panel, heat, latency, memory);
+  if (ImGui::Button("Export SVG + PNG")) export_svgs(shared, panel, heat, latency, memory);
   ImGui::SameLine();
   if (panel.selected >= 0) {
     const SweepResult& r = panel.file.results[panel.selected];

@@ -19,6 +19,8 @@
 
 namespace fmav::viewer {
 
+struct Shared;
+
 // What the heat map and the table's highlight show (the order of kMetricNames).
 enum class SweepMetric { output_rel_error, mean_tv, mean_kl, bpc, latency, peak_bytes };
 
@@ -58,11 +60,24 @@ struct SweepPanel {
   std::int64_t selected = -1;  // index into file.results; -1: none
   PlotState heat, latency, memory;
 };
+// Reads an `fmav sweep` results file (fmav/sweep.h) and shows it in the sweep view (the
+// form kept, all else reset). Throws fmav::Error naming the file (the panel is then unchanged).
+void open_sweep_file(SweepPanel& panel, const std::string& path);
+// The sweep view: a metric over the r x p grid as a heat map, error against latency and
+// against peak memory with the Pareto front, and a sortable table; a selected point opens
+// in the attention view (shared.params). A synthetic sweep can be started from the view's
+// form (run_sweep on a worker thread).
+void draw_sweep_view(Shared& shared, SweepPanel& panel);
+// Whether a sweep started from the view is running.
+bool sweep_busy(const SweepPanel& panel);
+// Cancels the running sweep and waits for it (at exit).
+void release_sweep(SweepPanel& panel);
+
 // Shows `file` (read from `path`): the grid's axes from its spec, nothing selected. Throws
 // fmav::Error naming the path for an empty grid (panel_sweep.cpp).
 void set_results(SweepPanel* panel, SweepFile file, const std::string& path);
 // Collects the running sweep's new points, then draws the form that starts one, with its
 // progress and Cancel button while it runs (panel_sweep_run.cpp).
-void draw_sweep_run(ViewerState& state, SweepPanel& panel);
+void draw_sweep_run(Shared& shared, SweepPanel& panel);
 
 }  // namespace fmav::viewer

@@ -1,10 +1,11 @@
 // Running a sweep from the sweep view (the loaded model on its input, or synthetic): the
-// form's grid, run_sweep on a worker
-// thread (DESIGN.md §5) that appends to the results file and hands each finished point to the
-// view through the progress callback, under a mutex; progress is atomics plus a cancel flag.
+// form's grid, run_sweep on a worker thread (docs/DESIGN.md §5) that appends to the results
+// file and hands each finished point to the view through the progress callback, under a
+// mutex; progress is atomics plus a cancel flag.
 
 #include "panel_sweep.h"
-#include "viewer_state.h"
+#include "maps_worker.h"
+#include "shared.h"
 
 #include "fmav/bench.h"
 #include "fmav/error.h"
@@ -26,13 +27,13 @@ namespace {
 
 // The form's sweep: the loaded model on its input (the viewer's model and input, at the
 // text offset shown) or the synthetic input; throws fmav::Error naming the field.
-SweepSpec form_spec(const SweepForm& form, const ViewerState& state) {
+SweepSpec form_spec(const SweepForm& form, const Shared& shared) {
   FMAV_CHECK(!form.out.empty(), "sweep output file: expected a path, got nothing");
   SweepSpec spec;
-  if (form.on_model && !state.model_path.empty()) {
-    spec.model = std::filesystem::absolute(state.model_path).lexically_normal().string();
-    spec.input = std::filesystem::absolute(state.input_path).lexically_normal().string();
-    spec.offset = state.params.offset;
+  if (form.on_model && !shared.model_path.empty()) {
+    spec.model = std::filesystem::absolute(shared.model_path).lexically_normal().string();
+    spec.input = std::filesystem::absolute(shared.input_path).lexically_normal().string();
+    spec.offset = shared.params.offset;
   } else {
     FMAV_CHECK(form.n >= 1 && form.n <= kMaxTokens, "sweep n must be in [1, ", kMaxTokens, "], got ", form.n);
     FMAV_CHECK(form.heads >= 1 && form.heads <= 64, "sweep heads must be in [1, 64], got ", form.heads);
@@ -52,8 +53,8 @@ SweepSpec form_spec(const SweepForm& form, const ViewerState& state) {
 
 // Starts the form's sweep on a worker thread; an existing results file of the same sweep is
 // shown and resumed. Throws fmav::Error (nothing started).
-void start_sweep(SweepPanel& panel, const ViewerState& state) {
-  const SweepSpec spec = form_spec(panel.form, state);
+void start_sweep(SweepPanel& panel, const Shared& shared) {
+  const SweepSpec spec = form_spec(panel.form, shared);
   const std::string path = std::filesystem::absolute(panel.form.out).lexically_normal().string();
   SweepFile file;
   file.spec = spec;
@@ -86,7 +87,7 @@ void start_sweep(SweepPanel& panel, const ViewerState& state) {
 
 // The Estimate button and its result: the form's points, those already in the output file,
 // the time and the largest point's memory (estimate_sweep on a worker: it may load a model).
-void draw_estimate(const ViewerState& state, SweepPanel& panel) {
+void draw_estimate(const Shared& shared, SweepPanel& panel) {
   using namespace std::chrono_literals;
   if (panel.estimating.valid() && panel.estimating.wait_for(0s) == std::future_status::ready) {
     panel.estimate = panel.estimating.get();
@@ -95,7 +96,7 @@ void draw_estimate(const ViewerState& state, SweepPanel& panel) {
     ImGui::TextDisabled("estimating...");
   } else if (ImGui::Button("Estimate")) {
     try {
-      const SweepSpec spec = form_spec(panel.form, state);
+      const SweepSpec spec = form_spec(panel.form, shared);
       const std::string path = std::filesystem::absolute(panel.form.out).lexically_normal().string();
       panel.estimating = std::async(std::launch::async, [spec, path] {
         lower_worker_priority();
@@ -120,14 +121,14 @@ void draw_estimate(const ViewerState& state, SweepPanel& panel) {
   }
 }
 
-void draw_form(ViewerState& state, SweepPanel& panel) {
+void draw_form(Shared& shared, SweepPanel& panel) {
   // Open at first when there is nothing to show, and while a run goes on (its Cancel button).
   if (panel.path.empty() || panel.run) ImGui::SetNextItemOpen(true, panel.run ? ImGuiCond_Always : ImGuiCond_Once);
   if (!ImGui::CollapsingHeader("Run a sweep")) return;
   SweepForm& f = panel.form;
   const bool running = panel.run != nullptr;
   ImGui::BeginDisabled(running);
-  const bool has_model = !state.model_path.empty();
+  const bool has_model = !shared.model_path.empty();
   if (has_model) {
     if (ImGui::RadioButton("the loaded model on its input", f.on_model)) f.on_model = true;
     ImGui::SameLine();
@@ -144,7 +145,7 @@ void draw_form(ViewerState& state, SweepPanel& panel) {
   }
   if (has_model && f.on_model) {
     ImGui::SameLine();
-    ImGui::TextDisabled("%s on %s%s", file_name(state.model_path).c_str(), file_name(state.input_path).c_str(),
+    ImGui::TextDisabled("%s on %s%s", file_name(shared.model_path).c_str(), file_name(shared.input_path).c_str(),
                         f.method == "fma" ? " (learned summaries fit its own r, p)" : "");
   }
   ImGui::SetNextItemWidth(140);
@@ -167,15 +168,15 @@ void draw_form(ViewerState& state, SweepPanel& panel) {
   ImGui::SameLine();
   if (!running && ImGui::Button("Start")) {
     try {
-      start_sweep(panel, state);
-      state.status_message = "sweep started; results in " + panel.path;
+      start_sweep(panel, shared);
+      shared.status_message = "sweep started; results in " + panel.path;
     } catch (const std::exception& e) {
-      report_error(state, e.what());
+      report_error(shared, e.what());
     }
   }
   if (!running) {
     ImGui::SameLine();
-    draw_estimate(state, panel);
+    draw_estimate(shared, panel);
   }
   if (running) {
     if (ImGui::Button("Cancel")) panel.run->cancel = true;
@@ -188,16 +189,16 @@ void draw_form(ViewerState& state, SweepPanel& panel) {
 
 }  // namespace
 
-void draw_sweep_run(ViewerState& state, SweepPanel& panel) {
-  collect_streamed(state, panel.run, panel.worker, "sweep", panel.path, [&](SweepResult&& r) {
+void draw_sweep_run(Shared& shared, SweepPanel& panel) {
+  collect_streamed(shared, panel.run, panel.worker, "sweep", panel.path, [&](SweepResult&& r) {
     panel.has_bpc = panel.has_bpc || (r.status == "ok" && std::isfinite(r.bpc));
     panel.file.results.push_back(std::move(r));
   });
-  draw_form(state, panel);
+  draw_form(shared, panel);
 }
 
-bool sweep_busy(const ViewerState& state) { return streamed_busy(state.sweep); }
+bool sweep_busy(const SweepPanel& panel) { return streamed_busy(panel); }
 
-void release_sweep(ViewerState& state) { release_streamed(state.sweep); }
+void release_sweep(SweepPanel& panel) { release_streamed(panel); }
 
 }  // namespace fmav::viewer

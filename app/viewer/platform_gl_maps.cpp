@@ -1,4 +1,4 @@
-// The attention maps on the GPU (DESIGN.md §2): float textures with a mip chain of block
+// The attention maps on the GPU (docs/DESIGN.md §2): float textures with a mip chain of block
 // means, coloured by the GLSL program of shaders/maps.{vert,frag} inside ImGui's draw lists
 // through draw callbacks. With platform_glfw.cpp the only file that calls OpenGL.
 

@@ -3,16 +3,16 @@
 // the synthetic input: the tensors `fmav attend` and `fmav inspect` read, compared under the
 // FMA settings the sidebar sets (README "The GUI").
 
-#include <array>
-#include <cstdint>
-#include <memory>
-#include <string>
-
-#include "viewer_state.h"
+#include "map_params.h"
 
 #include "fmav/attend.h"
 #include "fmav/fma.h"
 #include "fmav/tensor.h"
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
 
 namespace fmav::viewer {
 

@@ -2,12 +2,16 @@
 // The query inspector's row (panel_query.cpp) and the drawing of the model's input coloured
 // by it (panel_query_input.cpp): text tokens, or the image's patches with the fine cells.
 
+#include "colormap.h"
+#include "map_colors.h"
+#include "maps_worker.h"
+#include "panel_query.h"
+
 #include <cstdint>
 
-#include "colormap.h"
-#include "viewer_state.h"
-
 namespace fmav::viewer {
+
+struct Shared;
 
 // One query row of the shown inspection and how it is drawn.
 struct QueryRow {
@@ -31,8 +35,8 @@ Rgba8 key_color(const QueryRow& r, std::int64_t key, QueryColor color);
 void key_tooltip(const QueryRow& r, std::int64_t key);
 
 // The window's tokens wrapped in lines, each on its colour; a click selects the query.
-void draw_tokens(ViewerState& state, const QueryRow& r);
+void draw_tokens(Shared& shared, const QueryPanel& query, const QueryRow& r);
 // The input image plain and with the row's attention per patch; a click selects the query.
-void draw_image(ViewerState& state, const QueryRow& r);
+void draw_image(Shared& shared, QueryPanel& query, const QueryRow& r);
 
 }  // namespace fmav::viewer

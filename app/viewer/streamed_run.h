@@ -3,6 +3,8 @@
 // worker appends each result under a mutex, the frame takes what arrived, and both see the
 // cancel flag (STYLE.md: atomics plus a cancel flag).
 
+#include "shared.h"
+
 #include <atomic>
 #include <chrono>
 #include <future>
@@ -11,8 +13,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-
-#include "viewer_state.h"
 
 namespace fmav::viewer {
 
@@ -37,7 +37,7 @@ struct StreamedRun {
 // worker has ended, reports how ("<what> finished; results in <path>", cancelled, or the
 // error) and resets `run`. Never blocks.
 template <typename Run, typename Take>
-void collect_streamed(ViewerState& state, std::shared_ptr<Run>& run, std::future<void>& worker, const char* what,
+void collect_streamed(Shared& shared, std::shared_ptr<Run>& run, std::future<void>& worker, const char* what,
                       const std::string& path, Take&& take) {
   if (!run) return;
   {
@@ -49,26 +49,26 @@ void collect_streamed(ViewerState& state, std::shared_ptr<Run>& run, std::future
   worker.get();
   std::lock_guard<std::mutex> lock(run->mutex);
   if (!run->error.empty()) {
-    report_error(state, std::string(what) + ": " + run->error);
+    report_error(shared, std::string(what) + ": " + run->error);
   } else {
-    state.status_message = std::string(run->cancel ? "cancelled the " : "finished the ") + what + "; results in " + path;
+    shared.status_message = std::string(run->cancel ? "cancelled the " : "finished the ") + what + "; results in " + path;
   }
   run.reset();
 }
 
-// Whether a panel's worker (panel->run, panel->worker) is under way. Its own state: the view
+// Whether a panel's worker (panel.run, panel.worker) is under way. Its own state: the view
 // collects the run only while it is shown.
 template <typename Panel>
-bool streamed_busy(const std::shared_ptr<Panel>& panel) {
-  return panel && panel->run && panel->worker.wait_for(std::chrono::seconds(0)) != std::future_status::ready;
+bool streamed_busy(const Panel& panel) {
+  return panel.run && panel.worker.wait_for(std::chrono::seconds(0)) != std::future_status::ready;
 }
 
 // Asks a panel's worker to stop and waits for it (the viewer is closing).
 template <typename Panel>
-void release_streamed(const std::shared_ptr<Panel>& panel) {
-  if (!panel || !panel->run) return;
-  panel->run->cancel = true;
-  panel->worker.wait();
+void release_streamed(Panel& panel) {
+  if (!panel.run) return;
+  panel.run->cancel = true;
+  panel.worker.wait();
 }
 
 }  // namespace fmav::viewer

@@ -3,8 +3,13 @@
 // open_path, open_qkv and apply_session, so a path opens the same way whichever way it arrived.
 
 #include "viewer_files.h"
+#include "panel_files.h"
+#include "panel_maps.h"
+#include "panel_scaling.h"
+#include "panel_sweep.h"
+#include "plot.h"
 #include "qkv_source.h"
-#include "viewer_state.h"
+#include "shared.h"
 
 #include "fmav/error.h"
 #include "fmav/input.h"
@@ -69,57 +74,57 @@ std::string input_for(const std::string& current, bool reads_text) {
   return fs::exists(sample) ? sample : current;
 }
 
-void open_model(ViewerState& state, const std::string& path) {
+void open_model(Shared& shared, const std::string& path) {
   const std::string folder = model_folder(path);
   const bool reads_text = model_reads_text(folder);
-  MapParams& p = state.params;
-  state.model_path = folder;
-  state.input_path = input_for(state.input_path, reads_text);
-  p.model = state.model_path, p.input = state.input_path, p.qkv.clear(), p.model_fma_override = false;
+  MapParams& p = shared.params;
+  shared.model_path = folder;
+  shared.input_path = input_for(shared.input_path, reads_text);
+  p.model = shared.model_path, p.input = shared.input_path, p.qkv.clear(), p.model_fma_override = false;
   p.layer = 0, p.head = 0, p.offset = 0;  // the new model may have fewer
-  state.query_row = -1;
+  shared.query_row = -1;
 }
 
-void open_input(ViewerState& state, const std::string& path, PathKind kind) {
-  FMAV_CHECK(!state.model_path.empty(), file_name(path),
+void open_input(Shared& shared, const std::string& path, PathKind kind) {
+  FMAV_CHECK(!shared.model_path.empty(), file_name(path),
              ": an input file is read by a model; open a model first");
   FMAV_CHECK(std::ifstream(path).good(), path, ": cannot open for reading");
-  const bool reads_text = model_reads_text(state.model_path);
-  FMAV_CHECK(reads_text == (kind == PathKind::text), file_name(state.model_path), " reads ",
+  const bool reads_text = model_reads_text(shared.model_path);
+  FMAV_CHECK(reads_text == (kind == PathKind::text), file_name(shared.model_path), " reads ",
              reads_text ? "text" : "images", "; ", file_name(path), " is ",
              kind == PathKind::text ? "not an image" : "an image",
              ". Open a model that reads ", reads_text ? "images" : "text", " first");
-  MapParams& p = state.params;
-  state.input_path = path;
-  p.model = state.model_path, p.input = path;  // also leaves the synthetic or q/k/v input
+  MapParams& p = shared.params;
+  shared.input_path = path;
+  p.model = shared.model_path, p.input = path;  // also leaves the synthetic or q/k/v input
   p.qkv.clear();
   p.offset = 0;
-  state.query_row = -1;
+  shared.query_row = -1;
 }
 
 // A sweep or benchmark results file, told apart by its header line (the format's name);
 // another .jsonl is a text input.
-void open_results(ViewerState& state, const std::string& path) {
+void open_results(Shared& shared, const OpenTargets& to, const std::string& path) {
   std::ifstream in(path);
   FMAV_CHECK(in.good(), path, ": cannot open for reading");
   std::string header(kMaxHeaderBytes, '\0');
   in.getline(&header[0], static_cast<std::streamsize>(header.size()));
   header.resize(std::strlen(header.c_str()));
   if (header.find("\"fmav-sweep\"") != std::string::npos) {
-    open_sweep_file(state, path);
-    state.view = View::sweep;
+    open_sweep_file(to.sweep, path);
+    shared.view = View::sweep;
   } else if (header.find("\"fmav-bench\"") != std::string::npos) {
-    open_bench_file(state, path);
-    state.view = View::scaling;
+    open_bench_file(to.scaling, path);
+    shared.view = View::scaling;
   } else {
-    open_input(state, path, PathKind::text);
+    open_input(shared, path, PathKind::text);
     return;
   }
-  state.view_requested = true;
+  shared.view_requested = true;
 }
 
-void check_maps(const ViewerState& state) {
-  FMAV_CHECK(state.has_shown && state.shown.inspection && state.shown.error.empty(),
+void check_maps(const MapsWorker& maps) {
+  FMAV_CHECK(maps.has_shown && maps.shown.inspection && maps.shown.error.empty(),
              "no maps to export: the engine has not produced any yet");
 }
 
@@ -146,76 +151,75 @@ PathKind classify_path(const std::string& path) {
 
 // ---- settings ----
 
-void load_viewer_settings(ViewerState& state) {
-  FilesPanel& files = state.files;
+void load_viewer_settings(Shared& shared, FilesPanel& files) {
   try {
     files.settings = load_settings();
   } catch (const Error& e) {
     files.settings_writable = false;
-    report_error(state, std::string(e.what()) +
+    report_error(shared, std::string(e.what()) +
                             " (the settings are not saved this run; fix or remove the file)");
   }
 }
 
-void save_viewer_settings(ViewerState& state) {
-  if (!state.files.settings_writable) return;
+void save_viewer_settings(Shared& shared, FilesPanel& files) {
+  if (!files.settings_writable) return;
   try {
-    save_settings(state.files.settings);
+    save_settings(files.settings);
   } catch (const Error& e) {
-    report_error(state, std::string("cannot save the settings: ") + e.what());
+    report_error(shared, std::string("cannot save the settings: ") + e.what());
   }
 }
 
 // ---- opening ----
 
-std::string open_path(ViewerState& state, const std::string& given) {
+std::string open_path(Shared& shared, const OpenTargets& to, const std::string& given) {
   const std::string path = absolute_path(given);
   try {  // each opener checks everything before it changes the state
     switch (const PathKind kind = classify_path(path)) {
       case PathKind::missing: throw Error(path + ": no such file or folder");
       case PathKind::folder: throw Error(path + ": a folder without config.json, not a model");
-      case PathKind::tensors: open_qkv(state, path); break;
-      case PathKind::model: open_model(state, path); break;
-      case PathKind::session: apply_session(state, load_session(path)); break;
+      case PathKind::tensors: open_qkv(shared, path); break;
+      case PathKind::model: open_model(shared, path); break;
+      case PathKind::session: apply_session(shared, load_session(path)); break;
       case PathKind::image:
-      case PathKind::text: open_input(state, path, kind); break;
-      case PathKind::results: open_results(state, path); break;
+      case PathKind::text: open_input(shared, path, kind); break;
+      case PathKind::results: open_results(shared, to, path); break;
     }
   } catch (const std::exception& e) {  // fmav::Error; std::bad_alloc, filesystem_error
     return e.what();
   }
   const std::string recent = classify_path(path) == PathKind::model ? model_folder(path) : path;
-  add_recent(state.files.settings, recent);
-  save_viewer_settings(state);
-  state.status_message = "opened " + recent;
+  add_recent(to.files.settings, recent);
+  save_viewer_settings(shared, to.files);
+  shared.status_message = "opened " + recent;
   return "";
 }
 
-void open_dropped(ViewerState& state, const std::vector<std::string>& paths) {
+void open_dropped(Shared& shared, const OpenTargets& to, const std::vector<std::string>& paths) {
   std::vector<std::string> ordered = paths;
   std::stable_partition(ordered.begin(), ordered.end(), [](const std::string& p) {
     return classify_path(p) == PathKind::model;
   });
   for (const std::string& path : ordered) {
-    const std::string error = open_path(state, path);
-    if (!error.empty()) report_error(state, error);
+    const std::string error = open_path(shared, to, path);
+    if (!error.empty()) report_error(shared, error);
   }
 }
 
-void open_qkv(ViewerState& state, const std::string& given) {
+void open_qkv(Shared& shared, const std::string& given) {
   const std::string path = absolute_path(given);
   load_qkv(path);  // a wrong file is refused here; the worker then finds it already read
-  MapParams& p = state.params;
-  state.qkv_path = path;
+  MapParams& p = shared.params;
+  shared.qkv_path = path;
   p.qkv = path, p.model.clear(), p.input.clear();  // the FMA settings stay
   p.layer = 0, p.head = 0, p.offset = 0;
-  state.query_row = -1;
+  shared.query_row = -1;
 }
 
 // ---- sessions ----
 
-Session current_session(const ViewerState& state) {
-  const MapParams& p = state.params;
+Session current_session(const Shared& shared) {
+  const MapParams& p = shared.params;
   Session s;
   s.synthetic = p.model.empty() && p.qkv.empty();
   if (!p.model.empty()) s.model = absolute_path(p.model), s.input = absolute_path(p.input);
@@ -225,19 +229,19 @@ Session current_session(const ViewerState& state) {
   s.method = to_string(p.method), s.hash_rounds = p.hash_rounds, s.shifted = p.shifted;
   s.layer = p.layer, s.head = p.head, s.offset = p.offset;
   // A session holds the views of one source; the results views are not among them.
-  s.view = state.view == View::sweep || state.view == View::scaling ? "attention" : to_string(state.view);
-  s.query_row = state.query_row;
-  s.scale = state.scale == MapScale::log10 ? "log10" : "linear";
-  s.colormap = to_string(state.colormap);
-  s.log_floor = static_cast<int>(std::lround(state.log_floor));
-  const MapViewport& v = state.viewport;
-  if (state.has_shown && v.zoomed()) s.zoom = {v.y0, v.y1, v.x0, v.x1};
-  s.implementation = to_string(state.fast_path.impl);
-  s.precision = state.fast_path.f64 ? "float64" : "float32";
+  s.view = shared.view == View::sweep || shared.view == View::scaling ? "attention" : to_string(shared.view);
+  s.query_row = shared.query_row;
+  s.scale = shared.colors.scale == MapScale::log10 ? "log10" : "linear";
+  s.colormap = to_string(shared.colors.colormap);
+  s.log_floor = static_cast<int>(std::lround(shared.colors.log_floor));
+  const MapViewport& v = shared.viewport;
+  if (shared.maps.has_shown && v.zoomed()) s.zoom = {v.y0, v.y1, v.x0, v.x1};
+  s.implementation = to_string(shared.maps.fast_path.impl);
+  s.precision = shared.maps.fast_path.f64 ? "float64" : "float32";
   return s;
 }
 
-void apply_session(ViewerState& state, const Session& s) {
+void apply_session(Shared& shared, const Session& s) {
   FMAV_CHECK(!s.synthetic || s.n <= kMaxTokens, "session: the viewer shows at most ", kMaxTokens,
              " synthetic tokens, got n = ", s.n);
   View view = View::attention;
@@ -245,46 +249,46 @@ void apply_session(ViewerState& state, const Session& s) {
   Colormap colormap = Colormap::standard;
   FMAV_CHECK(parse_colormap(s.colormap, &colormap), "session: unknown colormap '", s.colormap, "'");
   if (!s.qkv.empty()) load_qkv(s.qkv);  // a missing or wrong file is refused now
-  MapParams& p = state.params;
+  MapParams& p = shared.params;
   if (s.synthetic || !s.qkv.empty()) {
     p.model.clear(), p.input.clear();
     p.qkv = s.qkv;
-    if (!s.qkv.empty()) state.qkv_path = s.qkv;
+    if (!s.qkv.empty()) shared.qkv_path = s.qkv;
     if (s.synthetic) p.n = s.n;
     p.block_size = s.block_size, p.rank = s.rank, p.causal = s.causal;
     p.downsample = s.downsample, p.count_multiplicity = s.count_multiplicity, p.seed = s.seed;
     p.method = parse_fma_or_peer(s.method), p.hash_rounds = s.hash_rounds, p.shifted = s.shifted;
   } else {
-    state.model_path = s.model, state.input_path = s.input;
+    shared.model_path = s.model, shared.input_path = s.input;
     p.model = s.model, p.input = s.input, p.qkv.clear(), p.model_fma_override = false;
   }
   p.layer = s.layer, p.head = s.head, p.offset = s.offset;
-  state.view = view;
-  state.view_requested = true;
-  state.query_row = s.query_row;
-  state.scale = s.scale == "linear" ? MapScale::linear : MapScale::log10;
-  state.colormap = colormap;
-  state.log_floor = s.log_floor;
+  shared.view = view;
+  shared.view_requested = true;
+  shared.query_row = s.query_row;
+  shared.colors.scale = s.scale == "linear" ? MapScale::linear : MapScale::log10;
+  shared.colors.colormap = colormap;
+  shared.colors.log_floor = s.log_floor;
   // The zoom applies once the session's maps are shown; none means the whole map.
-  state.initial_zoom = s.zoom.size() == 4 ? std::array<double, 4>{s.zoom[0], s.zoom[1], s.zoom[2], s.zoom[3]}
+  shared.initial_zoom = s.zoom.size() == 4 ? std::array<double, 4>{s.zoom[0], s.zoom[1], s.zoom[2], s.zoom[3]}
                                           : std::array<double, 4>{0, 0, 0, 0};
-  state.fast_path.impl = parse_impl(s.implementation);
-  state.fast_path.f64 = s.precision == "float64";
+  shared.maps.fast_path.impl = parse_impl(s.implementation);
+  shared.maps.fast_path.f64 = s.precision == "float64";
 }
 
 // ---- exports ----
 
-std::string export_map_pngs(const ViewerState& state, const std::string& prefix) {
-  check_maps(state);
+std::string export_map_pngs(const Shared& shared, const std::string& prefix) {
+  check_maps(shared.maps);
   // Coloured on the CPU exactly as the shader colours them on screen (map_shader).
-  const Inspection& in = *state.shown.inspection;
+  const Inspection& in = *shared.maps.shown.inspection;
   const std::size_t count = static_cast<std::size_t>(in.rows * in.cols);
   const std::int8_t* levels = in.level_map.data();
   std::vector<std::uint8_t> rgba(count * 4);
   std::vector<double> diff(count);
   for (std::size_t i = 0; i < count; ++i) diff[i] = in.fma_map[i] - in.full_map[i];
   for (int kind = 0; kind < kMapCount; ++kind) {
-    const MapShader shader = map_shader(state, static_cast<MapKind>(kind));
+    const MapShader shader = map_shader(shared.colors, shared.maps.shown.data, static_cast<MapKind>(kind));
     if (kind == kMapLevel) {
       colorize_levels(levels, count, rgba.data());
     } else if (kind == kMapDiff) {
@@ -292,7 +296,7 @@ std::string export_map_pngs(const ViewerState& state, const std::string& prefix)
     } else {
       const std::vector<double>& values = kind == kMapFull ? in.full_map : in.fma_map;
       colorize_sequential(values.data(), count, shader.lo, shader.hi, shader.log10, levels, rgba.data(),
-                          state.colormap);
+                          shared.colors.colormap);
     }
     Image image;
     image.height = static_cast<int>(in.rows), image.width = static_cast<int>(in.cols);
@@ -307,9 +311,9 @@ std::string export_map_pngs(const ViewerState& state, const std::string& prefix)
   return "wrote " + prefix + "_{full,fma,diff,level}.png" + pooled;
 }
 
-std::string export_map_npys(const ViewerState& state, const std::string& prefix) {
-  check_maps(state);
-  const Inspection& in = *state.shown.inspection;
+std::string export_map_npys(const Shared& shared, const std::string& prefix) {
+  check_maps(shared.maps);
+  const Inspection& in = *shared.maps.shown.inspection;
   const std::vector<std::int64_t> shape = {in.rows, in.cols};
   for (const auto& [name, values] :
        {std::pair{"full", &in.full_map}, std::pair{"fma", &in.fma_map}}) {
@@ -325,15 +329,15 @@ std::string export_map_npys(const ViewerState& state, const std::string& prefix)
          std::to_string(in.cols) + ")";
 }
 
-void request_plot_png(ViewerState& state, const std::string& path, const PlotState& view) {
+void request_plot_png(Shared& shared, const std::string& path, const PlotState& view) {
   const PlotRect r = plot_framebuffer_rect(view);
-  state.files.plot_pngs.push_back({path, static_cast<int>(r.x0), static_cast<int>(r.y0), static_cast<int>(r.x1),
+  shared.plot_pngs.push_back({path, static_cast<int>(r.x0), static_cast<int>(r.y0), static_cast<int>(r.x1),
                                    static_cast<int>(r.y1)});
 }
 
-void write_plot_pngs(ViewerState& state, int width, int height, const std::vector<std::uint8_t>& rgba) {
+void write_plot_pngs(Shared& shared, int width, int height, const std::vector<std::uint8_t>& rgba) {
   std::string written;
-  for (const FilesPanel::PlotPng& p : state.files.plot_pngs) {
+  for (const PlotPng& p : shared.plot_pngs) {
     const int x0 = std::clamp(p.x0, 0, width), x1 = std::clamp(p.x1, 0, width);
     const int y0 = std::clamp(p.y0, 0, height), y1 = std::clamp(p.y1, 0, height);
     try {
@@ -351,11 +355,11 @@ void write_plot_pngs(ViewerState& state, int width, int height, const std::vecto
       write_png(p.path, image);
       written += (written.empty() ? "" : ", ") + p.path;
     } catch (const std::exception& e) {
-      report_error(state, e.what());
+      report_error(shared, e.what());
     }
   }
-  state.files.plot_pngs.clear();
-  if (!written.empty()) state.status_message = "wrote " + written;
+  shared.plot_pngs.clear();
+  if (!written.empty()) shared.status_message = "wrote " + written;
 }
 
 }  // namespace fmav::viewer

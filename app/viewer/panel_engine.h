@@ -1,0 +1,16 @@
+#pragma once
+// The engine panel (panel_engine.cpp): where the FMA engine runs, and the device combo the
+// sidebar's fast path and the scaling form share.
+
+#include "fmav/device.h"
+#include "fmav/engine.h"
+
+namespace fmav::viewer {
+
+// Draws where the engine runs: versions, threads, CUDA built/available and its summary.
+void draw_engine_panel(const DeviceInfo& device);
+// A cpu / cuda / auto combo setting *device; cuda is greyed out, its tooltip saying why,
+// where it cannot run (and a stale cuda choice falls back to cpu).
+void draw_device_combo(const char* label, Device* device);
+
+}  // namespace fmav::viewer

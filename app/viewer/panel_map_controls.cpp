@@ -1,0 +1,233 @@
+// The sidebar's controls of the attention maps: the input (model, q/k/v file or synthetic),
+// the method and its settings, the colour scale, Recompute and Cancel, and the fast-path
+// check. A change of shared.params starts a new engine run (maps_worker.cpp).
+
+#include "panel_maps.h"
+#include "colormap.h"
+#include "maps_worker.h"
+#include "method_labels.h"
+#include "panel_engine.h"
+#include "shared.h"
+
+#include "fmav/attend.h"
+#include "fmav/model.h"
+
+#include <imgui.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace fmav::viewer {
+namespace {
+
+const ImVec4 kMuted(0.65f, 0.65f, 0.68f, 1.0f);
+const ImVec4 kBusy(1.0f, 0.8f, 0.3f, 1.0f);
+const ImVec4 kErrorColor(1.0f, 0.4f, 0.4f, 1.0f);
+
+// An integer field of the sidebar: a typed value applies on Enter, the -/+ buttons at once,
+// so that typing 16384 does not start engine runs for 1, 16, 163 and 1638.
+bool input_int(const char* label, int* value, int step = 1, int step_fast = 100) {
+  return ImGui::InputInt(label, value, step, step_fast, ImGuiInputTextFlags_EnterReturnsTrue);
+}
+
+// The fast-path check: an implementation and precision of the shown FMA variant, where it
+// runs, its time beside full attention's and its error against the float64 inspection.
+void draw_fast_path(Shared& shared) {
+  ImGui::Spacing();
+  ImGui::TextUnformatted("Fast path");
+  ImGui::Separator();
+  FastPath& f = shared.maps.fast_path;
+  ImGui::PushItemWidth(130);
+  // The implementations of the shown method (fmav/attend.h's Impl).
+  const Method method = shared.maps.shown.method;
+  std::vector<Impl> impls = {Impl::automatic, Impl::fused, Impl::blocked, Impl::reference};
+  if (method == Method::local) impls = {Impl::automatic, Impl::fused, Impl::reference};
+  if (is_peer(method) && method != Method::local) impls = {Impl::automatic, Impl::blocked, Impl::reference};
+  if (std::find(impls.begin(), impls.end(), f.impl) == impls.end()) f.impl = Impl::automatic;
+  if (ImGui::BeginCombo("implementation", f.impl == Impl::automatic ? "auto" : to_string(f.impl))) {
+    for (Impl impl : impls) {
+      if (ImGui::Selectable(impl == Impl::automatic ? "auto" : to_string(impl), impl == f.impl)) f.impl = impl;
+    }
+    ImGui::EndCombo();
+  }
+  draw_device_combo("device", &f.device);
+  ImGui::PopItemWidth();
+  if (ImGui::RadioButton("float32", !f.f64)) f.f64 = false;
+  ImGui::SameLine();
+  if (ImGui::RadioButton("float64", f.f64)) f.f64 = true;
+  const FastPathCheck& c = shared.maps.check;
+  if (check_busy(shared)) {
+    ImGui::TextColored(kBusy, "timing...");
+  } else if (!c.error.empty()) {
+    ImGui::PushStyleColor(ImGuiCol_Text, kErrorColor);
+    ImGui::TextWrapped("%s", c.error.substr(0, c.error.find('\n')).c_str());
+    ImGui::PopStyleColor();
+  } else if (c.of) {
+    ImGui::TextWrapped("%s %.3g ms, full attention %.3g ms", method_title(method), 1e3 * c.fma_seconds,
+                       1e3 * c.full_seconds);
+    ImGui::TextColored(kMuted, "error vs its float64 reference %.2e", c.rel_error);
+  }
+}
+
+// The colour scale, the Recompute button and the last run's time or state.
+void draw_run_status(Shared& shared, MapsPanel& panel) {
+  const MapJob& shown = shared.maps.shown;
+  ImGui::Checkbox("block grid", &panel.show_grid);
+  ImGui::SameLine();
+  if (ImGui::Button("Fit")) shared.viewport.fit(shared.viewport.rows, shared.viewport.cols);
+  if (shared.viewport.zoomed()) {
+    const MapViewport& v = shared.viewport;
+    ImGui::TextColored(kMuted, "zoom: rows %.0f-%.0f, keys %.0f-%.0f", v.y0, v.y1, v.x0, v.x1);
+  }
+  ImGui::TextUnformatted("colour scale");
+  for (MapScale scale : {MapScale::log10, MapScale::linear}) {
+    ImGui::SameLine();
+    const char* name = scale == MapScale::log10 ? "log10" : "linear";
+    if (ImGui::RadioButton(name, shared.colors.scale == scale)) shared.colors.scale = scale;
+  }
+  ImGui::PushItemWidth(130);
+  if (ImGui::BeginCombo("colormap", to_string(shared.colors.colormap))) {
+    for (Colormap map : {Colormap::standard, Colormap::magma, Colormap::gray}) {
+      if (ImGui::Selectable(to_string(map), map == shared.colors.colormap)) shared.colors.colormap = map;
+    }
+    ImGui::EndCombo();
+  }
+  if (shared.colors.scale == MapScale::log10) {
+    // The range shown: probabilities below 10^floor get the colour of the floor.
+    int floor = static_cast<int>(shared.colors.log_floor);
+    if (ImGui::SliderInt("log10 floor", &floor, -12, -1)) shared.colors.log_floor = floor;
+  }
+  ImGui::PopItemWidth();
+  if (ImGui::Button("Recompute")) shared.maps.recompute = true;
+  ImGui::SameLine();
+  if (shared.maps.pending.valid()) {
+    ImGui::ProgressBar(static_cast<float>(shared.maps.progress->fraction.load()), ImVec2(110, 0));
+    ImGui::SameLine();
+    if (ImGui::Button("Cancel")) cancel_maps(shared);
+  } else if (maps_busy(shared)) {
+    ImGui::TextColored(kBusy, "computing...");
+  } else if (shared.maps.has_cancelled && shared.maps.cancelled_params == shared.params) {
+    ImGui::TextColored(kBusy, "cancelled: Recompute runs it");
+  } else if (!shown.error.empty()) {
+    ImGui::TextColored(kErrorColor, "engine error");
+  } else {
+    ImGui::TextColored(kMuted, "engine %.3f s", shown.seconds);
+  }
+  ImGui::TextWrapped("%s", shown.source.c_str());
+  draw_fast_path(shared);
+}
+
+// The model source's controls: which model and input, layer and head; the FMA settings
+// are the model's own (its learned weights fix m and p).
+void draw_model_controls(Shared& shared) {
+  const MapJob& shown = shared.maps.shown;
+  MapParams& p = shared.params;
+  ImGui::TextWrapped("model %s", file_name(p.model).c_str());
+  ImGui::TextWrapped("input %s", file_name(p.input).c_str());
+  const int layers = std::max(1, shown.layers), heads = std::max(1, shown.heads);
+  ImGui::PushItemWidth(130);
+  if (input_int("layer", &p.layer)) p.layer = std::clamp(p.layer, 0, layers - 1);
+  if (input_int("head", &p.head)) p.head = std::clamp(p.head, 0, heads - 1);
+  // The offset is a text model's: hidden once the shown run of this model has an image (an
+  // error, such as an image model refusing an offset, keeps it, so it can be set back).
+  const bool image_model = shown.params.model == p.model && shown.image != nullptr;
+  int offset = static_cast<int>(p.offset);
+  if (!image_model && input_int("text offset", &offset, 64, 512)) p.offset = std::max(0, offset);
+  ImGui::PopItemWidth();
+  const FmaConfig& f = shown.fma;
+  if (is_peer(shown.method)) {
+    ImGui::TextColored(kMuted, "%s", peer_settings(shown.method, f, shown.peer).c_str());
+  } else {
+    ImGui::TextColored(kMuted, "%s: m = %lld, p = %lld, %s", variant_name(f), static_cast<long long>(f.block_size),
+                       static_cast<long long>(f.rank), to_string(f.downsample));
+  }
+  if (p.model_fma_override) {  // a sweep point's settings (Sweep tab)
+    ImGui::TextColored(kBusy, "%s as in a sweep point, not the model's own", method_title(p.method));
+    if (ImGui::SmallButton("use the model's own attention")) p.model_fma_override = false, p.method = Method::fma;
+  }
+}
+
+// The sources to choose from: the loaded model, the loaded q/k/v file, the synthetic input.
+void draw_sources(Shared& shared) {
+  MapParams& p = shared.params;
+  if (!shared.model_path.empty() || !shared.qkv_path.empty()) {
+    const bool use_model = !p.model.empty(), use_qkv = !p.qkv.empty();
+    if (!shared.model_path.empty()) {
+      if (ImGui::RadioButton("model", use_model)) {
+        p.model = shared.model_path, p.input = shared.input_path, p.qkv.clear(), p.model_fma_override = false;
+      }
+      ImGui::SameLine();
+    }
+    if (ImGui::RadioButton("synthetic", !use_model && !use_qkv)) {
+      p.model.clear(), p.input.clear(), p.qkv.clear();
+    }
+    if (!shared.qkv_path.empty()) {
+      ImGui::SameLine();
+      if (ImGui::RadioButton("q/k/v file", use_qkv) && !use_qkv) {
+        p.qkv = shared.qkv_path, p.model.clear(), p.input.clear(), p.head = 0;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void draw_map_controls(Shared& shared, MapsPanel& panel) {
+  MapParams& p = shared.params;
+  ImGui::TextUnformatted("Input");
+  ImGui::Separator();
+  draw_sources(shared);
+  if (!p.model.empty()) {
+    draw_model_controls(shared);
+    draw_run_status(shared, panel);
+    return;
+  }
+  // The synthetic input and a q/k/v file share the FMA settings; the file fixes n and has
+  // heads to choose from.
+  const bool qkv = !p.qkv.empty();
+  ImGui::PushItemWidth(130);
+  if (qkv) {
+    ImGui::TextWrapped("file %s", file_name(p.qkv).c_str());
+    const int heads = std::max(1, shared.maps.shown.heads);
+    if (input_int("head", &p.head)) p.head = std::clamp(p.head, 0, heads - 1);
+  }
+  ImGui::Spacing();
+  ImGui::TextUnformatted("Method");
+  ImGui::Separator();
+  if (ImGui::BeginCombo("method", method_title(p.method))) {
+    for (Method m : kFmaAndPeers) {
+      if (ImGui::Selectable(method_title(m), m == p.method)) p.method = m;
+    }
+    ImGui::EndCombo();
+  }
+  const bool fma = p.method == Method::fma;
+  int n = static_cast<int>(p.n), m = static_cast<int>(p.block_size);
+  int rank = static_cast<int>(p.rank), seed = static_cast<int>(p.seed), rounds = p.hash_rounds;
+  if (!qkv && input_int("tokens n", &n, 64, 512)) p.n = std::clamp<std::int64_t>(n, 1, kMaxTokens);
+  // The block is each method's own: FMA's m, H-Transformer's Nr, Reformer's chunk, a window.
+  const char* block = fma ? "block size m" : p.method == Method::reformer ? "chunk" : p.method == Method::swin
+                                                 ? "window side" : "block size";
+  if (p.method != Method::linear && input_int(block, &m, 1, 16)) p.block_size = std::max(1, m);
+  if (fma && input_int("rank p", &rank, 1, 4)) p.rank = std::max(1, rank);
+  if (p.method == Method::reformer && input_int("hash rounds", &rounds)) p.hash_rounds = std::clamp(rounds, 1, 8);
+  if (input_int("seed", &seed)) p.seed = static_cast<std::uint64_t>(std::max(0, seed));
+  if (fma && ImGui::BeginCombo("down-sampling", to_string(p.downsample))) {
+    for (Downsample kind : {Downsample::learned, Downsample::average, Downsample::dense}) {
+      if (ImGui::Selectable(to_string(kind), kind == p.downsample)) p.downsample = kind;
+    }
+    ImGui::EndCombo();
+  }
+  ImGui::PopItemWidth();
+  if (p.method == Method::swin) {
+    ImGui::Checkbox("shifted windows", &p.shifted);
+    ImGui::TextColored(kMuted, "tokens on the most square grid of n");
+  } else {
+    ImGui::Checkbox("causal", &p.causal);
+  }
+  if (fma) ImGui::Checkbox("count multiplicity", &p.count_multiplicity);
+  draw_run_status(shared, panel);
+}
+
+}  // namespace fmav::viewer

@@ -1,0 +1,37 @@
+#pragma once
+// The attention maps panel: the sidebar's controls (panel_map_controls.cpp) and the four maps
+// with their legends, zoom, pan and hover (panel_maps.cpp); the maps' GL textures.
+
+#include "map_colors.h"
+#include "maps_worker.h"
+#include "platform_glfw.h"
+
+#include <array>
+
+namespace fmav::viewer {
+
+struct Shared;
+
+struct MapsPanel {
+  bool show_grid = true;  // overlay the hierarchy's fine blocks on the maps
+  // GL textures (0 = none) of the shown maps and of the exact tile, and the worker's
+  // shown_count and tile_count they were uploaded for.
+  std::array<unsigned int, kMapCount> textures{}, tile_textures{};
+  int textures_of = 0, tile_textures_of = 0;
+  int colors_of = -1;  // the Colormap whose colour table the GPU holds (-1: none yet)
+};
+
+// The sidebar's input, method and FMA settings, the colour scale, the Recompute and Cancel
+// buttons and the fast-path check; a change of shared.params starts a new engine run.
+void draw_map_controls(Shared& shared, MapsPanel& panel);
+// Draws full attention, FMA, their difference and the level map in a 2x2 grid with legends,
+// the error metrics and a hover read-out; shows "computing..." or the engine's error. A
+// click on a map makes its row shared.query_row and asks for the query view.
+void draw_map_views(Shared& shared, MapsPanel& panel);
+// How map `kind` of `data` is coloured under `colors` (the GPU's shader and the PNG export
+// use it).
+MapShader map_shader(const MapColors& colors, const MapData& data, MapKind kind);
+// Frees the map textures (at exit, with the GL context alive).
+void release_map_textures(MapsPanel& panel);
+
+}  // namespace fmav::viewer

@@ -1,0 +1,16 @@
+#pragma once
+// The status bar and the error popup (panel_status.cpp): where the engine runs, the memory in
+// use, the last run's time, the last status message and error (report_error, shared.h).
+
+#include "fmav/engine.h"
+
+namespace fmav::viewer {
+
+struct Shared;
+
+// The error popup (call once a frame, inside the main window).
+void draw_error_popup(Shared& shared);
+// One line: device, memory in use, the last run's time or progress, the last error.
+void draw_status_bar(Shared& shared, const DeviceInfo& device);
+
+}  // namespace fmav::viewer
