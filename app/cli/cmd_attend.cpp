@@ -91,11 +91,15 @@ void write_maps(const AttendArgs& a, const fmav::HostTensor& q, const fmav::Host
   const std::int64_t batches = q.shape.size() == 4 ? q.shape[0] : 1;
   const std::int64_t tile = std::max<std::int64_t>(1, (std::int64_t{1} << 24) / n);
   for (std::int64_t h = 0; h < heads; ++h) {
+    // One inspector per head: the head's slot probabilities and output error are computed
+    // once, and each row tile costs only its own rows.
+    fmav::InspectRequest which;
+    which.batch = h / (heads / batches), which.head = h % (heads / batches);
+    const fmav::Inspector inspector(q, k, v, options, weights, which);
     for (std::int64_t r0 = 0; r0 < n; r0 += tile) {
       fmav::InspectRequest req;
-      req.batch = h / (heads / batches), req.head = h % (heads / batches);
       req.row_begin = r0, req.row_end = std::min(n, r0 + tile);
-      const fmav::Inspection ins = fmav::inspect(q, k, v, options, weights, req);
+      const fmav::Inspection ins = inspector.map(req);
       const std::vector<double>& src = a.method == "full" ? ins.full_map : ins.fma_map;
       std::copy(src.begin(), src.end(), map.f64() + h * n * n + r0 * n);
       if (h == 0) {
