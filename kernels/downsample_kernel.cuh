@@ -1,5 +1,5 @@
 #pragma once
-// The coarse pyramid's down-sampling on CUDA (fma_cuda.h, DESIGN.md §2): one thread per
+// The coarse pyramid's down-sampling on CUDA (fma_cuda.h, docs/DESIGN.md §2): one thread per
 // (head, slot, channel), summing its group's real tokens in float32. The learned weights come
 // as token panels (width, rank, dim), so the threads of a slot read consecutive channels.
 // Compiled by nvcc through the .cu launcher, and for the host by the emulated-kernel tests

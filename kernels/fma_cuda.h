@@ -1,5 +1,5 @@
 #pragma once
-// The fused FMA-1D kernels for CUDA (DESIGN.md §2), FlashAttention's scheme: a thread block
+// The fused FMA-1D kernels for CUDA (docs/DESIGN.md §2), FlashAttention's scheme: a thread block
 // per query tile streams its near-field key tiles, then its block's coarse slots of every
 // level, through one online softmax; scores stay in shared memory; backward recomputes them.
 // Plain pointers, sizes and strides; no torch header. Called from core/src/cuda_dispatch.cpp

@@ -1,6 +1,6 @@
 #pragma once
 // The index arithmetic of the fused CUDA kernels, compiled for host and device: the near
-// keys a query tile streams and the queries whose near field holds a key tile (DESIGN.md §2).
+// keys a query tile streams and the queries whose near field holds a key tile (docs/DESIGN.md §2).
 // test_cuda checks both against the level geometry on the host, where no GPU is needed.
 
 #include <cstdint>

@@ -5,7 +5,7 @@
 #   there: bash scripts/gpu_check.sh [OUT_DIR]      # with .gpu carried along
 # There it builds the engine, fmav and the tests against that machine's LibTorch (its torch
 # wheel), runs test_cuda and test_bench, compute-sanitizer (memcheck, racecheck) over the
-# FmaCuda suites, and the GPU benchmark of DESIGN.md §6; logs and tables go to OUT_DIR.
+# FmaCuda suites, and the GPU benchmark of docs/DESIGN.md §6; logs and tables go to OUT_DIR.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 debs=$root/.gpu
@@ -54,7 +54,7 @@ if command -v compute-sanitizer > /dev/null; then
   done
 fi
 
-# DESIGN.md §6: bf16, B=1, H=16, D=128, causal, m=64, p=4; forward, then forward + backward.
+# docs/DESIGN.md §6: bf16, B=1, H=16, D=128, causal, m=64, p=4; forward, then forward + backward.
 bench=(bench --device cuda --dtype bfloat16 --heads 16 --dim 128 --causal --block 64 --rank 4 --repeats 5)
 log "fmav ${bench[*]} (forward)"
 "$build/bin/fmav" "${bench[@]}" --n 4096:1048576 --methods fma,sdpa-flash,sdpa-efficient,sdpa-cudnn,sdpa-math \

@@ -5,7 +5,7 @@
 # shipped one is committed so the README's training commands reproduce the shipped models.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-files=(README.md docs/*.md core/include/fmav/*.h core/src/*.h core/src/*.cpp app/*.h app/*.cpp tests/*.cpp)
+files=(README.md docs/*.md core/include/fmav/*.h core/*/*.h core/*/*.cpp app/*/*.h app/*/*.cpp tests/*/*.cpp)
 out=assets/corpus.txt
 for f in "${files[@]}"; do
   printf '==> %s <==\n' "$f"

@@ -1,5 +1,5 @@
 #version 330 core
-// Colours an attention map from its float values (DESIGN.md §2): probabilities on a
+// Colours an attention map from its float values (docs/DESIGN.md §2): probabilities on a
 // sequential colormap (linear, or log10 clamped to [10^lo, 10^hi]), differences on a
 // diverging map (linear or symmetric-log over `decades`), or the level map's categories.
 // The colours come from a 256 x 3 table made by app/plot/colormap.cpp (row 0 sequential, row 1

@@ -29,7 +29,7 @@ struct BenchArgs {
 
 void add_bench_options(CLI::App& app, BenchArgs& a) {
   CLI::App* cmd = app.add_subcommand(
-      "bench", "Time attention methods against N (DESIGN.md §6): each is checked against its reference on\n"
+      "bench", "Time attention methods against N (docs/DESIGN.md §6): each is checked against its reference on\n"
                "the first N, warmed up, then timed; a method over --budget-s is skipped at larger N.\n"
                "Methods:\n" + bench_method_help());
   cmd->add_option("--methods", a.methods,

@@ -1,4 +1,4 @@
-// `fmav inspect`: the inspection data of one layer and head (DESIGN.md §2) — FMA map at full
+// `fmav inspect`: the inspection data of one layer and head (docs/DESIGN.md §2) — FMA map at full
 // resolution, full attention's map from the same Q and K, level map, mass per level and the
 // error metrics — as .npy files plus a JSON summary, headless twins of the viewer's maps.
 

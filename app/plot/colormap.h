@@ -1,6 +1,6 @@
 #pragma once
 // Colour maps of fma-viewer: a viridis-like sequential map for probabilities, a blue-white-red
-// diverging map for differences and categorical colours for the level map (DESIGN.md §2).
+// diverging map for differences and categorical colours for the level map (docs/DESIGN.md §2).
 
 #include <cstddef>
 #include <cstdint>

@@ -59,8 +59,8 @@ struct MapTile {
   bool contains(double row, double col) const { return row >= r0 && row < r1 && col >= c0 && col < c1; }
 };
 
-// A worker run's progress (0..1) and the UI's request to stop it (STYLE.md: atomics plus a
-// cancel flag).
+// A worker run's progress (0..1) and the UI's request to stop it: atomics plus a cancel flag
+// (docs/DESIGN.md §5.3).
 struct WorkProgress {
   std::atomic<double> fraction{0};
   std::atomic<bool> cancel{false};

@@ -1,5 +1,5 @@
 #pragma once
-// The platform layer, the only code with GLFW and OpenGL (STYLE.md: Shape of the house):
+// The platform layer, the only code with GLFW and OpenGL (docs/DESIGN.md §5.1):
 // the window and its GL 3.3 core context, Dear ImGui's backends, frames, framebuffer
 // read-back, RGBA8 textures, and the attention maps' float textures coloured by GLSL
 // (platform_gl_maps.cpp).

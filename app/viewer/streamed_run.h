@@ -1,7 +1,7 @@
 #pragma once
 // A worker run that streams its results to the UI thread (the sweep and scaling views): the
 // worker appends each result under a mutex, the frame takes what arrived, and both see the
-// cancel flag (STYLE.md: atomics plus a cancel flag).
+// cancel flag (docs/DESIGN.md §5.3).
 
 #include "shared.h"
 

@@ -145,7 +145,7 @@ struct FusedCudaCore : public torch::autograd::Function<FusedCudaCore> {
 };
 
 // What the kernels take beyond what the caller checked (check_qkv, validate): the launch's
-// limits, checked on the host before it (STYLE.md).
+// limits, checked on the host before it (docs/DESIGN.md §5.3).
 void check_cuda_qkv(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, std::int64_t block_size) {
   assert_qkv(q, k, v);
   FMAV_ASSERT(q.is_cuda(), "the CUDA kernels take CUDA tensors, got q on ", q.device().str());

@@ -1,5 +1,5 @@
 // Down-sampling of K, V (and, for the linear variants, Q) into p summary tokens per group
-// and level: DESIGN.md §2 in 1D (learned depth-wise Conv1d, fixed averages, dense Conv1d)
+// and level: docs/DESIGN.md §2 in 1D (learned depth-wise Conv1d, fixed averages, dense Conv1d)
 // and §4 in 2D (learned separable rows-then-columns kernels, fixed averages).
 
 #include <cmath>

@@ -1,4 +1,4 @@
-// The fused CPU FMA-1D as a LibTorch autograd function (DESIGN.md §2): the coarse K/V
+// The fused CPU FMA-1D as a LibTorch autograd function (docs/DESIGN.md §2): the coarse K/V
 // pyramid is built once per call (build_pyramid: LibTorch ops when gradients are needed, so
 // its backward, weights included, is LibTorch's), and the attention over near keys and
 // coarse slots runs in the fused kernels.

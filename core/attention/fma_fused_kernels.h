@@ -1,5 +1,5 @@
 #pragma once
-// The fused CPU kernels of FMA-1D (DESIGN.md §2), on plain pointers: per query block, the
+// The fused CPU kernels of FMA-1D (docs/DESIGN.md §2), on plain pointers: per query block, the
 // near-field keys and then the coarse slots of every level pass through one online softmax;
 // scores live only in a per-thread tile. Forward saves the row log-sum-exp; backward
 // recomputes the probabilities from it (FlashAttention's scheme).

@@ -1,4 +1,4 @@
-// The dense reference of every FMA variant (DESIGN.md §2-§4), the oracle of the tests:
+// The dense reference of every FMA variant (docs/DESIGN.md §2-§4), the oracle of the tests:
 // every query takes one masked softmax over an extended key set (the N keys, then every
 // coarse slot of every level, 2D cells row-major); a mask matrix built entry by entry from
 // the geometry's lists says which entries it sees and with what multiplicity. The linear

@@ -1,4 +1,4 @@
-// The coarse K/V pyramid of the fused FMA (DESIGN.md §2): every level's summaries in one
+// The coarse K/V pyramid of the fused FMA (docs/DESIGN.md §2): every level's summaries in one
 // (B, H, S, D) tensor. Inference takes the fused loops below — one pass over the tokens of a
 // group per level, weights pre-transposed so each token adds a (p x D) panel — and training
 // takes summarize_levels, whose LibTorch ops carry the gradients.

@@ -1,4 +1,4 @@
-// The FMA configuration's checks and the FMA-1D level geometry of DESIGN.md §2: padding,
+// The FMA configuration's checks and the FMA-1D level geometry of docs/DESIGN.md §2: padding,
 // levels, interaction lists, slot multiplicities and spans. Plain integer arithmetic shared
 // by every implementation.
 

@@ -1,4 +1,4 @@
-// The FMA2D geometry of DESIGN.md §4: padding, levels, near and far cell lists, slot
+// The FMA2D geometry of docs/DESIGN.md §4: padding, levels, near and far cell lists, slot
 // rectangles and multiplicities. Plain integer arithmetic shared by every implementation.
 
 #include <algorithm>

@@ -352,7 +352,7 @@ double available_bytes() {
 constexpr std::int64_t kCudaCheckMaxN = 4096;
 
 // The largest check error a row may have: the CPU's float64 and float32 bounds; on CUDA
-// twice the CPU's float32 one (STYLE.md: a GPU result within twice the CPU fp32 error), and
+// twice the CPU's float32 one (docs/DESIGN.md §5.5: a GPU result within twice the CPU fp32 error), and
 // for the half types their rounding of outputs of order 1 (an ulp: 2^-10, 2^-7) with room
 // for the kernels' sums in that precision.
 double check_tolerance(DType dtype, bool cuda) {

@@ -1,5 +1,5 @@
 // Inspection data of every FMA variant for one (batch, head) and a rectangle of rows x
-// columns (DESIGN.md §2-§4): the FMA map at full resolution spread from the blocked path's
+// columns (docs/DESIGN.md §2-§4): the FMA map at full resolution spread from the blocked path's
 // slot probabilities, full attention's map, the level map, mass per level and error metrics.
 
 #include <algorithm>

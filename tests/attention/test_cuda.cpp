@@ -1,7 +1,7 @@
 // The CUDA backend (fmav/device.h, core/src/cuda_backend.h, kernels/). Device choice and its
 // errors run everywhere; the FmaCuda suites compare the fused CUDA kernels with the float64
 // reference and skip themselves where no GPU is visible. A GPU result must be within twice
-// the CPU float32 path's error against the oracle (STYLE.md); float16/bfloat16 have their
+// the CPU float32 path's error against the oracle (docs/DESIGN.md §5.5); float16/bfloat16 have their
 // own tolerances. Every kernel output is filled with NaN before each launch, so an element
 // a kernel never wrote fails the comparison.
 

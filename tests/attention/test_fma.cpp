@@ -1,4 +1,4 @@
-// FMA-1D (DESIGN.md §2): blocked vs the dense reference, both vs the plain-loop oracle, the
+// FMA-1D (docs/DESIGN.md §2): blocked vs the dense reference, both vs the plain-loop oracle, the
 // three exactness checks, causal leakage, gradients, and every input check.
 
 #include <gtest/gtest.h>

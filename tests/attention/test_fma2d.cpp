@@ -1,4 +1,4 @@
-// FMA2D (DESIGN.md §4) and FMA2D-linear: the geometry's lists cover every pair exactly once,
+// FMA2D (docs/DESIGN.md §4) and FMA2D-linear: the geometry's lists cover every pair exactly once,
 // the separable down-sampling against plain loops, the blocked paths (Morton order) against
 // the dense reference (row-major), gradients, exactness checks, inspection and input checks.
 

@@ -1,4 +1,4 @@
-// FMA-linear (DESIGN.md §3): the O(N) push-down against the dense reference (outputs and
+// FMA-linear (docs/DESIGN.md §3): the O(N) push-down against the dense reference (outputs and
 // gradients), the identity limit in which it is FMA-1D, causal leakage, exactness, the
 // inspection map, and the input checks.
 

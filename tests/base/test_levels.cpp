@@ -1,4 +1,4 @@
-// The level geometry of DESIGN.md §2: padding, level counts, and interaction lists that
+// The level geometry of docs/DESIGN.md §2: padding, level counts, and interaction lists that
 // cover every (query, key) pair exactly once.
 
 #include <gtest/gtest.h>

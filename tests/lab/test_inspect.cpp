@@ -1,4 +1,4 @@
-// Inspection data (DESIGN.md §2): the full-resolution FMA map against the reference's,
+// Inspection data (docs/DESIGN.md §2): the full-resolution FMA map against the reference's,
 // rows summing to 1, level map and mass per level, tiles, pooled overviews, progress and
 // cancelling, metrics and input checks.
 

@@ -1,4 +1,4 @@
-// Plain-loop FMA-1D, straight from the text of DESIGN.md §2 (see naive_fma.h).
+// Plain-loop FMA-1D, straight from the text of docs/DESIGN.md §2 (see naive_fma.h).
 
 #include "naive_fma.h"
 

@@ -1,5 +1,5 @@
 #pragma once
-// An independent float64 implementation of FMA-1D written from DESIGN.md §2 with plain
+// An independent float64 implementation of FMA-1D written from docs/DESIGN.md §2 with plain
 // loops (no LibTorch, no engine code): the oracle the CLI and the engine are checked against.
 
 #include <cstdint>
@@ -16,7 +16,7 @@ struct NaiveConfig {
   bool multiplicity = true;
 };
 
-// Flat float64 weights by name, laid out as DESIGN.md §2 documents.
+// Flat float64 weights by name, laid out as docs/DESIGN.md §2 documents.
 using NaiveWeights = std::map<std::string, std::vector<double>>;
 
 // One head: q, k, v are (n, d) row-major; returns (n, d).

@@ -1,5 +1,5 @@
 #pragma once
-// The scaling benchmark behind `fmav bench` (DESIGN.md §6): each attention method at each
+// The scaling benchmark behind `fmav bench` (docs/DESIGN.md §6): each attention method at each
 // sequence length, checked against its reference first, then timed (median of repeats after
 // a warm-up) with FLOPs, peak tensor memory, peak RSS and the speed-up over SDPA. On CUDA
 // (--device cuda) FMA's fused kernels against each of SDPA's backends, timed by CUDA events,

@@ -1,5 +1,5 @@
 #pragma once
-// Where the engine computes (DESIGN.md §5), by name: the CPU, always built and the reference,
+// Where the engine computes (docs/DESIGN.md §5), by name: the CPU, always built and the reference,
 // or a CUDA device through the fused kernels in kernels/, chosen at run time. Whether a
 // device can run here, and resolving auto, is the engine's (fmav/engine.h).
 

@@ -1,5 +1,5 @@
 #pragma once
-// The FMA configuration (DESIGN.md §2-§4) and the FMA-1D level geometry: block size m,
+// The FMA configuration (docs/DESIGN.md §2-§4) and the FMA-1D level geometry: block size m,
 // rank p, the levels and interaction lists. Plain integers, no LibTorch, so the GUI can draw
 // them. The 2D geometry is in fmav/fma2d.h.
 

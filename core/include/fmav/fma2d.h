@@ -1,5 +1,5 @@
 #pragma once
-// The FMA2D geometry of DESIGN.md §4 on an H x W grid of tokens numbered row-major
+// The FMA2D geometry of docs/DESIGN.md §4 on an H x W grid of tokens numbered row-major
 // (i = y W + x): r x r fine cells with a 3 x 3-cell near field, coarse levels of cells of
 // side r 2^(l-1) with 27-cell interaction lists, and padding to a square of side r 2^k.
 // Plain integers, no LibTorch, so the GUI and the figures can draw it.

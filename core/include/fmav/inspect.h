@@ -1,5 +1,5 @@
 #pragma once
-// Inspection data of every FMA variant (DESIGN.md §2-§4; the config says which) and of the
+// Inspection data of every FMA variant (docs/DESIGN.md §2-§4; the config says which) and of the
 // peer methods (fmav/attend.h) for one (batch, head) and a rectangle of query rows x key
 // columns, so a large N can be shown a tile at a time or as a pooled overview: the method's
 // map at full resolution, the level map, full attention's map, mass per level and the

@@ -1,5 +1,5 @@
 #pragma once
-// Transformer models with selectable attention (DESIGN.md §1, §5): a causal byte-level LM,
+// Transformer models with selectable attention (docs/DESIGN.md §1, §5): a causal byte-level LM,
 // a masked byte-level LM and a ViT-style image classifier over a patch grid, stored as a
 // folder of config.json (fmav/model_config.h) + model.safetensors; one layer's attention
 // inputs captured for inspection. No LibTorch in this header.

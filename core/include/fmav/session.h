@@ -1,5 +1,5 @@
 #pragma once
-// fma-viewer's two small files (DESIGN.md §1): a session (what the viewer shows — the source,
+// fma-viewer's two small files (docs/DESIGN.md §1): a session (what the viewer shows — the source,
 // layer, head, offset, view, query and colouring — so that a view can be saved and opened
 // again exactly) and the user's settings (recent files, the file browser's last folder).
 // Parsed strictly like config.json; no LibTorch (in fmav_io, so the parsers can be fuzzed).

@@ -1,5 +1,5 @@
 #pragma once
-// r x p sweeps (DESIGN.md §5, §6): a grid over the fine block size r (m), the coarse rank p,
+// r x p sweeps (docs/DESIGN.md §5, §6): a grid over the fine block size r (m), the coarse rank p,
 // and optionally down-sampling kind, multiplicity, N and dtype, measured on a model and its
 // input or on the synthetic input. Every point is appended to a JSONL results file as it
 // finishes (flushed), so a crashed or cancelled sweep keeps its points and resumes where it
