@@ -221,7 +221,7 @@ double relative_error(const HostTensor& a, const HostTensor& b) {
   return norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff);
 }
 
-// The fast-path check (docs/DESIGN.md §6's rule: every fast path against the float64 oracle):
+// The fast-path check (docs/DESIGN.md §5.5: every fast path against the float64 oracle):
 // the chosen implementation of the shown variant on the shown head, its error against the
 // inspector's float64 output, and its time beside full attention's (SDPA) in one dtype.
 FastPathCheck run_check(std::shared_ptr<const HeadInput> input, Inspector inspector, FastPath settings,
