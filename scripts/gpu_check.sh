@@ -1,67 +1,99 @@
 #!/usr/bin/env bash
-# The GPU checks of the CUDA engine (docs/CUDA.md), as one prepared run for a lent GPU
-# machine, which has nvcc, CMake, ninja and a CUDA PyTorch but reaches no package registry:
-#   here:  bash scripts/gpu_check.sh --fetch-debs   # Debian's header packages into .gpu/
-#   there: bash scripts/gpu_check.sh [OUT_DIR]      # with .gpu carried along
-# There it builds the engine, fmav and the tests against that machine's LibTorch (its torch
-# wheel), runs test_cuda and test_bench, compute-sanitizer (memcheck, racecheck) over the
-# FmaCuda suites, and the GPU benchmark of docs/DESIGN.md §6; logs and tables go to OUT_DIR.
-set -euo pipefail
+# The GPU checks of the CUDA engine (docs/CUDA.md, docs/BENCHMARKS.md), as one prepared run
+# for a lent GPU machine (minutes of device time: nothing is built there).
+#   here:  bash scripts/gpu_check.sh --prepare
+#     builds fmav and the GPU test suites (Release, CUDA kernels for sm_90) with the pinned
+#     LibTorch (its wheel is the GPU machine's torch 2.11+cu130), copies them to .gpu/bin/, and
+#     writes the kernels' resource report (registers, stack, spills; ptxas -v) to
+#     .gpu/resources.txt.
+#   there: bash scripts/gpu_check.sh [OUT_DIR]     # with .gpu carried along
+#     runs with that machine's torch libraries: test_cuda, test_bench, compute-sanitizer
+#     memcheck over the CUDA suites, the SASS check (tensor-core instructions in the inner
+#     loops, no local memory), the §6.3 benchmark forward (causal and bidirectional) and
+#     forward + backward, and Nsight Compute on each kernel at N = 65 536. Logs and tables go
+#     to OUT_DIR; the last lines printed are the summary. About 8 minutes on an H200.
+set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-debs=$root/.gpu
+carried=$root/.gpu
 
-if [[ "${1:-}" == "--fetch-debs" ]]; then
-  mkdir -p "$debs"
-  (cd "$debs" && apt-get download -q libgtest-dev libgmock-dev googletest nlohmann-json3-dev libcli11-dev libstb-dev)
-  ls -la "$debs"
+if [[ "${1:-}" == "--prepare" ]]; then
+  set -e
+  source "$root/scripts/setup.sh"
+  fmav_setup -DFMAV_BUILD_TESTS=ON -DFMAV_BUILD_APP=ON
+  grep -q 'CUDA build ON' "$FMAV_BUILD_DIR/configure.log" ||
+    { echo "gpu_check: this build has no CUDA kernels (configure.log says no nvcc or CUDA LibTorch)"; exit 1; }
+  cmake --build "$FMAV_BUILD_DIR" -j"$(nproc)" --target fmav test_cuda test_bench
+  mkdir -p "$carried/bin"
+  cp "$FMAV_BUILD_DIR/bin/fmav" "$FMAV_BUILD_DIR/tests/test_cuda" "$FMAV_BUILD_DIR/tests/test_bench" "$carried/bin/"
+  # ptxas's report of every kernel, recompiled from the build's own nvcc command lines.
+  : > "$carried/resources.txt"
+  for cu in fma_forward downsample fma_backward; do
+    cmd=$(cd "$FMAV_BUILD_DIR" && ninja -t commands kernels/all | grep "/$cu.cu" | head -1 |
+      sed "s| -o [^ ]*\.o | -o /tmp/fmav_resources_$cu.o |")
+    (cd "$FMAV_BUILD_DIR" && eval "$cmd -Xptxas -v") 2>&1 | grep -E "entry function|registers|spill" >> "$carried/resources.txt"
+  done
+  spills=$(grep -c "[1-9][0-9]* bytes spill" "$carried/resources.txt" || true)
+  echo "gpu_check: binaries in $carried/bin ($(du -sh "$carried/bin" | cut -f1)); kernels with spills: $spills"
+  echo "carry .gpu and run there: bash scripts/gpu_check.sh \$OUT"
   exit 0
 fi
 
 out=${1:-$root/gpu-out}
 mkdir -p "$out"
+bin=$carried/bin
+[[ -x "$bin/fmav" ]] || { echo "gpu_check: no $bin/fmav; run 'bash scripts/gpu_check.sh --prepare' here first"; exit 1; }
 log() { printf '[gpu_check] %s\n' "$*" | tee -a "$out/summary.txt"; }
+site=$(python3 -c 'import os, torch; print(os.path.dirname(os.path.dirname(torch.__file__)))')
+export LD_LIBRARY_PATH="$site/torch/lib:$site/nvidia/cu13/lib:${LD_LIBRARY_PATH:-}"
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.mem --format=csv | tee "$out/device.txt"
-
-# Header-only libraries and GoogleTest from Debian's packages, unpacked (not installed).
-deps=/tmp/fmav-gpu-deps
-mkdir -p "$deps"
-for f in "$debs"/*.deb; do dpkg-deb -x "$f" "$deps"; done
-torch_prefix=$(python3 -c 'import torch.utils; print(torch.utils.cmake_prefix_path)')
-log "torch $(python3 -c 'import torch; print(torch.__version__, torch.version.cuda)'), nvcc $(nvcc --version | tail -1)"
-
-build=/tmp/fmav-gpu-build
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DFMAV_CUDA=ON -DFMAV_BUILD_APP=OFF \
-  -DFMAV_BUILD_TESTS=ON -DCMAKE_PREFIX_PATH="$torch_prefix;$deps/usr;$deps/usr/lib/x86_64-linux-gnu/cmake" \
-  -DCMAKE_CXX_FLAGS="-isystem $deps/usr/include" -Wno-dev > "$out/configure.log" 2>&1 \
-  || { tail -30 "$out/configure.log"; exit 1; }
-log "building"
-cmake --build "$build" -j"$(nproc)" --target fmav test_cuda test_bench test_fma > "$out/build.log" 2>&1 \
-  || { grep -m20 -B2 -A10 "error" "$out/build.log"; exit 1; }
-
+log "torch $(python3 -c 'import torch; print(torch.__version__, torch.version.cuda)')"
+cp "$carried/resources.txt" "$out/" 2>/dev/null || true
 status=0
-log "test_cuda"
-"$build/tests/test_cuda" > "$out/test_cuda.log" 2>&1 || status=1
-tail -4 "$out/test_cuda.log" | tee -a "$out/summary.txt"
-log "test_bench"
-"$build/tests/test_bench" --gtest_brief=1 > "$out/test_bench.log" 2>&1 || status=1
-tail -3 "$out/test_bench.log" | tee -a "$out/summary.txt"
+# Runs "$@" with a time limit of $1 seconds, logging its last lines; a failure marks the run.
+step() {
+  local limit=$1 name=$2
+  shift 2
+  log "$name"
+  local rc=0
+  timeout "$limit" "$@" > "$out/$name.log" 2>&1 || rc=$?
+  if [[ $rc -ne 0 ]]; then status=1; log "$name: exit $rc"; fi
+  tail -3 "$out/$name.log" | tee -a "$out/summary.txt"
+}
+
+step 120 test_cuda "$bin/test_cuda"
+step 60 test_bench "$bin/test_bench" --gtest_brief=1
 if command -v compute-sanitizer > /dev/null; then
-  for tool in memcheck racecheck; do
-    log "compute-sanitizer --tool $tool (FmaCuda, float32 and half precisions)"
-    compute-sanitizer --tool "$tool" --error-exitcode 9 "$build/tests/test_cuda" \
-      --gtest_filter='FmaCuda.Float32*:FmaCuda.Local*:FmaCuda.Causal*' > "$out/sanitizer_$tool.log" 2>&1 || status=1
-    tail -3 "$out/sanitizer_$tool.log" | tee -a "$out/summary.txt"
-  done
+  step 150 memcheck compute-sanitizer --tool memcheck --error-exitcode 9 "$bin/test_cuda" \
+    --gtest_filter='FmaCuda.Float32*:FmaCuda.Causal*:FmaCuda.Inference*:FmaCuda.EveryPath*'
 fi
 
-# docs/DESIGN.md §6: bf16, B=1, H=16, D=128, causal, m=64, p=4; forward, then forward + backward.
-bench=(bench --device cuda --dtype bfloat16 --heads 16 --dim 128 --causal --block 64 --rank 4 --repeats 5)
-log "fmav ${bench[*]} (forward)"
-"$build/bin/fmav" "${bench[@]}" --n 4096:1048576 --methods fma,sdpa-flash,sdpa-efficient,sdpa-cudnn,sdpa-math \
-  --budget-s 60 --csv "$out/bench_forward.csv" > "$out/bench_forward.txt" 2>&1 || status=1
-log "fmav ${bench[*]} --backward"
-"$build/bin/fmav" "${bench[@]}" --backward --n 4096:262144 --methods fma,sdpa-flash,sdpa-efficient,sdpa-cudnn \
-  --budget-s 60 --csv "$out/bench_backward.csv" > "$out/bench_backward.txt" 2>&1 || status=1
-tail -40 "$out/bench_forward.txt" "$out/bench_backward.txt"
+# The SASS check: matrix instructions (HMMA / GMMA) in the forward and backward kernels, and
+# no local-memory loads or stores (LDL / STL) in any of them.
+if command -v cuobjdump > /dev/null; then
+  cuobjdump -sass "$bin/fmav" > "$out/sass.txt" 2>&1 || true
+  awk '/Function :/ { name = $3 } /HMMA|GMMA/ { mma[name]++ } /LDL|STL/ { local[name]++ }
+       END { for (n in mma) printf "mma %6d  %s\n", mma[n], n; for (n in local) printf "local %4d  %s\n", local[n], n }' \
+    "$out/sass.txt" | sort > "$out/sass_summary.txt"
+  log "SASS: $(grep -c '^mma' "$out/sass_summary.txt") kernels with HMMA/GMMA, $(grep -c '^local' "$out/sass_summary.txt") with local memory"
+fi
+
+# docs/DESIGN.md §6.3: bf16, B = 1, H = 16, D = 128, m = 64, p = 4; FMA's routes beside SDPA's backends.
+bench=(bench --device cuda --dtype bfloat16 --heads 16 --dim 128 --block 64 --rank 4 --repeats 5 --budget-s 20)
+fwd=fma,fma-fused,fma-composed,fma-average,local,sdpa-flash,sdpa-cudnn
+step 200 bench_forward "$bin/fmav" "${bench[@]}" --causal --n 4096:524288 --methods "$fwd" --csv "$out/bench_forward.csv"
+step 90 bench_forward_bidir "$bin/fmav" "${bench[@]}" --n 4096,16384,131072 --methods "$fwd" \
+  --csv "$out/bench_forward_bidir.csv"
+step 120 bench_backward "$bin/fmav" "${bench[@]}" --causal --backward --n 4096:131072 --methods fma,sdpa-flash,sdpa-cudnn \
+  --csv "$out/bench_backward.csv"
+
+# Nsight Compute, one launch of each kernel at N = 65 536 (durations, throughput, occupancy).
+if command -v ncu > /dev/null; then
+  for kernel in downsample_kernel fma_forward_kernel; do
+    step 90 "ncu_$kernel" ncu --clock-control none --kernel-name "regex:$kernel" --launch-skip 2 --launch-count 1 \
+      --section SpeedOfLight --section Occupancy --section LaunchStats \
+      "$bin/fmav" "${bench[@]}" --causal --n 65536 --methods fma-fused --repeats 1
+  done
+fi
 log "done, status $status"
+grep -h -E "^ *(fma|sdpa|local)" "$out/bench_forward.log" | tail -28
 exit $status

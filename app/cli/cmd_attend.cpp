@@ -55,10 +55,12 @@ void add_attend_options(CLI::App& app, AttendArgs& a) {
                 "do not weigh coarse slots by the tokens they stand for");
   add_peer_options(cmd, &a.peer);
   cmd->add_option("--impl", a.impl,
-                  "fma: fused (default) | blocked | reference; other FMA variants: blocked\n"
-                  "(default) | reference; full: sdpa (default) | math; local: fused (default) |\n"
-                  "reference; other peers: blocked (default) | reference (the dense map)")
-      ->check(CLI::IsMember({"auto", "reference", "blocked", "fused", "math", "sdpa"}));
+                  "fma: auto (default: fused; CUDA forward the faster of fused and composed) |\n"
+                  "fused | composed (LibTorch's attention kernels merged by log-sum-exp) | blocked |\n"
+                  "reference; other FMA variants: blocked (default) | reference; full: sdpa\n"
+                  "(default) | math; local: fused (default) | reference; other peers: blocked\n"
+                  "(default) | reference (the dense map)")
+      ->check(CLI::IsMember({"auto", "reference", "blocked", "fused", "composed", "math", "sdpa"}));
   add_device_option(cmd, &a.device);
   cmd->add_option("--seed", a.seed, "seed for drawn weights");
   cmd->add_option("--out,-o", a.out, "output tensor (.npy or .safetensors)")->required();

@@ -43,6 +43,10 @@ void draw_fast_path(Shared& shared) {
   // The implementations of the shown method (fmav/attend.h's Impl).
   const Method method = shared.maps.shown.method;
   std::vector<Impl> impls = {Impl::automatic, Impl::fused, Impl::blocked, Impl::reference};
+  // FMA-1D's forward from LibTorch's attention kernels (docs/DESIGN.md §8.6).
+  if (method == Method::fma && !shared.maps.shown.fma.is_2d() && !shared.maps.shown.fma.linear) {
+    impls.insert(impls.begin() + 2, Impl::composed);
+  }
   if (method == Method::local) impls = {Impl::automatic, Impl::fused, Impl::reference};
   if (is_peer(method) && method != Method::local) impls = {Impl::automatic, Impl::blocked, Impl::reference};
   if (std::find(impls.begin(), impls.end(), f.impl) == impls.end()) f.impl = Impl::automatic;

@@ -64,7 +64,7 @@ void add_options(CLI::App& app, Options& options) {
   app.add_option("--log-floor", options.log_floor, "log10 scale: the smallest probability shown is 10^floor")
       ->check(CLI::Range(-12, -1));
   app.add_option("--impl", options.impl, "fast-path check: FMA implementation timed against SDPA")
-      ->check(CLI::IsMember({"auto", "fused", "blocked", "reference"}));
+      ->check(CLI::IsMember({"auto", "fused", "composed", "blocked", "reference"}));
   app.add_option("--precision", options.precision, "fast-path check: float32 | float64")
       ->check(CLI::IsMember({"float32", "float64"}));
   app.add_option("--zoom", options.zoom, "initial zoom of the maps: rows r0:r1 and keys c0:c1, as r0:r1,c0:c1");

@@ -85,11 +85,15 @@ at::Tensor attend_on(const at::Tensor& tq, const at::Tensor& tk, const at::Tenso
     // The fused kernels: FMA-1D and FMA-linear on the CPU; FMA-1D on CUDA.
     const bool fusable = !config.is_2d() && !(cuda && config.linear);
     const Impl impl = options.impl != Impl::automatic ? options.impl : fusable ? Impl::fused : Impl::blocked;
-    FMAV_CHECK(impl == Impl::reference || impl == Impl::blocked || impl == Impl::fused,
-               "impl for ", variant_name(config), " must be reference, blocked or fused, got ", to_string(impl));
+    FMAV_CHECK(impl == Impl::reference || impl == Impl::blocked || impl == Impl::fused || impl == Impl::composed,
+               "impl for ", variant_name(config), " must be reference, blocked, fused or composed, got ",
+               to_string(impl));
     FMAV_CHECK(impl != Impl::fused || fusable, cuda ? "on CUDA the fused kernels are FMA-1D's; "
                                                          : "the fused kernels are 1D (fma, fma-linear); ",
                variant_name(config), " runs blocked or reference");
+    FMAV_CHECK(impl != Impl::composed || (!config.is_2d() && !config.linear),
+               "the composed implementation is FMA-1D's (fma); ", variant_name(config),
+               " runs fused, blocked or reference");
     const int L = num_levels(config, tq.size(2));
     const FmaWeights w = to_fma_weights(weights, config, tq.size(3), L, tq.scalar_type());
     if (impl == Impl::reference) {
@@ -97,8 +101,13 @@ at::Tensor attend_on(const at::Tensor& tq, const at::Tensor& tk, const at::Tenso
       out = fma_reference(tq, tk, tv, config, w);
     } else if (impl == Impl::blocked) {
       out = fma_blocked(tq, tk, tv, config, w);
+    } else if (impl == Impl::composed) {
+      out = fma_composed(tq, tk, tv, config, w);
+    } else if (config.linear) {
+      out = fma_linear_fused(tq, tk, tv, config, w);
     } else {
-      out = config.linear ? fma_linear_fused(tq, tk, tv, config, w) : fma_fused(tq, tk, tv, config, w);
+      // auto: on CUDA the faster of the fused kernels and the composed calls for this shape.
+      out = options.impl == Impl::automatic ? fma_auto(tq, tk, tv, config, w) : fma_fused(tq, tk, tv, config, w);
     }
   } else if (is_peer(options.method)) {
     validate_peer(options, tq.size(2));

@@ -16,13 +16,13 @@ void check_qkv(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
   // float16 and bfloat16 are the CUDA kernels' (docs/CUDA.md); the CPU computes in 32 or 64 bits.
   const bool half = q.scalar_type() == at::kHalf || q.scalar_type() == at::kBFloat16;
   FMAV_CHECK(q.scalar_type() == at::kFloat || q.scalar_type() == at::kDouble || (half && q.is_cuda()),
-             "q must be float32 or float64 (on CUDA also float16 or bfloat16), got ", c10::toString(q.scalar_type()),
+             "q must be float32 or float64 (on CUDA also float16 or bfloat16), got ", scalar_type_name(q.scalar_type()),
              q.is_cuda() ? " on CUDA" : "");
   FMAV_CHECK(k.device() == q.device() && v.device() == q.device(), "q, k and v must be on one device, got ",
              q.device().str(), ", ", k.device().str(), ", ", v.device().str());
   FMAV_CHECK(k.scalar_type() == q.scalar_type() && v.scalar_type() == q.scalar_type(),
-             "q, k and v must have the same dtype, got ", c10::toString(q.scalar_type()), ", ",
-             c10::toString(k.scalar_type()), ", ", c10::toString(v.scalar_type()));
+             "q, k and v must have the same dtype, got ", scalar_type_name(q.scalar_type()), ", ",
+             scalar_type_name(k.scalar_type()), ", ", scalar_type_name(v.scalar_type()));
   FMAV_CHECK(q.size(2) >= 1, "sequence length N must be >= 1, got ", q.size(2));
   FMAV_CHECK(q.size(3) >= 1, "head dimension D must be >= 1, got ", q.size(3));
   FMAV_CHECK(q.size(0) >= 1 && q.size(1) >= 1, "batch B and heads H must be >= 1, got ",

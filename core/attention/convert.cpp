@@ -19,6 +19,19 @@ at::ScalarType scalar_type(DType dtype) {
   throw Error("unknown dtype");
 }
 
+const char* scalar_type_name(at::ScalarType dtype) {
+  switch (dtype) {
+    case at::kFloat: return "float32";
+    case at::kDouble: return "float64";
+    case at::kHalf: return "float16";
+    case at::kBFloat16: return "bfloat16";
+    case at::kLong: return "int64";
+    case at::kInt: return "int32";
+    case at::kByte: return "uint8";
+    case at::kBool: return "bool";
+    default: return c10::toString(dtype);
+  }
+}
 
 at::Tensor to_tensor(const HostTensor& host) {
   FMAV_ASSERT(host.data.size() == static_cast<std::size_t>(host.numel()) * dtype_size(host.dtype),
@@ -37,7 +50,7 @@ HostTensor to_host(const at::Tensor& tensor) {
     case at::kLong: dtype = DType::i64; break;
     case at::kInt: dtype = DType::i32; break;
     default: throw Error(std::string("cannot convert a tensor of dtype ") +
-                         c10::toString(t.scalar_type()) + " to a host tensor");
+                         scalar_type_name(t.scalar_type()) + " to a host tensor");
   }
   HostTensor host = make_host_tensor(dtype, t.sizes().vec());
   if (!host.data.empty()) std::memcpy(host.data.data(), t.data_ptr(), host.data.size());

@@ -27,6 +27,10 @@ std::vector<at::Tensor> local_attention_fused_cuda_lse(const at::Tensor& q, cons
                                                        const at::Tensor& v, std::int64_t block_size, bool causal);
 // Whether the fused CUDA kernels take this dtype and head dimension (else the blocked path).
 bool cuda_kernels_take(at::ScalarType dtype, std::int64_t dim);
+// One stream's pyramid of a CUDA tensor by the down-sampling kernel, level by level (no
+// autograd), laid out as Pyramid::kc; pyramid_stream's device half.
+at::Tensor pyramid_stream_cuda(const at::Tensor& x, const Levels& levels, const FmaConfig& config,
+                               const FmaWeights& weights, Stream stream);
 
 // Visible CUDA devices, and the first one's name and memory ("" / 0 without one).
 int cuda_visible_devices();

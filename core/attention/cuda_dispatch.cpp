@@ -41,7 +41,7 @@ CudaDtype cuda_dtype(at::ScalarType dtype) {
     case at::kBFloat16: return CudaDtype::bf16;
     default: break;
   }
-  throw Error(detail::concat("the CUDA kernels take float32, float16 or bfloat16, got ", c10::toString(dtype)));
+  throw Error(detail::concat("the CUDA kernels take float32, float16 or bfloat16, got ", scalar_type_name(dtype)));
 }
 
 // Contiguous and 16-byte aligned (the kernels read 16-byte chunks).
@@ -151,15 +151,24 @@ void check_cuda_qkv(const at::Tensor& q, const at::Tensor& k, const at::Tensor& 
   FMAV_ASSERT(q.is_cuda(), "the CUDA kernels take CUDA tensors, got q on ", q.device().str());
   FMAV_CHECK(cuda_kernels_take(q.scalar_type(), q.size(3)),
              "the CUDA kernels take float32, float16 or bfloat16 with head dimension D = 32, 64 or 128, got ",
-             c10::toString(q.scalar_type()), " with D = ", q.size(3));
+             scalar_type_name(q.scalar_type()), " with D = ", q.size(3));
   FMAV_CHECK(q.size(0) * q.size(1) <= 65535, "the CUDA kernels take at most 65535 batch x heads, got ",
              q.size(0) * q.size(1));
   FMAV_ASSERT(block_size >= 1, "block size ", block_size);
 }
 
-// One stream's pyramid (B, H, S, D) by the down-sampling kernel, level by level.
-at::Tensor pyramid_stream_cuda(const at::Tensor& x, const Levels& lv, const FmaConfig& config,
+}  // namespace
+
+bool cuda_kernels_take(at::ScalarType dtype, std::int64_t dim) {
+  const bool type_ok = dtype == at::kFloat || dtype == at::kHalf || dtype == at::kBFloat16;
+  return type_ok && (dim == 32 || dim == 64 || dim == 128);
+}
+
+at::Tensor pyramid_stream_cuda(const at::Tensor& x_in, const Levels& lv, const FmaConfig& config,
                                const FmaWeights& weights, Stream stream) {
+  FMAV_ASSERT(x_in.is_cuda() && cuda_kernels_take(x_in.scalar_type(), x_in.size(3)), "the down-sampling kernel got a ",
+              scalar_type_name(x_in.scalar_type()), " tensor on ", x_in.device().str(), " with D = ", x_in.size(3));
+  const at::Tensor x = aligned(x_in);
   std::int64_t slots = 0;
   for (int l = 1; l <= lv.num_levels; ++l) slots += lv.groups(l) * config.rank;
   const std::int64_t d = x.size(3), p = config.rank;
@@ -175,9 +184,9 @@ at::Tensor pyramid_stream_cuda(const at::Tensor& x, const Levels& lv, const FmaC
     at::Tensor panels, bias;
     if (!dp.average) {
       const Summarizer& s = weights[l - 1].of(stream);
-      // (p D, 1, w) with row c p + j -> (w, p, D); bias (p D) -> (p, D).
-      panels = s.weight.view({d, p, dp.width}).permute({2, 1, 0}).to(x.scalar_type()).contiguous();
-      bias = s.bias.view({d, p}).t().to(x.scalar_type()).contiguous();
+      // (p D, 1, w) with row c p + j -> (w, p, D); bias (p D) -> (p, D), on x's device.
+      panels = s.weight.detach().view({d, p, dp.width}).permute({2, 1, 0}).to(x.options()).contiguous();
+      bias = s.bias.detach().view({d, p}).t().to(x.options()).contiguous();
       dp.panels = panels.data_ptr(), dp.bias = bias.data_ptr();
     }
     dp.x = x.data_ptr(), dp.out = out.data_ptr(), dp.out_stride = slots * d, dp.row0 = base;
@@ -187,26 +196,6 @@ at::Tensor pyramid_stream_cuda(const at::Tensor& x, const Levels& lv, const FmaC
   return out;
 }
 
-Pyramid pyramid_cuda(const at::Tensor& k, const at::Tensor& v, const Levels& lv, const FmaConfig& config,
-                     const FmaWeights& weights) {
-  if (config.downsample == Downsample::dense || stream_needs_autograd(k, weights, Stream::k) ||
-      stream_needs_autograd(v, weights, Stream::v)) {
-    return build_pyramid(k, v, lv, config, weights);  // LibTorch ops on the device, with autograd
-  }
-  Pyramid out;
-  out.kc = pyramid_stream_cuda(k, lv, config, weights, Stream::k);
-  out.vc = pyramid_stream_cuda(v, lv, config, weights, Stream::v);
-  for (int l = 1; l <= lv.num_levels; ++l) out.log_mult.push_back(level_log_mult(config, lv.n, l));
-  return out;
-}
-
-}  // namespace
-
-bool cuda_kernels_take(at::ScalarType dtype, std::int64_t dim) {
-  const bool type_ok = dtype == at::kFloat || dtype == at::kHalf || dtype == at::kBFloat16;
-  return type_ok && (dim == 32 || dim == 64 || dim == 128);
-}
-
 at::Tensor fma_fused_cuda(const at::Tensor& q_in, const at::Tensor& k_in, const at::Tensor& v_in,
                           const FmaConfig& config, const FmaWeights& weights) {
   check_cuda_qkv(q_in, k_in, v_in, config.block_size);
@@ -214,7 +203,7 @@ at::Tensor fma_fused_cuda(const at::Tensor& q_in, const at::Tensor& k_in, const 
              " runs blocked on CUDA");
   const at::Tensor q = aligned(q_in), k = aligned(k_in), v = aligned(v_in);
   const Levels lv = make_levels(q.size(2), config.block_size);
-  const Pyramid pyramid = pyramid_cuda(k, v, lv, config, weights_to(weights, at::TensorOptions().device(q.device())));
+  const Pyramid pyramid = build_pyramid(k, v, lv, config, weights_to(weights, at::TensorOptions().device(q.device())));
   return FusedCudaCore::apply(q, k, v, pyramid.kc, pyramid.vc, config.block_size, config.causal,
                               make_block_slots(lv, config, pyramid.log_mult))[0];
 }
@@ -270,6 +259,9 @@ namespace {
 }  // namespace
 
 bool cuda_kernels_take(at::ScalarType, std::int64_t) { return false; }
+at::Tensor pyramid_stream_cuda(const at::Tensor&, const Levels&, const FmaConfig&, const FmaWeights&, Stream) {
+  no_kernels();
+}
 at::Tensor fma_fused_cuda(const at::Tensor&, const at::Tensor&, const at::Tensor&, const FmaConfig&,
                           const FmaWeights&) {
   no_kernels();

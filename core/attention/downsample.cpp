@@ -170,9 +170,9 @@ std::vector<at::Tensor> summarize_levels(const at::Tensor& x, const FmaConfig& c
   const int L = num_levels(config, N);
   std::vector<at::Tensor> out;
   if (L == 0) return out;
-  if (!config.is_2d() && config.downsample != Downsample::dense && !stream_needs_autograd(x, weights, stream)) {
-    // Inference in 1D: the fused loops, a pass over the tokens per level without the copies
-    // einsum makes (they grew as N log N and dominated FMA-linear's time).
+  if (fused_pyramid_takes(x, config) && !stream_needs_autograd(x, weights, stream)) {
+    // Inference in 1D: the fused loops (or the CUDA kernel), a pass over the tokens per level
+    // without the copies einsum makes (they grew as N log N and dominated FMA-linear's time).
     const Levels lv = make_levels(N, config.block_size);
     const at::Tensor flat = pyramid_stream(x, lv, config, weights, stream);
     std::int64_t base = 0;

@@ -9,6 +9,9 @@
 
 #include <ATen/ATen.h>
 
+#include <functional>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "fma_fused_kernels.h"
@@ -24,6 +27,9 @@ namespace fmav {
 at::Tensor to_tensor(const HostTensor& host);
 // The LibTorch dtype of a host dtype.
 at::ScalarType scalar_type(DType dtype);
+// The name the CLI and the files use for a LibTorch dtype: "float32", "bfloat16", "int64", ...
+// (c10::toString says "Float", "BFloat16", "Long"); every error message that names a dtype uses it.
+const char* scalar_type_name(at::ScalarType dtype);
 // A copy of a CPU tensor (float32 or float64) as a host tensor.
 HostTensor to_host(const at::Tensor& tensor);
 
@@ -71,18 +77,25 @@ at::Tensor level_log_mult(const FmaConfig& config, std::int64_t n, int level);
 
 // The coarse K/V pyramid of every level, concatenated: kc, vc (B, H, S, D) with level l's
 // group g, slot j at row base_l + g p + j (base_1 = 0); log_mult per level (G_l, p) float64.
-// Without autograd (and for learned/average) it is built by the fused loops; otherwise by
-// summarize_levels, so gradients reach k, v and the weights. FMA-1D only.
+// Without autograd (and for learned/average) it is built by pyramid_stream, on the tensors'
+// device; otherwise by summarize_levels's LibTorch ops, so gradients reach k, v and the
+// weights. FMA-1D only.
 struct Pyramid {
   at::Tensor kc, vc;
   std::vector<at::Tensor> log_mult;
 };
 Pyramid build_pyramid(const at::Tensor& k, const at::Tensor& v, const Levels& levels,
                       const FmaConfig& config, const FmaWeights& weights);
-// One stream's pyramid (B, H, S, D), laid out as Pyramid::kc, by the fused loops: no
-// autograd; FMA-1D learned or average only.
+// One stream's pyramid (B, H, S, D), laid out as Pyramid::kc, without autograd: the fused
+// loops for a CPU tensor, the down-sampling kernel for a CUDA one. Only where
+// fused_pyramid_takes(x, config).
 at::Tensor pyramid_stream(const at::Tensor& x, const Levels& levels, const FmaConfig& config,
                           const FmaWeights& weights, Stream stream);
+// Whether pyramid_stream takes x: FMA-1D learned or average, and x a CPU float32/float64
+// tensor or a CUDA tensor the kernels take (cuda_kernels_take). Anything else (another
+// device, dtype or head dimension) takes summarize_levels's LibTorch ops, which run wherever
+// x is: no host code ever reads device memory.
+bool fused_pyramid_takes(const at::Tensor& x, const FmaConfig& config);
 // Whether gradients must reach x or that stream's weights (then the pyramid takes tensor ops).
 bool stream_needs_autograd(const at::Tensor& x, const FmaWeights& weights, Stream stream);
 
@@ -120,6 +133,41 @@ BlockSlots make_block_slots(const Levels& levels, const FmaConfig& config,
 // CPU implementation. q, k, v on the CPU.
 at::Tensor fma_fused(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                      const FmaConfig& config, const FmaWeights& weights);
+
+// ---- FMA-1D composed of library calls, and the automatic choice (docs/DESIGN.md §8.6) ----
+// Attention of q (B, H, Lq, D) over k, v (B, H, S, D) scaled by 1/sqrt(D), with the
+// log-sum-exp of every row's scores: {out (B, H, Lq, D), lse (B, H, Lq) float32 or float64},
+// by LibTorch's fastest kernel that returns it for the device and dtype (CUDA: flash or
+// memory-efficient; CPU: its flash kernel), else tensor ops. causal needs Lq = S (the lower
+// triangle). Forward only: the kernels give no gradient through lse.
+std::pair<at::Tensor, at::Tensor> attention_lse(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                                bool causal);
+// FMA-1D (not linear) on any device from attention_lse calls over the near field's key
+// blocks and small matrix products over each level's interaction lists, merged exactly by
+// log-sum-exp (one softmax). Forward only: throws fmav::Error when gradients are needed.
+at::Tensor fma_composed(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const FmaConfig& config,
+                        const FmaWeights& weights);
+
+// Whether autograd is on and gradients must reach q, k, v or the K and V weights.
+bool needs_gradients(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const FmaWeights& weights);
+
+enum class FmaRoute { fused, composed };
+const char* to_string(FmaRoute route);
+// The route FMA-1D's automatic choice takes for inputs like q under config: on the CPU, or
+// when gradients are needed, fused; on CUDA forward, the faster of the two for this shape,
+// dtype and configuration (timed once per process by tuned_route); composed where the fused
+// kernels do not take the head dimension.
+FmaRoute choose_route(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const FmaConfig& config,
+                      const FmaWeights& weights);
+// The autotune cache: the route recorded for `key`, or, the first time, the faster of the
+// two by time_ms(route) (milliseconds of one warm call), recorded. Thread-safe; time_ms runs
+// outside the lock.
+FmaRoute tuned_route(const std::string& key, const std::function<double(FmaRoute)>& time_ms);
+// Forgets every recorded route (tests).
+void clear_tuned_routes();
+// FMA-1D by the route choose_route picks.
+at::Tensor fma_auto(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const FmaConfig& config,
+                    const FmaWeights& weights);
 
 // The probabilities of every slot of every query, as the blocked path computes them (for
 // the linear variants with the summary queries' coarse scores): probs (B, H, n_pad, S) in

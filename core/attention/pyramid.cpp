@@ -6,6 +6,7 @@
 #include <ATen/Parallel.h>
 #include <ATen/core/grad_mode.h>
 
+#include "cuda_backend.h"
 #include "fma_internal.h"
 #include "fmav/error.h"
 #include "fused_tiles.h"
@@ -123,9 +124,17 @@ bool stream_needs_autograd(const at::Tensor& x, const FmaWeights& weights, Strea
   return any;
 }
 
+bool fused_pyramid_takes(const at::Tensor& x, const FmaConfig& config) {
+  if (config.is_2d() || config.downsample == Downsample::dense) return false;
+  if (x.is_cpu()) return x.scalar_type() == at::kFloat || x.scalar_type() == at::kDouble;
+  return x.is_cuda() && cuda_kernels_take(x.scalar_type(), x.size(3));
+}
+
 at::Tensor pyramid_stream(const at::Tensor& x, const Levels& lv, const FmaConfig& config, const FmaWeights& weights,
                           Stream stream) {
-  FMAV_ASSERT(!config.is_2d() && config.downsample != Downsample::dense, "the fused pyramid is 1D learned/average");
+  FMAV_ASSERT(fused_pyramid_takes(x, config), "no fused pyramid for ", variant_name(config), " of a ",
+              scalar_type_name(x.scalar_type()), " tensor on ", x.device().str());
+  if (x.is_cuda()) return pyramid_stream_cuda(x, lv, config, weights, stream);
   std::int64_t slots = 0;
   for (int l = 1; l <= lv.num_levels; ++l) slots += lv.groups(l) * config.rank;
   const at::Tensor xc = x.contiguous();
@@ -138,7 +147,7 @@ at::Tensor pyramid_stream(const at::Tensor& x, const Levels& lv, const FmaConfig
 
 Pyramid build_pyramid(const at::Tensor& k, const at::Tensor& v, const Levels& lv, const FmaConfig& config,
                       const FmaWeights& weights) {
-  if (config.downsample == Downsample::dense || stream_needs_autograd(k, weights, Stream::k) ||
+  if (!fused_pyramid_takes(k, config) || stream_needs_autograd(k, weights, Stream::k) ||
       stream_needs_autograd(v, weights, Stream::v)) {
     return pyramid_autograd(k, v, lv, config, weights);
   }

@@ -39,6 +39,7 @@ const char* to_string(Impl impl) {
     case Impl::reference: return "reference";
     case Impl::blocked: return "blocked";
     case Impl::fused: return "fused";
+    case Impl::composed: return "composed";
     case Impl::math: return "math";
     case Impl::sdpa: return "sdpa";
   }
@@ -46,10 +47,11 @@ const char* to_string(Impl impl) {
 }
 
 Impl parse_impl(const std::string& name) {
-  for (Impl impl : {Impl::automatic, Impl::reference, Impl::blocked, Impl::fused, Impl::math, Impl::sdpa}) {
+  for (Impl impl : {Impl::automatic, Impl::reference, Impl::blocked, Impl::fused, Impl::composed, Impl::math,
+                    Impl::sdpa}) {
     if (name == to_string(impl)) return impl;
   }
-  throw Error("impl must be auto, reference, blocked, fused, math or sdpa, got '" + name + "'");
+  throw Error("impl must be auto, reference, blocked, fused, composed, math or sdpa, got '" + name + "'");
 }
 
 const char* method_name(const AttendOptions& options) {

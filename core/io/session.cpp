@@ -52,7 +52,7 @@ bool valid_colormap(const std::string& colormap) {
 }
 
 bool valid_implementation(const std::string& name) {
-  return name == "auto" || name == "fused" || name == "blocked" || name == "reference";
+  return name == "auto" || name == "fused" || name == "composed" || name == "blocked" || name == "reference";
 }
 
 bool valid_precision(const std::string& name) { return name == "float32" || name == "float64"; }
@@ -134,7 +134,7 @@ std::string session_json(const Session& s) {
   FMAV_CHECK(s.log_floor >= kMinLogFloor && s.log_floor <= kMaxLogFloor, where,
              ": log_floor must be in [", kMinLogFloor, ", ", kMaxLogFloor, "], got ", s.log_floor);
   FMAV_CHECK(valid_implementation(s.implementation), where,
-             ": implementation must be auto, fused, blocked or reference, got '", s.implementation, "'");
+             ": implementation must be auto, fused, composed, blocked or reference, got '", s.implementation, "'");
   FMAV_CHECK(valid_precision(s.precision), where, ": precision must be float32 or float64, got '", s.precision,
              "'");
   check_zoom(s.zoom, where);
@@ -219,7 +219,7 @@ Session parse_session(const std::string& text, const std::string& name) {
   if (j.contains("implementation")) {
     s.implementation = json_string(j, "implementation", name);
     FMAV_CHECK(valid_implementation(s.implementation), name,
-               ": \"implementation\" must be auto, fused, blocked or reference, got '", s.implementation, "'");
+               ": \"implementation\" must be auto, fused, composed, blocked or reference, got '", s.implementation, "'");
   }
   if (j.contains("precision")) {
     s.precision = json_string(j, "precision", name);

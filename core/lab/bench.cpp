@@ -41,7 +41,12 @@ struct MethodInfo {
   const char* help;
 };
 const MethodInfo kMethods[] = {
-    {"fma", Runs::both, "FMA-1D, fused kernels (CPU or CUDA), learned down-sampling (the default)"},
+    {"fma", Runs::both,
+     "FMA-1D, learned down-sampling (the default): fused kernels; CUDA forward takes the faster of fma-fused and "
+     "fma-composed, timed once per shape"},
+    {"fma-fused", Runs::both, "FMA-1D, fused kernels (CPU or CUDA) always, learned"},
+    {"fma-composed", Runs::both,
+     "FMA-1D forward from LibTorch's attention kernels merged by log-sum-exp (docs/DESIGN.md §8.6), learned"},
     {"fma-blocked", Runs::cpu_only, "FMA-1D from LibTorch tensor ops (gathers; autograd), learned"},
     {"reference", Runs::cpu_only, "FMA-1D dense reference (O(N^2) memory), learned"},
     {"full", Runs::cpu_only, "full softmax attention in plain tensor ops (O(N^2) memory; on CUDA: sdpa-math)"},
@@ -74,7 +79,9 @@ bool is_sdpa(const std::string& m) { return m == "sdpa" || m.rfind("sdpa-", 0) =
 // The backend an sdpa-* row forces: "flash", "efficient", "cudnn", "math"; "" for sdpa.
 std::string sdpa_backend(const std::string& m) { return m.rfind("sdpa-", 0) == 0 ? m.substr(5) : ""; }
 // The rows that run the fused kernels, on CUDA only for the head dimensions they take.
-bool is_fused(const std::string& m) { return m == "fma" || m == "fma-average" || m == "local"; }
+bool is_fused(const std::string& m) { return m == "fma" || m == "fma-fused" || m == "fma-average" || m == "local"; }
+// The rows of FMA-1D with learned down-sampling, however computed.
+bool is_fma_learned(const std::string& m) { return m == "fma" || m == "fma-fused" || m == "fma-composed"; }
 
 bool is_2d_method(const std::string& m) { return m == "fma2d" || m == "fma2d-linear" || m == "swin"; }
 
@@ -165,7 +172,9 @@ Problem make_problem(const BenchConfig& c, std::int64_t n) {
 at::Tensor run_method(const std::string& method, const Problem& p, const at::Tensor& q, const at::Tensor& k,
                       const at::Tensor& v) {
   const bool causal = p.learned.causal;
-  if (method == "fma") return fma_fused(q, k, v, p.learned, p.weights);
+  if (method == "fma") return fma_auto(q, k, v, p.learned, p.weights);
+  if (method == "fma-fused") return fma_fused(q, k, v, p.learned, p.weights);
+  if (method == "fma-composed") return fma_composed(q, k, v, p.learned, p.weights);
   if (method == "fma-blocked") return fma_blocked(q, k, v, p.learned, p.weights);
   if (method == "reference") return fma_reference(q, k, v, p.learned, p.weights);
   if (method == "full") return full_attention_math(q, k, v, causal);
@@ -316,7 +325,7 @@ double method_flops(const std::string& method, const BenchConfig& c, const Probl
   if (is_sdpa(method)) pairs = c.causal ? n_d * (n_d + 1) / 2 : n_d * n_d;
   if (method == "full") pairs = n_d * n_d;
   if (method == "reference") pairs = n_d * reference_columns(p.learned, n), extra = pyramid_flops(c, p.learned, lv);
-  if (method == "fma") pairs = fused_pairs(lv, p.learned, true), extra = pyramid_flops(c, p.learned, lv);
+  if (is_fma_learned(method)) pairs = fused_pairs(lv, p.learned, true), extra = pyramid_flops(c, p.learned, lv);
   if (method == "fma-average") pairs = fused_pairs(lv, p.average, true), extra = pyramid_flops(c, p.average, lv);
   if (method == "local") pairs = fused_pairs(lv, p.learned, false);
   if (method == "fma-blocked") {
@@ -380,7 +389,7 @@ Problem oracle_of(const Problem& p) {
 at::Tensor reference_output(const std::string& method, const Problem& p, std::int64_t n) {
   const bool small = n <= 8192;
   at::Tensor ref;
-  if (method == "fma" || method == "fma-blocked")
+  if (is_fma_learned(method) || method == "fma-blocked")
     ref = small ? fma_reference(p.q, p.k, p.v, p.learned, p.weights) : fma_blocked(p.q, p.k, p.v, p.learned, p.weights);
   if (method == "fma-average")
     ref = small ? fma_reference(p.q, p.k, p.v, p.average, {}) : fma_blocked(p.q, p.k, p.v, p.average, {});
@@ -474,6 +483,9 @@ void measure(BenchRow& row, const BenchConfig& c, const Problem& p) {
 // CUDA the fused rows need a head dimension the kernels take; kMethods says the rest.
 std::string device_skip(const std::string& method, const BenchConfig& c, bool cuda) {
   const Runs runs = find_method(method)->runs;
+  if (method == "fma-composed" && c.backward) {
+    return "forward only: LibTorch's attention kernels give no gradient of their log-sum-exp";
+  }
   if (!cuda) {
     return runs == Runs::cuda_only ? "CUDA only: it forces one of SDPA's CUDA backends; run with --device cuda" : "";
   }

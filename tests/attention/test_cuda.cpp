@@ -147,14 +147,23 @@ fmav::FmaWeights weights_as(const VariantInputs& in, at::ScalarType dtype, const
   const int levels = fmav::num_levels(in.config, in.q.size(2));
   fmav::FmaWeights w = fmav::to_fma_weights(in.set, in.config, in.q.size(3), levels, dtype);
   for (fmav::LevelWeights& lw : w) {
-    for (at::Tensor* t : {&lw.k.weight, &lw.k.bias, &lw.v.weight, &lw.v.bias}) {
-      if (t->defined()) *t = t->to(device);
+    for (fmav::Stream s : {fmav::Stream::q, fmav::Stream::k, fmav::Stream::v}) {
+      for (at::Tensor* t : {&lw.of(s).weight, &lw.of(s).col_weight, &lw.of(s).bias}) {
+        if (t->defined()) *t = t->to(device);
+      }
     }
   }
   return w;
 }
 
 at::Tensor on_cuda(const at::Tensor& t, at::ScalarType dtype) { return t.to(dtype).cuda(); }
+
+// FMA-1D's routes on CUDA tensors: the fused kernels, the composed library calls (§8.6),
+// and the automatic choice between them.
+using RouteFn = at::Tensor (*)(const at::Tensor&, const at::Tensor&, const at::Tensor&, const fmav::FmaConfig&,
+                               const fmav::FmaWeights&);
+const std::vector<std::pair<const char*, RouteFn>> kRoutes = {
+    {"fused", fmav::fma_fused}, {"composed", fmav::fma_composed}, {"auto", fmav::fma_auto}};
 
 double max_err(const at::Tensor& got, const at::Tensor& oracle) { return max_abs_diff(got.cpu(), oracle); }
 
@@ -164,10 +173,13 @@ TEST_F(FmaCuda, Float32IsWithinTwiceTheCpuErrorOfTheOracle) {
     const at::Tensor oracle = fmav::fma_reference(in.q, in.k, in.v, in.config, in.weights);
     const fmav::FmaWeights w32 = weights_as(in, at::kFloat, at::kCPU);
     const at::Tensor cpu = fmav::fma_fused(in.q.to(at::kFloat), in.k.to(at::kFloat), in.v.to(at::kFloat), in.config, w32);
-    const at::Tensor gpu = fmav::fma_fused(on_cuda(in.q, at::kFloat), on_cuda(in.k, at::kFloat),
-                                           on_cuda(in.v, at::kFloat), in.config, weights_as(in, at::kFloat, at::kCUDA));
-    ASSERT_TRUE(at::isfinite(gpu).all().item<bool>()) << "unwritten or non-finite output, " << describe(c);
-    EXPECT_LE(max_err(gpu, oracle), 2 * max_err(cpu, oracle) + 1e-6) << describe(c);
+    for (const auto& [route, fn] : kRoutes) {
+      const at::Tensor gpu = fn(on_cuda(in.q, at::kFloat), on_cuda(in.k, at::kFloat), on_cuda(in.v, at::kFloat),
+                                in.config, weights_as(in, at::kFloat, at::kCUDA));
+      ASSERT_TRUE(at::isfinite(gpu).all().item<bool>()) << "unwritten or non-finite output, " << route << " "
+                                                         << describe(c);
+      EXPECT_LE(max_err(gpu, oracle), 2 * max_err(cpu, oracle) + 1e-6) << route << " " << describe(c);
+    }
   }
 }
 
@@ -177,13 +189,37 @@ TEST_F(FmaCuda, HalfPrecisionsAreNearTheOracle) {
     const VariantInputs in = inputs_for(c, at::kDouble);
     const at::Tensor oracle = fmav::fma_reference(in.q, in.k, in.v, in.config, in.weights);
     for (const auto& [dtype, tolerance] : tolerances) {
-      const at::Tensor gpu = fmav::fma_fused(on_cuda(in.q, dtype), on_cuda(in.k, dtype), on_cuda(in.v, dtype),
-                                             in.config, weights_as(in, dtype, at::kCUDA));
-      EXPECT_EQ(gpu.scalar_type(), dtype);
-      ASSERT_TRUE(at::isfinite(gpu).all().item<bool>()) << describe(c);
-      EXPECT_LT(max_err(gpu, oracle), tolerance) << c10::toString(dtype) << " " << describe(c);
+      for (const auto& [route, fn] : kRoutes) {
+        const at::Tensor gpu = fn(on_cuda(in.q, dtype), on_cuda(in.k, dtype), on_cuda(in.v, dtype), in.config,
+                                  weights_as(in, dtype, at::kCUDA));
+        EXPECT_EQ(gpu.scalar_type(), dtype);
+        ASSERT_TRUE(at::isfinite(gpu).all().item<bool>()) << route << " " << describe(c);
+        EXPECT_LT(max_err(gpu, oracle), tolerance) << route << " " << fmav::scalar_type_name(dtype) << " "
+                                                   << describe(c);
+      }
     }
   }
+}
+
+// The composed route takes head dimensions the fused kernels do not, and the automatic
+// choice goes there for them; for the others it records a route once per shape.
+TEST_F(FmaCuda, TheAutomaticChoiceRunsEveryHeadDimension) {
+  fmav::clear_tuned_routes();
+  for (std::int64_t d : {48, 64}) {
+    const Case c{700, 16, d, true, "learned"};
+    const VariantInputs in = inputs_for(c, at::kDouble);
+    const at::Tensor oracle = fmav::fma_reference(in.q, in.k, in.v, in.config, in.weights);
+    const at::Tensor q = on_cuda(in.q, at::kFloat), k = on_cuda(in.k, at::kFloat), v = on_cuda(in.v, at::kFloat);
+    const fmav::FmaWeights w = weights_as(in, at::kFloat, at::kCUDA);
+    at::AutoGradMode no_grad(false);
+    const fmav::FmaRoute route = fmav::choose_route(q, k, v, in.config, w);
+    if (d == 48) {
+      EXPECT_EQ(route, fmav::FmaRoute::composed) << "the fused kernels take D = 32, 64, 128";
+    }
+    EXPECT_EQ(fmav::choose_route(q, k, v, in.config, w), route) << "recorded once";
+    EXPECT_LT(max_err(fmav::fma_auto(q, k, v, in.config, w), oracle), 1e-4) << fmav::to_string(route) << " D=" << d;
+  }
+  fmav::clear_tuned_routes();
 }
 
 // Gradients of q, k, v and the down-sampling weights through the autograd pyramid.
@@ -256,6 +292,40 @@ TEST_F(FmaCuda, InferencePyramidMatchesTheAutogradOne) {
   EXPECT_LT(max_abs_diff(inference, trained), 1e-5);
 }
 
+// Every other path on CUDA tensors (blocked, reference, FMA-linear; gradients to k and not
+// v, and none): the pyramid on the device (the kernel, or LibTorch ops), never host loops over
+// device memory, and the CPU's result.
+TEST_F(FmaCuda, EveryPathRunsOnTheDeviceWithOrWithoutGradients) {
+  using Fn = at::Tensor (*)(const at::Tensor&, const at::Tensor&, const at::Tensor&, const fmav::FmaConfig&,
+                            const fmav::FmaWeights&);
+  const std::vector<std::pair<const char*, Fn>> paths = {
+      {"fused", fmav::fma_fused}, {"blocked", fmav::fma_blocked}, {"reference", fmav::fma_reference}};
+  for (const char* kind : {"learned", "average", "dense"}) {
+    for (bool linear : {false, true}) {
+      const Case c{300, 16, 32, false, kind};
+      VariantInputs in = inputs_for(c, at::kFloat);
+      in.config.linear = linear;
+      in.set = fmav::random_downsample_weights(in.config, 32, fmav::num_levels(in.config, 300), 9);
+      in.weights = fmav::to_fma_weights(in.set, in.config, 32, fmav::num_levels(in.config, 300), at::kFloat);
+      const fmav::FmaWeights w = weights_as(in, at::kFloat, at::kCUDA);
+      for (const auto& [name, fn] : paths) {
+        if (linear && std::string(name) == "fused") continue;  // FMA-linear runs blocked on CUDA
+        const at::Tensor cpu = fn(in.q, in.k, in.v, in.config, in.weights);
+        for (bool k_grad : {false, true}) {
+          const at::Tensor k = in.k.cuda().set_requires_grad(k_grad);
+          const at::Tensor gpu = fn(in.q.cuda(), k, in.v.cuda(), in.config, w);
+          EXPECT_LT(max_abs_diff(gpu.detach().cpu(), cpu), 1e-4)
+              << name << " " << kind << (linear ? " linear" : "") << " k_grad " << k_grad;
+          if (k_grad) {
+            gpu.sum().backward();
+            EXPECT_TRUE(k.grad().defined() && k.grad().is_cuda()) << name << " " << kind;
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST_F(FmaCuda, LocalAttentionAndItsLogSumExpMatchTheCpu) {
   for (bool causal : {false, true}) {
     const at::Tensor q = random_bhnd(2, 2, 300, 64, 1, at::kFloat), k = random_bhnd(2, 2, 300, 64, 2, at::kFloat);
@@ -274,7 +344,7 @@ TEST_F(FmaCuda, UnsupportedInputsAreNamed) {
     fmav::fma_fused(in.q.cuda(), in.k.cuda(), in.v.cuda(), in.config, in.weights);
     FAIL() << "no throw";
   } catch (const fmav::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("head dimension D = 32, 64 or 128, got float with D = 48"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("head dimension D = 32, 64 or 128, got float32 with D = 48"), std::string::npos)
         << e.what();
   }
   const VariantInputs in64 = inputs_for(Case{64, 16, 64, false, "average"}, at::kDouble);

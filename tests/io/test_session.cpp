@@ -183,7 +183,7 @@ TEST(Session, RefusesBadFormatVersionAndValues) {
   EXPECT_TRUE(refused(edited("\"query_row\": 37", "\"query_row\": -2"),
                       "\"query_row\" must be in [-1,"));
   EXPECT_TRUE(refused(edited("\"implementation\": \"blocked\"", "\"implementation\": \"fast\""),
-                      "s.json: \"implementation\" must be auto, fused, blocked or reference, got 'fast'"));
+                      "s.json: \"implementation\" must be auto, fused, composed, blocked or reference, got 'fast'"));
   EXPECT_TRUE(refused(edited("\"precision\": \"float64\"", "\"precision\": \"half\""),
                       "s.json: \"precision\" must be float32 or float64, got 'half'"));
   const std::string zoom_error = "s.json: \"zoom\" must be [r0, r1, c0, c1] with 0 <= r0 < r1 and 0 <= c0 < c1 <=";
@@ -273,7 +273,7 @@ TEST(Session, WriterRefusesWhatTheReaderWould) {
   s = model_session();
   s.implementation = "fast";
   EXPECT_TRUE(throws_error([&] { fmav::session_json(s); },
-                           "session: implementation must be auto, fused, blocked or reference, got 'fast'"));
+                           "session: implementation must be auto, fused, composed, blocked or reference, got 'fast'"));
   s = model_session();
   s.precision = "half";
   EXPECT_TRUE(throws_error([&] { fmav::session_json(s); }, "session: precision must be float32 or float64, got 'half'"));

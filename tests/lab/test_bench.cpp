@@ -107,8 +107,8 @@ TEST(Bench, RunsEveryMethodChecksAndWritesFiles) {
   c.heads = 2, c.dim = 16, c.block_size = 16, c.rank = 4, c.repeats = 2, c.causal = true;
   int streamed = 0;
   std::vector<fmav::BenchRow> rows = fmav::run_bench(c, [&](const fmav::BenchRow&) { ++streamed; });
-  ASSERT_EQ(rows.size(), 24u);  // 12 methods (the 1D peers included) x 2 N
-  EXPECT_EQ(streamed, 24);
+  ASSERT_EQ(rows.size(), 28u);  // 14 methods (the 1D peers and FMA's three routes included) x 2 N
+  EXPECT_EQ(streamed, 28);
   fmav::BenchConfig grid = c;  // the 2D methods, bidirectional, on 10 x 10 and 16 x 16 grids
   grid.methods = {"sdpa", "fma2d", "fma2d-linear", "swin"};
   grid.causal = false, grid.cell = 4;
@@ -147,6 +147,18 @@ TEST(Bench, RunsEveryMethodChecksAndWritesFiles) {
   EXPECT_EQ(header.rfind("method,n,status,", 0), 0u);
   std::filesystem::remove_all(dir);
   EXPECT_NE(fmav::format_bench_table(rows).find("fma-average"), std::string::npos);
+}
+
+TEST(Bench, TheComposedRouteIsForwardOnly) {
+  fmav::BenchConfig c;
+  c.methods = {"fma-fused", "fma-composed"};
+  c.ns = {200};
+  c.heads = 1, c.dim = 8, c.block_size = 16, c.repeats = 1, c.backward = true;
+  const std::vector<fmav::BenchRow> rows = fmav::run_bench(c, nullptr);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].status, "ok") << rows[0].note;
+  EXPECT_EQ(rows[1].status, "skipped");
+  EXPECT_NE(rows[1].note.find("forward only"), std::string::npos) << rows[1].note;
 }
 
 TEST(Bench, GivesUpOverBudgetAndRejectsBadConfigs) {

@@ -21,11 +21,14 @@ namespace fmav {
 //   local         sliding-block attention: key blocks b-1, b, b+1 (causal: b-1, b).
 //   swin          Swin windows on an H x W grid, shifted by half a window on request.
 enum class Method { fma, full, htransformer, linear, reformer, local, swin };
-// fma: reference | blocked | fused (1D: FMA-1D, and FMA-linear with the fused near field).
-// full: math | sdpa. Peers: reference (the dense map of the method's definition, O(N^2)) |
-// blocked (tensor ops, autograd, no N x N tensor); local: reference | fused (FMA's kernels).
-// auto: fused in 1D, blocked in 2D, sdpa for full attention, blocked (local: fused) for peers.
-enum class Impl { automatic, reference, blocked, fused, math, sdpa };
+// fma: reference | blocked | fused (1D: FMA-1D, and FMA-linear with the fused near field) |
+// composed (FMA-1D forward from LibTorch's attention kernels merged by log-sum-exp,
+// docs/DESIGN.md §8.6). full: math | sdpa. Peers: reference (the dense map of the method's
+// definition, O(N^2)) | blocked (tensor ops, autograd, no N x N tensor); local: reference |
+// fused (FMA's kernels). auto: fused in 1D (FMA-1D forward on CUDA: fused or composed,
+// whichever was measured faster for the shape), blocked in 2D, sdpa for full attention,
+// blocked (local: fused) for peers.
+enum class Impl { automatic, reference, blocked, fused, composed, math, sdpa };
 
 const char* to_string(Impl impl);
 Impl parse_impl(const std::string& name);      // "auto" | "reference" | ...; throws
