@@ -54,25 +54,65 @@ struct FmaCudaGradParams {
 CudaStatus fma_forward_cuda(const FmaCudaParams& params, void* stream);
 CudaStatus fma_backward_cuda(const FmaCudaGradParams& params, void* stream);
 
-// One level of the coarse pyramid of one stream (§2): for every head and group g < groups,
-// rows row0 + g rank + j (j < rank) of out (bh, out rows, dim; heads out_stride apart) from
-// the real tokens t < n of x (bh, n, dim; heads head_stride apart) in [g width, (g+1) width):
-// learned: bias[j][c] + sum_t panels[t][j][c] x[t][c] (panels (width, rank, dim), bias
-// (rank, dim), both contiguous, dtype of x); average: the mean of sub-window j (width / rank
-// tokens), 0 where it holds no real token.
-struct DownsampleCudaParams {
+// Every level of the coarse pyramid of one stream (§2), levels 1 .. levels of group width
+// block_size 2^(l-1) over n_pad tokens: for every head, level l's group g, slot j (j < rank)
+// goes to row base_l + g rank + j of out (bh, out rows, dim; heads out_stride apart), base_l
+// the rows of the levels before; from the real tokens t < n of x (bh, n, dim; heads
+// head_stride apart) in [g width, (g+1) width): learned: bias_l[j][c] + sum_t
+// panels_l[t - g width][j][c] x[t][c] (panels_l (width, rank, dim), bias_l (rank, dim), both
+// contiguous, dtype of x); average: the mean of sub-window j (width / rank tokens), 0 where it
+// holds no real token. Two launches (downsample_kernel.cuh): chunks of `chunk` tokens (a
+// block_size 2^a dividing n_pad) read once into every level, then the wider levels' partial
+// sums, kept in `partial` (pyramid_workspace_floats of them, float32), are added up.
+constexpr int kMaxPyramidLevels = 48;
+struct PyramidCudaParams {
   CudaDtype dtype = CudaDtype::f32;
   int dim = 64;
   std::int64_t bh = 0, n = 0, head_stride = 0;
-  std::int64_t rank = 1, width = 1, groups = 0;
+  std::int64_t rank = 1, block_size = 1, n_pad = 0, chunk = 1;
+  int levels = 0;
   bool average = false;
   const void* x = nullptr;
-  const void* panels = nullptr;
-  const void* bias = nullptr;
+  const void* panels[kMaxPyramidLevels] = {};
+  const void* bias[kMaxPyramidLevels] = {};
   void* out = nullptr;
-  std::int64_t out_stride = 0, row0 = 0;
+  std::int64_t out_stride = 0;
+  float* partial = nullptr;
 };
 
-CudaStatus downsample_cuda(const DownsampleCudaParams& params, void* stream);
+constexpr int kPyramidHeadTile = 8;  // heads per block of either pass
+
+// The geometry both passes and the host share (constexpr: callable from device code too).
+// Level l's group width, and its first output row.
+constexpr std::int64_t pyramid_width(const PyramidCudaParams& p, int level) { return p.block_size << (level - 1); }
+constexpr std::int64_t pyramid_base(const PyramidCudaParams& p, int level) {
+  std::int64_t base = 0;
+  for (int l = 1; l < level; ++l) base += (p.n_pad / pyramid_width(p, l)) * p.rank;
+  return base;
+}
+// Levels 1 .. narrow have groups that fit in a chunk: pass 1 finishes them.
+constexpr int pyramid_narrow_levels(const PyramidCudaParams& p) {
+  int narrow = 0;
+  while (narrow < p.levels && pyramid_width(p, narrow + 1) <= p.chunk) ++narrow;
+  return narrow;
+}
+constexpr std::int64_t pyramid_chunks(const PyramidCudaParams& p) { return (p.n + p.chunk - 1) / p.chunk; }
+constexpr std::int64_t pyramid_head_tiles(const PyramidCudaParams& p) {
+  return (p.bh + kPyramidHeadTile - 1) / kPyramidHeadTile;
+}
+// Floats the workspace `partial` holds: every wide level's (chunk, head, slot, channel) sums.
+constexpr std::int64_t pyramid_workspace_floats(const PyramidCudaParams& p) {
+  return (p.levels - pyramid_narrow_levels(p)) * pyramid_chunks(p) * p.bh * p.rank * p.dim;
+}
+// The chunk for these sizes: block_size 2^a, at most 512 tokens and n_pad, the largest that
+// still gives pass 1 about 512 blocks (or block_size when none does).
+constexpr std::int64_t pyramid_chunk(std::int64_t n, std::int64_t n_pad, std::int64_t block_size, std::int64_t bh) {
+  const std::int64_t head_tiles = (bh + kPyramidHeadTile - 1) / kPyramidHeadTile;
+  std::int64_t chunk = block_size;
+  while (chunk * 2 <= 512 && chunk * 2 <= n_pad && ((n + chunk * 2 - 1) / (chunk * 2)) * head_tiles >= 512) chunk *= 2;
+  return chunk;
+}
+
+CudaStatus pyramid_cuda(const PyramidCudaParams& params, void* stream);
 
 }  // namespace fmav

@@ -169,30 +169,32 @@ at::Tensor pyramid_stream_cuda(const at::Tensor& x_in, const Levels& lv, const F
   FMAV_ASSERT(x_in.is_cuda() && cuda_kernels_take(x_in.scalar_type(), x_in.size(3)), "the down-sampling kernel got a ",
               scalar_type_name(x_in.scalar_type()), " tensor on ", x_in.device().str(), " with D = ", x_in.size(3));
   const at::Tensor x = aligned(x_in);
-  std::int64_t slots = 0;
-  for (int l = 1; l <= lv.num_levels; ++l) slots += lv.groups(l) * config.rank;
   const std::int64_t d = x.size(3), p = config.rank;
-  at::Tensor out = at::empty({x.size(0), x.size(1), slots, d}, x.options());
-  std::int64_t base = 0;
-  for (int l = 1; l <= lv.num_levels; ++l) {
-    DownsampleCudaParams dp;
-    dp.dtype = cuda_dtype(x.scalar_type());
-    dp.dim = static_cast<int>(d);
-    dp.bh = x.size(0) * x.size(1), dp.n = x.size(2), dp.head_stride = dp.n * d;
-    dp.rank = p, dp.width = lv.width(l), dp.groups = lv.groups(l);
-    dp.average = config.downsample == Downsample::average;
-    at::Tensor panels, bias;
-    if (!dp.average) {
+  FMAV_ASSERT(lv.num_levels <= kMaxPyramidLevels, "the down-sampling kernel takes ", kMaxPyramidLevels,
+              " levels, got ", lv.num_levels);
+  PyramidCudaParams pp;
+  pp.dtype = cuda_dtype(x.scalar_type());
+  pp.dim = static_cast<int>(d);
+  pp.bh = x.size(0) * x.size(1), pp.n = x.size(2), pp.head_stride = pp.n * d;
+  pp.rank = p, pp.block_size = lv.block_size, pp.n_pad = lv.n_pad, pp.levels = lv.num_levels;
+  pp.chunk = pyramid_chunk(pp.n, pp.n_pad, pp.block_size, pp.bh);
+  pp.average = config.downsample == Downsample::average;
+  std::vector<at::Tensor> keep;  // the weights as the kernel reads them, alive until it ran
+  if (!pp.average) {
+    for (int l = 1; l <= lv.num_levels; ++l) {
       const Summarizer& s = weights[l - 1].of(stream);
       // (p D, 1, w) with row c p + j -> (w, p, D); bias (p D) -> (p, D), on x's device.
-      panels = s.weight.detach().view({d, p, dp.width}).permute({2, 1, 0}).to(x.options()).contiguous();
-      bias = s.bias.detach().view({d, p}).t().to(x.options()).contiguous();
-      dp.panels = panels.data_ptr(), dp.bias = bias.data_ptr();
+      keep.push_back(s.weight.detach().view({d, p, lv.width(l)}).permute({2, 1, 0}).to(x.options()).contiguous());
+      keep.push_back(s.bias.detach().view({d, p}).t().to(x.options()).contiguous());
+      pp.panels[l - 1] = keep[keep.size() - 2].data_ptr(), pp.bias[l - 1] = keep.back().data_ptr();
     }
-    dp.x = x.data_ptr(), dp.out = out.data_ptr(), dp.out_stride = slots * d, dp.row0 = base;
-    check_status(downsample_cuda(dp, current_stream()), "downsample_cuda");
-    base += lv.groups(l) * p;
   }
+  const std::int64_t slots = pyramid_base(pp, lv.num_levels + 1);
+  at::Tensor out = at::empty({x.size(0), x.size(1), slots, d}, x.options());
+  const at::Tensor partial = at::empty({pyramid_workspace_floats(pp)}, x.options().dtype(at::kFloat));
+  pp.x = x.data_ptr(), pp.out = out.data_ptr(), pp.out_stride = slots * d;
+  pp.partial = partial.data_ptr<float>();
+  check_status(pyramid_cuda(pp, current_stream()), "pyramid_cuda");
   return out;
 }
 

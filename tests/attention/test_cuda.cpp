@@ -326,6 +326,21 @@ TEST_F(FmaCuda, EveryPathRunsOnTheDeviceWithOrWithoutGradients) {
   }
 }
 
+// The down-sampling kernel at a length where the launcher's chunk is wider than a block
+// (pass 2 then sums several chunks per group at every level): the CPU's pyramid.
+TEST_F(FmaCuda, ThePyramidKernelMatchesTheCpuAtLength) {
+  for (const char* kind : {"learned", "average"}) {
+    const Case c{70000, 64, 64, false, kind};
+    const fmav::FmaConfig config = to_config(NaiveConfig{c.m, 4, false, kind, true});
+    const VariantInputs in = make_variant_inputs(config, 1, 16, c.n, c.d, 21, at::kFloat);
+    const fmav::Levels lv = fmav::make_levels(c.n, c.m);
+    const at::Tensor cpu = fmav::pyramid_stream(in.k, lv, config, in.weights, fmav::Stream::k);
+    const at::Tensor gpu = fmav::pyramid_stream(in.k.cuda(), lv, config, weights_as(in, at::kFloat, at::kCUDA),
+                                                fmav::Stream::k);
+    EXPECT_LT(max_abs_diff(gpu.cpu(), cpu) / std::max(1.0, cpu.abs().max().item<double>()), 1e-5) << kind;
+  }
+}
+
 TEST_F(FmaCuda, LocalAttentionAndItsLogSumExpMatchTheCpu) {
   for (bool causal : {false, true}) {
     const at::Tensor q = random_bhnd(2, 2, 300, 64, 1, at::kFloat), k = random_bhnd(2, 2, 300, 64, 2, at::kFloat);

@@ -87,29 +87,33 @@ struct Problem {
   at::Tensor offset, index, log_mult;  // the slots as the kernels read them
 };
 
+// Both passes of the down-sampling kernel, as cuda_dispatch.cpp lays out their inputs, with
+// a chunk the test chooses (the launcher's own choice is larger than these tests' N).
 template <typename T, int D>
-at::Tensor emulate_pyramid(const Problem& pr, const at::Tensor& x, fmav::Stream stream) {
-  std::int64_t rows = 0;
-  for (int l = 1; l <= pr.lv.num_levels; ++l) rows += pr.lv.groups(l) * pr.config.rank;
-  at::Tensor out = poisoned({1, x.size(1), rows, D}, pr.dtype);
-  std::int64_t base = 0;
-  for (int l = 1; l <= pr.lv.num_levels; ++l) {
-    fmav::DownsampleCudaParams dp;
-    dp.dtype = cuda_dtype(pr.dtype), dp.dim = D, dp.bh = x.size(1), dp.n = x.size(2), dp.head_stride = dp.n * D;
-    dp.rank = pr.config.rank, dp.width = pr.lv.width(l), dp.groups = pr.lv.groups(l);
-    dp.average = pr.config.downsample == fmav::Downsample::average;
-    at::Tensor panels, bias;  // as cuda_dispatch.cpp lays them out
-    if (!dp.average) {
+at::Tensor emulate_pyramid(const Problem& pr, const at::Tensor& x, fmav::Stream stream, std::int64_t chunk) {
+  fmav::PyramidCudaParams pp;
+  pp.dtype = cuda_dtype(pr.dtype), pp.dim = D, pp.bh = x.size(1), pp.n = x.size(2), pp.head_stride = pp.n * D;
+  pp.rank = pr.config.rank, pp.block_size = pr.lv.block_size, pp.n_pad = pr.lv.n_pad, pp.levels = pr.lv.num_levels;
+  pp.chunk = chunk;
+  pp.average = pr.config.downsample == fmav::Downsample::average;
+  std::vector<at::Tensor> keep;
+  if (!pp.average) {
+    for (int l = 1; l <= pr.lv.num_levels; ++l) {
       const fmav::Summarizer& s = pr.weights[l - 1].of(stream);
-      panels = s.weight.view({D, dp.rank, dp.width}).permute({2, 1, 0}).contiguous();
-      bias = s.bias.view({D, dp.rank}).t().contiguous();
-      dp.panels = panels.data_ptr(), dp.bias = bias.data_ptr();
+      keep.push_back(s.weight.view({D, pp.rank, pr.lv.width(l)}).permute({2, 1, 0}).contiguous());
+      keep.push_back(s.bias.view({D, pp.rank}).t().contiguous());
+      pp.panels[l - 1] = keep[keep.size() - 2].data_ptr(), pp.bias[l - 1] = keep.back().data_ptr();
     }
-    dp.x = x.data_ptr(), dp.out = out.data_ptr(), dp.out_stride = rows * D, dp.row0 = base;
-    fmav_emu::launch({static_cast<unsigned>(dp.groups * dp.rank), static_cast<unsigned>(dp.bh), 1}, D, 0,
-                     [&] { fmav::downsample_kernel<T>(dp); });
-    base += dp.groups * dp.rank;
   }
+  const std::int64_t rows = fmav::pyramid_base(pp, pp.levels + 1);
+  at::Tensor out = poisoned({1, x.size(1), rows, D}, pr.dtype);
+  at::Tensor partial = poisoned({std::max<std::int64_t>(fmav::pyramid_workspace_floats(pp), 1)}, at::kFloat);
+  pp.x = x.data_ptr(), pp.out = out.data_ptr(), pp.out_stride = rows * D, pp.partial = partial.data_ptr<float>();
+  if (pp.levels == 0) return out;
+  const auto tiles = static_cast<unsigned>(fmav::pyramid_head_tiles(pp));
+  fmav_emu::launch({static_cast<unsigned>(fmav::pyramid_chunks(pp)), tiles, 1}, D, 0,
+                   [&] { fmav::pyramid_chunk_kernel<T>(pp); });
+  fmav_emu::launch({static_cast<unsigned>(rows / pp.rank), tiles, 1}, D, 0, [&] { fmav::pyramid_reduce_kernel<T>(pp); });
   return out;
 }
 
@@ -121,8 +125,9 @@ Problem make_problem(const Case& c, at::ScalarType dtype, std::uint64_t seed) {
   const VariantInputs in = make_variant_inputs(pr.config, 1, 2, c.n, D, seed, dtype);
   pr.q = in.q, pr.k = in.k, pr.v = in.v, pr.weights = in.weights;
   pr.lv = fmav::make_levels(c.n, c.m);
-  pr.kc = emulate_pyramid<T, D>(pr, pr.k, fmav::Stream::k);
-  pr.vc = emulate_pyramid<T, D>(pr, pr.v, fmav::Stream::v);
+  // Chunks of one block: every level above the first is summed from partials.
+  pr.kc = emulate_pyramid<T, D>(pr, pr.k, fmav::Stream::k, c.m);
+  pr.vc = emulate_pyramid<T, D>(pr, pr.v, fmav::Stream::v, c.m);
   std::vector<at::Tensor> log_mult;
   for (int l = 1; l <= pr.lv.num_levels; ++l) log_mult.push_back(fmav::level_log_mult(pr.config, c.n, l));
   pr.slots = fmav::make_block_slots(pr.lv, pr.config, log_mult);
@@ -268,3 +273,38 @@ TEST(KernelsEmulated, BFloat16OnTheTensorCoreTilesMatchesTheDenseOracle) {
 }
 
 }  // namespace
+
+// The down-sampling kernel alone against the CPU's pyramid: head tiles full and partial (10
+// heads), ranks below, at and above the slot tile, every chunk from one block to the whole
+// padded sequence (so every level is finished by either pass, and groups past the last
+// chunk are written by pass 2), learned and average, awkward lengths.
+TEST(KernelsEmulated, PyramidMatchesTheCpuForEveryChunk) {
+  struct PyramidCase {
+    std::int64_t n, m, rank;
+    const char* kind;
+  };
+  const std::vector<PyramidCase> cases = {{1, 16, 4, "learned"},   {63, 16, 4, "average"}, {97, 16, 6, "learned"},
+                                          {200, 16, 2, "average"}, {513, 32, 4, "learned"}, {300, 16, 8, "average"}};
+  for (const PyramidCase& pc : cases) {
+    Problem pr;
+    pr.dtype = at::kFloat;
+    pr.config = to_config(NaiveConfig{pc.m, pc.rank, false, pc.kind, true});
+    const VariantInputs in = make_variant_inputs(pr.config, 1, 10, pc.n, 32, 3 + pc.n, at::kFloat);
+    pr.weights = in.weights;
+    pr.lv = fmav::make_levels(pc.n, pc.m);
+    for (fmav::Stream stream : {fmav::Stream::k, fmav::Stream::v}) {
+      const at::Tensor& x = stream == fmav::Stream::k ? in.k : in.v;
+      const at::Tensor want = fmav::pyramid_stream(x, pr.lv, pr.config, pr.weights, stream);
+      for (std::int64_t chunk = pc.m; chunk <= pr.lv.n_pad; chunk *= 2) {
+        const at::Tensor got = emulate_pyramid<float, 32>(pr, x, stream, chunk);
+        ASSERT_EQ(got.sizes(), want.sizes());
+        EXPECT_LT(rel_err(got, want), 1e-5) << "N=" << pc.n << " m=" << pc.m << " p=" << pc.rank << " " << pc.kind
+                                            << " chunk " << chunk;
+      }
+    }
+  }
+  // The launcher's chunk: a block multiple dividing n_pad, at most 512, about 512 blocks.
+  EXPECT_EQ(fmav::pyramid_chunk(4096, 4096, 64, 16), 64);
+  EXPECT_EQ(fmav::pyramid_chunk(1 << 20, 1 << 20, 64, 16), 512);
+  EXPECT_EQ(fmav::pyramid_chunk(100, 128, 64, 1), 64);
+}
