@@ -274,7 +274,7 @@ TEST(KernelsEmulated, BFloat16OnTheTensorCoreTilesMatchesTheDenseOracle) {
 
 }  // namespace
 
-// The down-sampling kernel alone against the CPU's pyramid: head tiles full and partial (10
+// The down-sampling kernel alone against the CPU's pyramid: head tiles full and partial (9
 // heads), ranks below, at and above the slot tile, every chunk from one block to the whole
 // padded sequence (so every level is finished by either pass, and groups past the last
 // chunk are written by pass 2), learned and average, awkward lengths.
@@ -289,10 +289,12 @@ TEST(KernelsEmulated, PyramidMatchesTheCpuForEveryChunk) {
     Problem pr;
     pr.dtype = at::kFloat;
     pr.config = to_config(NaiveConfig{pc.m, pc.rank, false, pc.kind, true});
-    const VariantInputs in = make_variant_inputs(pr.config, 1, 10, pc.n, 32, 3 + pc.n, at::kFloat);
+    const VariantInputs in = make_variant_inputs(pr.config, 1, 9, pc.n, 32, 3 + pc.n, at::kFloat);
     pr.weights = in.weights;
     pr.lv = fmav::make_levels(pc.n, pc.m);
-    for (fmav::Stream stream : {fmav::Stream::k, fmav::Stream::v}) {
+    // k for even cases, v for odd ones: the streams differ only in their weights.
+    const fmav::Stream stream = (&pc - cases.data()) % 2 == 0 ? fmav::Stream::k : fmav::Stream::v;
+    {
       const at::Tensor& x = stream == fmav::Stream::k ? in.k : in.v;
       const at::Tensor want = fmav::pyramid_stream(x, pr.lv, pr.config, pr.weights, stream);
       for (std::int64_t chunk = pc.m; chunk <= pr.lv.n_pad; chunk *= 2) {
