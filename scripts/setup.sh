@@ -53,6 +53,21 @@ fmav_install_torch() {
   touch "$FMAV_TORCH_ENV/.fmav-ready"
 }
 
+# The tests' peers (scripts/test.sh only; the app never runs Python): Hugging Face
+# `transformers` and `tokenizers`, pinned, in LibTorch's environment, where
+# tests/models/make_hf_models.py makes random models of every family the engine reads and
+# their reference outputs.
+FMAV_TRANSFORMERS_VERSION=5.25.0
+FMAV_TOKENIZERS_VERSION=0.23.3
+fmav_install_test_peers() {
+  local marker=$FMAV_TORCH_ENV/.fmav-transformers-$FMAV_TRANSFORMERS_VERSION
+  [ -f "$marker" ] && return 0
+  fmav_log "installing transformers==$FMAV_TRANSFORMERS_VERSION, tokenizers==$FMAV_TOKENIZERS_VERSION (tests only)"
+  "$FMAV_TORCH_ENV/bin/python" -m pip install --no-input --disable-pip-version-check -q \
+    "transformers==$FMAV_TRANSFORMERS_VERSION" "tokenizers==$FMAV_TOKENIZERS_VERSION"
+  touch "$marker"
+}
+
 # Configures the build folder (Release, Ninja) against the installed LibTorch.
 fmav_configure() {
   local prefix

@@ -19,6 +19,7 @@ phase_done() {
 jobs=$(nproc)
 
 fmav_setup -DFMAV_BUILD_TESTS=ON -DFMAV_BUILD_APP=ON
+fmav_install_test_peers
 # Whether the CUDA kernels are compiled here (nvcc and a CUDA LibTorch; docs/CUDA.md).
 fmav_log "$(grep -o 'FMAV_CUDA=.*' "$FMAV_BUILD_DIR/configure.log" || echo 'FMAV_CUDA: not reported')"
 phase_done "install and configure"

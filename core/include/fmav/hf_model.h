@@ -1,0 +1,71 @@
+#pragma once
+// Hugging Face checkpoints (docs/DESIGN.md §7.6): a folder saved by `transformers`
+// (`config.json` and `model.safetensors`, or shards named by `model.safetensors.index.json`)
+// of the families whose architecture the engine implements: `gpt2`, and `llama` with its
+// kin `mistral` and `qwen2` (RoPE with the default, `linear` or `llama3` frequencies,
+// grouped-query attention, RMSNorm, SwiGLU, optional q/k/v bias, tied or separate
+// embeddings, Mistral's sliding window). Weights in float32, bfloat16 or float16 are computed
+// in float32 on the CPU. Loading never executes code. No LibTorch in this header.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fmav/tensor.h"
+
+namespace fmav {
+
+enum class HfFamily { gpt2, llama };
+
+// What the engine reads of a checkpoint's config.json; everything else in the file is
+// ignored, an unsupported value of a field it reads is an error naming it.
+struct HfConfig {
+  std::string model_type;  // "gpt2" | "llama" | "mistral" | "qwen2"
+  HfFamily family = HfFamily::llama;
+  std::int64_t vocab = 0, hidden = 0, layers = 0, heads = 0, kv_heads = 0, head_dim = 0, intermediate = 0;
+  std::int64_t max_positions = 0;
+  double norm_eps = 1e-5;
+  // RoPE (llama family): base, and the scaling kind "default" | "linear" | "llama3".
+  double rope_theta = 10000;
+  std::string rope_type = "default";
+  double rope_factor = 1, low_freq_factor = 1, high_freq_factor = 4;
+  std::int64_t original_max_positions = 0;
+  bool attention_bias = false;  // q, k, v projections have biases (qwen2: always)
+  bool tie_embeddings = true;   // the output projection is the token embedding
+  std::int64_t sliding_window = 0;  // mistral: keys at most this far back (0: none)
+  std::string activation;       // gpt2: "gelu_new" | "gelu"...; llama: "silu"
+};
+
+// Parses a config.json's text (`where` names it in errors). Throws fmav::Error for an
+// unsupported model_type, a missing or out-of-range size, or an option the engine does not
+// implement (naming it).
+HfConfig parse_hf_config(const std::string& text, const std::string& where);
+
+// One forward pass over token ids: the next-token logits (N, vocab), and per layer the
+// attention probabilities (H, N, N) and the q, k, v the attention saw (H, N, head_dim; k
+// after RoPE, grouped-query K and V repeated per head), all float32.
+struct HfForward {
+  HostTensor logits;
+  std::vector<HostTensor> probs, q, k, v;
+};
+
+struct HfState;  // LibTorch parameters, inside core
+
+class HfModel {
+ public:
+  // Reads folder/config.json and the folder's safetensors (one file, or the shards the index
+  // names). Every tensor the architecture needs must be there with its shape; unknown
+  // tensors are refused by name (a wrong family would otherwise load half its weights).
+  static HfModel load(const std::string& folder);
+  const HfConfig& config() const { return m_config; }
+  // Runs the model on ids (each < vocab; at most max_positions of them for gpt2). Throws
+  // fmav::Error naming a bad id or length. with_maps: also fill probs, q, k, v.
+  HfForward forward(const std::vector<std::int64_t>& ids, bool with_maps) const;
+
+ private:
+  HfConfig m_config;
+  std::shared_ptr<const HfState> m_state;
+};
+
+}  // namespace fmav

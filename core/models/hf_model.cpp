@@ -1,0 +1,284 @@
+// Hugging Face checkpoints of the gpt2 and llama families (fmav/hf_model.h): the weights
+// read from safetensors by the project's hardened reader, checked name by name against the
+// architecture, and the forward pass in float32 LibTorch ops, written from the families'
+// definitions (docs/DESIGN.md §7.6).
+
+#include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
+
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "attention/fma_internal.h"
+#include "fmav/error.h"
+#include "fmav/hf_model.h"
+#include "fmav/tensor_io.h"
+#include "io/json_util.h"
+
+namespace fmav {
+
+struct HfState {
+  std::map<std::string, at::Tensor> params;  // float32, names without "transformer." / "model."
+  at::Tensor inv_freq;                       // llama family: RoPE frequencies (head_dim / 2)
+};
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::uint64_t kMaxIndexBytes = 64u << 20;
+
+// Every tensor the architecture needs, with its shape.
+std::map<std::string, std::vector<std::int64_t>> expected_tensors(const HfConfig& c) {
+  std::map<std::string, std::vector<std::int64_t>> out;
+  const std::int64_t d = c.hidden, ff = c.intermediate;
+  if (c.family == HfFamily::gpt2) {
+    out["wte.weight"] = {c.vocab, d};
+    out["wpe.weight"] = {c.max_positions, d};
+    out["ln_f.weight"] = out["ln_f.bias"] = {d};
+    for (std::int64_t i = 0; i < c.layers; ++i) {
+      const std::string h = "h." + std::to_string(i) + ".";
+      for (const char* ln : {"ln_1", "ln_2"}) out[h + ln + ".weight"] = out[h + ln + ".bias"] = {d};
+      out[h + "attn.c_attn.weight"] = {d, 3 * d}, out[h + "attn.c_attn.bias"] = {3 * d};
+      out[h + "attn.c_proj.weight"] = {d, d}, out[h + "attn.c_proj.bias"] = {d};
+      out[h + "mlp.c_fc.weight"] = {d, ff}, out[h + "mlp.c_fc.bias"] = {ff};
+      out[h + "mlp.c_proj.weight"] = {ff, d}, out[h + "mlp.c_proj.bias"] = {d};
+    }
+  } else {
+    const std::int64_t q = c.heads * c.head_dim, kv = c.kv_heads * c.head_dim;
+    out["embed_tokens.weight"] = {c.vocab, d};
+    out["norm.weight"] = {d};
+    for (std::int64_t i = 0; i < c.layers; ++i) {
+      const std::string l = "layers." + std::to_string(i) + ".";
+      out[l + "input_layernorm.weight"] = out[l + "post_attention_layernorm.weight"] = {d};
+      out[l + "self_attn.q_proj.weight"] = {q, d};
+      out[l + "self_attn.k_proj.weight"] = out[l + "self_attn.v_proj.weight"] = {kv, d};
+      out[l + "self_attn.o_proj.weight"] = {d, q};
+      if (c.attention_bias) {
+        out[l + "self_attn.q_proj.bias"] = {q};
+        out[l + "self_attn.k_proj.bias"] = out[l + "self_attn.v_proj.bias"] = {kv};
+      }
+      out[l + "mlp.gate_proj.weight"] = out[l + "mlp.up_proj.weight"] = {ff, d};
+      out[l + "mlp.down_proj.weight"] = {d, ff};
+    }
+  }
+  if (!c.tie_embeddings) out["lm_head.weight"] = {c.vocab, d};
+  return out;
+}
+
+// The checkpoint's name without the base model's prefix, or "" for a tensor that carries no
+// weight the forward needs (GPT-2's causal-mask buffers, old RoPE caches, a tied head).
+std::string canonical_name(const HfConfig& c, std::string name) {
+  for (const char* prefix : {"transformer.", "model."}) {
+    if (name.rfind(prefix, 0) == 0) name = name.substr(std::string(prefix).size());
+  }
+  const auto ends_with = [&](const std::string& tail) {
+    return name.size() >= tail.size() && name.compare(name.size() - tail.size(), tail.size(), tail) == 0;
+  };
+  if (c.family == HfFamily::gpt2 && (ends_with(".attn.bias") || ends_with(".attn.masked_bias"))) return "";
+  if (ends_with("rotary_emb.inv_freq")) return "";
+  if (name == "lm_head.weight" && c.tie_embeddings) return "";
+  return name;
+}
+
+// The safetensors files of a folder: model.safetensors, or the shards its index names.
+std::vector<fs::path> weight_files(const fs::path& folder) {
+  const fs::path single = folder / "model.safetensors", index = folder / "model.safetensors.index.json";
+  if (fs::exists(single)) return {single};
+  FMAV_CHECK(fs::exists(index), folder.string(), ": no model.safetensors or model.safetensors.index.json");
+  const std::string text = read_file_bytes(index.string(), kMaxIndexBytes);
+  FMAV_CHECK(json_depth(text.data(), text.size(), 8) <= 8, index.string(), ": nested deeper than an index is");
+  Json j;
+  try {
+    j = Json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(index.string() + ": not JSON: " + e.what());
+  }
+  FMAV_CHECK(j.is_object() && j.contains("weight_map") && j.at("weight_map").is_object(), index.string(),
+             ": must be an object with a \"weight_map\" object");
+  // Only the shard files matter here: each shard's own header says what it holds.
+  std::set<std::string> shards;
+  for (const auto& [name, file] : j.at("weight_map").items()) {
+    FMAV_CHECK(file.is_string(), index.string(), ": weight_map[\"", name, "\"] must be a file name");
+    const std::string f = file.get<std::string>();
+    FMAV_CHECK(!f.empty() && f.find('/') == std::string::npos && f.find('\\') == std::string::npos && f != ".." &&
+                   f != ".",
+               index.string(), ": shard \"", f, "\" is not a file name in the folder");
+    shards.insert(f);
+  }
+  FMAV_CHECK(!shards.empty(), index.string(), ": the weight_map names no .safetensors file");
+  std::vector<fs::path> out;
+  for (const std::string& s : shards) out.push_back(folder / s);
+  return out;
+}
+
+at::Tensor layer_norm(const at::Tensor& x, const HfState& s, const std::string& name, double eps) {
+  return at::layer_norm(x, {x.size(-1)}, s.params.at(name + ".weight"), s.params.at(name + ".bias"), eps);
+}
+
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
+  return x * at::rsqrt(x.pow(2).mean(-1, true) + eps) * weight;
+}
+
+at::Tensor param(const HfState& s, const std::string& name) { return s.params.at(name); }
+at::Tensor optional_param(const HfState& s, const std::string& name) {
+  const auto found = s.params.find(name);
+  return found == s.params.end() ? at::Tensor() : found->second;
+}
+
+// RoPE frequencies as the llama family computes them, in float32: base^(-2i/d), rescaled by
+// the linear or llama3 kinds.
+at::Tensor rope_frequencies(const HfConfig& c) {
+  const at::Tensor index = at::arange(0, c.head_dim, 2, at::kLong).to(at::kFloat);
+  at::Tensor inv = 1.0 / at::pow(c.rope_theta, index / static_cast<double>(c.head_dim));
+  if (c.rope_type == "linear") inv = inv / c.rope_factor;
+  if (c.rope_type == "llama3") {
+    const double old_len = static_cast<double>(c.original_max_positions);
+    const double low_wavelen = old_len / c.low_freq_factor, high_wavelen = old_len / c.high_freq_factor;
+    const at::Tensor wavelen = 2 * M_PI / inv;
+    at::Tensor scaled = at::where(wavelen > low_wavelen, inv / c.rope_factor, inv);
+    const at::Tensor smooth = (old_len / wavelen - c.low_freq_factor) / (c.high_freq_factor - c.low_freq_factor);
+    const at::Tensor smoothed = (1 - smooth) * scaled / c.rope_factor + smooth * scaled;
+    const at::Tensor medium = at::logical_not(wavelen < high_wavelen).logical_and(at::logical_not(wavelen > low_wavelen));
+    inv = at::where(medium, smoothed, scaled);
+  }
+  return inv;
+}
+
+at::Tensor rotate_half(const at::Tensor& x) {
+  const std::int64_t h = x.size(-1) / 2;
+  return at::cat({-x.narrow(-1, h, h), x.narrow(-1, 0, h)}, -1);
+}
+
+// Causal (and sliding-window) softmax attention of (H, N, hd) heads; the probabilities too.
+// The scores are scaled as each family does it, to the last rounding: gpt2 divides by
+// sqrt(hd), llama multiplies by hd^-1/2.
+std::pair<at::Tensor, at::Tensor> attend_heads(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                               std::int64_t window, HfFamily family) {
+  const std::int64_t n = q.size(1);
+  const double hd = static_cast<double>(q.size(2));
+  const at::Tensor raw = at::matmul(q, k.transpose(1, 2));
+  at::Tensor scores = family == HfFamily::gpt2 ? raw / std::sqrt(hd) : raw * std::pow(hd, -0.5);
+  const at::Tensor pos = at::arange(n, at::kLong);
+  at::Tensor masked = pos.unsqueeze(0) > pos.unsqueeze(1);  // (query, key): key in the future
+  if (window > 0) masked = masked.logical_or(pos.unsqueeze(1) - pos.unsqueeze(0) >= window);
+  scores = scores.masked_fill(masked, -std::numeric_limits<float>::infinity());
+  const at::Tensor probs = at::softmax(scores, -1);
+  return {at::matmul(probs, v), probs};
+}
+
+}  // namespace
+
+HfModel HfModel::load(const std::string& folder_name) {
+  const fs::path folder(folder_name);
+  FMAV_CHECK(fs::is_directory(folder), folder_name, ": not a folder (a Hugging Face model is a folder with "
+             "config.json and model.safetensors)");
+  const fs::path config_path = folder / "config.json";
+  HfModel model;
+  model.m_config = parse_hf_config(read_file_bytes(config_path.string(), 1u << 20), config_path.string());
+  const HfConfig& c = model.m_config;
+  const std::map<std::string, std::vector<std::int64_t>> expected = expected_tensors(c);
+  auto state = std::make_shared<HfState>();
+  for (const fs::path& file : weight_files(folder)) {
+    for (const auto& [raw, host] : read_safetensors(file.string())) {
+      const std::string name = canonical_name(c, raw);
+      if (name.empty()) continue;
+      const auto want = expected.find(name);
+      FMAV_CHECK(want != expected.end(), file.string(), ": tensor \"", raw, "\" is not part of a ", c.model_type,
+                 " model with this config");
+      FMAV_CHECK(host.shape == want->second, file.string(), ": tensor \"", raw, "\" has shape ", shape_str(host.shape),
+                 ", expected ", shape_str(want->second));
+      FMAV_CHECK(host.dtype == DType::f32 || host.dtype == DType::bf16 || host.dtype == DType::f16, file.string(),
+                 ": tensor \"", raw, "\" has dtype ", dtype_name(host.dtype), "; weights must be F32, BF16 or F16");
+      FMAV_CHECK(state->params.count(name) == 0, file.string(), ": tensor \"", raw, "\" appears twice");
+      state->params[name] = to_tensor(host).to(at::kFloat);
+    }
+  }
+  for (const auto& [name, shape] : expected) {
+    FMAV_CHECK(state->params.count(name) != 0, folder_name, ": the weights lack \"", name, "\" (", shape_str(shape),
+               ")");
+  }
+  if (c.family == HfFamily::llama) state->inv_freq = rope_frequencies(c);
+  model.m_state = state;
+  return model;
+}
+
+HfForward HfModel::forward(const std::vector<std::int64_t>& ids, bool with_maps) const {
+  const HfConfig& c = m_config;
+  const HfState& s = *m_state;
+  FMAV_CHECK(!ids.empty(), "the input has no tokens");
+  FMAV_CHECK(static_cast<std::int64_t>(ids.size()) <= c.max_positions, "the input has ", ids.size(),
+             " tokens; this model takes at most ", c.max_positions);
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    FMAV_CHECK(ids[i] >= 0 && ids[i] < c.vocab, "token ", i, " has id ", ids[i], ", outside the vocabulary [0, ",
+               c.vocab, ")");
+  }
+  at::AutoGradMode no_grad(false);
+  const std::int64_t n = static_cast<std::int64_t>(ids.size()), H = c.heads, hd = c.head_dim;
+  const at::Tensor index = at::tensor(ids, at::kLong);
+  HfForward out;
+  const auto keep = [&](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& probs) {
+    if (!with_maps) return;
+    out.q.push_back(to_host(q.contiguous())), out.k.push_back(to_host(k.contiguous()));
+    out.v.push_back(to_host(v.contiguous())), out.probs.push_back(to_host(probs.contiguous()));
+  };
+  const auto heads = [&](const at::Tensor& x, std::int64_t count) { return x.view({n, count, hd}).transpose(0, 1); };
+  at::Tensor x, logits;
+  if (c.family == HfFamily::gpt2) {
+    x = param(s, "wte.weight").index_select(0, index) + param(s, "wpe.weight").narrow(0, 0, n);
+    const std::string act = c.activation == "gelu" ? "none" : "tanh";
+    for (std::int64_t i = 0; i < c.layers; ++i) {
+      const std::string h = "h." + std::to_string(i) + ".";
+      const at::Tensor a = layer_norm(x, s, h + "ln_1", c.norm_eps);
+      // Conv1D: weight (in, out).
+      const at::Tensor qkv = at::addmm(param(s, h + "attn.c_attn.bias"), a, param(s, h + "attn.c_attn.weight"));
+      const std::int64_t d = c.hidden;
+      const at::Tensor q = heads(qkv.narrow(1, 0, d), H), k = heads(qkv.narrow(1, d, d), H);
+      const at::Tensor v = heads(qkv.narrow(1, 2 * d, d), H);
+      auto [o, probs] = attend_heads(q, k, v, 0, c.family);
+      keep(q, k, v, probs);
+      o = o.transpose(0, 1).reshape({n, d});
+      x = x + at::addmm(param(s, h + "attn.c_proj.bias"), o, param(s, h + "attn.c_proj.weight"));
+      const at::Tensor m = at::gelu(at::addmm(param(s, h + "mlp.c_fc.bias"), layer_norm(x, s, h + "ln_2", c.norm_eps),
+                                              param(s, h + "mlp.c_fc.weight")),
+                                    act);
+      x = x + at::addmm(param(s, h + "mlp.c_proj.bias"), m, param(s, h + "mlp.c_proj.weight"));
+    }
+    x = layer_norm(x, s, "ln_f", c.norm_eps);
+    logits = at::matmul(x, (c.tie_embeddings ? param(s, "wte.weight") : param(s, "lm_head.weight")).t());
+  } else {
+    x = param(s, "embed_tokens.weight").index_select(0, index);
+    const at::Tensor freqs = at::outer(at::arange(n, at::kLong).to(at::kFloat), s.inv_freq);
+    const at::Tensor emb = at::cat({freqs, freqs}, -1);
+    const at::Tensor cos = emb.cos(), sin = emb.sin();  // (n, hd), broadcast over heads
+    const std::int64_t groups = H / c.kv_heads;
+    for (std::int64_t i = 0; i < c.layers; ++i) {
+      const std::string l = "layers." + std::to_string(i) + ".";
+      const at::Tensor a = rms_norm(x, param(s, l + "input_layernorm.weight"), c.norm_eps);
+      const auto proj = [&](const char* name) {
+        return at::linear(a, param(s, l + "self_attn." + name + ".weight"),
+                          optional_param(s, l + "self_attn." + name + ".bias"));
+      };
+      at::Tensor q = heads(proj("q_proj"), H), k = heads(proj("k_proj"), c.kv_heads), v = heads(proj("v_proj"), c.kv_heads);
+      q = q * cos + rotate_half(q) * sin;
+      k = k * cos + rotate_half(k) * sin;
+      // Grouped-query attention: each K, V head serves `groups` consecutive query heads.
+      k = k.repeat_interleave(groups, 0), v = v.repeat_interleave(groups, 0);
+      auto [o, probs] = attend_heads(q, k, v, c.sliding_window, c.family);
+      keep(q, k, v, probs);
+      x = x + at::linear(o.transpose(0, 1).reshape({n, H * hd}), param(s, l + "self_attn.o_proj.weight"));
+      const at::Tensor b = rms_norm(x, param(s, l + "post_attention_layernorm.weight"), c.norm_eps);
+      const at::Tensor gated = at::silu(at::linear(b, param(s, l + "mlp.gate_proj.weight"))) *
+                               at::linear(b, param(s, l + "mlp.up_proj.weight"));
+      x = x + at::linear(gated, param(s, l + "mlp.down_proj.weight"));
+    }
+    x = rms_norm(x, param(s, "norm.weight"), c.norm_eps);
+    logits = at::matmul(x, (c.tie_embeddings ? param(s, "embed_tokens.weight") : param(s, "lm_head.weight")).t());
+  }
+  out.logits = to_host(logits.contiguous());
+  return out;
+}
+
+}  // namespace fmav

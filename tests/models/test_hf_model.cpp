@@ -1,0 +1,139 @@
+// Hugging Face checkpoints (fmav/hf_model.h) against `transformers` itself: tiny random
+// models of every family it reads, made and run by make_hf_models.py (gpt2, sharded gpt2,
+// llama with grouped-query attention, llama3 RoPE with tied embeddings, linear RoPE in
+// bfloat16, qwen2's q/k/v biases, mistral's sliding window in float16); the C++ forward must
+// give the same logits and every layer's attention probabilities. Then every way a folder
+// can be wrong.
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "fmav/hf_model.h"
+#include "fmav/tensor_io.h"
+#include "test_util.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace fmav_test;
+
+class HfModel : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    const char* python = std::getenv("FMAV_TEST_PYTHON");
+    const char* maker = std::getenv("FMAV_HF_MAKER");
+    ASSERT_TRUE(python != nullptr && maker != nullptr) << "run through ctest (FMAV_TEST_PYTHON, FMAV_HF_MAKER)";
+    dir() = (fs::temp_directory_path() / ("fmav_hf_" + std::to_string(::getpid()))).string();
+    const std::string command = std::string(python) + " " + maker + " " + dir() + " > " + dir() + ".log 2>&1";
+    fs::create_directories(dir());
+    ASSERT_EQ(std::system(command.c_str()), 0)
+        << command << " failed; scripts/test.sh installs transformers into LibTorch's environment";
+  }
+  static void TearDownTestSuite() {
+    fs::remove_all(dir());
+    fs::remove(dir() + ".log");
+  }
+  static std::string& dir() {
+    static std::string d;
+    return d;
+  }
+  static std::string model(const std::string& name) { return dir() + "/" + name; }
+  // A copy of a model folder to break.
+  static std::string copy_of(const std::string& name, const std::string& as) {
+    const std::string to = dir() + "/" + as;
+    fs::remove_all(to);
+    fs::copy(model(name), to, fs::copy_options::recursive);
+    return to;
+  }
+};
+
+std::vector<std::int64_t> ids_of(const fmav::HostTensor& t) {
+  const at::Tensor ids = fmav::to_tensor(t);
+  return std::vector<std::int64_t>(ids.data_ptr<std::int64_t>(), ids.data_ptr<std::int64_t>() + ids.numel());
+}
+
+TEST_F(HfModel, EveryFamilyMatchesTransformers) {
+  for (const char* name : {"gpt2", "gpt2-sharded", "llama", "llama3-tied", "llama-linear-bf16", "qwen2", "mistral"}) {
+    const fmav::TensorMap ref = fmav::read_safetensors(model(name) + "/reference.safetensors");
+    const fmav::HfModel m = fmav::HfModel::load(model(name));
+    const fmav::HfForward out = m.forward(ids_of(ref.at("ids")), true);
+    const at::Tensor want = fmav::to_tensor(ref.at("logits")), got = fmav::to_tensor(out.logits);
+    ASSERT_EQ(got.sizes(), want.sizes()) << name;
+    EXPECT_LT(max_abs_diff(got, want) / want.abs().max().item<double>(), 1e-4) << name;
+    ASSERT_EQ(static_cast<std::int64_t>(out.probs.size()), m.config().layers) << name;
+    for (std::int64_t l = 0; l < m.config().layers; ++l) {
+      const at::Tensor p = fmav::to_tensor(out.probs[l]), p_want = fmav::to_tensor(ref.at("probs." + std::to_string(l)));
+      ASSERT_EQ(p.sizes(), p_want.sizes()) << name << " layer " << l;
+      EXPECT_LT(max_abs_diff(p, p_want), 1e-5) << name << " layer " << l;
+      EXPECT_EQ(out.q[l].shape, (std::vector<std::int64_t>{m.config().heads, 40, m.config().head_dim})) << name;
+      EXPECT_EQ(out.k[l].shape, out.q[l].shape) << name << ": K repeated per query head";
+    }
+  }
+  // mistral's window shows in its maps: nothing 8 or more tokens back.
+  const fmav::HfForward mistral = fmav::HfModel::load(model("mistral")).forward({1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, true);
+  EXPECT_EQ(fmav::to_tensor(mistral.probs[0])[0][9][1].item<float>(), 0.0f);
+  EXPECT_GT(fmav::to_tensor(mistral.probs[0])[0][9][2].item<float>(), 0.0f);
+}
+
+TEST_F(HfModel, ConfigsItCannotRunAreNamed) {
+  const auto config_error = [](const std::string& json, const std::string& expected) {
+    expect_error([&] { fmav::parse_hf_config(json, "c.json"); }, expected);
+  };
+  config_error(R"({"model_type": "bert"})", "c.json: model_type \"bert\" is not supported");
+  config_error(R"({"vocab_size": 3})", "c.json: missing key \"model_type\"");
+  config_error("[1, 2]", "c.json: must be a JSON object");
+  config_error("{", "c.json: not JSON");
+  config_error(std::string(100, '[') + std::string(100, ']'), "nested deeper than");
+  const std::string llama =
+      R"({"model_type": "llama", "vocab_size": 10, "hidden_size": 8, "intermediate_size": 16, "num_hidden_layers": 1,
+          "num_attention_heads": 2)";
+  EXPECT_EQ(fmav::parse_hf_config(llama + "}", "c.json").head_dim, 4);
+  config_error(llama + R"(, "num_key_value_heads": 3})", "must be a multiple of num_key_value_heads (3)");
+  config_error(llama + R"(, "rope_scaling": {"rope_type": "yarn", "factor": 4}})", "rope_type \"yarn\" is not supported");
+  config_error(llama + R"(, "hidden_act": "gelu"})", "hidden_act \"gelu\" is not supported");
+  config_error(llama + R"(, "mlp_bias": true})", "\"mlp_bias\": true is not supported");
+  config_error(llama + R"(, "num_hidden_layers": 0})", "num_hidden_layers");
+  config_error(R"({"model_type": "gpt2", "vocab_size": 10, "n_embd": 8, "n_layer": 1, "n_head": 3, "n_positions": 4})",
+               "n_embd (8) must be a multiple of n_head (3)");
+}
+
+TEST_F(HfModel, FoldersThatLieAreRefused) {
+  expect_error([&] { fmav::HfModel::load(dir() + "/nothing"); }, "not a folder");
+  {
+    const std::string f = copy_of("gpt2", "no_weights");
+    fs::remove(f + "/model.safetensors");
+    expect_error([&] { fmav::HfModel::load(f); }, "no model.safetensors or model.safetensors.index.json");
+  }
+  // A tensor missing, one too many, a wrong shape: by name.
+  const fmav::TensorMap weights = fmav::read_safetensors(model("llama") + "/model.safetensors");
+  const auto with = [&](const std::string& as, const std::function<void(fmav::TensorMap&)>& change) {
+    const std::string f = copy_of("llama", as);
+    fmav::TensorMap w = weights;
+    change(w);
+    fmav::write_safetensors(f + "/model.safetensors", w);
+    return f;
+  };
+  const std::string missing = with("missing", [](fmav::TensorMap& w) { w.erase("model.norm.weight"); });
+  expect_error([&] { fmav::HfModel::load(missing); }, "the weights lack \"norm.weight\"");
+  const std::string extra = with("extra", [](fmav::TensorMap& w) { w["model.extra.weight"] = w.at("model.norm.weight"); });
+  expect_error([&] { fmav::HfModel::load(extra); }, "tensor \"model.extra.weight\" is not part of a llama model");
+  const std::string shape = with("shape", [](fmav::TensorMap& w) {
+    w["model.norm.weight"] = fmav::make_host_tensor(fmav::DType::f32, {3});
+  });
+  expect_error([&] { fmav::HfModel::load(shape); }, "tensor \"model.norm.weight\" has shape [3], expected [64]");
+  {
+    const std::string f = copy_of("gpt2-sharded", "shard_escape");
+    std::ofstream(f + "/model.safetensors.index.json") << R"({"weight_map": {"wte.weight": "../x.safetensors"}})";
+    expect_error([&] { fmav::HfModel::load(f); }, "is not a file name in the folder");
+  }
+  // Inputs: ids outside the vocabulary, too many tokens, none.
+  const fmav::HfModel gpt2 = fmav::HfModel::load(model("gpt2"));
+  expect_error([&] { gpt2.forward({5, 101}, false); }, "token 1 has id 101, outside the vocabulary [0, 101)");
+  expect_error([&] { gpt2.forward(std::vector<std::int64_t>(65, 1), false); }, "this model takes at most 64");
+  expect_error([&] { gpt2.forward({}, false); }, "the input has no tokens");
+}
+
+}  // namespace
