@@ -14,7 +14,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export OMP_WAIT_POLICY=passive FMAV_THREADS=1
 rm -rf "$corpus"
-mkdir -p "$corpus"/{npy,safetensors,model_config,session,results,text,image}
+mkdir -p "$corpus"/{npy,safetensors,model_config,hf_config,session,results,text,image}
 
 # with_selector BYTE FILE OUT: the selector byte, then the file.
 with_selector() { { printf "\\x$1"; cat "$2"; } > "$3"; }
@@ -35,6 +35,11 @@ head -c 4000 "$root/assets/corpus.txt" > "$work/t.txt"
 cp "$work/m/model.safetensors" "$corpus/safetensors/tiny_model.safetensors"
 cp "$work/m/config.json" "$corpus/model_config/tiny_reformer.json"
 for m in lm-fma lm-full image-fma2d; do cp "$root/assets/models/$m/config.json" "$corpus/model_config/$m.json"; done
+# Hugging Face configs as transformers writes them (the test command installs it into
+# LibTorch's environment; FMAV_TEST_PYTHON names another Python that has it).
+python=${FMAV_TEST_PYTHON:-${FMAV_DEPS_DIR:-/opt/fmav-deps}/torch-2.11.0/bin/python}
+"$python" "$root/tests/models/make_hf_models.py" "$work/hf" > /dev/null 2>&1
+for m in gpt2 llama llama3-tied llama-linear-bf16 qwen2 mistral; do cp "$work/hf/$m/config.json" "$corpus/hf_config/$m.json"; done
 
 # Sessions (selector 0) and settings (selector 1).
 cat > "$work/model.json" << JSON
