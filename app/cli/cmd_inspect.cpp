@@ -12,6 +12,7 @@
 
 #include "commands.h"
 #include "fmav/error.h"
+#include "fmav/hf_model.h"
 #include "fmav/inspect.h"
 #include "fmav/model.h"
 #include "fmav/tensor_io.h"
@@ -22,7 +23,7 @@ namespace {
 constexpr std::int64_t kMaxCells = std::int64_t{1} << 26;  // 512 MiB of float64 per map
 
 struct InspectArgs {
-  std::string model, input, rows, cols, out, method = "fma", grid, downsample = "average";
+  std::string model, input, rows, cols, out, method = "fma", grid, downsample = "average", ids;
   int layer = 0;
   std::int64_t head = 0, offset = 0, block = 64, rank = 4;
   bool causal = false;
@@ -61,8 +62,49 @@ double mean(const std::vector<double>& v) {
   return v.empty() ? 0.0 : std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
 }
 
+// Raw q, k, v's comparison method from the command line: FMA or a peer, its block, rank,
+// down-sampling (learned weights drawn from --seed) and mask.
+void set_method(const InspectArgs& a, bool causal, LayerCapture* c) {
+  AttendOptions options;
+  parse_method(a.method, a.grid, &options);
+  FMAV_CHECK(options.method != Method::full, "inspect compares a method with full attention; --method full "
+             "has nothing to compare");
+  c->method = options.method, c->peer = peer_options(a.peer);
+  c->fma = options.fma;
+  c->fma.block_size = a.block, c->fma.rank = a.rank, c->fma.causal = causal;
+  c->fma.downsample = parse_downsample(a.downsample);
+  FMAV_CHECK(c->q.shape.size() >= 2, "q must be (B, H, N, D), (H, N, D) or (N, D), got ", shape_str(c->q.shape));
+  c->tokens = c->q.shape[c->q.shape.size() - 2];
+  if (c->method == Method::fma && c->fma.downsample != Downsample::average) {
+    c->weights = random_downsample_weights(c->fma, c->q.shape.back(), num_levels(c->fma, c->tokens), a.seed);
+  }
+}
+
+// A Hugging Face model's layer on token ids: its q, k (after RoPE), v per head, compared
+// with the chosen method, causal. full_map is then the model's own attention.
+LayerCapture capture_hf(const InspectArgs& a, nlohmann::ordered_json* summary) {
+  FMAV_CHECK(!a.ids.empty(), "--model ", a.model, " is a Hugging Face model: give token ids with --ids IDS.npy "
+             "(text input needs its tokenizer, which fmav does not read yet)");
+  const HfModel model = HfModel::load(a.model);
+  FMAV_CHECK(a.layer >= 0 && a.layer < model.config().layers, "--layer must be in [0, ", model.config().layers,
+             ") for ", a.model, ", got ", a.layer);
+  FMAV_CHECK(model.config().sliding_window == 0, a.model, " attends within a sliding window of ",
+             model.config().sliding_window, " tokens, which full attention here does not model");
+  HfForward f = model.forward(read_token_ids(a.ids), true);
+  LayerCapture c;
+  c.q = std::move(f.q[a.layer]), c.k = std::move(f.k[a.layer]), c.v = std::move(f.v[a.layer]);
+  set_method(a, true, &c);
+  (*summary)["model"] = a.model;
+  (*summary)["model_type"] = model.config().model_type;
+  (*summary)["input"] = a.ids;
+  (*summary)["attention"] = "the model's (full, causal)";
+  return c;
+}
+
 // The capture of a model's layer on the input, or raw q, k, v from a .safetensors file.
 LayerCapture capture(const InspectArgs& a, nlohmann::ordered_json* summary) {
+  if (!a.model.empty() && is_hf_model_folder(a.model)) return capture_hf(a, summary);
+  FMAV_CHECK(a.ids.empty(), "--ids is for Hugging Face models (--model DIR)");
   const bool raw = a.model.empty() && a.input.size() > 12 &&
                    a.input.compare(a.input.size() - 12, 12, ".safetensors") == 0;
   if (!raw) {
@@ -77,19 +119,7 @@ LayerCapture capture(const InspectArgs& a, nlohmann::ordered_json* summary) {
   FMAV_CHECK(a.layer == 0, "--layer is for models; raw q, k, v from ", a.input, " have one layer");
   LayerCapture c;
   c.q = read_tensor_file(a.input, "q"), c.k = read_tensor_file(a.input, "k"), c.v = read_tensor_file(a.input, "v");
-  AttendOptions options;
-  parse_method(a.method, a.grid, &options);
-  FMAV_CHECK(options.method != Method::full, "inspect compares a method with full attention; --method full "
-             "has nothing to compare");
-  c.method = options.method, c.peer = peer_options(a.peer);
-  c.fma = options.fma;
-  c.fma.block_size = a.block, c.fma.rank = a.rank, c.fma.causal = a.causal;
-  c.fma.downsample = parse_downsample(a.downsample);
-  FMAV_CHECK(c.q.shape.size() >= 2, "q must be (B, H, N, D), (H, N, D) or (N, D), got ", shape_str(c.q.shape));
-  c.tokens = c.q.shape[c.q.shape.size() - 2];
-  if (c.method == Method::fma && c.fma.downsample != Downsample::average) {
-    c.weights = random_downsample_weights(c.fma, c.q.shape.back(), num_levels(c.fma, c.tokens), a.seed);
-  }
+  set_method(a, a.causal, &c);
   (*summary)["input"] = a.input;
   (*summary)["attention"] = a.method;
   return c;
@@ -158,7 +188,9 @@ std::function<int()> add_inspect(CLI::App& app) {
                  "summary.json: fma_map (the method's, FMA or a peer), full_map (rows, cols) float64,\n"
                  "level_map int32 (0 near field / exact, l coarse level, -1 masked or not attended),\n"
                  "level_mass (rows, L+1), row_tv, row_kl, row_topk.\n"
-                 "Input: a text file or image for --model, or a .safetensors with q, k, v (no --model).");
+                 "Input: a text file or image for --model, or a .safetensors with q, k, v (no --model),\n"
+                 "or token ids (--ids) for a Hugging Face model folder (gpt2, llama, mistral, qwen2):\n"
+                 "its layer's q, k, v compared with --method (--block, --rank, --downsample), causal.");
   cmd->add_option("--model", a->model, "model folder (default: the shipped assets/models/lm-fma)");
   cmd->add_option("--input", a->input, "text file, image, or q/k/v .safetensors (default: assets/sample.txt)");
   cmd->add_option("--layer", a->layer, "layer, from 0");
@@ -167,15 +199,17 @@ std::function<int()> add_inspect(CLI::App& app) {
   cmd->add_option("--cols", a->cols, "key columns c:d (default: all)");
   cmd->add_option("--offset", a->offset, "text: first byte of the window (the model's context)");
   cmd->add_option("--top-k", a->top_k, "k of the top-k overlap")->check(CLI::PositiveNumber);
-  cmd->add_option("--method", a->method, std::string("raw q/k/v only: ") + method_help() + " (not full)")
+  cmd->add_option("--method", a->method, std::string("raw q/k/v and --ids: ") + method_help() + " (not full)")
       ->check(CLI::IsMember(method_names()));
   cmd->add_option("--grid", a->grid, "raw q/k/v only: HxW for the 2D methods");
-  cmd->add_option("--block,-m", a->block, "raw q/k/v only: block size m (the peers' block)");
+  cmd->add_option("--block,-m", a->block, "raw q/k/v and --ids: block size m (the peers' block)");
   add_peer_options(cmd, &a->peer);
-  cmd->add_option("--rank,-p", a->rank, "raw q/k/v only: rank p");
-  cmd->add_option("--downsample", a->downsample, "raw q/k/v only: average (default) | learned | dense (drawn from --seed)");
+  cmd->add_option("--rank,-p", a->rank, "raw q/k/v and --ids: rank p");
+  cmd->add_option("--downsample", a->downsample,
+                  "raw q/k/v and --ids: average (default) | learned | dense (drawn from --seed)");
   cmd->add_flag("--causal", a->causal, "raw q/k/v only: causal");
-  cmd->add_option("--seed", a->seed, "raw q/k/v only: seed of drawn learned weights");
+  cmd->add_option("--seed", a->seed, "raw q/k/v and --ids: seed of drawn learned weights");
+  cmd->add_option("--ids", a->ids, "Hugging Face models: token ids, an int64 .npy (N) or (1, N)");
   cmd->add_option("--out,-o", a->out, "output folder")->required();
   return [a] { return run_inspect(*a); };
 }

@@ -2,6 +2,7 @@
 // progress line, periodic evaluation, resumable checkpoints and Ctrl-C that saves; and
 // evaluate a model (bpc, perplexity, accuracy) on a text file or an image folder.
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -9,6 +10,7 @@
 
 #include "commands.h"
 #include "fmav/error.h"
+#include "fmav/hf_model.h"
 #include "fmav/input.h"
 #include "fmav/train.h"
 
@@ -111,10 +113,45 @@ int run_train(TrainArgs& a, const std::string& command) {
 
 struct EvalArgs {
   EvalOptions o;
-  std::string model, split, attention;
+  std::string model, split, attention, ids;
+  bool json = false;
 };
 
+// A number for JSON: null where it is not finite.
+std::string json_number(double x) {
+  if (!std::isfinite(x)) return "null";
+  char text[40];
+  std::snprintf(text, sizeof text, "%.17g", x);
+  return text;
+}
+
+// --json: the score as one JSON object on the last line, the same keys for every model kind
+// (tokens: predicted tokens, bytes or images; loss in nats per token).
+void print_eval_json(std::int64_t tokens, double loss, double accuracy) {
+  std::printf("{\"loss\": %s, \"tokens\": %lld, \"perplexity\": %s, \"bits_per_token\": %s, \"accuracy\": %s}\n",
+              json_number(loss).c_str(), static_cast<long long>(tokens), json_number(std::exp(loss)).c_str(),
+              json_number(loss / std::log(2.0)).c_str(), json_number(accuracy).c_str());
+  std::fflush(stdout);
+}
+
+// A Hugging Face causal LM on token ids (tokenizers are not implemented yet).
+int run_eval_hf(const EvalArgs& a) {
+  FMAV_CHECK(!a.ids.empty(), "--model ", a.model, " is a Hugging Face model: give token ids with --ids IDS.npy "
+             "(text input needs its tokenizer, which fmav does not read yet)");
+  FMAV_CHECK(a.attention.empty() && a.o.data.empty() && a.split.empty(),
+             "--attention, --data and --split are for the project's own models; a Hugging Face model is scored on --ids");
+  const HfModel model = HfModel::load(a.model);
+  const HfEval e = model.evaluate(read_token_ids(a.ids));
+  std::printf("model %s (%s), ids %s: loss %.4f nats, perplexity %.3f, %.4f bits per token, accuracy %.2f%% over %lld "
+              "tokens\n", a.model.c_str(), model.config().model_type.c_str(), a.ids.c_str(), e.loss, e.perplexity,
+              e.bits_per_token, 100 * e.accuracy, static_cast<long long>(e.tokens));
+  if (a.json) print_eval_json(e.tokens, e.loss, e.accuracy);
+  return 0;
+}
+
 int run_eval(EvalArgs& a) {
+  if (!a.model.empty() && is_hf_model_folder(a.model)) return run_eval_hf(a);
+  FMAV_CHECK(a.ids.empty(), "--ids is for Hugging Face models; the project's own models read --data");
   Model model = Model::load(a.model.empty() ? default_model_path() : a.model);
   if (!a.attention.empty()) {
     ModelAttention attention = model.config().attention;
@@ -143,6 +180,7 @@ int run_eval(EvalArgs& a) {
     }
   });
   print_eval(a.split.c_str(), e, c.is_lm());
+  if (a.json) print_eval_json(e.count, e.loss, e.accuracy);
   return 0;
 }
 
@@ -209,6 +247,10 @@ std::function<int()> add_eval(CLI::App& app) {
   cmd->add_option("--batch", a->o.batch, "windows (or images) per forward");
   cmd->add_option("--answers", a->o.answers, "uint8 .npy mask of answer bytes (fmav gen-task): also score them");
   cmd->add_option("--seed", a->o.seed, "masked LM: seed of the masked positions");
+  cmd->add_option("--ids", a->ids, "Hugging Face models: token ids, an int64 .npy (N) or (1, N)");
+  cmd->add_flag("--json", a->json,
+                "also print the score as one JSON object on the last line: loss (nats per predicted token),\n"
+                "tokens, perplexity, bits_per_token, accuracy");
   return [a] { return run_eval(*a); };
 }
 

@@ -1,7 +1,10 @@
 // A Hugging Face config.json as the engine reads it (fmav/hf_model.h): the fields of the
 // families it implements, checked; the rest of the file is not its business.
 
+#include <cstring>
+
 #include "fmav/error.h"
+#include "fmav/tensor_io.h"
 #include "fmav/hf_model.h"
 #include "json_util.h"
 
@@ -98,6 +101,37 @@ void parse_llama(const Json& j, const std::string& where, HfConfig& c) {
 }
 
 }  // namespace
+
+bool is_hf_model_folder(const std::string& path) {
+  const std::string config = path + "/config.json";
+  try {
+    const std::string text = read_file_bytes(config, kMaxConfigBytes);
+    if (json_depth(text.data(), text.size(), kMaxConfigDepth) > kMaxConfigDepth) return false;
+    const Json j = Json::parse(text);
+    return j.is_object() && j.contains("model_type");
+  } catch (const std::exception&) {
+    return false;  // no file, or not JSON: Model::load says what is wrong with it
+  }
+}
+
+std::vector<std::int64_t> read_token_ids(const std::string& path) {
+  const HostTensor t = read_tensor_file(path);
+  FMAV_CHECK(t.dtype == DType::i64 || t.dtype == DType::i32, path, ": token ids must be int64 or int32, got ",
+             dtype_name(t.dtype));
+  FMAV_CHECK(t.shape.size() == 1 || (t.shape.size() == 2 && t.shape[0] == 1), path,
+             ": token ids must be shaped (N) or (1, N), got ", shape_str(t.shape));
+  std::vector<std::int64_t> ids(static_cast<std::size_t>(t.numel()));
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (t.dtype == DType::i64) {
+      std::memcpy(&ids[i], t.data.data() + 8 * i, 8);
+    } else {
+      std::int32_t v;
+      std::memcpy(&v, t.data.data() + 4 * i, 4);
+      ids[i] = v;
+    }
+  }
+  return ids;
+}
 
 HfConfig parse_hf_config(const std::string& text, const std::string& where) {
   FMAV_CHECK(!text.empty(), where, ": empty file");

@@ -205,6 +205,21 @@ HfModel HfModel::load(const std::string& folder_name) {
   return model;
 }
 
+HfEval HfModel::evaluate(const std::vector<std::int64_t>& ids) const {
+  FMAV_CHECK(ids.size() >= 2, "scoring needs at least 2 tokens, got ", ids.size());
+  const at::Tensor logits = to_tensor(forward(ids, false).logits).to(at::kDouble);
+  const std::int64_t n = static_cast<std::int64_t>(ids.size());
+  const at::Tensor target = at::tensor(ids, at::kLong).narrow(0, 1, n - 1);
+  const at::Tensor scores = logits.narrow(0, 0, n - 1);
+  HfEval e;
+  e.tokens = n - 1;
+  e.loss = at::cross_entropy_loss(scores, target).item<double>();
+  e.perplexity = std::exp(e.loss);
+  e.bits_per_token = e.loss / std::log(2.0);
+  e.accuracy = (scores.argmax(1) == target).to(at::kDouble).mean().item<double>();
+  return e;
+}
+
 HfForward HfModel::forward(const std::vector<std::int64_t>& ids, bool with_maps) const {
   const HfConfig& c = m_config;
   const HfState& s = *m_state;

@@ -2,9 +2,11 @@
 // float64 to <= 1e-10 relative error; shapes, formats, maps, and error messages.
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -324,9 +326,16 @@ TEST_F(Cli, TrainEvalInspectEndToEnd) {
   const std::string config = fmav::read_file_bytes(path("m/config.json"), 1 << 20);
   EXPECT_NE(config.find("\"command\": \"fmav train --data"), std::string::npos) << config;
 
-  const Result e = run("eval --model " + path("m") + " --data " + path("t.txt") + " --split test");
+  const Result e = run("eval --model " + path("m") + " --data " + path("t.txt") + " --split test --json");
   ASSERT_EQ(e.code, 0) << e.output;
   EXPECT_NE(e.output.find("test: bpc"), std::string::npos) << e.output;
+  // --json: the same score as one JSON object on the last line (loss in nats, bits per byte).
+  const nlohmann::json score = nlohmann::json::parse(e.output.substr(e.output.rfind('{')));
+  const std::string bpc = e.output.substr(e.output.find("test: bpc ") + 10, 6);
+  EXPECT_NEAR(score.at("bits_per_token").get<double>(), std::stod(bpc), 1e-4) << e.output;
+  EXPECT_NEAR(score.at("loss").get<double>(), score.at("bits_per_token").get<double>() * std::log(2.0), 1e-9);
+  EXPECT_GT(score.at("tokens").get<std::int64_t>(), 0);
+  for (const char* key : {"perplexity", "accuracy"}) EXPECT_TRUE(score.at(key).is_number()) << key;
   const Result full = run("eval --model " + path("m") + " --data " + path("t.txt") + " --attention full");
   ASSERT_EQ(full.code, 0) << full.output;
   EXPECT_NE(full.output.find("full attention"), std::string::npos) << full.output;

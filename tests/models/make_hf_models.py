@@ -63,8 +63,9 @@ def main(out):
         model = transformers.AutoModelForCausalLM.from_pretrained(folder, attn_implementation="eager",
                                                                   dtype=torch.float64).eval()
         with torch.no_grad():
-            result = model(ids, output_attentions=True)
-        tensors = {"ids": ids[0].contiguous(), "logits": result.logits[0].float().contiguous()}
+            result = model(ids, labels=ids, output_attentions=True)
+        tensors = {"ids": ids[0].contiguous(), "logits": result.logits[0].float().contiguous(),
+                   "loss": result.loss.reshape(1).contiguous()}
         for layer, probs in enumerate(result.attentions):
             tensors[f"probs.{layer}"] = probs[0].float().contiguous()
         save_file(tensors, os.path.join(folder, "reference.safetensors"))

@@ -9,7 +9,11 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <cmath>
 #include <fstream>
+#include <sstream>
+
+#include <sys/wait.h>
 
 #include "fmav/hf_model.h"
 #include "fmav/tensor_io.h"
@@ -76,6 +80,60 @@ TEST_F(HfModel, EveryFamilyMatchesTransformers) {
   const fmav::HfForward mistral = fmav::HfModel::load(model("mistral")).forward({1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, true);
   EXPECT_EQ(fmav::to_tensor(mistral.probs[0])[0][9][1].item<float>(), 0.0f);
   EXPECT_GT(fmav::to_tensor(mistral.probs[0])[0][9][2].item<float>(), 0.0f);
+}
+
+TEST_F(HfModel, ScoresMatchTransformersLoss) {
+  for (const char* name : {"gpt2", "llama", "qwen2"}) {
+    const fmav::TensorMap ref = fmav::read_safetensors(model(name) + "/reference.safetensors");
+    const fmav::HfEval e = fmav::HfModel::load(model(name)).evaluate(ids_of(ref.at("ids")));
+    const double want = fmav::to_tensor(ref.at("loss")).item<double>();
+    EXPECT_EQ(e.tokens, 39) << name;
+    EXPECT_NEAR(e.loss, want, 1e-5 * want) << name;
+    EXPECT_NEAR(e.perplexity, std::exp(want), 1e-4 * std::exp(want)) << name;
+    EXPECT_NEAR(e.bits_per_token, want / std::log(2.0), 1e-4) << name;
+    EXPECT_GE(e.accuracy, 0.0);
+    EXPECT_LE(e.accuracy, 1.0);
+  }
+}
+
+// fmav as a user runs it on a checkpoint folder: eval --json, inspect's maps.
+TEST_F(HfModel, TheCliScoresAndInspectsIt) {
+  const fmav::TensorMap ref = fmav::read_safetensors(model("llama") + "/reference.safetensors");
+  const std::string ids = dir() + "/ids.npy", out = dir() + "/inspect", log = dir() + "/cli.txt";
+  fmav::write_npy(ids, ref.at("ids"));
+  const auto run = [&](const std::string& args) {
+    const int status = std::system((std::string(FMAV_BIN) + " " + args + " > " + log + " 2>&1").c_str());
+    std::ifstream in(log);
+    std::stringstream text;
+    text << in.rdbuf();
+    return std::make_pair(WIFEXITED(status) ? WEXITSTATUS(status) : -1, text.str());
+  };
+  const auto [code, text] = run("eval --model " + model("llama") + " --ids " + ids + " --json");
+  ASSERT_EQ(code, 0) << text;
+  const std::string last = text.substr(text.rfind('{'));
+  const double want = fmav::to_tensor(ref.at("loss")).item<double>();
+  EXPECT_NE(last.find("\"tokens\": 39"), std::string::npos) << last;
+  const double loss = std::stod(last.substr(last.find("\"loss\": ") + 8));
+  EXPECT_NEAR(loss, want, 1e-5 * want) << last;
+
+  const auto [icode, itext] = run("inspect --model " + model("llama") + " --ids " + ids +
+                                  " --layer 1 --head 2 --block 8 --rank 2 -o " + out);
+  ASSERT_EQ(icode, 0) << itext;
+  const at::Tensor full = fmav::to_tensor(fmav::read_npy(out + "/full_map.npy"));
+  const at::Tensor probs = fmav::to_tensor(ref.at("probs.1"))[2].to(at::kDouble);
+  EXPECT_LT(max_abs_diff(full, probs), 1e-5) << "full_map is the model's own attention";
+  const at::Tensor fma = fmav::to_tensor(fmav::read_npy(out + "/fma_map.npy"));
+  EXPECT_LT((fma.sum(1) - 1).abs().max().item<double>(), 1e-9) << "FMA's rows are distributions";
+
+  const auto [no_ids, no_ids_text] = run("inspect --model " + model("llama") + " -o " + out);
+  EXPECT_EQ(no_ids, 1);
+  EXPECT_NE(no_ids_text.find("is a Hugging Face model: give token ids with --ids"), std::string::npos) << no_ids_text;
+  const auto [window, window_text] = run("inspect --model " + model("mistral") + " --ids " + ids + " -o " + out);
+  EXPECT_EQ(window, 1);
+  EXPECT_NE(window_text.find("sliding window of 8 tokens"), std::string::npos) << window_text;
+  const auto [text_eval, text_eval_text] = run("eval --model " + model("gpt2") + " --data " + ids);
+  EXPECT_EQ(text_eval, 1);
+  EXPECT_NE(text_eval_text.find("give token ids with --ids"), std::string::npos) << text_eval_text;
 }
 
 TEST_F(HfModel, ConfigsItCannotRunAreNamed) {

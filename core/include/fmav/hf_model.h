@@ -41,6 +41,21 @@ struct HfConfig {
 // unsupported model_type, a missing or out-of-range size, or an option the engine does not
 // implement (naming it).
 HfConfig parse_hf_config(const std::string& text, const std::string& where);
+// Whether `path` is a folder whose config.json names a "model_type" (a Hugging Face
+// checkpoint; the project's own models have none). Reads only that file; false when unsure.
+bool is_hf_model_folder(const std::string& path);
+// Token ids from a .npy or one-tensor .safetensors file: int64 or int32, shaped (N) or (1, N).
+// Throws fmav::Error naming the file, its dtype or shape.
+std::vector<std::int64_t> read_token_ids(const std::string& path);
+
+// A causal LM's score on ids: every token after the first predicted from those before it.
+struct HfEval {
+  std::int64_t tokens = 0;  // predicted tokens (N - 1)
+  double loss = 0;          // mean cross-entropy, nats per predicted token
+  double perplexity = 0;    // exp(loss)
+  double bits_per_token = 0;
+  double accuracy = 0;      // top-1
+};
 
 // One forward pass over token ids: the next-token logits (N, vocab), and per layer the
 // attention probabilities (H, N, N) and the q, k, v the attention saw (H, N, head_dim; k
@@ -62,6 +77,8 @@ class HfModel {
   // Runs the model on ids (each < vocab; at most max_positions of them for gpt2). Throws
   // fmav::Error naming a bad id or length. with_maps: also fill probs, q, k, v.
   HfForward forward(const std::vector<std::int64_t>& ids, bool with_maps) const;
+  // Scores the model on ids (at least 2 of them).
+  HfEval evaluate(const std::vector<std::int64_t>& ids) const;
 
  private:
   HfConfig m_config;
