@@ -13,6 +13,7 @@
 #include "commands.h"
 #include "fmav/error.h"
 #include "fmav/hf_model.h"
+#include "fmav/hf_tokenizer.h"
 #include "fmav/inspect.h"
 #include "fmav/model.h"
 #include "fmav/tensor_io.h"
@@ -83,20 +84,18 @@ void set_method(const InspectArgs& a, bool causal, LayerCapture* c) {
 // A Hugging Face model's layer on token ids: its q, k (after RoPE), v per head, compared
 // with the chosen method, causal. full_map is then the model's own attention.
 LayerCapture capture_hf(const InspectArgs& a, nlohmann::ordered_json* summary) {
-  FMAV_CHECK(!a.ids.empty(), "--model ", a.model, " is a Hugging Face model: give token ids with --ids IDS.npy "
-             "(text input needs its tokenizer, which fmav does not read yet)");
   const HfModel model = HfModel::load(a.model);
   FMAV_CHECK(a.layer >= 0 && a.layer < model.config().layers, "--layer must be in [0, ", model.config().layers,
              ") for ", a.model, ", got ", a.layer);
   FMAV_CHECK(model.config().sliding_window == 0, a.model, " attends within a sliding window of ",
              model.config().sliding_window, " tokens, which full attention here does not model");
-  HfForward f = model.forward(read_token_ids(a.ids), true);
+  HfForward f = model.forward(hf_input_ids(a.model, a.ids, a.input, model.config().max_positions), true);
   LayerCapture c;
   c.q = std::move(f.q[a.layer]), c.k = std::move(f.k[a.layer]), c.v = std::move(f.v[a.layer]);
   set_method(a, true, &c);
   (*summary)["model"] = a.model;
   (*summary)["model_type"] = model.config().model_type;
-  (*summary)["input"] = a.ids;
+  (*summary)["input"] = a.ids.empty() ? a.input : a.ids;
   (*summary)["attention"] = "the model's (full, causal)";
   return c;
 }

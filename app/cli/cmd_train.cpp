@@ -2,6 +2,7 @@
 // progress line, periodic evaluation, resumable checkpoints and Ctrl-C that saves; and
 // evaluate a model (bpc, perplexity, accuracy) on a text file or an image folder.
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -11,6 +12,7 @@
 #include "commands.h"
 #include "fmav/error.h"
 #include "fmav/hf_model.h"
+#include "fmav/hf_tokenizer.h"
 #include "fmav/input.h"
 #include "fmav/train.h"
 
@@ -134,16 +136,18 @@ void print_eval_json(std::int64_t tokens, double loss, double accuracy) {
   std::fflush(stdout);
 }
 
-// A Hugging Face causal LM on token ids (tokenizers are not implemented yet).
+// A Hugging Face causal LM on token ids, or a text through its tokenizer.json: the first
+// --max-tokens tokens (at most the model's context).
 int run_eval_hf(const EvalArgs& a) {
-  FMAV_CHECK(!a.ids.empty(), "--model ", a.model, " is a Hugging Face model: give token ids with --ids IDS.npy "
-             "(text input needs its tokenizer, which fmav does not read yet)");
-  FMAV_CHECK(a.attention.empty() && a.o.data.empty() && a.split.empty(),
-             "--attention, --data and --split are for the project's own models; a Hugging Face model is scored on --ids");
+  FMAV_CHECK(a.attention.empty() && a.split.empty(),
+             "--attention and --split are for the project's own models; a Hugging Face model is scored on its input");
   const HfModel model = HfModel::load(a.model);
-  const HfEval e = model.evaluate(read_token_ids(a.ids));
-  std::printf("model %s (%s), ids %s: loss %.4f nats, perplexity %.3f, %.4f bits per token, accuracy %.2f%% over %lld "
-              "tokens\n", a.model.c_str(), model.config().model_type.c_str(), a.ids.c_str(), e.loss, e.perplexity,
+  std::int64_t limit = model.config().max_positions;
+  if (a.o.max_tokens > 0) limit = std::min(limit, a.o.max_tokens);
+  const HfEval e = model.evaluate(hf_input_ids(a.model, a.ids, a.o.data, limit));
+  std::printf("model %s (%s), %s: loss %.4f nats, perplexity %.3f, %.4f bits per token, accuracy %.2f%% over %lld "
+              "tokens\n", a.model.c_str(), model.config().model_type.c_str(),
+              (a.ids.empty() ? a.o.data : a.ids).c_str(), e.loss, e.perplexity,
               e.bits_per_token, 100 * e.accuracy, static_cast<long long>(e.tokens));
   if (a.json) print_eval_json(e.tokens, e.loss, e.accuracy);
   return 0;

@@ -12,14 +12,15 @@ import sys
 
 import torch
 import transformers
+from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 from safetensors.torch import save_file
 
 N = 40  # tokens of the reference input
 
 
 def families():
-    gpt2 = transformers.GPT2Config(vocab_size=101, n_embd=64, n_layer=2, n_head=4, n_positions=64)
-    llama = transformers.LlamaConfig(vocab_size=101, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+    gpt2 = transformers.GPT2Config(vocab_size=320, n_embd=64, n_layer=2, n_head=4, n_positions=64)
+    llama = transformers.LlamaConfig(vocab_size=320, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
                                      num_attention_heads=4, num_key_value_heads=2, rope_theta=5000.0,
                                      tie_word_embeddings=False, max_position_embeddings=256)
     llama3 = transformers.LlamaConfig(vocab_size=101, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
@@ -40,6 +41,32 @@ def families():
     return {"gpt2": (gpt2, torch.float32), "llama": (llama, torch.float32), "llama3-tied": (llama3, torch.float32),
             "llama-linear-bf16": (linear, torch.bfloat16), "qwen2": (qwen2, torch.float32),
             "mistral": (mistral, torch.float16)}
+
+
+# A text with what tokenizers get wrong: accents, CJK, emoji with modifiers, runs of spaces,
+# tabs and newlines, digits, contractions, a special token inside.
+TEXT = ("Hello  world!\n\n  It's 2026: café, naïve, Ærøskøbing; 東京タワー, 🙂👍🏽 — \"quotes\"\t\ttabs\r\n"
+        "and   runs   of spaces...  I'LL  we've 1234567 x<|endoftext|>y  <|begin_of_text|> end \u00a0nbsp")
+LLAMA3_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|"
+                  r"\s*[\r\n]+|\s+(?!\S)|\s+")
+
+
+def train_tokenizers(corpus):
+    """Byte-level BPE tokenizers trained on the project's corpus: GPT-2's pre-tokenizer, and
+    Llama 3's (a Split regex, then bytes; ignore_merges)."""
+    alphabet = pre_tokenizers.ByteLevel.alphabet()
+    gpt2 = Tokenizer(models.BPE())
+    gpt2.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    gpt2.decoder = decoders.ByteLevel()
+    gpt2.train_from_iterator([corpus], trainers.BpeTrainer(vocab_size=320, initial_alphabet=alphabet,
+                                                           special_tokens=["<|endoftext|>"]))
+    llama3 = Tokenizer(models.BPE(ignore_merges=True))
+    llama3.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(LLAMA3_PATTERN), behavior="isolated", invert=False),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    llama3.train_from_iterator([corpus], trainers.BpeTrainer(vocab_size=320, initial_alphabet=alphabet,
+                                                             special_tokens=["<|begin_of_text|>", "<|endoftext|>"]))
+    return {"gpt2": gpt2, "llama": llama3}
 
 
 def main(out):
@@ -71,6 +98,13 @@ def main(out):
         save_file(tensors, os.path.join(folder, "reference.safetensors"))
         if name == "gpt2":
             save_file(tensors, os.path.join(out, "gpt2-sharded", "reference.safetensors"))
+    corpus = open(os.path.join(os.path.dirname(__file__), "..", "..", "assets", "corpus.txt"), encoding="utf-8").read()
+    for name, tok in train_tokenizers(corpus).items():
+        tok.save(os.path.join(out, name, "tokenizer.json"))
+        with open(os.path.join(out, name, "tokenizer_text.txt"), "w", encoding="utf-8", newline="") as f:
+            f.write(TEXT)
+        ids = tok.encode(TEXT, add_special_tokens=False).ids
+        save_file({"ids": torch.tensor(ids, dtype=torch.int64)}, os.path.join(out, name, "tokenizer_ids.safetensors"))
     print(f"made {len(families())} models in {out} with transformers {transformers.__version__}")
 
 

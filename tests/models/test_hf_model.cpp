@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 
 #include "fmav/hf_model.h"
+#include "fmav/hf_tokenizer.h"
 #include "fmav/tensor_io.h"
 #include "test_util.h"
 
@@ -127,13 +128,48 @@ TEST_F(HfModel, TheCliScoresAndInspectsIt) {
 
   const auto [no_ids, no_ids_text] = run("inspect --model " + model("llama") + " -o " + out);
   EXPECT_EQ(no_ids, 1);
-  EXPECT_NE(no_ids_text.find("is a Hugging Face model: give token ids with --ids"), std::string::npos) << no_ids_text;
+  EXPECT_NE(no_ids_text.find("is a Hugging Face model: give a text file, or token ids with --ids"), std::string::npos)
+      << no_ids_text;
   const auto [window, window_text] = run("inspect --model " + model("mistral") + " --ids " + ids + " -o " + out);
   EXPECT_EQ(window, 1);
   EXPECT_NE(window_text.find("sliding window of 8 tokens"), std::string::npos) << window_text;
-  const auto [text_eval, text_eval_text] = run("eval --model " + model("gpt2") + " --data " + ids);
-  EXPECT_EQ(text_eval, 1);
-  EXPECT_NE(text_eval_text.find("give token ids with --ids"), std::string::npos) << text_eval_text;
+  // Text through the folder's tokenizer.json: the first max_positions (64) tokens.
+  const auto [text_eval, text_eval_text] =
+      run("eval --model " + model("gpt2") + " --data " + model("gpt2") + "/tokenizer_text.txt --json");
+  ASSERT_EQ(text_eval, 0) << text_eval_text;
+  std::vector<std::int64_t> tokens = ids_of(fmav::read_safetensors(model("gpt2") + "/tokenizer_ids.safetensors").at("ids"));
+  ASSERT_GT(tokens.size(), 64u);
+  tokens.resize(64);
+  const fmav::HfEval direct = fmav::HfModel::load(model("gpt2")).evaluate(tokens);
+  const std::string json = text_eval_text.substr(text_eval_text.rfind('{'));
+  EXPECT_NE(json.find("\"tokens\": 63"), std::string::npos) << json;
+  EXPECT_NEAR(std::stod(json.substr(json.find("\"loss\": ") + 8)), direct.loss, 1e-9) << json;
+  const auto [no_tok, no_tok_text] = run("eval --model " + model("qwen2") + " --data " + model("gpt2") + "/tokenizer_text.txt");
+  EXPECT_EQ(no_tok, 1);
+  EXPECT_NE(no_tok_text.find("has no tokenizer.json: give token ids with --ids"), std::string::npos) << no_tok_text;
+}
+
+// Byte-level BPE against `tokenizers` on a text with accents, CJK, emoji, whitespace runs,
+// contractions and special tokens inside: GPT-2's pre-tokenizer and Llama 3's.
+TEST_F(HfModel, TokenizersMatchTheReference) {
+  for (const char* name : {"gpt2", "llama"}) {
+    const fmav::HfTokenizer tok = fmav::HfTokenizer::load(model(name) + "/tokenizer.json");
+    const std::string text = fmav::read_file_bytes(model(name) + "/tokenizer_text.txt", 1 << 20);
+    const std::vector<std::int64_t> want =
+        ids_of(fmav::read_safetensors(model(name) + "/tokenizer_ids.safetensors").at("ids"));
+    const std::vector<std::int64_t> got = tok.encode(text);
+    EXPECT_EQ(got, want) << name;
+    std::string joined;  // the pieces give the text back, byte for byte
+    for (std::int64_t id : got) joined += tok.piece(id);
+    EXPECT_EQ(joined, text) << name;
+  }
+  const fmav::HfTokenizer tok = fmav::HfTokenizer::load(model("gpt2") + "/tokenizer.json");
+  EXPECT_TRUE(tok.encode("").empty());
+  expect_error([&] { tok.encode(std::string("ok \xff bad")); }, "the text is not UTF-8 at byte 3");
+  expect_error([&] { tok.piece(100000); }, "token id 100000 is outside the tokenizer's vocabulary");
+  const std::string bad = dir() + "/tokenizer_bad.json";
+  std::ofstream(bad) << R"({"model": {"type": "Unigram", "vocab": []}})";
+  expect_error([&] { fmav::HfTokenizer::load(bad); }, "model type \"Unigram\" is not supported yet");
 }
 
 TEST_F(HfModel, ConfigsItCannotRunAreNamed) {
@@ -189,7 +225,7 @@ TEST_F(HfModel, FoldersThatLieAreRefused) {
   }
   // Inputs: ids outside the vocabulary, too many tokens, none.
   const fmav::HfModel gpt2 = fmav::HfModel::load(model("gpt2"));
-  expect_error([&] { gpt2.forward({5, 101}, false); }, "token 1 has id 101, outside the vocabulary [0, 101)");
+  expect_error([&] { gpt2.forward({5, 320}, false); }, "token 1 has id 320, outside the vocabulary [0, 320)");
   expect_error([&] { gpt2.forward(std::vector<std::int64_t>(65, 1), false); }, "this model takes at most 64");
   expect_error([&] { gpt2.forward({}, false); }, "the input has no tokens");
 }
