@@ -117,6 +117,10 @@ struct EvalArgs {
   EvalOptions o;
   std::string model, split, attention, ids;
   bool json = false;
+  // Hugging Face models: attention swapped into layers.
+  std::string swap_layers, swap_method = "fma", downsample = "average";
+  std::int64_t block = 64, rank = 4;
+  PeerArgs peer;
 };
 
 // A number for JSON: null where it is not finite.
@@ -144,12 +148,31 @@ int run_eval_hf(const EvalArgs& a) {
   const HfModel model = HfModel::load(a.model);
   std::int64_t limit = model.config().max_positions;
   if (a.o.max_tokens > 0) limit = std::min(limit, a.o.max_tokens);
-  const HfEval e = model.evaluate(hf_input_ids(a.model, a.ids, a.o.data, limit));
+  const std::vector<std::int64_t> ids = hf_input_ids(a.model, a.ids, a.o.data, limit);
+  const HfEval e = model.evaluate(ids);
   std::printf("model %s (%s), %s: loss %.4f nats, perplexity %.3f, %.4f bits per token, accuracy %.2f%% over %lld "
               "tokens\n", a.model.c_str(), model.config().model_type.c_str(),
               (a.ids.empty() ? a.o.data : a.ids).c_str(), e.loss, e.perplexity,
               e.bits_per_token, 100 * e.accuracy, static_cast<long long>(e.tokens));
-  if (a.json) print_eval_json(e.tokens, e.loss, e.accuracy);
+  if (a.swap_layers.empty()) {
+    if (a.json) print_eval_json(e.tokens, e.loss, e.accuracy);
+    return 0;
+  }
+  HfSwap swap;
+  swap.layers = parse_layer_list(a.swap_layers, model.config().layers);
+  parse_method(a.swap_method, "", &swap.options);
+  swap.options.fma.block_size = a.block, swap.options.fma.rank = a.rank;
+  swap.options.fma.downsample = parse_downsample(a.downsample);
+  swap.options.peer = peer_options(a.peer);
+  if (swap.options.method == Method::fma && swap.options.fma.downsample != Downsample::average) {
+    swap.weights = random_downsample_weights(swap.options.fma, model.config().head_dim,
+                                             num_levels(swap.options.fma, static_cast<std::int64_t>(ids.size())), a.o.seed);
+  }
+  const HfEval s = model.evaluate(ids, &swap);
+  std::printf("with %s in layers %s: loss %.4f nats (%+.4f), perplexity %.3f, %.4f bits per token, accuracy %.2f%%\n",
+              a.swap_method.c_str(), a.swap_layers.c_str(), s.loss, s.loss - e.loss, s.perplexity, s.bits_per_token,
+              100 * s.accuracy);
+  if (a.json) print_eval_json(s.tokens, s.loss, s.accuracy);
   return 0;
 }
 
@@ -250,11 +273,20 @@ std::function<int()> add_eval(CLI::App& app) {
   cmd->add_option("--max-tokens", a->o.max_tokens, "evaluate at most this many bytes (or images)");
   cmd->add_option("--batch", a->o.batch, "windows (or images) per forward");
   cmd->add_option("--answers", a->o.answers, "uint8 .npy mask of answer bytes (fmav gen-task): also score them");
-  cmd->add_option("--seed", a->o.seed, "masked LM: seed of the masked positions");
+  cmd->add_option("--seed", a->o.seed, "masked LM: seed of the masked positions; swapped learned FMA: of its weights");
   cmd->add_option("--ids", a->ids, "Hugging Face models: token ids, an int64 .npy (N) or (1, N)");
+  cmd->add_option("--swap-layers", a->swap_layers,
+                  "Hugging Face models: also score with attention swapped in these layers (4-11, 0,2,5)");
+  cmd->add_option("--swap-method", a->swap_method, "the swapped attention: fma (default) or a 1D peer")
+      ->check(CLI::IsMember({"fma", "full", "htransformer", "linear", "reformer", "local"}));
+  cmd->add_option("--block,-m", a->block, "swapped FMA: block size m (a peer's block)");
+  cmd->add_option("--rank,-p", a->rank, "swapped FMA: rank p");
+  cmd->add_option("--downsample", a->downsample, "swapped FMA: average (default) | learned | dense (drawn from --seed)")
+      ->check(CLI::IsMember({"learned", "average", "dense"}));
+  add_peer_options(cmd, &a->peer);
   cmd->add_flag("--json", a->json,
                 "also print the score as one JSON object on the last line: loss (nats per predicted token),\n"
-                "tokens, perplexity, bits_per_token, accuracy");
+                "tokens, perplexity, bits_per_token, accuracy (with --swap-layers: the swapped run's)");
   return [a] { return run_eval(*a); };
 }
 

@@ -6,12 +6,14 @@
 #include <ATen/ATen.h>
 #include <ATen/core/grad_mode.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <map>
 #include <set>
 
 #include "attention/fma_internal.h"
+#include "attention/peers.h"
 #include "fmav/error.h"
 #include "fmav/hf_model.h"
 #include "fmav/tensor_io.h"
@@ -205,9 +207,38 @@ HfModel HfModel::load(const std::string& folder_name) {
   return model;
 }
 
-HfEval HfModel::evaluate(const std::vector<std::int64_t>& ids) const {
+std::vector<int> parse_layer_list(const std::string& text, std::int64_t layers) {
+  std::vector<int> out;
+  std::size_t at = 0;
+  while (at <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', at), text.size());
+    const std::string part = text.substr(at, comma - at);
+    const std::size_t dash = part.find('-');
+    try {
+      std::size_t used = 0;
+      const int first = std::stoi(part.substr(0, dash), &used);
+      FMAV_CHECK(used == (dash == std::string::npos ? part.size() : dash), "");
+      int last = first;
+      if (dash != std::string::npos) {
+        last = std::stoi(part.substr(dash + 1), &used);
+        FMAV_CHECK(used == part.size() - dash - 1, "");
+      }
+      FMAV_CHECK(first <= last, "");
+      for (int l = first; l <= last; ++l) out.push_back(l);
+    } catch (const std::exception&) {
+      throw Error("layers must be like 4-11, 0,2,5 or 3, got '" + text + "'");
+    }
+    at = comma + 1;
+  }
+  std::sort(out.begin(), out.end());
+  FMAV_CHECK(std::adjacent_find(out.begin(), out.end()) == out.end(), "layers '", text, "' name a layer twice");
+  FMAV_CHECK(out.front() >= 0 && out.back() < layers, "layers '", text, "' must lie in [0, ", layers, ")");
+  return out;
+}
+
+HfEval HfModel::evaluate(const std::vector<std::int64_t>& ids, const HfSwap* swap) const {
   FMAV_CHECK(ids.size() >= 2, "scoring needs at least 2 tokens, got ", ids.size());
-  const at::Tensor logits = to_tensor(forward(ids, false).logits).to(at::kDouble);
+  const at::Tensor logits = to_tensor(forward(ids, false, swap).logits).to(at::kDouble);
   const std::int64_t n = static_cast<std::int64_t>(ids.size());
   const at::Tensor target = at::tensor(ids, at::kLong).narrow(0, 1, n - 1);
   const at::Tensor scores = logits.narrow(0, 0, n - 1);
@@ -220,7 +251,7 @@ HfEval HfModel::evaluate(const std::vector<std::int64_t>& ids) const {
   return e;
 }
 
-HfForward HfModel::forward(const std::vector<std::int64_t>& ids, bool with_maps) const {
+HfForward HfModel::forward(const std::vector<std::int64_t>& ids, bool with_maps, const HfSwap* swap) const {
   const HfConfig& c = m_config;
   const HfState& s = *m_state;
   FMAV_CHECK(!ids.empty(), "the input has no tokens");
@@ -232,6 +263,31 @@ HfForward HfModel::forward(const std::vector<std::int64_t>& ids, bool with_maps)
   }
   at::AutoGradMode no_grad(false);
   const std::int64_t n = static_cast<std::int64_t>(ids.size()), H = c.heads, hd = c.head_dim;
+  // The swapped layers' attention: the chosen method on the layer's (1, H, n, hd) heads.
+  AttendOptions swapped;
+  FmaWeights swap_weights;
+  if (swap != nullptr) {
+    swapped = swap->options;
+    swapped.fma.causal = true;
+    FMAV_CHECK(swapped.method != Method::fma || (!swapped.fma.is_2d() && !swapped.fma.linear),
+               "a language model's swapped attention is 1D causal FMA or a 1D peer, got ", method_name(swapped));
+    if (swapped.method == Method::fma) {
+      validate(swapped.fma);
+      swap_weights = to_fma_weights(swap->weights, swapped.fma, hd, num_levels(swapped.fma, n), at::kFloat);
+    } else if (is_peer(swapped.method)) {
+      validate_peer(swapped, n);
+    }
+  }
+  const auto is_swapped = [&](std::int64_t layer) {
+    return swap != nullptr && std::find(swap->layers.begin(), swap->layers.end(), layer) != swap->layers.end();
+  };
+  // Attention of (H, n, hd) heads by the swapped method, (H, n, hd).
+  const auto swapped_attention = [&](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+    const at::Tensor q4 = q.unsqueeze(0).contiguous(), k4 = k.unsqueeze(0).contiguous(), v4 = v.unsqueeze(0).contiguous();
+    if (swapped.method == Method::full) return full_attention_sdpa(q4, k4, v4, true)[0];
+    if (is_peer(swapped.method)) return peer_attention(q4, k4, v4, swapped)[0];
+    return fma_fused(q4, k4, v4, swapped.fma, swap_weights)[0];
+  };
   const at::Tensor index = at::tensor(ids, at::kLong);
   HfForward out;
   const auto keep = [&](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& probs) {
@@ -240,6 +296,21 @@ HfForward HfModel::forward(const std::vector<std::int64_t>& ids, bool with_maps)
     out.v.push_back(to_host(v.contiguous())), out.probs.push_back(to_host(probs.contiguous()));
   };
   const auto heads = [&](const at::Tensor& x, std::int64_t count) { return x.view({n, count, hd}).transpose(0, 1); };
+  // A layer's attention output (H, n, hd): swapped, or the model's own (eager with the maps
+  // kept; without maps and window, LibTorch's fused attention, no n x n tensor).
+  const auto layer_attention = [&](std::int64_t layer, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                   std::int64_t window) {
+    at::Tensor o;
+    if (with_maps || window > 0) {
+      auto [own, probs] = attend_heads(q, k, v, window, c.family);
+      keep(q, k, v, probs);
+      o = own;
+    } else if (!is_swapped(layer)) {
+      o = full_attention_sdpa(q.unsqueeze(0).contiguous(), k.unsqueeze(0).contiguous(), v.unsqueeze(0).contiguous(),
+                              true)[0];
+    }
+    return is_swapped(layer) ? swapped_attention(q, k, v) : o;
+  };
   at::Tensor x, logits;
   if (c.family == HfFamily::gpt2) {
     x = param(s, "wte.weight").index_select(0, index) + param(s, "wpe.weight").narrow(0, 0, n);
@@ -252,8 +323,7 @@ HfForward HfModel::forward(const std::vector<std::int64_t>& ids, bool with_maps)
       const std::int64_t d = c.hidden;
       const at::Tensor q = heads(qkv.narrow(1, 0, d), H), k = heads(qkv.narrow(1, d, d), H);
       const at::Tensor v = heads(qkv.narrow(1, 2 * d, d), H);
-      auto [o, probs] = attend_heads(q, k, v, 0, c.family);
-      keep(q, k, v, probs);
+      at::Tensor o = layer_attention(i, q, k, v, 0);
       o = o.transpose(0, 1).reshape({n, d});
       x = x + at::addmm(param(s, h + "attn.c_proj.bias"), o, param(s, h + "attn.c_proj.weight"));
       const at::Tensor m = at::gelu(at::addmm(param(s, h + "mlp.c_fc.bias"), layer_norm(x, s, h + "ln_2", c.norm_eps),
@@ -281,8 +351,7 @@ HfForward HfModel::forward(const std::vector<std::int64_t>& ids, bool with_maps)
       k = k * cos + rotate_half(k) * sin;
       // Grouped-query attention: each K, V head serves `groups` consecutive query heads.
       k = k.repeat_interleave(groups, 0), v = v.repeat_interleave(groups, 0);
-      auto [o, probs] = attend_heads(q, k, v, c.sliding_window, c.family);
-      keep(q, k, v, probs);
+      at::Tensor o = layer_attention(i, q, k, v, c.sliding_window);
       x = x + at::linear(o.transpose(0, 1).reshape({n, H * hd}), param(s, l + "self_attn.o_proj.weight"));
       const at::Tensor b = rms_norm(x, param(s, l + "post_attention_layernorm.weight"), c.norm_eps);
       const at::Tensor gated = at::silu(at::linear(b, param(s, l + "mlp.gate_proj.weight"))) *

@@ -144,6 +144,16 @@ TEST_F(HfModel, TheCliScoresAndInspectsIt) {
   const std::string json = text_eval_text.substr(text_eval_text.rfind('{'));
   EXPECT_NE(json.find("\"tokens\": 63"), std::string::npos) << json;
   EXPECT_NEAR(std::stod(json.substr(json.find("\"loss\": ") + 8)), direct.loss, 1e-9) << json;
+  const auto [swapped, swapped_text] = run("eval --model " + model("gpt2") + " --data " + model("gpt2") +
+                                           "/tokenizer_text.txt --swap-layers 0-1 --swap-method full --json");
+  ASSERT_EQ(swapped, 0) << swapped_text;
+  EXPECT_NE(swapped_text.find("with full in layers 0-1: loss"), std::string::npos) << swapped_text;
+  const std::string swapped_json = swapped_text.substr(swapped_text.rfind('{'));
+  EXPECT_NEAR(std::stod(swapped_json.substr(swapped_json.find("\"loss\": ") + 8)), direct.loss, 1e-5) << swapped_json;
+  const auto [bad_layers, bad_layers_text] =
+      run("eval --model " + model("gpt2") + " --ids " + ids + " --swap-layers 5");
+  EXPECT_EQ(bad_layers, 1);
+  EXPECT_NE(bad_layers_text.find("must lie in [0, 2)"), std::string::npos) << bad_layers_text;
   const auto [no_tok, no_tok_text] = run("eval --model " + model("qwen2") + " --data " + model("gpt2") + "/tokenizer_text.txt");
   EXPECT_EQ(no_tok, 1);
   EXPECT_NE(no_tok_text.find("has no tokenizer.json: give token ids with --ids"), std::string::npos) << no_tok_text;
@@ -170,6 +180,34 @@ TEST_F(HfModel, TokenizersMatchTheReference) {
   const std::string bad = dir() + "/tokenizer_bad.json";
   std::ofstream(bad) << R"({"model": {"type": "Unigram", "vocab": []}})";
   expect_error([&] { fmav::HfTokenizer::load(bad); }, "model type \"Unigram\" is not supported yet");
+}
+
+// Attention swapped into layers: full attention (and FMA whose near field covers all N
+// tokens, §2.8) give the model's own logits; FMA with small blocks changes them.
+TEST_F(HfModel, SwappedAttentionIsExactWhereItShouldBe) {
+  for (const char* name : {"gpt2", "llama"}) {
+    const fmav::HfModel m = fmav::HfModel::load(model(name));
+    const std::vector<std::int64_t> ids =
+        ids_of(fmav::read_safetensors(model(name) + "/reference.safetensors").at("ids"));  // 40 tokens
+    const at::Tensor own = fmav::to_tensor(m.forward(ids, false).logits);
+    const auto logits = [&](fmav::Method method, std::int64_t block, const std::vector<int>& layers) {
+      fmav::HfSwap swap;
+      swap.layers = layers;
+      swap.options.method = method;
+      swap.options.fma.block_size = block, swap.options.fma.rank = 2;
+      swap.options.fma.downsample = fmav::Downsample::average;
+      return fmav::to_tensor(m.forward(ids, false, &swap).logits);
+    };
+    EXPECT_LT(max_abs_diff(logits(fmav::Method::full, 8, {0, 1}), own), 1e-5) << name;
+    EXPECT_LT(max_abs_diff(logits(fmav::Method::fma, 32, {0, 1}), own), 1e-5) << name << ": N <= 2m is exact";
+    EXPECT_GT(max_abs_diff(logits(fmav::Method::fma, 4, {1}), own), 1e-4) << name << ": coarse levels change it";
+    EXPECT_GT(max_abs_diff(logits(fmav::Method::local, 4, {0}), own), 1e-4) << name;
+  }
+  EXPECT_EQ(fmav::parse_layer_list("4-6,1", 12), (std::vector<int>{1, 4, 5, 6}));
+  expect_error([] { fmav::parse_layer_list("3-1", 12); }, "layers must be like 4-11, 0,2,5 or 3, got '3-1'");
+  expect_error([] { fmav::parse_layer_list("2,2", 12); }, "name a layer twice");
+  expect_error([] { fmav::parse_layer_list("11-12", 12); }, "must lie in [0, 12)");
+  expect_error([] { fmav::parse_layer_list("x", 12); }, "got 'x'");
 }
 
 TEST_F(HfModel, ConfigsItCannotRunAreNamed) {

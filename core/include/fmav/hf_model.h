@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "fmav/attend.h"
 #include "fmav/tensor.h"
 
 namespace fmav {
@@ -65,6 +66,17 @@ struct HfForward {
   std::vector<HostTensor> probs, q, k, v;
 };
 
+// Attention swapped into chosen layers: FMA (or a peer) on the layer's own q, k, v, causal,
+// with `weights` for learned or dense down-sampling (random_downsample_weights of the
+// config at the model's head dimension and the run's levels; none for average).
+struct HfSwap {
+  std::vector<int> layers;  // 0-based, distinct
+  AttendOptions options;    // method, and its FmaConfig / PeerOptions; causal is forced on
+  WeightSet weights;
+};
+// "4-11", "0,2,5" or "3" into layers in [0, layers); throws fmav::Error naming the text.
+std::vector<int> parse_layer_list(const std::string& text, std::int64_t layers);
+
 struct HfState;  // LibTorch parameters, inside core
 
 class HfModel {
@@ -76,9 +88,10 @@ class HfModel {
   const HfConfig& config() const { return m_config; }
   // Runs the model on ids (each < vocab; at most max_positions of them for gpt2). Throws
   // fmav::Error naming a bad id or length. with_maps: also fill probs, q, k, v.
-  HfForward forward(const std::vector<std::int64_t>& ids, bool with_maps) const;
-  // Scores the model on ids (at least 2 of them).
-  HfEval evaluate(const std::vector<std::int64_t>& ids) const;
+  // swap: attention replaced in those layers (the maps and q, k, v are still the model's).
+  HfForward forward(const std::vector<std::int64_t>& ids, bool with_maps, const HfSwap* swap = nullptr) const;
+  // Scores the model on ids (at least 2 of them), with attention swapped when swap is given.
+  HfEval evaluate(const std::vector<std::int64_t>& ids, const HfSwap* swap = nullptr) const;
 
  private:
   HfConfig m_config;
