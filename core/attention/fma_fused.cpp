@@ -15,9 +15,6 @@
 #include "fmav/error.h"
 
 namespace fmav {
-namespace {
-
-}  // namespace
 
 BlockSlots make_block_slots(const Levels& lv, const FmaConfig& config,
                             const std::vector<at::Tensor>& log_mult) {

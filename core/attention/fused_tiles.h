@@ -1,7 +1,8 @@
 #pragma once
 // Tile kernels of the fused CPU FMA: score tiles (Q K^T), probability-times-value tiles
 // (P V) and the softmax row loops. Each is compiled for AVX-512, AVX2+FMA and baseline
-// x86-64 (GCC target_clones) and the loader picks one per CPU, so any x86-64 runs them.
+// x86-64 (`#pragma GCC target` per instruction set, fused_tiles.cpp) and one is chosen at
+// start-up by __builtin_cpu_supports, so any x86-64 runs them.
 
 #include <cstdint>
 
