@@ -18,7 +18,7 @@ FMAV_APT_PACKAGES=(
   libimgui-dev libglfw3-dev libgl-dev libgl1-mesa-dri libglx-mesa0  # GUI: ImGui, GLFW, OpenGL/Mesa
   libstb-dev fonts-dejavu-core                                      # PNG export, UI font
   nlohmann-json3-dev libcli11-dev                                   # safetensors headers, CLI
-  libpcre2-dev                                                      # tokenizers' regexes
+  libpcre2-dev libutf8proc-dev                                      # tokenizers: regexes, Unicode normalizers
   libgtest-dev libgmock-dev                                         # tests
   xvfb xauth xdotool                                                # GUI tests: no display, real input
 )

@@ -1,13 +1,11 @@
-// Byte-level BPE from tokenizer.json (fmav/hf_tokenizer.h). PCRE2 does the pre-tokenizers'
-// Unicode regexes; the byte alphabet, the merges and the added tokens are written here.
-
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
+// Tokenizers from tokenizer.json (fmav/hf_tokenizer.h): the added tokens, the normalizer and
+// pre-tokenizer (hf_text.cpp), the model (BPE with its byte-level, byte-fallback and unk
+// variants; WordPiece; WordLevel) and the post-processor's special tokens, in the order and
+// with the rules of `tokenizers` 0.23 (docs/DESIGN.md §7.6).
 
 #include <algorithm>
 #include <filesystem>
-#include <limits>
-#include <map>
+#include <queue>
 #include <unordered_map>
 
 #include "fmav/error.h"
@@ -15,6 +13,7 @@
 #include "fmav/hf_tokenizer.h"
 #include "fmav/input.h"
 #include "fmav/tensor_io.h"
+#include "hf_text.h"
 #include "json_util.h"
 
 namespace fmav {
@@ -22,133 +21,432 @@ namespace {
 
 constexpr std::uint64_t kMaxTokenizerBytes = 256u << 20;
 constexpr int kMaxTokenizerDepth = 16;
-// GPT-2's pre-tokenizer (ByteLevel with use_regex), as `tokenizers` writes it.
-const char* const kGpt2Pattern =
-    R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
+constexpr std::int64_t kMaxId = 1 << 24;
 
-// UTF-8 of one code point.
-std::string utf8(std::uint32_t cp) {
-  std::string out;
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6)), out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xE0 | (cp >> 12)), out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
+// Where `text` stops being UTF-8 (overlong forms, surrogates and code points past U+10FFFF
+// included), or npos.
+std::size_t utf8_error(const std::string& text) {
+  for (std::size_t i = 0; i < text.size();) {
+    const auto b = static_cast<unsigned char>(text[i]);
+    std::size_t len = 0;
+    char32_t cp = 0, min = 0;
+    if (b < 0x80) {
+      ++i;
+      continue;
+    } else if ((b & 0xE0) == 0xC0) {
+      len = 2, cp = b & 0x1F, min = 0x80;
+    } else if ((b & 0xF0) == 0xE0) {
+      len = 3, cp = b & 0x0F, min = 0x800;
+    } else if ((b & 0xF8) == 0xF0) {
+      len = 4, cp = b & 0x07, min = 0x10000;
+    } else {
+      return i;
+    }
+    if (i + len > text.size()) return i;
+    for (std::size_t k = 1; k < len; ++k) {
+      const auto c = static_cast<unsigned char>(text[i + k]);
+      if ((c & 0xC0) != 0x80) return i;
+      cp = (cp << 6) | (c & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return i;
+    i += len;
   }
-  return out;
+  return std::string::npos;
 }
 
-// GPT-2's byte alphabet: printable bytes stand for themselves, the others for 256, 257, ...
-std::vector<std::string> byte_alphabet() {
-  std::vector<std::string> out(256);
-  std::uint32_t next = 256;
-  for (std::uint32_t b = 0; b < 256; ++b) {
-    const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174);
-    out[b] = utf8(printable ? b : next++);
-  }
-  return out;
+bool flag(const Json& j, const char* key, const std::string& where) {
+  if (!j.contains(key) || j.at(key).is_null()) return false;
+  FMAV_CHECK(j.at(key).is_boolean(), where, ".", key, " must be true or false");
+  return j.at(key).get<bool>();
 }
 
-// A compiled pattern, freed with it.
-struct Regex {
-  pcre2_code* code = nullptr;
-  pcre2_match_data* match = nullptr;
-  ~Regex() {
-    if (match != nullptr) pcre2_match_data_free(match);
-    if (code != nullptr) pcre2_code_free(code);
-  }
+std::string optional_text(const Json& j, const char* key, const std::string& where) {
+  if (!j.contains(key) || j.at(key).is_null()) return "";
+  FMAV_CHECK(j.at(key).is_string(), where, ".", key, " must be a string or null");
+  return j.at(key).get<std::string>();
+}
+
+std::uint64_t pair_key(std::int64_t a, std::int64_t b) {
+  return (static_cast<std::uint64_t>(a) << 32) | static_cast<std::uint64_t>(b);
+}
+
+struct AddedToken {
+  std::string content;
+  std::int64_t id;
+  bool normalized, lstrip, rstrip;
 };
 
-std::shared_ptr<Regex> compile(const std::string& pattern, const std::string& where) {
-  auto re = std::make_shared<Regex>();
-  int error = 0;
-  PCRE2_SIZE offset = 0;
-  re->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), PCRE2_UTF | PCRE2_UCP,
-                           &error, &offset, nullptr);
-  if (re->code == nullptr) {
-    PCRE2_UCHAR message[256];
-    pcre2_get_error_message(error, message, sizeof message);
-    throw Error(where + ": the pre-tokenizer's regex does not compile at offset " + std::to_string(offset) + ": " +
-                reinterpret_cast<const char*>(message));
-  }
-  re->match = pcre2_match_data_create_from_pattern(re->code, nullptr);
-  return re;
-}
-
-std::string pair_key(const std::string& a, const std::string& b) { return a + '\x01' + b; }
+// A stretch of text, or an added token's id.
+struct Segment {
+  std::string text;
+  std::int64_t id = -1;
+  bool at_start = false;
+};
 
 }  // namespace
 
 struct HfTokenizer::Impl {
-  std::unordered_map<std::string, std::int64_t> vocab;  // byte-level strings
-  std::vector<std::string> pieces;                      // id -> bytes
-  std::unordered_map<std::string, int> ranks;           // pair_key -> merge rank
-  std::vector<std::pair<std::string, std::int64_t>> added;  // literal text -> id, longest first
-  std::shared_ptr<Regex> split;                         // the pre-tokenizer's regex
-  bool ignore_merges = false;
-  std::vector<std::string> alphabet = byte_alphabet();
+  enum class Kind { bpe, word_piece, word_level } kind = Kind::bpe;
+  std::unordered_map<std::string, std::int64_t> vocab;
+  std::vector<std::string> pieces;  // id -> readable text (piece())
+  // BPE: (left, right) -> (rank, merged id).
+  std::unordered_map<std::uint64_t, std::pair<int, std::int64_t>> merges;
+  std::int64_t unk = -1;  // -1: no unk token
+  bool fuse_unk = false, byte_fallback = false, ignore_merges = false;
+  std::string prefix, suffix;  // BPE's continuing_subword_prefix, end_of_word_suffix; WordPiece's "##"
+  std::int64_t max_chars = 100;  // WordPiece's max_input_chars_per_word
+  std::int64_t byte_ids[256];    // <0xXX> (byte fallback), or -1
+  std::vector<AddedToken> added;
+  hf::Normalizer normalizer;
+  hf::PreTokenizer pre_tokenizer;
+  bool byte_level = false;
+  std::vector<std::int64_t> before, after;  // the post-processor's special tokens around the text
 
-  // BPE of one pre-token's bytes.
-  void bpe(const std::string& bytes, std::vector<std::int64_t>& out) const {
-    std::vector<std::string> symbols;
-    std::string word;
-    for (unsigned char b : bytes) symbols.push_back(alphabet[b]), word += alphabet[b];
-    if (ignore_merges) {
-      const auto whole = vocab.find(word);
-      if (whole != vocab.end()) {
-        out.push_back(whole->second);
-        return;
-      }
-    }
-    for (;;) {
-      int best = std::numeric_limits<int>::max();
-      std::size_t at = 0;
-      for (std::size_t i = 0; i + 1 < symbols.size(); ++i) {
-        const auto r = ranks.find(pair_key(symbols[i], symbols[i + 1]));
-        if (r != ranks.end() && r->second < best) best = r->second, at = i;
-      }
-      if (best == std::numeric_limits<int>::max()) break;
-      symbols[at] += symbols[at + 1];
-      symbols.erase(symbols.begin() + static_cast<std::ptrdiff_t>(at) + 1);
-    }
-    for (const std::string& s : symbols) {
-      const auto id = vocab.find(s);
-      FMAV_CHECK(id != vocab.end(), "tokenizer: the vocabulary lacks the piece \"", s, "\"");
-      out.push_back(id->second);
-    }
+  void bpe(const std::string& word, std::vector<std::int64_t>& out) const;
+  void word_piece(const std::string& word, std::vector<std::int64_t>& out) const;
+  void model(const std::string& word, std::vector<std::int64_t>& out) const {
+    if (word.empty()) return;
+    if (kind == Kind::bpe) return bpe(word, out);
+    if (kind == Kind::word_piece) return word_piece(word, out);
+    const auto id = vocab.find(word);
+    FMAV_CHECK(id != vocab.end() || unk >= 0, "tokenizer: \"", word, "\" is not in the vocabulary and there is no unk_token");
+    out.push_back(id != vocab.end() ? id->second : unk);
   }
-
-  // Pre-tokenizes a stretch without added tokens and encodes each piece.
-  void encode_plain(const std::string& text, std::vector<std::int64_t>& out) const {
-    PCRE2_SIZE start = 0;
-    while (start < text.size()) {
-      const int rc = pcre2_match(split->code, reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), start,
-                                 PCRE2_NO_UTF_CHECK, split->match, nullptr);
-      if (rc == PCRE2_ERROR_NOMATCH) {
-        bpe(text.substr(start), out);  // the gap after the last match is a piece of its own
-        return;
-      }
-      FMAV_CHECK(rc > 0, "tokenizer: the regex failed (PCRE2 error ", rc, ")");
-      const PCRE2_SIZE* span = pcre2_get_ovector_pointer(split->match);
-      if (span[0] > start) bpe(text.substr(start, span[0] - start), out);  // "Isolated": gaps are pieces
-      if (span[1] > span[0]) {
-        bpe(text.substr(span[0], span[1] - span[0]), out);
-        start = span[1];
-      } else {
-        // An empty match: step over one character.
-        std::size_t next = span[0] + 1;
-        while (next < text.size() && (static_cast<unsigned char>(text[next]) & 0xC0) == 0x80) ++next;
-        if (next > span[0]) bpe(text.substr(span[0], next - span[0]), out);
-        start = next;
-      }
-    }
-  }
+  std::vector<Segment> split_added(const std::vector<Segment>& in, bool normalized) const;
 };
 
-HfTokenizer HfTokenizer::load(const std::string& path) {
-  const std::string text = read_file_bytes(path, kMaxTokenizerBytes);
+// ---- models ----
+
+// BPE of one pre-token: characters (or <0xXX> bytes, or unk) merged by rank, lowest first,
+// leftmost among equals, as tokenizers' Word::merge_all.
+void HfTokenizer::Impl::bpe(const std::string& word, std::vector<std::int64_t>& out) const {
+  if (ignore_merges) {
+    const auto whole = vocab.find(word);
+    if (whole != vocab.end()) return out.push_back(whole->second);
+  }
+  struct Symbol {
+    std::int64_t id;
+    int prev, next;
+    bool alive;
+  };
+  std::vector<Symbol> symbols;
+  const auto add = [&](std::int64_t id) {
+    const int n = static_cast<int>(symbols.size());
+    if (n > 0) symbols.back().next = n;
+    symbols.push_back({id, n - 1, -1, true});
+  };
+  std::int64_t pending_unk = -1;
+  for (std::size_t i = 0; i < word.size();) {
+    const std::size_t len = hf::char_length(static_cast<unsigned char>(word[i]));
+    std::string s = word.substr(i, len);
+    if (i > 0) s = prefix + s;
+    if (i + len >= word.size()) s += suffix;
+    i += len;
+    const auto id = vocab.find(s);
+    if (id != vocab.end()) {
+      if (pending_unk >= 0) add(pending_unk), pending_unk = -1;
+      add(id->second);
+      continue;
+    }
+    if (byte_fallback && std::all_of(s.begin(), s.end(), [&](char b) { return byte_ids[static_cast<unsigned char>(b)] >= 0; })) {
+      for (unsigned char b : s) add(byte_ids[b]);  // tokenizers leaves a pending unk for later
+      continue;
+    }
+    if (unk < 0) continue;  // no unk token: the character is dropped, as tokenizers does
+    if (pending_unk >= 0 && !fuse_unk) add(pending_unk);
+    pending_unk = unk;
+  }
+  if (pending_unk >= 0) add(pending_unk);
+
+  struct Merge {
+    int rank, pos;
+    std::int64_t id;
+    bool operator<(const Merge& o) const { return rank != o.rank ? rank > o.rank : pos > o.pos; }
+  };
+  std::priority_queue<Merge> queue;
+  const auto consider = [&](int pos) {
+    const int next = symbols[pos].next;
+    if (next < 0) return;
+    const auto m = merges.find(pair_key(symbols[pos].id, symbols[next].id));
+    if (m != merges.end()) queue.push({m->second.first, pos, m->second.second});
+  };
+  for (int i = 0; i + 1 < static_cast<int>(symbols.size()); ++i) consider(i);
+  while (!queue.empty()) {
+    const Merge top = queue.top();
+    queue.pop();
+    Symbol& left = symbols[top.pos];
+    if (!left.alive || left.next < 0) continue;
+    const auto m = merges.find(pair_key(left.id, symbols[left.next].id));
+    if (m == merges.end() || m->second.second != top.id) continue;  // stale: a neighbour merged first
+    Symbol& right = symbols[left.next];
+    left.id = top.id, left.next = right.next, right.alive = false;
+    if (left.next >= 0) symbols[left.next].prev = top.pos;
+    if (left.prev >= 0) consider(left.prev);
+    consider(top.pos);
+  }
+  for (const Symbol& s : symbols) {
+    if (s.alive) out.push_back(s.id);
+  }
+}
+
+// WordPiece: the longest vocabulary prefix, then "##" pieces; a word that does not split
+// entirely, or is longer than max_input_chars_per_word, is one unk.
+void HfTokenizer::Impl::word_piece(const std::string& word, std::vector<std::int64_t>& out) const {
+  if (static_cast<std::int64_t>(hf::code_points(word).size()) > max_chars) return out.push_back(unk);
+  std::vector<std::int64_t> pieces_of_word;
+  for (std::size_t start = 0; start < word.size();) {
+    std::size_t end = word.size();
+    std::int64_t found = -1;
+    while (start < end) {
+      const std::string sub = (start > 0 ? prefix : "") + word.substr(start, end - start);
+      const auto id = vocab.find(sub);
+      if (id != vocab.end()) {
+        found = id->second;
+        break;
+      }
+      do --end; while (end > start && (static_cast<unsigned char>(word[end]) & 0xC0) == 0x80);
+    }
+    if (found < 0) return out.push_back(unk);
+    pieces_of_word.push_back(found);
+    start = end;
+  }
+  out.insert(out.end(), pieces_of_word.begin(), pieces_of_word.end());
+}
+
+// ---- added tokens ----
+
+// Splits the stretches of `in` at the added tokens (those matched before normalization, or
+// after it): leftmost match first, the longest at a position; lstrip/rstrip take the
+// whitespace beside a token with it.
+std::vector<Segment> HfTokenizer::Impl::split_added(const std::vector<Segment>& in, bool normalized) const {
+  std::vector<const AddedToken*> tokens;
+  for (const AddedToken& t : added) {
+    if (t.normalized == normalized) tokens.push_back(&t);
+  }
+  std::vector<Segment> out;
+  for (const Segment& seg : in) {
+    if (seg.id >= 0 || tokens.empty()) {
+      out.push_back(seg);
+      continue;
+    }
+    const std::string& text = seg.text;
+    std::vector<std::size_t> next(tokens.size(), 0);  // each token's next occurrence, cached
+    std::vector<bool> searched(tokens.size(), false);
+    std::size_t begin = 0;
+    while (begin <= text.size()) {
+      std::size_t hit = std::string::npos;
+      const AddedToken* which = nullptr;
+      for (std::size_t k = 0; k < tokens.size(); ++k) {
+        if (!searched[k] || (next[k] != std::string::npos && next[k] < begin)) {
+          next[k] = text.find(tokens[k]->content, begin), searched[k] = true;
+        }
+        if (next[k] != std::string::npos &&
+            (next[k] < hit || (next[k] == hit && tokens[k]->content.size() > which->content.size()))) {
+          hit = next[k], which = tokens[k];
+        }
+      }
+      std::size_t start = hit == std::string::npos ? text.size() : hit, stop = start;
+      if (which != nullptr) {
+        stop = hit + which->content.size();
+        if (which->lstrip) {
+          while (start > begin) {
+            std::size_t c = start - 1;
+            while (c > begin && (static_cast<unsigned char>(text[c]) & 0xC0) == 0x80) --c;
+            if (!hf::is_whitespace(hf::code_points(text.substr(c, start - c))[0])) break;
+            start = c;
+          }
+        }
+        if (which->rstrip) {
+          while (stop < text.size()) {
+            const std::size_t len = hf::char_length(static_cast<unsigned char>(text[stop]));
+            if (!hf::is_whitespace(hf::code_points(text.substr(stop, len))[0])) break;
+            stop += len;
+          }
+        }
+      }
+      if (start > begin) out.push_back({text.substr(begin, start - begin), -1, seg.at_start && begin == 0});
+      if (which == nullptr) break;
+      out.push_back({"", which->id, false});
+      begin = stop;
+      if (begin == text.size()) break;
+    }
+  }
+  return out;
+}
+
+// ---- reading tokenizer.json ----
+
+namespace {
+
+void read_model(HfTokenizer::Impl& m, const Json& model, const std::string& path) {
+  const std::string where = path + ": model";
+  const std::string type = model.contains("type") && model.at("type").is_string() ? model.at("type").get<std::string>() : "?";
+  FMAV_CHECK(model.contains("vocab") && model.at("vocab").is_object(), where, ".vocab must be an object");
+  for (const auto& [piece, id] : model.at("vocab").items()) {
+    FMAV_CHECK(id.is_number_integer() && id.get<std::int64_t>() >= 0 && id.get<std::int64_t>() < kMaxId, where,
+               ".vocab: the id of \"", piece, "\" must be an integer in [0, 2^24)");
+    m.vocab[piece] = id.get<std::int64_t>();
+  }
+  const std::string unk = optional_text(model, "unk_token", where);
+  if (!unk.empty()) {
+    const auto id = m.vocab.find(unk);
+    FMAV_CHECK(id != m.vocab.end(), where, ".unk_token \"", unk, "\" is not in the vocabulary");
+    m.unk = id->second;
+  }
+  if (type == "WordPiece") {
+    m.kind = HfTokenizer::Impl::Kind::word_piece;
+    FMAV_CHECK(m.unk >= 0, where, ".unk_token is needed by WordPiece");
+    m.prefix = model.contains("continuing_subword_prefix") ? optional_text(model, "continuing_subword_prefix", where) : "##";
+    if (model.contains("max_input_chars_per_word")) {
+      m.max_chars = json_int(model, "max_input_chars_per_word", 0, kMaxId, where);
+    }
+    return;
+  }
+  if (type == "WordLevel") {
+    m.kind = HfTokenizer::Impl::Kind::word_level;
+    return;
+  }
+  FMAV_CHECK(type == "BPE", where, ".type \"", type, "\" is not supported (BPE, WordPiece, WordLevel)");
+  FMAV_CHECK(!model.contains("dropout") || model.at("dropout").is_null() ||
+                 (model.at("dropout").is_number() && model.at("dropout").get<double>() == 0.0),
+             where, ".dropout: BPE dropout is random and not supported");
+  m.fuse_unk = flag(model, "fuse_unk", where);
+  m.byte_fallback = flag(model, "byte_fallback", where);
+  m.ignore_merges = flag(model, "ignore_merges", where);
+  m.prefix = optional_text(model, "continuing_subword_prefix", where);
+  m.suffix = optional_text(model, "end_of_word_suffix", where);
+  for (int b = 0; b < 256; ++b) {
+    char name[8];
+    std::snprintf(name, sizeof name, "<0x%02X>", b);
+    const auto id = m.vocab.find(name);
+    m.byte_ids[b] = id != m.vocab.end() ? id->second : -1;
+  }
+  FMAV_CHECK(model.contains("merges") && model.at("merges").is_array(), where, ".merges must be an array");
+  int rank = 0;
+  for (const Json& merge : model.at("merges")) {
+    std::string a, b;
+    if (merge.is_string()) {  // older files: "a b"
+      const std::string s = merge.get<std::string>();
+      const std::size_t space = s.find(' ');
+      FMAV_CHECK(space != std::string::npos, where, ".merges[", rank, "] \"", s, "\" is not two pieces");
+      a = s.substr(0, space), b = s.substr(space + 1);
+    } else {
+      FMAV_CHECK(merge.is_array() && merge.size() == 2 && merge[0].is_string() && merge[1].is_string(), where,
+                 ".merges[", rank, "] must be \"a b\" or [a, b]");
+      a = merge[0].get<std::string>(), b = merge[1].get<std::string>();
+    }
+    const auto ia = m.vocab.find(a), ib = m.vocab.find(b);
+    const std::size_t cut = m.prefix.empty() || b.compare(0, m.prefix.size(), m.prefix) != 0 ? 0 : m.prefix.size();
+    const auto joined = m.vocab.find(a + b.substr(cut));
+    FMAV_CHECK(ia != m.vocab.end() && ib != m.vocab.end() && joined != m.vocab.end(), where, ".merges[", rank, "]: \"",
+               a, "\" + \"", b, "\" names a piece that is not in the vocabulary");
+    m.merges.emplace(pair_key(ia->second, ib->second), std::make_pair(rank, joined->second));
+    ++rank;
+  }
+}
+
+void read_added(HfTokenizer::Impl& m, const Json& j, const std::string& path) {
+  if (!j.contains("added_tokens") || j.at("added_tokens").is_null()) return;
+  FMAV_CHECK(j.at("added_tokens").is_array(), path, ": added_tokens must be an array");
+  for (std::size_t i = 0; i < j.at("added_tokens").size(); ++i) {
+    const Json& t = j.at("added_tokens")[i];
+    const std::string where = path + ": added_tokens[" + std::to_string(i) + "]";
+    FMAV_CHECK(t.is_object(), where, " must be an object");
+    AddedToken a{json_string(t, "content", where), json_int(t, "id", 0, kMaxId - 1, where), false, false, false};
+    FMAV_CHECK(!a.content.empty(), where, ".content is empty");
+    FMAV_CHECK(!flag(t, "single_word", where), where, ".single_word is not supported");
+    a.normalized = flag(t, "normalized", where), a.lstrip = flag(t, "lstrip", where), a.rstrip = flag(t, "rstrip", where);
+    if (a.normalized && m.normalizer) m.normalizer(a.content);  // matched in normalized text
+    if (!a.content.empty()) m.added.push_back(a);
+  }
+}
+
+// The special tokens the post-processor puts around the text (add_special_tokens=true).
+void read_post(HfTokenizer::Impl& m, const Json& p, const std::string& where) {
+  if (p.is_null()) return;
+  FMAV_CHECK(p.is_object() && p.contains("type") && p.at("type").is_string(), where, ".type must be a string");
+  const std::string type = p.at("type").get<std::string>();
+  const auto token = [&](const char* key) {
+    FMAV_CHECK(p.contains(key) && p.at(key).is_array() && p.at(key).size() == 2 && p.at(key)[1].is_number_integer(),
+               where, ".", key, " must be [token, id]");
+    return p.at(key)[1].get<std::int64_t>();
+  };
+  if (type == "ByteLevel") return;  // offsets only
+  if (type == "BertProcessing" || type == "RobertaProcessing") {
+    m.before.insert(m.before.begin(), token("cls"));
+    m.after.push_back(token("sep"));
+  } else if (type == "TemplateProcessing") {
+    FMAV_CHECK(p.contains("single") && p.at("single").is_array(), where, ".single must be an array");
+    FMAV_CHECK(p.contains("special_tokens") && p.at("special_tokens").is_object(), where,
+               ".special_tokens must be an object");
+    std::vector<std::int64_t> before, after;
+    bool seen_text = false;
+    for (const Json& item : p.at("single")) {
+      if (item.is_object() && item.contains("Sequence")) {
+        FMAV_CHECK(!seen_text, where, ".single names the text twice");
+        seen_text = true;
+        continue;
+      }
+      FMAV_CHECK(item.is_object() && item.contains("SpecialToken") && item.at("SpecialToken").contains("id") &&
+                     item.at("SpecialToken").at("id").is_string(),
+                 where, ".single: an item must be {\"Sequence\": ...} or {\"SpecialToken\": {\"id\": ...}}");
+      const std::string name = item.at("SpecialToken").at("id").get<std::string>();
+      const Json& specials = p.at("special_tokens");
+      FMAV_CHECK(specials.contains(name) && specials.at(name).contains("ids") && specials.at(name).at("ids").is_array(),
+                 where, ".special_tokens lacks \"", name, "\" with its ids");
+      for (const Json& id : specials.at(name).at("ids")) {
+        FMAV_CHECK(id.is_number_integer(), where, ".special_tokens.", name, ".ids must be integers");
+        (seen_text ? after : before).push_back(id.get<std::int64_t>());
+      }
+    }
+    m.before.insert(m.before.begin(), before.begin(), before.end());
+    m.after.insert(m.after.end(), after.begin(), after.end());
+  } else if (type == "Sequence") {
+    FMAV_CHECK(p.contains("processors") && p.at("processors").is_array(), where, ".processors must be an array");
+    for (std::size_t i = 0; i < p.at("processors").size(); ++i) {
+      read_post(m, p.at("processors")[i], where + ".processors[" + std::to_string(i) + "]");
+    }
+  } else {
+    throw Error(where + ": post-processor \"" + type +
+                "\" is not supported (TemplateProcessing, BertProcessing, RobertaProcessing, ByteLevel, Sequence)");
+  }
+}
+
+// What piece() shows for a vocabulary entry: bytes back from GPT-2's alphabet, <0xXX> as its
+// byte, ▁ as a space, a WordPiece continuation without its prefix.
+std::string readable(const HfTokenizer::Impl& m, const std::string& piece) {
+  if (m.byte_level) {
+    static const std::unordered_map<std::string, char> byte_of = [] {
+      std::unordered_map<std::string, char> out;
+      for (int b = 0; b < 256; ++b) out[hf::byte_alphabet()[b]] = static_cast<char>(b);
+      return out;
+    }();
+    std::string out;
+    for (std::size_t i = 0; i < piece.size();) {
+      const std::size_t len = hf::char_length(static_cast<unsigned char>(piece[i]));
+      const auto b = byte_of.find(piece.substr(i, len));
+      out += b != byte_of.end() ? std::string(1, b->second) : piece.substr(i, len);
+      i += len;
+    }
+    return out;
+  }
+  unsigned value = 0;
+  if (m.byte_fallback && piece.size() == 6 && std::sscanf(piece.c_str(), "<0x%2X>", &value) == 1) {
+    return std::string(1, static_cast<char>(value));
+  }
+  std::string out = piece;
+  if (m.kind == HfTokenizer::Impl::Kind::word_piece && out.size() > m.prefix.size() && !m.prefix.empty() &&
+      out.compare(0, m.prefix.size(), m.prefix) == 0) {
+    out.erase(0, m.prefix.size());
+  }
+  for (std::size_t at; (at = out.find("\xE2\x96\x81")) != std::string::npos;) out.replace(at, 3, " ");
+  return out;
+}
+
+}  // namespace
+
+HfTokenizer HfTokenizer::parse(const std::string& text, const std::string& path) {
+  FMAV_CHECK(text.size() <= kMaxTokenizerBytes, path, ": larger than ", kMaxTokenizerBytes, " bytes");
   FMAV_CHECK(json_depth(text.data(), text.size(), kMaxTokenizerDepth) <= kMaxTokenizerDepth, path,
              ": nested deeper than ", kMaxTokenizerDepth);
   Json j;
@@ -158,134 +456,57 @@ HfTokenizer HfTokenizer::load(const std::string& path) {
     throw Error(path + ": not JSON: " + e.what());
   }
   FMAV_CHECK(j.is_object() && j.contains("model") && j.at("model").is_object(), path, ": no \"model\" object");
+  FMAV_CHECK(!j.contains("truncation") || j.at("truncation").is_null(), path,
+             ": truncation is not supported (it would cut the text)");
+  FMAV_CHECK(!j.contains("padding") || j.at("padding").is_null(), path, ": padding is not supported");
   auto impl = std::make_shared<Impl>();
-  const Json& model = j.at("model");
-  const std::string type = model.contains("type") && model.at("type").is_string() ? model.at("type").get<std::string>()
-                                                                                   : "?";
-  FMAV_CHECK(type == "BPE", path, ": model type \"", type, "\" is not supported yet (byte-level BPE only)");
-  FMAV_CHECK(!model.contains("byte_fallback") || !model.at("byte_fallback").is_boolean() ||
-                 !model.at("byte_fallback").get<bool>(),
-             path, ": BPE with byte_fallback (SentencePiece-style) is not supported yet");
-  impl->ignore_merges = model.contains("ignore_merges") && model.at("ignore_merges").is_boolean() &&
-                        model.at("ignore_merges").get<bool>();
-  FMAV_CHECK(!j.contains("normalizer") || j.at("normalizer").is_null(), path,
-             ": normalizers are not supported yet (this one is ", j.at("normalizer").value("type", "?"), ")");
-  // The vocabulary and the pieces' bytes (the byte alphabet read back).
-  FMAV_CHECK(model.contains("vocab") && model.at("vocab").is_object(), path, ": model.vocab must be an object");
-  std::unordered_map<std::string, unsigned char> byte_of;
-  for (int b = 0; b < 256; ++b) byte_of[impl->alphabet[b]] = static_cast<unsigned char>(b);
-  const auto bytes_of = [&](const std::string& s) {
-    std::string out;
-    for (std::size_t i = 0; i < s.size();) {
-      std::size_t len = 1;
-      while (i + len < s.size() && (static_cast<unsigned char>(s[i + len]) & 0xC0) == 0x80) ++len;
-      const auto b = byte_of.find(s.substr(i, len));
-      out += b != byte_of.end() ? std::string(1, static_cast<char>(b->second)) : s.substr(i, len);
-      i += len;
-    }
-    return out;
-  };
-  for (const auto& [piece, id] : model.at("vocab").items()) {
-    FMAV_CHECK(id.is_number_integer() && id.get<std::int64_t>() >= 0 && id.get<std::int64_t>() < (1 << 24), path,
-               ": vocab id of \"", piece, "\" must be an integer in [0, 2^24)");
-    impl->vocab[piece] = id.get<std::int64_t>();
+  read_model(*impl, j.at("model"), path);
+  impl->normalizer = hf::parse_normalizer(j.value("normalizer", Json()), path + ": normalizer");
+  impl->pre_tokenizer = hf::parse_pre_tokenizer(j.value("pre_tokenizer", Json()), path + ": pre_tokenizer",
+                                                impl->byte_level);
+  if (j.contains("decoder") && j.at("decoder").is_object()) {  // GPT-2's alphabet decoded without a ByteLevel step
+    impl->byte_level = impl->byte_level || j.at("decoder").value("type", "") == "ByteLevel";
   }
-  const auto set_piece = [&](std::int64_t id, const std::string& bytes) {
-    if (static_cast<std::int64_t>(impl->pieces.size()) <= id) impl->pieces.resize(id + 1);
-    impl->pieces[id] = bytes;
-  };
-  for (const auto& [piece, id] : impl->vocab) set_piece(id, bytes_of(piece));
-  FMAV_CHECK(model.contains("merges") && model.at("merges").is_array(), path, ": model.merges must be an array");
-  int rank = 0;
-  for (const Json& m : model.at("merges")) {
-    std::string a, b;
-    if (m.is_string()) {  // older files: "a b"
-      const std::string s = m.get<std::string>();
-      const std::size_t space = s.find(' ');
-      FMAV_CHECK(space != std::string::npos, path, ": merge \"", s, "\" is not two pieces");
-      a = s.substr(0, space), b = s.substr(space + 1);
-    } else {
-      FMAV_CHECK(m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string(), path,
-                 ": a merge must be \"a b\" or [a, b]");
-      a = m[0].get<std::string>(), b = m[1].get<std::string>();
-    }
-    impl->ranks.emplace(pair_key(a, b), rank++);
-  }
-  // Added (special) tokens: matched literally, longest first.
-  if (j.contains("added_tokens") && j.at("added_tokens").is_array()) {
-    for (const Json& t : j.at("added_tokens")) {
-      FMAV_CHECK(t.is_object() && t.contains("content") && t.at("content").is_string() && t.contains("id") &&
-                     t.at("id").is_number_integer(),
-                 path, ": an added token needs \"content\" and \"id\"");
-      const std::string content = t.at("content").get<std::string>();
-      FMAV_CHECK(!content.empty(), path, ": an added token is empty");
-      impl->added.emplace_back(content, t.at("id").get<std::int64_t>());
-      set_piece(t.at("id").get<std::int64_t>(), content);
-    }
-    std::sort(impl->added.begin(), impl->added.end(),
-              [](const auto& x, const auto& y) { return x.first.size() > y.first.size(); });
-  }
-  // The pre-tokenizer: ByteLevel (GPT-2's regex, or none), or Split(regex) then ByteLevel.
-  FMAV_CHECK(j.contains("pre_tokenizer") && j.at("pre_tokenizer").is_object(), path, ": no pre_tokenizer");
-  const Json& pre = j.at("pre_tokenizer");
-  const std::string pre_type = pre.value("type", "?");
-  std::string pattern;
-  const auto byte_level = [&](const Json& p) {
-    FMAV_CHECK(!p.value("add_prefix_space", false), path, ": ByteLevel with add_prefix_space is not supported yet");
-    return p.value("use_regex", true);
-  };
-  if (pre_type == "ByteLevel") {
-    pattern = byte_level(pre) ? kGpt2Pattern : "(?s).+";
-  } else if (pre_type == "Sequence" && pre.contains("pretokenizers") && pre.at("pretokenizers").is_array() &&
-             pre.at("pretokenizers").size() == 2) {
-    const Json& split = pre.at("pretokenizers")[0];
-    const Json& last = pre.at("pretokenizers")[1];
-    FMAV_CHECK(split.value("type", "") == "Split" && last.value("type", "") == "ByteLevel" && !byte_level(last), path,
-               ": pre_tokenizer Sequence must be Split then ByteLevel without its regex");
-    FMAV_CHECK(split.value("behavior", "") == "Isolated" && !split.value("invert", false), path,
-               ": Split must be behavior Isolated, invert false");
-    FMAV_CHECK(split.contains("pattern") && split.at("pattern").contains("Regex") &&
-                   split.at("pattern").at("Regex").is_string(),
-               path, ": Split needs a pattern {\"Regex\": ...}");
-    pattern = split.at("pattern").at("Regex").get<std::string>();
-  } else {
-    throw Error(path + ": pre_tokenizer \"" + pre_type + "\" is not supported yet (ByteLevel, or Split + ByteLevel)");
-  }
-  impl->split = compile(pattern, path);
+  read_added(*impl, j, path);
+  read_post(*impl, j.value("post_processor", Json()), path + ": post_processor");
+  std::int64_t size = 0;
+  for (const auto& [piece, id] : impl->vocab) size = std::max(size, id + 1);
+  for (const AddedToken& a : impl->added) size = std::max(size, a.id + 1);
+  impl->pieces.resize(static_cast<std::size_t>(size));
+  for (const auto& [piece, id] : impl->vocab) impl->pieces[id] = readable(*impl, piece);
+  for (const AddedToken& a : impl->added) impl->pieces[a.id] = a.content;
+  for (std::int64_t id : impl->before) FMAV_CHECK(id >= 0 && id < size, path, ": post_processor names id ", id, " outside the vocabulary");
+  for (std::int64_t id : impl->after) FMAV_CHECK(id >= 0 && id < size, path, ": post_processor names id ", id, " outside the vocabulary");
   HfTokenizer out;
   out.m_impl = impl;
   return out;
 }
 
-std::vector<std::int64_t> HfTokenizer::encode(const std::string& text) const {
-  // Valid UTF-8 first, so the regex may skip its own check and a bad byte is named.
-  {
-    auto re = compile(".", "utf8 check");
-    const int rc = pcre2_match(re->code, reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), 0, 0, re->match,
-                               nullptr);
-    if (rc < 0 && rc != PCRE2_ERROR_NOMATCH) {
-      throw Error("the text is not UTF-8 at byte " + std::to_string(pcre2_get_startchar(re->match)));
-    }
-  }
+HfTokenizer HfTokenizer::load(const std::string& path) { return parse(read_file_bytes(path, kMaxTokenizerBytes), path); }
+
+std::vector<std::int64_t> HfTokenizer::encode(const std::string& text, bool add_special_tokens) const {
+  const std::size_t bad = utf8_error(text);
+  FMAV_CHECK(bad == std::string::npos, "the text is not UTF-8 at byte ", bad);
   const Impl& m = *m_impl;
-  std::vector<std::int64_t> out;
-  std::size_t begin = 0;
-  while (begin < text.size()) {
-    // The next added token, leftmost (longest at a position).
-    std::size_t hit = std::string::npos;
-    const std::pair<std::string, std::int64_t>* which = nullptr;
-    for (const auto& a : m.added) {
-      const std::size_t at = text.find(a.first, begin);
-      if (at != std::string::npos && (at < hit || (at == hit && a.first.size() > which->first.size()))) {
-        hit = at, which = &a;
-      }
-    }
-    const std::size_t end = hit == std::string::npos ? text.size() : hit;
-    if (end > begin) m.encode_plain(text.substr(begin, end - begin), out);
-    if (which == nullptr) break;
-    out.push_back(which->second);
-    begin = hit + which->first.size();
+  std::vector<std::int64_t> out = add_special_tokens ? m.before : std::vector<std::int64_t>();
+  // Added tokens in the raw text; the stretches between them normalized, then the added
+  // tokens matched in normalized text; then pre-tokens, then the model.
+  std::vector<Segment> segments = m.split_added({{text, -1, true}}, false);
+  for (Segment& s : segments) {
+    if (s.id < 0 && m.normalizer) m.normalizer(s.text);
   }
+  segments = m.split_added(segments, true);
+  for (const Segment& s : segments) {
+    if (s.id >= 0) {
+      out.push_back(s.id);
+      continue;
+    }
+    if (s.text.empty()) continue;
+    std::vector<hf::Piece> pieces{{s.text, s.at_start}};
+    if (m.pre_tokenizer) m.pre_tokenizer(pieces);
+    for (const hf::Piece& p : pieces) m.model(p.text, out);
+  }
+  if (add_special_tokens) out.insert(out.end(), m.after.begin(), m.after.end());
   return out;
 }
 
@@ -294,6 +515,8 @@ std::string HfTokenizer::piece(std::int64_t id) const {
              " is outside the tokenizer's vocabulary [0, ", m_impl->pieces.size(), ")");
   return m_impl->pieces[static_cast<std::size_t>(id)];
 }
+
+std::int64_t HfTokenizer::vocab_size() const { return static_cast<std::int64_t>(m_impl->pieces.size()); }
 
 std::vector<std::int64_t> hf_input_ids(const std::string& folder, const std::string& ids_path,
                                        const std::string& text_path, std::int64_t max_tokens) {
@@ -310,7 +533,5 @@ std::vector<std::int64_t> hf_input_ids(const std::string& folder, const std::str
   if (max_tokens > 0 && static_cast<std::int64_t>(ids.size()) > max_tokens) ids.resize(static_cast<std::size_t>(max_tokens));
   return ids;
 }
-
-std::int64_t HfTokenizer::vocab_size() const { return static_cast<std::int64_t>(m_impl->pieces.size()); }
 
 }  // namespace fmav

@@ -12,7 +12,6 @@ import sys
 
 import torch
 import transformers
-from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 from safetensors.torch import save_file
 
 N = 40  # tokens of the reference input
@@ -43,30 +42,10 @@ def families():
             "mistral": (mistral, torch.float16)}
 
 
-# A text with what tokenizers get wrong: accents, CJK, emoji with modifiers, runs of spaces,
-# tabs and newlines, digits, contractions, a special token inside.
-TEXT = ("Hello  world!\n\n  It's 2026: café, naïve, Ærøskøbing; 東京タワー, 🙂👍🏽 — \"quotes\"\t\ttabs\r\n"
-        "and   runs   of spaces...  I'LL  we've 1234567 x<|endoftext|>y  <|begin_of_text|> end \u00a0nbsp")
-LLAMA3_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|"
-                  r"\s*[\r\n]+|\s+(?!\S)|\s+")
-
-
-def train_tokenizers(corpus):
-    """Byte-level BPE tokenizers trained on the project's corpus: GPT-2's pre-tokenizer, and
-    Llama 3's (a Split regex, then bytes; ignore_merges)."""
-    alphabet = pre_tokenizers.ByteLevel.alphabet()
-    gpt2 = Tokenizer(models.BPE())
-    gpt2.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    gpt2.decoder = decoders.ByteLevel()
-    gpt2.train_from_iterator([corpus], trainers.BpeTrainer(vocab_size=320, initial_alphabet=alphabet,
-                                                           special_tokens=["<|endoftext|>"]))
-    llama3 = Tokenizer(models.BPE(ignore_merges=True))
-    llama3.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(LLAMA3_PATTERN), behavior="isolated", invert=False),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
-    llama3.train_from_iterator([corpus], trainers.BpeTrainer(vocab_size=320, initial_alphabet=alphabet,
-                                                             special_tokens=["<|begin_of_text|>", "<|endoftext|>"]))
-    return {"gpt2": gpt2, "llama": llama3}
+# The byte-level tokenizers and the text they are checked on come from make_hf_tokenizers.py
+# (test_hf_tokenizer checks every kind); gpt2 and llama get theirs beside the model.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_hf_tokenizers import TEXT, train_byte_level as train_tokenizers  # noqa: E402
 
 
 def main(out):

@@ -159,29 +159,6 @@ TEST_F(HfModel, TheCliScoresAndInspectsIt) {
   EXPECT_NE(no_tok_text.find("has no tokenizer.json: give token ids with --ids"), std::string::npos) << no_tok_text;
 }
 
-// Byte-level BPE against `tokenizers` on a text with accents, CJK, emoji, whitespace runs,
-// contractions and special tokens inside: GPT-2's pre-tokenizer and Llama 3's.
-TEST_F(HfModel, TokenizersMatchTheReference) {
-  for (const char* name : {"gpt2", "llama"}) {
-    const fmav::HfTokenizer tok = fmav::HfTokenizer::load(model(name) + "/tokenizer.json");
-    const std::string text = fmav::read_file_bytes(model(name) + "/tokenizer_text.txt", 1 << 20);
-    const std::vector<std::int64_t> want =
-        ids_of(fmav::read_safetensors(model(name) + "/tokenizer_ids.safetensors").at("ids"));
-    const std::vector<std::int64_t> got = tok.encode(text);
-    EXPECT_EQ(got, want) << name;
-    std::string joined;  // the pieces give the text back, byte for byte
-    for (std::int64_t id : got) joined += tok.piece(id);
-    EXPECT_EQ(joined, text) << name;
-  }
-  const fmav::HfTokenizer tok = fmav::HfTokenizer::load(model("gpt2") + "/tokenizer.json");
-  EXPECT_TRUE(tok.encode("").empty());
-  expect_error([&] { tok.encode(std::string("ok \xff bad")); }, "the text is not UTF-8 at byte 3");
-  expect_error([&] { tok.piece(100000); }, "token id 100000 is outside the tokenizer's vocabulary");
-  const std::string bad = dir() + "/tokenizer_bad.json";
-  std::ofstream(bad) << R"({"model": {"type": "Unigram", "vocab": []}})";
-  expect_error([&] { fmav::HfTokenizer::load(bad); }, "model type \"Unigram\" is not supported yet");
-}
-
 // Attention swapped into layers: full attention (and FMA whose near field covers all N
 // tokens, §2.8) give the model's own logits; FMA with small blocks changes them.
 TEST_F(HfModel, SwappedAttentionIsExactWhereItShouldBe) {
