@@ -4,6 +4,7 @@
 // with the rules of `tokenizers` 0.23 (docs/DESIGN.md §7.6).
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <queue>
 #include <unordered_map>
@@ -95,6 +96,7 @@ struct HfTokenizer::Impl {
   bool fuse_unk = false, byte_fallback = false, ignore_merges = false;
   std::string prefix, suffix;  // BPE's continuing_subword_prefix, end_of_word_suffix; WordPiece's "##"
   std::int64_t max_chars = 100;  // WordPiece's max_input_chars_per_word
+  std::size_t longest = 0;       // bytes of the longest vocabulary entry (WordPiece's search)
   std::int64_t byte_ids[256];    // <0xXX> (byte fallback), or -1
   std::vector<AddedToken> added;
   hf::Normalizer normalizer;
@@ -195,7 +197,10 @@ void HfTokenizer::Impl::word_piece(const std::string& word, std::vector<std::int
   if (static_cast<std::int64_t>(hf::code_points(word).size()) > max_chars) return out.push_back(unk);
   std::vector<std::int64_t> pieces_of_word;
   for (std::size_t start = 0; start < word.size();) {
-    std::size_t end = word.size();
+    // No entry is longer than `longest`: start the search there, not at the word's end
+    // (the same result, without a quadratic search on a long word).
+    std::size_t end = std::min(word.size(), start + longest);
+    while (end < word.size() && (static_cast<unsigned char>(word[end]) & 0xC0) == 0x80) ++end;
     std::int64_t found = -1;
     while (start < end) {
       const std::string sub = (start > 0 ? prefix : "") + word.substr(start, end - start);
@@ -286,6 +291,7 @@ void read_model(HfTokenizer::Impl& m, const Json& model, const std::string& path
     FMAV_CHECK(id.is_number_integer() && id.get<std::int64_t>() >= 0 && id.get<std::int64_t>() < kMaxId, where,
                ".vocab: the id of \"", piece, "\" must be an integer in [0, 2^24)");
     m.vocab[piece] = id.get<std::int64_t>();
+    m.longest = std::max(m.longest, piece.size());
   }
   const std::string unk = optional_text(model, "unk_token", where);
   if (!unk.empty()) {
@@ -430,9 +436,10 @@ std::string readable(const HfTokenizer::Impl& m, const std::string& piece) {
     }
     return out;
   }
-  unsigned value = 0;
-  if (m.byte_fallback && piece.size() == 6 && std::sscanf(piece.c_str(), "<0x%2X>", &value) == 1) {
-    return std::string(1, static_cast<char>(value));
+  if (m.byte_fallback && piece.size() == 6 && piece.compare(0, 3, "<0x") == 0 && piece[5] == '>') {
+    for (int b = 0; b < 256; ++b) {
+      if (m.byte_ids[b] >= 0 && m.vocab.at(piece) == m.byte_ids[b]) return std::string(1, static_cast<char>(b));
+    }
   }
   std::string out = piece;
   if (m.kind == HfTokenizer::Impl::Kind::word_piece && out.size() > m.prefix.size() && !m.prefix.empty() &&
@@ -472,6 +479,9 @@ HfTokenizer HfTokenizer::parse(const std::string& text, const std::string& path)
   std::int64_t size = 0;
   for (const auto& [piece, id] : impl->vocab) size = std::max(size, id + 1);
   for (const AddedToken& a : impl->added) size = std::max(size, a.id + 1);
+  const std::size_t entries = impl->vocab.size() + impl->added.size();
+  FMAV_CHECK(static_cast<std::size_t>(size) <= 2 * entries + 1024, path, ": ids reach ", size - 1, " for only ", entries,
+             " tokens (a vocabulary's ids are nearly dense)");
   impl->pieces.resize(static_cast<std::size_t>(size));
   for (const auto& [piece, id] : impl->vocab) impl->pieces[id] = readable(*impl, piece);
   for (const AddedToken& a : impl->added) impl->pieces[a.id] = a.content;

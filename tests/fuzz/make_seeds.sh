@@ -14,7 +14,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export OMP_WAIT_POLICY=passive FMAV_THREADS=1
 rm -rf "$corpus"
-mkdir -p "$corpus"/{npy,safetensors,model_config,hf_config,session,results,text,image}
+mkdir -p "$corpus"/{npy,safetensors,model_config,hf_config,hf_tokenizer,session,results,text,image}
 
 # with_selector BYTE FILE OUT: the selector byte, then the file.
 with_selector() { { printf "\\x$1"; cat "$2"; } > "$3"; }
@@ -40,6 +40,23 @@ for m in lm-fma lm-full image-fma2d; do cp "$root/assets/models/$m/config.json" 
 python=${FMAV_TEST_PYTHON:-${FMAV_DEPS_DIR:-/opt/fmav-deps}/torch-2.11.0/bin/python}
 "$python" "$root/tests/models/make_hf_models.py" "$work/hf" > /dev/null 2>&1
 for m in gpt2 llama llama3-tied llama-linear-bf16 qwen2 mistral; do cp "$work/hf/$m/config.json" "$corpus/hf_config/$m.json"; done
+# Tokenizers of every kind, trained by tokenizers itself: the file, a NUL, a text to encode.
+"$python" "$root/tests/models/make_hf_tokenizers.py" "$work/tok" > /dev/null 2>&1
+for m in gpt2 llama roberta llama2 mistral bert wordpiece-seq; do
+  { cat "$work/tok/$m/tokenizer.json"; printf '\0Hi  the caf\xc3\xa9 \xe6\x9d\xb1 [CLS]<s>\t42'; } > "$corpus/hf_tokenizer/$m"
+done
+# A small one with the stages the trained ones lack.
+cat > "$corpus/hf_tokenizer/handmade" << 'JSON'
+{"model": {"type": "WordLevel", "unk_token": "?", "vocab": {"?": 0, "a": 1, "b": 2, "ab": 3, "1": 4, "!": 5}},
+ "normalizer": {"type": "Sequence", "normalizers": [{"type": "NFKD"}, {"type": "Lowercase"},
+   {"type": "Strip", "strip_left": true, "strip_right": false}, {"type": "Append", "append": "!"}]},
+ "pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "Whitespace"},
+   {"type": "Split", "pattern": {"Regex": "b+"}, "behavior": "MergedWithPrevious", "invert": true},
+   {"type": "Digits", "individual_digits": false}, {"type": "Punctuation", "behavior": "Contiguous"}]},
+ "added_tokens": [{"id": 5, "content": "!", "lstrip": true, "rstrip": true, "normalized": true}],
+ "post_processor": {"type": "Sequence", "processors": [{"type": "ByteLevel"},
+   {"type": "BertProcessing", "sep": ["!", 5], "cls": ["?", 0]}]}}
+JSON
 
 # Sessions (selector 0) and settings (selector 1).
 cat > "$work/model.json" << JSON
