@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "convert_view.h"
 #include "fma_internal.h"
 #include "fmav/error.h"
 
@@ -38,6 +39,15 @@ at::Tensor to_tensor(const HostTensor& host) {
               "host tensor of shape ", shape_str(host.shape), " holds ", host.data.size(), " bytes");
   at::Tensor out = at::empty(host.shape, at::TensorOptions().dtype(scalar_type(host.dtype)));
   if (!host.data.empty()) std::memcpy(out.data_ptr(), host.data.data(), host.data.size());
+  return out;
+}
+
+at::Tensor to_tensor(const TensorView& view) {
+  std::uint64_t nbytes = 0;
+  FMAV_ASSERT(checked_nbytes(view.shape, dtype_size(view.dtype), &nbytes) && nbytes == view.nbytes,
+              "tensor view of shape ", shape_str(view.shape), " holds ", view.nbytes, " bytes");
+  at::Tensor out = at::empty(view.shape, at::TensorOptions().dtype(scalar_type(view.dtype)));
+  if (view.nbytes != 0) std::memcpy(out.data_ptr(), view.data, view.nbytes);
   return out;
 }
 

@@ -1,16 +1,26 @@
 // .safetensors reader and writer: an 8-byte little-endian header size, a JSON header giving
 // each tensor's dtype, shape and byte range, then the data buffer. Every entry is validated
-// (range inside the buffer, byte count, no overlap) before any tensor is allocated.
+// (range inside the buffer, byte count, no overlap) before any tensor is allocated. The
+// mapped reader (MappedSafetensors) validates the same header in a read-only mmap of the file
+// and leaves the data there.
 
 #include "fmav/tensor_io.h"
+#include "fmav/mapped_safetensors.h"
 
 #include "fmav/error.h"
 #include "json_util.h"
 
 #include <nlohmann/json.hpp>
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <string>
@@ -198,8 +208,16 @@ std::string serialize(const TensorMap& tensors, const Metadata& metadata, const 
 
 }  // namespace
 
-TensorMap parse_safetensors(const std::uint8_t* bytes, std::size_t size, Metadata* metadata,
-                            const IoLimits& limits, const std::string& name) {
+namespace {
+
+// The validated header of a .safetensors image: each tensor's entry and where the data begin.
+struct Parsed {
+  std::vector<Entry> entries;
+  const std::uint8_t* buffer = nullptr;
+  Metadata metadata;
+};
+
+Parsed parse_header(const std::uint8_t* bytes, std::size_t size, const IoLimits& limits, const std::string& name) {
   FMAV_CHECK(bytes != nullptr || size == 0, name, ": null buffer of ", size, " bytes");
   FMAV_CHECK(size >= 8, name, ": file is ", size,
              " bytes, too short for the 8-byte safetensors header size (truncated?)");
@@ -215,28 +233,74 @@ TensorMap parse_safetensors(const std::uint8_t* bytes, std::size_t size, Metadat
   const HeaderJson header = parse_json(text, static_cast<std::size_t>(header_size), limits, name);
   FMAV_CHECK(header.is_object(), name, ": header must be a JSON object, got ", header.type_name());
 
-  const std::uint8_t* buffer = bytes + 8 + header_size;
+  Parsed parsed;
+  parsed.buffer = bytes + 8 + header_size;
   const std::uint64_t buffer_size = size - 8 - header_size;
-  Metadata parsed_metadata;
-  std::vector<Entry> entries;
   for (const auto& [key, value] : header.items()) {
     if (key == kMetadataKey) {
-      parsed_metadata = parse_metadata(value, name);
+      parsed.metadata = parse_metadata(value, name);
     } else {
-      entries.push_back(parse_entry(key, value, buffer_size, limits, name));
+      parsed.entries.push_back(parse_entry(key, value, buffer_size, limits, name));
     }
   }
-  check_overlaps(entries, name);
+  check_overlaps(parsed.entries, name);
+  return parsed;
+}
 
+// A read-only mapping of a whole file, unmapped with it.
+struct Mapping {
+  void* address = MAP_FAILED;
+  std::size_t size = 0;
+  ~Mapping() {
+    if (address != MAP_FAILED) munmap(address, size);
+  }
+};
+
+}  // namespace
+
+TensorMap parse_safetensors(const std::uint8_t* bytes, std::size_t size, Metadata* metadata,
+                            const IoLimits& limits, const std::string& name) {
+  Parsed parsed = parse_header(bytes, size, limits, name);
   TensorMap tensors;
-  for (Entry& entry : entries) {
+  for (Entry& entry : parsed.entries) {
     HostTensor& tensor = tensors[entry.name];
     tensor.dtype = entry.dtype;
     tensor.shape = std::move(entry.shape);
-    tensor.data.assign(buffer + entry.begin, buffer + entry.end);
+    tensor.data.assign(parsed.buffer + entry.begin, parsed.buffer + entry.end);
   }
-  if (metadata != nullptr) *metadata = std::move(parsed_metadata);
+  if (metadata != nullptr) *metadata = std::move(parsed.metadata);
   return tensors;
+}
+
+MappedSafetensors::MappedSafetensors(const std::string& path, const IoLimits& limits) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  FMAV_CHECK(fd >= 0, path, ": cannot open: ", std::strerror(errno));
+  struct stat info {};
+  const bool stated = ::fstat(fd, &info) == 0;
+  const int stat_errno = errno;
+  auto mapping = std::make_shared<Mapping>();
+  if (stated && S_ISREG(info.st_mode) && info.st_size > 0) {
+    mapping->size = static_cast<std::size_t>(info.st_size);
+    mapping->address = ::mmap(nullptr, mapping->size, PROT_READ, MAP_PRIVATE, fd, 0);
+  }
+  const int map_errno = errno;
+  ::close(fd);
+  FMAV_CHECK(stated, path, ": cannot stat: ", std::strerror(stat_errno));
+  FMAV_CHECK(S_ISREG(info.st_mode), path, ": not a regular file");
+  FMAV_CHECK(info.st_size == 0 || mapping->address != MAP_FAILED, path, ": cannot map: ", std::strerror(map_errno));
+  // Each tensor is read once, front to back, when it is copied out.
+  if (mapping->address != MAP_FAILED) ::madvise(mapping->address, mapping->size, MADV_SEQUENTIAL);
+  const auto* bytes = mapping->address == MAP_FAILED ? nullptr : static_cast<const std::uint8_t*>(mapping->address);
+  Parsed parsed = parse_header(bytes, mapping->size, limits, path);
+  for (Entry& entry : parsed.entries) {
+    TensorView& view = m_tensors[entry.name];
+    view.dtype = entry.dtype;
+    view.shape = std::move(entry.shape);
+    view.data = parsed.buffer + entry.begin;
+    view.nbytes = static_cast<std::size_t>(entry.end - entry.begin);
+  }
+  m_metadata = std::move(parsed.metadata);
+  m_mapping = std::move(mapping);
 }
 
 TensorMap read_safetensors(const std::string& path, Metadata* metadata, const IoLimits& limits) {

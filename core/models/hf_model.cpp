@@ -12,6 +12,7 @@
 #include <map>
 #include <set>
 
+#include "attention/convert_view.h"
 #include "attention/fma_internal.h"
 #include "attention/peers.h"
 #include "fmav/error.h"
@@ -184,7 +185,8 @@ HfModel HfModel::load(const std::string& folder_name) {
   const std::map<std::string, std::vector<std::int64_t>> expected = expected_tensors(c);
   auto state = std::make_shared<HfState>();
   for (const fs::path& file : weight_files(folder)) {
-    for (const auto& [raw, host] : read_safetensors(file.string())) {
+    const MappedSafetensors mapped(file.string());  // read-only mmap: each tensor's bytes are copied once
+    for (const auto& [raw, host] : mapped.tensors()) {
       const std::string name = canonical_name(c, raw);
       if (name.empty()) continue;
       const auto want = expected.find(name);

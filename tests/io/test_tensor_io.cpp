@@ -4,6 +4,7 @@
 #include "fmav/error.h"
 #include "fmav/tensor.h"
 #include "fmav/tensor_io.h"
+#include "fmav/mapped_safetensors.h"
 #include "test_helpers.h"
 
 #include <gtest/gtest.h>
@@ -486,6 +487,43 @@ TEST_F(TensorIoFiles, ReadsAndWritesByExtension) {
   EXPECT_TRUE(throws_error([&] { write_tensor_file(path("e"), t); }, "e: no extension"));
   EXPECT_TRUE(throws_error([&] { write_npy(path("f.npy"), sample(DType::bf16, {1})); },
                            "f.npy: dtype BF16"));
+}
+
+// The mapped reader sees what read_safetensors reads, and refuses what it refuses, with the
+// same messages.
+TEST_F(TensorIoFiles, MappedSafetensorsMatchesTheReader) {
+  const TensorMap tensors = {{"a", sample(DType::f32, {3, 5})}, {"b", sample(DType::bf16, {7})},
+                             {"c", sample(DType::u8, {0})}, {"d", sample(DType::i64, {2, 1})}};
+  write_safetensors(path("m.safetensors"), tensors, {{"format", "pt"}});
+  {
+    const MappedSafetensors mapped(path("m.safetensors"));
+    ASSERT_EQ(mapped.tensors().size(), tensors.size());
+    for (const auto& [name, want] : tensors) {
+      const TensorView& view = mapped.tensors().at(name);
+      EXPECT_EQ(view.dtype, want.dtype) << name;
+      EXPECT_EQ(view.shape, want.shape) << name;
+      ASSERT_EQ(view.nbytes, want.data.size()) << name;
+      EXPECT_TRUE(std::equal(want.data.begin(), want.data.end(), view.data)) << name;
+    }
+    EXPECT_EQ(mapped.metadata().at("format"), "pt");
+  }
+  const std::string good = slurp(path("m.safetensors"));
+  for (std::size_t cut : {std::size_t{0}, std::size_t{5}, std::size_t{20}, good.size() - 1}) {
+    put(path("cut.safetensors"), good.substr(0, cut));
+    std::string want;
+    try {
+      read_safetensors(path("cut.safetensors"));
+    } catch (const Error& e) {
+      want = e.what();
+    }
+    ASSERT_FALSE(want.empty()) << cut;
+    EXPECT_TRUE(throws_error([&] { MappedSafetensors m(path("cut.safetensors")); }, want)) << cut;
+  }
+  put(path("lie.safetensors"), st_bytes("{\"a\":" + st_entry("F32", "[4]", "[0,16]") + "}", 12));
+  EXPECT_TRUE(throws_error([&] { MappedSafetensors m(path("lie.safetensors")); },
+                           "lie.safetensors: tensor 'a': data_offsets [0, 16] reach past the data buffer of 12 bytes"));
+  EXPECT_TRUE(throws_error([&] { MappedSafetensors m(path("none.safetensors")); }, "none.safetensors: cannot open"));
+  EXPECT_TRUE(throws_error([&] { MappedSafetensors m(m_dir.string()); }, "not a regular file"));
 }
 
 TEST_F(TensorIoFiles, ReadFileBytesReportsProblems) {
