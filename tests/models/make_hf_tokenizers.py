@@ -19,7 +19,7 @@ import json
 import os
 import sys
 
-from tokenizers import (Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors,
+from tokenizers import (AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors,
                         trainers)
 
 # What tokenizers get wrong: accents (composed and not), CJK, emoji with modifiers and a
@@ -78,6 +78,15 @@ def with_byte_tokens(tok):
     return Tokenizer.from_str(json.dumps(d))
 
 
+def with_lstrip(tok, content):
+    """The tokenizer with added token `content` taking the whitespace before it."""
+    d = json.loads(tok.to_str())
+    for t in d["added_tokens"]:
+        if t["content"] == content:
+            t["lstrip"] = True
+    return Tokenizer.from_str(json.dumps(d))
+
+
 def train_others(corpus):
     lines = corpus.splitlines()
     out = {}
@@ -89,6 +98,7 @@ def train_others(corpus):
                                                           special_tokens=["<unk>", "<s>", "</s>"]))
     llama2 = with_byte_tokens(llama2)
     llama2.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 1)])
+    llama2.add_tokens([AddedToken("tabs", rstrip=True, normalized=False)])  # takes the whitespace after it
     llama2.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(),
                                         decoders.Strip(" ", 1, 0)])
     out["llama2"] = llama2
@@ -110,6 +120,7 @@ def train_others(corpus):
         vocab_size=400, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"]))
     roberta.post_processor = processors.RobertaProcessing(("</s>", 2), ("<s>", 0))
+    roberta = with_lstrip(roberta, "<mask>")  # as RoBERTa's own file has it
     out["roberta"] = roberta
     # BERT, uncased.
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -121,6 +132,7 @@ def train_others(corpus):
     bert.train_from_iterator([corpus], trainers.WordPieceTrainer(vocab_size=600, limit_alphabet=80,
                                                                  special_tokens=specials))
     bert.post_processor = processors.BertProcessing(("[SEP]", 3), ("[CLS]", 2))
+    bert.add_tokens([AddedToken("NAÏVE", normalized=True)])  # matched after normalization: "naive"
     out["bert"] = bert
     # WordPiece after a Sequence of common normalizers and pre-tokenizers, cased, short words.
     seq = Tokenizer(models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=20))
@@ -133,6 +145,7 @@ def train_others(corpus):
                                                                 special_tokens=specials))
     seq.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]",
                                                        special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
+    seq.add_tokens([AddedToken("ﬁne", normalized=True), AddedToken("world", lstrip=True, normalized=False)])
     out["wordpiece-seq"] = seq
     return out
 
