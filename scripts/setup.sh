@@ -56,7 +56,8 @@ fmav_install_torch() {
 
 # The tests' peers (scripts/test.sh only; the app never runs Python): Hugging Face
 # `transformers` and `tokenizers`, pinned, in LibTorch's environment, where
-# tests/models/make_hf_models.py makes random models of every family the engine reads and
+# tests/models/make_hf_models.py makes random models of every family the engine reads (and
+# tests/models/make_hf_tokenizers.py trains tokenizers of every kind it reads) and
 # their reference outputs.
 FMAV_TRANSFORMERS_VERSION=5.25.0
 FMAV_TOKENIZERS_VERSION=0.23.3
