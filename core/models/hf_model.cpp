@@ -351,7 +351,7 @@ HfForward HfModel::forward_pixels(const HostTensor& pixels, bool with_maps, cons
   const HfConfig& c = m_config;
   FMAV_CHECK(c.kind == HfKind::image_classifier, "a ", c.model_type, " model does not read images");
   const std::vector<std::int64_t> want{3, c.image_height, c.image_width};
-  FMAV_CHECK(pixels.dtype == DType::f32 && pixels.shape == want, "pixels must be float32 ", shape_str(want),
+  FMAV_CHECK(pixels.dtype == DType::f32 && pixels.shape == want, "pixels must be F32 ", shape_str(want),
              ", got ", dtype_name(pixels.dtype), " ", shape_str(pixels.shape));
   at::AutoGradMode no_grad(false);
   HfForward out;
