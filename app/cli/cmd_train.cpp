@@ -340,7 +340,10 @@ std::function<int()> add_eval(CLI::App& app) {
   auto a = std::make_shared<EvalArgs>();
   CLI::App* cmd = app.add_subcommand(
       "eval", "Evaluate a model: bits per character, perplexity and next-byte accuracy of an LM on a\n"
-              "text file's split, or the accuracy of an image classifier on an image folder.");
+              "text file's split, or the accuracy of an image classifier on an image folder.\n"
+              "A Hugging Face folder: a causal LM on every next token of --ids or --data; a masked LM\n"
+              "(bert, roberta) on every 7th non-special token, masked (--mask-id); a vit on --input\n"
+              "IMAGE: its top classes, and with --label the loss and accuracy.");
   cmd->add_option("--model", a->model, "model folder (default: the shipped assets/models/lm-fma)");
   cmd->add_option("--data", a->o.data, "text file or image folder (default: the shipped assets/sample.txt)");
   cmd->add_option("--split", a->split, "train | valid | test | all (default: valid; all for the default data)")

@@ -544,6 +544,17 @@ TEST_F(HfModel, EncoderFoldersThatLieAreRefused) {
   const std::vector<std::int64_t> ids{5, 6, 7};
   EXPECT_LT(max_abs_diff(fmav::to_tensor(fmav::HfModel::load(pretraining).forward(ids, false).logits),
                          fmav::to_tensor(fmav::HfModel::load(model("bert")).forward(ids, false).logits)), 1e-6);
+  // A Hugging Face cache snapshot: the folder's files are links into ../../blobs.
+  const std::string cache = dir() + "/hub/models--x--bert";
+  fs::create_directories(cache + "/blobs");
+  fs::create_directories(cache + "/snapshots/0123abc");
+  for (const char* file : {"config.json", "model.safetensors"}) {
+    fs::copy_file(model("bert") + "/" + file, cache + "/blobs/" + file + ".blob");
+    fs::create_symlink(std::string("../../blobs/") + file + ".blob", cache + "/snapshots/0123abc/" + file);
+  }
+  EXPECT_TRUE(fmav::is_hf_model_folder(cache + "/snapshots/0123abc"));
+  EXPECT_LT(max_abs_diff(fmav::to_tensor(fmav::HfModel::load(cache + "/snapshots/0123abc").forward(ids, false).logits),
+                         fmav::to_tensor(fmav::HfModel::load(model("bert")).forward(ids, false).logits)), 1e-6);
   const fmav::HfModel bert = fmav::HfModel::load(model("bert"));
   expect_error([&] { bert.forward(std::vector<std::int64_t>(65, 5), false); }, "this model takes at most 64");
   expect_error([&] { bert.forward({5, 120}, false); }, "token 1 has id 120, outside the vocabulary [0, 120)");
