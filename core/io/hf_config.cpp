@@ -287,7 +287,7 @@ HfMasking read_hf_masking(const std::string& folder, const HfConfig& config) {
   m.special_ids = config.special_ids;
   const std::string path = folder + "/tokenizer.json";
   if (!std::filesystem::exists(path)) return m;
-  const std::string text = read_file_bytes(path, 1ull << 30);
+  const std::string text = read_file_bytes(path, 256ull << 20);
   FMAV_CHECK(json_depth(text.data(), text.size(), 64) <= 64, path, ": nested deeper than 64");
   Json j;
   try {
