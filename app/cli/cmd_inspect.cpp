@@ -14,6 +14,7 @@
 #include "fmav/error.h"
 #include "fmav/hf_model.h"
 #include "fmav/hf_tokenizer.h"
+#include "fmav/input.h"
 #include "fmav/inspect.h"
 #include "fmav/model.h"
 #include "fmav/tensor_io.h"
@@ -81,22 +82,28 @@ void set_method(const InspectArgs& a, bool causal, LayerCapture* c) {
   }
 }
 
-// A Hugging Face model's layer on token ids: its q, k (after RoPE), v per head, compared
-// with the chosen method, causal. full_map is then the model's own attention.
+// A Hugging Face model's layer on token ids (a vit: on an image): its q, k (after RoPE), v
+// per head, compared with the chosen method, causal as the model is (bert, roberta, vit:
+// bidirectional; a vit's tokens in sequence order, CLS first). full_map is then the model's
+// own attention.
 LayerCapture capture_hf(const InspectArgs& a, nlohmann::ordered_json* summary) {
   const HfModel model = HfModel::load(a.model);
   FMAV_CHECK(a.layer >= 0 && a.layer < model.config().layers, "--layer must be in [0, ", model.config().layers,
              ") for ", a.model, ", got ", a.layer);
   FMAV_CHECK(model.config().sliding_window == 0, a.model, " attends within a sliding window of ",
              model.config().sliding_window, " tokens, which full attention here does not model");
-  HfForward f = model.forward(hf_input_ids(a.model, a.ids, a.input, model.config().max_positions), true);
+  const bool image = model.kind() == HfKind::image_classifier;
+  FMAV_CHECK(!image || (a.ids.empty() && !a.input.empty()), a.model, " is an image classifier (",
+             model.config().model_type, "): give an image with --input");
+  HfForward f = image ? model.forward_image(read_image(a.input), true)
+                      : model.forward(hf_input_ids(a.model, a.ids, a.input, model.config().max_positions), true);
   LayerCapture c;
   c.q = std::move(f.q[a.layer]), c.k = std::move(f.k[a.layer]), c.v = std::move(f.v[a.layer]);
-  set_method(a, true, &c);
+  set_method(a, model.causal(), &c);
   (*summary)["model"] = a.model;
   (*summary)["model_type"] = model.config().model_type;
   (*summary)["input"] = a.ids.empty() ? a.input : a.ids;
-  (*summary)["attention"] = "the model's (full, causal)";
+  (*summary)["attention"] = model.causal() ? "the model's (full, causal)" : "the model's (full, bidirectional)";
   return c;
 }
 
@@ -188,8 +195,9 @@ std::function<int()> add_inspect(CLI::App& app) {
                  "level_map int32 (0 near field / exact, l coarse level, -1 masked or not attended),\n"
                  "level_mass (rows, L+1), row_tv, row_kl, row_topk.\n"
                  "Input: a text file or image for --model, or a .safetensors with q, k, v (no --model),\n"
-                 "or token ids (--ids) for a Hugging Face model folder (gpt2, llama, mistral, qwen2):\n"
-                 "its layer's q, k, v compared with --method (--block, --rank, --downsample), causal.");
+                 "or token ids (--ids) for a Hugging Face model folder (gpt2, llama, mistral, qwen2,\n"
+                 "bert, roberta; vit: an image as --input): its layer's q, k, v compared with --method\n"
+                 "(--block, --rank, --downsample), causal for causal LMs, bidirectional otherwise.");
   cmd->add_option("--model", a->model, "model folder (default: the shipped assets/models/lm-fma)");
   cmd->add_option("--input", a->input, "text file, image, or q/k/v .safetensors (default: assets/sample.txt)");
   cmd->add_option("--layer", a->layer, "layer, from 0");

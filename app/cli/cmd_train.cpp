@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <numeric>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -117,6 +119,9 @@ struct EvalArgs {
   EvalOptions o;
   std::string model, split, attention, ids;
   bool json = false;
+  // Hugging Face masked LMs: the mask token; image classifiers: the image and its label.
+  std::int64_t mask_id = -1, label = -1;
+  std::string input;
   // Hugging Face models: attention swapped into layers.
   std::string swap_layers, swap_method = "fma", downsample = "average";
   std::int64_t block = 64, rank = 4;
@@ -140,35 +145,105 @@ void print_eval_json(std::int64_t tokens, double loss, double accuracy) {
   std::fflush(stdout);
 }
 
-// A Hugging Face causal LM on token ids, or a text through its tokenizer.json: the first
-// --max-tokens tokens (at most the model's context).
-int run_eval_hf(const EvalArgs& a) {
-  FMAV_CHECK(a.attention.empty() && a.split.empty(),
-             "--attention and --split are for the project's own models; a Hugging Face model is scored on its input");
-  const HfModel model = HfModel::load(a.model);
-  std::int64_t limit = model.config().max_positions;
-  if (a.o.max_tokens > 0) limit = std::min(limit, a.o.max_tokens);
-  const std::vector<std::int64_t> ids = hf_input_ids(a.model, a.ids, a.o.data, limit);
-  const HfEval e = model.evaluate(ids);
-  std::printf("model %s (%s), %s: loss %.4f nats, perplexity %.3f, %.4f bits per token, accuracy %.2f%% over %lld "
-              "tokens\n", a.model.c_str(), model.config().model_type.c_str(),
-              (a.ids.empty() ? a.o.data : a.ids).c_str(), e.loss, e.perplexity,
-              e.bits_per_token, 100 * e.accuracy, static_cast<long long>(e.tokens));
-  if (a.swap_layers.empty()) {
-    if (a.json) print_eval_json(e.tokens, e.loss, e.accuracy);
-    return 0;
-  }
+// The attention swapped into --swap-layers for a model's input of n tokens.
+HfSwap make_swap(const EvalArgs& a, const HfModel& model, std::int64_t n) {
   HfSwap swap;
   swap.layers = parse_layer_list(a.swap_layers, model.config().layers);
   parse_method(a.swap_method, "", &swap.options);
   swap.options.fma.block_size = a.block, swap.options.fma.rank = a.rank;
   swap.options.fma.downsample = parse_downsample(a.downsample);
+  swap.options.fma.causal = model.causal();
   swap.options.peer = peer_options(a.peer);
   if (swap.options.method == Method::fma && swap.options.fma.downsample != Downsample::average) {
     swap.weights = random_downsample_weights(swap.options.fma, model.config().head_dim,
-                                             num_levels(swap.options.fma, static_cast<std::int64_t>(ids.size())), a.o.seed);
+                                             num_levels(swap.options.fma, n), a.o.seed);
   }
-  const HfEval s = model.evaluate(ids, &swap);
+  return swap;
+}
+
+// A vit on one image: its top classes (id2label's names), and with --label the loss and
+// accuracy of that label; --swap-layers scores it again with the attention swapped.
+int run_eval_hf_image(const EvalArgs& a, const HfModel& model) {
+  const std::string path = a.input.empty() ? a.o.data : a.input;
+  FMAV_CHECK(!path.empty(), a.model, " is an image classifier (", model.config().model_type,
+             "): give an image (--input IMAGE)");
+  const Image image = read_image(path);
+  const std::vector<std::string>& labels = model.config().labels;
+  FMAV_CHECK(a.label < static_cast<std::int64_t>(labels.size()), "--label ", a.label, " is outside the model's classes "
+             "[0, ", labels.size(), ")");
+  const auto report = [&](const HfSwap* swap, const char* what) {
+    const HostTensor logits = model.forward_image(image, false, swap).logits;
+    const float* z = logits.f32();
+    std::vector<std::size_t> order(labels.size());
+    std::iota(order.begin(), order.end(), 0);
+    const std::size_t top = std::min<std::size_t>(5, order.size());
+    std::partial_sort(order.begin(), order.begin() + top, order.end(), [&](std::size_t i, std::size_t j) { return z[i] > z[j]; });
+    double total = 0;  // softmax, from the largest logit
+    for (std::size_t i = 0; i < labels.size(); ++i) total += std::exp(static_cast<double>(z[i]) - z[order[0]]);
+    std::printf("%s top classes:\n", what);
+    for (std::size_t r = 0; r < top; ++r) {
+      const std::size_t k = order[r];
+      std::printf("  %3zu  %-24s %.4f\n", k, labels[k].c_str(), std::exp(static_cast<double>(z[k]) - z[order[0]]) / total);
+    }
+    HfEval e;
+    e.tokens = 1, e.loss = e.accuracy = std::numeric_limits<double>::quiet_NaN();
+    if (a.label >= 0) {
+      e = model.evaluate_image(image, a.label, swap);
+      std::printf("%s label %lld (%s): loss %.4f nats, accuracy %.0f%%\n", what, static_cast<long long>(a.label),
+                  labels[a.label].c_str(), e.loss, 100 * e.accuracy);
+    }
+    return e;
+  };
+  std::printf("model %s (%s), image %s (%lldx%lld; the model takes %lldx%lld)\n", a.model.c_str(),
+              model.config().model_type.c_str(), path.c_str(), static_cast<long long>(image.height),
+              static_cast<long long>(image.width), static_cast<long long>(model.config().image_height),
+              static_cast<long long>(model.config().image_width));
+  HfEval e = report(nullptr, "the model's");
+  if (!a.swap_layers.empty()) {
+    const HfSwap swap = make_swap(a, model, model.config().max_positions);
+    e = report(&swap, ("with " + a.swap_method + " in layers " + a.swap_layers + ":").c_str());
+  }
+  if (a.json) print_eval_json(e.tokens, e.loss, e.accuracy);
+  return 0;
+}
+
+// A Hugging Face LM on token ids, or a text through its tokenizer.json: the first
+// --max-tokens tokens (at most the model's context). A causal LM is scored on every next
+// token, a masked LM on the tokens HfMasking's rule masks; an image classifier on --input.
+int run_eval_hf(const EvalArgs& a) {
+  FMAV_CHECK(a.attention.empty() && a.split.empty(),
+             "--attention and --split are for the project's own models; a Hugging Face model is scored on its input");
+  const HfModel model = HfModel::load(a.model);
+  FMAV_CHECK(a.mask_id < 0 || model.kind() == HfKind::masked_lm, "--mask-id is for masked LMs; ", a.model, " is a ",
+             model.config().model_type);
+  FMAV_CHECK(a.label < 0 || model.kind() == HfKind::image_classifier, "--label is for image classifiers; ", a.model,
+             " is a ", model.config().model_type);
+  if (model.kind() == HfKind::image_classifier) return run_eval_hf_image(a, model);
+  std::int64_t limit = model.config().max_positions;
+  if (a.o.max_tokens > 0) limit = std::min(limit, a.o.max_tokens);
+  const std::string text = a.o.data.empty() ? a.input : a.o.data;
+  const std::vector<std::int64_t> ids = hf_input_ids(a.model, a.ids, text, limit);
+  const bool masked = model.kind() == HfKind::masked_lm;
+  HfMasking masking = model.masking();
+  if (a.mask_id >= 0) masking.mask_id = a.mask_id;
+  const auto evaluate = [&](const HfSwap* swap) {
+    return masked ? model.evaluate_masked(ids, masking, swap) : model.evaluate(ids, swap);
+  };
+  const HfEval e = evaluate(nullptr);
+  std::printf("model %s (%s), %s: loss %.4f nats, perplexity %.3f, %.4f bits per token, accuracy %.2f%% over %lld "
+              "%s\n", a.model.c_str(), model.config().model_type.c_str(),
+              (a.ids.empty() ? text : a.ids).c_str(), e.loss, e.perplexity, e.bits_per_token, 100 * e.accuracy,
+              static_cast<long long>(e.tokens), masked ? "masked tokens" : "tokens");
+  if (masked) {
+    std::printf("masked: every %lldth non-special token of %zu replaced by id %lld\n",
+                static_cast<long long>(masking.every), ids.size(), static_cast<long long>(masking.mask_id));
+  }
+  if (a.swap_layers.empty()) {
+    if (a.json) print_eval_json(e.tokens, e.loss, e.accuracy);
+    return 0;
+  }
+  const HfSwap swap = make_swap(a, model, static_cast<std::int64_t>(ids.size()));
+  const HfEval s = evaluate(&swap);
   std::printf("with %s in layers %s: loss %.4f nats (%+.4f), perplexity %.3f, %.4f bits per token, accuracy %.2f%%\n",
               a.swap_method.c_str(), a.swap_layers.c_str(), s.loss, s.loss - e.loss, s.perplexity, s.bits_per_token,
               100 * s.accuracy);
@@ -179,6 +254,8 @@ int run_eval_hf(const EvalArgs& a) {
 int run_eval(EvalArgs& a) {
   if (!a.model.empty() && is_hf_model_folder(a.model)) return run_eval_hf(a);
   FMAV_CHECK(a.ids.empty(), "--ids is for Hugging Face models; the project's own models read --data");
+  FMAV_CHECK(a.input.empty() && a.label < 0 && a.mask_id < 0,
+             "--input, --label and --mask-id are for Hugging Face models; the project's own models read --data");
   Model model = Model::load(a.model.empty() ? default_model_path() : a.model);
   if (!a.attention.empty()) {
     ModelAttention attention = model.config().attention;
@@ -263,7 +340,10 @@ std::function<int()> add_eval(CLI::App& app) {
   auto a = std::make_shared<EvalArgs>();
   CLI::App* cmd = app.add_subcommand(
       "eval", "Evaluate a model: bits per character, perplexity and next-byte accuracy of an LM on a\n"
-              "text file's split, or the accuracy of an image classifier on an image folder.");
+              "text file's split, or the accuracy of an image classifier on an image folder.\n"
+              "A Hugging Face folder: a causal LM on every next token of --ids or --data; a masked LM\n"
+              "(bert, roberta) on every 7th non-special token, masked (--mask-id); a vit on --input\n"
+              "IMAGE: its top classes, and with --label the loss and accuracy.");
   cmd->add_option("--model", a->model, "model folder (default: the shipped assets/models/lm-fma)");
   cmd->add_option("--data", a->o.data, "text file or image folder (default: the shipped assets/sample.txt)");
   cmd->add_option("--split", a->split, "train | valid | test | all (default: valid; all for the default data)")
@@ -275,6 +355,11 @@ std::function<int()> add_eval(CLI::App& app) {
   cmd->add_option("--answers", a->o.answers, "uint8 .npy mask of answer bytes (fmav gen-task): also score them");
   cmd->add_option("--seed", a->o.seed, "masked LM: seed of the masked positions; swapped learned FMA: of its weights");
   cmd->add_option("--ids", a->ids, "Hugging Face models: token ids, an int64 .npy (N) or (1, N)");
+  cmd->add_option("--input", a->input, "Hugging Face models: an image (vit: PNG, JPEG, BMP) or a text file");
+  cmd->add_option("--label", a->label, "Hugging Face image classifiers: the image's class id (loss and accuracy)");
+  cmd->add_option("--mask-id", a->mask_id,
+                  "Hugging Face masked LMs: the mask token's id (default: [MASK] or <mask> from tokenizer.json).\n"
+                  "Every 7th non-special token (the 1st, 8th, ...) is masked and scored");
   cmd->add_option("--swap-layers", a->swap_layers,
                   "Hugging Face models: also score with attention swapped in these layers (4-11, 0,2,5)");
   cmd->add_option("--swap-method", a->swap_method, "the swapped attention: fma (default) or a 1D peer")

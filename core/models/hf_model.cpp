@@ -1,7 +1,8 @@
-// Hugging Face checkpoints of the gpt2 and llama families (fmav/hf_model.h): the weights
-// read from safetensors by the project's hardened reader, checked name by name against the
-// architecture, and the forward pass in float32 LibTorch ops, written from the families'
-// definitions (docs/DESIGN.md §7.6).
+// Hugging Face checkpoints (fmav/hf_model.h): the weights read from safetensors by the
+// project's hardened reader, checked name by name against the architecture; the gpt2 and
+// llama families' forward pass in float32 LibTorch ops, written from the families'
+// definitions; the layers' attention and the scores every kind shares (docs/DESIGN.md §7.6).
+// bert and roberta live in hf_bert.cpp, vit in hf_vit.cpp.
 
 #include <ATen/ATen.h>
 #include <ATen/core/grad_mode.h>
@@ -19,15 +20,14 @@
 #include "fmav/hf_model.h"
 #include "fmav/tensor_io.h"
 #include "io/json_util.h"
+#include "models/hf_internal.h"
 
 namespace fmav {
-
-struct HfState {
-  std::map<std::string, at::Tensor> params;  // float32, names without "transformer." / "model."
-  at::Tensor inv_freq;                       // llama family: RoPE frequencies (head_dim / 2)
-};
-
 namespace {
+
+using hf::layer_norm;
+using hf::optional_param;
+using hf::param;
 
 namespace fs = std::filesystem;
 
@@ -35,6 +35,8 @@ constexpr std::uint64_t kMaxIndexBytes = 64u << 20;
 
 // Every tensor the architecture needs, with its shape.
 std::map<std::string, std::vector<std::int64_t>> expected_tensors(const HfConfig& c) {
+  if (c.family == HfFamily::bert) return hf::bert_tensors(c);
+  if (c.family == HfFamily::vit) return hf::vit_tensors(c);
   std::map<std::string, std::vector<std::int64_t>> out;
   const std::int64_t d = c.hidden, ff = c.intermediate;
   if (c.family == HfFamily::gpt2) {
@@ -74,6 +76,8 @@ std::map<std::string, std::vector<std::int64_t>> expected_tensors(const HfConfig
 // The checkpoint's name without the base model's prefix, or "" for a tensor that carries no
 // weight the forward needs (GPT-2's causal-mask buffers, old RoPE caches, a tied head).
 std::string canonical_name(const HfConfig& c, std::string name) {
+  if (c.family == HfFamily::bert) return hf::bert_name(c, name);
+  if (c.family == HfFamily::vit) return hf::vit_name(c, name);
   for (const char* prefix : {"transformer.", "model."}) {
     if (name.rfind(prefix, 0) == 0) name = name.substr(std::string(prefix).size());
   }
@@ -117,18 +121,8 @@ std::vector<fs::path> weight_files(const fs::path& folder) {
   return out;
 }
 
-at::Tensor layer_norm(const at::Tensor& x, const HfState& s, const std::string& name, double eps) {
-  return at::layer_norm(x, {x.size(-1)}, s.params.at(name + ".weight"), s.params.at(name + ".bias"), eps);
-}
-
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
   return x * at::rsqrt(x.pow(2).mean(-1, true) + eps) * weight;
-}
-
-at::Tensor param(const HfState& s, const std::string& name) { return s.params.at(name); }
-at::Tensor optional_param(const HfState& s, const std::string& name) {
-  const auto found = s.params.find(name);
-  return found == s.params.end() ? at::Tensor() : found->second;
 }
 
 // RoPE frequencies as the llama family computes them, in float32: base^(-2i/d), rescaled by
@@ -155,24 +149,102 @@ at::Tensor rotate_half(const at::Tensor& x) {
   return at::cat({-x.narrow(-1, h, h), x.narrow(-1, 0, h)}, -1);
 }
 
-// Causal (and sliding-window) softmax attention of (H, N, hd) heads; the probabilities too.
-// The scores are scaled as each family does it, to the last rounding: gpt2 divides by
-// sqrt(hd), llama multiplies by hd^-1/2.
+// Softmax attention of (H, N, hd) heads, causal (and sliding-window) or bidirectional; the
+// probabilities too. The scores are scaled as each family does it, to the last rounding:
+// gpt2 divides by sqrt(hd), the others multiply by hd^-1/2.
 std::pair<at::Tensor, at::Tensor> attend_heads(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                                               std::int64_t window, HfFamily family) {
+                                               std::int64_t window, HfFamily family, bool causal) {
   const std::int64_t n = q.size(1);
   const double hd = static_cast<double>(q.size(2));
   const at::Tensor raw = at::matmul(q, k.transpose(1, 2));
   at::Tensor scores = family == HfFamily::gpt2 ? raw / std::sqrt(hd) : raw * std::pow(hd, -0.5);
-  const at::Tensor pos = at::arange(n, at::kLong);
-  at::Tensor masked = pos.unsqueeze(0) > pos.unsqueeze(1);  // (query, key): key in the future
-  if (window > 0) masked = masked.logical_or(pos.unsqueeze(1) - pos.unsqueeze(0) >= window);
-  scores = scores.masked_fill(masked, -std::numeric_limits<float>::infinity());
+  if (causal) {
+    const at::Tensor pos = at::arange(n, at::kLong);
+    at::Tensor masked = pos.unsqueeze(0) > pos.unsqueeze(1);  // (query, key): key in the future
+    if (window > 0) masked = masked.logical_or(pos.unsqueeze(1) - pos.unsqueeze(0) >= window);
+    scores = scores.masked_fill(masked, -std::numeric_limits<float>::infinity());
+  }
   const at::Tensor probs = at::softmax(scores, -1);
   return {at::matmul(probs, v), probs};
 }
 
+// Scores (count, classes) against targets (count): the mean cross-entropy and top-1 accuracy.
+HfEval score(const at::Tensor& scores, const at::Tensor& target) {
+  HfEval e;
+  e.tokens = target.size(0);
+  e.loss = at::cross_entropy_loss(scores.to(at::kDouble), target).item<double>();
+  e.perplexity = std::exp(e.loss);
+  e.bits_per_token = e.loss / std::log(2.0);
+  e.accuracy = (scores.argmax(1) == target).to(at::kDouble).mean().item<double>();
+  return e;
+}
+
 }  // namespace
+
+// ---- shared by the families (models/hf_internal.h) ----
+
+namespace hf {
+
+bool ends_with(const std::string& text, const std::string& tail) {
+  return text.size() >= tail.size() && text.compare(text.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+at::Tensor activation(const at::Tensor& x, const std::string& name) {
+  if (name == "relu") return at::relu(x);
+  if (name == "gelu") return at::gelu(x, "none");
+  return at::gelu(x, "tanh");  // gelu_new, gelu_pytorch_tanh (parse_hf_config admits no other)
+}
+
+LayerAttention::LayerAttention(const HfConfig& c, std::int64_t n, bool causal, bool with_maps, const HfSwap* swap,
+                               HfForward* out)
+    : m_config(c), m_causal(causal), m_with_maps(with_maps), m_swap(swap), m_out(out) {
+  if (swap == nullptr) return;
+  m_options = swap->options;
+  m_options.fma.causal = causal;
+  FMAV_CHECK(m_options.method != Method::fma || (!m_options.fma.is_2d() && !m_options.fma.linear),
+             c.kind == HfKind::causal_lm ? "a language model's swapped attention is 1D causal FMA or a 1D peer, got "
+             : c.kind == HfKind::masked_lm
+                 ? "a masked LM's swapped attention is 1D bidirectional FMA or a 1D peer, got "
+                 : "a vit's swapped attention is 1D bidirectional FMA over its tokens (CLS, then the patches row by "
+                   "row) or a 1D peer; 2D FMA over the patch grid is not supported; got ",
+             method_name(m_options));
+  if (m_options.method == Method::fma) {
+    validate(m_options.fma);
+    m_weights = to_fma_weights(swap->weights, m_options.fma, c.head_dim, num_levels(m_options.fma, n), at::kFloat);
+  } else if (is_peer(m_options.method)) {
+    validate_peer(m_options, n);
+  }
+}
+
+bool LayerAttention::is_swapped(std::int64_t layer) const {
+  return m_swap != nullptr && std::find(m_swap->layers.begin(), m_swap->layers.end(), layer) != m_swap->layers.end();
+}
+
+at::Tensor LayerAttention::swapped(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) const {
+  const at::Tensor q4 = q.unsqueeze(0).contiguous(), k4 = k.unsqueeze(0).contiguous(), v4 = v.unsqueeze(0).contiguous();
+  if (m_options.method == Method::full) return full_attention_sdpa(q4, k4, v4, m_causal)[0];
+  if (is_peer(m_options.method)) return peer_attention(q4, k4, v4, m_options)[0];
+  return fma_fused(q4, k4, v4, m_options.fma, m_weights)[0];
+}
+
+at::Tensor LayerAttention::operator()(std::int64_t layer, const at::Tensor& q, const at::Tensor& k,
+                                      const at::Tensor& v, std::int64_t window) const {
+  at::Tensor o;
+  if (m_with_maps || window > 0) {
+    auto [own, probs] = attend_heads(q, k, v, window, m_config.family, m_causal);
+    if (m_with_maps) {
+      m_out->q.push_back(to_host(q.contiguous())), m_out->k.push_back(to_host(k.contiguous()));
+      m_out->v.push_back(to_host(v.contiguous())), m_out->probs.push_back(to_host(probs.contiguous()));
+    }
+    o = own;
+  } else if (!is_swapped(layer)) {
+    o = full_attention_sdpa(q.unsqueeze(0).contiguous(), k.unsqueeze(0).contiguous(), v.unsqueeze(0).contiguous(),
+                            m_causal)[0];
+  }
+  return is_swapped(layer) ? swapped(q, k, v) : o;
+}
+
+}  // namespace hf
 
 HfModel HfModel::load(const std::string& folder_name) {
   const fs::path folder(folder_name);
@@ -206,6 +278,11 @@ HfModel HfModel::load(const std::string& folder_name) {
   }
   if (c.family == HfFamily::llama) state->inv_freq = rope_frequencies(c);
   model.m_state = state;
+  if (c.kind == HfKind::masked_lm) model.m_masking = read_hf_masking(folder_name, c);
+  if (c.kind == HfKind::image_classifier && fs::exists(folder / "preprocessor_config.json")) {
+    const fs::path p = folder / "preprocessor_config.json";
+    model.m_processor = parse_hf_image_processor(read_file_bytes(p.string(), 1u << 20), p.string());
+  }
   return model;
 }
 
@@ -239,23 +316,65 @@ std::vector<int> parse_layer_list(const std::string& text, std::int64_t layers) 
 }
 
 HfEval HfModel::evaluate(const std::vector<std::int64_t>& ids, const HfSwap* swap) const {
+  FMAV_CHECK(m_config.kind != HfKind::image_classifier, "a ", m_config.model_type,
+             " model classifies images: score it on an image (evaluate_image)");
+  if (m_config.kind == HfKind::masked_lm) return evaluate_masked(ids, m_masking, swap);
   FMAV_CHECK(ids.size() >= 2, "scoring needs at least 2 tokens, got ", ids.size());
-  const at::Tensor logits = to_tensor(forward(ids, false, swap).logits).to(at::kDouble);
+  at::AutoGradMode no_grad(false);
+  const at::Tensor logits = to_tensor(forward(ids, false, swap).logits);
   const std::int64_t n = static_cast<std::int64_t>(ids.size());
-  const at::Tensor target = at::tensor(ids, at::kLong).narrow(0, 1, n - 1);
-  const at::Tensor scores = logits.narrow(0, 0, n - 1);
-  HfEval e;
-  e.tokens = n - 1;
-  e.loss = at::cross_entropy_loss(scores, target).item<double>();
-  e.perplexity = std::exp(e.loss);
-  e.bits_per_token = e.loss / std::log(2.0);
-  e.accuracy = (scores.argmax(1) == target).to(at::kDouble).mean().item<double>();
-  return e;
+  return score(logits.narrow(0, 0, n - 1), at::tensor(ids, at::kLong).narrow(0, 1, n - 1));
+}
+
+HfEval HfModel::evaluate_masked(const std::vector<std::int64_t>& ids, const HfMasking& masking,
+                                const HfSwap* swap) const {
+  FMAV_CHECK(m_config.kind == HfKind::masked_lm, "a ", m_config.model_type, " model is not a masked LM");
+  FMAV_CHECK(masking.mask_id >= 0, "the mask token is unknown: the folder has no tokenizer.json with a special "
+             "[MASK] or <mask> token; give its id (--mask-id)");
+  FMAV_CHECK(masking.mask_id < m_config.vocab, "the mask token id ", masking.mask_id,
+             " is outside the vocabulary [0, ", m_config.vocab, ")");
+  const std::vector<std::int64_t> positions = hf_masked_positions(ids, masking);
+  FMAV_CHECK(!positions.empty(), "the masking rule (every ", masking.every, "th non-special token) masks none of the ",
+             ids.size(), " tokens");
+  std::vector<std::int64_t> masked = ids, targets;
+  for (std::int64_t p : positions) targets.push_back(ids[p]), masked[p] = masking.mask_id;
+  at::AutoGradMode no_grad(false);
+  const at::Tensor logits = to_tensor(forward(masked, false, swap).logits);
+  return score(logits.index_select(0, at::tensor(positions, at::kLong)), at::tensor(targets, at::kLong));
+}
+
+HostTensor HfModel::pixels(const Image& image) const {
+  FMAV_CHECK(m_config.kind == HfKind::image_classifier, "a ", m_config.model_type, " model does not read images");
+  at::AutoGradMode no_grad(false);
+  return to_host(hf::vit_pixels(m_config, m_processor, image));
+}
+
+HfForward HfModel::forward_pixels(const HostTensor& pixels, bool with_maps, const HfSwap* swap) const {
+  const HfConfig& c = m_config;
+  FMAV_CHECK(c.kind == HfKind::image_classifier, "a ", c.model_type, " model does not read images");
+  const std::vector<std::int64_t> want{3, c.image_height, c.image_width};
+  FMAV_CHECK(pixels.dtype == DType::f32 && pixels.shape == want, "pixels must be F32 ", shape_str(want),
+             ", got ", dtype_name(pixels.dtype), " ", shape_str(pixels.shape));
+  at::AutoGradMode no_grad(false);
+  HfForward out;
+  const hf::LayerAttention attention(c, c.max_positions, false, with_maps, swap, &out);
+  out.logits = to_host(hf::vit_forward(c, *m_state, to_tensor(pixels), attention).contiguous());
+  return out;
+}
+
+HfEval HfModel::evaluate_image(const Image& image, std::int64_t label, const HfSwap* swap) const {
+  const std::int64_t classes = static_cast<std::int64_t>(m_config.labels.size());
+  FMAV_CHECK(m_config.kind == HfKind::image_classifier, "a ", m_config.model_type, " model does not read images");
+  FMAV_CHECK(label >= 0 && label < classes, "label ", label, " is outside the model's classes [0, ", classes, ")");
+  at::AutoGradMode no_grad(false);
+  const at::Tensor logits = to_tensor(forward_image(image, false, swap).logits);
+  return score(logits.unsqueeze(0), at::full({1}, label, at::kLong));
 }
 
 HfForward HfModel::forward(const std::vector<std::int64_t>& ids, bool with_maps, const HfSwap* swap) const {
   const HfConfig& c = m_config;
   const HfState& s = *m_state;
+  FMAV_CHECK(c.kind != HfKind::image_classifier, "a ", c.model_type, " model reads images, not token ids");
   FMAV_CHECK(!ids.empty(), "the input has no tokens");
   FMAV_CHECK(static_cast<std::int64_t>(ids.size()) <= c.max_positions, "the input has ", ids.size(),
              " tokens; this model takes at most ", c.max_positions);
@@ -265,54 +384,14 @@ HfForward HfModel::forward(const std::vector<std::int64_t>& ids, bool with_maps,
   }
   at::AutoGradMode no_grad(false);
   const std::int64_t n = static_cast<std::int64_t>(ids.size()), H = c.heads, hd = c.head_dim;
-  // The swapped layers' attention: the chosen method on the layer's (1, H, n, hd) heads.
-  AttendOptions swapped;
-  FmaWeights swap_weights;
-  if (swap != nullptr) {
-    swapped = swap->options;
-    swapped.fma.causal = true;
-    FMAV_CHECK(swapped.method != Method::fma || (!swapped.fma.is_2d() && !swapped.fma.linear),
-               "a language model's swapped attention is 1D causal FMA or a 1D peer, got ", method_name(swapped));
-    if (swapped.method == Method::fma) {
-      validate(swapped.fma);
-      swap_weights = to_fma_weights(swap->weights, swapped.fma, hd, num_levels(swapped.fma, n), at::kFloat);
-    } else if (is_peer(swapped.method)) {
-      validate_peer(swapped, n);
-    }
-  }
-  const auto is_swapped = [&](std::int64_t layer) {
-    return swap != nullptr && std::find(swap->layers.begin(), swap->layers.end(), layer) != swap->layers.end();
-  };
-  // Attention of (H, n, hd) heads by the swapped method, (H, n, hd).
-  const auto swapped_attention = [&](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
-    const at::Tensor q4 = q.unsqueeze(0).contiguous(), k4 = k.unsqueeze(0).contiguous(), v4 = v.unsqueeze(0).contiguous();
-    if (swapped.method == Method::full) return full_attention_sdpa(q4, k4, v4, true)[0];
-    if (is_peer(swapped.method)) return peer_attention(q4, k4, v4, swapped)[0];
-    return fma_fused(q4, k4, v4, swapped.fma, swap_weights)[0];
-  };
-  const at::Tensor index = at::tensor(ids, at::kLong);
   HfForward out;
-  const auto keep = [&](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& probs) {
-    if (!with_maps) return;
-    out.q.push_back(to_host(q.contiguous())), out.k.push_back(to_host(k.contiguous()));
-    out.v.push_back(to_host(v.contiguous())), out.probs.push_back(to_host(probs.contiguous()));
-  };
+  const hf::LayerAttention layer_attention(c, n, causal(), with_maps, swap, &out);
+  if (c.family == HfFamily::bert) {
+    out.logits = to_host(hf::bert_forward(c, s, ids, layer_attention).contiguous());
+    return out;
+  }
+  const at::Tensor index = at::tensor(ids, at::kLong);
   const auto heads = [&](const at::Tensor& x, std::int64_t count) { return x.view({n, count, hd}).transpose(0, 1); };
-  // A layer's attention output (H, n, hd): swapped, or the model's own (eager with the maps
-  // kept; without maps and window, LibTorch's fused attention, no n x n tensor).
-  const auto layer_attention = [&](std::int64_t layer, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                                   std::int64_t window) {
-    at::Tensor o;
-    if (with_maps || window > 0) {
-      auto [own, probs] = attend_heads(q, k, v, window, c.family);
-      keep(q, k, v, probs);
-      o = own;
-    } else if (!is_swapped(layer)) {
-      o = full_attention_sdpa(q.unsqueeze(0).contiguous(), k.unsqueeze(0).contiguous(), v.unsqueeze(0).contiguous(),
-                              true)[0];
-    }
-    return is_swapped(layer) ? swapped_attention(q, k, v) : o;
-  };
   at::Tensor x, logits;
   if (c.family == HfFamily::gpt2) {
     x = param(s, "wte.weight").index_select(0, index) + param(s, "wpe.weight").narrow(0, 0, n);

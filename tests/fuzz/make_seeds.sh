@@ -39,7 +39,10 @@ for m in lm-fma lm-full image-fma2d; do cp "$root/assets/models/$m/config.json" 
 # LibTorch's environment; FMAV_TEST_PYTHON names another Python that has it).
 python=${FMAV_TEST_PYTHON:-${FMAV_DEPS_DIR:-/opt/fmav-deps}/torch-2.11.0/bin/python}
 "$python" "$root/tests/models/make_hf_models.py" "$work/hf" > /dev/null 2>&1
-for m in gpt2 llama llama3-tied llama-linear-bf16 qwen2 mistral; do cp "$work/hf/$m/config.json" "$corpus/hf_config/$m.json"; done
+for m in gpt2 llama llama3-tied llama-linear-bf16 qwen2 mistral bert bert-untied-relu roberta vit; do
+  cp "$work/hf/$m/config.json" "$corpus/hf_config/$m.json"
+done
+cp "$work/hf/vit/preprocessor_config.json" "$corpus/hf_config/vit-preprocessor.json"  # the same target parses both
 # Tokenizers of every kind, trained by tokenizers itself: the file, a NUL, a text to encode.
 "$python" "$root/tests/models/make_hf_tokenizers.py" "$work/tok" > /dev/null 2>&1
 for m in gpt2 llama roberta llama2 mistral bert wordpiece-seq; do
