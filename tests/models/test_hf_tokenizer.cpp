@@ -153,6 +153,19 @@ TEST_F(HfTokenizer, MalformedFilesNameTheField) {
   parse_error(ok + R"(, "added_tokens": [{"id": 0, "content": "a", "single_word": true}]})",
               "added_tokens[0].single_word is not supported");
   parse_error(ok + R"(, "truncation": {"max_length": 5}})", "truncation is not supported");
+  parse_error(ok + R"(, "padding": {"strategy": "BatchLongest"}})", "padding is not supported");
+  parse_error(R"({"model": {"type": "WordPiece", "vocab": {"a": 0}}})", "model.unk_token is needed by WordPiece");
+  parse_error(R"({"model": {"type": "BPE", "vocab": {"a": 5000}, "merges": []}})",
+              "t.json: ids reach 5000 for only 1 tokens");
+  parse_error(ok + R"(, "pre_tokenizer": {"type": "Metaspace", "replacement": "ab"}})",
+              "pre_tokenizer.replacement must be one character");
+  parse_error(ok + R"(, "added_tokens": [{"id": 0, "content": ""}]})", "added_tokens[0].content is empty");
+  parse_error(ok + R"(, "post_processor": {"type": "TemplateProcessing", "special_tokens": {},
+                      "single": [{"Sequence": {"id": "A"}}, {"Sequence": {"id": "A"}}]}})",
+              "post_processor.single names the text twice");
+  parse_error(ok + R"(, "post_processor": {"type": "TemplateProcessing", "special_tokens": {},
+                      "single": [{"SpecialToken": {"id": "<s>"}}, {"Sequence": {"id": "A"}}]}})",
+              "post_processor.special_tokens lacks \"<s>\"");
   // Changes to a real file.
   expect_error([&] { changed("bert", [](J& j) { j["model"]["max_input_chars_per_word"] = "x"; }); },
                "max_input_chars_per_word");
