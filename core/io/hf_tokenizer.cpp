@@ -104,6 +104,7 @@ struct HfTokenizer::Impl {
   bool byte_level = false;
   std::vector<std::int64_t> before, after;  // the post-processor's special tokens around the text
 
+  std::vector<std::int64_t> characters(const std::string& word) const;
   void bpe(const std::string& word, std::vector<std::int64_t>& out) const;
   void word_piece(const std::string& word, std::vector<std::int64_t>& out) const;
   void model(const std::string& word, std::vector<std::int64_t>& out) const {
@@ -119,8 +120,37 @@ struct HfTokenizer::Impl {
 
 // ---- models ----
 
-// BPE of one pre-token: characters (or <0xXX> bytes, or unk) merged by rank, lowest first,
-// leftmost among equals, as tokenizers' Word::merge_all.
+// The symbols BPE starts from: each character's id, else its <0xXX> bytes (byte_fallback),
+// else unk (consecutive ones fused with fuse_unk), else nothing, as tokenizers' merge_word.
+std::vector<std::int64_t> HfTokenizer::Impl::characters(const std::string& word) const {
+  std::vector<std::int64_t> ids;
+  std::int64_t pending_unk = -1;
+  for (std::size_t i = 0; i < word.size();) {
+    const std::size_t len = hf::char_length(static_cast<unsigned char>(word[i]));
+    std::string s = word.substr(i, len);
+    if (i > 0) s = prefix + s;
+    if (i + len >= word.size()) s += suffix;
+    i += len;
+    const auto id = vocab.find(s);
+    if (id != vocab.end()) {
+      if (pending_unk >= 0) ids.push_back(pending_unk), pending_unk = -1;
+      ids.push_back(id->second);
+      continue;
+    }
+    if (byte_fallback && std::all_of(s.begin(), s.end(), [&](char b) { return byte_ids[static_cast<unsigned char>(b)] >= 0; })) {
+      for (unsigned char b : s) ids.push_back(byte_ids[b]);  // tokenizers leaves a pending unk for later
+      continue;
+    }
+    if (unk < 0) continue;  // no unk token: the character is dropped, as tokenizers does
+    if (pending_unk >= 0 && !fuse_unk) ids.push_back(pending_unk);
+    pending_unk = unk;
+  }
+  if (pending_unk >= 0) ids.push_back(pending_unk);
+  return ids;
+}
+
+// BPE of one pre-token: its characters merged by rank, lowest first, leftmost among equals,
+// with a priority queue of candidate pairs as tokenizers' Word::merge_all.
 void HfTokenizer::Impl::bpe(const std::string& word, std::vector<std::int64_t>& out) const {
   if (ignore_merges) {
     const auto whole = vocab.find(word);
@@ -132,34 +162,11 @@ void HfTokenizer::Impl::bpe(const std::string& word, std::vector<std::int64_t>& 
     bool alive;
   };
   std::vector<Symbol> symbols;
-  const auto add = [&](std::int64_t id) {
+  for (std::int64_t id : characters(word)) {
     const int n = static_cast<int>(symbols.size());
     if (n > 0) symbols.back().next = n;
     symbols.push_back({id, n - 1, -1, true});
-  };
-  std::int64_t pending_unk = -1;
-  for (std::size_t i = 0; i < word.size();) {
-    const std::size_t len = hf::char_length(static_cast<unsigned char>(word[i]));
-    std::string s = word.substr(i, len);
-    if (i > 0) s = prefix + s;
-    if (i + len >= word.size()) s += suffix;
-    i += len;
-    const auto id = vocab.find(s);
-    if (id != vocab.end()) {
-      if (pending_unk >= 0) add(pending_unk), pending_unk = -1;
-      add(id->second);
-      continue;
-    }
-    if (byte_fallback && std::all_of(s.begin(), s.end(), [&](char b) { return byte_ids[static_cast<unsigned char>(b)] >= 0; })) {
-      for (unsigned char b : s) add(byte_ids[b]);  // tokenizers leaves a pending unk for later
-      continue;
-    }
-    if (unk < 0) continue;  // no unk token: the character is dropped, as tokenizers does
-    if (pending_unk >= 0 && !fuse_unk) add(pending_unk);
-    pending_unk = unk;
   }
-  if (pending_unk >= 0) add(pending_unk);
-
   struct Merge {
     int rank, pos;
     std::int64_t id;
