@@ -545,7 +545,9 @@ std::vector<std::int64_t> hf_input_ids(const std::string& folder, const std::str
     FMAV_CHECK(!text_path.empty(), folder, " is a Hugging Face model: give a text file, or token ids with --ids IDS.npy");
     const std::string tokenizer = folder + "/tokenizer.json";
     FMAV_CHECK(std::filesystem::exists(tokenizer), folder, " has no tokenizer.json: give token ids with --ids IDS.npy");
-    ids = HfTokenizer::load(tokenizer).encode(read_text(text_path));
+    // With the special tokens the post-processor adds ([CLS] ... [SEP], <s>, a BOS), as
+    // transformers' tokenizer(text) gives them: what the model saw in training.
+    ids = HfTokenizer::load(tokenizer).encode(read_text(text_path), true);
   }
   if (max_tokens > 0 && static_cast<std::int64_t>(ids.size()) > max_tokens) ids.resize(static_cast<std::size_t>(max_tokens));
   return ids;

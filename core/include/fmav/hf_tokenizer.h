@@ -38,7 +38,8 @@ class HfTokenizer {
 };
 
 // A Hugging Face model's input: token ids from `ids_path` (read_token_ids), else the text
-// file `text_path` (UTF-8 rules of fmav/input.h) through folder/tokenizer.json; at most
+// file `text_path` (UTF-8 rules of fmav/input.h) through folder/tokenizer.json with the
+// special tokens its post-processor adds (transformers' tokenizer(text)); the first
 // `max_tokens` of them (0: all). Throws fmav::Error when neither is given, or for text when
 // the folder has no tokenizer.json.
 std::vector<std::int64_t> hf_input_ids(const std::string& folder, const std::string& ids_path,
