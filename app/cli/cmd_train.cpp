@@ -11,6 +11,7 @@
 
 #include "commands.h"
 #include "fmav/error.h"
+#include "fmav/hf_fit.h"
 #include "fmav/hf_model.h"
 #include "fmav/hf_tokenizer.h"
 #include "fmav/input.h"
@@ -121,6 +122,8 @@ struct EvalArgs {
   std::string swap_layers, swap_method = "fma", downsample = "average";
   std::int64_t block = 64, rank = 4;
   PeerArgs peer;
+  bool no_swap = false;       // a fitted folder (fmav fit) scored as the original
+  std::int64_t window = 0;    // score in windows of this many tokens (a fitted folder: its fit's)
 };
 
 // A number for JSON: null where it is not finite.
@@ -145,32 +148,55 @@ void print_eval_json(std::int64_t tokens, double loss, double accuracy) {
 int run_eval_hf(const EvalArgs& a) {
   FMAV_CHECK(a.attention.empty() && a.split.empty(),
              "--attention and --split are for the project's own models; a Hugging Face model is scored on its input");
+  FMAV_CHECK(!a.no_swap || a.swap_layers.empty(), "--no-swap and --swap-layers contradict each other");
   const HfModel model = HfModel::load(a.model);
-  std::int64_t limit = model.config().max_positions;
-  if (a.o.max_tokens > 0) limit = std::min(limit, a.o.max_tokens);
+  // A folder written by `fmav fit` is scored with its swap and fitted weights unless told otherwise.
+  const bool fitted = has_hf_swap(a.model) && !a.no_swap && a.swap_layers.empty();
+  HfFittedSwap fit;
+  if (fitted) fit = load_hf_swap(a.model, model.config());
+  const std::int64_t window = a.window > 0 ? a.window : fitted ? fit.tokens : 0;
+  FMAV_CHECK(window <= model.config().max_positions, "--window ", window, " is longer than the model's context ",
+             model.config().max_positions);
+  std::int64_t limit = window > 0 ? a.o.max_tokens : model.config().max_positions;
+  if (window == 0 && a.o.max_tokens > 0) limit = std::min(limit, a.o.max_tokens);
   const std::vector<std::int64_t> ids = hf_input_ids(a.model, a.ids, a.o.data, limit);
-  const HfEval e = model.evaluate(ids);
-  std::printf("model %s (%s), %s: loss %.4f nats, perplexity %.3f, %.4f bits per token, accuracy %.2f%% over %lld "
-              "tokens\n", a.model.c_str(), model.config().model_type.c_str(),
-              (a.ids.empty() ? a.o.data : a.ids).c_str(), e.loss, e.perplexity,
-              e.bits_per_token, 100 * e.accuracy, static_cast<long long>(e.tokens));
-  if (a.swap_layers.empty()) {
+  const auto score = [&](const HfSwap* swap) {
+    return window > 0 ? evaluate_windows(model, ids, window, swap) : model.evaluate(ids, swap);
+  };
+  const HfEval e = score(nullptr);
+  std::printf("model %s (%s), %s%s: loss %.4f nats, perplexity %.3f, %.4f bits per token, accuracy %.2f%% over "
+              "%lld tokens\n", a.model.c_str(), model.config().model_type.c_str(),
+              (a.ids.empty() ? a.o.data : a.ids).c_str(),
+              window > 0 ? (" in windows of " + std::to_string(window) + " tokens").c_str() : "", e.loss,
+              e.perplexity, e.bits_per_token, 100 * e.accuracy, static_cast<long long>(e.tokens));
+  if (!fitted && a.swap_layers.empty()) {
     if (a.json) print_eval_json(e.tokens, e.loss, e.accuracy);
     return 0;
   }
   HfSwap swap;
-  swap.layers = parse_layer_list(a.swap_layers, model.config().layers);
-  parse_method(a.swap_method, "", &swap.options);
-  swap.options.fma.block_size = a.block, swap.options.fma.rank = a.rank;
-  swap.options.fma.downsample = parse_downsample(a.downsample);
-  swap.options.peer = peer_options(a.peer);
-  if (swap.options.method == Method::fma && swap.options.fma.downsample != Downsample::average) {
-    swap.weights = random_downsample_weights(swap.options.fma, model.config().head_dim,
-                                             num_levels(swap.options.fma, static_cast<std::int64_t>(ids.size())), a.o.seed);
+  std::string what = a.swap_method, layers = a.swap_layers;
+  if (fitted) {
+    swap = fit.swap;
+    what = "fitted fma (" + std::string(to_string(swap.options.fma.downsample)) + ", m " +
+           std::to_string(swap.options.fma.block_size) + ", p " + std::to_string(swap.options.fma.rank) + ", " +
+           std::to_string(fit.steps) + " steps, from " + kHfSwapFile + ")";
+    layers.clear();
+    for (int l : swap.layers) layers += (layers.empty() ? "" : ",") + std::to_string(l);
+  } else {
+    swap.layers = parse_layer_list(a.swap_layers, model.config().layers);
+    parse_method(a.swap_method, "", &swap.options);
+    swap.options.fma.block_size = a.block, swap.options.fma.rank = a.rank;
+    swap.options.fma.downsample = parse_downsample(a.downsample);
+    swap.options.peer = peer_options(a.peer);
+    if (swap.options.method == Method::fma && swap.options.fma.downsample != Downsample::average) {
+      const std::int64_t longest = window > 0 ? std::min<std::int64_t>(window, ids.size()) : ids.size();
+      swap.weights = random_downsample_weights(swap.options.fma, model.config().head_dim,
+                                               num_levels(swap.options.fma, longest), a.o.seed);
+    }
   }
-  const HfEval s = model.evaluate(ids, &swap);
+  const HfEval s = score(&swap);
   std::printf("with %s in layers %s: loss %.4f nats (%+.4f), perplexity %.3f, %.4f bits per token, accuracy %.2f%%\n",
-              a.swap_method.c_str(), a.swap_layers.c_str(), s.loss, s.loss - e.loss, s.perplexity, s.bits_per_token,
+              what.c_str(), layers.c_str(), s.loss, s.loss - e.loss, s.perplexity, s.bits_per_token,
               100 * s.accuracy);
   if (a.json) print_eval_json(s.tokens, s.loss, s.accuracy);
   return 0;
@@ -284,6 +310,10 @@ std::function<int()> add_eval(CLI::App& app) {
   cmd->add_option("--downsample", a->downsample, "swapped FMA: average (default) | learned | dense (drawn from --seed)")
       ->check(CLI::IsMember({"learned", "average", "dense"}));
   add_peer_options(cmd, &a->peer);
+  cmd->add_flag("--no-swap", a->no_swap, "Hugging Face models: a folder written by fmav fit scored as the original");
+  cmd->add_option("--window", a->window,
+                  "Hugging Face models: score all the input in windows of this many tokens (default: one\n"
+                  "window of at most the model's context; a folder written by fmav fit: its fit's tokens)");
   cmd->add_flag("--json", a->json,
                 "also print the score as one JSON object on the last line: loss (nats per predicted token),\n"
                 "tokens, perplexity, bits_per_token, accuracy (with --swap-layers: the swapped run's)");

@@ -265,7 +265,7 @@ HfForward HfModel::forward(const std::vector<std::int64_t>& ids, bool with_maps,
   const std::int64_t n = static_cast<std::int64_t>(ids.size()), H = c.heads, hd = c.head_dim;
   // The swapped layers' attention: the chosen method on the layer's (1, H, n, hd) heads.
   AttendOptions swapped;
-  FmaWeights swap_weights;
+  std::map<std::int64_t, FmaWeights> swap_weights;  // per swapped layer
   if (swap != nullptr) {
     swapped = swap->options;
     swapped.fma.causal = true;
@@ -273,7 +273,11 @@ HfForward HfModel::forward(const std::vector<std::int64_t>& ids, bool with_maps,
                "a language model's swapped attention is 1D causal FMA or a 1D peer, got ", method_name(swapped));
     if (swapped.method == Method::fma) {
       validate(swapped.fma);
-      swap_weights = to_fma_weights(swap->weights, swapped.fma, hd, num_levels(swapped.fma, n), at::kFloat);
+      for (int layer : swap->layers) {
+        const auto own = swap->layer_weights.find(layer);
+        swap_weights[layer] = to_fma_weights(own == swap->layer_weights.end() ? swap->weights : own->second,
+                                             swapped.fma, hd, num_levels(swapped.fma, n), at::kFloat);
+      }
     } else if (is_peer(swapped.method)) {
       validate_peer(swapped, n);
     }
@@ -282,11 +286,11 @@ HfForward HfModel::forward(const std::vector<std::int64_t>& ids, bool with_maps,
     return swap != nullptr && std::find(swap->layers.begin(), swap->layers.end(), layer) != swap->layers.end();
   };
   // Attention of (H, n, hd) heads by the swapped method, (H, n, hd).
-  const auto swapped_attention = [&](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+  const auto swapped_attention = [&](std::int64_t layer, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
     const at::Tensor q4 = q.unsqueeze(0).contiguous(), k4 = k.unsqueeze(0).contiguous(), v4 = v.unsqueeze(0).contiguous();
     if (swapped.method == Method::full) return full_attention_sdpa(q4, k4, v4, true)[0];
     if (is_peer(swapped.method)) return peer_attention(q4, k4, v4, swapped)[0];
-    return fma_fused(q4, k4, v4, swapped.fma, swap_weights)[0];
+    return fma_fused(q4, k4, v4, swapped.fma, swap_weights.at(layer))[0];
   };
   const at::Tensor index = at::tensor(ids, at::kLong);
   HfForward out;
@@ -309,7 +313,7 @@ HfForward HfModel::forward(const std::vector<std::int64_t>& ids, bool with_maps,
       o = full_attention_sdpa(q.unsqueeze(0).contiguous(), k.unsqueeze(0).contiguous(), v.unsqueeze(0).contiguous(),
                               true)[0];
     }
-    return is_swapped(layer) ? swapped_attention(q, k, v) : o;
+    return is_swapped(layer) ? swapped_attention(layer, q, k, v) : o;
   };
   at::Tensor x, logits;
   if (c.family == HfFamily::gpt2) {
