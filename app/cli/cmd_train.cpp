@@ -151,10 +151,11 @@ int run_eval_hf(const EvalArgs& a) {
   FMAV_CHECK(!a.no_swap || a.swap_layers.empty(), "--no-swap and --swap-layers contradict each other");
   const HfModel model = HfModel::load(a.model);
   // A folder written by `fmav fit` is scored with its swap and fitted weights unless told otherwise.
-  const bool fitted = has_hf_swap(a.model) && !a.no_swap && a.swap_layers.empty();
+  // --no-swap scores the original in the same windows.
+  const bool has_fit = has_hf_swap(a.model) && a.swap_layers.empty(), fitted = has_fit && !a.no_swap;
   HfFittedSwap fit;
-  if (fitted) fit = load_hf_swap(a.model, model.config());
-  const std::int64_t window = a.window > 0 ? a.window : fitted ? fit.tokens : 0;
+  if (has_fit) fit = load_hf_swap(a.model, model.config());
+  const std::int64_t window = a.window > 0 ? a.window : has_fit ? fit.tokens : 0;
   FMAV_CHECK(window <= model.config().max_positions, "--window ", window, " is longer than the model's context ",
              model.config().max_positions);
   std::int64_t limit = window > 0 ? a.o.max_tokens : model.config().max_positions;

@@ -23,8 +23,6 @@ namespace fmav {
 namespace {
 
 namespace fs = std::filesystem;
-constexpr const char* kSwapFormat = "fmav-hf-swap";
-constexpr int kSwapVersion = 1;
 // Teacher outputs kept between steps (q, k, v and the target of every swapped layer).
 constexpr std::int64_t kCacheBytes = 256ll << 20;
 
@@ -102,8 +100,8 @@ FmaWeights as_fma_weights(const std::map<std::string, at::Tensor>& params, int l
 
 Json swap_json(const HfFitOptions& o, std::int64_t step, double loss) {
   Json j;
-  j["format"] = kSwapFormat;
-  j["format_version"] = kSwapVersion;
+  j["format"] = kHfSwapFormat;
+  j["format_version"] = kHfSwapVersion;
   j["method"] = "fma";
   j["layers"] = o.layers;
   j["block_size"] = o.fma.block_size;
@@ -119,49 +117,6 @@ Json swap_json(const HfFitOptions& o, std::int64_t step, double loss) {
                   {"lr", o.lr},       {"seed", o.seed},     {"init", o.init_average ? "average" : "random"},
                   {"save_every", o.save_every}, {"command", o.command}};
   return j;
-}
-
-HfFittedSwap parse_swap(const std::string& text, const std::string& where, const HfConfig& c, Json* fit) {
-  const Json j = parse_json_object(text, where, kSwapFormat, kSwapVersion, 1u << 20, 8);
-  json_check_keys(j, {"format", "format_version", "method", "layers", "block_size", "rank", "downsample",
-                      "count_multiplicity", "tokens", "weights", "base", "steps", "loss", "fit"},
-                  where);
-  HfFittedSwap s;
-  FMAV_CHECK(json_string(j, "method", where) == "fma", where, ": \"method\" must be \"fma\", got ",
-             j.at("method").dump());
-  const Json& layers = json_key(j, "layers", where);
-  FMAV_CHECK(layers.is_array() && !layers.empty(), where, ": \"layers\" must be a non-empty list of layers");
-  std::set<int> seen;
-  for (const Json& l : layers) {
-    FMAV_CHECK(l.is_number_integer() && l.get<std::int64_t>() >= 0 && l.get<std::int64_t>() < c.layers, where,
-               ": \"layers\" holds ", l.dump(), "; the model's layers are 0..", c.layers - 1);
-    FMAV_CHECK(seen.insert(l.get<int>()).second, where, ": \"layers\" names layer ", l.dump(), " twice");
-    s.swap.layers.push_back(l.get<int>());
-  }
-  AttendOptions& a = s.swap.options;
-  a.method = Method::fma;
-  a.fma.causal = true;
-  a.fma.block_size = json_int(j, "block_size", 1, 1 << 20, where);
-  a.fma.rank = json_int(j, "rank", 1, 1 << 20, where);
-  try {
-    a.fma.downsample = parse_downsample(json_string(j, "downsample", where));
-    validate(a.fma);
-  } catch (const Error& e) {
-    throw Error(where + ": " + e.what());
-  }
-  FMAV_CHECK(a.fma.downsample != Downsample::average, where, ": \"downsample\" must be learned or dense (fitted "
-             "weights), got average");
-  a.fma.count_multiplicity = json_bool(j, "count_multiplicity", where);
-  s.tokens = json_int(j, "tokens", 2, c.max_positions, where);
-  FMAV_CHECK(json_string(j, "weights", where) == kHfSwapWeights, where, ": \"weights\" must be \"", kHfSwapWeights,
-             "\", got ", j.at("weights").dump());
-  s.base = json_string(j, "base", where);
-  s.steps = json_int(j, "steps", 0, std::numeric_limits<std::int64_t>::max(), where);
-  s.loss = json_number(j, "loss", where);
-  const Json& f = json_key(j, "fit", where);
-  FMAV_CHECK(f.is_object(), where, ": \"fit\" must be an object");
-  if (fit != nullptr) *fit = f;
-  return s;
 }
 
 // The swap's weights for its layers, checked against the levels of `tokens` tokens.
@@ -263,7 +218,9 @@ void load_checkpoint(HfFitOptions* o, const HfConfig& c, std::map<std::string, a
   FMAV_CHECK(fs::exists(swap_path) && fs::exists(path), "cannot resume: ", o->out, " has no ", kHfSwapFile, " and ",
              kHfFitCheckpoint, " (fit without --resume first)");
   Json fit;
-  const HfFittedSwap s = parse_swap(read_file_bytes(swap_path, 1u << 20), swap_path, c, &fit);
+  const std::string text = read_file_bytes(swap_path, 1u << 20);
+  const HfFittedSwap s = parse_hf_swap(text, swap_path, c);
+  fit = parse_json_object(text, swap_path, kHfSwapFormat, kHfSwapVersion, 1u << 20, 8).at("fit");
   o->layers = s.swap.layers, o->fma = s.swap.options.fma, o->tokens = s.tokens;
   try {
     if (o->data.empty() && o->ids_path.empty()) {
@@ -316,7 +273,7 @@ void check_options(const HfFitOptions& o, const HfConfig& c) {
 std::string recorded_base(const std::string& out) {
   const std::string path = (fs::path(out) / kHfSwapFile).string();
   FMAV_CHECK(fs::exists(path), "cannot resume: ", path, " does not exist (fit without --resume first)");
-  const Json j = parse_json_object(read_file_bytes(path, 1u << 20), path, kSwapFormat, kSwapVersion, 1u << 20, 8);
+  const Json j = parse_json_object(read_file_bytes(path, 1u << 20), path, kHfSwapFormat, kHfSwapVersion, 1u << 20, 8);
   return json_string(j, "base", path);
 }
 
@@ -324,14 +281,10 @@ std::string recorded_base(const std::string& out) {
 
 bool has_hf_swap(const std::string& folder) { return fs::is_regular_file(fs::path(folder) / kHfSwapFile); }
 
-HfFittedSwap parse_hf_swap(const std::string& text, const std::string& where, const HfConfig& config) {
-  return parse_swap(text, where, config, nullptr);
-}
-
 HfFittedSwap load_hf_swap(const std::string& folder, const HfConfig& config) {
   const fs::path f(folder);
   const std::string path = (f / kHfSwapFile).string();
-  HfFittedSwap s = parse_swap(read_file_bytes(path, 1u << 20), path, config, nullptr);
+  HfFittedSwap s = parse_hf_swap(read_file_bytes(path, 1u << 20), path, config);
   read_swap_weights((f / kHfSwapWeights).string(), config, &s);
   return s;
 }

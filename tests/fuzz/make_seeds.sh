@@ -14,7 +14,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export OMP_WAIT_POLICY=passive FMAV_THREADS=1
 rm -rf "$corpus"
-mkdir -p "$corpus"/{npy,safetensors,model_config,hf_config,session,results,text,image}
+mkdir -p "$corpus"/{npy,safetensors,model_config,hf_config,hf_swap,session,results,text,image}
 
 # with_selector BYTE FILE OUT: the selector byte, then the file.
 with_selector() { { printf "\\x$1"; cat "$2"; } > "$3"; }
@@ -40,6 +40,10 @@ for m in lm-fma lm-full image-fma2d; do cp "$root/assets/models/$m/config.json" 
 python=${FMAV_TEST_PYTHON:-${FMAV_DEPS_DIR:-/opt/fmav-deps}/torch-2.11.0/bin/python}
 "$python" "$root/tests/models/make_hf_models.py" "$work/hf" > /dev/null 2>&1
 for m in gpt2 llama llama3-tied llama-linear-bf16 qwen2 mistral; do cp "$work/hf/$m/config.json" "$corpus/hf_config/$m.json"; done
+# A fitted folder's swap file (fuzz_hf_swap reads it against a 4-layer model).
+"$fmav" fit --model "$work/hf/llama" --data "$root/assets/sample.txt" --swap-layers 0-1 --block 8 --rank 2 \
+  --tokens 64 --steps 2 -o "$work/fit" > /dev/null
+cp "$work/fit/fmav_swap.json" "$corpus/hf_swap/llama.json"
 
 # Sessions (selector 0) and settings (selector 1).
 cat > "$work/model.json" << JSON

@@ -20,6 +20,8 @@ namespace fmav {
 constexpr const char* kHfSwapFile = "fmav_swap.json";
 constexpr const char* kHfSwapWeights = "fmav_swap.safetensors";
 constexpr const char* kHfFitCheckpoint = "fmav_fit_checkpoint.safetensors";
+constexpr const char* kHfSwapFormat = "fmav-hf-swap";  // fmav_swap.json's "format"
+constexpr int kHfSwapVersion = 1;
 
 // A fitted folder's swap: FMA (1D, causal) in `layers` with per-layer weights fitted on
 // windows of `tokens` tokens (the weights cover the levels of at most that many tokens).
