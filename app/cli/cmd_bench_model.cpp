@@ -1,5 +1,6 @@
 // `fmav bench-model`: the C++ forward pass of a Hugging Face model (fmav/hf_model.h, no maps)
-// timed against `transformers` on the same machine, threads and token ids, in one run. The
+// timed against `transformers` on the same machine, threads and token ids, in one run, the
+// two alternating pass by pass (a shared machine's load falls on both alike). The
 // peer is scripts/bench_hf_peer.py, run by the LibTorch environment's Python unless told
 // otherwise; its logits are compared with ours first (a benchmark validates before it times).
 
@@ -7,12 +8,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
 
@@ -42,12 +45,6 @@ struct BenchModelArgs {
   std::uint64_t seed = 1;
 };
 
-std::string quoted(const std::string& s) {
-  std::string out = "'";
-  for (char ch : s) out += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
-  return out + "'";
-}
-
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   const std::size_t n = v.size();
@@ -72,57 +69,101 @@ std::vector<std::int64_t> parse_counts(const std::string& text) {
   return out;
 }
 
-// Milliseconds of each of `repeats` forward passes after `warmup` untimed ones; the last logits.
-std::vector<double> time_fmav(const HfModel& model, const std::vector<std::int64_t>& ids, int warmup, int repeats,
-                              HostTensor* logits) {
-  for (int i = 0; i < warmup; ++i) model.forward(ids, false);
-  std::vector<double> ms;
-  for (int i = 0; i < repeats; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    HfForward f = model.forward(ids, false);
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-    *logits = std::move(f.logits);
+// The peer process: its stdin and stdout as pipes, its stderr in a file.
+class Peer {
+ public:
+  Peer(const BenchModelArgs& a, int threads, const std::string& ids_path, const fs::path& work)
+      : m_python(a.python), m_err((work / "peer.err").string()), m_logits((work / "peer_logits.safetensors").string()) {
+    int to_child[2], from_child[2];
+    FMAV_CHECK(::pipe(to_child) == 0 && ::pipe(from_child) == 0, "cannot make pipes for the peer");
+    const std::vector<std::string> args = {a.python, a.script, "--model", a.model, "--ids", ids_path, "--threads",
+                                           std::to_string(threads), "--warmup", std::to_string(a.warmup),
+                                           "--logits-out", m_logits};
+    m_pid = ::fork();
+    FMAV_CHECK(m_pid >= 0, "cannot start ", a.python);
+    if (m_pid == 0) {
+      ::dup2(to_child[0], 0), ::dup2(from_child[1], 1);
+      std::FILE* err = std::fopen(m_err.c_str(), "w");
+      if (err != nullptr) ::dup2(fileno(err), 2);
+      for (int fd : {to_child[0], to_child[1], from_child[0], from_child[1]}) ::close(fd);
+      ::setenv("OMP_NUM_THREADS", std::to_string(threads).c_str(), 1);
+      ::setenv("HF_HUB_OFFLINE", "1", 1);
+      std::vector<char*> argv;
+      for (const std::string& s : args) argv.push_back(const_cast<char*>(s.c_str()));
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    ::close(to_child[0]), ::close(from_child[1]);
+    m_in = ::fdopen(to_child[1], "w"), m_out = ::fdopen(from_child[0], "r");
+    const std::string first = read_line();
+    if (first != "ready") fail(first);
   }
-  return ms;
-}
+  ~Peer() {
+    if (m_in != nullptr) std::fclose(m_in);
+    if (m_out != nullptr) std::fclose(m_out);
+    if (m_pid > 0) ::waitpid(m_pid, nullptr, 0);
+  }
+  // One timed forward pass of the peer, in milliseconds.
+  double run() {
+    std::fputs("run\n", m_in), std::fflush(m_in);
+    const std::string line = read_line();
+    try {
+      return std::stod(line);
+    } catch (const std::exception&) {
+      fail(line);
+    }
+    return 0;
+  }
+  // Ends the peer: its versions, and its last logits in *logits.
+  nlohmann::json finish(HostTensor* logits) {
+    std::fputs("quit\n", m_in), std::fflush(m_in);
+    const std::string line = read_line();
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(line);
+    } catch (const std::exception&) {
+      fail(line);
+    }
+    *logits = read_tensor_file(m_logits, "logits");
+    return j;
+  }
 
-// Runs the peer on the ids in `ids_path`; its JSON line, its logits in *logits.
-nlohmann::json run_peer(const BenchModelArgs& a, int threads, const std::string& ids_path, const fs::path& work,
-                        HostTensor* logits) {
-  const std::string logits_path = (work / "peer_logits.safetensors").string(), err = (work / "peer.err").string();
-  const std::string command = "OMP_NUM_THREADS=" + std::to_string(threads) + " HF_HUB_OFFLINE=1 " +
-                              quoted(a.python) + " " + quoted(a.script) + " --model " + quoted(a.model) + " --ids " +
-                              quoted(ids_path) + " --threads " + std::to_string(threads) + " --repeats " +
-                              std::to_string(a.repeats) + " --warmup " + std::to_string(a.warmup) +
-                              " --logits-out " + quoted(logits_path) + " 2> " + quoted(err);
-  std::FILE* pipe = ::popen(command.c_str(), "r");
-  FMAV_CHECK(pipe != nullptr, "cannot start ", a.python);
-  std::string out;
-  char buf[4096];
-  while (std::fgets(buf, sizeof buf, pipe) != nullptr) out += buf;
-  const int status = ::pclose(pipe);
-  const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  FMAV_CHECK(code != 3, a.python, " has no transformers (", out.substr(0, out.find('\n')),
-             "); install the peers with: ", kInstallHint, " (or give --python)");
-  if (code != 0) {
+ private:
+  std::string read_line() {
+    std::string line;
+    char buf[4096];
+    while (std::fgets(buf, sizeof buf, m_out) != nullptr) {
+      line += buf;
+      if (!line.empty() && line.back() == '\n') break;
+    }
+    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+    return line;
+  }
+  // The peer said something else than expected: why, with its exit code and stderr.
+  [[noreturn]] void fail(const std::string& said) {
+    std::fclose(m_in), m_in = nullptr;
+    int status = 0;
+    ::waitpid(m_pid, &status, 0);
+    m_pid = -1;
+    const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    FMAV_CHECK(code != 3, m_python, " has no transformers (", said, "); install the peers with: ", kInstallHint,
+               " (or give --python)");
     std::string tail;
     try {
-      tail = read_file_bytes(err, 1u << 20);
+      tail = read_file_bytes(m_err, 1u << 20);
     } catch (const std::exception&) {
     }
     if (tail.size() > 2000) tail = "..." + tail.substr(tail.size() - 2000);
-    throw Error("the transformers peer failed (exit " + std::to_string(code) + "): " + command + "\n" + tail);
+    throw Error("the transformers peer failed (exit " + std::to_string(code) + ", said '" + said + "'): " + m_python +
+                "\n" + tail);
   }
-  const std::string line = out.substr(out.rfind('{') == std::string::npos ? 0 : out.rfind('{'));
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(line);
-  } catch (const std::exception&) {
-    throw Error("the transformers peer printed no JSON line: " + out);
-  }
-  *logits = read_tensor_file(logits_path, "logits");
-  return j;
-}
+
+  std::string m_python, m_err, m_logits;
+  pid_t m_pid = -1;
+  std::FILE* m_in = nullptr;
+  std::FILE* m_out = nullptr;
+};
 
 double max_abs_diff(const HostTensor& a, const HostTensor& b) {
   FMAV_CHECK(a.shape == b.shape, "the peer's logits are ", shape_str(b.shape), ", ours ", shape_str(a.shape));
@@ -133,6 +174,7 @@ double max_abs_diff(const HostTensor& a, const HostTensor& b) {
 
 int run_bench_model(const BenchModelArgs& a) {
   FMAV_CHECK(a.repeats >= 1 && a.warmup >= 0, "--repeats must be >= 1 and --warmup >= 0");
+  std::signal(SIGPIPE, SIG_IGN);  // a peer that dies is reported, not a reason to die
   FMAV_CHECK(fs::exists(a.python), "no Python at ", a.python, ": install the peers with: ", kInstallHint,
              " (or give --python PATH)");
   FMAV_CHECK(fs::exists(a.script), "the peer script ", a.script, " does not exist (give --script)");
@@ -158,16 +200,28 @@ int run_bench_model(const BenchModelArgs& a) {
       const std::string ids_path = (work / "ids.safetensors").string();
       write_safetensors(ids_path, {{"ids", ids_host}});
       HostTensor ours, theirs;
-      const double fmav_ms = median(time_fmav(model, ids, a.warmup, a.repeats, &ours));
-      const nlohmann::json peer = run_peer(a, threads, ids_path, work, &theirs);
-      const double peer_ms = peer.at("median_ms").get<double>(), diff = max_abs_diff(ours, theirs);
-      peer_versions = "torch " + peer.value("torch", "?") + ", transformers " + peer.value("transformers", "?");
-      std::printf("%s, %lld tokens, %d threads: fmav %.2f ms, transformers %.2f ms (median of %d), ratio "
-                  "fmav/transformers %.3f, max |logits difference| %.2e\n", c.model_type.c_str(),
-                  static_cast<long long>(n), threads, fmav_ms, peer_ms, a.repeats, fmav_ms / peer_ms, diff);
+      // The two sides alternate pass by pass, so both see the same load on a shared machine.
+      Peer peer(a, threads, ids_path, work);
+      for (int i = 0; i < a.warmup; ++i) model.forward(ids, false);
+      std::vector<double> mine, its, ratios;
+      for (int i = 0; i < a.repeats; ++i) {
+        const auto t0 = std::chrono::steady_clock::now();
+        HfForward f = model.forward(ids, false);
+        mine.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+        ours = std::move(f.logits);
+        its.push_back(peer.run());
+        ratios.push_back(mine.back() / its.back());
+      }
+      const nlohmann::json versions = peer.finish(&theirs);
+      const double fmav_ms = median(mine), peer_ms = median(its), ratio = median(ratios);
+      const double diff = max_abs_diff(ours, theirs);
+      peer_versions = "torch " + versions.value("torch", "?") + ", transformers " + versions.value("transformers", "?");
+      std::printf("%s, %lld tokens, %d threads: fmav %.2f ms, transformers %.2f ms (medians of %d alternating "
+                  "passes), ratio fmav/transformers %.3f, max |logits difference| %.2e\n", c.model_type.c_str(),
+                  static_cast<long long>(n), threads, fmav_ms, peer_ms, a.repeats, ratio, diff);
       std::fflush(stdout);
       results.push_back({{"tokens", n}, {"fmav_ms", fmav_ms}, {"transformers_ms", peer_ms},
-                         {"ratio", fmav_ms / peer_ms}, {"max_abs_logit_diff", diff}});
+                         {"ratio", ratio}, {"max_abs_logit_diff", diff}});
     }
   } catch (...) {
     fs::remove_all(work);
@@ -187,8 +241,9 @@ std::function<int()> add_bench_model(CLI::App& app) {
   auto a = std::make_shared<BenchModelArgs>();
   CLI::App* cmd = app.add_subcommand(
       "bench-model", "Time a Hugging Face model's forward pass (no maps, float32, CPU) in C++ and in\n"
-                     "transformers (scripts/bench_hf_peer.py) on the same ids and threads; prints both\n"
-                     "medians, their ratio and the largest logits difference, then a JSON line.");
+                     "transformers (scripts/bench_hf_peer.py) on the same ids and threads, alternating pass by\n"
+                     "pass; prints both medians, the median of the per-pass ratios and the largest logits\n"
+                     "difference, then a JSON line.");
   cmd->add_option("--model", a->model, "the Hugging Face folder")->required();
   cmd->add_option("--tokens", a->tokens, "token counts to time, e.g. 128,512 (default 128,512)");
   cmd->add_option("--threads", a->threads, "intra-op threads for both (default: fmav's, FMAV_THREADS or cores)");

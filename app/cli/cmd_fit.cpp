@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "fmav/error.h"
 #include "fmav/hf_fit.h"
+#include "fmav/tensor_io.h"
 
 namespace fmav::cli {
 namespace {
@@ -17,15 +18,18 @@ struct FitArgs {
   HfFitOptions o;
   std::string layers, downsample = "learned", init = "average";
   std::int64_t log_every = 10;
+  CLI::App* cmd = nullptr;
 };
 
 int run_fit(FitArgs& a) {
   a.o.command = command_line();
   a.o.init_average = a.init == "average";
+  if (a.o.resume && a.cmd->count("--steps") == 0) a.o.steps = 0;  // the recorded total
   if (!a.o.resume) {
     FMAV_CHECK(!a.o.model.empty(), "fit needs --model (the Hugging Face folder to fit into)");
     FMAV_CHECK(!a.layers.empty(), "fit needs --swap-layers (e.g. 4-11)");
-    a.o.layers = parse_layer_list(a.layers, HfModel::load(a.o.model).config().layers);
+    const std::string config = a.o.model + "/config.json";
+    a.o.layers = parse_layer_list(a.layers, parse_hf_config(read_file_bytes(config, 1u << 20), config).layers);
     a.o.fma.downsample = parse_downsample(a.downsample);
   }
   const std::atomic<bool>* interrupted = catch_interrupt();
@@ -52,7 +56,7 @@ int run_fit(FitArgs& a) {
 
 std::function<int()> add_fit(CLI::App& app) {
   auto a = std::make_shared<FitArgs>();
-  CLI::App* cmd = app.add_subcommand(
+  CLI::App* cmd = a->cmd = app.add_subcommand(
       "fit", "Fit FMA into a Hugging Face causal LM: train only the learned down-sampling weights of the\n"
              "swapped layers (the model frozen) so each gives the layer's own attention output on its own\n"
              "q, k, v. Writes a model folder that `fmav eval` scores with those layers swapped. Ctrl-C\n"
@@ -70,7 +74,7 @@ std::function<int()> add_fit(CLI::App& app) {
   cmd->add_option("--init", a->init, "average (default: start equal to average down-sampling) | random")
       ->check(CLI::IsMember({"average", "random"}));
   cmd->add_option("--tokens", a->o.tokens, "tokens per training window (and per scoring window of the result)");
-  cmd->add_option("--steps", a->o.steps, "optimizer steps in total");
+  cmd->add_option("--steps", a->o.steps, "optimizer steps in total (resuming: default the recorded total)");
   cmd->add_option("--batch", a->o.batch, "windows per step");
   cmd->add_option("--lr", a->o.lr, "Adam's learning rate (cosine decay to lr/10)");
   cmd->add_option("--save-every", a->o.save_every, "steps between checkpoints (0: at the end only)");

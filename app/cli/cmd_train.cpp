@@ -156,6 +156,8 @@ int run_eval_hf(const EvalArgs& a) {
   HfFittedSwap fit;
   if (has_fit) fit = load_hf_swap(a.model, model.config());
   const std::int64_t window = a.window > 0 ? a.window : has_fit ? fit.tokens : 0;
+  FMAV_CHECK(!fitted || window <= fit.tokens, "--window ", window, " is longer than the ", fit.tokens,
+             " tokens ", a.model, "'s weights were fitted on");
   FMAV_CHECK(window <= model.config().max_positions, "--window ", window, " is longer than the model's context ",
              model.config().max_positions);
   std::int64_t limit = window > 0 ? a.o.max_tokens : model.config().max_positions;

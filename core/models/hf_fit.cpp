@@ -55,6 +55,49 @@ at::Tensor relative_mse(const at::Tensor& got, const at::Tensor& want) {
   return (got - want).pow(2).mean() / want.pow(2).mean().clamp_min(1e-12);
 }
 
+// The teacher's outputs of the training windows (consecutive runs of `tokens` ids), kept
+// between steps up to kCacheBytes: a window is drawn many times in a fit.
+class TeacherCache {
+ public:
+  TeacherCache(const HfModel& model, const std::vector<std::int64_t>& ids, std::int64_t tokens,
+               const std::vector<int>& layers)
+      : m_model(model), m_ids(ids), m_tokens(tokens), m_layers(layers) {}
+  // The window `draw` picks (modulo the number of windows).
+  std::vector<LayerTarget> window(std::uint64_t draw) {
+    const std::int64_t windows = static_cast<std::int64_t>(m_ids.size()) / m_tokens;
+    const std::int64_t w = static_cast<std::int64_t>(draw % static_cast<std::uint64_t>(windows));
+    const auto hit = m_cache.find(w);
+    if (hit != m_cache.end()) return hit->second;
+    const std::vector<std::int64_t> ids(m_ids.begin() + w * m_tokens, m_ids.begin() + (w + 1) * m_tokens);
+    std::vector<LayerTarget> t = teacher(m_model, ids, m_layers);
+    const std::int64_t bytes = 16 * static_cast<std::int64_t>(t.size()) * t.front().q.numel();
+    if (m_bytes + bytes <= kCacheBytes) m_cache[w] = t, m_bytes += bytes;
+    return t;
+  }
+
+ private:
+  const HfModel& m_model;
+  const std::vector<std::int64_t>& m_ids;
+  std::int64_t m_tokens;
+  const std::vector<int>& m_layers;
+  std::map<std::int64_t, std::vector<LayerTarget>> m_cache;
+  std::int64_t m_bytes = 0;
+};
+
+// The step's loss: each layer's FMA on the batch's stacked windows against their targets,
+// averaged over layers; differentiable in the weights.
+at::Tensor batch_loss(const std::vector<std::vector<LayerTarget>>& batch, const std::vector<int>& layers,
+                      const FmaConfig& f, const std::map<int, FmaWeights>& weights) {
+  at::Tensor loss = at::zeros({}, at::kFloat);
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    std::vector<at::Tensor> q, k, v, want;
+    for (const auto& t : batch) q.push_back(t[i].q), k.push_back(t[i].k), v.push_back(t[i].v), want.push_back(t[i].out);
+    const at::Tensor got = fma_fused(at::stack(q), at::stack(k), at::stack(v), f, weights.at(layers[i]));
+    loss = loss + relative_mse(got, at::stack(want));
+  }
+  return loss / static_cast<double>(layers.size());
+}
+
 // ---- the fitted weights as parameters ----
 
 // Weights that make learned (or dense) down-sampling equal to average down-sampling: summary
@@ -226,6 +269,7 @@ void load_checkpoint(HfFitOptions* o, const HfConfig& c, std::map<std::string, a
     if (o->data.empty() && o->ids_path.empty()) {
       o->data = fit.at("data").get<std::string>(), o->ids_path = fit.at("ids").get<std::string>();
     }
+    if (o->steps == 0) o->steps = fit.at("steps");
     o->batch = fit.at("batch"), o->lr = fit.at("lr"), o->seed = fit.at("seed"), o->save_every = fit.at("save_every");
     o->init_average = fit.at("init") == "average";
   } catch (const std::exception& e) {
@@ -337,18 +381,7 @@ HfFitResult fit_hf_swap(const HfFitOptions& options, const std::function<void(co
   std::map<int, FmaWeights> weights;
   for (int layer : o.layers) weights[layer] = as_fma_weights(params, layer, levels);
 
-  const std::int64_t windows = static_cast<std::int64_t>(o.ids.size()) / o.tokens;
-  std::map<std::int64_t, std::vector<LayerTarget>> cache;
-  std::int64_t cached_bytes = 0;
-  const auto targets_of = [&](std::int64_t w) -> std::vector<LayerTarget> {
-    const auto hit = cache.find(w);
-    if (hit != cache.end()) return hit->second;
-    const std::vector<std::int64_t> ids(o.ids.begin() + w * o.tokens, o.ids.begin() + (w + 1) * o.tokens);
-    std::vector<LayerTarget> t = teacher(model, ids, o.layers);
-    const std::int64_t bytes = 16 * static_cast<std::int64_t>(t.size()) * t.front().q.numel();
-    if (cached_bytes + bytes <= kCacheBytes) cache[w] = t, cached_bytes += bytes;
-    return t;
-  };
+  TeacherCache teacher_cache(model, o.ids, o.tokens, o.layers);
 
   HfFitResult result;
   double loss_value = std::nan("");
@@ -357,17 +390,8 @@ HfFitResult fit_hf_swap(const HfFitOptions& options, const std::function<void(co
     // The step's windows: drawn from (seed, step), so a resumed run draws what it would have.
     SplitMix64 rng(o.seed * 0xD1B54A32D192ED03ull + static_cast<std::uint64_t>(step));
     std::vector<std::vector<LayerTarget>> batch;
-    for (std::int64_t b = 0; b < o.batch; ++b) {
-      batch.push_back(targets_of(static_cast<std::int64_t>(rng.next() % static_cast<std::uint64_t>(windows))));
-    }
-    at::Tensor loss = at::zeros({}, at::kFloat);
-    for (std::size_t i = 0; i < o.layers.size(); ++i) {
-      std::vector<at::Tensor> q, k, v, want;
-      for (const auto& t : batch) q.push_back(t[i].q), k.push_back(t[i].k), v.push_back(t[i].v), want.push_back(t[i].out);
-      const at::Tensor got = fma_fused(at::stack(q), at::stack(k), at::stack(v), f, weights.at(o.layers[i]));
-      loss = loss + relative_mse(got, at::stack(want));
-    }
-    loss = loss / static_cast<double>(o.layers.size());
+    for (std::int64_t b = 0; b < o.batch; ++b) batch.push_back(teacher_cache.window(rng.next()));
+    const at::Tensor loss = batch_loss(batch, o.layers, f, weights);
     loss.backward();
     adam_step(params, adam, learning_rate(o, step), step);
     ++step;

@@ -276,6 +276,9 @@ TEST_F(HfFit, TheCliFitsEvaluatesResumesAndBenchmarks) {
   ASSERT_EQ(code, 0) << text;
   EXPECT_NE(text.find("step 9/9"), std::string::npos) << text;
   EXPECT_EQ(text.find("step 2/9"), std::string::npos) << "resumed at step 6: " << text;
+  std::tie(code, text) = run("fit --resume -o " + out);
+  EXPECT_EQ(code, 1);
+  EXPECT_NE(text.find("has already run 9 of 9 steps"), std::string::npos) << "the recorded total: " << text;
   // eval of the folder says it swapped, and scores as the base with --window and the same weights.
   std::tie(code, text) = run("eval --model " + out + data + " --json");
   ASSERT_EQ(code, 0) << text;
@@ -291,6 +294,9 @@ TEST_F(HfFit, TheCliFitsEvaluatesResumesAndBenchmarks) {
   ASSERT_EQ(code, 0) << text;
   EXPECT_EQ(last_line(text), no_swap_json) << "--no-swap is the original";
   EXPECT_NE(fitted_json, no_swap_json);
+  std::tie(code, text) = run("eval --model " + out + data + " --window 65");
+  EXPECT_EQ(code, 1);
+  EXPECT_NE(text.find("--window 65 is longer than the 64 tokens"), std::string::npos) << text;
   std::tie(code, text) = run("eval --model " + out + data + " --no-swap --swap-layers 0");
   EXPECT_EQ(code, 1);
   EXPECT_NE(text.find("--no-swap and --swap-layers contradict"), std::string::npos) << text;
@@ -316,6 +322,12 @@ TEST_F(HfFit, TheCliFitsEvaluatesResumesAndBenchmarks) {
   std::tie(code, text) = run("bench-model --model " + model("gpt2") + " --python /nonexistent/python");
   EXPECT_EQ(code, 1);
   EXPECT_NE(text.find("fmav_install_test_peers"), std::string::npos) << text;
+  if (fs::exists("/usr/bin/python3") && std::system("/usr/bin/python3 -c 'import transformers' 2> /dev/null") != 0) {
+    std::tie(code, text) = run("bench-model --model " + model("gpt2") + " --tokens 16 --python /usr/bin/python3");
+    EXPECT_EQ(code, 1);
+    EXPECT_NE(text.find("has no transformers"), std::string::npos) << text;
+    EXPECT_NE(text.find("fmav_install_test_peers"), std::string::npos) << text;
+  }
   std::tie(code, text) = run("bench-model --model " + model("gpt2") + " --tokens 16 --python /bin/false");
   EXPECT_EQ(code, 1);
   EXPECT_NE(text.find("the transformers peer failed"), std::string::npos) << text;

@@ -51,7 +51,7 @@ struct HfFitOptions {
   std::vector<int> layers;          // swapped layers (parse_layer_list)
   FmaConfig fma;                    // block_size, rank, downsample (learned or dense)
   std::int64_t tokens = 256;        // window length (caps at the model's max_positions)
-  std::int64_t steps = 200;         // optimizer steps in total (resuming may raise it)
+  std::int64_t steps = 200;         // optimizer steps in total (resuming: may raise it; 0 = as recorded)
   std::int64_t batch = 4;           // windows per step
   std::int64_t save_every = 50;     // steps between checkpoints (0: at the end only)
   double lr = 3e-3;                 // Adam, cosine decay to lr / 10
