@@ -305,6 +305,21 @@ TEST_F(HfFit, TheCliFitsEvaluatesResumesAndBenchmarks) {
   std::tie(code, text) = run("fit --model " + model("gpt2") + data + " --swap-layers 9 -o " + out + "-x");
   EXPECT_EQ(code, 1);
   EXPECT_NE(text.find("must lie in [0, 2)"), std::string::npos) << text;
+  // Ctrl-C: the step in flight ends, its checkpoint is kept, exit 130; --resume would go on.
+  const std::string stopped = dir() + "/cli-stopped";
+  const std::string interrupt =
+      "(" + std::string(FMAV_BIN) + " fit --model " + model("gpt2") + " --data " + dir() + "/train.txt --swap-layers 0"
+      " --block 8 --rank 2 --tokens 64 --steps 1000000 --save-every 0 --log-every 1 -o " + stopped + " > " + log +
+      " 2>&1 & pid=$!; i=0; while [ $i -lt 600 ] && ! grep -q 'step 3/' " + log + "; do sleep 0.1; i=$((i+1)); done;"
+      " kill -INT $pid; wait $pid)";
+  const int status = std::system(interrupt.c_str());
+  code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  text = read_all(log);
+  EXPECT_EQ(code, 130) << text;
+  EXPECT_NE(text.find("interrupted at step"), std::string::npos) << text;
+  EXPECT_NE(text.find("Resume with: fmav fit --resume -o " + stopped), std::string::npos) << text;
+  const fmav::HfModel gpt2 = fmav::HfModel::load(stopped);
+  EXPECT_GE(fmav::load_hf_swap(stopped, gpt2.config()).steps, 3);
   // bench-model: both sides time the same model and agree on its logits (no timing asserted).
   const std::string python = std::getenv("FMAV_TEST_PYTHON");
   std::tie(code, text) = run("bench-model --model " + model("gpt2") + " --tokens 16,32 --repeats 2 --threads 1 "
