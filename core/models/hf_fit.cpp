@@ -184,9 +184,15 @@ void read_swap_weights(const std::string& path, const HfConfig& c, HfFittedSwap*
     } catch (const Error& e) {
       throw Error(path + ": layer " + std::to_string(layer) + ": " + e.what());
     }
+    // Every tensor must be one the swap uses (a stray one means the file is not what it says).
+    std::set<std::string> known;
+    for (int l = 1; l <= levels; ++l) {
+      for (const char* t : {"k.weight", "k.bias", "v.weight", "v.bias"}) known.insert("level" + std::to_string(l) + "." + t);
+    }
     for (const auto& [name, host] : set) {
-      FMAV_CHECK(name.rfind("level", 0) == 0 && std::stoi(name.substr(5)) <= levels, path, ": tensor \"",
-                 layer_prefix(layer), name, "\" is for a level ", s->tokens, " tokens do not have");
+      FMAV_CHECK(known.count(name) != 0, path, ": tensor \"", layer_prefix(layer), name, "\" is not a weight of ",
+                 to_string(s->swap.options.fma.downsample), " FMA at the levels (1..", levels, ") of ", s->tokens,
+                 " tokens");
     }
   }
 }

@@ -250,7 +250,10 @@ TEST_F(HfFit, ASwapFileThatLiesIsNamed) {
   expect_refused(t, "\"layer5.level1.k.weight\" belongs to no swapped layer");
   t = weights;
   t["layer0.level9.k.weight"] = weights.at("layer0.level1.k.weight");
-  expect_refused(t, "is for a level 64 tokens do not have");
+  expect_refused(t, "\"layer0.level9.k.weight\" is not a weight of learned FMA at the levels (1..2) of 64 tokens");
+  t = weights;
+  t["layer0.levelx.k.weight"] = weights.at("layer0.level1.k.weight");
+  expect_refused(t, "\"layer0.levelx.k.weight\" is not a weight");
   fs::remove(folder + "/" + fmav::kHfSwapWeights);
   expect_error([&] { fmav::load_hf_swap(folder, m.config()); }, fmav::kHfSwapWeights);
 }
