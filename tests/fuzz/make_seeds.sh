@@ -41,7 +41,8 @@ python=${FMAV_TEST_PYTHON:-${FMAV_DEPS_DIR:-/opt/fmav-deps}/torch-2.11.0/bin/pyt
 "$python" "$root/tests/models/make_hf_models.py" "$work/hf" > /dev/null 2>&1
 for m in gpt2 llama llama3-tied llama-linear-bf16 qwen2 mistral; do cp "$work/hf/$m/config.json" "$corpus/hf_config/$m.json"; done
 # A fitted folder's swap file (fuzz_hf_swap reads it against a 4-layer model).
-"$fmav" fit --model "$work/hf/llama" --data "$root/assets/sample.txt" --swap-layers 0-1 --block 8 --rank 2 \
+head -c 20000 "$root/assets/corpus.txt" > "$work/fit.txt"
+"$fmav" fit --model "$work/hf/llama" --data "$work/fit.txt" --swap-layers 0-1 --block 8 --rank 2 \
   --tokens 64 --steps 2 -o "$work/fit" > /dev/null
 cp "$work/fit/fmav_swap.json" "$corpus/hf_swap/llama.json"
 
