@@ -116,6 +116,27 @@ TEST_F(HfFit, FittingLowersTheDistillationLossBelowAverage) {
   EXPECT_GT(after, 0);
 }
 
+// --init average: learned and dense weights that make each summary its sub-window's mean, so
+// a fit starts where `average` is (one step of a negligible learning rate changes nothing).
+TEST_F(HfFit, TheFitStartsAtAverage) {
+  const fmav::HfModel base = fmav::HfModel::load(model("llama"));
+  const std::vector<std::int64_t> ids = held_ids(64);
+  for (const fmav::Downsample kind : {fmav::Downsample::learned, fmav::Downsample::dense}) {
+    const std::string name = std::string("start-") + fmav::to_string(kind);
+    fmav::HfFitOptions o = options(name, 1);
+    o.fma.downsample = kind, o.lr = 1e-9;
+    fmav::fit_hf_swap(o);
+    const fmav::HfModel m = fmav::HfModel::load(dir() + "/" + name);
+    const fmav::HfFittedSwap fitted = fmav::load_hf_swap(dir() + "/" + name, m.config());
+    EXPECT_EQ(fitted.swap.options.fma.downsample, kind);
+    fmav::HfSwap average = fitted.swap;
+    average.layer_weights.clear();
+    average.options.fma.downsample = fmav::Downsample::average;
+    const double want = fmav::hf_distill_loss(base, ids, average), got = fmav::hf_distill_loss(base, ids, fitted.swap);
+    EXPECT_NEAR(got, want, 1e-4 * want) << fmav::to_string(kind);
+  }
+}
+
 TEST_F(HfFit, TheFittedFolderScoresAsTheBaseWithTheSameSwap) {
   fmav::fit_hf_swap(options("trip", 10));
   const std::string out = dir() + "/trip";
