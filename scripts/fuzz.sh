@@ -19,7 +19,7 @@ while [[ $# -gt 0 ]]; do
     *) targets+=("$1"); shift ;;
   esac
 done
-[[ ${#targets[@]} -gt 0 ]] || targets=(npy safetensors model_config hf_config hf_tokenizer session results text image)
+[[ ${#targets[@]} -gt 0 ]] || targets=(npy safetensors model_config hf_config hf_tokenizer hf_swap session results text image)
 
 FMAV_APT_PACKAGES+=(clang libclang-rt-14-dev)  # libFuzzer and the sanitizer runtimes
 fmav_install_packages

@@ -48,7 +48,7 @@ fmav_log "building the engine, CLI and parser tests with ASan + UBSan in $saniti
 emulated=()
 if cmake --build "$sanitize_dir" --target help | grep -q test_kernels_emulated; then emulated=(test_kernels_emulated); fi
 cmake --build "$sanitize_dir" -j"$jobs" --target fmav test_tensor_io test_input test_session test_gen_task \
-  test_cli "${emulated[@]}" fuzz_replay_npy fuzz_replay_safetensors fuzz_replay_model_config fuzz_replay_hf_config fuzz_replay_hf_tokenizer \
+  test_cli "${emulated[@]}" fuzz_replay_npy fuzz_replay_safetensors fuzz_replay_model_config fuzz_replay_hf_config fuzz_replay_hf_tokenizer fuzz_replay_hf_swap \
   fuzz_replay_session fuzz_replay_results fuzz_replay_text fuzz_replay_image
 phase_done "sanitizer build"
 fmav_log "running the parser and CLI tests under the sanitizers"

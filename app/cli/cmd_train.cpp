@@ -13,6 +13,7 @@
 
 #include "commands.h"
 #include "fmav/error.h"
+#include "fmav/hf_fit.h"
 #include "fmav/hf_model.h"
 #include "fmav/hf_tokenizer.h"
 #include "fmav/input.h"
@@ -126,6 +127,8 @@ struct EvalArgs {
   std::string swap_layers, swap_method = "fma", downsample = "average";
   std::int64_t block = 64, rank = 4;
   PeerArgs peer;
+  bool no_swap = false;       // a fitted folder (fmav fit) scored as the original
+  std::int64_t window = 0;    // score in windows of this many tokens (a fitted folder: its fit's)
 };
 
 // A number for JSON: null where it is not finite.
@@ -209,43 +212,71 @@ int run_eval_hf_image(const EvalArgs& a, const HfModel& model) {
 
 // A Hugging Face LM on token ids, or a text through its tokenizer.json: the first
 // --max-tokens tokens (at most the model's context). A causal LM is scored on every next
-// token, a masked LM on the tokens HfMasking's rule masks; an image classifier on --input.
+// token (in --window windows when given), a masked LM on the tokens HfMasking's rule masks,
+// an image classifier on --input. A folder written by `fmav fit` is scored with its swap
+// and fitted weights, in windows of the tokens it was fitted on; --no-swap gives the
+// original in the same windows.
 int run_eval_hf(const EvalArgs& a) {
   FMAV_CHECK(a.attention.empty() && a.split.empty(),
              "--attention and --split are for the project's own models; a Hugging Face model is scored on its input");
+  FMAV_CHECK(!a.no_swap || a.swap_layers.empty(), "--no-swap and --swap-layers contradict each other");
   const HfModel model = HfModel::load(a.model);
   FMAV_CHECK(a.mask_id < 0 || model.kind() == HfKind::masked_lm, "--mask-id is for masked LMs; ", a.model, " is a ",
              model.config().model_type);
   FMAV_CHECK(a.label < 0 || model.kind() == HfKind::image_classifier, "--label is for image classifiers; ", a.model,
              " is a ", model.config().model_type);
   if (model.kind() == HfKind::image_classifier) return run_eval_hf_image(a, model);
-  std::int64_t limit = model.config().max_positions;
-  if (a.o.max_tokens > 0) limit = std::min(limit, a.o.max_tokens);
+  const bool masked = model.kind() == HfKind::masked_lm;
+  const bool has_fit = has_hf_swap(a.model) && a.swap_layers.empty(), fitted = has_fit && !a.no_swap;
+  HfFittedSwap fit;
+  if (has_fit) fit = load_hf_swap(a.model, model.config());
+  const std::int64_t window = a.window > 0 ? a.window : has_fit ? fit.tokens : 0;
+  FMAV_CHECK(window == 0 || !masked, "--window is for causal LMs; ", a.model, " is a masked LM (",
+             model.config().model_type, ")");
+  FMAV_CHECK(!fitted || window <= fit.tokens, "--window ", window, " is longer than the ", fit.tokens,
+             " tokens ", a.model, "'s weights were fitted on");
+  FMAV_CHECK(window <= model.config().max_positions, "--window ", window, " is longer than the model's context ",
+             model.config().max_positions);
+  std::int64_t limit = window > 0 ? a.o.max_tokens : model.config().max_positions;
+  if (window == 0 && a.o.max_tokens > 0) limit = std::min(limit, a.o.max_tokens);
   const std::string text = a.o.data.empty() ? a.input : a.o.data;
   const std::vector<std::int64_t> ids = hf_input_ids(a.model, a.ids, text, limit);
-  const bool masked = model.kind() == HfKind::masked_lm;
   HfMasking masking = model.masking();
   if (a.mask_id >= 0) masking.mask_id = a.mask_id;
-  const auto evaluate = [&](const HfSwap* swap) {
-    return masked ? model.evaluate_masked(ids, masking, swap) : model.evaluate(ids, swap);
+  const auto score = [&](const HfSwap* swap) {
+    if (masked) return model.evaluate_masked(ids, masking, swap);
+    return window > 0 ? evaluate_windows(model, ids, window, swap) : model.evaluate(ids, swap);
   };
-  const HfEval e = evaluate(nullptr);
-  std::printf("model %s (%s), %s: loss %.4f nats, perplexity %.3f, %.4f bits per token, accuracy %.2f%% over %lld "
-              "%s\n", a.model.c_str(), model.config().model_type.c_str(),
-              (a.ids.empty() ? text : a.ids).c_str(), e.loss, e.perplexity, e.bits_per_token, 100 * e.accuracy,
-              static_cast<long long>(e.tokens), masked ? "masked tokens" : "tokens");
+  const HfEval e = score(nullptr);
+  std::printf("model %s (%s), %s%s: loss %.4f nats, perplexity %.3f, %.4f bits per token, accuracy %.2f%% over "
+              "%lld %s\n", a.model.c_str(), model.config().model_type.c_str(), (a.ids.empty() ? text : a.ids).c_str(),
+              window > 0 ? (" in windows of " + std::to_string(window) + " tokens").c_str() : "", e.loss,
+              e.perplexity, e.bits_per_token, 100 * e.accuracy, static_cast<long long>(e.tokens),
+              masked ? "masked tokens" : "tokens");
   if (masked) {
     std::printf("masked: every %lldth non-special token of %zu replaced by id %lld\n",
                 static_cast<long long>(masking.every), ids.size(), static_cast<long long>(masking.mask_id));
   }
-  if (a.swap_layers.empty()) {
+  if (!fitted && a.swap_layers.empty()) {
     if (a.json) print_eval_json(e.tokens, e.loss, e.accuracy);
     return 0;
   }
-  const HfSwap swap = make_swap(a, model, static_cast<std::int64_t>(ids.size()));
-  const HfEval s = evaluate(&swap);
+  HfSwap swap;
+  std::string what = a.swap_method, layers = a.swap_layers;
+  if (fitted) {
+    swap = fit.swap;
+    what = "fitted fma (" + std::string(to_string(swap.options.fma.downsample)) + ", m " +
+           std::to_string(swap.options.fma.block_size) + ", p " + std::to_string(swap.options.fma.rank) + ", " +
+           std::to_string(fit.steps) + " steps, from " + kHfSwapFile + ")";
+    layers.clear();
+    for (int l : swap.layers) layers += (layers.empty() ? "" : ",") + std::to_string(l);
+  } else {
+    const std::int64_t n = static_cast<std::int64_t>(ids.size());
+    swap = make_swap(a, model, window > 0 ? std::min(window, n) : n);
+  }
+  const HfEval s = score(&swap);
   std::printf("with %s in layers %s: loss %.4f nats (%+.4f), perplexity %.3f, %.4f bits per token, accuracy %.2f%%\n",
-              a.swap_method.c_str(), a.swap_layers.c_str(), s.loss, s.loss - e.loss, s.perplexity, s.bits_per_token,
+              what.c_str(), layers.c_str(), s.loss, s.loss - e.loss, s.perplexity, s.bits_per_token,
               100 * s.accuracy);
   if (a.json) print_eval_json(s.tokens, s.loss, s.accuracy);
   return 0;
@@ -369,6 +400,10 @@ std::function<int()> add_eval(CLI::App& app) {
   cmd->add_option("--downsample", a->downsample, "swapped FMA: average (default) | learned | dense (drawn from --seed)")
       ->check(CLI::IsMember({"learned", "average", "dense"}));
   add_peer_options(cmd, &a->peer);
+  cmd->add_flag("--no-swap", a->no_swap, "Hugging Face models: a folder written by fmav fit scored as the original");
+  cmd->add_option("--window", a->window,
+                  "Hugging Face models: score all the input in windows of this many tokens (default: one\n"
+                  "window of at most the model's context; a folder written by fmav fit: its fit's tokens)");
   cmd->add_flag("--json", a->json,
                 "also print the score as one JSON object on the last line: loss (nats per predicted token),\n"
                 "tokens, perplexity, bits_per_token, accuracy (with --swap-layers: the swapped run's)");

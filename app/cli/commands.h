@@ -22,6 +22,8 @@ std::function<int()> add_eval(CLI::App& app);
 std::function<int()> add_inspect(CLI::App& app);
 std::function<int()> add_sweep(CLI::App& app);
 std::function<int()> add_merge(CLI::App& app);
+std::function<int()> add_fit(CLI::App& app);
+std::function<int()> add_bench_model(CLI::App& app);
 
 // The methods --method takes (fmav/attend.h: parse_method) and a help text listing them.
 const std::vector<std::string>& method_names();

@@ -50,14 +50,14 @@ class LayerAttention {
                         std::int64_t window = 0) const;
 
  private:
-  at::Tensor swapped(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) const;
+  at::Tensor swapped(std::int64_t layer, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) const;
   bool is_swapped(std::int64_t layer) const;
   const HfConfig& m_config;
   bool m_causal, m_with_maps;
   const HfSwap* m_swap;
   HfForward* m_out;
   AttendOptions m_options;
-  FmaWeights m_weights;
+  std::map<std::int64_t, FmaWeights> m_weights;  // per swapped FMA layer
 };
 
 // ---- bert, roberta (hf_bert.cpp) ----

@@ -168,6 +168,17 @@ std::pair<at::Tensor, at::Tensor> attend_heads(const at::Tensor& q, const at::Te
   return {at::matmul(probs, v), probs};
 }
 
+// x (n, d) times head (vocab, d) transposed, written straight into the host tensor the
+// caller gets: one (n, vocab) buffer where a LibTorch result and its copy took two (at 1024
+// tokens and a 32000-token vocabulary, 131 MB less to allocate, fault in and copy per
+// forward; found by profiling `fmav bench-model`).
+HostTensor logits_to_host(const at::Tensor& x, const at::Tensor& head) {
+  HostTensor out = make_host_tensor(DType::f32, {x.size(0), head.size(0)});
+  at::Tensor into = at::from_blob(out.data.data(), {x.size(0), head.size(0)}, at::kFloat);
+  at::mm_out(into, x, head.t());
+  return out;
+}
+
 // Scores (count, classes) against targets (count): the mean cross-entropy and top-1 accuracy.
 HfEval score(const at::Tensor& scores, const at::Tensor& target) {
   HfEval e;
@@ -210,7 +221,12 @@ LayerAttention::LayerAttention(const HfConfig& c, std::int64_t n, bool causal, b
              method_name(m_options));
   if (m_options.method == Method::fma) {
     validate(m_options.fma);
-    m_weights = to_fma_weights(swap->weights, m_options.fma, c.head_dim, num_levels(m_options.fma, n), at::kFloat);
+    // One set per swapped layer: a fitted folder's own (HfSwap::layer_weights), else the shared one.
+    for (int layer : swap->layers) {
+      const auto own = swap->layer_weights.find(layer);
+      m_weights[layer] = to_fma_weights(own == swap->layer_weights.end() ? swap->weights : own->second, m_options.fma,
+                                        c.head_dim, num_levels(m_options.fma, n), at::kFloat);
+    }
   } else if (is_peer(m_options.method)) {
     validate_peer(m_options, n);
   }
@@ -220,11 +236,12 @@ bool LayerAttention::is_swapped(std::int64_t layer) const {
   return m_swap != nullptr && std::find(m_swap->layers.begin(), m_swap->layers.end(), layer) != m_swap->layers.end();
 }
 
-at::Tensor LayerAttention::swapped(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) const {
+at::Tensor LayerAttention::swapped(std::int64_t layer, const at::Tensor& q, const at::Tensor& k,
+                                   const at::Tensor& v) const {
   const at::Tensor q4 = q.unsqueeze(0).contiguous(), k4 = k.unsqueeze(0).contiguous(), v4 = v.unsqueeze(0).contiguous();
   if (m_options.method == Method::full) return full_attention_sdpa(q4, k4, v4, m_causal)[0];
   if (is_peer(m_options.method)) return peer_attention(q4, k4, v4, m_options)[0];
-  return fma_fused(q4, k4, v4, m_options.fma, m_weights)[0];
+  return fma_fused(q4, k4, v4, m_options.fma, m_weights.at(layer))[0];
 }
 
 at::Tensor LayerAttention::operator()(std::int64_t layer, const at::Tensor& q, const at::Tensor& k,
@@ -241,7 +258,7 @@ at::Tensor LayerAttention::operator()(std::int64_t layer, const at::Tensor& q, c
     o = full_attention_sdpa(q.unsqueeze(0).contiguous(), k.unsqueeze(0).contiguous(), v.unsqueeze(0).contiguous(),
                             m_causal)[0];
   }
-  return is_swapped(layer) ? swapped(q, k, v) : o;
+  return is_swapped(layer) ? swapped(layer, q, k, v) : o;
 }
 
 }  // namespace hf
@@ -392,7 +409,7 @@ HfForward HfModel::forward(const std::vector<std::int64_t>& ids, bool with_maps,
   }
   const at::Tensor index = at::tensor(ids, at::kLong);
   const auto heads = [&](const at::Tensor& x, std::int64_t count) { return x.view({n, count, hd}).transpose(0, 1); };
-  at::Tensor x, logits;
+  at::Tensor x, head;  // the last hidden states (n, d); the output projection (vocab, d)
   if (c.family == HfFamily::gpt2) {
     x = param(s, "wte.weight").index_select(0, index) + param(s, "wpe.weight").narrow(0, 0, n);
     const std::string act = c.activation == "gelu" ? "none" : "tanh";
@@ -413,7 +430,7 @@ HfForward HfModel::forward(const std::vector<std::int64_t>& ids, bool with_maps,
       x = x + at::addmm(param(s, h + "mlp.c_proj.bias"), m, param(s, h + "mlp.c_proj.weight"));
     }
     x = layer_norm(x, s, "ln_f", c.norm_eps);
-    logits = at::matmul(x, (c.tie_embeddings ? param(s, "wte.weight") : param(s, "lm_head.weight")).t());
+    head = c.tie_embeddings ? param(s, "wte.weight") : param(s, "lm_head.weight");
   } else {
     x = param(s, "embed_tokens.weight").index_select(0, index);
     const at::Tensor freqs = at::outer(at::arange(n, at::kLong).to(at::kFloat), s.inv_freq);
@@ -440,9 +457,9 @@ HfForward HfModel::forward(const std::vector<std::int64_t>& ids, bool with_maps,
       x = x + at::linear(gated, param(s, l + "mlp.down_proj.weight"));
     }
     x = rms_norm(x, param(s, "norm.weight"), c.norm_eps);
-    logits = at::matmul(x, (c.tie_embeddings ? param(s, "embed_tokens.weight") : param(s, "lm_head.weight")).t());
+    head = c.tie_embeddings ? param(s, "embed_tokens.weight") : param(s, "lm_head.weight");
   }
-  out.logits = to_host(logits.contiguous());
+  out.logits = logits_to_host(x, head);
   return out;
 }
 

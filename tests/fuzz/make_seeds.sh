@@ -14,7 +14,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export OMP_WAIT_POLICY=passive FMAV_THREADS=1
 rm -rf "$corpus"
-mkdir -p "$corpus"/{npy,safetensors,model_config,hf_config,hf_tokenizer,session,results,text,image}
+mkdir -p "$corpus"/{npy,safetensors,model_config,hf_config,hf_tokenizer,hf_swap,session,results,text,image}
 
 # with_selector BYTE FILE OUT: the selector byte, then the file.
 with_selector() { { printf "\\x$1"; cat "$2"; } > "$3"; }
@@ -60,6 +60,11 @@ cat > "$corpus/hf_tokenizer/handmade" << 'JSON'
  "post_processor": {"type": "Sequence", "processors": [{"type": "ByteLevel"},
    {"type": "BertProcessing", "sep": ["!", 5], "cls": ["?", 0]}]}}
 JSON
+# A fitted folder's swap file (fuzz_hf_swap reads it against a 4-layer model).
+head -c 20000 "$root/assets/corpus.txt" > "$work/fit.txt"
+"$fmav" fit --model "$work/hf/llama" --data "$work/fit.txt" --swap-layers 0-1 --block 8 --rank 2 \
+  --tokens 64 --steps 2 -o "$work/fit" > /dev/null
+cp "$work/fit/fmav_swap.json" "$corpus/hf_swap/llama.json"
 
 # Sessions (selector 0) and settings (selector 1).
 cat > "$work/model.json" << JSON

@@ -10,6 +10,7 @@
 // float32 on the CPU. Loading never executes code. No LibTorch in this header.
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -128,6 +129,8 @@ struct HfSwap {
   std::vector<int> layers;  // 0-based, distinct
   AttendOptions options;    // method, and its FmaConfig / PeerOptions; causal is set by the model
   WeightSet weights;
+  // Per-layer weights (fmav fit): a layer found here uses its own set instead of `weights`.
+  std::map<int, WeightSet> layer_weights;
 };
 // "4-11", "0,2,5" or "3" into layers in [0, layers); throws fmav::Error naming the text.
 std::vector<int> parse_layer_list(const std::string& text, std::int64_t layers);
