@@ -89,6 +89,11 @@ std::shared_ptr<const HfTokens> load_hf_tokens(const MapParams& params, const Hf
   FMAV_CHECK(!params.input.empty(), name_of(params.model), " is a Hugging Face model: open a text file, or ",
              "token ids in a .npy, as its input");
   const bool ids_file = is_ids_file(params.input);
+  const std::string tokenizer = (fs::path(params.model) / "tokenizer.json").string();
+  std::error_code ec;
+  const bool has_tokenizer = fs::exists(tokenizer, ec);
+  FMAV_CHECK(ids_file || has_tokenizer, name_of(params.model), " has no tokenizer.json to read ",
+             name_of(params.input), ": open token ids (a .npy or .safetensors of int64) as its input");
   std::vector<std::int64_t> ids =
       hf_input_ids(params.model, ids_file ? params.input : "", ids_file ? "" : params.input, 0);
   auto tokens = std::make_shared<HfTokens>();
@@ -98,9 +103,7 @@ std::shared_ptr<const HfTokens> load_hf_tokens(const MapParams& params, const Hf
   const std::int64_t limit = std::min(model.config().max_positions, kMaxTokens);
   const std::int64_t n = std::min(limit, tokens->total - params.offset);
   tokens->ids.assign(ids.begin() + params.offset, ids.begin() + params.offset + n);
-  const std::string tokenizer = (fs::path(params.model) / "tokenizer.json").string();
-  std::error_code ec;
-  if (fs::exists(tokenizer, ec)) {
+  if (has_tokenizer) {
     const HfTokenizer t = HfTokenizer::load(tokenizer);
     for (std::int64_t id : tokens->ids) {
       try {

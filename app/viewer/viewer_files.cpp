@@ -276,11 +276,6 @@ void apply_session(Shared& shared, const Session& s) {
   FMAV_CHECK(parse_colormap(s.colormap, &colormap), "session: unknown colormap '", s.colormap, "'");
   if (!s.qkv.empty()) load_qkv(s.qkv);  // a missing or wrong file is refused now
   MapParams& p = shared.params;
-  if (is_hf_folder(s.model)) {  // shown under the session's method, as a q/k/v file
-    p.block_size = s.block_size, p.rank = s.rank;
-    p.downsample = s.downsample, p.count_multiplicity = s.count_multiplicity, p.seed = s.seed;
-    p.method = parse_fma_or_peer(s.method), p.hash_rounds = s.hash_rounds, p.shifted = s.shifted;
-  }
   if (s.synthetic || !s.qkv.empty()) {
     p.model.clear(), p.input.clear();
     p.qkv = s.qkv;
