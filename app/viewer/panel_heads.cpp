@@ -410,12 +410,10 @@ void draw_grid(Shared& shared, HeadsPanel& h) {
   if (r.summaries.empty() || h.textures.size() != r.summaries.size()) return;
   const ImVec2 avail = ImGui::GetContentRegionAvail();
   const float text_h = 2 * ImGui::GetTextLineHeightWithSpacing() + 14;
-  // A row per layer; one layer (a q/k/v file) wraps its heads at cells as wide as a label.
-  int columns = std::max(1, r.heads);
-  if (r.layers == 1) {
-    const float min_cell = ImGui::CalcTextSize("err 0.00e-00  TV 0.00e-00").x + 24;
-    columns = std::clamp(static_cast<int>(avail.x / min_cell), 1, columns);
-  }
+  // A row per layer when its heads fit in cells as wide as a label; more heads (a q/k/v file,
+  // a Hugging Face model's 12 to 64) wrap, so labels never overlap.
+  const float min_cell = ImGui::CalcTextSize("err 0.00e-00  TV 0.00e-00").x + 24;
+  const int columns = std::clamp(static_cast<int>(avail.x / min_cell), 1, std::max(1, r.heads));
   const int rows = (static_cast<int>(r.summaries.size()) + columns - 1) / columns;
   const float cell_w = avail.x / columns;
   const float thumb = std::clamp(std::min(cell_w - 24, avail.y / rows - text_h), 64.0f, 256.0f);
