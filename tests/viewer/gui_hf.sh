@@ -5,7 +5,8 @@
 # them), its heads overview (a thumbnail per layer x head, ranked) and the query view (the
 # tokenizer's pieces); token ids from a .npy for a folder without a tokenizer; a Llama with
 # room for 8192 tokens on a long text (the pooled overview, no N x N maps per layer); and a
-# text for a folder without tokenizer.json or a sliding-window model reported, not crashed on.
+# text for a folder without tokenizer.json, a sliding-window model or a bad layer reported,
+# not crashed on.
 # Usage: tests/gui_hf.sh path/to/fma-viewer path/to/fmav out.png
 source "$(dirname "$0")/gui_lib.sh" gui_hf "$@"
 
@@ -52,11 +53,14 @@ grep -q "maps of 8192 tokens as 4096 x 4096" "$work/long.txt" || gui_fail "8192 
 bash "$here/gui_smoke.sh" "$viewer" "${png%.png}_long_heads.png" --model "$work/long" --input "$corpus" \
   --view heads > /dev/null
 
-# A text for a folder without tokenizer.json, and a sliding window: shown as errors.
-for bad in qwen2 mistral; do
+# A text for a folder without tokenizer.json, a sliding window and a layer past the last:
+# shown as errors.
+for bad in qwen2 mistral layer; do
   rm -f "$work/bad.png"
   code=0
-  xvfb-run -a -s "-screen 0 1400x900x24" "$viewer" --model "$work/hf/$bad" --input "$text" --log \
+  folder=$work/hf/$bad extra=()
+  [[ $bad == layer ]] && folder=$llama extra=(--layer 2)
+  xvfb-run -a -s "-screen 0 1400x900x24" "$viewer" --model "$folder" --input "$text" --log "${extra[@]}" \
     --screenshot "$work/bad.png" > "$work/bad.txt" 2>&1 || code=$?
   # A screenshot run with an engine error exits 1 after writing the window (not a crash).
   [[ $code -eq 1 ]] || gui_fail "$bad: exit status $code, not 1: $(cat "$work/bad.txt")"
@@ -64,6 +68,7 @@ for bad in qwen2 mistral; do
   case $bad in
     qwen2) want="qwen2 has no tokenizer.json to read tokenizer_text.txt" ;;
     mistral) want="mistral attends within a sliding window of 8 tokens" ;;
+    layer) want="layer 2 is not in \[0, 2) of llama" ;;
   esac
   grep -q "engine error: $want" "$work/bad.txt" || gui_fail "$bad: expected '$want': $(cat "$work/bad.txt")"
 done
