@@ -327,6 +327,7 @@ Plan make_plan(const SweepSpec& spec, const std::string& results_path) {
     plan.hf = std::make_shared<const HfSweep>(load_hf_sweep(s));
     s.ns = {plan.hf->q.shape[1]};
     s.heads = plan.hf->q.shape[0], s.dim = plan.hf->q.shape[2];
+    s.causal = true;  // a causal LM: the results file says how its points were run
   } else if (s.is_model()) {
     FMAV_CHECK(s.layer < 0 && s.ids.empty(), "--layer, --head and --ids are for Hugging Face models; ", s.model,
                " sweeps every layer and head");

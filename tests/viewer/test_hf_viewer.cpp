@@ -256,6 +256,8 @@ TEST_F(HfViewer, SweepMeasuresAModelsLayer) {
   ASSERT_EQ(file.results.size(), 4u);
   EXPECT_EQ(file.spec.layer, 1);
   EXPECT_EQ(file.spec.head, 2);
+  EXPECT_TRUE(file.spec.causal);
+  EXPECT_EQ(file.spec.ns, std::vector<std::int64_t>{40});
   for (const fmav::SweepResult& r : file.results) {
     ASSERT_EQ(r.status, "ok") << r.error;
     ASSERT_EQ(r.heads.size(), 1u);
