@@ -128,6 +128,8 @@ HfLayers hf_layers(const MapParams& params, const std::vector<int>& layers) {
   HfLayers out;
   out.model = load_hf_model(params.model);
   const HfConfig& c = out.model->config();
+  FMAV_CHECK(c.family == HfFamily::gpt2 || c.family == HfFamily::llama, name_of(params.model), " is a ", c.model_type,
+             " model; the viewer shows Hugging Face causal language models (gpt2, llama, qwen2) so far");
   FMAV_CHECK(c.sliding_window == 0, name_of(params.model), " attends within a sliding window of ",
              c.sliding_window, " tokens, which the full map here does not model");
   for (int l : layers) {

@@ -464,7 +464,7 @@ namespace {
 // attention, or the eager one (probabilities freed at once) within a sliding window.
 at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, std::int64_t window,
                             HfFamily family) {
-  if (window > 0) return attend_heads(q, k, v, window, family).first;
+  if (window > 0) return attend_heads(q, k, v, window, family, true).first;
   return full_attention_sdpa(q.unsqueeze(0).contiguous(), k.unsqueeze(0).contiguous(), v.unsqueeze(0).contiguous(),
                              true)[0];
 }

@@ -186,6 +186,22 @@ TEST_F(HfViewer, TextIsTokenizedAndLabelledByPieces) {
   }
   p.input = ids_npy();
   EXPECT_EQ(fmav::viewer::hf_layers(p, {0}).tokens->ids.size(), 40u);
+  // An encoder (bert) or image model is not a causal LM: refused by name, not shown wrong.
+  p.model = model("bert");
+  try {
+    fmav::viewer::hf_layers(p, {0});
+    ADD_FAILURE() << "a bert model was accepted";
+  } catch (const fmav::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("bert is a bert model; the viewer shows Hugging Face causal language"),
+              std::string::npos)
+        << e.what();
+  }
+  try {
+    fmav::HfModel::load(model("bert")).layer_qkv({1, 2, 3}, {0});
+    ADD_FAILURE() << "layer_qkv of a bert model was accepted";
+  } catch (const fmav::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("gpt2 and llama families, not bert"), std::string::npos) << e.what();
+  }
   // Mistral's sliding window is not what the full map shows: refused by name.
   p.model = model("mistral");
   try {
