@@ -3,10 +3,10 @@
 # makes (models/make_hf_models.py; FMAV_TEST_PYTHON and FMAV_HF_MAKER from ctest): a Llama's
 # layer and head on a text through its tokenizer.json (the four maps, gui_smoke.sh checks
 # them), its heads overview (a thumbnail per layer x head, ranked) and the query view (the
-# tokenizer's pieces); token ids from a .npy for a folder without a tokenizer; a Llama with
-# room for 8192 tokens on a long text (the pooled overview, no N x N maps per layer); and a
-# text for a folder without tokenizer.json, a sliding-window model or a bad layer reported,
-# not crashed on.
+# tokenizer's pieces); a sweep of one of its layers in the sweep view; token ids from a .npy
+# for a folder without a tokenizer; a Llama with room for 8192 tokens on a long text (the
+# pooled overview, no N x N maps per layer); and a text for a folder without tokenizer.json,
+# a sliding-window model or a bad layer reported, not crashed on.
 # Usage: tests/gui_hf.sh path/to/fma-viewer path/to/fmav out.png
 source "$(dirname "$0")/gui_lib.sh" gui_hf "$@"
 
@@ -23,6 +23,12 @@ bash "$here/gui_smoke.sh" "$viewer" "${png%.png}_heads.png" --model "$llama" --i
   --block 8 --rank 2 > /dev/null
 bash "$here/gui_smoke.sh" "$viewer" "${png%.png}_query.png" --model "$llama" --input "$text" --view query \
   --block 8 --rank 2 > /dev/null
+
+# A sweep of the Llama's layer 1 (fmav sweep --model DIR --layer) in the sweep view.
+"$fmav" sweep --model "$llama" --input "$text" --layer 1 --r 8,16 --p 1,2 --repeats 1 --out "$work/sweep.jsonl" \
+  > /dev/null
+bash "$here/gui_smoke.sh" "$viewer" "${png%.png}_sweep.png" --model "$llama" --input "$text" --view sweep \
+  --sweep "$work/sweep.jsonl" > /dev/null
 
 # Token ids from a .npy (qwen2 has no tokenizer.json).
 "$python" -c "
