@@ -18,7 +18,7 @@ text=$llama/tokenizer_text.txt
 
 bash "$here/gui_smoke.sh" "$viewer" "$png" --model "$llama" --input "$text" --layer 1 --head 2 --block 8 --rank 2 \
   > "$work/attention.txt"
-grep -q "maps of 157 tokens" "$work/attention.txt" || gui_fail "the Llama's maps: $(cat "$work/attention.txt")"
+grep -q "maps of 158 tokens" "$work/attention.txt" || gui_fail "the Llama's maps: $(cat "$work/attention.txt")"
 bash "$here/gui_smoke.sh" "$viewer" "${png%.png}_heads.png" --model "$llama" --input "$text" --view heads \
   --block 8 --rank 2 > /dev/null
 bash "$here/gui_smoke.sh" "$viewer" "${png%.png}_query.png" --model "$llama" --input "$text" --view query \

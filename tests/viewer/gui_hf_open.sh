@@ -33,7 +33,7 @@ wait_log "idle; view attention; maps of 256 tokens"
 
 through_dialog ctrl+o "$work/hf/llama"
 wait_log "status: opened $work/hf/llama"
-wait_log "idle; view attention; maps of 157 tokens"
+wait_log "idle; view attention; maps of 158 tokens"
 
 through_dialog ctrl+o "$work/ids.npy"
 wait_log "status: opened $work/ids.npy"
@@ -47,4 +47,4 @@ s = json.load(open(sys.argv[1]))
 assert s["source"] == {"kind": "model", "model": sys.argv[2], "input": sys.argv[3]}, s["source"]
 PY
 grep -q "error" "$work/log" && gui_fail "an error was reported"
-echo "gui_hf_open: File > Open opened a Hugging Face folder (157 tokens of text) and its token ids (40)"
+echo "gui_hf_open: File > Open opened a Hugging Face folder (158 tokens of text: a BOS and the text) and its token ids (40)"

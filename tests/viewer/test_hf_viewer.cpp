@@ -146,30 +146,37 @@ TEST_F(HfViewer, TheViewersSourceIsTheModelsOwnAttention) {
   }
 }
 
-// A text through the folder's tokenizer.json: the tokenizers' ids, the pieces spell the text,
-// and the window starts at the token offset.
+// A text through the folder's tokenizer.json: tokenizers' ids (after the special tokens the
+// post-processor adds, as transformers' tokenizer(text)), the pieces spell the text, and the
+// window starts at the token offset.
 TEST_F(HfViewer, TextIsTokenizedAndLabelledByPieces) {
   fmav::viewer::MapParams p;
   p.model = model("llama"), p.input = model("llama") + "/tokenizer_text.txt";
   const auto m = fmav::viewer::load_hf_model(p.model);
   const auto tokens = fmav::viewer::load_hf_tokens(p, *m);
-  const std::vector<std::int64_t> want =
-      ids_of(fmav::read_safetensors(model("llama") + "/tokenizer_ids.safetensors").at("ids"));
-  ASSERT_LE(static_cast<std::int64_t>(want.size()), m->config().max_positions);
-  EXPECT_EQ(tokens->ids, want);
-  EXPECT_EQ(tokens->total, static_cast<std::int64_t>(want.size()));
-  std::string joined;
-  for (const std::string& piece : tokens->pieces) joined += piece;
   std::ifstream in(p.input, std::ios::binary);
   std::stringstream text;
   text << in.rdbuf();
+  // The peer's ids of the text alone (tokenizers, add_special_tokens=False) end the input.
+  const std::vector<std::int64_t> want =
+      ids_of(fmav::read_safetensors(model("llama") + "/tokenizer_ids.safetensors").at("ids"));
+  const std::vector<std::int64_t> with_special =
+      fmav::HfTokenizer::load(model("llama") + "/tokenizer.json").encode(text.str(), true);
+  ASSERT_LE(static_cast<std::int64_t>(with_special.size()), m->config().max_positions);
+  EXPECT_EQ(tokens->ids, with_special);
+  EXPECT_EQ(tokens->total, static_cast<std::int64_t>(with_special.size()));
+  ASSERT_GE(tokens->ids.size(), want.size());
+  const std::size_t added = tokens->ids.size() - want.size();
+  EXPECT_EQ(std::vector<std::int64_t>(tokens->ids.begin() + added, tokens->ids.end()), want);
+  std::string joined;
+  for (std::size_t i = added; i < tokens->pieces.size(); ++i) joined += tokens->pieces[i];
   EXPECT_EQ(joined, text.str());
 
   p.offset = 5;
   const auto shifted = fmav::viewer::load_hf_tokens(p, *m);
-  EXPECT_EQ(shifted->ids, std::vector<std::int64_t>(want.begin() + 5, want.end()));
+  EXPECT_EQ(shifted->ids, std::vector<std::int64_t>(tokens->ids.begin() + 5, tokens->ids.end()));
   EXPECT_EQ(shifted->pieces.front(), tokens->pieces[5]);
-  p.offset = static_cast<std::int64_t>(want.size());
+  p.offset = tokens->total;
   try {
     fmav::viewer::load_hf_tokens(p, *m);
     ADD_FAILURE() << "an offset past the end was accepted";
