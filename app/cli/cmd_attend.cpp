@@ -2,12 +2,15 @@
 // optional maps.
 
 #include <algorithm>
+#include <array>
 #include <memory>
 #include <string>
 
 #include "commands.h"
 #include "fmav/attend.h"
 #include "fmav/error.h"
+#include "fmav/hf_model.h"
+#include "fmav/hf_tokenizer.h"
 #include "fmav/inspect.h"
 #include "fmav/tensor_io.h"
 
@@ -17,6 +20,8 @@ namespace {
 struct AttendArgs {
   std::string method = "fma", grid, q, k, v, weights, save_weights, out, map_out, level_map_out;
   std::string downsample = "learned", impl = "auto", device = "cpu";
+  std::string model, input, ids;  // a Hugging Face model's layer instead of --q, --k, --v
+  int layer = 0, head = -1;
   std::int64_t block = 64, rank = 4;
   bool causal = false, no_multiplicity = false;
   std::uint64_t seed = 0;
@@ -36,9 +41,17 @@ void add_attend_options(CLI::App& app, AttendArgs& a) {
   cmd->add_option("--method", a.method, method_help())->check(CLI::IsMember(method_names()));
   cmd->add_option("--grid", a.grid,
                   "HxW token grid of fma2d, fma2d-linear and swin; tokens are row-major, N = H W");
-  cmd->add_option("--q", a.q, "queries (.npy or .safetensors)")->required();
-  cmd->add_option("--k", a.k, "keys")->required();
-  cmd->add_option("--v", a.v, "values")->required();
+  cmd->add_option("--q", a.q, "queries (.npy or .safetensors)");
+  cmd->add_option("--k", a.k, "keys");
+  cmd->add_option("--v", a.v, "values");
+  cmd->add_option("--model", a.model,
+                  "instead of --q --k --v: a Hugging Face causal-LM folder, whose layer's own q, k (after\n"
+                  "RoPE, grouped K and V repeated per head), v on --input or --ids are used, (H, N, D) or\n"
+                  "(1, N, D) for one --head; causal as the model (--causal is implied)");
+  cmd->add_option("--input", a.input, "--model: a text file, tokenized by the folder's tokenizer.json");
+  cmd->add_option("--ids", a.ids, "--model: token ids (.npy or .safetensors, int64/int32)");
+  cmd->add_option("--layer", a.layer, "--model: the layer, from 0");
+  cmd->add_option("--head", a.head, "--model: one head, from 0 (default: every head)");
   cmd->add_option("--weights", a.weights,
                   "down-sampling weights (.safetensors, names in the README: level{l}.k.weight, "
                   "level{l}.k.bias, ... ; 2D level{l}.k.row.weight, level{l}.k.col.weight; "
@@ -114,15 +127,53 @@ void write_maps(const AttendArgs& a, const fmav::HostTensor& q, const fmav::Host
   if (!a.level_map_out.empty()) fmav::write_tensor_file(a.level_map_out, levels, "level_map");
 }
 
+// The q, k, v of a Hugging Face model's layer (all heads, or --head) on its input.
+std::array<fmav::HostTensor, 3> model_qkv(const AttendArgs& a) {
+  FMAV_CHECK(a.q.empty() && a.k.empty() && a.v.empty(), "attend: give --model or --q --k --v, not both");
+  FMAV_CHECK(fmav::is_hf_model_folder(a.model), "attend: ", a.model, " is not a Hugging Face model folder ",
+             "(config.json with a model_type); --model here reads those");
+  const fmav::HfModel model = fmav::HfModel::load(a.model);
+  const fmav::HfConfig& c = model.config();
+  FMAV_CHECK(a.layer >= 0 && a.layer < c.layers, "attend: --layer ", a.layer, " is not in [0, ", c.layers, ") of ",
+             a.model);
+  FMAV_CHECK(a.head >= -1 && a.head < c.heads, "attend: --head ", a.head, " is not in [0, ", c.heads, ") of ",
+             a.model);
+  FMAV_CHECK(c.sliding_window == 0, "attend: ", a.model, " attends within a sliding window of ", c.sliding_window,
+             " tokens, which --causal attention here does not model");
+  const std::vector<std::int64_t> ids = fmav::hf_input_ids(a.model, a.ids, a.input, c.max_positions);
+  fmav::HfForward f = model.layer_qkv(ids, {a.layer});
+  std::array<fmav::HostTensor, 3> out = {std::move(f.q[0]), std::move(f.k[0]), std::move(f.v[0])};
+  if (a.head >= 0) {  // one head: (1, N, D), copied out of the (H, N, D) float32 tensors
+    for (fmav::HostTensor& t : out) {
+      const std::int64_t n = t.shape[1], d = t.shape[2];
+      fmav::HostTensor one = fmav::make_host_tensor(fmav::DType::f32, {1, n, d});
+      std::copy(t.f32() + a.head * n * d, t.f32() + (a.head + 1) * n * d, one.f32());
+      t = std::move(one);
+    }
+  }
+  return out;
+}
+
 int run_attend(const AttendArgs& a) {
-  const fmav::HostTensor q = read_input(a.q, "q"), k = read_input(a.k, "k"), v = read_input(a.v, "v");
+  const bool from_model = !a.model.empty();
+  FMAV_CHECK(from_model || (!a.q.empty() && !a.k.empty() && !a.v.empty()), "attend: give --q, --k and --v, or a ",
+             "Hugging Face --model");
+  FMAV_CHECK(from_model || (a.input.empty() && a.ids.empty() && a.layer == 0 && a.head == -1), "attend: --input, ",
+             "--ids, --layer and --head are for a Hugging Face --model");
+  std::array<fmav::HostTensor, 3> qkv;
+  if (from_model) {
+    qkv = model_qkv(a);
+  } else {
+    qkv = {read_input(a.q, "q"), read_input(a.k, "k"), read_input(a.v, "v")};
+  }
+  const fmav::HostTensor &q = qkv[0], &k = qkv[1], &v = qkv[2];
   fmav::AttendOptions options;
   fmav::parse_method(a.method, a.grid, &options);
   options.impl = fmav::parse_impl(a.impl);
   options.device = fmav::parse_device(a.device);
   options.fma.block_size = a.block;
   options.fma.rank = a.rank;
-  options.fma.causal = a.causal;
+  options.fma.causal = a.causal || from_model;  // a causal LM's own q, k, v
   options.fma.downsample = fmav::parse_downsample(a.downsample);
   options.fma.count_multiplicity = !a.no_multiplicity;
   options.peer = peer_options(a.peer);

@@ -11,6 +11,7 @@
 #include "commands.h"
 #include "fmav/bench.h"
 #include "fmav/error.h"
+#include "fmav/hf_model.h"
 #include "fmav/sweep.h"
 
 namespace fmav::cli {
@@ -35,7 +36,15 @@ void parse_shard(const std::string& text, SweepSpec* spec) {
 void fill_spec(SweepArgs& a) {
   SweepSpec& s = a.spec;
   s.model = a.model, s.input = a.input;
-  FMAV_CHECK(s.model.empty() == s.input.empty(), "sweep: --model and --input go together");
+  if (!s.model.empty() && is_hf_model_folder(s.model)) {  // one layer's q, k, v (core/lab/sweep.cpp)
+    FMAV_CHECK(s.input.empty() != s.ids.empty(), "sweep: ", s.model, " is a Hugging Face model: give a text ",
+               "(--input) or token ids (--ids), one of them");
+    if (s.layer < 0) s.layer = 0;
+  } else {
+    FMAV_CHECK(s.layer < 0 && s.head < 0 && s.ids.empty(), "sweep: --layer, --head and --ids are for a Hugging ",
+               "Face model folder (--model DIR)");
+    FMAV_CHECK(s.model.empty() == s.input.empty(), "sweep: --model and --input go together");
+  }
   s.ns = parse_n_list(a.n);
   s.block_sizes = parse_n_list(a.r, "--r");
   s.ranks = parse_n_list(!a.p.empty() ? a.p : s.method == "fma" ? "1,2,4,8" : "1", "--p");
@@ -118,9 +127,16 @@ std::function<int()> add_sweep(CLI::App& app) {
                "per point the output error against full attention, mean TV and KL over every layer and head,\n"
                "a model's bpc on its input, and the fused FMA's latency and peak memory. Each point is\n"
                "appended to --out as it finishes; the same command resumes an interrupted sweep.");
-  cmd->add_option("--model", a->model, "model folder (with --input); default: the synthetic input");
+  cmd->add_option("--model", a->model, "model folder (with --input), or a Hugging Face causal-LM folder (with --input or\n"
+                  "--ids; --layer, --head); default: the synthetic input");
   cmd->add_option("--input", a->input, "the model's input: text file, image, or image folder");
-  cmd->add_option("--offset", a->spec.offset, "text input: first byte of the model's window");
+  cmd->add_option("--offset", a->spec.offset, "text input: first byte of the model's window (a Hugging Face "
+                  "model: first token)");
+  cmd->add_option("--layer", a->spec.layer, "a Hugging Face model (--model DIR): the layer swept (default 0); "
+                  "each point also\nscores the model with this layer's attention swapped (loss, accuracy)");
+  cmd->add_option("--head", a->spec.head, "a Hugging Face model: one head of the layer (default: all)");
+  cmd->add_option("--ids", a->spec.ids, "a Hugging Face model: token ids (.npy or .safetensors, int64/int32) "
+                  "instead of --input");
   cmd->add_option("--n", a->n, "synthetic tokens: a list 1024,4096 or a power-of-two range 1024:16384")
       ->capture_default_str();
   cmd->add_option("--heads", a->spec.heads, "synthetic heads")->capture_default_str();

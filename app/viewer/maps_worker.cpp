@@ -5,6 +5,7 @@
 // data, and the colouring is the GPU's (shaders/maps.frag), so recolouring needs no run.
 
 #include "maps_worker.h"
+#include "hf_source.h"
 #include "map_view.h"
 #include "qkv_source.h"
 #include "shared.h"
@@ -56,6 +57,24 @@ void set_options(const AttendOptions& options, HeadInput* in) {
   in->method = options.method, in->fma = options.fma, in->peer = options.peer;
 }
 
+// A Hugging Face model's layer on its input: the model's own q, k, v (its full map is the
+// model's attention) under the sidebar's method, causal.
+void load_hf_source(const MapParams& params, HeadInput* in, MapJob* job) {
+  HfLayers hf = hf_layers(params, {params.layer});
+  const HfConfig& c = hf.model->config();
+  in->q = std::move(hf.q[0]), in->k = std::move(hf.k[0]), in->v = std::move(hf.v[0]);
+  in->weights = std::move(hf.weights);
+  set_options(hf.options, in);
+  in->head = std::clamp<std::int64_t>(params.head, 0, c.heads - 1);
+  const HfTokens& t = *hf.tokens;
+  job->tokens = static_cast<std::int64_t>(t.ids.size());
+  job->layers = static_cast<int>(c.layers), job->heads = static_cast<int>(c.heads);
+  job->source = file_name(params.model) + " (Hugging Face " + c.model_type + ", its own attention) on " +
+                file_name(params.input) + ", tokens " + std::to_string(params.offset) + "-" +
+                std::to_string(params.offset + job->tokens) + " of " + std::to_string(t.total);
+  job->pieces = t.pieces;
+}
+
 // The source named by `params`: a q/k/v file, the model's layer on its input, or the
 // synthetic input; fills the job's description of it.
 HeadInput load_source(const MapParams& params, MapJob* job) {
@@ -70,6 +89,8 @@ HeadInput load_source(const MapParams& params, MapJob* job) {
     job->source = "q/k/v from " + file_name(params.qkv) + ", N = " + std::to_string(t.tokens) +
                   ", H = " + std::to_string(t.heads) + ", D = " + std::to_string(t.dim) +
                   (t.batch > 1 ? ", batch 0 of " + std::to_string(t.batch) : "");
+  } else if (is_hf_folder(params.model)) {
+    load_hf_source(params, &in, job);
   } else if (!params.model.empty()) {
     Model model = cached_model(params.model);
     if (params.model_fma_override) {  // FMA or a peer at a sweep point's settings

@@ -116,6 +116,9 @@ struct MapJob {
   // or an image model's image fitted to its size (null otherwise).
   std::string text;
   std::shared_ptr<const Image> image;
+  // A Hugging Face model's input: each token's text piece (token i = pieces[i]; empty for
+  // ids without a tokenizer.json, or another source).
+  std::vector<std::string> pieces;
 };
 
 // The worker's runs under way and their latest results; the frame only polls the futures.

@@ -8,6 +8,7 @@
 
 #include "panel_heads.h"
 #include "colormap.h"
+#include "hf_source.h"
 #include "maps_worker.h"
 #include "platform_glfw.h"
 #include "qkv_source.h"
@@ -108,6 +109,34 @@ void run_model_heads(const HeadsKey& key, HeadsProgress& progress, HeadsResult* 
   }
 }
 
+// Layers of a Hugging Face model asked for at once: their q, k, v stay under this many bytes
+// (each call runs the model from its first layer; one layer at a time is the least memory).
+constexpr double kHfLayerBytes = 1.0 * (1 << 30);
+
+// Every layer x head of a Hugging Face model on its input under the sidebar's method, causal:
+// the layers' q, k, v a group at a time (HfModel::layer_qkv, no N x N maps), then each head.
+void run_hf_heads(const HeadsKey& key, HeadsProgress& progress, HeadsResult* result) {
+  const std::shared_ptr<const HfModel> model = load_hf_model(key.model);
+  const HfConfig& c = model->config();
+  result->layers = static_cast<int>(c.layers), result->heads = static_cast<int>(c.heads);
+  progress.total = result->layers * result->heads;
+  const std::int64_t n = static_cast<std::int64_t>(load_hf_tokens(key, *model)->ids.size());
+  const double layer_bytes = 3.0 * 4.0 * static_cast<double>(c.heads * n * c.head_dim);
+  const int group = std::max(1, static_cast<int>(kHfLayerBytes / layer_bytes));
+  for (int first = 0; first < result->layers; first += group) {
+    if (progress.cancel) throw Cancelled("heads overview cancelled");
+    std::vector<int> layers;
+    for (int l = first; l < std::min(result->layers, first + group); ++l) layers.push_back(l);
+    const HfLayers hf = hf_layers(key, layers);
+    result->tokens = n;
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+      for (int h = 0; h < result->heads; ++h) {
+        add_head(hf.q[i], hf.k[i], hf.v[i], hf.options, hf.weights, layers[i], h, n, progress, result);
+      }
+    }
+  }
+}
+
 // Every head of a q/k/v file (batch 0, as the attention view shows) under the sidebar's method.
 void run_qkv_heads(const HeadsKey& key, HeadsProgress& progress, HeadsResult* result) {
   const QkvSource source = qkv_source(key);
@@ -127,6 +156,8 @@ HeadsResult run_heads(HeadsKey key, std::shared_ptr<HeadsProgress> progress) {
   try {
     if (is_qkv(key)) {
       run_qkv_heads(key, *progress, &result);
+    } else if (is_hf_folder(key.model)) {
+      run_hf_heads(key, *progress, &result);
     } else {
       run_model_heads(key, *progress, &result);
     }
@@ -154,6 +185,11 @@ HeadsKey current_key(const MapParams& p) {
     key.method = p.method, key.hash_rounds = p.hash_rounds, key.shifted = p.shifted;
   } else {
     key.model = p.model, key.input = p.input, key.offset = p.offset;
+  }
+  if (is_hf_folder(p.model)) {  // compared under the sidebar's method, as a q/k/v file
+    key.block_size = p.block_size, key.rank = p.rank;
+    key.downsample = p.downsample, key.count_multiplicity = p.count_multiplicity, key.seed = p.seed;
+    key.method = p.method, key.hash_rounds = p.hash_rounds, key.shifted = p.shifted;
   }
   return key;
 }
@@ -374,12 +410,10 @@ void draw_grid(Shared& shared, HeadsPanel& h) {
   if (r.summaries.empty() || h.textures.size() != r.summaries.size()) return;
   const ImVec2 avail = ImGui::GetContentRegionAvail();
   const float text_h = 2 * ImGui::GetTextLineHeightWithSpacing() + 14;
-  // A row per layer; one layer (a q/k/v file) wraps its heads at cells as wide as a label.
-  int columns = std::max(1, r.heads);
-  if (r.layers == 1) {
-    const float min_cell = ImGui::CalcTextSize("err 0.00e-00  TV 0.00e-00").x + 24;
-    columns = std::clamp(static_cast<int>(avail.x / min_cell), 1, columns);
-  }
+  // A row per layer when its heads fit in cells as wide as a label; more heads (a q/k/v file,
+  // a Hugging Face model's 12 to 64) wrap, so labels never overlap.
+  const float min_cell = ImGui::CalcTextSize("err 0.00e-00  TV 0.00e-00").x + 24;
+  const int columns = std::clamp(static_cast<int>(avail.x / min_cell), 1, std::max(1, r.heads));
   const int rows = (static_cast<int>(r.summaries.size()) + columns - 1) / columns;
   const float cell_w = avail.x / columns;
   const float thumb = std::clamp(std::min(cell_w - 24, avail.y / rows - text_h), 64.0f, 256.0f);

@@ -4,6 +4,7 @@
 
 #include "panel_maps.h"
 #include "colormap.h"
+#include "hf_source.h"
 #include "maps_worker.h"
 #include "method_labels.h"
 #include "panel_engine.h"
@@ -153,6 +154,22 @@ void draw_model_controls(Shared& shared) {
   }
 }
 
+// A Hugging Face model's controls: which model and input, layer, head and the first token;
+// the method and its settings follow, as for a q/k/v file (the model's own attention is full).
+void draw_hf_controls(Shared& shared) {
+  MapParams& p = shared.params;
+  const MapJob& shown = shared.maps.shown;
+  ImGui::TextWrapped("Hugging Face model %s", file_name(p.model).c_str());
+  ImGui::TextWrapped("input %s", file_name(p.input).c_str());
+  const int layers = std::max(1, shown.layers), heads = std::max(1, shown.heads);
+  ImGui::PushItemWidth(130);
+  if (input_int("layer", &p.layer)) p.layer = std::clamp(p.layer, 0, layers - 1);
+  if (input_int("head", &p.head)) p.head = std::clamp(p.head, 0, heads - 1);
+  int offset = static_cast<int>(p.offset);
+  if (input_int("token offset", &offset, 64, 512)) p.offset = std::max(0, offset);
+  ImGui::PopItemWidth();
+}
+
 // The sources to choose from: the loaded model, the loaded q/k/v file, the synthetic input.
 void draw_sources(Shared& shared) {
   MapParams& p = shared.params;
@@ -183,13 +200,15 @@ void draw_map_controls(Shared& shared, MapsPanel& panel) {
   ImGui::TextUnformatted("Input");
   ImGui::Separator();
   draw_sources(shared);
-  if (!p.model.empty()) {
+  const bool hf = is_hf_folder(p.model);
+  if (!p.model.empty() && !hf) {
     draw_model_controls(shared);
     draw_run_status(shared, panel);
     return;
   }
-  // The synthetic input and a q/k/v file share the FMA settings; the file fixes n and has
-  // heads to choose from.
+  if (hf) draw_hf_controls(shared);
+  // The synthetic input, a q/k/v file and a Hugging Face model share the FMA settings; a
+  // file or model fixes n and has heads to choose from.
   const bool qkv = !p.qkv.empty();
   ImGui::PushItemWidth(130);
   if (qkv) {
@@ -209,7 +228,7 @@ void draw_map_controls(Shared& shared, MapsPanel& panel) {
   const bool fma = p.method == Method::fma;
   int n = static_cast<int>(p.n), m = static_cast<int>(p.block_size);
   int rank = static_cast<int>(p.rank), seed = static_cast<int>(p.seed), rounds = p.hash_rounds;
-  if (!qkv && input_int("tokens n", &n, 64, 512)) p.n = std::clamp<std::int64_t>(n, 1, kMaxTokens);
+  if (!qkv && !hf && input_int("tokens n", &n, 64, 512)) p.n = std::clamp<std::int64_t>(n, 1, kMaxTokens);
   // The block is each method's own: FMA's m, H-Transformer's Nr, Reformer's chunk, a window.
   const char* block = fma ? "block size m" : p.method == Method::reformer ? "chunk" : p.method == Method::swin
                                                  ? "window side" : "block size";
@@ -227,6 +246,8 @@ void draw_map_controls(Shared& shared, MapsPanel& panel) {
   if (p.method == Method::swin) {
     ImGui::Checkbox("shifted windows", &p.shifted);
     ImGui::TextColored(kMuted, "tokens on the most square grid of n");
+  } else if (hf) {
+    ImGui::TextColored(kMuted, "causal, as the model");
   } else {
     ImGui::Checkbox("causal", &p.causal);
   }

@@ -6,6 +6,7 @@
 
 #include "panel_query.h"
 #include "colormap.h"
+#include "hf_source.h"
 #include "method_labels.h"
 #include "platform_glfw.h"
 #include "query_row.h"
@@ -95,6 +96,9 @@ std::string key_name(const QueryRow& r, std::int64_t key) {
   if (f.is_2d() && f.grid_width > 0) {
     std::snprintf(name, sizeof(name), "patch %lld (row %lld, col %lld)", k, k / f.grid_width,
                   k % f.grid_width);
+  } else if (key < static_cast<std::int64_t>(r.job->pieces.size())) {  // a Hugging Face model's token
+    const std::string piece = piece_label(r.job->pieces[static_cast<std::size_t>(key)]);
+    return "token " + std::to_string(k) + " '" + piece.substr(0, 40) + "'";
   } else if (key < static_cast<std::int64_t>(text.size())) {
     const auto byte = static_cast<unsigned char>(text[static_cast<std::size_t>(key)]);
     std::snprintf(name, sizeof(name),
@@ -425,7 +429,7 @@ void draw_query_view(Shared& shared, QueryPanel& query) {
     ImGui::TextColored(kErrorColor, "cannot compute query %lld: %s", static_cast<long long>(query_row(shared)), e.what());
     return;
   }
-  const bool text = !shown.text.empty(), image = shown.image != nullptr;
+  const bool text = !shown.text.empty() || !shown.pieces.empty(), image = shown.image != nullptr;
   draw_header(shared, query, r, text || image);
   const float avail = ImGui::GetContentRegionAvail().y;
   draw_plot(r, std::max(160.0f, (text || image ? 0.42f : 0.6f) * avail));

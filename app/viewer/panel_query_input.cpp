@@ -1,6 +1,7 @@
 // The query inspector's input view: the model's text window or image coloured by the chosen
 // query's attention (FMA, full or level), the query outlined, a click choosing another query.
 
+#include "hf_source.h"
 #include "platform_glfw.h"
 #include "query_row.h"
 #include "shared.h"
@@ -107,11 +108,16 @@ void draw_tokens(Shared& shared, const QueryPanel& query, const QueryRow& r) {
   const float min_w = 0.5f * ImGui::CalcTextSize("n").x;
   const ImVec2 mouse = ImGui::GetIO().MousePos;
   const bool window_hovered = ImGui::IsWindowHovered();
-  const std::int64_t count = std::min<std::int64_t>(static_cast<std::int64_t>(text.size()), r.cols);
+  // A Hugging Face model's tokens are its tokenizer's pieces; the project's LMs read bytes.
+  const std::vector<std::string>& pieces = r.job->pieces;
+  const std::int64_t length = static_cast<std::int64_t>(pieces.empty() ? text.size() : pieces.size());
+  const std::int64_t count = std::min<std::int64_t>(length, r.cols);
   float x = 0, y = 0;
   for (std::int64_t i = 0; i < count; ++i) {
-    const auto byte = static_cast<unsigned char>(text[static_cast<std::size_t>(i)]);
-    const std::string glyph = token_glyph(byte);
+    const std::size_t at = static_cast<std::size_t>(i);
+    const bool newline = pieces.empty() ? text[at] == '\n' : pieces[at].find('\n') != std::string::npos;
+    const std::string glyph =
+        pieces.empty() ? token_glyph(static_cast<unsigned char>(text[at])) : piece_label(pieces[at]);
     const float w = std::max(min_w, ImGui::CalcTextSize(glyph.c_str()).x) + 2;
     if (x + w > width) x = 0, y += line_h;
     const ImVec2 p0(origin.x + x, origin.y + y), p1(p0.x + w, p0.y + line_h - 1);
@@ -132,7 +138,7 @@ void draw_tokens(Shared& shared, const QueryPanel& query, const QueryRow& r) {
       if (ImGui::IsMouseClicked(ImGuiMouseButton_Left)) shared.query_row = i;
     }
     x += w;
-    if (byte == '\n') x = 0, y += line_h;
+    if (newline) x = 0, y += line_h;
   }
   ImGui::Dummy(ImVec2(width, y + line_h));
 }

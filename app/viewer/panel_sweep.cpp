@@ -7,6 +7,7 @@
 
 #include "panel_sweep.h"
 #include "colormap.h"
+#include "hf_source.h"
 #include "maps_worker.h"
 #include "plot.h"
 #include "shared.h"
@@ -240,7 +241,14 @@ void open_selected(Shared& shared, const SweepPanel& panel) {
   const std::string key = sweep_key(r.point);
   MapParams& p = shared.params;
   p.method = parse_fma_or_peer(spec.method);
-  if (spec.is_model()) {
+  if (spec.layer >= 0) {  // a Hugging Face model's layer, under the point's settings (sidebar)
+    shared.model_path = spec.model, shared.input_path = spec.ids.empty() ? spec.input : spec.ids;
+    p.model = spec.model, p.input = shared.input_path, p.qkv.clear(), p.offset = spec.offset;
+    p.layer = spec.layer, p.head = std::max(0, spec.head), p.model_fma_override = false;
+    p.block_size = r.point.block_size, p.rank = r.point.rank, p.seed = spec.seed;
+    p.downsample = r.point.downsample, p.count_multiplicity = r.point.count_multiplicity;
+    shared.query_row = -1;
+  } else if (spec.is_model()) {
     // The model with the sweep's method at the point's settings, unless they are its own FMA.
     const FmaConfig own = model_fma(spec.model);
     shared.model_path = spec.model, shared.input_path = spec.input;

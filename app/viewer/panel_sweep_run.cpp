@@ -4,6 +4,7 @@
 // mutex; progress is atomics plus a cancel flag.
 
 #include "panel_sweep.h"
+#include "hf_source.h"
 #include "maps_worker.h"
 #include "shared.h"
 
@@ -34,6 +35,10 @@ SweepSpec form_spec(const SweepForm& form, const Shared& shared) {
     spec.model = std::filesystem::absolute(shared.model_path).lexically_normal().string();
     spec.input = std::filesystem::absolute(shared.input_path).lexically_normal().string();
     spec.offset = shared.params.offset;
+    if (is_hf_folder(spec.model)) {  // a Hugging Face model: the shown layer, all its heads
+      spec.layer = shared.params.layer;
+      if (is_ids_file(spec.input)) spec.ids = spec.input, spec.input.clear();
+    }
   } else {
     FMAV_CHECK(form.n >= 1 && form.n <= kMaxTokens, "sweep n must be in [1, ", kMaxTokens, "], got ", form.n);
     FMAV_CHECK(form.heads >= 1 && form.heads <= 64, "sweep heads must be in [1, 64], got ", form.heads);

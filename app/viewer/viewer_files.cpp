@@ -3,6 +3,7 @@
 // open_path, open_qkv and apply_session, so a path opens the same way whichever way it arrived.
 
 #include "viewer_files.h"
+#include "hf_source.h"
 #include "panel_files.h"
 #include "panel_maps.h"
 #include "panel_scaling.h"
@@ -12,6 +13,7 @@
 #include "shared.h"
 
 #include "fmav/error.h"
+#include "fmav/hf_model.h"
 #include "fmav/input.h"
 #include "fmav/model.h"
 #include "fmav/tensor_io.h"
@@ -61,14 +63,16 @@ std::string model_folder(const std::string& path) {
 // Whether the model at `folder` reads text (an LM) rather than images; reads only
 // config.json (the worker loads the weights). Throws fmav::Error naming the file.
 bool model_reads_text(const std::string& folder) {
+  if (is_hf_folder(folder)) return true;  // a causal LM (its config.json is another format)
   const std::string config = (fs::path(folder) / "config.json").string();
   return parse_model_config(read_file_bytes(config, kMaxConfigBytes), config).is_lm();
 }
 
 // The input to keep when switching to a model: the current one when the model reads its
 // kind, else the shipped sample of the right kind (an LM cannot read sample.png).
-std::string input_for(const std::string& current, bool reads_text) {
+std::string input_for(const std::string& current, bool reads_text, bool hf) {
   const PathKind kind = current.empty() ? PathKind::missing : classify_path(current);
+  if (hf && kind == PathKind::tensors && is_ids_file(current)) return current;  // token ids
   if (reads_text ? kind == PathKind::text : kind == PathKind::image) return current;
   const std::string sample = reads_text ? default_input_path() : assets_dir() + "/sample.png";
   return fs::exists(sample) ? sample : current;
@@ -79,7 +83,7 @@ void open_model(Shared& shared, const std::string& path) {
   const bool reads_text = model_reads_text(folder);
   MapParams& p = shared.params;
   shared.model_path = folder;
-  shared.input_path = input_for(shared.input_path, reads_text);
+  shared.input_path = input_for(shared.input_path, reads_text, is_hf_folder(folder));
   p.model = shared.model_path, p.input = shared.input_path, p.qkv.clear(), p.model_fma_override = false;
   p.layer = 0, p.head = 0, p.offset = 0;  // the new model may have fewer
   shared.query_row = -1;
@@ -89,6 +93,10 @@ void open_input(Shared& shared, const std::string& path, PathKind kind) {
   FMAV_CHECK(!shared.model_path.empty(), file_name(path),
              ": an input file is read by a model; open a model first");
   FMAV_CHECK(std::ifstream(path).good(), path, ": cannot open for reading");
+  if (kind == PathKind::tensors) {  // token ids for a Hugging Face model (open_path checked)
+    read_token_ids(path);
+    kind = PathKind::text;
+  }
   const bool reads_text = model_reads_text(shared.model_path);
   FMAV_CHECK(reads_text == (kind == PathKind::text), file_name(shared.model_path), " reads ",
              reads_text ? "text" : "images", "; ", file_name(path), " is ",
@@ -121,6 +129,18 @@ void open_results(Shared& shared, const OpenTargets& to, const std::string& path
     return;
   }
   shared.view_requested = true;
+}
+
+// Whether `path` is token ids for the loaded Hugging Face model (an integer .npy or
+// .safetensors) rather than raw q, k, v (floats).
+bool holds_token_ids(const Shared& shared, const std::string& path) {
+  if (!is_hf_folder(shared.model_path) || !is_ids_file(path)) return false;
+  try {
+    read_token_ids(path);
+    return true;
+  } catch (const Error&) {
+    return false;
+  }
 }
 
 void check_maps(const MapsWorker& maps) {
@@ -178,7 +198,13 @@ std::string open_path(Shared& shared, const OpenTargets& to, const std::string& 
     switch (const PathKind kind = classify_path(path)) {
       case PathKind::missing: throw Error(path + ": no such file or folder");
       case PathKind::folder: throw Error(path + ": a folder without config.json, not a model");
-      case PathKind::tensors: open_qkv(shared, path); break;
+      case PathKind::tensors:
+        if (holds_token_ids(shared, path)) {
+          open_input(shared, path, kind);
+        } else {
+          open_qkv(shared, path);
+        }
+        break;
       case PathKind::model: open_model(shared, path); break;
       case PathKind::session: apply_session(shared, load_session(path)); break;
       case PathKind::image:

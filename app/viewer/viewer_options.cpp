@@ -1,6 +1,7 @@
 // fma-viewer's command line (viewer_options.h).
 
 #include "viewer_options.h"
+#include "hf_source.h"
 #include "limit_options.h"
 #include "shared.h"
 
@@ -28,11 +29,13 @@ void parse_size(Options& options) {
 }
 
 void add_options(CLI::App& app, Options& options) {
-  app.add_option("--model", options.model, "model folder (default: the shipped assets/models/lm-fma)");
-  app.add_option("--input", options.input, "text file or image for the model (default: assets/sample.txt)");
+  app.add_option("--model", options.model, "model folder (default: the shipped assets/models/lm-fma), or a Hugging Face\n"
+                 "causal-LM folder (config.json, model.safetensors, tokenizer.json)");
+  app.add_option("--input", options.input, "text file or image for the model (default: assets/sample.txt); a Hugging\n"
+                 "Face model also reads token ids from a .npy");
   app.add_option("--layer", options.layer, "layer shown first")->check(CLI::NonNegativeNumber);
   app.add_option("--head", options.head, "head shown first")->check(CLI::NonNegativeNumber);
-  app.add_option("--offset", options.offset, "text input: first byte of the model's window")
+  app.add_option("--offset", options.offset, "text input: first byte of the model's window (a Hugging Face model: first token)")
       ->check(CLI::NonNegativeNumber);
   app.add_flag("--synthetic", options.synthetic,
                "start on the synthetic input (sample_qkv) with the settings below instead of a model");
@@ -116,7 +119,8 @@ MapParams to_params(const Options& options, Shared& shared) {
   const bool have_model = !options.model.empty() || std::filesystem::exists(shared.model_path);
   if (!have_model) shared.model_path.clear(), shared.input_path.clear();
   // A peer is shown on the synthetic input or a q/k/v file; a model shows its own attention.
-  if (have_model && !options.synthetic && options.method == "fma") {
+  // A Hugging Face model is compared under any method (its own attention is full).
+  if (have_model && !options.synthetic && (options.method == "fma" || is_hf_folder(shared.model_path))) {
     params.model = shared.model_path, params.input = shared.input_path;
     params.layer = options.layer, params.head = options.head, params.offset = options.offset;
   }

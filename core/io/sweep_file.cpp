@@ -53,13 +53,15 @@ Json spec_json(const SweepSpec& s) {
   j["downsamples"] = downsamples, j["multiplicities"] = multiplicities, j["dtypes"] = dtypes;
   j["repeats"] = s.repeats, j["seed"] = s.seed, j["shard"] = s.shard, j["shards"] = s.shards;
   if (s.method != "fma") j["method"] = s.method;  // FMA sweeps' files stay as they were
+  if (s.layer >= 0) j["layer"] = s.layer, j["head"] = s.head, j["ids"] = s.ids;  // a Hugging Face model's
   return j;
 }
 
 SweepSpec parse_spec(const Json& j, const std::string& where) {
   FMAV_CHECK(j.is_object(), where, ": \"spec\" must be an object");
   json_check_keys(j, {"model", "input", "offset", "heads", "dim", "causal", "ns", "block_sizes", "ranks",
-                      "downsamples", "multiplicities", "dtypes", "repeats", "seed", "shard", "shards", "method"},
+                      "downsamples", "multiplicities", "dtypes", "repeats", "seed", "shard", "shards", "method",
+                      "layer", "head", "ids"},
                   where);
   SweepSpec s;
   s.model = json_string(j, "model", where), s.input = json_string(j, "input", where);
@@ -67,6 +69,11 @@ SweepSpec parse_spec(const Json& j, const std::string& where) {
   s.heads = json_int(j, "heads", 1, 1 << 16, where), s.dim = json_int(j, "dim", 1, 1 << 16, where);
   s.causal = json_bool(j, "causal", where);
   if (j.contains("method")) s.method = json_string(j, "method", where);
+  if (j.contains("layer")) {
+    s.layer = static_cast<int>(json_int(j, "layer", 0, 1 << 16, where));
+    s.head = static_cast<int>(json_int(j, "head", -1, 1 << 16, where));
+    s.ids = json_string(j, "ids", where);
+  }
   parse_fma_or_peer(s.method, where);
   const auto count = [&](const char* name, std::int64_t hi) {
     return [&, name, hi](const Json& v) {

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <limits>
+#include <memory>
 #include <set>
 
 #include <unistd.h>
@@ -17,6 +18,8 @@
 #include "attention/fma_internal.h"
 #include "fmav/attend.h"
 #include "fmav/error.h"
+#include "fmav/hf_model.h"
+#include "fmav/hf_tokenizer.h"
 #include "fmav/inspect.h"
 #include "fmav/model.h"
 #include "fmav/sample.h"
@@ -135,14 +138,64 @@ void time_fast_path(const LayerInput& in, const SweepPoint& pt, int repeats, Swe
   r->peak_bytes = std::max<std::int64_t>(0, tracked_peak_bytes() - before);
 }
 
-SweepResult measure_point(const SweepSpec& s, const Model& model, const SweepPoint& pt, std::int64_t index) {
+// A Hugging Face model's sweep input: the model, its tokens and the chosen layer's q, k, v
+// (all heads, or the chosen one), read once for every point.
+struct HfSweep {
+  std::shared_ptr<const HfModel> model;
+  std::vector<std::int64_t> ids;
+  HostTensor q, k, v;  // (H, N, head_dim), or (1, N, head_dim) for one head
+};
+
+HfSweep load_hf_sweep(const SweepSpec& s) {
+  HfSweep hf;
+  hf.model = std::make_shared<const HfModel>(HfModel::load(s.model));
+  const HfConfig& c = hf.model->config();
+  FMAV_CHECK(s.layer >= 0 && s.layer < c.layers, "--layer ", s.layer, " is not in [0, ", c.layers, ") of ", s.model);
+  FMAV_CHECK(s.head >= -1 && s.head < c.heads, "--head ", s.head, " is not in [0, ", c.heads, ") of ", s.model);
+  FMAV_CHECK(c.sliding_window == 0, s.model, " attends within a sliding window of ", c.sliding_window,
+             " tokens, which full attention here does not model");
+  std::vector<std::int64_t> ids = hf_input_ids(s.model, s.ids, s.ids.empty() ? s.input : "", 0);
+  FMAV_CHECK(s.offset >= 0 && s.offset < static_cast<std::int64_t>(ids.size()), "--offset ", s.offset,
+             " is past the ", ids.size(), " tokens of the input");
+  const std::int64_t n = std::min<std::int64_t>(c.max_positions, static_cast<std::int64_t>(ids.size()) - s.offset);
+  hf.ids.assign(ids.begin() + s.offset, ids.begin() + s.offset + n);
+  HfForward f = hf.model->layer_qkv(hf.ids, {s.layer});
+  const auto pick = [&](HostTensor& t) {
+    return s.head < 0 ? std::move(t) : to_host(to_tensor(t).narrow(0, s.head, 1).contiguous());
+  };
+  hf.q = pick(f.q[0]), hf.k = pick(f.k[0]), hf.v = pick(f.v[0]);
+  return hf;
+}
+
+// A point on a Hugging Face model's layer: the heads' errors (named by the model's head
+// numbers) and the model's score with the layer's attention swapped for the point's method.
+void measure_hf_point(const SweepSpec& s, const HfSweep& hf, const SweepPoint& pt, SweepResult* r, LayerInput* in) {
+  in->q = hf.q, in->k = hf.k, in->v = hf.v;
+  in->options = point_options(s, pt, true);
+  const FmaConfig& f = in->options.fma;
+  if (in->options.method == Method::fma && pt.downsample != Downsample::average) {
+    in->weights = random_downsample_weights(f, s.dim, num_levels(f, pt.n), s.seed);
+  }
+  inspect_heads(*in, s.layer, &r->heads);
+  if (s.head >= 0) r->heads.back().head = s.head;
+  if (in->options.method == Method::swin) return;  // 2D: no causal swap in a language model
+  HfSwap swap;
+  swap.layers = {s.layer}, swap.options = in->options, swap.weights = in->weights;
+  const HfEval e = hf.model->evaluate(hf.ids, &swap);
+  r->loss = e.loss, r->accuracy = e.accuracy;
+}
+
+SweepResult measure_point(const SweepSpec& s, const Model& model, const HfSweep* hf, const SweepPoint& pt,
+                          std::int64_t index) {
   SweepResult r;
   r.index = index, r.point = pt, r.status = "ok";
   r.loss = r.bpc = r.accuracy = kNaN;
   const auto start = Clock::now();
   try {
     LayerInput first;
-    if (s.is_model()) {
+    if (hf != nullptr) {
+      measure_hf_point(s, *hf, pt, &r, &first);
+    } else if (s.is_model()) {
       const Model m = model_at(model, s, pt);
       const std::vector<LayerCapture> layers = capture_file_layers(m, s.input, s.offset);
       for (std::size_t l = 0; l < layers.size(); ++l) {
@@ -248,6 +301,7 @@ namespace {
 struct Plan {
   SweepSpec spec;
   Model model;
+  std::shared_ptr<const HfSweep> hf;  // a Hugging Face model's layer
   std::vector<SweepPoint> grid;
   std::vector<std::int64_t> todo;
   std::int64_t layers = 1;
@@ -268,7 +322,15 @@ Plan make_plan(const SweepSpec& spec, const std::string& results_path) {
   Plan plan;
   SweepSpec& s = plan.spec;
   s = spec;
-  if (s.is_model()) {
+  if (s.is_model() && is_hf_model_folder(s.model)) {
+    FMAV_CHECK(s.layer >= 0, s.model, " is a Hugging Face model: its sweep is of one layer (--layer)");
+    plan.hf = std::make_shared<const HfSweep>(load_hf_sweep(s));
+    s.ns = {plan.hf->q.shape[1]};
+    s.heads = plan.hf->q.shape[0], s.dim = plan.hf->q.shape[2];
+    s.causal = true;  // a causal LM: the results file says how its points were run
+  } else if (s.is_model()) {
+    FMAV_CHECK(s.layer < 0 && s.ids.empty(), "--layer, --head and --ids are for Hugging Face models; ", s.model,
+               " sweeps every layer and head");
     plan.model = Model::load(s.model);
     const std::int64_t n = capture_file(plan.model, s.input, 0, s.offset).tokens;  // checks the input
     s.ns = {n};
@@ -311,7 +373,7 @@ std::vector<SweepResult> run_sweep(const SweepSpec& spec, const std::string& res
     for (std::size_t t = 0; t < plan.todo.size(); ++t) {
       if (cancel != nullptr && cancel->load()) break;
       const SweepPoint& pt = plan.grid[plan.todo[t]];
-      results.push_back(measure_point(plan.spec, plan.model, pt, plan.todo[t]));
+      results.push_back(measure_point(plan.spec, plan.model, plan.hf.get(), pt, plan.todo[t]));
       append_line_synced(file, sweep_result_json(results.back()), results_path);
       if (t == 0) plan.seconds_per_cost = results.back().seconds / point_cost(plan.spec, pt, plan.layers);  // measured
       p.estimate.seconds = plan.seconds_left(t + 1);

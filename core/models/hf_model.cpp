@@ -464,3 +464,109 @@ HfForward HfModel::forward(const std::vector<std::int64_t>& ids, bool with_maps,
 }
 
 }  // namespace fmav
+
+// ---- q, k, v of chosen layers without the probability maps (the viewer, sweep, attend) ----
+// The forward above keeps every layer's (H, N, N) probabilities when asked for maps; at the
+// lengths the viewer's overview shows (N = 16384) that is 1 GiB per head and layer. This runs
+// the same layers with LibTorch's fused attention up to the last layer asked for and keeps
+// only their q, k, v. Kept apart from forward() so the two evolve separately; a test checks
+// they agree (tests/viewer/test_hf_viewer.cpp).
+
+#include <array>
+
+namespace fmav {
+namespace {
+
+// A causal layer's attention output (H, n, hd) without keeping its probabilities: fused
+// attention, or the eager one (probabilities freed at once) within a sliding window.
+at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, std::int64_t window,
+                            HfFamily family) {
+  if (window > 0) return attend_heads(q, k, v, window, family, true).first;
+  return full_attention_sdpa(q.unsqueeze(0).contiguous(), k.unsqueeze(0).contiguous(), v.unsqueeze(0).contiguous(),
+                             true)[0];
+}
+
+}  // namespace
+
+HfForward HfModel::layer_qkv(const std::vector<std::int64_t>& ids, const std::vector<int>& layers) const {
+  const HfConfig& c = m_config;
+  const HfState& s = *m_state;
+  FMAV_CHECK(c.family == HfFamily::gpt2 || c.family == HfFamily::llama, "q, k, v of single layers are read for ",
+             "the gpt2 and llama families, not ", c.model_type);
+  FMAV_CHECK(!layers.empty(), "no layer asked for");
+  for (int l : layers) {
+    FMAV_CHECK(l >= 0 && l < c.layers, "layer ", l, " is not in [0, ", c.layers, ") of this ", c.model_type, " model");
+  }
+  FMAV_CHECK(!ids.empty(), "the input has no tokens");
+  FMAV_CHECK(static_cast<std::int64_t>(ids.size()) <= c.max_positions, "the input has ", ids.size(),
+             " tokens; this model takes at most ", c.max_positions);
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    FMAV_CHECK(ids[i] >= 0 && ids[i] < c.vocab, "token ", i, " has id ", ids[i], ", outside the vocabulary [0, ",
+               c.vocab, ")");
+  }
+  at::AutoGradMode no_grad(false);
+  const std::int64_t n = static_cast<std::int64_t>(ids.size()), H = c.heads, hd = c.head_dim;
+  const int last = *std::max_element(layers.begin(), layers.end());
+  const at::Tensor index = at::tensor(ids, at::kLong);
+  std::map<int, std::array<at::Tensor, 3>> kept;
+  const auto heads = [&](const at::Tensor& x, std::int64_t count) { return x.view({n, count, hd}).transpose(0, 1); };
+  const auto keep = [&](int layer, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+    if (std::find(layers.begin(), layers.end(), layer) != layers.end()) kept[layer] = {q, k, v};
+  };
+  at::Tensor x;
+  if (c.family == HfFamily::gpt2) {
+    x = param(s, "wte.weight").index_select(0, index) + param(s, "wpe.weight").narrow(0, 0, n);
+    const std::string act = c.activation == "gelu" ? "none" : "tanh";
+    const std::int64_t d = c.hidden;
+    for (int i = 0; i <= last; ++i) {
+      const std::string h = "h." + std::to_string(i) + ".";
+      const at::Tensor a = layer_norm(x, s, h + "ln_1", c.norm_eps);
+      const at::Tensor qkv = at::addmm(param(s, h + "attn.c_attn.bias"), a, param(s, h + "attn.c_attn.weight"));
+      const at::Tensor q = heads(qkv.narrow(1, 0, d), H), k = heads(qkv.narrow(1, d, d), H);
+      const at::Tensor v = heads(qkv.narrow(1, 2 * d, d), H);
+      keep(i, q, k, v);
+      if (i == last) break;
+      const at::Tensor o = causal_attention(q, k, v, 0, c.family).transpose(0, 1).reshape({n, d});
+      x = x + at::addmm(param(s, h + "attn.c_proj.bias"), o, param(s, h + "attn.c_proj.weight"));
+      const at::Tensor m = at::gelu(at::addmm(param(s, h + "mlp.c_fc.bias"), layer_norm(x, s, h + "ln_2", c.norm_eps),
+                                              param(s, h + "mlp.c_fc.weight")),
+                                    act);
+      x = x + at::addmm(param(s, h + "mlp.c_proj.bias"), m, param(s, h + "mlp.c_proj.weight"));
+    }
+  } else {
+    x = param(s, "embed_tokens.weight").index_select(0, index);
+    const at::Tensor freqs = at::outer(at::arange(n, at::kLong).to(at::kFloat), s.inv_freq);
+    const at::Tensor emb = at::cat({freqs, freqs}, -1);
+    const at::Tensor cos = emb.cos(), sin = emb.sin();
+    const std::int64_t groups = H / c.kv_heads;
+    for (int i = 0; i <= last; ++i) {
+      const std::string l = "layers." + std::to_string(i) + ".";
+      const at::Tensor a = rms_norm(x, param(s, l + "input_layernorm.weight"), c.norm_eps);
+      const auto proj = [&](const char* name) {
+        return at::linear(a, param(s, l + "self_attn." + name + ".weight"),
+                          optional_param(s, l + "self_attn." + name + ".bias"));
+      };
+      at::Tensor q = heads(proj("q_proj"), H), k = heads(proj("k_proj"), c.kv_heads), v = heads(proj("v_proj"), c.kv_heads);
+      q = q * cos + rotate_half(q) * sin;
+      k = k * cos + rotate_half(k) * sin;
+      k = k.repeat_interleave(groups, 0), v = v.repeat_interleave(groups, 0);
+      keep(i, q, k, v);
+      if (i == last) break;
+      const at::Tensor o = causal_attention(q, k, v, c.sliding_window, c.family);
+      x = x + at::linear(o.transpose(0, 1).reshape({n, H * hd}), param(s, l + "self_attn.o_proj.weight"));
+      const at::Tensor b = rms_norm(x, param(s, l + "post_attention_layernorm.weight"), c.norm_eps);
+      const at::Tensor gated = at::silu(at::linear(b, param(s, l + "mlp.gate_proj.weight"))) *
+                               at::linear(b, param(s, l + "mlp.up_proj.weight"));
+      x = x + at::linear(gated, param(s, l + "mlp.down_proj.weight"));
+    }
+  }
+  HfForward out;
+  for (int l : layers) {
+    const std::array<at::Tensor, 3>& t = kept.at(l);
+    out.q.push_back(to_host(t[0].contiguous())), out.k.push_back(to_host(t[1].contiguous()));
+    out.v.push_back(to_host(t[2].contiguous()));
+  }
+  return out;
+}
+
+}  // namespace fmav

@@ -155,6 +155,12 @@ class HfModel {
   // next token (at least 2 ids), a masked LM by evaluate_masked with masking(). Throws
   // fmav::Error for an image classifier, or a masked LM whose mask token is unknown.
   HfEval evaluate(const std::vector<std::int64_t>& ids, const HfSwap* swap = nullptr) const;
+  // The q, k (after RoPE), v of `layers` (0-based, in that order) on ids, as forward's with
+  // maps (H, N, head_dim, grouped K, V repeated per head) but without any N x N probabilities:
+  // the layers before run fused attention and the model stops after the last one asked for.
+  // Returns q, k, v[i] of layers[i]; logits and probs empty. gpt2 and llama families only.
+  // Throws fmav::Error naming a layer outside [0, layers) or a bad id or length.
+  HfForward layer_qkv(const std::vector<std::int64_t>& ids, const std::vector<int>& layers) const;
 
   // ---- masked LMs ----
   const HfMasking& masking() const { return m_masking; }

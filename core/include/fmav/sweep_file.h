@@ -38,6 +38,12 @@ struct SweepSpec {
   // whose block (Nr, chunk, window side) is r; a peer takes one p, down-sampling and
   // multiplicity (recorded, not used). A model runs with its attention replaced by it.
   std::string method = "fma";
+  // A Hugging Face model folder (fmav/hf_model.h): the sweep is of one layer's q, k, v (all
+  // heads, or `head`), causal, on `input` tokenized by the folder's tokenizer.json or on the
+  // token ids in `ids`, from token `offset`; each point also scores the model with that layer's
+  // attention swapped (loss, accuracy). layer < 0 for other sources.
+  int layer = -1, head = -1;
+  std::string ids;
 
   bool is_model() const { return !model.empty(); }
 };

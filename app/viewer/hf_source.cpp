@@ -1,0 +1,170 @@
+// A Hugging Face causal LM as the viewer's source (hf_source.h): the model and its tokens are
+// kept between runs so that a layer, head or FMA change reads nothing again; a layer's q, k, v
+// come from HfModel::layer_qkv, which never builds the N x N probabilities, so the large-n
+// overview path (pooled maps) sees a long input at the cost of one layer's tensors.
+
+#include "hf_source.h"
+#include "qkv_source.h"
+
+#include "fmav/error.h"
+#include "fmav/hf_tokenizer.h"
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <system_error>
+
+namespace fmav::viewer {
+namespace fs = std::filesystem;
+namespace {
+
+std::string name_of(const std::string& path) { return fs::path(path).filename().string(); }
+
+fs::file_time_type stamp_of(const std::string& path) {
+  std::error_code ec;
+  return fs::last_write_time(path, ec);  // unreadable: the read says why
+}
+
+// The bytes of one UTF-8 character starting at `at`, or 0 when the bytes there are not one.
+std::size_t utf8_length(const std::string& s, std::size_t at) {
+  const auto byte = static_cast<unsigned char>(s[at]);
+  const std::size_t n = byte < 0x80 ? 1 : (byte >> 5) == 6 ? 2 : (byte >> 4) == 14 ? 3 : (byte >> 3) == 30 ? 4 : 0;
+  if (n == 0 || at + n > s.size()) return 0;
+  for (std::size_t i = 1; i < n; ++i) {
+    if ((static_cast<unsigned char>(s[at + i]) >> 6) != 2) return 0;
+  }
+  return n;
+}
+
+}  // namespace
+
+bool is_hf_folder(const std::string& path) {
+  static std::mutex mutex;
+  static std::map<std::string, std::pair<fs::file_time_type, bool>> known;
+  if (path.empty()) return false;
+  const fs::file_time_type stamp = stamp_of((fs::path(path) / "config.json").string());
+  std::lock_guard<std::mutex> lock(mutex);
+  const auto found = known.find(path);
+  if (found != known.end() && found->second.first == stamp) return found->second.second;
+  const bool hf = is_hf_model_folder(path);
+  known[path] = {stamp, hf};
+  return hf;
+}
+
+bool is_ids_file(const std::string& path) {
+  std::string ext = fs::path(path).extension().string();
+  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return ext == ".npy" || ext == ".safetensors";
+}
+
+std::shared_ptr<const HfModel> load_hf_model(const std::string& folder) {
+  static std::mutex mutex;
+  static std::string cached_folder;
+  static fs::file_time_type cached_stamp;
+  static std::shared_ptr<const HfModel> cached;
+  const fs::file_time_type stamp = stamp_of((fs::path(folder) / "config.json").string());
+  std::lock_guard<std::mutex> lock(mutex);
+  if (!cached || cached_folder != folder || cached_stamp != stamp) {
+    cached.reset();  // the old weights go before the new ones are read
+    cached = std::make_shared<const HfModel>(HfModel::load(folder));
+    cached_folder = folder, cached_stamp = stamp;
+  }
+  return cached;
+}
+
+std::shared_ptr<const HfTokens> load_hf_tokens(const MapParams& params, const HfModel& model) {
+  static std::mutex mutex;
+  static std::string cached_model, cached_input;
+  static fs::file_time_type cached_stamp;
+  static std::int64_t cached_offset = -1;
+  static std::shared_ptr<const HfTokens> cached;
+  const fs::file_time_type stamp = stamp_of(params.input);
+  std::lock_guard<std::mutex> lock(mutex);
+  if (cached && cached_model == params.model && cached_input == params.input && cached_stamp == stamp &&
+      cached_offset == params.offset) {
+    return cached;
+  }
+  FMAV_CHECK(!params.input.empty(), name_of(params.model), " is a Hugging Face model: open a text file, or ",
+             "token ids in a .npy, as its input");
+  const bool ids_file = is_ids_file(params.input);
+  const std::string tokenizer = (fs::path(params.model) / "tokenizer.json").string();
+  std::error_code ec;
+  const bool has_tokenizer = fs::exists(tokenizer, ec);
+  FMAV_CHECK(ids_file || has_tokenizer, name_of(params.model), " has no tokenizer.json to read ",
+             name_of(params.input), ": open token ids (a .npy or .safetensors of int64) as its input");
+  std::vector<std::int64_t> ids =
+      hf_input_ids(params.model, ids_file ? params.input : "", ids_file ? "" : params.input, 0);
+  auto tokens = std::make_shared<HfTokens>();
+  tokens->total = static_cast<std::int64_t>(ids.size());
+  FMAV_CHECK(params.offset >= 0 && params.offset < tokens->total, "token offset ", params.offset, " is past the ",
+             tokens->total, " tokens of ", name_of(params.input));
+  const std::int64_t limit = std::min(model.config().max_positions, kMaxTokens);
+  const std::int64_t n = std::min(limit, tokens->total - params.offset);
+  tokens->ids.assign(ids.begin() + params.offset, ids.begin() + params.offset + n);
+  if (has_tokenizer) {
+    const HfTokenizer t = HfTokenizer::load(tokenizer);
+    for (std::int64_t id : tokens->ids) {
+      try {
+        tokens->pieces.push_back(t.piece(id));
+      } catch (const Error&) {  // an id the tokenizer lacks (ids from a file): the model says so
+        tokens->pieces.push_back("?");
+      }
+    }
+  }
+  cached = tokens;
+  cached_model = params.model, cached_input = params.input, cached_stamp = stamp, cached_offset = params.offset;
+  return cached;
+}
+
+AttendOptions hf_options(const MapParams& params, std::int64_t n) {
+  MapParams causal = params;
+  causal.causal = true;
+  return source_options(causal, n);
+}
+
+HfLayers hf_layers(const MapParams& params, const std::vector<int>& layers) {
+  HfLayers out;
+  out.model = load_hf_model(params.model);
+  const HfConfig& c = out.model->config();
+  FMAV_CHECK(c.family == HfFamily::gpt2 || c.family == HfFamily::llama, name_of(params.model), " is a ", c.model_type,
+             " model; the viewer shows Hugging Face causal language models (gpt2, llama, qwen2) so far");
+  FMAV_CHECK(c.sliding_window == 0, name_of(params.model), " attends within a sliding window of ",
+             c.sliding_window, " tokens, which the full map here does not model");
+  for (int l : layers) {
+    FMAV_CHECK(l >= 0 && l < c.layers, "layer ", l, " is not in [0, ", c.layers, ") of ", name_of(params.model));
+  }
+  out.tokens = load_hf_tokens(params, *out.model);
+  const HfForward f = out.model->layer_qkv(out.tokens->ids, layers);
+  out.layers = layers;
+  out.q = f.q, out.k = f.k, out.v = f.v;
+  const std::int64_t n = static_cast<std::int64_t>(out.tokens->ids.size());
+  out.options = hf_options(params, n);
+  const FmaConfig& fma = out.options.fma;
+  if (out.options.method == Method::fma && fma.downsample != Downsample::average) {
+    out.weights = random_downsample_weights(fma, c.head_dim, num_levels(fma, n), params.seed);
+  }
+  return out;
+}
+
+std::string piece_label(const std::string& piece) {
+  std::string out;
+  for (std::size_t i = 0; i < piece.size();) {
+    const auto byte = static_cast<unsigned char>(piece[i]);
+    const std::size_t n = utf8_length(piece, i);
+    if (byte == '\n') {
+      out += "\xc2\xb6";  // ¶
+    } else if (byte == '\t') {
+      out += "\xc2\xbb";  // »
+    } else if (n == 0 || (n == 1 && (byte < 32 || byte == 127))) {
+      out += "\xc2\xb7";  // ·
+    } else {
+      out += piece.substr(i, n);
+    }
+    i += n == 0 ? 1 : n;
+  }
+  return out.empty() ? "\xc2\xb7" : out;
+}
+
+}  // namespace fmav::viewer

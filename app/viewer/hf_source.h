@@ -1,0 +1,65 @@
+#pragma once
+// A Hugging Face causal LM as a source of fma-viewer's maps (docs/DESIGN.md §7.6): the
+// model's own q and k of a layer (after RoPE, grouped-query K and V repeated per head) on a
+// text tokenized by the folder's tokenizer.json or on token ids from a .npy, compared with
+// FMA (or a peer) at the sidebar's settings, causal. Its full map is the model's own
+// attention. No ImGui here: the map worker and the heads overview read it.
+
+#include "map_params.h"
+
+#include "fmav/attend.h"
+#include "fmav/hf_model.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace fmav::viewer {
+
+// Whether `path` is a Hugging Face model folder (fmav::is_hf_model_folder), remembered per
+// path so the sidebar may ask every frame without reading config.json each time.
+bool is_hf_folder(const std::string& path);
+
+// The model's input: token ids (a .npy / .safetensors of ids, or the text through the
+// folder's tokenizer.json) from token `offset` on, at most min(max_positions, kMaxTokens)
+// of them, and each token's text piece (for the query view).
+struct HfTokens {
+  std::vector<std::int64_t> ids;
+  std::vector<std::string> pieces;  // empty for ids from a file when there is no tokenizer.json
+  std::int64_t total = 0;           // tokens of the whole input, before the window
+};
+
+// q, k, v of some layers of the model on its input, and the settings they are compared under.
+struct HfLayers {
+  std::shared_ptr<const HfModel> model;
+  std::shared_ptr<const HfTokens> tokens;
+  std::vector<int> layers;            // as asked
+  std::vector<HostTensor> q, k, v;    // of layers[i], (H, N, head_dim) float32
+  AttendOptions options;              // the sidebar's method, causal
+  WeightSet weights;                  // FMA's learned / dense weights drawn from the seed
+};
+
+// Whether an input path holds token ids (.npy or .safetensors) rather than text.
+bool is_ids_file(const std::string& path);
+
+// The model at params.model (kept between calls: a layer or head change reloads nothing).
+std::shared_ptr<const HfModel> load_hf_model(const std::string& folder);
+// The tokens params.model reads of params.input from params.offset (kept while unchanged).
+// Throws fmav::Error naming the file, a missing tokenizer.json or an offset past the end.
+std::shared_ptr<const HfTokens> load_hf_tokens(const MapParams& params, const HfModel& model);
+
+// The sidebar's method for n tokens of the model: FMA at m, p, down-sampling and multiplicity,
+// or a peer, always causal (the model is). Throws fmav::Error for settings validate() refuses.
+AttendOptions hf_options(const MapParams& params, std::int64_t n);
+
+// q, k, v of `layers` of params.model on its input without any N x N probabilities
+// (HfModel::layer_qkv), under hf_options. Throws fmav::Error naming a bad layer, the input,
+// or a model with a sliding window (its full attention is not the model's).
+HfLayers hf_layers(const MapParams& params, const std::vector<int>& layers);
+
+// A token's piece as the query view shows it: valid UTF-8 kept, a newline as a pilcrow, a
+// tab as », other control bytes and broken UTF-8 as a middle dot.
+std::string piece_label(const std::string& piece);
+
+}  // namespace fmav::viewer
