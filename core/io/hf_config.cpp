@@ -17,11 +17,19 @@ namespace {
 constexpr std::int64_t kMaxSize = std::int64_t{1} << 24;  // any one dimension or count
 constexpr std::uint64_t kMaxConfigBytes = 1u << 20;
 constexpr int kMaxConfigDepth = 16;
+constexpr std::uint64_t kMaxTokenizerFileBytes = 256ull << 20;
 
 bool has(const Json& obj, const char* key) { return obj.contains(key) && !obj.at(key).is_null(); }
 
 std::int64_t size_of(const Json& obj, const char* key, const std::string& where) {
   return json_int(obj, key, 1, kMaxSize, where);
+}
+
+// config.json and preprocessor_config.json: one JSON object, small and shallow.
+Json parse_json_config(const std::string& text, const std::string& where) {
+  const Json j = parse_json_text(text, where, kMaxConfigBytes, kMaxConfigDepth);
+  FMAV_CHECK(j.is_object(), where, ": must be a JSON object");
+  return j;
 }
 
 double positive(const Json& obj, const char* key, const std::string& where) {
@@ -224,16 +232,7 @@ const char* const kModelTypes = "gpt2, llama, mistral, qwen2, bert, roberta, vit
 }  // namespace
 
 HfImageProcessor parse_hf_image_processor(const std::string& text, const std::string& where) {
-  FMAV_CHECK(text.size() <= kMaxConfigBytes, where, ": ", text.size(), " bytes, more than a preprocessor config holds");
-  FMAV_CHECK(json_depth(text.data(), text.size(), kMaxConfigDepth) <= kMaxConfigDepth, where, ": nested deeper than ",
-             kMaxConfigDepth);
-  Json j;
-  try {
-    j = Json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(where + ": not JSON: " + e.what());
-  }
-  FMAV_CHECK(j.is_object(), where, ": must be a JSON object");
+  const Json j = parse_json_config(text, where);
   HfImageProcessor p;
   for (const auto& [key, flag] : {std::pair<const char*, bool*>{"do_resize", &p.do_resize},
                                   {"do_rescale", &p.do_rescale}, {"do_normalize", &p.do_normalize}}) {
@@ -287,14 +286,8 @@ HfMasking read_hf_masking(const std::string& folder, const HfConfig& config) {
   m.special_ids = config.special_ids;
   const std::string path = folder + "/tokenizer.json";
   if (!std::filesystem::exists(path)) return m;
-  const std::string text = read_file_bytes(path, 256ull << 20);
-  FMAV_CHECK(json_depth(text.data(), text.size(), 64) <= 64, path, ": nested deeper than 64");
-  Json j;
-  try {
-    j = Json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(path + ": not JSON: " + e.what());
-  }
+  const std::string text = read_file_bytes(path, kMaxTokenizerFileBytes);
+  const Json j = parse_json_text(text, path, kMaxTokenizerFileBytes, 64);
   if (!j.is_object() || !j.contains("added_tokens") || !j.at("added_tokens").is_array()) return m;
   for (const Json& t : j.at("added_tokens")) {
     if (!t.is_object() || !t.contains("id") || !t.at("id").is_number_integer() || !t.contains("content") ||
@@ -342,18 +335,7 @@ std::vector<std::int64_t> read_token_ids(const std::string& path) {
 }
 
 HfConfig parse_hf_config(const std::string& text, const std::string& where) {
-  FMAV_CHECK(!text.empty(), where, ": empty file");
-  FMAV_CHECK(text.size() <= kMaxConfigBytes, where, ": ", text.size(), " bytes, more than a config.json holds (",
-             kMaxConfigBytes, ")");
-  FMAV_CHECK(json_depth(text.data(), text.size(), kMaxConfigDepth) <= kMaxConfigDepth, where, ": nested deeper than ",
-             kMaxConfigDepth);
-  Json j;
-  try {
-    j = Json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(where + ": not JSON: " + e.what());
-  }
-  FMAV_CHECK(j.is_object(), where, ": must be a JSON object");
+  const Json j = parse_json_config(text, where);
   HfConfig c;
   c.model_type = json_string(j, "model_type", where);
   if (c.model_type == "gpt2") {

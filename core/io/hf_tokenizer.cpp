@@ -460,15 +460,7 @@ std::string readable(const HfTokenizer::Impl& m, const std::string& piece) {
 }  // namespace
 
 HfTokenizer HfTokenizer::parse(const std::string& text, const std::string& path) {
-  FMAV_CHECK(text.size() <= kMaxTokenizerBytes, path, ": larger than ", kMaxTokenizerBytes, " bytes");
-  FMAV_CHECK(json_depth(text.data(), text.size(), kMaxTokenizerDepth) <= kMaxTokenizerDepth, path,
-             ": nested deeper than ", kMaxTokenizerDepth);
-  Json j;
-  try {
-    j = Json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(path + ": not JSON: " + e.what());
-  }
+  const Json j = parse_json_text(text, path, kMaxTokenizerBytes, kMaxTokenizerDepth);
   FMAV_CHECK(j.is_object() && j.contains("model") && j.at("model").is_object(), path, ": no \"model\" object");
   FMAV_CHECK(!j.contains("truncation") || j.at("truncation").is_null(), path,
              ": truncation is not supported (it would cut the text)");

@@ -53,18 +53,21 @@ void json_check_keys(const Json& obj, std::initializer_list<const char*> known, 
   }
 }
 
-Json parse_json_object(const std::string& text, const std::string& name, const char* format, int version,
-                       std::uint64_t max_bytes, int max_depth) {
+Json parse_json_text(const std::string& text, const std::string& name, std::uint64_t max_bytes, int max_depth) {
   FMAV_CHECK(!text.empty(), name, ": empty file, expected a JSON object");
   FMAV_CHECK(text.size() <= max_bytes, name, ": ", text.size(), " bytes, more than the limit of ", max_bytes);
   FMAV_CHECK(json_depth(text.data(), text.size(), max_depth) <= max_depth, name, ": JSON nests deeper than ",
              max_depth, " levels");
-  Json j;
   try {
-    j = Json::parse(text);
+    return Json::parse(text);
   } catch (const Json::exception& e) {
     throw Error(name + ": not valid JSON: " + e.what());
   }
+}
+
+Json parse_json_object(const std::string& text, const std::string& name, const char* format, int version,
+                       std::uint64_t max_bytes, int max_depth) {
+  const Json j = parse_json_text(text, name, max_bytes, max_depth);
   FMAV_CHECK(j.is_object(), name, ": expected a JSON object, got ", j.type_name());
   FMAV_CHECK(json_string(j, "format", name) == format, name, ": \"format\" must be \"", format, "\", got ",
              j.at("format").dump());

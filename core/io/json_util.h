@@ -30,6 +30,9 @@ double json_number(const Json& obj, const char* key, const std::string& where);
 std::string json_string(const Json& obj, const char* key, const std::string& where);
 // Refuses keys outside `known` (a typo would otherwise be silently ignored).
 void json_check_keys(const Json& obj, std::initializer_list<const char*> known, const std::string& where);
+// Parses `text` (named `name` in errors) as JSON of any shape; refuses empty text, more than
+// max_bytes, nesting deeper than max_depth (counted before parsing) and invalid JSON.
+Json parse_json_text(const std::string& text, const std::string& name, std::uint64_t max_bytes, int max_depth);
 // Parses `text` (named `name` in errors) as a JSON object whose "format" is `format` and
 // "format_version" is `version`; refuses empty text, more than max_bytes, nesting deeper
 // than max_depth (counted before parsing), invalid JSON and any other format or version.

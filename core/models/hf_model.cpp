@@ -8,8 +8,10 @@
 #include <ATen/core/grad_mode.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -96,13 +98,7 @@ std::vector<fs::path> weight_files(const fs::path& folder) {
   if (fs::exists(single)) return {single};
   FMAV_CHECK(fs::exists(index), folder.string(), ": no model.safetensors or model.safetensors.index.json");
   const std::string text = read_file_bytes(index.string(), kMaxIndexBytes);
-  FMAV_CHECK(json_depth(text.data(), text.size(), 8) <= 8, index.string(), ": nested deeper than an index is");
-  Json j;
-  try {
-    j = Json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(index.string() + ": not JSON: " + e.what());
-  }
+  const Json j = parse_json_text(text, index.string(), kMaxIndexBytes, 8);
   FMAV_CHECK(j.is_object() && j.contains("weight_map") && j.at("weight_map").is_object(), index.string(),
              ": must be an object with a \"weight_map\" object");
   // Only the shard files matter here: each shard's own header says what it holds.
@@ -388,10 +384,9 @@ HfEval HfModel::evaluate_image(const Image& image, std::int64_t label, const HfS
   return score(logits.unsqueeze(0), at::full({1}, label, at::kLong));
 }
 
-HfForward HfModel::forward(const std::vector<std::int64_t>& ids, bool with_maps, const HfSwap* swap) const {
-  const HfConfig& c = m_config;
-  const HfState& s = *m_state;
-  FMAV_CHECK(c.kind != HfKind::image_classifier, "a ", c.model_type, " model reads images, not token ids");
+namespace {
+
+void check_token_ids(const HfConfig& c, const std::vector<std::int64_t>& ids) {
   FMAV_CHECK(!ids.empty(), "the input has no tokens");
   FMAV_CHECK(static_cast<std::int64_t>(ids.size()) <= c.max_positions, "the input has ", ids.size(),
              " tokens; this model takes at most ", c.max_positions);
@@ -399,83 +394,71 @@ HfForward HfModel::forward(const std::vector<std::int64_t>& ids, bool with_maps,
     FMAV_CHECK(ids[i] >= 0 && ids[i] < c.vocab, "token ", i, " has id ", ids[i], ", outside the vocabulary [0, ",
                c.vocab, ")");
   }
-  at::AutoGradMode no_grad(false);
+}
+
+// One layer's attention as the caller wants it: (H, n, hd) q, k, v in, (H, n, hd) out.
+using AttendFn = std::function<at::Tensor(int layer, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                          std::int64_t window)>;
+
+// The decoder families' layers (gpt2, llama) over `ids`, layers 0..last: each layer's q, k, v
+// (after RoPE; grouped-query K, V expanded per head) go to `attend`, whose output the layer
+// goes on with. An undefined output stops the stack there: the caller wanted q, k, v only.
+// Returns the hidden states (n, d) before the final norm.
+at::Tensor decoder_layers(const HfConfig& c, const HfState& s, const std::vector<std::int64_t>& ids, int last,
+                          const AttendFn& attend) {
   const std::int64_t n = static_cast<std::int64_t>(ids.size()), H = c.heads, hd = c.head_dim;
-  HfForward out;
-  const hf::LayerAttention layer_attention(c, n, causal(), with_maps, swap, &out);
-  if (c.family == HfFamily::bert) {
-    out.logits = to_host(hf::bert_forward(c, s, ids, layer_attention).contiguous());
-    return out;
-  }
   const at::Tensor index = at::tensor(ids, at::kLong);
   const auto heads = [&](const at::Tensor& x, std::int64_t count) { return x.view({n, count, hd}).transpose(0, 1); };
-  at::Tensor x, head;  // the last hidden states (n, d); the output projection (vocab, d)
+  at::Tensor x;
   if (c.family == HfFamily::gpt2) {
     x = param(s, "wte.weight").index_select(0, index) + param(s, "wpe.weight").narrow(0, 0, n);
     const std::string act = c.activation == "gelu" ? "none" : "tanh";
-    for (std::int64_t i = 0; i < c.layers; ++i) {
+    const std::int64_t d = c.hidden;
+    for (int i = 0; i <= last; ++i) {
       const std::string h = "h." + std::to_string(i) + ".";
       const at::Tensor a = layer_norm(x, s, h + "ln_1", c.norm_eps);
       // Conv1D: weight (in, out).
       const at::Tensor qkv = at::addmm(param(s, h + "attn.c_attn.bias"), a, param(s, h + "attn.c_attn.weight"));
-      const std::int64_t d = c.hidden;
       const at::Tensor q = heads(qkv.narrow(1, 0, d), H), k = heads(qkv.narrow(1, d, d), H);
       const at::Tensor v = heads(qkv.narrow(1, 2 * d, d), H);
-      at::Tensor o = layer_attention(i, q, k, v, 0);
-      o = o.transpose(0, 1).reshape({n, d});
-      x = x + at::addmm(param(s, h + "attn.c_proj.bias"), o, param(s, h + "attn.c_proj.weight"));
+      const at::Tensor o = attend(i, q, k, v, 0);
+      if (!o.defined()) return x;
+      x = x + at::addmm(param(s, h + "attn.c_proj.bias"), o.transpose(0, 1).reshape({n, d}),
+                        param(s, h + "attn.c_proj.weight"));
       const at::Tensor m = at::gelu(at::addmm(param(s, h + "mlp.c_fc.bias"), layer_norm(x, s, h + "ln_2", c.norm_eps),
                                               param(s, h + "mlp.c_fc.weight")),
                                     act);
       x = x + at::addmm(param(s, h + "mlp.c_proj.bias"), m, param(s, h + "mlp.c_proj.weight"));
     }
-    x = layer_norm(x, s, "ln_f", c.norm_eps);
-    head = c.tie_embeddings ? param(s, "wte.weight") : param(s, "lm_head.weight");
-  } else {
-    x = param(s, "embed_tokens.weight").index_select(0, index);
-    const at::Tensor freqs = at::outer(at::arange(n, at::kLong).to(at::kFloat), s.inv_freq);
-    const at::Tensor emb = at::cat({freqs, freqs}, -1);
-    const at::Tensor cos = emb.cos(), sin = emb.sin();  // (n, hd), broadcast over heads
-    const std::int64_t groups = H / c.kv_heads;
-    for (std::int64_t i = 0; i < c.layers; ++i) {
-      const std::string l = "layers." + std::to_string(i) + ".";
-      const at::Tensor a = rms_norm(x, param(s, l + "input_layernorm.weight"), c.norm_eps);
-      const auto proj = [&](const char* name) {
-        return at::linear(a, param(s, l + "self_attn." + name + ".weight"),
-                          optional_param(s, l + "self_attn." + name + ".bias"));
-      };
-      at::Tensor q = heads(proj("q_proj"), H), k = heads(proj("k_proj"), c.kv_heads), v = heads(proj("v_proj"), c.kv_heads);
-      q = q * cos + rotate_half(q) * sin;
-      k = k * cos + rotate_half(k) * sin;
-      // Grouped-query attention: each K, V head serves `groups` consecutive query heads.
-      k = k.repeat_interleave(groups, 0), v = v.repeat_interleave(groups, 0);
-      at::Tensor o = layer_attention(i, q, k, v, c.sliding_window);
-      x = x + at::linear(o.transpose(0, 1).reshape({n, H * hd}), param(s, l + "self_attn.o_proj.weight"));
-      const at::Tensor b = rms_norm(x, param(s, l + "post_attention_layernorm.weight"), c.norm_eps);
-      const at::Tensor gated = at::silu(at::linear(b, param(s, l + "mlp.gate_proj.weight"))) *
-                               at::linear(b, param(s, l + "mlp.up_proj.weight"));
-      x = x + at::linear(gated, param(s, l + "mlp.down_proj.weight"));
-    }
-    x = rms_norm(x, param(s, "norm.weight"), c.norm_eps);
-    head = c.tie_embeddings ? param(s, "embed_tokens.weight") : param(s, "lm_head.weight");
+    return x;
   }
-  out.logits = logits_to_host(x, head);
-  return out;
+  x = param(s, "embed_tokens.weight").index_select(0, index);
+  const at::Tensor freqs = at::outer(at::arange(n, at::kLong).to(at::kFloat), s.inv_freq);
+  const at::Tensor emb = at::cat({freqs, freqs}, -1);
+  const at::Tensor cos = emb.cos(), sin = emb.sin();  // (n, hd), broadcast over heads
+  const std::int64_t groups = H / c.kv_heads;
+  for (int i = 0; i <= last; ++i) {
+    const std::string l = "layers." + std::to_string(i) + ".";
+    const at::Tensor a = rms_norm(x, param(s, l + "input_layernorm.weight"), c.norm_eps);
+    const auto proj = [&](const char* name) {
+      return at::linear(a, param(s, l + "self_attn." + name + ".weight"),
+                        optional_param(s, l + "self_attn." + name + ".bias"));
+    };
+    at::Tensor q = heads(proj("q_proj"), H), k = heads(proj("k_proj"), c.kv_heads), v = heads(proj("v_proj"), c.kv_heads);
+    q = q * cos + rotate_half(q) * sin;
+    k = k * cos + rotate_half(k) * sin;
+    // Grouped-query attention: each K, V head serves `groups` consecutive query heads.
+    k = k.repeat_interleave(groups, 0), v = v.repeat_interleave(groups, 0);
+    const at::Tensor o = attend(i, q, k, v, c.sliding_window);
+    if (!o.defined()) return x;
+    x = x + at::linear(o.transpose(0, 1).reshape({n, H * hd}), param(s, l + "self_attn.o_proj.weight"));
+    const at::Tensor b = rms_norm(x, param(s, l + "post_attention_layernorm.weight"), c.norm_eps);
+    const at::Tensor gated = at::silu(at::linear(b, param(s, l + "mlp.gate_proj.weight"))) *
+                             at::linear(b, param(s, l + "mlp.up_proj.weight"));
+    x = x + at::linear(gated, param(s, l + "mlp.down_proj.weight"));
+  }
+  return x;
 }
-
-}  // namespace fmav
-
-// ---- q, k, v of chosen layers without the probability maps (the viewer, sweep, attend) ----
-// The forward above keeps every layer's (H, N, N) probabilities when asked for maps; at the
-// lengths the viewer's overview shows (N = 16384) that is 1 GiB per head and layer. This runs
-// the same layers with LibTorch's fused attention up to the last layer asked for and keeps
-// only their q, k, v. Kept apart from forward() so the two evolve separately; a test checks
-// they agree (tests/viewer/test_hf_viewer.cpp).
-
-#include <array>
-
-namespace fmav {
-namespace {
 
 // A causal layer's attention output (H, n, hd) without keeping its probabilities: fused
 // attention, or the eager one (probabilities freed at once) within a sliding window.
@@ -488,6 +471,38 @@ at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, const at::
 
 }  // namespace
 
+HfForward HfModel::forward(const std::vector<std::int64_t>& ids, bool with_maps, const HfSwap* swap) const {
+  const HfConfig& c = m_config;
+  const HfState& s = *m_state;
+  FMAV_CHECK(c.kind != HfKind::image_classifier, "a ", c.model_type, " model reads images, not token ids");
+  check_token_ids(c, ids);
+  at::AutoGradMode no_grad(false);
+  const std::int64_t n = static_cast<std::int64_t>(ids.size());
+  HfForward out;
+  const hf::LayerAttention layer_attention(c, n, causal(), with_maps, swap, &out);
+  if (c.family == HfFamily::bert) {
+    out.logits = to_host(hf::bert_forward(c, s, ids, layer_attention).contiguous());
+    return out;
+  }
+  at::Tensor x = decoder_layers(c, s, ids, static_cast<int>(c.layers) - 1,
+                                [&](int i, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                    std::int64_t window) { return layer_attention(i, q, k, v, window); });
+  at::Tensor head;  // the output projection (vocab, d)
+  if (c.family == HfFamily::gpt2) {
+    x = layer_norm(x, s, "ln_f", c.norm_eps);
+    head = c.tie_embeddings ? param(s, "wte.weight") : param(s, "lm_head.weight");
+  } else {
+    x = rms_norm(x, param(s, "norm.weight"), c.norm_eps);
+    head = c.tie_embeddings ? param(s, "embed_tokens.weight") : param(s, "lm_head.weight");
+  }
+  out.logits = logits_to_host(x, head);
+  return out;
+}
+
+// q, k, v of chosen layers without the probability maps (the viewer, sweep, attend). forward()
+// keeps every layer's (H, N, N) probabilities when asked for maps; at the lengths the viewer's
+// overview shows (N = 16384) that is 1 GiB per head and layer. This runs the same layers with
+// LibTorch's fused attention up to the last layer asked for and keeps only their q, k, v.
 HfForward HfModel::layer_qkv(const std::vector<std::int64_t>& ids, const std::vector<int>& layers) const {
   const HfConfig& c = m_config;
   const HfState& s = *m_state;
@@ -497,69 +512,15 @@ HfForward HfModel::layer_qkv(const std::vector<std::int64_t>& ids, const std::ve
   for (int l : layers) {
     FMAV_CHECK(l >= 0 && l < c.layers, "layer ", l, " is not in [0, ", c.layers, ") of this ", c.model_type, " model");
   }
-  FMAV_CHECK(!ids.empty(), "the input has no tokens");
-  FMAV_CHECK(static_cast<std::int64_t>(ids.size()) <= c.max_positions, "the input has ", ids.size(),
-             " tokens; this model takes at most ", c.max_positions);
-  for (std::size_t i = 0; i < ids.size(); ++i) {
-    FMAV_CHECK(ids[i] >= 0 && ids[i] < c.vocab, "token ", i, " has id ", ids[i], ", outside the vocabulary [0, ",
-               c.vocab, ")");
-  }
+  check_token_ids(c, ids);
   at::AutoGradMode no_grad(false);
-  const std::int64_t n = static_cast<std::int64_t>(ids.size()), H = c.heads, hd = c.head_dim;
   const int last = *std::max_element(layers.begin(), layers.end());
-  const at::Tensor index = at::tensor(ids, at::kLong);
   std::map<int, std::array<at::Tensor, 3>> kept;
-  const auto heads = [&](const at::Tensor& x, std::int64_t count) { return x.view({n, count, hd}).transpose(0, 1); };
-  const auto keep = [&](int layer, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
-    if (std::find(layers.begin(), layers.end(), layer) != layers.end()) kept[layer] = {q, k, v};
-  };
-  at::Tensor x;
-  if (c.family == HfFamily::gpt2) {
-    x = param(s, "wte.weight").index_select(0, index) + param(s, "wpe.weight").narrow(0, 0, n);
-    const std::string act = c.activation == "gelu" ? "none" : "tanh";
-    const std::int64_t d = c.hidden;
-    for (int i = 0; i <= last; ++i) {
-      const std::string h = "h." + std::to_string(i) + ".";
-      const at::Tensor a = layer_norm(x, s, h + "ln_1", c.norm_eps);
-      const at::Tensor qkv = at::addmm(param(s, h + "attn.c_attn.bias"), a, param(s, h + "attn.c_attn.weight"));
-      const at::Tensor q = heads(qkv.narrow(1, 0, d), H), k = heads(qkv.narrow(1, d, d), H);
-      const at::Tensor v = heads(qkv.narrow(1, 2 * d, d), H);
-      keep(i, q, k, v);
-      if (i == last) break;
-      const at::Tensor o = causal_attention(q, k, v, 0, c.family).transpose(0, 1).reshape({n, d});
-      x = x + at::addmm(param(s, h + "attn.c_proj.bias"), o, param(s, h + "attn.c_proj.weight"));
-      const at::Tensor m = at::gelu(at::addmm(param(s, h + "mlp.c_fc.bias"), layer_norm(x, s, h + "ln_2", c.norm_eps),
-                                              param(s, h + "mlp.c_fc.weight")),
-                                    act);
-      x = x + at::addmm(param(s, h + "mlp.c_proj.bias"), m, param(s, h + "mlp.c_proj.weight"));
-    }
-  } else {
-    x = param(s, "embed_tokens.weight").index_select(0, index);
-    const at::Tensor freqs = at::outer(at::arange(n, at::kLong).to(at::kFloat), s.inv_freq);
-    const at::Tensor emb = at::cat({freqs, freqs}, -1);
-    const at::Tensor cos = emb.cos(), sin = emb.sin();
-    const std::int64_t groups = H / c.kv_heads;
-    for (int i = 0; i <= last; ++i) {
-      const std::string l = "layers." + std::to_string(i) + ".";
-      const at::Tensor a = rms_norm(x, param(s, l + "input_layernorm.weight"), c.norm_eps);
-      const auto proj = [&](const char* name) {
-        return at::linear(a, param(s, l + "self_attn." + name + ".weight"),
-                          optional_param(s, l + "self_attn." + name + ".bias"));
-      };
-      at::Tensor q = heads(proj("q_proj"), H), k = heads(proj("k_proj"), c.kv_heads), v = heads(proj("v_proj"), c.kv_heads);
-      q = q * cos + rotate_half(q) * sin;
-      k = k * cos + rotate_half(k) * sin;
-      k = k.repeat_interleave(groups, 0), v = v.repeat_interleave(groups, 0);
-      keep(i, q, k, v);
-      if (i == last) break;
-      const at::Tensor o = causal_attention(q, k, v, c.sliding_window, c.family);
-      x = x + at::linear(o.transpose(0, 1).reshape({n, H * hd}), param(s, l + "self_attn.o_proj.weight"));
-      const at::Tensor b = rms_norm(x, param(s, l + "post_attention_layernorm.weight"), c.norm_eps);
-      const at::Tensor gated = at::silu(at::linear(b, param(s, l + "mlp.gate_proj.weight"))) *
-                               at::linear(b, param(s, l + "mlp.up_proj.weight"));
-      x = x + at::linear(gated, param(s, l + "mlp.down_proj.weight"));
-    }
-  }
+  decoder_layers(c, s, ids, last,
+                 [&](int i, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, std::int64_t window) {
+                   if (std::find(layers.begin(), layers.end(), i) != layers.end()) kept[i] = {q, k, v};
+                   return i == last ? at::Tensor() : causal_attention(q, k, v, window, c.family);
+                 });
   HfForward out;
   for (int l : layers) {
     const std::array<at::Tensor, 3>& t = kept.at(l);

@@ -27,25 +27,10 @@ namespace {
 namespace fs = std::filesystem;
 using namespace fmav_test;
 
-class HfModel : public ::testing::Test {
+class HfModel : public fmav_test::PythonMadeSuite {
  protected:
   static void SetUpTestSuite() {
-    const char* python = std::getenv("FMAV_TEST_PYTHON");
-    const char* maker = std::getenv("FMAV_HF_MAKER");
-    ASSERT_TRUE(python != nullptr && maker != nullptr) << "run through ctest (FMAV_TEST_PYTHON, FMAV_HF_MAKER)";
-    dir() = (fs::temp_directory_path() / ("fmav_hf_" + std::to_string(::getpid()))).string();
-    const std::string command = std::string(python) + " " + maker + " " + dir() + " > " + dir() + ".log 2>&1";
-    fs::create_directories(dir());
-    ASSERT_EQ(std::system(command.c_str()), 0)
-        << command << " failed; scripts/test.sh installs transformers into LibTorch's environment";
-  }
-  static void TearDownTestSuite() {
-    fs::remove_all(dir());
-    fs::remove(dir() + ".log");
-  }
-  static std::string& dir() {
-    static std::string d;
-    return d;
+    make("FMAV_HF_MAKER", "fmav_hf");
   }
   static std::string model(const std::string& name) { return dir() + "/" + name; }
   // A copy of a model folder to break.
@@ -196,8 +181,8 @@ TEST_F(HfModel, ConfigsItCannotRunAreNamed) {
   config_error(R"({"model_type": "t5"})", "c.json: model_type \"t5\" is not supported");
   config_error(R"({"vocab_size": 3})", "c.json: missing key \"model_type\"");
   config_error("[1, 2]", "c.json: must be a JSON object");
-  config_error("{", "c.json: not JSON");
-  config_error(std::string(100, '[') + std::string(100, ']'), "nested deeper than");
+  config_error("{", "c.json: not valid JSON");
+  config_error(std::string(100, '[') + std::string(100, ']'), "nests deeper than");
   const std::string llama =
       R"({"model_type": "llama", "vocab_size": 10, "hidden_size": 8, "intermediate_size": 16, "num_hidden_layers": 1,
           "num_attention_heads": 2)";
@@ -361,7 +346,7 @@ TEST_F(HfModel, VitScoresAnImage) {
   processor_error(R"({"do_center_crop": true})", "\"do_center_crop\": true is not supported");
   processor_error(R"({"image_std": [0.5, 0, 0.5]})", "\"image_std\" must be positive, got 0");
   processor_error(R"({"image_mean": [0.5, 0.5]})", "\"image_mean\" must be 3 numbers (R, G, B)");
-  processor_error("{", "p.json: not JSON");
+  processor_error("{", "p.json: not valid JSON");
 }
 
 // Swapped attention is bidirectional for the encoders: full attention and FMA whose near

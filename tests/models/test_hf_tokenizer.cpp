@@ -27,25 +27,10 @@ using Ids = std::vector<std::int64_t>;
 
 const char* const kKinds[] = {"gpt2", "llama", "roberta", "llama2", "mistral", "bert", "wordpiece-seq"};
 
-class HfTokenizer : public ::testing::Test {
+class HfTokenizer : public fmav_test::PythonMadeSuite {
  protected:
   static void SetUpTestSuite() {
-    const char* python = std::getenv("FMAV_TEST_PYTHON");
-    const char* maker = std::getenv("FMAV_HF_TOKENIZER_MAKER");
-    ASSERT_TRUE(python != nullptr && maker != nullptr) << "run through ctest (FMAV_TEST_PYTHON, FMAV_HF_TOKENIZER_MAKER)";
-    dir() = (fs::temp_directory_path() / ("fmav_hf_tok_" + std::to_string(::getpid()))).string();
-    const std::string command = std::string(python) + " " + maker + " " + dir() + " > " + dir() + ".log 2>&1";
-    fs::create_directories(dir());
-    ASSERT_EQ(std::system(command.c_str()), 0)
-        << command << " failed; scripts/test.sh installs tokenizers into LibTorch's environment";
-  }
-  static void TearDownTestSuite() {
-    fs::remove_all(dir());
-    fs::remove(dir() + ".log");
-  }
-  static std::string& dir() {
-    static std::string d;
-    return d;
+    make("FMAV_HF_TOKENIZER_MAKER", "fmav_hf_tok");
   }
   static nlohmann::json read_json(const std::string& path) {
     return nlohmann::json::parse(fmav::read_file_bytes(path, 1 << 24));
@@ -120,9 +105,9 @@ TEST_F(HfTokenizer, MalformedFilesNameTheField) {
   const auto parse_error = [](const std::string& json, const std::string& expected) {
     expect_error([&] { fmav::HfTokenizer::parse(json, "t.json"); }, expected);
   };
-  parse_error("{", "t.json: not JSON");
+  parse_error("{", "t.json: not valid JSON");
   parse_error("[]", "t.json: no \"model\" object");
-  parse_error(std::string(100, '[') + std::string(100, ']'), "nested deeper than");
+  parse_error(std::string(100, '[') + std::string(100, ']'), "nests deeper than");
   parse_error(R"({"model": {"type": "Unigram", "vocab": {}}})", "model.type \"Unigram\" is not supported");
   parse_error(R"({"model": {"type": "BPE", "vocab": []}})", "t.json: model.vocab must be an object");
   parse_error(R"({"model": {"type": "BPE", "vocab": {"a": -1}}})", "model.vocab: the id of \"a\" must be an integer");
