@@ -27,25 +27,15 @@ namespace {
 namespace fs = std::filesystem;
 using fmav_test::expect_error;
 
-class HfFit : public ::testing::Test {
+class HfFit : public fmav_test::PythonMadeSuite {
  protected:
   static void SetUpTestSuite() {
-    const char* python = std::getenv("FMAV_TEST_PYTHON");
-    const char* maker = std::getenv("FMAV_HF_MAKER");
-    ASSERT_TRUE(python != nullptr && maker != nullptr) << "run through ctest (FMAV_TEST_PYTHON, FMAV_HF_MAKER)";
-    dir() = (fs::temp_directory_path() / ("fmav_hf_fit_" + std::to_string(::getpid()))).string();
-    fs::create_directories(dir());
-    const std::string command = std::string(python) + " " + maker + " " + dir() + " > " + dir() + "/make.log 2>&1";
-    ASSERT_EQ(std::system(command.c_str()), 0) << command << " failed";
+    make("FMAV_HF_MAKER", "fmav_hf_fit");
+    if (HasFatalFailure()) return;
     // Training text and held-out text: two slices of the project's corpus.
     const std::string corpus = fmav::read_text(std::string(FMAV_SOURCE_DIR) + "/assets/corpus.txt");
     std::ofstream(dir() + "/train.txt") << corpus.substr(0, 30000);
     std::ofstream(dir() + "/held.txt") << corpus.substr(100000, 6000);
-  }
-  static void TearDownTestSuite() { fs::remove_all(dir()); }
-  static std::string& dir() {
-    static std::string d;
-    return d;
   }
   static std::string model(const std::string& name) { return dir() + "/" + name; }
 

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -68,6 +69,34 @@ class TempFolder : public ::testing::Test {
   std::string path(const std::string& name) const { return (m_dir / name).string(); }
 
   std::filesystem::path m_dir;
+};
+
+// A suite whose files a Python script makes once, run by the LibTorch environment's python:
+// ctest sets FMAV_TEST_PYTHON and, in the variable a suite names, the script, which gets a
+// fresh folder under the temporary directory; the folder and the script's log (beside it)
+// are removed after the suite.
+class PythonMadeSuite : public ::testing::Test {
+ protected:
+  // From SetUpTestSuite; fails the suite with the command and its log's path when the script fails.
+  static void make(const char* maker_env, const std::string& tag) {
+    const char* python = std::getenv("FMAV_TEST_PYTHON");
+    const char* maker = std::getenv(maker_env);
+    ASSERT_TRUE(python != nullptr && maker != nullptr) << "run through ctest (FMAV_TEST_PYTHON, " << maker_env << ")";
+    dir() = (std::filesystem::temp_directory_path() / (tag + "_" + std::to_string(::getpid()))).string();
+    std::filesystem::create_directories(dir());
+    const std::string command = std::string(python) + " " + maker + " " + dir() + " > " + dir() + ".log 2>&1";
+    ASSERT_EQ(std::system(command.c_str()), 0)
+        << command << " failed (its log: " << dir() << ".log); scripts/test.sh installs transformers and "
+        << "tokenizers into LibTorch's environment";
+  }
+  static void TearDownTestSuite() {
+    std::filesystem::remove_all(dir());
+    std::filesystem::remove(dir() + ".log");
+  }
+  static std::string& dir() {
+    static std::string d;
+    return d;
+  }
 };
 
 }  // namespace fmav_test
