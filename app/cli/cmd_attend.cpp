@@ -45,9 +45,10 @@ void add_attend_options(CLI::App& app, AttendArgs& a) {
   cmd->add_option("--k", a.k, "keys");
   cmd->add_option("--v", a.v, "values");
   cmd->add_option("--model", a.model,
-                  "instead of --q --k --v: a Hugging Face causal-LM folder, whose layer's own q, k (after\n"
+                  "instead of --q --k --v: a Hugging Face language-model folder, whose layer's own q, k (after\n"
                   "RoPE, grouped K and V repeated per head), v on --input or --ids are used, (H, N, D) or\n"
-                  "(1, N, D) for one --head; causal as the model (--causal is implied)");
+                  "(1, N, D) for one --head; causal or bidirectional as the model is (a causal LM implies\n"
+                  "--causal; bert and roberta refuse it)");
   cmd->add_option("--input", a.input, "--model: a text file, tokenized by the folder's tokenizer.json");
   cmd->add_option("--ids", a.ids, "--model: token ids (.npy or .safetensors, int64/int32)");
   cmd->add_option("--layer", a.layer, "--model: the layer, from 0");
@@ -127,8 +128,9 @@ void write_maps(const AttendArgs& a, const fmav::HostTensor& q, const fmav::Host
   if (!a.level_map_out.empty()) fmav::write_tensor_file(a.level_map_out, levels, "level_map");
 }
 
-// The q, k, v of a Hugging Face model's layer (all heads, or --head) on its input.
-std::array<fmav::HostTensor, 3> model_qkv(const AttendArgs& a) {
+// The q, k, v of a Hugging Face model's layer (all heads, or --head) on its input; *causal:
+// whether the model's attention is.
+std::array<fmav::HostTensor, 3> model_qkv(const AttendArgs& a, bool* causal) {
   FMAV_CHECK(a.q.empty() && a.k.empty() && a.v.empty(), "attend: give --model or --q --k --v, not both");
   FMAV_CHECK(fmav::is_hf_model_folder(a.model), "attend: ", a.model, " is not a Hugging Face model folder ",
              "(config.json with a model_type); --model here reads those");
@@ -141,6 +143,9 @@ std::array<fmav::HostTensor, 3> model_qkv(const AttendArgs& a) {
   FMAV_CHECK(c.sliding_window == 0, "attend: ", a.model, " attends within a sliding window of ", c.sliding_window,
              " tokens, which --causal attention here does not model");
   const std::vector<std::int64_t> ids = fmav::hf_input_ids(a.model, a.ids, a.input, c.max_positions);
+  FMAV_CHECK(model.causal() || !a.causal, "attend: ", a.model, " is a ", c.model_type,
+             " model, whose attention is bidirectional; --causal does not apply");
+  *causal = model.causal();
   fmav::HfForward f = model.layer_qkv(ids, {a.layer});
   std::array<fmav::HostTensor, 3> out = {std::move(f.q[0]), std::move(f.k[0]), std::move(f.v[0])};
   if (a.head >= 0) {  // one head: (1, N, D), copied out of the (H, N, D) float32 tensors
@@ -161,8 +166,9 @@ int run_attend(const AttendArgs& a) {
   FMAV_CHECK(from_model || (a.input.empty() && a.ids.empty() && a.layer == 0 && a.head == -1), "attend: --input, ",
              "--ids, --layer and --head are for a Hugging Face --model");
   std::array<fmav::HostTensor, 3> qkv;
+  bool model_causal = false;
   if (from_model) {
-    qkv = model_qkv(a);
+    qkv = model_qkv(a, &model_causal);
   } else {
     qkv = {read_input(a.q, "q"), read_input(a.k, "k"), read_input(a.v, "v")};
   }
@@ -173,7 +179,7 @@ int run_attend(const AttendArgs& a) {
   options.device = fmav::parse_device(a.device);
   options.fma.block_size = a.block;
   options.fma.rank = a.rank;
-  options.fma.causal = a.causal || from_model;  // a causal LM's own q, k, v
+  options.fma.causal = from_model ? model_causal : a.causal;  // the model's own q, k, v as it attends
   options.fma.downsample = fmav::parse_downsample(a.downsample);
   options.fma.count_multiplicity = !a.no_multiplicity;
   options.peer = peer_options(a.peer);

@@ -127,8 +127,8 @@ std::function<int()> add_sweep(CLI::App& app) {
                "per point the output error against full attention, mean TV and KL over every layer and head,\n"
                "a model's bpc on its input, and the fused FMA's latency and peak memory. Each point is\n"
                "appended to --out as it finishes; the same command resumes an interrupted sweep.");
-  cmd->add_option("--model", a->model, "model folder (with --input), or a Hugging Face causal-LM folder (with --input or\n"
-                  "--ids; --layer, --head); default: the synthetic input");
+  cmd->add_option("--model", a->model, "model folder (with --input), or a Hugging Face language-model folder\n"
+                  "(with --input or --ids; --layer, --head); default: the synthetic input");
   cmd->add_option("--input", a->input, "the model's input: text file, image, or image folder");
   cmd->add_option("--offset", a->spec.offset, "text input: first byte of the model's window (a Hugging Face "
                   "model: first token)");

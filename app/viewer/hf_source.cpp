@@ -1,4 +1,4 @@
-// A Hugging Face causal LM as the viewer's source (hf_source.h): the model and its tokens are
+// A Hugging Face language model as the viewer's source (hf_source.h): the model and its tokens are
 // kept between runs so that a layer, head or FMA change reads nothing again; a layer's q, k, v
 // come from HfModel::layer_qkv, which never builds the N x N probabilities, so the large-n
 // overview path (pooled maps) sees a long input at the cost of one layer's tensors.
@@ -7,6 +7,7 @@
 #include "qkv_source.h"
 
 #include "fmav/error.h"
+#include "fmav/hf_fit.h"
 #include "fmav/hf_tokenizer.h"
 
 #include <algorithm>
@@ -118,18 +119,76 @@ std::shared_ptr<const HfTokens> load_hf_tokens(const MapParams& params, const Hf
   return cached;
 }
 
-AttendOptions hf_options(const MapParams& params, std::int64_t n) {
-  MapParams causal = params;
-  causal.causal = true;
-  return source_options(causal, n);
+AttendOptions hf_options(const MapParams& params, std::int64_t n, bool causal) {
+  MapParams as_model = params;
+  as_model.causal = causal;
+  return source_options(as_model, n);
 }
+
+namespace {
+
+// A fitted folder's swap (fmav_swap.json and its weights), kept while the folder is unchanged;
+// null for a folder that was not fitted.
+std::shared_ptr<const HfFittedSwap> load_fitted_swap(const std::string& folder, const HfConfig& config) {
+  static std::mutex mutex;
+  static std::string cached_folder;
+  static fs::file_time_type cached_stamp;
+  static std::shared_ptr<const HfFittedSwap> cached;
+  if (!has_hf_swap(folder)) return nullptr;
+  const fs::file_time_type stamp = stamp_of((fs::path(folder) / kHfSwapFile).string());
+  std::lock_guard<std::mutex> lock(mutex);
+  if (!cached || cached_folder != folder || cached_stamp != stamp) {
+    cached = std::make_shared<const HfFittedSwap>(load_hf_swap(folder, config));
+    cached_folder = folder, cached_stamp = stamp;
+  }
+  return cached;
+}
+
+// FMA's weights for the layers: drawn from the seed, and a fitted folder's own for its swapped
+// layers when the sidebar asks for FMA at the fit's settings and the levels it fitted cover n.
+void choose_weights(const MapParams& params, const HfConfig& c, std::int64_t n, HfLayers& out) {
+  const FmaConfig& fma = out.options.fma;
+  if (out.options.method != Method::fma) return;
+  if (fma.downsample != Downsample::average) {
+    out.weights = random_downsample_weights(fma, c.head_dim, num_levels(fma, n), params.seed);
+    out.weights_note = "FMA's weights drawn from seed " + std::to_string(params.seed);
+  }
+  const std::shared_ptr<const HfFittedSwap> fit = load_fitted_swap(params.model, c);
+  if (!fit) return;
+  const FmaConfig& f = fit->swap.options.fma;
+  const bool same = f.block_size == fma.block_size && f.rank == fma.rank && f.downsample == fma.downsample &&
+                    f.count_multiplicity == fma.count_multiplicity;
+  const std::string settings = "r = " + std::to_string(f.block_size) + ", p = " + std::to_string(f.rank) + ", " +
+                               to_string(f.downsample);
+  if (!same) {
+    out.weights_note += (out.weights_note.empty() ? "" : "; ") + std::string("the folder's fitted weights are for ") +
+                        settings;
+    return;
+  }
+  if (num_levels(fma, n) > num_levels(f, fit->tokens)) {
+    out.weights_note += "; the fitted weights cover " + std::to_string(fit->tokens) + " tokens, not " +
+                        std::to_string(n);
+    return;
+  }
+  std::string fitted_layers;
+  for (int l : out.layers) {
+    const auto found = fit->swap.layer_weights.find(l);
+    if (found == fit->swap.layer_weights.end()) continue;
+    out.fitted[l] = found->second;
+    fitted_layers += (fitted_layers.empty() ? "" : ", ") + std::to_string(l);
+  }
+  if (!fitted_layers.empty()) out.weights_note = "FMA's fitted weights (fmav fit) in layer " + fitted_layers;
+}
+
+}  // namespace
 
 HfLayers hf_layers(const MapParams& params, const std::vector<int>& layers) {
   HfLayers out;
   out.model = load_hf_model(params.model);
   const HfConfig& c = out.model->config();
-  FMAV_CHECK(c.family == HfFamily::gpt2 || c.family == HfFamily::llama, name_of(params.model), " is a ", c.model_type,
-             " model; the viewer shows Hugging Face causal language models (gpt2, llama, qwen2) so far");
+  FMAV_CHECK(c.kind != HfKind::image_classifier, name_of(params.model), " is a ", c.model_type,
+             " image model; the viewer shows Hugging Face language models (gpt2, llama, qwen2, bert, roberta) so far ",
+             "(fmav inspect reads it)");
   FMAV_CHECK(c.sliding_window == 0, name_of(params.model), " attends within a sliding window of ",
              c.sliding_window, " tokens, which the full map here does not model");
   for (int l : layers) {
@@ -140,11 +199,8 @@ HfLayers hf_layers(const MapParams& params, const std::vector<int>& layers) {
   out.layers = layers;
   out.q = f.q, out.k = f.k, out.v = f.v;
   const std::int64_t n = static_cast<std::int64_t>(out.tokens->ids.size());
-  out.options = hf_options(params, n);
-  const FmaConfig& fma = out.options.fma;
-  if (out.options.method == Method::fma && fma.downsample != Downsample::average) {
-    out.weights = random_downsample_weights(fma, c.head_dim, num_levels(fma, n), params.seed);
-  }
+  out.options = hf_options(params, n, out.model->causal());
+  choose_weights(params, c, n, out);
   return out;
 }
 

@@ -1,9 +1,11 @@
 #pragma once
-// A Hugging Face causal LM as a source of fma-viewer's maps (docs/DESIGN.md §7.6): the
+// A Hugging Face language model as a source of fma-viewer's maps (docs/DESIGN.md §7.6): the
 // model's own q and k of a layer (after RoPE, grouped-query K and V repeated per head) on a
 // text tokenized by the folder's tokenizer.json or on token ids from a .npy, compared with
-// FMA (or a peer) at the sidebar's settings, causal. Its full map is the model's own
-// attention. No ImGui here: the map worker and the heads overview read it.
+// FMA (or a peer) at the sidebar's settings, causal for a causal LM and bidirectional for a
+// masked LM (bert, roberta). Its full map is the model's own attention. A fitted folder
+// (fmav fit) lends its swapped layers' fitted weights to FMA at the fit's settings. No ImGui
+// here: the map worker and the heads overview read it.
 
 #include "map_params.h"
 
@@ -11,6 +13,7 @@
 #include "fmav/hf_model.h"
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,8 +39,15 @@ struct HfLayers {
   std::shared_ptr<const HfTokens> tokens;
   std::vector<int> layers;            // as asked
   std::vector<HostTensor> q, k, v;    // of layers[i], (H, N, head_dim) float32
-  AttendOptions options;              // the sidebar's method, causal
+  AttendOptions options;              // the sidebar's method, causal as the model is
   WeightSet weights;                  // FMA's learned / dense weights drawn from the seed
+  std::map<int, WeightSet> fitted;    // a fitted folder's own weights, per swapped layer
+  std::string weights_note;           // where FMA's weights come from, for the header
+  // The weights FMA uses on `layer`: the fitted ones where there are, else `weights`.
+  const WeightSet& weights_of(int layer) const {
+    const auto found = fitted.find(layer);
+    return found == fitted.end() ? weights : found->second;
+  }
 };
 
 // Whether an input path holds token ids (.npy or .safetensors) rather than text.
@@ -50,12 +60,13 @@ std::shared_ptr<const HfModel> load_hf_model(const std::string& folder);
 std::shared_ptr<const HfTokens> load_hf_tokens(const MapParams& params, const HfModel& model);
 
 // The sidebar's method for n tokens of the model: FMA at m, p, down-sampling and multiplicity,
-// or a peer, always causal (the model is). Throws fmav::Error for settings validate() refuses.
-AttendOptions hf_options(const MapParams& params, std::int64_t n);
+// or a peer, causal as the model is (the checkbox does not apply). Throws fmav::Error for
+// settings validate() refuses.
+AttendOptions hf_options(const MapParams& params, std::int64_t n, bool causal);
 
 // q, k, v of `layers` of params.model on its input without any N x N probabilities
 // (HfModel::layer_qkv), under hf_options. Throws fmav::Error naming a bad layer, the input,
-// or a model with a sliding window (its full attention is not the model's).
+// an image model, or a model with a sliding window (its full attention is not the model's).
 HfLayers hf_layers(const MapParams& params, const std::vector<int>& layers);
 
 // A token's piece as the query view shows it: valid UTF-8 kept, a newline as a pilcrow, a

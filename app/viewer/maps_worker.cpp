@@ -58,20 +58,21 @@ void set_options(const AttendOptions& options, HeadInput* in) {
 }
 
 // A Hugging Face model's layer on its input: the model's own q, k, v (its full map is the
-// model's attention) under the sidebar's method, causal.
+// model's attention) under the sidebar's method, causal as the model is.
 void load_hf_source(const MapParams& params, HeadInput* in, MapJob* job) {
   HfLayers hf = hf_layers(params, {params.layer});
   const HfConfig& c = hf.model->config();
   in->q = std::move(hf.q[0]), in->k = std::move(hf.k[0]), in->v = std::move(hf.v[0]);
-  in->weights = std::move(hf.weights);
+  in->weights = hf.weights_of(params.layer);
   set_options(hf.options, in);
   in->head = std::clamp<std::int64_t>(params.head, 0, c.heads - 1);
   const HfTokens& t = *hf.tokens;
   job->tokens = static_cast<std::int64_t>(t.ids.size());
   job->layers = static_cast<int>(c.layers), job->heads = static_cast<int>(c.heads);
-  job->source = file_name(params.model) + " (Hugging Face " + c.model_type + ", its own attention) on " +
-                file_name(params.input) + ", tokens " + std::to_string(params.offset) + "-" +
-                std::to_string(params.offset + job->tokens) + " of " + std::to_string(t.total);
+  job->source = file_name(params.model) + " (Hugging Face " + c.model_type + ", its own " +
+                (hf.model->causal() ? "causal" : "bidirectional") + " attention) on " + file_name(params.input) +
+                ", tokens " + std::to_string(params.offset) + "-" + std::to_string(params.offset + job->tokens) +
+                " of " + std::to_string(t.total) + (hf.weights_note.empty() ? "" : "; " + hf.weights_note);
   job->pieces = t.pieces;
 }
 

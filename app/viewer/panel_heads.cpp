@@ -113,7 +113,8 @@ void run_model_heads(const HeadsKey& key, HeadsProgress& progress, HeadsResult* 
 // (each call runs the model from its first layer; one layer at a time is the least memory).
 constexpr double kHfLayerBytes = 1.0 * (1 << 30);
 
-// Every layer x head of a Hugging Face model on its input under the sidebar's method, causal:
+// Every layer x head of a Hugging Face model on its input under the sidebar's method, causal as
+// the model is:
 // the layers' q, k, v a group at a time (HfModel::layer_qkv, no N x N maps), then each head.
 void run_hf_heads(const HeadsKey& key, HeadsProgress& progress, HeadsResult* result) {
   const std::shared_ptr<const HfModel> model = load_hf_model(key.model);
@@ -131,7 +132,7 @@ void run_hf_heads(const HeadsKey& key, HeadsProgress& progress, HeadsResult* res
     result->tokens = n;
     for (std::size_t i = 0; i < layers.size(); ++i) {
       for (int h = 0; h < result->heads; ++h) {
-        add_head(hf.q[i], hf.k[i], hf.v[i], hf.options, hf.weights, layers[i], h, n, progress, result);
+        add_head(hf.q[i], hf.k[i], hf.v[i], hf.options, hf.weights_of(layers[i]), layers[i], h, n, progress, result);
       }
     }
   }

@@ -171,7 +171,7 @@ HfSweep load_hf_sweep(const SweepSpec& s) {
 // numbers) and the model's score with the layer's attention swapped for the point's method.
 void measure_hf_point(const SweepSpec& s, const HfSweep& hf, const SweepPoint& pt, SweepResult* r, LayerInput* in) {
   in->q = hf.q, in->k = hf.k, in->v = hf.v;
-  in->options = point_options(s, pt, true);
+  in->options = point_options(s, pt, hf.model->causal());  // as the model attends
   const FmaConfig& f = in->options.fma;
   if (in->options.method == Method::fma && pt.downsample != Downsample::average) {
     in->weights = random_downsample_weights(f, s.dim, num_levels(f, pt.n), s.seed);

@@ -300,6 +300,8 @@ void load_checkpoint(HfFitOptions* o, const HfConfig& c, std::map<std::string, a
 }
 
 void check_options(const HfFitOptions& o, const HfConfig& c) {
+  FMAV_CHECK(c.kind == HfKind::causal_lm, "fit distills causal FMA into a causal language model's layers; ", o.model,
+             " is a ", c.model_type, " model, whose attention is not causal");
   FMAV_CHECK(!o.out.empty(), "fit needs an output folder (-o)");
   FMAV_CHECK(fs::absolute(o.out).lexically_normal() != fs::absolute(o.model).lexically_normal(),
              "the output folder must not be the model's folder ", o.model);

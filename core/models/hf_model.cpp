@@ -506,13 +506,20 @@ HfForward HfModel::forward(const std::vector<std::int64_t>& ids, bool with_maps,
 HfForward HfModel::layer_qkv(const std::vector<std::int64_t>& ids, const std::vector<int>& layers) const {
   const HfConfig& c = m_config;
   const HfState& s = *m_state;
-  FMAV_CHECK(c.family == HfFamily::gpt2 || c.family == HfFamily::llama, "q, k, v of single layers are read for ",
-             "the gpt2 and llama families, not ", c.model_type);
+  FMAV_CHECK(c.kind != HfKind::image_classifier, "a ", c.model_type, " model reads images, not token ids");
   FMAV_CHECK(!layers.empty(), "no layer asked for");
   for (int l : layers) {
     FMAV_CHECK(l >= 0 && l < c.layers, "layer ", l, " is not in [0, ", c.layers, ") of this ", c.model_type, " model");
   }
   check_token_ids(c, ids);
+  if (c.family == HfFamily::bert) {
+    // An encoder's input is short (max_positions, 512 for BERT): every layer's maps are cheap
+    // there, so the forward with maps gives q, k, v, and its probabilities are dropped.
+    HfForward all = forward(ids, true);
+    HfForward out;
+    for (int l : layers) out.q.push_back(all.q[l]), out.k.push_back(all.k[l]), out.v.push_back(all.v[l]);
+    return out;
+  }
   at::AutoGradMode no_grad(false);
   const int last = *std::max_element(layers.begin(), layers.end());
   std::map<int, std::array<at::Tensor, 3>> kept;

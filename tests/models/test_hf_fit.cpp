@@ -194,6 +194,9 @@ TEST_F(HfFit, BadOptionsAreRefusedBeforeWriting) {
   o = options("bad", 5);
   o.out = o.model;
   expect_error([&] { fmav::fit_hf_swap(o); }, "must not be the model's folder");
+  o = options("bad", 5);
+  o.model = model("bert"), o.ids = std::vector<std::int64_t>(100, 5);  // a masked LM: bidirectional
+  expect_error([&] { fmav::fit_hf_swap(o); }, "bert is a bert model, whose attention is not causal");
   EXPECT_FALSE(fs::exists(dir() + "/bad"));
 }
 

@@ -20,6 +20,7 @@
 #include "hf_source.h"
 
 #include "fmav/error.h"
+#include "fmav/hf_fit.h"
 #include "fmav/hf_model.h"
 #include "fmav/hf_tokenizer.h"
 #include "fmav/inspect.h"
@@ -32,27 +33,13 @@ namespace {
 namespace fs = std::filesystem;
 using namespace fmav_test;
 
-class HfViewer : public ::testing::Test {
+class HfViewer : public fmav_test::PythonMadeSuite {
  protected:
   static void SetUpTestSuite() {
-    const char* python = std::getenv("FMAV_TEST_PYTHON");
-    const char* maker = std::getenv("FMAV_HF_MAKER");
-    ASSERT_TRUE(python != nullptr && maker != nullptr) << "run through ctest (FMAV_TEST_PYTHON, FMAV_HF_MAKER)";
-    dir() = (fs::temp_directory_path() / ("fmav_hf_viewer_" + std::to_string(::getpid()))).string();
-    const std::string command = std::string(python) + " " + maker + " " + dir() + " > " + dir() + ".log 2>&1";
-    fs::create_directories(dir());
-    ASSERT_EQ(std::system(command.c_str()), 0)
-        << command << " failed; scripts/test.sh installs transformers into LibTorch's environment";
+    make("FMAV_HF_MAKER", "fmav_hf_viewer");
+    if (HasFatalFailure()) return;
     // The reference input's ids as a .npy, as a user gives them.
     fmav::write_npy(ids_npy(), reference("llama").at("ids"));
-  }
-  static void TearDownTestSuite() {
-    fs::remove_all(dir());
-    fs::remove(dir() + ".log");
-  }
-  static std::string& dir() {
-    static std::string d;
-    return d;
   }
   static std::string model(const std::string& name) { return dir() + "/" + name; }
   static std::string ids_npy() { return dir() + "/ids.npy"; }
@@ -193,21 +180,13 @@ TEST_F(HfViewer, TextIsTokenizedAndLabelledByPieces) {
   }
   p.input = ids_npy();
   EXPECT_EQ(fmav::viewer::hf_layers(p, {0}).tokens->ids.size(), 40u);
-  // An encoder (bert) or image model is not a causal LM: refused by name, not shown wrong.
-  p.model = model("bert");
+  // An image model (vit) reads no text: refused by name, not shown wrong.
+  p.model = model("vit");
   try {
     fmav::viewer::hf_layers(p, {0});
-    ADD_FAILURE() << "a bert model was accepted";
+    ADD_FAILURE() << "a vit model was accepted";
   } catch (const fmav::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("bert is a bert model; the viewer shows Hugging Face causal language"),
-              std::string::npos)
-        << e.what();
-  }
-  try {
-    fmav::HfModel::load(model("bert")).layer_qkv({1, 2, 3}, {0});
-    ADD_FAILURE() << "layer_qkv of a bert model was accepted";
-  } catch (const fmav::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("gpt2 and llama families, not bert"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("vit is a vit image model"), std::string::npos) << e.what();
   }
   // Mistral's sliding window is not what the full map shows: refused by name.
   p.model = model("mistral");
@@ -316,6 +295,84 @@ TEST_F(HfViewer, SweepMeasuresAModelsLayer) {
   std::tie(code, text) = run("sweep --layer 1 --out " + dir() + "/c.jsonl");
   EXPECT_NE(code, 0);
   EXPECT_NE(text.find("are for a Hugging Face model folder"), std::string::npos) << text;
+}
+
+}  // namespace
+
+namespace {
+
+// The encoders (bert, roberta) in the viewer: the layer's own q, k, v (layer_qkv through the
+// forward with maps), compared bidirectional whatever the causal checkbox says, so the full
+// map is the model's own attention as transformers computes it.
+TEST_F(HfViewer, EncodersShowTheirOwnBidirectionalAttention) {
+  for (const char* name : {"bert", "roberta"}) {
+    const fmav::TensorMap ref = reference(name);
+    const std::string ids = dir() + "/" + name + "_ids.npy";
+    fmav::write_npy(ids, ref.at("ids"));
+    const fmav::HfModel m = fmav::HfModel::load(model(name));
+    const fmav::HfForward f = m.forward(ids_of(ref.at("ids")), true);
+    const fmav::HfForward some = m.layer_qkv(ids_of(ref.at("ids")), {1, 0});
+    ASSERT_EQ(some.q.size(), 2u) << name;
+    EXPECT_EQ(diff(some.q[0], f.q[1]), 0.0) << name;
+    EXPECT_EQ(diff(some.k[1], f.k[0]), 0.0) << name;
+    EXPECT_EQ(diff(some.v[0], f.v[1]), 0.0) << name;
+    EXPECT_TRUE(some.probs.empty()) << name;
+
+    fmav::viewer::MapParams p;
+    p.model = model(name), p.input = ids, p.layer = 1, p.causal = true;  // the checkbox does not apply
+    p.block_size = 4, p.rank = 2;
+    const fmav::viewer::HfLayers hf = fmav::viewer::hf_layers(p, {1});
+    EXPECT_FALSE(hf.options.fma.causal) << name;
+    const at::Tensor want = fmav::to_tensor(ref.at("probs.1")).to(at::kDouble);  // (H, N, N)
+    const std::int64_t n = want.size(1);
+    for (std::int64_t h = 0; h < m.config().heads; ++h) {
+      fmav::InspectRequest request;
+      request.head = h;
+      const fmav::Inspection in = fmav::inspect(hf.q[0], hf.k[0], hf.v[0], hf.options, hf.weights, request);
+      ASSERT_EQ(in.rows, n) << name;
+      EXPECT_LT(max_abs_diff(map_of(in.full_map, n), want[h]), 1e-5) << name << " head " << h;
+      const at::Tensor fma = map_of(in.fma_map, n);
+      EXPECT_LT((fma.sum(1) - 1).abs().max().item<double>(), 1e-9) << name << " head " << h;
+      EXPECT_GT(fma.triu(1).sum().item<double>(), 0.1) << name << " head " << h << ": bidirectional";
+    }
+  }
+}
+
+// A fitted folder (fmav fit) lends its swapped layers' weights to FMA at the fit's settings;
+// at other settings, or a layer it did not fit, FMA's weights are drawn from the seed, and
+// the note says which.
+TEST_F(HfViewer, AFittedFolderLendsItsWeightsAtItsSettings) {
+  fmav::HfFitOptions o;
+  o.model = model("llama"), o.out = dir() + "/fitted";
+  const std::vector<std::int64_t> ids = ids_of(reference("llama").at("ids"));
+  for (int copy = 0; copy < 4; ++copy) o.ids.insert(o.ids.end(), ids.begin(), ids.end());
+  o.layers = {1};
+  o.fma.block_size = 8, o.fma.rank = 2, o.fma.downsample = fmav::Downsample::learned;
+  o.tokens = 64, o.steps = 2, o.batch = 1, o.save_every = 0;
+  fmav::fit_hf_swap(o);
+
+  fmav::viewer::MapParams p;
+  p.model = o.out, p.input = ids_npy(), p.layer = 1;
+  p.block_size = 8, p.rank = 2, p.downsample = fmav::Downsample::learned;
+  const fmav::viewer::HfLayers hf = fmav::viewer::hf_layers(p, {0, 1});
+  ASSERT_EQ(hf.fitted.size(), 1u);
+  std::size_t compared = 0;
+  for (const auto& [name, t] : fmav::read_safetensors(o.out + "/" + fmav::kHfSwapWeights)) {
+    ASSERT_EQ(name.rfind("layer1.", 0), 0u) << name;
+    const fmav::WeightSet& fitted = hf.weights_of(1);
+    ASSERT_EQ(fitted.count(name.substr(7)), 1u) << name;
+    EXPECT_EQ(diff(fitted.at(name.substr(7)), t), 0.0) << name;
+    ++compared;
+  }
+  EXPECT_GT(compared, 0u);
+  EXPECT_EQ(&hf.weights_of(0), &hf.weights) << "layer 0 was not fitted: the seed's weights";
+  EXPECT_NE(hf.weights_note.find("fitted weights (fmav fit) in layer 1"), std::string::npos) << hf.weights_note;
+
+  p.rank = 4;
+  const fmav::viewer::HfLayers other = fmav::viewer::hf_layers(p, {1});
+  EXPECT_TRUE(other.fitted.empty());
+  EXPECT_NE(other.weights_note.find("fitted weights are for r = 8, p = 2, learned"), std::string::npos)
+      << other.weights_note;
 }
 
 }  // namespace

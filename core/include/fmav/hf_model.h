@@ -158,8 +158,9 @@ class HfModel {
   // The q, k (after RoPE), v of `layers` (0-based, in that order) on ids, as forward's with
   // maps (H, N, head_dim, grouped K, V repeated per head) but without any N x N probabilities:
   // the layers before run fused attention and the model stops after the last one asked for.
-  // Returns q, k, v[i] of layers[i]; logits and probs empty. gpt2 and llama families only.
-  // Throws fmav::Error naming a layer outside [0, layers) or a bad id or length.
+  // Returns q, k, v[i] of layers[i]; logits and probs empty. Encoders (bert, roberta: at most
+  // max_positions tokens) run the forward with maps and keep the asked layers' q, k, v.
+  // Throws fmav::Error naming a layer outside [0, layers), a bad id or length, or an image model.
   HfForward layer_qkv(const std::vector<std::int64_t>& ids, const std::vector<int>& layers) const;
 
   // ---- masked LMs ----
