@@ -11,6 +11,7 @@
 #include "fmav/error.h"
 #include "fmav/hf_model.h"
 #include "fmav/hf_tokenizer.h"
+#include "fmav/input.h"
 #include "fmav/inspect.h"
 #include "fmav/tensor_io.h"
 
@@ -49,7 +50,8 @@ void add_attend_options(CLI::App& app, AttendArgs& a) {
                   "RoPE, grouped K and V repeated per head), v on --input or --ids are used, (H, N, D) or\n"
                   "(1, N, D) for one --head; causal or bidirectional as the model is (a causal LM implies\n"
                   "--causal; bert and roberta refuse it)");
-  cmd->add_option("--input", a.input, "--model: a text file, tokenized by the folder's tokenizer.json");
+  cmd->add_option("--input", a.input,
+                  "--model: a text file, tokenized by the folder's tokenizer.json (a vit: an image)");
   cmd->add_option("--ids", a.ids, "--model: token ids (.npy or .safetensors, int64/int32)");
   cmd->add_option("--layer", a.layer, "--model: the layer, from 0");
   cmd->add_option("--head", a.head, "--model: one head, from 0 (default: every head)");
@@ -128,8 +130,8 @@ void write_maps(const AttendArgs& a, const fmav::HostTensor& q, const fmav::Host
   if (!a.level_map_out.empty()) fmav::write_tensor_file(a.level_map_out, levels, "level_map");
 }
 
-// The q, k, v of a Hugging Face model's layer (all heads, or --head) on its input; *causal:
-// whether the model's attention is.
+// The q, k, v of a Hugging Face model's layer (all heads, or --head) on its input (a vit: on
+// an image, CLS then the patches); *causal: whether the model's attention is.
 std::array<fmav::HostTensor, 3> model_qkv(const AttendArgs& a, bool* causal) {
   FMAV_CHECK(a.q.empty() && a.k.empty() && a.v.empty(), "attend: give --model or --q --k --v, not both");
   FMAV_CHECK(fmav::is_hf_model_folder(a.model), "attend: ", a.model, " is not a Hugging Face model folder ",
@@ -140,14 +142,23 @@ std::array<fmav::HostTensor, 3> model_qkv(const AttendArgs& a, bool* causal) {
              a.model);
   FMAV_CHECK(a.head >= -1 && a.head < c.heads, "attend: --head ", a.head, " is not in [0, ", c.heads, ") of ",
              a.model);
-  FMAV_CHECK(c.sliding_window == 0, "attend: ", a.model, " attends within a sliding window of ", c.sliding_window,
-             " tokens, which --causal attention here does not model");
-  const std::vector<std::int64_t> ids = fmav::hf_input_ids(a.model, a.ids, a.input, c.max_positions);
   FMAV_CHECK(model.causal() || !a.causal, "attend: ", a.model, " is a ", c.model_type,
              " model, whose attention is bidirectional; --causal does not apply");
   *causal = model.causal();
-  fmav::HfForward f = model.layer_qkv(ids, {a.layer});
-  std::array<fmav::HostTensor, 3> out = {std::move(f.q[0]), std::move(f.k[0]), std::move(f.v[0])};
+  const bool image = model.kind() == fmav::HfKind::image_classifier;
+  FMAV_CHECK(!image || (a.ids.empty() && !a.input.empty()), "attend: ", a.model, " is an image classifier (",
+             c.model_type, "): give an image with --input");
+  fmav::HfForward f;
+  int at = 0;  // the layer's index in f
+  if (image) {
+    f = model.forward_image(fmav::read_image(a.input), true);
+    at = a.layer;
+  } else {
+    const std::vector<std::int64_t> ids = fmav::hf_input_ids(a.model, a.ids, a.input, c.max_positions);
+    model.check_window_covers(static_cast<std::int64_t>(ids.size()), "attend: " + a.model + ": ");
+    f = model.layer_qkv(ids, {a.layer});
+  }
+  std::array<fmav::HostTensor, 3> out = {std::move(f.q[at]), std::move(f.k[at]), std::move(f.v[at])};
   if (a.head >= 0) {  // one head: (1, N, D), copied out of the (H, N, D) float32 tensors
     for (fmav::HostTensor& t : out) {
       const std::int64_t n = t.shape[1], d = t.shape[2];

@@ -90,13 +90,15 @@ LayerCapture capture_hf(const InspectArgs& a, nlohmann::ordered_json* summary) {
   const HfModel model = HfModel::load(a.model);
   FMAV_CHECK(a.layer >= 0 && a.layer < model.config().layers, "--layer must be in [0, ", model.config().layers,
              ") for ", a.model, ", got ", a.layer);
-  FMAV_CHECK(model.config().sliding_window == 0, a.model, " attends within a sliding window of ",
-             model.config().sliding_window, " tokens, which full attention here does not model");
   const bool image = model.kind() == HfKind::image_classifier;
   FMAV_CHECK(!image || (a.ids.empty() && !a.input.empty()), a.model, " is an image classifier (",
              model.config().model_type, "): give an image with --input");
-  HfForward f = image ? model.forward_image(read_image(a.input), true)
-                      : model.forward(hf_input_ids(a.model, a.ids, a.input, model.config().max_positions), true);
+  std::vector<std::int64_t> ids;
+  if (!image) {
+    ids = hf_input_ids(a.model, a.ids, a.input, model.config().max_positions);
+    model.check_window_covers(static_cast<std::int64_t>(ids.size()), a.model + ": ");
+  }
+  HfForward f = image ? model.forward_image(read_image(a.input), true) : model.forward(ids, true);
   LayerCapture c;
   c.q = std::move(f.q[a.layer]), c.k = std::move(f.k[a.layer]), c.v = std::move(f.v[a.layer]);
   set_method(a, model.causal(), &c);

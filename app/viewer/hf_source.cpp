@@ -1,4 +1,4 @@
-// A Hugging Face language model as the viewer's source (hf_source.h): the model and its tokens are
+// A Hugging Face model as the viewer's source (hf_source.h): the model and its tokens are
 // kept between runs so that a layer, head or FMA change reads nothing again; a layer's q, k, v
 // come from HfModel::layer_qkv, which never builds the N x N probabilities, so the large-n
 // overview path (pooled maps) sees a long input at the cost of one layer's tensors.
@@ -9,6 +9,8 @@
 #include "fmav/error.h"
 #include "fmav/hf_fit.h"
 #include "fmav/hf_tokenizer.h"
+#include "fmav/input.h"
+#include "fmav/tensor_io.h"
 
 #include <algorithm>
 #include <cctype>
@@ -20,6 +22,8 @@
 namespace fmav::viewer {
 namespace fs = std::filesystem;
 namespace {
+
+constexpr std::uint64_t kMaxHfConfigBytes = 1u << 20;  // config.json, read for the sidebar
 
 std::string name_of(const std::string& path) { return fs::path(path).filename().string(); }
 
@@ -39,6 +43,27 @@ std::size_t utf8_length(const std::string& s, std::size_t at) {
   return n;
 }
 
+// An image classifier's input: the image as the model takes it, and its tokens' names.
+std::shared_ptr<const HfTokens> image_tokens(const MapParams& params, const HfModel& model) {
+  FMAV_CHECK(!params.input.empty(), name_of(params.model), " is a ", model.config().model_type,
+             " image classifier: open an image (PNG, JPEG, BMP) as its input");
+  FMAV_CHECK(!is_ids_file(params.input), name_of(params.model), " is a ", model.config().model_type,
+             " image classifier: it reads an image, not token ids (", name_of(params.input), ")");
+  FMAV_CHECK(params.offset == 0, "a token offset does not apply to an image (", name_of(params.input), ")");
+  auto tokens = std::make_shared<HfTokens>();
+  tokens->pixels = model.pixels(read_image(params.input));
+  const HfConfig& c = model.config();
+  const std::int64_t rows = c.image_height / c.patch_height, cols = c.image_width / c.patch_width;
+  tokens->pieces.push_back("[CLS]");
+  for (std::int64_t r = 0; r < rows; ++r) {
+    for (std::int64_t col = 0; col < cols; ++col) {
+      tokens->pieces.push_back("patch " + std::to_string(r) + "," + std::to_string(col));
+    }
+  }
+  tokens->count = tokens->total = static_cast<std::int64_t>(tokens->pieces.size());
+  return tokens;
+}
+
 }  // namespace
 
 bool is_hf_folder(const std::string& path) {
@@ -52,6 +77,23 @@ bool is_hf_folder(const std::string& path) {
   const bool hf = is_hf_model_folder(path);
   known[path] = {stamp, hf};
   return hf;
+}
+
+bool hf_folder_causal(const std::string& path) {
+  static std::mutex mutex;
+  static std::map<std::string, std::pair<fs::file_time_type, bool>> known;
+  const std::string config = (fs::path(path) / "config.json").string();
+  const fs::file_time_type stamp = stamp_of(config);
+  std::lock_guard<std::mutex> lock(mutex);
+  const auto found = known.find(path);
+  if (found != known.end() && found->second.first == stamp) return found->second.second;
+  bool causal = true;
+  try {
+    causal = parse_hf_config(read_file_bytes(config, kMaxHfConfigBytes), config).kind == HfKind::causal_lm;
+  } catch (const Error&) {  // a config.json that lies: the worker's load names the fault
+  }
+  known[path] = {stamp, causal};
+  return causal;
 }
 
 bool is_ids_file(const std::string& path) {
@@ -87,6 +129,11 @@ std::shared_ptr<const HfTokens> load_hf_tokens(const MapParams& params, const Hf
       cached_offset == params.offset) {
     return cached;
   }
+  if (model.kind() == HfKind::image_classifier) {
+    cached = image_tokens(params, model);
+    cached_model = params.model, cached_input = params.input, cached_stamp = stamp, cached_offset = params.offset;
+    return cached;
+  }
   FMAV_CHECK(!params.input.empty(), name_of(params.model), " is a Hugging Face model: open a text file, or ",
              "token ids in a .npy, as its input");
   const bool ids_file = is_ids_file(params.input);
@@ -104,6 +151,7 @@ std::shared_ptr<const HfTokens> load_hf_tokens(const MapParams& params, const Hf
   const std::int64_t limit = std::min(model.config().max_positions, kMaxTokens);
   const std::int64_t n = std::min(limit, tokens->total - params.offset);
   tokens->ids.assign(ids.begin() + params.offset, ids.begin() + params.offset + n);
+  tokens->count = n;
   if (has_tokenizer) {
     const HfTokenizer t = HfTokenizer::load(tokenizer);
     for (std::int64_t id : tokens->ids) {
@@ -186,19 +234,20 @@ HfLayers hf_layers(const MapParams& params, const std::vector<int>& layers) {
   HfLayers out;
   out.model = load_hf_model(params.model);
   const HfConfig& c = out.model->config();
-  FMAV_CHECK(c.kind != HfKind::image_classifier, name_of(params.model), " is a ", c.model_type,
-             " image model; the viewer shows Hugging Face language models (gpt2, llama, qwen2, bert, roberta) so far ",
-             "(fmav inspect reads it)");
-  FMAV_CHECK(c.sliding_window == 0, name_of(params.model), " attends within a sliding window of ",
-             c.sliding_window, " tokens, which the full map here does not model");
   for (int l : layers) {
     FMAV_CHECK(l >= 0 && l < c.layers, "layer ", l, " is not in [0, ", c.layers, ") of ", name_of(params.model));
   }
   out.tokens = load_hf_tokens(params, *out.model);
-  const HfForward f = out.model->layer_qkv(out.tokens->ids, layers);
+  const std::int64_t n = out.tokens->count;
   out.layers = layers;
-  out.q = f.q, out.k = f.k, out.v = f.v;
-  const std::int64_t n = static_cast<std::int64_t>(out.tokens->ids.size());
+  if (c.kind == HfKind::image_classifier) {
+    const HfForward f = out.model->forward_pixels(out.tokens->pixels, true);
+    for (int l : layers) out.q.push_back(f.q[l]), out.k.push_back(f.k[l]), out.v.push_back(f.v[l]);
+  } else {
+    out.model->check_window_covers(n, name_of(params.model) + ": ");
+    const HfForward f = out.model->layer_qkv(out.tokens->ids, layers);
+    out.q = f.q, out.k = f.k, out.v = f.v;
+  }
   out.options = hf_options(params, n, out.model->causal());
   choose_weights(params, c, n, out);
   return out;

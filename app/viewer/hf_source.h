@@ -1,9 +1,10 @@
 #pragma once
-// A Hugging Face language model as a source of fma-viewer's maps (docs/DESIGN.md §7.6): the
-// model's own q and k of a layer (after RoPE, grouped-query K and V repeated per head) on a
-// text tokenized by the folder's tokenizer.json or on token ids from a .npy, compared with
-// FMA (or a peer) at the sidebar's settings, causal for a causal LM and bidirectional for a
-// masked LM (bert, roberta). Its full map is the model's own attention. A fitted folder
+// A Hugging Face model as a source of fma-viewer's maps (docs/DESIGN.md §7.6): the model's
+// own q and k of a layer (after RoPE, grouped-query K and V repeated per head) on a text
+// tokenized by the folder's tokenizer.json, on token ids from a .npy, or (a vit) on an image,
+// compared with FMA (or a peer) at the sidebar's settings, causal for a causal LM and
+// bidirectional for a masked LM (bert, roberta) or an image classifier (vit: CLS, then the
+// patches row by row). Its full map is the model's own attention. A fitted folder
 // (fmav fit) lends its swapped layers' fitted weights to FMA at the fit's settings. No ImGui
 // here: the map worker and the heads overview read it.
 
@@ -23,13 +24,19 @@ namespace fmav::viewer {
 // Whether `path` is a Hugging Face model folder (fmav::is_hf_model_folder), remembered per
 // path so the sidebar may ask every frame without reading config.json each time.
 bool is_hf_folder(const std::string& path);
+// Whether the Hugging Face folder's model attends causally (a causal LM) rather than both ways,
+// from its config.json (remembered per path; true when config.json cannot be read).
+bool hf_folder_causal(const std::string& path);
 
 // The model's input: token ids (a .npy / .safetensors of ids, or the text through the
 // folder's tokenizer.json) from token `offset` on, at most min(max_positions, kMaxTokens)
-// of them, and each token's text piece (for the query view).
+// of them, and each token's text piece (for the query view); for an image classifier, the
+// image's pixels as the model takes them and its tokens' names ("[CLS]", "patch 2,5").
 struct HfTokens {
-  std::vector<std::int64_t> ids;
+  std::vector<std::int64_t> ids;    // empty for an image
+  HostTensor pixels;                // (3, H, W) for an image, else empty
   std::vector<std::string> pieces;  // empty for ids from a file when there is no tokenizer.json
+  std::int64_t count = 0;           // the tokens the maps show
   std::int64_t total = 0;           // tokens of the whole input, before the window
 };
 
@@ -65,8 +72,9 @@ std::shared_ptr<const HfTokens> load_hf_tokens(const MapParams& params, const Hf
 AttendOptions hf_options(const MapParams& params, std::int64_t n, bool causal);
 
 // q, k, v of `layers` of params.model on its input without any N x N probabilities
-// (HfModel::layer_qkv), under hf_options. Throws fmav::Error naming a bad layer, the input,
-// an image model, or a model with a sliding window (its full attention is not the model's).
+// (HfModel::layer_qkv; an image classifier's short sequence runs the forward with maps),
+// under hf_options. Throws fmav::Error naming a bad layer, the input, or an input longer than
+// the model's sliding window (HfModel::check_window_covers).
 HfLayers hf_layers(const MapParams& params, const std::vector<int>& layers);
 
 // A token's piece as the query view shows it: valid UTF-8 kept, a newline as a pilcrow, a

@@ -67,7 +67,7 @@ void load_hf_source(const MapParams& params, HeadInput* in, MapJob* job) {
   set_options(hf.options, in);
   in->head = std::clamp<std::int64_t>(params.head, 0, c.heads - 1);
   const HfTokens& t = *hf.tokens;
-  job->tokens = static_cast<std::int64_t>(t.ids.size());
+  job->tokens = t.count;
   job->layers = static_cast<int>(c.layers), job->heads = static_cast<int>(c.heads);
   job->source = file_name(params.model) + " (Hugging Face " + c.model_type + ", its own " +
                 (hf.model->causal() ? "causal" : "bidirectional") + " attention) on " + file_name(params.input) +

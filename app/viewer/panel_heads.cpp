@@ -121,7 +121,7 @@ void run_hf_heads(const HeadsKey& key, HeadsProgress& progress, HeadsResult* res
   const HfConfig& c = model->config();
   result->layers = static_cast<int>(c.layers), result->heads = static_cast<int>(c.heads);
   progress.total = result->layers * result->heads;
-  const std::int64_t n = static_cast<std::int64_t>(load_hf_tokens(key, *model)->ids.size());
+  const std::int64_t n = load_hf_tokens(key, *model)->count;
   const double layer_bytes = 3.0 * 4.0 * static_cast<double>(c.heads * n * c.head_dim);
   const int group = std::max(1, static_cast<int>(kHfLayerBytes / layer_bytes));
   for (int first = 0; first < result->layers; first += group) {

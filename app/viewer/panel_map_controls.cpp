@@ -247,7 +247,7 @@ void draw_map_controls(Shared& shared, MapsPanel& panel) {
     ImGui::Checkbox("shifted windows", &p.shifted);
     ImGui::TextColored(kMuted, "tokens on the most square grid of n");
   } else if (hf) {
-    ImGui::TextColored(kMuted, "causal, as the model");
+    ImGui::TextColored(kMuted, hf_folder_causal(p.model) ? "causal, as the model" : "bidirectional, as the model");
   } else {
     ImGui::Checkbox("causal", &p.causal);
   }

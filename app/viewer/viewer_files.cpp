@@ -63,9 +63,10 @@ std::string model_folder(const std::string& path) {
 // Whether the model at `folder` reads text (an LM) rather than images; reads only
 // config.json (the worker loads the weights). Throws fmav::Error naming the file.
 bool model_reads_text(const std::string& folder) {
-  if (is_hf_folder(folder)) return true;  // a causal LM (its config.json is another format)
   const std::string config = (fs::path(folder) / "config.json").string();
-  return parse_model_config(read_file_bytes(config, kMaxConfigBytes), config).is_lm();
+  const std::string text = read_file_bytes(config, kMaxConfigBytes);
+  if (is_hf_folder(folder)) return parse_hf_config(text, config).kind != HfKind::image_classifier;
+  return parse_model_config(text, config).is_lm();
 }
 
 // The input to keep when switching to a model: the current one when the model reads its

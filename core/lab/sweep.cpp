@@ -152,13 +152,12 @@ HfSweep load_hf_sweep(const SweepSpec& s) {
   const HfConfig& c = hf.model->config();
   FMAV_CHECK(s.layer >= 0 && s.layer < c.layers, "--layer ", s.layer, " is not in [0, ", c.layers, ") of ", s.model);
   FMAV_CHECK(s.head >= -1 && s.head < c.heads, "--head ", s.head, " is not in [0, ", c.heads, ") of ", s.model);
-  FMAV_CHECK(c.sliding_window == 0, s.model, " attends within a sliding window of ", c.sliding_window,
-             " tokens, which full attention here does not model");
   std::vector<std::int64_t> ids = hf_input_ids(s.model, s.ids, s.ids.empty() ? s.input : "", 0);
   FMAV_CHECK(s.offset >= 0 && s.offset < static_cast<std::int64_t>(ids.size()), "--offset ", s.offset,
              " is past the ", ids.size(), " tokens of the input");
   const std::int64_t n = std::min<std::int64_t>(c.max_positions, static_cast<std::int64_t>(ids.size()) - s.offset);
   hf.ids.assign(ids.begin() + s.offset, ids.begin() + s.offset + n);
+  hf.model->check_window_covers(n, s.model + ": ");
   HfForward f = hf.model->layer_qkv(hf.ids, {s.layer});
   const auto pick = [&](HostTensor& t) {
     return s.head < 0 ? std::move(t) : to_host(to_tensor(t).narrow(0, s.head, 1).contiguous());

@@ -503,6 +503,13 @@ HfForward HfModel::forward(const std::vector<std::int64_t>& ids, bool with_maps,
 // keeps every layer's (H, N, N) probabilities when asked for maps; at the lengths the viewer's
 // overview shows (N = 16384) that is 1 GiB per head and layer. This runs the same layers with
 // LibTorch's fused attention up to the last layer asked for and keeps only their q, k, v.
+void HfModel::check_window_covers(std::int64_t tokens, const std::string& who) const {
+  const std::int64_t w = m_config.sliding_window;
+  FMAV_CHECK(w == 0 || tokens <= w, who, m_config.model_type, " attends within a sliding window of ", w,
+             " tokens, which full attention here does not model; the input has ", tokens,
+             " tokens (give at most ", w, ")");
+}
+
 HfForward HfModel::layer_qkv(const std::vector<std::int64_t>& ids, const std::vector<int>& layers) const {
   const HfConfig& c = m_config;
   const HfState& s = *m_state;

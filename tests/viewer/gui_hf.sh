@@ -4,7 +4,7 @@
 # layer and head on a text through its tokenizer.json (the four maps, gui_smoke.sh checks
 # them), its heads overview (a thumbnail per layer x head, ranked) and the query view (the
 # tokenizer's pieces); a sweep of one of its layers in the sweep view; token ids from a .npy
-# for a folder without a tokenizer; a Llama with room for 8192 tokens on a long text (the
+# for a folder without a tokenizer; a vit on its image (CLS and patches); a Llama with room for 8192 tokens on a long text (the
 # pooled overview, no N x N maps per layer); and a text for a folder without tokenizer.json,
 # a sliding-window model or a bad layer reported, not crashed on.
 # Usage: tests/gui_hf.sh path/to/fma-viewer path/to/fmav out.png
@@ -39,6 +39,14 @@ bash "$here/gui_smoke.sh" "$viewer" "${png%.png}_ids.png" --model "$work/hf/qwen
   --block 8 > "$work/ids.txt"
 grep -q "maps of 40 tokens" "$work/ids.txt" || gui_fail "token ids: $(cat "$work/ids.txt")"
 
+# A vit on its image: CLS and the patches, bidirectional, in the maps and the query view.
+vit_image=$work/hf/vit/image.png
+bash "$here/gui_smoke.sh" "$viewer" "${png%.png}_vit.png" --model "$work/hf/vit" --input "$vit_image" --block 4 \
+  --rank 2 --downsample average > "$work/vit.txt"
+grep -q "maps of 17 tokens" "$work/vit.txt" || gui_fail "the vit's maps: $(cat "$work/vit.txt")"
+bash "$here/gui_smoke.sh" "$viewer" "${png%.png}_vit_query.png" --model "$work/hf/vit" --input "$vit_image" \
+  --block 4 --rank 2 --downsample average --view query > /dev/null
+
 # 8192 tokens of the corpus: the overview of pooled maps, and the heads overview.
 "$python" - "$work/long" "$llama/tokenizer.json" << 'EOF'
 import shutil, sys, torch, transformers
@@ -59,21 +67,22 @@ grep -q "maps of 8192 tokens as 4096 x 4096" "$work/long.txt" || gui_fail "8192 
 bash "$here/gui_smoke.sh" "$viewer" "${png%.png}_long_heads.png" --model "$work/long" --input "$corpus" \
   --view heads > /dev/null
 
-# A text for a folder without tokenizer.json, a sliding window and a layer past the last:
+# A text for a folder without tokenizer.json, an input past a sliding window and a layer past the last:
 # shown as errors.
 for bad in qwen2 mistral layer; do
   rm -f "$work/bad.png"
   code=0
-  folder=$work/hf/$bad extra=()
+  folder=$work/hf/$bad extra=() input=$text
   [[ $bad == layer ]] && folder=$llama extra=(--layer 2)
-  xvfb-run -a -s "-screen 0 1400x900x24" "$viewer" --model "$folder" --input "$text" --log "${extra[@]}" \
+  [[ $bad == mistral ]] && input=$work/ids.npy  # 40 tokens, past its window of 8
+  xvfb-run -a -s "-screen 0 1400x900x24" "$viewer" --model "$folder" --input "$input" --log "${extra[@]}" \
     --screenshot "$work/bad.png" > "$work/bad.txt" 2>&1 || code=$?
   # A screenshot run with an engine error exits 1 after writing the window (not a crash).
   [[ $code -eq 1 ]] || gui_fail "$bad: exit status $code, not 1: $(cat "$work/bad.txt")"
   [[ -s "$work/bad.png" ]] || gui_fail "$bad: no screenshot"
   case $bad in
     qwen2) want="qwen2 has no tokenizer.json to read tokenizer_text.txt" ;;
-    mistral) want="mistral attends within a sliding window of 8 tokens" ;;
+    mistral) want="mistral: mistral attends within a sliding window of 8 tokens" ;;
     layer) want="layer 2 is not in \[0, 2) of llama" ;;
   esac
   grep -q "engine error: $want" "$work/bad.txt" || gui_fail "$bad: expected '$want': $(cat "$work/bad.txt")"

@@ -23,6 +23,7 @@
 #include "fmav/hf_fit.h"
 #include "fmav/hf_model.h"
 #include "fmav/hf_tokenizer.h"
+#include "fmav/input.h"
 #include "fmav/inspect.h"
 #include "fmav/sweep_file.h"
 #include "fmav/tensor_io.h"
@@ -180,22 +181,51 @@ TEST_F(HfViewer, TextIsTokenizedAndLabelledByPieces) {
   }
   p.input = ids_npy();
   EXPECT_EQ(fmav::viewer::hf_layers(p, {0}).tokens->ids.size(), 40u);
-  // An image model (vit) reads no text: refused by name, not shown wrong.
-  p.model = model("vit");
+  // An image model (vit) reads an image: its q, k, v are the forward's on the image's pixels,
+  // bidirectional, its tokens named CLS then the patches row by row; text or ids are refused.
+  p.model = model("vit"), p.input = model("vit") + "/image.png";
+  const fmav::viewer::HfLayers vit = fmav::viewer::hf_layers(p, {1});
+  const fmav::HfModel vit_model = fmav::HfModel::load(model("vit"));
+  const fmav::HfForward seen = vit_model.forward_image(fmav::read_image(p.input), true);
+  EXPECT_LT(diff(vit.q[0], seen.q[1]), 1e-5);
+  EXPECT_LT(diff(vit.k[0], seen.k[1]), 1e-5);
+  EXPECT_LT(diff(vit.v[0], seen.v[1]), 1e-5);
+  EXPECT_FALSE(vit.options.fma.causal);
+  EXPECT_FALSE(fmav::viewer::hf_folder_causal(model("vit")));  // what the sidebar says
+  EXPECT_FALSE(fmav::viewer::hf_folder_causal(model("bert")));
+  EXPECT_TRUE(fmav::viewer::hf_folder_causal(model("llama")));
+  const fmav::HfConfig& vc = vit_model.config();
+  const std::int64_t patches = (vc.image_height / vc.patch_height) * (vc.image_width / vc.patch_width);
+  EXPECT_EQ(vit.tokens->count, 1 + patches);
+  ASSERT_EQ(vit.tokens->pieces.size(), static_cast<std::size_t>(1 + patches));
+  EXPECT_EQ(vit.tokens->pieces.front(), "[CLS]");
+  EXPECT_EQ(vit.tokens->pieces[1], "patch 0,0");
+  EXPECT_EQ(vit.q[0].shape[1], 1 + patches);
+  p.input = ids_npy();
   try {
     fmav::viewer::hf_layers(p, {0});
-    ADD_FAILURE() << "a vit model was accepted";
+    ADD_FAILURE() << "token ids were accepted by a vit";
   } catch (const fmav::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("vit is a vit image model"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("image classifier: it reads an image, not token ids"), std::string::npos)
+        << e.what();
   }
-  // Mistral's sliding window is not what the full map shows: refused by name.
+  // Mistral's sliding window (8 tokens) is not what the full map shows on the 40 ids: refused
+  // by name. On at most 8 tokens the window masks nothing, and the layer opens as any other.
   p.model = model("mistral");
   try {
     fmav::viewer::hf_layers(p, {0});
-    ADD_FAILURE() << "a sliding-window model was accepted";
+    ADD_FAILURE() << "a sliding-window model was accepted past its window";
   } catch (const fmav::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("sliding window"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("sliding window of 8 tokens"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("the input has 40 tokens (give at most 8)"), std::string::npos) << e.what();
   }
+  const std::vector<std::int64_t> eight = {5, 17, 3, 99, 42, 8, 61, 23};
+  p.input = dir() + "/eight_ids.npy";
+  fmav::write_npy(p.input, fmav::to_host(at::tensor(eight, at::kLong)));
+  const fmav::viewer::HfLayers windowed = fmav::viewer::hf_layers(p, {1});
+  const fmav::HfForward own = fmav::HfModel::load(model("mistral")).forward(eight, true);
+  EXPECT_LT(diff(windowed.q[0], own.q[1]), 1e-4);
+  EXPECT_LT(diff(windowed.k[0], own.k[1]), 1e-4);
 }
 
 TEST_F(HfViewer, PieceLabelsAreDrawable) {
@@ -245,6 +275,19 @@ TEST_F(HfViewer, AttendReadsAModelsLayer) {
                              "--out " + out + "/x.npy");
   EXPECT_NE(code, 0);
   EXPECT_NE(text.find("are for a Hugging Face --model"), std::string::npos) << text;
+
+  // A vit on its image: full attention's map is the model's own (bidirectional) attention.
+  const std::string vit = model("vit");
+  std::tie(code, text) = run("attend --model " + vit + " --input " + vit + "/image.png --layer 1 --method full " +
+                             "--out " + out + "/vit.npy --map-out " + out + "/vit_map.npy");
+  ASSERT_EQ(code, 0) << text;
+  const at::Tensor vit_want = fmav::to_tensor(reference("vit").at("probs.1")).to(at::kDouble);
+  const at::Tensor vit_map = fmav::to_tensor(fmav::read_npy(out + "/vit_map.npy"));
+  ASSERT_EQ(vit_map.sizes(), vit_want.sizes());
+  EXPECT_LT(max_abs_diff(vit_map, vit_want), 1e-5);
+  std::tie(code, text) = run("attend --model " + vit + " --ids " + ids_npy() + " --out " + out + "/x.npy");
+  EXPECT_NE(code, 0);
+  EXPECT_NE(text.find("is an image classifier (vit): give an image with --input"), std::string::npos) << text;
 }
 
 // fmav sweep --model: one layer's (head's) errors at each point equal `fmav inspect`'s on the

@@ -147,6 +147,10 @@ class HfModel {
   HfKind kind() const { return m_config.kind; }
   // Whether the model's attention is causal (causal LMs) or bidirectional (the others).
   bool causal() const { return m_config.kind == HfKind::causal_lm; }
+  // Throws fmav::Error, prefixed with `who`, when the model attends within a sliding window
+  // (mistral) shorter than `tokens`: there its attention is not the plain causal attention
+  // the maps and methods here compare with. At most `window` tokens, the window masks nothing.
+  void check_window_covers(std::int64_t tokens, const std::string& who) const;
   // Runs the model on ids (each < vocab; at most max_positions of them). Throws fmav::Error
   // naming a bad id or length, or for an image classifier. with_maps: also fill probs, q, k, v.
   // swap: attention replaced in those layers (the maps and q, k, v are still the model's).
