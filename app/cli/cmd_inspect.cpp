@@ -201,11 +201,11 @@ int run_inspect(const InspectArgs& a) {
   summary["files"] = {"fma_map.npy", "full_map.npy", "level_map.npy", "level_mass.npy", "row_tv.npy", "row_kl.npy",
                       "row_topk.npy"};
   write_file_atomic(path("summary.json"), summary.dump(2) + "\n");
-  std::printf("layer %d head %lld, rows %lld:%lld, cols %lld:%lld of %lld tokens: output error %.4g, mean TV %s, "
+  std::printf("layer %d head %lld, rows %lld:%lld, cols %lld:%lld of %lld tokens: output error %s, mean TV %s, "
               "mean KL %s, mean top-%d overlap %s; written to %s\n", a.layer, static_cast<long long>(a.head),
               static_cast<long long>(req.row_begin), static_cast<long long>(req.row_end),
               static_cast<long long>(req.col_begin), static_cast<long long>(req.col_end),
-              static_cast<long long>(c.tokens), ins.output_rel_error, mean_text(ins.row_tv).c_str(),
+              static_cast<long long>(c.tokens), (std::isfinite(ins.output_rel_error) ? mean_text({ins.output_rel_error}) : std::string("undefined")).c_str(), mean_text(ins.row_tv).c_str(),
               mean_text(ins.row_kl).c_str(), a.top_k, mean_text(ins.row_topk).c_str(), a.out.c_str());
   return 0;
 }

@@ -13,6 +13,7 @@
 #include "platform_glfw.h"
 #include "qkv_source.h"
 #include "shared.h"
+#include "source_finite.h"
 
 #include "fmav/error.h"
 #include "fmav/model.h"
@@ -102,6 +103,10 @@ void run_model_heads(const HeadsKey& key, HeadsProgress& progress, HeadsResult* 
   const std::vector<LayerCapture> captures = capture_file_layers(model, key.input, key.offset);
   for (int layer = 0; layer < static_cast<int>(captures.size()); ++layer) {
     const LayerCapture& cap = captures[static_cast<std::size_t>(layer)];
+    check_qkv_finite(cap.q, cap.k, cap.v, qkv_names(key, layer));
+  }
+  for (int layer = 0; layer < static_cast<int>(captures.size()); ++layer) {
+    const LayerCapture& cap = captures[static_cast<std::size_t>(layer)];
     result->tokens = cap.tokens;
     for (int h = 0; h < result->heads; ++h) {
       add_head(cap.q, cap.k, cap.v, cap.options(), cap.weights, layer, h, cap.tokens, progress, result);
@@ -131,6 +136,7 @@ void run_hf_heads(const HeadsKey& key, HeadsProgress& progress, HeadsResult* res
     const HfLayers hf = hf_layers(key, layers);
     result->tokens = n;
     for (std::size_t i = 0; i < layers.size(); ++i) {
+      check_qkv_finite(hf.q[i], hf.k[i], hf.v[i], qkv_names(key, layers[i]));
       for (int h = 0; h < result->heads; ++h) {
         add_head(hf.q[i], hf.k[i], hf.v[i], hf.options, hf.weights_of(layers[i]), layers[i], h, n, progress, result);
       }
@@ -142,6 +148,7 @@ void run_hf_heads(const HeadsKey& key, HeadsProgress& progress, HeadsResult* res
 void run_qkv_heads(const HeadsKey& key, HeadsProgress& progress, HeadsResult* result) {
   const QkvSource source = qkv_source(key);
   const QkvTensors& t = *source.tensors;
+  check_qkv_finite(t.q, t.k, t.v, qkv_names(key, 0));
   result->layers = 1, result->heads = static_cast<int>(t.heads), result->tokens = t.tokens;
   progress.total = result->heads;
   for (int h = 0; h < result->heads; ++h) {

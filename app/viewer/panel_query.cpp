@@ -11,6 +11,7 @@
 #include "platform_glfw.h"
 #include "query_row.h"
 #include "shared.h"
+#include "source_finite.h"
 
 #include <imgui.h>
 
@@ -285,12 +286,6 @@ void draw_level_mass(const QueryRow& r) {
   }
 }
 
-double mean_of(const std::vector<double>& values) {
-  double sum = 0;
-  for (double v : values) sum += v;
-  return values.empty() ? 0.0 : sum / values.size();
-}
-
 void draw_metrics(const QueryRow& r) {
   const Inspection& in = *r.in;  // the head's means (over a pooled map's rows: block means)
   const Inspection& row = *r.exact;
@@ -302,18 +297,23 @@ void draw_metrics(const QueryRow& r) {
   ImGui::TextColored(kMuted, "head mean");
   const struct {
     const char* name;
-    double value, mean;
-  } lines[] = {{"total variation", row.row_tv[i], mean_of(in.row_tv)},
-               {kl, row.row_kl[i], mean_of(in.row_kl)},
-               {top_k.c_str(), row.row_topk[i], mean_of(in.row_topk)}};
-  for (const auto& line : lines) {
+    double value;
+    const std::vector<double>& rows;
+  } lines[] = {{"total variation", row.row_tv[i], in.row_tv},
+               {kl, row.row_kl[i], in.row_kl},
+               {top_k.c_str(), row.row_topk[i], in.row_topk}};
+  for (const auto& line : lines) {  // NaN or Inf met on the way: "undefined" (source_finite.h)
     ImGui::TextColored(kMuted, "%s", line.name);
     ImGui::SameLine(150);
-    ImGui::Text("%.3e", line.value);
+    if (std::isfinite(line.value)) {
+      ImGui::Text("%.3e", line.value);
+    } else {
+      ImGui::TextUnformatted("undefined");
+    }
     ImGui::SameLine(240);
-    ImGui::TextColored(kMuted, "%.3e", line.mean);
+    ImGui::TextColored(kMuted, "%s", mean_text("%.3e", line.rows).c_str());
   }
-  ImGui::TextColored(kMuted, "head output rel. error %.3e", in.output_rel_error);
+  ImGui::TextColored(kMuted, "head output rel. error %s", value_text("%.3e", in.output_rel_error).c_str());
 }
 
 // What the token or patch colours mean: a colour bar, or the levels' swatches.
