@@ -47,6 +47,35 @@ NonFinite scan(std::int64_t n, KindAt kind_at) {
   return out;
 }
 
+// Whether any of n elements of `bytes` (each a U) has all exponent bits set (NaN or Inf): a
+// branch-free pass the compiler vectorises, so finite tensors (the usual case: model weights
+// of gigabytes) cost one fast read; only a tensor that has some gets the counting pass.
+template <typename U>
+bool any_exponent_all_ones(const std::uint8_t* bytes, std::int64_t n, U exponent) {
+  unsigned found = 0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    U bits;
+    std::memcpy(&bits, bytes + i * static_cast<std::int64_t>(sizeof(U)), sizeof(U));
+    found |= (bits & exponent) == exponent;
+  }
+  return found != 0;
+}
+
+bool may_hold_nonfinite(DType dtype, const std::uint8_t* bytes, std::int64_t n) {
+  switch (dtype) {
+    case DType::f32:
+      return any_exponent_all_ones<std::uint32_t>(bytes, n, 0x7F800000u);
+    case DType::f64:
+      return any_exponent_all_ones<std::uint64_t>(bytes, n, 0x7FF0000000000000ull);
+    case DType::f16:
+      return any_exponent_all_ones<std::uint16_t>(bytes, n, 0x7C00u);
+    case DType::bf16:
+      return any_exponent_all_ones<std::uint16_t>(bytes, n, 0x7F80u);
+    default:
+      return false;  // integers are always finite
+  }
+}
+
 std::vector<std::int64_t> unravel(std::int64_t flat, const std::vector<std::int64_t>& shape) {
   std::vector<std::int64_t> index(shape.size(), 0);
   for (std::size_t d = shape.size(); d-- > 0;) {
@@ -64,6 +93,7 @@ NonFinite scan_finite(DType dtype, const std::vector<std::int64_t>& shape, const
   std::int64_t n = 1;
   for (std::int64_t d : shape) n *= d;
   NonFinite out;
+  if (!may_hold_nonfinite(dtype, bytes, n)) return out;
   switch (dtype) {
     case DType::f32:
       out = scan(n, [&](std::int64_t i) {
