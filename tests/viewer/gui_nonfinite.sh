@@ -2,7 +2,8 @@
 # GUI non-finite test (issue 21.2): q, k, v holding NaN and Inf are refused by default — the
 # error popup names the tensor, the counts and the first position, and the screenshot run exits
 # 1 — and with --allow-nonfinite they are shown: the NaN cells drawn magenta (the legend's
-# "NaN / Inf" entry), the let-through tensors named in the sidebar and the summary line.
+# "NaN / Inf" entry), the let-through tensors named in the sidebar and the summary line, and the
+# heads overview ranks them.
 # Usage: tests/gui_nonfinite.sh path/to/fma-viewer path/to/fmav out.png
 source "$(dirname "$0")/gui_lib.sh" gui_nonfinite "$@"
 
@@ -72,4 +73,7 @@ print(f"gui_nonfinite: {magenta} magenta pixels")
 if magenta < 200:
     sys.exit("gui_nonfinite: the NaN cells are not drawn magenta")
 PY
+# The heads overview of the same file, let through: every head drawn (head 1's k holds the Inf).
+bash "$here/gui_smoke.sh" "$viewer" "${png%.png}_heads.png" --qkv "$work/qkv.safetensors" --block 16 \
+  --allow-nonfinite --view heads
 echo "gui_nonfinite: refused by default with the tensor named; with --allow-nonfinite drawn magenta"
