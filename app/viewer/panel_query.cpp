@@ -280,7 +280,7 @@ void draw_level_mass(const QueryRow& r) {
                   ImVec2(b0.x + bar_w * static_cast<float>(full_mass[l]) + 1, b1.y + 1),
                   IM_COL32(235, 235, 240, 220));
     const std::string value =
-        format_value("%.2f%%", 100 * fma) + format_value(" | %.2f%%", 100 * full_mass[l]);
+        value_text("%.2f%%", 100 * fma) + " | " + value_text("%.2f%%", 100 * full_mass[l]);
     draw->AddText(ImVec2(b1.x + 6, p.y), IM_COL32(230, 230, 235, 255), value.c_str());
     ImGui::Dummy(ImVec2(label_w + bar_w + value_w, h + 3));
   }
@@ -391,8 +391,8 @@ void draw_header(Shared& shared, QueryPanel& query, const QueryRow& r, bool has_
 // The tooltip of one key of the row.
 void key_tooltip(const QueryRow& r, std::int64_t key) {
   const std::pair<const char*, std::string> lines[] = {
-      {"full", format_value("%.3e", r.full[key])},
-      {method_title(r.job->method), format_value("%.3e", r.fma[key])},
+      {"full", value_text("%.3e", r.full[key])},
+      {method_title(r.job->method), value_text("%.3e", r.fma[key])},
       {"level", level_label(r.level[key], r.job->method, r.job->fma)}};
   ImGui::BeginTooltip();
   ImGui::TextUnformatted(key_name(r, key).c_str());
