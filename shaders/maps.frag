@@ -4,7 +4,9 @@
 // diverging map (linear or symmetric-log over `decades`), or the level map's categories.
 // The colours come from a 256 x 3 table made by app/plot/colormap.cpp (row 0 sequential, row 1
 // diverging, row 2 levels), so the legends drawn on the CPU match exactly. The level
-// texture holds level + 1 as a normalised byte; 0 (level -1) marks masked pairs.
+// texture holds level + 1 as a normalised byte; 0 (level -1) marks masked pairs. NaN and Inf
+// values (from non-finite inputs let through) are drawn magenta, as kNonFiniteColor in
+// app/viewer/map_colors.h.
 
 in vec2 v_uv;
 out vec4 color;
@@ -20,6 +22,7 @@ uniform int u_decades;       // diverging: 0 linear, else symmetric-log decades
 uniform vec4 u_masked;
 
 const float kLn10 = 2.302585093;
+const vec4 kNonFinite = vec4(1.0, 0.0, 1.0, 1.0);
 
 vec4 table(int row, float t) {
   return texture(u_colors, vec2((clamp(t, 0.0, 1.0) * 255.0 + 0.5) / 256.0, (float(row) + 0.5) / 3.0));
@@ -44,6 +47,10 @@ void main() {
     return;
   }
   float v = texture(u_values, v_uv).r;
+  if (isnan(v) || isinf(v)) {
+    color = kNonFinite;
+    return;
+  }
   if (u_shading == 1) {
     color = table(1, 0.5 * (diverging_position(v) + 1.0));
     return;

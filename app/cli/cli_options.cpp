@@ -1,7 +1,11 @@
 // The options several subcommands share: the method names, the peers' settings
-// (fmav/attend.h) and the device (fmav/device.h).
+// (fmav/attend.h), the device (fmav/device.h); and the non-finite check of inputs.
 
 #include "commands.h"
+
+#include <cstdio>
+
+#include "fmav/finite.h"
 
 namespace fmav::cli {
 
@@ -35,6 +39,14 @@ void add_device_option(CLI::App* cmd, std::string* device) {
                   "cpu (default) | cuda: the fused CUDA kernels on the first GPU (an error\n"
                   "naming why where there is none) | auto: cuda when it can run, else cpu")
       ->check(CLI::IsMember({"cpu", "cuda", "auto"}));
+}
+
+void check_finite_input(const HostTensor& tensor, const std::string& name) {
+  const NonFinite found = check_finite(tensor, name);
+  if (found.any()) {
+    std::fprintf(stderr, "fmav: warning: %s (let through by --allow-nonfinite)\n",
+                 nonfinite_summary(found, name).c_str());
+  }
 }
 
 }  // namespace fmav::cli

@@ -88,7 +88,9 @@ void add_attend_options(CLI::App& app, AttendArgs& a) {
 }
 
 fmav::HostTensor read_input(const std::string& path, const char* name) {
-  return fmav::read_tensor_file(path, name);
+  fmav::HostTensor t = fmav::read_tensor_file(path, name);
+  check_finite_input(t, std::string(name) + " (" + path + ")");
+  return t;
 }
 
 // Writes the attention map (and the level map) of every (batch, head), a row tile at a time.
@@ -159,6 +161,9 @@ std::array<fmav::HostTensor, 3> model_qkv(const AttendArgs& a, bool* causal) {
     f = model.layer_qkv(ids, {a.layer});
   }
   std::array<fmav::HostTensor, 3> out = {std::move(f.q[at]), std::move(f.k[at]), std::move(f.v[at])};
+  for (int i = 0; i < 3; ++i) {
+    check_finite_input(out[i], std::string("layer ") + std::to_string(a.layer) + " " + "qkv"[i] + " of " + a.model);
+  }
   if (a.head >= 0) {  // one head: (1, N, D), copied out of the (H, N, D) float32 tensors
     for (fmav::HostTensor& t : out) {
       const std::int64_t n = t.shape[1], d = t.shape[2];
@@ -200,6 +205,7 @@ int run_attend(const AttendArgs& a) {
   if (options.method == fmav::Method::fma && options.fma.downsample != fmav::Downsample::average) {
     if (!a.weights.empty()) {
       weights = fmav::read_safetensors(a.weights);
+      for (const auto& [name, w] : weights) check_finite_input(w, "weight \"" + name + "\" (" + a.weights + ")");
     } else {
       FMAV_CHECK(q.shape.size() >= 2, "q must be (B, H, N, D), (H, N, D) or (N, D), got ",
                  fmav::shape_str(q.shape));

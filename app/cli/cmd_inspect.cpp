@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -62,6 +64,20 @@ HostTensor f64_tensor(const std::vector<double>& data, std::vector<std::int64_t>
 
 double mean(const std::vector<double>& v) {
   return v.empty() ? 0.0 : std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+}
+
+// Rows whose metrics are NaN (the row met a non-finite value: fmav/inspect.h).
+std::int64_t nonfinite_rows(const std::vector<double>& row_metric) {
+  return std::count_if(row_metric.begin(), row_metric.end(), [](double x) { return !std::isfinite(x); });
+}
+
+// "%.4g" of a mean, or "undefined (N of M rows non-finite)": never a number made of NaN.
+std::string mean_text(const std::vector<double>& v) {
+  const std::int64_t bad = nonfinite_rows(v);
+  if (bad > 0) return "undefined (" + std::to_string(bad) + " of " + std::to_string(v.size()) + " rows non-finite)";
+  char text[32];
+  std::snprintf(text, sizeof text, "%.4g", mean(v));
+  return text;
 }
 
 // Raw q, k, v's comparison method from the command line: FMA or a peer, its block, rank,
@@ -137,6 +153,12 @@ int run_inspect(const InspectArgs& a) {
   FMAV_CHECK(!a.out.empty(), "--out is required");
   nlohmann::ordered_json summary;
   const LayerCapture c = capture(a, &summary);
+  const std::string source = summary.contains("model") ? "layer " + std::to_string(a.layer) + " of " +
+                                                             summary["model"].get<std::string>()
+                                                       : a.input;
+  for (const auto& [t, name] : {std::pair{&c.q, "q ("}, {&c.k, "k ("}, {&c.v, "v ("}}) {
+    check_finite_input(*t, name + source + ")");
+  }
   InspectRequest req;
   req.head = a.head, req.top_k = a.top_k;
   parse_range(a.rows, c.tokens, "--rows", &req.row_begin, &req.row_end);
@@ -176,14 +198,17 @@ int run_inspect(const InspectArgs& a) {
   summary["mean_tv"] = mean(ins.row_tv), summary["mean_kl"] = mean(ins.row_kl);
   summary["mean_topk_overlap"] = mean(ins.row_topk), summary["top_k"] = a.top_k;
   summary["mass_per_level"] = mass;
+  // NaN means are written as null (JSON has no NaN), with the count of rows that made them so.
+  summary["nonfinite_rows"] = nonfinite_rows(ins.row_kl);
   summary["files"] = {"fma_map.npy", "full_map.npy", "level_map.npy", "level_mass.npy", "row_tv.npy", "row_kl.npy",
                       "row_topk.npy"};
   write_file_atomic(path("summary.json"), summary.dump(2) + "\n");
-  std::printf("layer %d head %lld, rows %lld:%lld, cols %lld:%lld of %lld tokens: output error %.4g, mean TV %.4g, "
-              "mean KL %.4g; written to %s\n", a.layer, static_cast<long long>(a.head),
+  std::printf("layer %d head %lld, rows %lld:%lld, cols %lld:%lld of %lld tokens: output error %s, mean TV %s, "
+              "mean KL %s, mean top-%d overlap %s; written to %s\n", a.layer, static_cast<long long>(a.head),
               static_cast<long long>(req.row_begin), static_cast<long long>(req.row_end),
               static_cast<long long>(req.col_begin), static_cast<long long>(req.col_end),
-              static_cast<long long>(c.tokens), ins.output_rel_error, mean(ins.row_tv), mean(ins.row_kl), a.out.c_str());
+              static_cast<long long>(c.tokens), (std::isfinite(ins.output_rel_error) ? mean_text({ins.output_rel_error}) : std::string("undefined")).c_str(), mean_text(ins.row_tv).c_str(),
+              mean_text(ins.row_kl).c_str(), a.top_k, mean_text(ins.row_topk).c_str(), a.out.c_str());
   return 0;
 }
 

@@ -40,6 +40,11 @@ PeerOptions peer_options(const PeerArgs& args);
 // --device cpu | cuda | auto (fmav/device.h), default cpu; shared by attend and bench.
 void add_device_option(CLI::App* cmd, std::string* device);
 
+// Refuses a tensor the command reads or computes that holds NaN or Inf (fmav/finite.h: the
+// message names `name`, the counts and the first position); with --allow-nonfinite it
+// passes and a warning on stderr says the same.
+void check_finite_input(const HostTensor& tensor, const std::string& name);
+
 // The command line fmav was started with (recorded in trained models' config.json).
 const std::string& command_line();
 

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "fmav/finite.h"
 #include "fmav/input.h"
 #include "fmav/tensor_io.h"
 
@@ -26,6 +27,10 @@ void add_limit_options(CLI::App& app, LimitArgs* a) {
                  std::to_string(image.max_side) + ")")->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 30));
   app.add_option("--max-image-mpixels", a->image_mpixels, "limit: an image's pixels, millions (default " +
                  std::to_string(image.max_pixels / 1000000) + ")")->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 30));
+  app.add_flag("--allow-nonfinite", a->allow_nonfinite,
+               "let NaN and Inf in input tensors, weights and activations through, to study them\n"
+               "(refused by default, naming the tensor, the counts and the first position; metrics\n"
+               "over them are reported undefined)");
 }
 
 void apply_limits(const LimitArgs& a) {
@@ -41,6 +46,7 @@ void apply_limits(const LimitArgs& a) {
   if (a.image_side > 0) image.max_side = a.image_side;
   if (a.image_mpixels > 0) image.max_pixels = a.image_mpixels * 1000000;
   set_image_limits(image);
+  set_allow_nonfinite(a.allow_nonfinite);
 }
 
 }  // namespace fmav::app

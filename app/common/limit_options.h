@@ -1,7 +1,7 @@
 #pragma once
 // The readers' limits (docs/HARDENING.md) as command-line flags, shared by fmav and
 // fma-viewer: --max-tensor-mib, --max-header-mib, --max-text-mib, --max-image-file-mib,
-// --max-image-side, --max-image-mpixels.
+// --max-image-side, --max-image-mpixels; and --allow-nonfinite (fmav/finite.h).
 
 #include <CLI/CLI.hpp>
 
@@ -12,6 +12,7 @@ namespace fmav::app {
 struct LimitArgs {
   std::uint64_t tensor_mib = 0, header_mib = 0, text_mib = 0, image_file_mib = 0;  // 0: the default
   std::int64_t image_side = 0, image_mpixels = 0;
+  bool allow_nonfinite = false;  // let NaN and Inf in inputs, weights and activations through
 };
 
 // Adds the flags to `app` (their help gives the defaults).

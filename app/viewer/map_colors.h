@@ -11,6 +11,9 @@ enum class MapScale { linear, log10 };
 constexpr double kLogFloor = -6.0;  // log10 probabilities are clamped to [kLogFloor, 0]
 constexpr int kDiffDecades = 4;     // decades of the symmetric-log difference map (log10)
 inline int diff_decades(MapScale scale) { return scale == MapScale::log10 ? kDiffDecades : 0; }
+// NaN and Inf cells (let through by --allow-nonfinite): a magenta none of the colormaps has.
+// shaders/maps.frag draws them in the same colour (kNonFinite there).
+constexpr Rgba8 kNonFiniteColor{255, 0, 255, 255};
 
 // The colours of probabilities in the maps, the query inspector and the heads' thumbnails.
 struct MapColors {

@@ -9,6 +9,7 @@
 #include "map_view.h"
 #include "qkv_source.h"
 #include "shared.h"
+#include "source_finite.h"
 
 #include "fmav/attend.h"
 #include "fmav/error.h"
@@ -131,6 +132,7 @@ HeadInput load_source(const MapParams& params, MapJob* job) {
     job->source = "synthetic input (sample_qkv), D = " + std::to_string(kHeadDim);
   }
   job->fma = in.fma, job->method = in.method, job->peer = in.peer;
+  job->nonfinite = check_qkv_finite(in.q, in.k, in.v, qkv_names(params, params.layer));
   return in;
 }
 
@@ -144,6 +146,10 @@ MapData make_data(const Inspection& in) {
     fma[i] = static_cast<float>(in.fma_map[i]);
     const double d = in.fma_map[i] - in.full_map[i];
     diff[i] = static_cast<float>(d);
+    if (!std::isfinite(d)) {  // NaN or Inf from the source: marked, not part of the scales
+      ++data.nonfinite_cells;
+      continue;
+    }
     prob_max = std::max({prob_max, in.full_map[i], in.fma_map[i]});
     limit = std::max(limit, std::abs(d));
   }

@@ -46,7 +46,8 @@ struct MapData {
   std::array<MapValues, kMapLevel> values;
   std::vector<std::uint8_t> level_codes;
   double prob_max = 1;    // the largest probability of both maps (linear scale's top)
-  double diff_limit = 0;  // the largest |FMA - full|
+  double diff_limit = 0;  // the largest finite |FMA - full|
+  std::int64_t nonfinite_cells = 0;  // cells whose FMA or full value is NaN or Inf (drawn marked)
 };
 
 // An exact (unpooled) part of a pooled map: query rows [r0, r1) x keys [c0, c1).
@@ -111,6 +112,8 @@ struct MapJob {
   PeerOptions peer;
   std::int64_t tokens = 0;
   std::string source;  // e.g. "lm-fma (causal-lm, fma attention) on sample.txt"
+  // The NaN and Inf in q, k, v let through (source_finite.h): "q (q.npy) holds ...", or "".
+  std::string nonfinite;
   int layers = 0, heads = 0;
   // The model's input, for the query inspector: a text model's window (token i = text[i]),
   // or an image model's image fitted to its size (null otherwise).

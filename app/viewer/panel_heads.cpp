@@ -13,6 +13,7 @@
 #include "platform_glfw.h"
 #include "qkv_source.h"
 #include "shared.h"
+#include "source_finite.h"
 
 #include "fmav/error.h"
 #include "fmav/model.h"
@@ -25,6 +26,7 @@
 #include <cmath>
 #include <cstdint>
 #include <future>
+#include <limits>
 #include <memory>
 #include <numeric>
 #include <string>
@@ -70,6 +72,10 @@ HeadSummary summarize(const Inspection& in, int layer, int head) {
       const std::size_t t = ti + static_cast<std::size_t>(c * s.side / in.cols);
       const double d = in.fma_map[i] - in.full_map[i];
       s.masked[t] = 0;
+      if (!std::isfinite(d) || std::isnan(s.fma[t])) {  // NaN or Inf met: the cell stays marked
+        s.fma[t] = s.diff[t] = std::numeric_limits<double>::quiet_NaN();
+        continue;
+      }
       s.fma[t] = std::max(s.fma[t], in.fma_map[i]);
       if (std::abs(d) > std::abs(s.diff[t])) s.diff[t] = d;
     }
@@ -102,6 +108,10 @@ void run_model_heads(const HeadsKey& key, HeadsProgress& progress, HeadsResult* 
   const std::vector<LayerCapture> captures = capture_file_layers(model, key.input, key.offset);
   for (int layer = 0; layer < static_cast<int>(captures.size()); ++layer) {
     const LayerCapture& cap = captures[static_cast<std::size_t>(layer)];
+    check_qkv_finite(cap.q, cap.k, cap.v, qkv_names(key, layer));
+  }
+  for (int layer = 0; layer < static_cast<int>(captures.size()); ++layer) {
+    const LayerCapture& cap = captures[static_cast<std::size_t>(layer)];
     result->tokens = cap.tokens;
     for (int h = 0; h < result->heads; ++h) {
       add_head(cap.q, cap.k, cap.v, cap.options(), cap.weights, layer, h, cap.tokens, progress, result);
@@ -131,6 +141,7 @@ void run_hf_heads(const HeadsKey& key, HeadsProgress& progress, HeadsResult* res
     const HfLayers hf = hf_layers(key, layers);
     result->tokens = n;
     for (std::size_t i = 0; i < layers.size(); ++i) {
+      check_qkv_finite(hf.q[i], hf.k[i], hf.v[i], qkv_names(key, layers[i]));
       for (int h = 0; h < result->heads; ++h) {
         add_head(hf.q[i], hf.k[i], hf.v[i], hf.options, hf.weights_of(layers[i]), layers[i], h, n, progress, result);
       }
@@ -142,6 +153,7 @@ void run_hf_heads(const HeadsKey& key, HeadsProgress& progress, HeadsResult* res
 void run_qkv_heads(const HeadsKey& key, HeadsProgress& progress, HeadsResult* result) {
   const QkvSource source = qkv_source(key);
   const QkvTensors& t = *source.tensors;
+  check_qkv_finite(t.q, t.k, t.v, qkv_names(key, 0));
   result->layers = 1, result->heads = static_cast<int>(t.heads), result->tokens = t.tokens;
   progress.total = result->heads;
   for (int h = 0; h < result->heads; ++h) {
@@ -270,10 +282,15 @@ void update_textures(HeadsPanel& h, const MapColors& colors) {
       colorize_diverging(s.diff.data(), count, h.diff_limit, log10 ? kDiffDecades : 0,
                          s.masked.data(), rgba.data());
     } else {
-      const double hi =
-          log10 ? 0.0 : std::max(1e-12, *std::max_element(s.fma.begin(), s.fma.end()));
-      colorize_sequential(s.fma.data(), count, log10 ? colors.log_floor : 0.0, hi, log10, s.masked.data(),
-                          rgba.data(), colors.colormap);
+      double hi = 1e-12;
+      for (double x : s.fma) hi = std::isfinite(x) ? std::max(hi, x) : hi;
+      colorize_sequential(s.fma.data(), count, log10 ? colors.log_floor : 0.0, log10 ? 0.0 : hi, log10,
+                          s.masked.data(), rgba.data(), colors.colormap);
+    }
+    for (std::size_t j = 0; j < count; ++j) {  // NaN / Inf cells in the maps' marked colour
+      if (!std::isnan(s.fma[j])) continue;
+      const Rgba8 c = kNonFiniteColor;
+      rgba[j * 4] = c.r, rgba[j * 4 + 1] = c.g, rgba[j * 4 + 2] = c.b, rgba[j * 4 + 3] = c.a;
     }
     h.textures[i] = texture_upload(h.textures[i], s.side, s.side, rgba.data());
   }
@@ -286,9 +303,10 @@ std::vector<std::size_t> ranking(const HeadsResult& result, HeadsOrder order) {
   std::vector<std::size_t> index(result.summaries.size());
   std::iota(index.begin(), index.end(), std::size_t{0});
   if (order == HeadsOrder::layer_head) return index;
-  const auto metric = [&](std::size_t i) {
+  const auto metric = [&](std::size_t i) {  // a head whose metric is undefined (NaN) ranks first
     const HeadSummary& s = result.summaries[i];
-    return order == HeadsOrder::output_error ? s.output_rel_error : s.mean_tv;
+    const double m = order == HeadsOrder::output_error ? s.output_rel_error : s.mean_tv;
+    return std::isnan(m) ? std::numeric_limits<double>::infinity() : m;
   };
   std::stable_sort(index.begin(), index.end(),
                    [&](std::size_t a, std::size_t b) { return metric(a) > metric(b); });
@@ -384,10 +402,9 @@ void draw_thumbnail(Shared& shared, const HeadsPanel& h, std::size_t i, int rank
   if (ImGui::IsItemHovered()) {
     draw->AddRect(ImVec2(p.x - 2, p.y - 2), ImVec2(p.x + thumb + 2, p.y + thumb + 2),
                   IM_COL32(255, 255, 255, 255), 0, 0, 2);
-    ImGui::SetTooltip(
-        "%s\noutput rel. error %.3e\nmean row TV %.3e\nmean KL %.3e\n"
-        "click: open in the attention view",
-        name.c_str(), s.output_rel_error, s.mean_tv, s.mean_kl);
+    ImGui::SetTooltip("%s\noutput rel. error %s\nmean row TV %s\nmean KL %s\nclick: open in the attention view",
+                      name.c_str(), value_text("%.3e", s.output_rel_error).c_str(),
+                      value_text("%.3e", s.mean_tv).c_str(), value_text("%.3e", s.mean_kl).c_str());
   } else if (current) {
     draw->AddRect(ImVec2(p.x - 2, p.y - 2), ImVec2(p.x + thumb + 2, p.y + thumb + 2),
                   IM_COL32(255, 150, 40, 255), 0, 0, 2);
@@ -403,7 +420,8 @@ void draw_thumbnail(Shared& shared, const HeadsPanel& h, std::size_t i, int rank
     ImGui::SameLine();
     ImGui::TextColored(kMuted, "#%d", rank);
   }
-  ImGui::TextColored(kMuted, "err %.2e  TV %.2e", s.output_rel_error, s.mean_tv);
+  ImGui::TextColored(kMuted, "err %s  TV %s", value_text("%.2e", s.output_rel_error).c_str(),
+                     value_text("%.2e", s.mean_tv).c_str());
 }
 
 void draw_grid(Shared& shared, HeadsPanel& h) {

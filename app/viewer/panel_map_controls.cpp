@@ -11,6 +11,7 @@
 #include "shared.h"
 
 #include "fmav/attend.h"
+#include "fmav/finite.h"
 #include "fmav/model.h"
 
 #include <imgui.h>
@@ -121,6 +122,22 @@ void draw_run_status(Shared& shared, MapsPanel& panel) {
     ImGui::TextColored(kMuted, "engine %.3f s", shown.seconds);
   }
   ImGui::TextWrapped("%s", shown.source.c_str());
+  // NaN and Inf in q, k, v are refused (an error naming them) unless let through here or by
+  // --allow-nonfinite; what was let through stays in sight (source_finite.h).
+  bool allow = nonfinite_allowed();
+  if (ImGui::Checkbox("allow NaN / Inf", &allow)) {
+    set_allow_nonfinite(allow);
+    shared.maps.recompute = true;
+  }
+  if (ImGui::IsItemHovered()) {
+    ImGui::SetTooltip("Show q, k, v that hold NaN or Inf instead of refusing them: such cells are drawn "
+                      "magenta and metrics over them read \"undefined\"");
+  }
+  if (!shown.nonfinite.empty()) {
+    ImGui::PushStyleColor(ImGuiCol_Text, kBusy);
+    ImGui::TextWrapped("non-finite: %s", shown.nonfinite.c_str());
+    ImGui::PopStyleColor();
+  }
   draw_fast_path(shared);
 }
 

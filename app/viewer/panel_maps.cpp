@@ -9,6 +9,7 @@
 #include "method_labels.h"
 #include "platform_glfw.h"
 #include "shared.h"
+#include "source_finite.h"
 
 #include "fmav/attend.h"
 #include "fmav/error.h"
@@ -86,10 +87,10 @@ void draw_swatch(Rgba8 color, const std::string& label, float right_edge) {
 void draw_level_legend(const Inspection& in, Method method, float width) {
   const float right_edge = ImGui::GetCursorScreenPos().x + width;
   const std::size_t levels = static_cast<std::size_t>(in.num_levels) + 1;
+  std::int64_t finite_rows = 0;  // rows that met NaN or Inf have no mass per level
+  const std::vector<double> means = mean_level_mass(in.level_mass, in.rows, in.num_levels, &finite_rows);
   for (std::size_t l = 0; l < levels; ++l) {
-    double mass = 0;
-    for (std::int64_t r = 0; r < in.rows; ++r) mass += in.level_mass[r * levels + l];
-    mass = in.rows > 0 ? 100.0 * mass / in.rows : 0.0;
+    const double mass = 100.0 * means[l];
     const std::string name = level_short(static_cast<int>(l), method);
     const char* fmt = mass >= 9.95 ? " %.0f%%" : mass >= 0.995 ? " %.1f%%" : " %.2f%%";
     draw_swatch(level_color(static_cast<int>(l)), name + format_value(fmt, mass), right_edge);
@@ -123,6 +124,11 @@ void draw_legend(const Shared& shared, MapKind kind, float width) {
     draw_color_bar(
         width, [&](float t) { return sequential_color(t, shared.colors.colormap); }, "0",
         format_value("%.2g", 0.5 * shader.hi), format_value("%.2g", shader.hi));
+  }
+  if (kind != kMapLevel && shown.data.nonfinite_cells > 0) {  // the shader's marked colour
+    draw_swatch(kNonFiniteColor, "NaN / Inf: " + std::to_string(shown.data.nonfinite_cells) + " cells",
+                ImGui::GetCursorScreenPos().x + width);
+    ImGui::NewLine();
   }
 }
 
@@ -178,12 +184,6 @@ void draw_hover(const Shared& shared, ImVec2 origin, ImVec2 size) {
   ImGui::EndTooltip();
 }
 
-double mean_of(const std::vector<double>& values) {
-  double sum = 0;
-  for (double v : values) sum += v;
-  return values.empty() ? 0.0 : sum / values.size();
-}
-
 std::string caption_of(const Shared& shared, MapKind kind) {
   const Inspection& in = *shared.maps.shown.inspection;
   const bool log10 = shared.colors.scale == MapScale::log10;
@@ -191,14 +191,21 @@ std::string caption_of(const Shared& shared, MapKind kind) {
     case kMapFull:
       return log10 ? "log10 probability, exact softmax" : "probability, exact";
     case kMapFma:
-      return format_value("output rel. error %.2e", in.output_rel_error) +
-             format_value(", mean row TV %.2e", mean_of(in.row_tv));
-    case kMapDiff:
-      return format_value("max |diff| %.2e", shared.maps.shown.data.diff_limit) +
-             (log10 ? " (symmetric log)" : " (linear)") +
-             format_value(", mean row TV %.2e", mean_of(in.row_tv));
-    default:
-      return std::to_string(in.num_levels) + " coarse levels, mass per level";
+      return "output rel. error " + value_text("%.2e", in.output_rel_error) + ", mean row TV " +
+             mean_text("%.2e", in.row_tv);
+    case kMapDiff: {
+      const MapData& data = shared.maps.shown.data;
+      return (data.nonfinite_cells > 0 ? "max |diff| undefined (" + std::to_string(data.nonfinite_cells) +
+                                             " non-finite cells)"
+                                       : format_value("max |diff| %.2e", data.diff_limit)) +
+             (log10 ? " (symmetric log)" : " (linear)") + ", mean row TV " + mean_text("%.2e", in.row_tv);
+    }
+    default: {
+      std::int64_t finite_rows = 0;
+      mean_level_mass(in.level_mass, in.rows, in.num_levels, &finite_rows);
+      return std::to_string(in.num_levels) + " coarse levels, mass per level" +
+             (finite_rows < in.rows ? " over the " + std::to_string(finite_rows) + " finite rows" : "");
+    }
   }
 }
 
@@ -364,11 +371,10 @@ void draw_header(const Shared& shared) {
                          "fewer for exact tiles", static_cast<long long>(shown.tokens), pool, pool,
                          static_cast<long long>(kTileSpan));
     }
-    ImGui::TextWrapped(
-        "output rel. error %.3e    mean row TV %.3e    mean KL %.3e    "
-        "top-%d overlap %.3f",
-        in.output_rel_error, mean_of(in.row_tv), mean_of(in.row_kl), InspectRequest{}.top_k,
-        mean_of(in.row_topk));
+    ImGui::TextWrapped("output rel. error %s    mean row TV %s    mean KL %s    top-%d overlap %s",
+                       value_text("%.3e", in.output_rel_error).c_str(), mean_text("%.3e", in.row_tv).c_str(),
+                       mean_text("%.3e", in.row_kl).c_str(), InspectRequest{}.top_k,
+                       mean_text("%.3f", in.row_topk).c_str());
   }
   ImGui::Spacing();
 }

@@ -11,6 +11,7 @@
 #include "platform_glfw.h"
 #include "query_row.h"
 #include "shared.h"
+#include "source_finite.h"
 
 #include <imgui.h>
 
@@ -279,16 +280,10 @@ void draw_level_mass(const QueryRow& r) {
                   ImVec2(b0.x + bar_w * static_cast<float>(full_mass[l]) + 1, b1.y + 1),
                   IM_COL32(235, 235, 240, 220));
     const std::string value =
-        format_value("%.2f%%", 100 * fma) + format_value(" | %.2f%%", 100 * full_mass[l]);
+        value_text("%.2f%%", 100 * fma) + " | " + value_text("%.2f%%", 100 * full_mass[l]);
     draw->AddText(ImVec2(b1.x + 6, p.y), IM_COL32(230, 230, 235, 255), value.c_str());
     ImGui::Dummy(ImVec2(label_w + bar_w + value_w, h + 3));
   }
-}
-
-double mean_of(const std::vector<double>& values) {
-  double sum = 0;
-  for (double v : values) sum += v;
-  return values.empty() ? 0.0 : sum / values.size();
 }
 
 void draw_metrics(const QueryRow& r) {
@@ -302,18 +297,23 @@ void draw_metrics(const QueryRow& r) {
   ImGui::TextColored(kMuted, "head mean");
   const struct {
     const char* name;
-    double value, mean;
-  } lines[] = {{"total variation", row.row_tv[i], mean_of(in.row_tv)},
-               {kl, row.row_kl[i], mean_of(in.row_kl)},
-               {top_k.c_str(), row.row_topk[i], mean_of(in.row_topk)}};
-  for (const auto& line : lines) {
+    double value;
+    const std::vector<double>& rows;
+  } lines[] = {{"total variation", row.row_tv[i], in.row_tv},
+               {kl, row.row_kl[i], in.row_kl},
+               {top_k.c_str(), row.row_topk[i], in.row_topk}};
+  for (const auto& line : lines) {  // NaN or Inf met on the way: "undefined" (source_finite.h)
     ImGui::TextColored(kMuted, "%s", line.name);
     ImGui::SameLine(150);
-    ImGui::Text("%.3e", line.value);
+    if (std::isfinite(line.value)) {
+      ImGui::Text("%.3e", line.value);
+    } else {
+      ImGui::TextUnformatted("undefined");
+    }
     ImGui::SameLine(240);
-    ImGui::TextColored(kMuted, "%.3e", line.mean);
+    ImGui::TextColored(kMuted, "%s", mean_text("%.3e", line.rows).c_str());
   }
-  ImGui::TextColored(kMuted, "head output rel. error %.3e", in.output_rel_error);
+  ImGui::TextColored(kMuted, "head output rel. error %s", value_text("%.3e", in.output_rel_error).c_str());
 }
 
 // What the token or patch colours mean: a colour bar, or the levels' swatches.
@@ -391,8 +391,8 @@ void draw_header(Shared& shared, QueryPanel& query, const QueryRow& r, bool has_
 // The tooltip of one key of the row.
 void key_tooltip(const QueryRow& r, std::int64_t key) {
   const std::pair<const char*, std::string> lines[] = {
-      {"full", format_value("%.3e", r.full[key])},
-      {method_title(r.job->method), format_value("%.3e", r.fma[key])},
+      {"full", value_text("%.3e", r.full[key])},
+      {method_title(r.job->method), value_text("%.3e", r.fma[key])},
       {"level", level_label(r.level[key], r.job->method, r.job->fma)}};
   ImGui::BeginTooltip();
   ImGui::TextUnformatted(key_name(r, key).c_str());

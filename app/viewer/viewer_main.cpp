@@ -212,6 +212,7 @@ std::string summary(const Shared& shared) {
   const FastPath& fast_path = shared.maps.fast_path;
   out += std::string("; method ") + to_string(shown.method);
   out += std::string("; fast path ") + to_string(fast_path.impl) + (fast_path.f64 ? " float64" : " float32");
+  if (!shown.nonfinite.empty()) out += "; let through: " + shown.nonfinite;
   return out;
 }
 

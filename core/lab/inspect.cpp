@@ -346,13 +346,18 @@ Inspection Inspector::map(const InspectRequest& request) const {
             s.row_levels(i, r.col_begin, r.col_end, levels.data());
           }
           double tv = 0, kl = 0;
+          bool finite = true;
           for (std::int64_t t = 0; t < N; ++t) {
+            finite = finite && std::isfinite(fma[t]) && std::isfinite(full_row[t]);
             tv += std::abs(fma[t] - full_row[t]);
             if (full_row[t] > 0) kl += full_row[t] * (log_row[t] - std::log(std::max(fma[t], 1e-300)));
           }
-          out.row_tv[o] += 0.5 * tv / row_count;
-          out.row_kl[o] += kl / row_count;
-          out.row_topk[o] += topk_overlap(fma.data(), full_row, N, r.top_k) / row_count;
+          // A row that met NaN or Inf has no metrics (NaN), never the 0 / 1 a comparison of
+          // NaN with NaN would give: KL skips NaN, and top-k ranks NaN rows alike.
+          const double nan = std::numeric_limits<double>::quiet_NaN();
+          out.row_tv[o] += (finite ? 0.5 * tv : nan) / row_count;
+          out.row_kl[o] += (finite ? kl : nan) / row_count;
+          out.row_topk[o] += (finite ? topk_overlap(fma.data(), full_row, N, r.top_k) : nan) / row_count;
           for (std::int64_t l = 0; l < L1; ++l) out.level_mass[o * L1 + l] += mass[l] / row_count;
           for (std::int64_t c = 0; c < cols; ++c) {
             const std::int64_t t = r.col_begin + c, cell = c / pool;

@@ -18,6 +18,7 @@
 #include "attention/fma_internal.h"
 #include "fmav/attend.h"
 #include "fmav/error.h"
+#include "fmav/finite.h"
 #include "fmav/hf_model.h"
 #include "fmav/hf_tokenizer.h"
 #include "fmav/inspect.h"
@@ -163,6 +164,8 @@ HfSweep load_hf_sweep(const SweepSpec& s) {
     return s.head < 0 ? std::move(t) : to_host(to_tensor(t).narrow(0, s.head, 1).contiguous());
   };
   hf.q = pick(f.q[0]), hf.k = pick(f.k[0]), hf.v = pick(f.v[0]);
+  const std::string where = " of layer " + std::to_string(s.layer) + " (" + s.model + ")";
+  check_finite(hf.q, "q" + where), check_finite(hf.k, "k" + where), check_finite(hf.v, "v" + where);
   return hf;
 }
 
@@ -199,6 +202,8 @@ SweepResult measure_point(const SweepSpec& s, const Model& model, const HfSweep*
       const std::vector<LayerCapture> layers = capture_file_layers(m, s.input, s.offset);
       for (std::size_t l = 0; l < layers.size(); ++l) {
         const LayerCapture& c = layers[l];
+        const std::string where = " of layer " + std::to_string(l) + " (" + s.model + " on " + s.input + ")";
+        check_finite(c.q, "q" + where), check_finite(c.k, "k" + where), check_finite(c.v, "v" + where);
         const LayerInput in{c.q, c.k, c.v, c.options(), c.weights};
         inspect_heads(in, static_cast<int>(l), &r.heads);
         if (l == 0) first = in;

@@ -19,6 +19,7 @@
 #include "attention/fma_internal.h"
 #include "attention/peers.h"
 #include "fmav/error.h"
+#include "fmav/finite.h"
 #include "fmav/hf_model.h"
 #include "fmav/tensor_io.h"
 #include "io/json_util.h"
@@ -282,6 +283,7 @@ HfModel HfModel::load(const std::string& folder_name) {
       FMAV_CHECK(host.dtype == DType::f32 || host.dtype == DType::bf16 || host.dtype == DType::f16, file.string(),
                  ": tensor \"", raw, "\" has dtype ", dtype_name(host.dtype), "; weights must be F32, BF16 or F16");
       FMAV_CHECK(state->params.count(name) == 0, file.string(), ": tensor \"", raw, "\" appears twice");
+      check_finite(host.dtype, host.shape, host.data, "weight \"" + raw + "\" (" + file.string() + ")");
       state->params[name] = to_tensor(host).to(at::kFloat);
     }
   }

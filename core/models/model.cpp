@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "fmav/error.h"
+#include "fmav/finite.h"
 #include "fmav/input.h"
 #include "fmav/tensor_io.h"
 #include "attention/peers.h"
@@ -204,6 +205,7 @@ Model Model::load(const std::string& path) {
                dtype_name(it->second.dtype));
     FMAV_CHECK(it->second.shape == shape, weights_path, ": tensor \"", name, "\" must be ", shape_str(shape),
                " for config.json, got ", shape_str(it->second.shape));
+    check_finite(it->second, "weight \"" + name + "\" (" + weights_path + ")");
     model.m_state->params[name] = to_tensor(it->second);
   }
   for (const auto& [name, t] : tensors) {

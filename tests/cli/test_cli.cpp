@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <tuple>
 #include <utility>
@@ -680,6 +681,67 @@ TEST_F(Cli, InspectRawQkv) {
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_EQ(fmav::read_npy(path("ins/fma_map.npy")).shape, (std::vector<std::int64_t>{40, 40}));
   EXPECT_NE(fmav::read_file_bytes(path("ins/summary.json"), 1 << 20).find("\"causal\": true"), std::string::npos);
+}
+
+// NaN and Inf in q, k, v or a model's weights are refused with the tensor's name, the counts and
+// the first position (issue 22.3); --allow-nonfinite lets them through, and inspect then reports
+// its means as undefined rather than the 0 KL and full overlap NaN compared with NaN gives.
+TEST_F(Cli, NonFiniteInputsAreRefusedUnlessAllowed) {
+  const std::int64_t h = 2, n = 32, d = 8;
+  at::Tensor q = random_bhnd(1, h, n, d, 1, at::kFloat).view({h, n, d}).clone();
+  q[0][3][5] = std::numeric_limits<float>::quiet_NaN();
+  fmav::write_npy(path("q.npy"), fmav::to_host(q));
+  fmav::write_npy(path("k.npy"), fmav::to_host(random_bhnd(1, h, n, d, 2, at::kFloat).view({h, n, d})));
+  fmav::write_npy(path("v.npy"), fmav::to_host(random_bhnd(1, h, n, d, 3, at::kFloat).view({h, n, d})));
+  const std::string io = " --q " + path("q.npy") + " --k " + path("k.npy") + " --v " + path("v.npy") +
+                         " --block 8 --rank 2 --out " + path("o.npy");
+  Result r = run("attend" + io);
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("q (" + path("q.npy") + ") holds 1 NaN and 0 Inf values; the first at [0, 3, 5]; "
+                          "pass --allow-nonfinite to study them anyway"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(path("o.npy")));
+  // Allowed, before or after the subcommand: it runs, says what it let through, and the NaN
+  // spreads as attention spreads it.
+  for (const std::string& args : {"--allow-nonfinite attend" + io, "attend" + io + " --allow-nonfinite"}) {
+    r = run(args);
+    ASSERT_EQ(r.code, 0) << args << "\n" << r.output;
+    EXPECT_NE(r.output.find("warning: q (" + path("q.npy") + ") holds 1 NaN"), std::string::npos) << r.output;
+    EXPECT_TRUE(fmav::to_tensor(fmav::read_npy(path("o.npy"))).isnan().any().item<bool>());
+    fs::remove(path("o.npy"));
+  }
+
+  // inspect on an all-NaN q: refused; allowed, the means are undefined, never KL 0 / overlap 1.
+  fmav::write_safetensors(path("qkv.safetensors"),
+                          {{"q", fmav::to_host(at::full({1, 1, n, d}, std::numeric_limits<float>::quiet_NaN()))},
+                           {"k", fmav::to_host(random_bhnd(1, 1, n, d, 2, at::kFloat))},
+                           {"v", fmav::to_host(random_bhnd(1, 1, n, d, 3, at::kFloat))}});
+  const std::string ins = "inspect --input " + path("qkv.safetensors") + " --block 8 --rank 2 --out " + path("ins");
+  r = run(ins);
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("holds 256 NaN and 0 Inf values; the first at [0, 0, 0, 0]"), std::string::npos)
+      << r.output;
+  r = run(ins + " --allow-nonfinite");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("mean KL undefined (32 of 32 rows non-finite)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("mean top-8 overlap undefined"), std::string::npos) << r.output;
+  const nlohmann::json summary = nlohmann::json::parse(fmav::read_file_bytes(path("ins/summary.json"), 1 << 20));
+  EXPECT_TRUE(summary["mean_kl"].is_null()) << summary.dump();
+  EXPECT_TRUE(summary["mean_topk_overlap"].is_null()) << summary.dump();
+  EXPECT_TRUE(summary["mean_tv"].is_null()) << summary.dump();
+  EXPECT_EQ(summary["nonfinite_rows"], n);
+
+  // A model whose weights hold an Inf: eval refuses it naming the weight and the file.
+  write_text(path("t.txt"));
+  ASSERT_EQ(run("train --data " + path("t.txt") + " --out " + path("m") + kTinyModel + " --steps 1").code, 0);
+  fmav::TensorMap weights = fmav::read_safetensors(path("m/model.safetensors"));
+  const std::string poisoned = weights.begin()->first;
+  weights.begin()->second.f32()[1] = -std::numeric_limits<float>::infinity();
+  fmav::write_safetensors(path("m/model.safetensors"), weights);
+  r = run("eval --model " + path("m") + " --data " + path("t.txt"));
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("weight \"" + poisoned + "\" (" + path("m") + "/model.safetensors) holds 0 NaN and 1 Inf "
+                          "(0 +Inf, 1 -Inf) values"), std::string::npos) << r.output;
+  EXPECT_EQ(run("eval --allow-nonfinite --model " + path("m") + " --data " + path("t.txt")).code, 0);
 }
 
 }  // namespace

@@ -74,3 +74,27 @@ write("image_not_an_image.png", b"GIF89a" + b"\0" * 64)
 
 # Results files: a sweep file whose one line nests deeply.
 write("sweep_deep.jsonl", b'{"format":"fmav-sweep","format_version":1,"spec":' + b"[" * 5000 + b"]" * 5000 + b"}\n")
+
+# Non-finite values (fmav/finite.h): q, k, v that parse but hold NaN or Inf, refused with the
+# tensor's name, the counts and the first position unless --allow-nonfinite.
+def f32(values):
+    return struct.pack("<%df" % len(values), *values)
+
+
+def qkv_safetensors(q, k, v, shape):
+    size = 4 * len(q)
+    header = {name: {"dtype": "F32", "shape": shape, "data_offsets": [i * size, (i + 1) * size]}
+              for i, name in enumerate(("q", "k", "v"))}
+    return safetensors(header, f32(q) + f32(k) + f32(v))
+
+
+N, D = 64, 8
+ramp = [((i * 7) % 13 - 6) / 6.0 for i in range(N * D)]
+q_nan = list(ramp)
+q_nan[3 * D + 5] = float("nan")
+write("qkv_nan.safetensors", qkv_safetensors(q_nan, ramp, ramp, [1, 1, N, D]))
+k_inf = list(ramp)
+k_inf[10 * D + 1] = float("inf")
+k_inf[40 * D + 2] = float("-inf")
+write("qkv_inf_k.safetensors", qkv_safetensors(ramp, k_inf, ramp, [1, N, D]))
+write("npy_all_nan.npy", npy({"descr": "<f4", "fortran_order": False, "shape": (N, D)}, f32([float("nan")] * (N * D))))

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <limits>
 #include <numeric>
 
 #include "fmav/inspect.h"
@@ -194,6 +197,33 @@ TEST(Inspect, MetricsSeeTheApproximation) {
   EXPECT_GT(mean_tv, 1e-3);
   EXPECT_LT(mean_tv, 1.0);
   EXPECT_GT(ins.output_rel_error, 1e-3);
+}
+
+// A row that meets NaN or Inf has NaN metrics, never the KL 0 / overlap 1 that comparing NaN
+// with NaN gives; the other rows keep theirs (issue 22.3).
+TEST(Inspect, NonFiniteRowsHaveNoMetrics) {
+  NaiveConfig c{8, 2, false, "average", true};
+  const std::int64_t n = 64, d = 4;
+  Problem s = make_setup(c, n, d);
+  s.q.f64()[(0 * n + 5) * d + 1] = std::numeric_limits<double>::quiet_NaN();  // head 0, token 5
+  fmav::InspectRequest req;
+  for (std::int64_t pool : {1, 4}) {
+    req.pool = pool;
+    const fmav::Inspection ins = fmav::inspect(s.q, s.k, s.v, s.config, s.set, req);
+    for (std::int64_t r = 0; r < ins.rows; ++r) {
+      const bool bad = r == 5 / pool;
+      EXPECT_EQ(std::isnan(ins.row_tv[r]), bad) << "pool " << pool << " row " << r;
+      EXPECT_EQ(std::isnan(ins.row_kl[r]), bad) << "pool " << pool << " row " << r;
+      EXPECT_EQ(std::isnan(ins.row_topk[r]), bad) << "pool " << pool << " row " << r;
+    }
+  }
+  std::fill(s.q.f64(), s.q.f64() + s.q.numel(), std::numeric_limits<double>::quiet_NaN());
+  s.k.f64()[3] = std::numeric_limits<double>::infinity();
+  req.pool = 1;
+  const fmav::Inspection all = fmav::inspect(s.q, s.k, s.v, s.config, s.set, req);
+  for (std::int64_t r = 0; r < all.rows; ++r) {
+    EXPECT_TRUE(std::isnan(all.row_kl[r]) && std::isnan(all.row_topk[r]) && std::isnan(all.row_tv[r])) << r;
+  }
 }
 
 TEST(Inspect, InputChecks) {

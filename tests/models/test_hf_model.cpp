@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include <sys/wait.h>
@@ -220,6 +221,13 @@ TEST_F(HfModel, FoldersThatLieAreRefused) {
     w["model.norm.weight"] = fmav::make_host_tensor(fmav::DType::f32, {3});
   });
   expect_error([&] { fmav::HfModel::load(shape); }, "tensor \"model.norm.weight\" has shape [3], expected [64]");
+  // A weight holding NaN (fmav/finite.h): named with its file, the count and the first position.
+  ASSERT_EQ(weights.at("model.norm.weight").dtype, fmav::DType::f32);
+  const std::string nan = with("nan", [](fmav::TensorMap& w) {
+    w.at("model.norm.weight").f32()[7] = std::numeric_limits<float>::quiet_NaN();
+  });
+  expect_error([&] { fmav::HfModel::load(nan); }, "weight \"model.norm.weight\" (" + nan +
+               "/model.safetensors) holds 1 NaN and 0 Inf values; the first at [7]; pass --allow-nonfinite");
   {
     const std::string f = copy_of("gpt2-sharded", "shard_escape");
     std::ofstream(f + "/model.safetensors.index.json") << R"({"weight_map": {"wte.weight": "../x.safetensors"}})";

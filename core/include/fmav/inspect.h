@@ -52,6 +52,8 @@ struct Inspection {
   std::vector<double> row_tv;       // (rows) total variation 1/2 sum |fma - full| over all keys
   std::vector<double> row_kl;       // (rows) KL(full || fma) over all keys
   std::vector<double> row_topk;     // (rows) |top-k(fma) ∩ top-k(full)| / k
+  // A row (pooled: any of its query rows) whose method or full-attention probabilities hold
+  // NaN or Inf (from non-finite q, k or v) has NaN in row_tv, row_kl and row_topk.
   double output_rel_error = 0;      // ||O_fma - O_full|| / ||O_full|| over this (batch, head)
 };
 
