@@ -5,6 +5,7 @@
 #include <string>
 
 #include "fmav/input.h"
+#include "fmav/memory_budget.h"
 #include "fmav/tensor_io.h"
 
 namespace fmav::app {
@@ -26,6 +27,9 @@ void add_limit_options(CLI::App& app, LimitArgs* a) {
                  std::to_string(image.max_side) + ")")->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 30));
   app.add_option("--max-image-mpixels", a->image_mpixels, "limit: an image's pixels, millions (default " +
                  std::to_string(image.max_pixels / 1000000) + ")")->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 30));
+  app.add_option("--max-memory", a->memory_mib, "limit: the memory a command may plan to use, MiB (default: the "
+                 "machine's available memory;\nover it a command refuses, a sweep or bench records the point as oom)")
+      ->check(kMib);
 }
 
 void apply_limits(const LimitArgs& a) {
@@ -41,6 +45,7 @@ void apply_limits(const LimitArgs& a) {
   if (a.image_side > 0) image.max_side = a.image_side;
   if (a.image_mpixels > 0) image.max_pixels = a.image_mpixels * 1000000;
   set_image_limits(image);
+  set_max_memory(static_cast<std::int64_t>(a.memory_mib << 20));
 }
 
 }  // namespace fmav::app
