@@ -71,12 +71,12 @@ std::string value(double x, const char* fmt) {
 }
 
 std::string result_line(const SweepResult& r) {
-  char line[320];
+  char line[512];
   std::snprintf(line, sizeof line, "  [%lld] %-32s %-6s err %9s  TV %9s  KL %9s  bpc %6s  %9s ms  %8.1f MiB  (%.1f s)%s%s",
                 static_cast<long long>(r.index), sweep_key(r.point).c_str(), r.status.c_str(),
                 value(r.output_rel_error, "%.3e").c_str(), value(r.mean_tv, "%.3e").c_str(),
                 value(r.mean_kl, "%.3e").c_str(), value(r.bpc, "%.3f").c_str(), value(r.latency_ms, "%.3f").c_str(),
-                r.peak_bytes / 1048576.0, r.seconds, r.error.empty() ? "" : "  ", r.error.substr(0, 120).c_str());
+                r.peak_bytes / 1048576.0, r.seconds, r.error.empty() ? "" : "  ", r.error.substr(0, 200).c_str());
   return line;
 }
 

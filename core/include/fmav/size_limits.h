@@ -2,7 +2,7 @@
 // The largest sizes the commands take and their results files hold: one set, shared by the
 // CLI's option checks (cmd_sweep.cpp, cmd_bench.cpp), the runners (sweep_points,
 // validate_bench) and the sweep and bench readers, so that a value a command accepts is one
-// its results file reads back (docs/HARDENING.md "Limits"; test_cli's SizeLimits* tests).
+// its results file reads back (docs/HARDENING.md "Limits"; test_cli_limits).
 
 #include <cstdint>
 #include <string>
