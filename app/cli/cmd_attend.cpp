@@ -7,12 +7,15 @@
 #include <string>
 
 #include "commands.h"
+#include "output_set.h"
 #include "fmav/attend.h"
 #include "fmav/error.h"
 #include "fmav/hf_model.h"
 #include "fmav/hf_tokenizer.h"
 #include "fmav/input.h"
 #include "fmav/inspect.h"
+#include "fmav/memory_budget.h"
+#include "fmav/memory_estimate.h"
 #include "fmav/tensor_io.h"
 
 namespace fmav::cli {
@@ -93,20 +96,42 @@ fmav::HostTensor read_input(const std::string& path, const char* name) {
   return t;
 }
 
-// Writes the attention map (and the level map) of every (batch, head), a row tile at a time.
-void write_maps(const AttendArgs& a, const fmav::HostTensor& q, const fmav::HostTensor& k,
-                const fmav::HostTensor& v, const fmav::AttendOptions& options,
-                const fmav::WeightSet& weights) {
+// Every limit of the run, before anything is computed or written (a failed run writes
+// nothing): the outputs' names, the maps' 4 GiB, and the predicted memory (--max-memory).
+void check_before_work(const AttendArgs& a, const fmav::HostTensor& q, const fmav::AttendOptions& options) {
+  check_tensor_output("--out", a.out);
+  check_tensor_output("--map-out", a.map_out);
+  check_tensor_output("--level-map-out", a.level_map_out);
+  check_tensor_output("--save-weights", a.save_weights, true);
+  FMAV_CHECK(q.shape.size() >= 2, "q must be (B, H, N, D), (H, N, D) or (N, D), got ", fmav::shape_str(q.shape));
+  const bool maps = !a.map_out.empty() || !a.level_map_out.empty();
+  const std::int64_t n = q.shape[q.shape.size() - 2];
+  double heads = 1;
+  for (std::size_t i = 0; i + 2 < q.shape.size(); ++i) heads *= static_cast<double>(q.shape[i]);
+  FMAV_CHECK(a.map_out.empty() || heads * n * n * 8 <= kMaxMapBytes, "--map-out: ", heads, " maps of ", n, " x ",
+             n, " exceed the 4 GiB limit; use fewer heads or a shorter N");
+  FMAV_CHECK(!maps || static_cast<double>(n) * n * 4 <= kMaxMapBytes, "--level-map-out: a level map of ", n, " x ",
+             n, " exceeds the 4 GiB limit; use a shorter N");
+  fmav::check_memory("attend:", fmav::attend_work_bytes(q.shape, q.dtype, options) +
+                                    (maps ? fmav::map_bytes(q.shape, !a.map_out.empty()) : 0));
+}
+
+struct Maps {
+  fmav::HostTensor map, levels;
+};
+
+// The attention map (and the level map) of every (batch, head), a row tile at a time.
+Maps compute_maps(const AttendArgs& a, const fmav::HostTensor& q, const fmav::HostTensor& k,
+                  const fmav::HostTensor& v, const fmav::AttendOptions& options, const fmav::WeightSet& weights) {
   std::vector<std::int64_t> lead(q.shape.begin(), q.shape.end() - 2);
   const std::int64_t n = q.shape[q.shape.size() - 2];
   std::int64_t heads = 1;
   for (std::int64_t d : lead) heads *= d;
-  FMAV_CHECK(static_cast<double>(heads) * n * n * 8 <= kMaxMapBytes, "--map-out: ", heads,
-             " maps of ", n, " x ", n, " exceed the 4 GiB limit; use fewer heads or a shorter N");
   std::vector<std::int64_t> shape = lead;
   shape.push_back(n);
   shape.push_back(n);
-  fmav::HostTensor map = fmav::make_host_tensor(fmav::DType::f64, shape);
+  const bool full_map = !a.map_out.empty();
+  fmav::HostTensor map = fmav::make_host_tensor(fmav::DType::f64, full_map ? shape : std::vector<std::int64_t>{0});
   fmav::HostTensor levels = fmav::make_host_tensor(fmav::DType::i32, {n, n});
   const std::int64_t batches = q.shape.size() == 4 ? q.shape[0] : 1;
   const std::int64_t tile = std::max<std::int64_t>(1, (std::int64_t{1} << 24) / n);
@@ -121,15 +146,14 @@ void write_maps(const AttendArgs& a, const fmav::HostTensor& q, const fmav::Host
       req.row_begin = r0, req.row_end = std::min(n, r0 + tile);
       const fmav::Inspection ins = inspector.map(req);
       const std::vector<double>& src = a.method == "full" ? ins.full_map : ins.fma_map;
-      std::copy(src.begin(), src.end(), map.f64() + h * n * n + r0 * n);
+      if (full_map) std::copy(src.begin(), src.end(), map.f64() + h * n * n + r0 * n);
       if (h == 0) {
         auto* dst = reinterpret_cast<std::int32_t*>(levels.data.data()) + r0 * n;
         std::copy(ins.level_map.begin(), ins.level_map.end(), dst);
       }
     }
   }
-  if (!a.map_out.empty()) fmav::write_tensor_file(a.map_out, map, "map");
-  if (!a.level_map_out.empty()) fmav::write_tensor_file(a.level_map_out, levels, "level_map");
+  return {std::move(map), std::move(levels)};
 }
 
 // The q, k, v of a Hugging Face model's layer (all heads, or --head) on its input (a vit: on
@@ -201,22 +225,20 @@ int run_attend(const AttendArgs& a) {
   options.peer = peer_options(a.peer);
   FMAV_CHECK(a.level_map_out.empty() || options.method != fmav::Method::full,
              "--level-map-out needs a method with levels (any but full)");
+  check_before_work(a, q, options);
   fmav::WeightSet weights;
   if (options.method == fmav::Method::fma && options.fma.downsample != fmav::Downsample::average) {
     if (!a.weights.empty()) {
       weights = fmav::read_safetensors(a.weights);
       for (const auto& [name, w] : weights) check_finite_input(w, "weight \"" + name + "\" (" + a.weights + ")");
     } else {
-      FMAV_CHECK(q.shape.size() >= 2, "q must be (B, H, N, D), (H, N, D) or (N, D), got ",
-                 fmav::shape_str(q.shape));
       const std::int64_t n = q.shape[q.shape.size() - 2], d = q.shape.back();
       const int levels = fmav::num_levels(options.fma, n);
       weights = fmav::random_downsample_weights(options.fma, d, levels, a.seed);
     }
-    if (!a.save_weights.empty()) fmav::write_safetensors(a.save_weights, weights);
   }
   const fmav::HostTensor out = fmav::attend(q, k, v, options, weights);
-  fmav::write_tensor_file(a.out, out, "out");
+  Maps maps;
   if (!a.map_out.empty() || !a.level_map_out.empty()) {
     // Full attention's map comes from the same inspection; its FMA side then needs no weights.
     fmav::AttendOptions map_options = options;
@@ -224,8 +246,15 @@ int run_attend(const AttendArgs& a) {
       map_options.method = fmav::Method::fma;
       map_options.fma.downsample = fmav::Downsample::average, map_options.fma.rank = 1;
     }
-    write_maps(a, q, k, v, map_options, weights);
+    maps = compute_maps(a, q, k, v, map_options, weights);
   }
+  // Written only once everything is computed, and all or none.
+  OutputSet files;
+  if (!weights.empty()) files.write(a.save_weights, [&] { fmav::write_safetensors(a.save_weights, weights); });
+  files.write(a.out, [&] { fmav::write_tensor_file(a.out, out, "out"); });
+  files.write(a.map_out, [&] { fmav::write_tensor_file(a.map_out, maps.map, "map"); });
+  files.write(a.level_map_out, [&] { fmav::write_tensor_file(a.level_map_out, maps.levels, "level_map"); });
+  files.commit();
   return 0;
 }
 

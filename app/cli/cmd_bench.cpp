@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -13,6 +14,7 @@
 #include "fmav/device.h"
 #include "fmav/engine.h"
 #include "fmav/error.h"
+#include "fmav/size_limits.h"
 #include "fmav/tensor_io.h"
 
 namespace fmav::cli {
@@ -37,20 +39,26 @@ void add_bench_options(CLI::App& app, BenchArgs& a) {
                       kCudaMethods);
   cmd->add_option("--n", a.n, "sequence lengths: a list 1024,4096 or a power-of-two range 1024:262144")
       ->capture_default_str();
-  cmd->add_option("--batch", a.config.batch, "batch B")->capture_default_str();
-  cmd->add_option("--heads", a.config.heads, "heads H")->capture_default_str();
-  cmd->add_option("--dim", a.config.dim, "head dimension D")->capture_default_str();
+  // The limits its results file reads back (fmav/size_limits.h), checked as the options are parsed.
+  const auto in = [](std::int64_t lo, std::int64_t hi) { return CLI::Range(lo, hi); };
+  cmd->add_option("--batch", a.config.batch, "batch B")->check(in(1, kMaxBatch))->capture_default_str();
+  cmd->add_option("--heads", a.config.heads, "heads H")->check(in(1, kMaxHeads))->capture_default_str();
+  cmd->add_option("--dim", a.config.dim, "head dimension D")->check(in(1, kMaxDim))->capture_default_str();
   cmd->add_flag("--causal", a.config.causal, "causal attention");
   cmd->add_option("--block", a.config.block_size,
-                  "FMA block size m; the 1D peers' block (htransformer Nr, reformer chunk)")->capture_default_str();
-  cmd->add_option("--rank", a.config.rank, "FMA rank p")->capture_default_str();
+                  "FMA block size m; the 1D peers' block (htransformer Nr, reformer chunk)")
+      ->check(in(1, kMaxTokens))->capture_default_str();
+  cmd->add_option("--rank", a.config.rank, "FMA rank p")->check(in(1, kMaxTokens))->capture_default_str();
   cmd->add_option("--cell", a.config.cell, "cell side r of fma2d and fma2d-linear; swin's window side")
-      ->capture_default_str();
-  cmd->add_option("--hash-rounds", a.config.hash_rounds, "reformer: hashing rounds (1..8)")->capture_default_str();
-  cmd->add_option("--repeats", a.config.repeats, "timed runs after the warm-up")->capture_default_str();
+      ->check(in(1, kMaxTokens))->capture_default_str();
+  cmd->add_option("--hash-rounds", a.config.hash_rounds, "reformer: hashing rounds (1..8)")
+      ->check(in(1, 8))->capture_default_str();
+  cmd->add_option("--repeats", a.config.repeats, "timed runs after the warm-up")
+      ->check(in(1, kMaxRepeats))->capture_default_str();
   cmd->add_option("--budget-s", a.config.budget_s, "seconds per (method, N) before a method is given up")
       ->capture_default_str();
-  cmd->add_option("--threads", a.config.threads, "LibTorch intra-op threads (0: all cores)")->capture_default_str();
+  cmd->add_option("--threads", a.config.threads, "LibTorch intra-op threads (0: all cores)")
+      ->check(in(0, kMaxThreads))->capture_default_str();
   cmd->add_option("--dtype", a.dtype, "float32 | float64 (CPU) | float16 | bfloat16 (CUDA)")
       ->check(CLI::IsMember({"float32", "float64", "float16", "bfloat16"}))
       ->capture_default_str();
@@ -96,14 +104,17 @@ int run_bench_command(BenchArgs& a) {
               a.config.backward ? " forward+backward" : " forward", device_name.c_str());
   std::fflush(stdout);
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> stream(nullptr, &std::fclose);
-  if (!a.jsonl.empty()) {
-    stream.reset(std::fopen(a.jsonl.c_str(), "wbx"));
-    FMAV_CHECK(stream != nullptr, "--jsonl ", a.jsonl, ": cannot create it (it must not exist yet)");
-    append_line_synced(stream.get(), bench_header_json(a.config, device_name), a.jsonl);
-  }
+  std::error_code ec;
+  FMAV_CHECK(a.jsonl.empty() || !std::filesystem::exists(a.jsonl, ec), "--jsonl ", a.jsonl,
+             ": cannot create it (it must not exist yet)");
   const std::vector<BenchRow> rows = run_bench(a.config, [&](const BenchRow& r) {
     std::printf("%s\n", row_line(r).c_str());
     std::fflush(stdout);
+    if (!a.jsonl.empty() && !stream) {  // created at the first row: a run refused before it writes nothing
+      stream.reset(std::fopen(a.jsonl.c_str(), "wbx"));
+      FMAV_CHECK(stream != nullptr, "--jsonl ", a.jsonl, ": cannot create it (it must not exist yet)");
+      append_line_synced(stream.get(), bench_header_json(a.config, device_name), a.jsonl);
+    }
     if (stream) append_line_synced(stream.get(), bench_row_json(r), a.jsonl);
   });
   std::printf("\n%s\nfitted exponent of time vs N (ok rows):\n", format_bench_table(rows).c_str());

@@ -13,6 +13,8 @@
 #include "fmav/gen_task.h"
 #include "fmav/error.h"
 #include "fmav/input.h"
+#include "fmav/memory_budget.h"
+#include "fmav/memory_estimate.h"
 #include "fmav/sample.h"
 #include "fmav/tensor.h"
 #include "fmav/tensor_io.h"
@@ -71,6 +73,7 @@ int write_sample_qkv(const GenTaskArgs& a) {
   const std::size_t ext = a.out.size() >= 12 ? a.out.size() - 12 : 0;
   FMAV_CHECK(a.out.size() > 12 && a.out.compare(ext, 12, ".safetensors") == 0,
              "--out must be a .safetensors file, got '", a.out, "'");
+  check_memory("gen-task sample-qkv:", sample_qkv_bytes(a.heads, a.tokens, a.head_dim));
   TensorMap qkv;
   for (const char* name : {"q", "k", "v"}) {
     qkv[name] = make_host_tensor(DType::f32, {1, a.heads, a.tokens, a.head_dim});
@@ -147,6 +150,8 @@ std::function<int()> add_gen_task(CLI::App& app) {
 
   return [a, kv, copy, shapes, qkv] {
     if (qkv->parsed()) return write_sample_qkv(*a);
+    // The text task's memory, checked before it is made (fmav/memory_budget.h).
+    if (kv->parsed() || copy->parsed()) check_memory("gen-task:", text_task_bytes(a->records, a->length));
     if (kv->parsed())
       return write_text_task("kv-recall", make_kv_recall(a->records, a->length, a->seed), *a);
     if (copy->parsed())

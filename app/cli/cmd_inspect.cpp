@@ -18,6 +18,8 @@
 #include "fmav/hf_tokenizer.h"
 #include "fmav/input.h"
 #include "fmav/inspect.h"
+#include "fmav/memory_budget.h"
+#include "fmav/memory_estimate.h"
 #include "fmav/model.h"
 #include "fmav/tensor_io.h"
 
@@ -166,6 +168,7 @@ int run_inspect(const InspectArgs& a) {
   const std::int64_t rows = req.row_end - req.row_begin, cols = req.col_end - req.col_begin;
   FMAV_CHECK(rows * cols <= kMaxCells, "--rows x --cols is ", rows, " x ", cols, ", over the limit of ", kMaxCells,
              " cells per map; inspect a smaller rectangle");
+  check_memory("inspect:", inspect_bytes(rows, cols, c.tokens, c.q.shape.back()));
   const Inspection ins = inspect(c.q, c.k, c.v, c.options(), c.weights, req);
   std::filesystem::create_directories(a.out);
   const auto path = [&](const char* name) { return (std::filesystem::path(a.out) / name).string(); };

@@ -12,6 +12,7 @@
 #include "fmav/bench.h"
 #include "fmav/error.h"
 #include "fmav/hf_model.h"
+#include "fmav/size_limits.h"
 #include "fmav/sweep.h"
 
 namespace fmav::cli {
@@ -28,8 +29,8 @@ void parse_shard(const std::string& text, SweepSpec* spec) {
   int i = 0, n = 0;
   char slash = 0, extra = 0;
   FMAV_CHECK(std::sscanf(text.c_str(), "%d%c%d%c", &i, &slash, &n, &extra) == 3 && slash == '/' && n >= 1 &&
-                 i >= 0 && i < n,
-             "--shard must be i/N with 0 <= i < N, got '", text, "'");
+                 i >= 0 && i < n && n <= kMaxShards,
+             "--shard must be i/N with 0 <= i < N <= ", kMaxShards, ", got '", text, "'");
   spec->shard = i, spec->shards = n;
 }
 
@@ -70,12 +71,12 @@ std::string value(double x, const char* fmt) {
 }
 
 std::string result_line(const SweepResult& r) {
-  char line[320];
+  char line[512];
   std::snprintf(line, sizeof line, "  [%lld] %-32s %-6s err %9s  TV %9s  KL %9s  bpc %6s  %9s ms  %8.1f MiB  (%.1f s)%s%s",
                 static_cast<long long>(r.index), sweep_key(r.point).c_str(), r.status.c_str(),
                 value(r.output_rel_error, "%.3e").c_str(), value(r.mean_tv, "%.3e").c_str(),
                 value(r.mean_kl, "%.3e").c_str(), value(r.bpc, "%.3f").c_str(), value(r.latency_ms, "%.3f").c_str(),
-                r.peak_bytes / 1048576.0, r.seconds, r.error.empty() ? "" : "  ", r.error.substr(0, 120).c_str());
+                r.peak_bytes / 1048576.0, r.seconds, r.error.empty() ? "" : "  ", r.error.substr(0, 200).c_str());
   return line;
 }
 
@@ -131,16 +132,21 @@ std::function<int()> add_sweep(CLI::App& app) {
                   "(with --input or --ids; --layer, --head); default: the synthetic input");
   cmd->add_option("--input", a->input, "the model's input: text file, image, or image folder");
   cmd->add_option("--offset", a->spec.offset, "text input: first byte of the model's window (a Hugging Face "
-                  "model: first token)");
+                  "model: first token)")
+      ->check(CLI::Range(std::int64_t{0}, kMaxOffset));
   cmd->add_option("--layer", a->spec.layer, "a Hugging Face model (--model DIR): the layer swept (default 0); "
-                  "each point also\nscores the model with this layer's attention swapped (loss, accuracy)");
-  cmd->add_option("--head", a->spec.head, "a Hugging Face model: one head of the layer (default: all)");
+                  "each point also\nscores the model with this layer's attention swapped (loss, accuracy)")
+      ->check(CLI::Range(std::int64_t{0}, kMaxIndex));
+  cmd->add_option("--head", a->spec.head, "a Hugging Face model: one head of the layer (default: all)")
+      ->check(CLI::Range(std::int64_t{0}, kMaxIndex));
   cmd->add_option("--ids", a->spec.ids, "a Hugging Face model: token ids (.npy or .safetensors, int64/int32) "
                   "instead of --input");
   cmd->add_option("--n", a->n, "synthetic tokens: a list 1024,4096 or a power-of-two range 1024:16384")
       ->capture_default_str();
-  cmd->add_option("--heads", a->spec.heads, "synthetic heads")->capture_default_str();
-  cmd->add_option("--dim", a->spec.dim, "synthetic head dimension D")->capture_default_str();
+  cmd->add_option("--heads", a->spec.heads, "synthetic heads")
+      ->check(CLI::Range(std::int64_t{1}, kMaxHeads))->capture_default_str();
+  cmd->add_option("--dim", a->spec.dim, "synthetic head dimension D")
+      ->check(CLI::Range(std::int64_t{1}, kMaxDim))->capture_default_str();
   cmd->add_flag("--causal", a->spec.causal, "synthetic: causal attention (a model has its own)");
   cmd->add_option("--method", a->spec.method,
                   "fma, or a peer whose block is r: htransformer | linear | reformer | local | swin (one p,\n"
@@ -153,7 +159,8 @@ std::function<int()> add_sweep(CLI::App& app) {
                   "only at its own r and p)")->capture_default_str();
   cmd->add_option("--multiplicity", a->multiplicity, "count multiplicity: on | off | both")->capture_default_str();
   cmd->add_option("--dtype", a->dtype, "timed fast path's dtypes: float32,float64")->capture_default_str();
-  cmd->add_option("--repeats", a->spec.repeats, "timed calls after the warm-up")->capture_default_str();
+  cmd->add_option("--repeats", a->spec.repeats, "timed calls after the warm-up")
+      ->check(CLI::Range(std::int64_t{1}, kMaxRepeats))->capture_default_str();
   cmd->add_option("--seed", a->spec.seed, "seed of the synthetic input and random weights")->capture_default_str();
   cmd->add_option("--shard", a->shard, "run points i, i+N, i+2N, ... of the grid (a job array); join with "
                   "fmav merge")->capture_default_str();

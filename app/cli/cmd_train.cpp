@@ -17,6 +17,8 @@
 #include "fmav/hf_model.h"
 #include "fmav/hf_tokenizer.h"
 #include "fmav/input.h"
+#include "fmav/memory_budget.h"
+#include "fmav/memory_estimate.h"
 #include "fmav/train.h"
 
 namespace fmav::cli {
@@ -90,6 +92,7 @@ int run_train(TrainArgs& a, const std::string& command) {
     ModelConfig check = a.o.model;
     if (!check.is_lm()) check.classes = list_image_folder(a.o.data).classes;
     validate(check);
+    check_memory("train:", train_bytes(check, a.o.batch));
     std::printf("model: %s, %s attention, %.3f M parameters\n", to_string(check.architecture),
                 attention_name(check.attention).c_str(), static_cast<double>(count_parameters(check)) / 1e6);
     std::fflush(stdout);
@@ -294,6 +297,7 @@ int run_eval(EvalArgs& a) {
     model = model.with_attention(attention);
   }
   const ModelConfig& c = model.config();
+  check_memory("eval:", eval_bytes(c, a.o.batch));
   if (a.o.data.empty()) {
     // The shipped sample is short: score all of it unless a split is asked for.
     a.o.data = default_input_path();

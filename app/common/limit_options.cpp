@@ -6,6 +6,7 @@
 
 #include "fmav/finite.h"
 #include "fmav/input.h"
+#include "fmav/memory_budget.h"
 #include "fmav/tensor_io.h"
 
 namespace fmav::app {
@@ -31,6 +32,9 @@ void add_limit_options(CLI::App& app, LimitArgs* a) {
                "let NaN and Inf in input tensors, weights and activations through, to study them\n"
                "(refused by default, naming the tensor, the counts and the first position; metrics\n"
                "over them are reported undefined)");
+  app.add_option("--max-memory", a->memory_mib, "limit: the memory a command may plan to use, MiB (default: the "
+                 "machine's available memory;\nover it a command refuses, a sweep or bench records the point as oom)")
+      ->check(kMib);
 }
 
 void apply_limits(const LimitArgs& a) {
@@ -47,6 +51,7 @@ void apply_limits(const LimitArgs& a) {
   if (a.image_mpixels > 0) image.max_pixels = a.image_mpixels * 1000000;
   set_image_limits(image);
   set_allow_nonfinite(a.allow_nonfinite);
+  set_max_memory(static_cast<std::int64_t>(a.memory_mib << 20));
 }
 
 }  // namespace fmav::app

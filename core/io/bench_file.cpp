@@ -11,6 +11,7 @@
 
 #include "fmav/bench_file.h"
 #include "fmav/error.h"
+#include "fmav/size_limits.h"
 #include "fmav/tensor_io.h"
 #include "json_util.h"
 
@@ -27,6 +28,8 @@ std::int64_t parse_count(const std::string& text, const std::string& whole, cons
   }
   FMAV_CHECK(used == text.size() && !text.empty() && value >= 1, option,
              " must be a list like 1024,4096 or a power-of-two range like 1024:262144, got '", whole, "'");
+  FMAV_CHECK(value <= kMaxTokens, option, " values must be integers in [1, ", kMaxTokens, "], got ", value,
+             " in '", whole, "'");
   return value;
 }
 
@@ -87,7 +90,6 @@ std::vector<std::int64_t> parse_n_list(const std::string& text, const char* opti
     const std::int64_t lo = parse_count(text.substr(0, colon), text, option),
                        hi = parse_count(text.substr(colon + 1), text, option);
     FMAV_CHECK(lo <= hi, option, " range must run from small to large, got '", text, "'");
-    FMAV_CHECK(hi <= (std::int64_t{1} << 40), option, " range end is absurdly large: '", text, "'");
     for (std::int64_t n = lo; n <= hi; n *= 2) out.push_back(n);
     return out;
   }
@@ -193,22 +195,27 @@ BenchConfig parse_config(const Json& j, const std::string& where) {
   const Json& ns = json_key(j, "ns", where);
   FMAV_CHECK(ns.is_array(), where, ": \"ns\" must be a list of integers");
   for (const Json& n : ns) {
-    FMAV_CHECK(n.is_number_integer() && n.get<std::int64_t>() >= 1, where, ": \"ns\" must be a list of integers >= 1");
+    FMAV_CHECK(n.is_number_integer() && n.get<std::int64_t>() >= 1 && n.get<std::int64_t>() <= kMaxTokens, where,
+               ": \"ns\" must be a list of integers in [1, ", kMaxTokens, "]");
     c.ns.push_back(n.get<std::int64_t>());
   }
-  c.batch = json_int(j, "batch", 0, kMaxCount, where), c.heads = json_int(j, "heads", 0, kMaxCount, where);
-  c.dim = json_int(j, "dim", 0, kMaxCount, where);
+  // The limits bench takes its options with (fmav/size_limits.h), so what it writes reads back.
+  c.batch = json_int(j, "batch", 1, kMaxBatch, where), c.heads = json_int(j, "heads", 1, kMaxHeads, where);
+  c.dim = json_int(j, "dim", 1, kMaxDim, where);
   c.causal = json_bool(j, "causal", where), c.backward = json_bool(j, "backward", where);
-  c.block_size = json_int(j, "block_size", 0, kMaxCount, where), c.rank = json_int(j, "rank", 0, kMaxCount, where);
-  c.cell = json_int(j, "cell", 0, kMaxCount, where);
+  c.block_size = json_int(j, "block_size", 1, kMaxTokens, where), c.rank = json_int(j, "rank", 1, kMaxTokens, where);
+  c.cell = json_int(j, "cell", 1, kMaxTokens, where);
   if (j.contains("hash_rounds")) c.hash_rounds = static_cast<int>(json_int(j, "hash_rounds", 1, 8, where));  // optional: older files lack it
-  c.repeats = static_cast<int>(json_int(j, "repeats", 0, 1 << 30, where));
+  c.repeats = static_cast<int>(json_int(j, "repeats", 1, kMaxRepeats, where));
   c.budget_s = json_number(j, "budget_s", where);
-  c.threads = static_cast<int>(json_int(j, "threads", 0, 1 << 30, where));
+  c.threads = static_cast<int>(json_int(j, "threads", 0, kMaxThreads, where));
   c.dtype = parse_bench_dtype(json_string(j, "dtype", where), (where + ": \"dtype\"").c_str());
   // Optional: files written before the CUDA benchmark were measured on the CPU.
   if (j.contains("device")) c.device = parse_bench_device(json_string(j, "device", where), where);
-  c.seed = static_cast<std::uint64_t>(json_int(j, "seed", 0, std::numeric_limits<std::int64_t>::max(), where));
+  const Json& seed = json_key(j, "seed", where);  // any unsigned 64-bit value, as --seed takes it
+  FMAV_CHECK(seed.is_number_unsigned() || (seed.is_number_integer() && seed.get<std::int64_t>() >= 0), where,
+             ": \"seed\" must be an integer >= 0");
+  c.seed = seed.get<std::uint64_t>();
   return c;
 }
 

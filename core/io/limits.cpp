@@ -1,11 +1,12 @@
 // The process-wide default limits of the readers (tensor_io.h, input.h): what a read uses
-// when it is given none. Settings of the process, like LibTorch's thread count: fmav sets
+// when it is given none; and the check of a size against the fixed limits (size_limits.h). Settings of the process, like LibTorch's thread count: fmav sets
 // them once from its flags before any command runs; reads take a copy under a lock.
 
 #include <mutex>
 
 #include "fmav/error.h"
 #include "fmav/input.h"
+#include "fmav/size_limits.h"
 #include "fmav/tensor_io.h"
 
 namespace fmav {
@@ -67,6 +68,10 @@ TextLimits text_limits() { return text_setting().get(); }
 void set_text_limits(const TextLimits& limits) {
   FMAV_CHECK(limits.max_bytes >= 1, "text limits: the largest text must be >= 1 byte, got ", limits.max_bytes);
   text_setting().set(limits);
+}
+
+void check_limit(const std::string& name, std::int64_t value, std::int64_t lo, std::int64_t hi) {
+  FMAV_CHECK(value >= lo && value <= hi, name, " must be an integer in [", lo, ", ", hi, "], got ", value);
 }
 
 }  // namespace fmav

@@ -12,6 +12,7 @@
 
 #include "fmav/method.h"
 #include "fmav/error.h"
+#include "fmav/size_limits.h"
 #include "fmav/tensor_io.h"
 #include "json_util.h"
 
@@ -20,8 +21,7 @@ namespace {
 
 constexpr const char* kFormat = "fmav-sweep";
 constexpr int kMaxDepth = 4;                       // a result's per-head list is the deepest
-constexpr std::int64_t kMaxGrid = 1 << 20;         // values of one grid axis, and points
-constexpr std::int64_t kMaxTokens = std::int64_t{1} << 24;
+constexpr std::int64_t kMaxGrid = kMaxGridPoints;  // values of one grid axis, and points
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 const char* dtype_label(DType dtype) { return dtype == DType::f64 ? "f64" : "f32"; }
@@ -65,13 +65,13 @@ SweepSpec parse_spec(const Json& j, const std::string& where) {
                   where);
   SweepSpec s;
   s.model = json_string(j, "model", where), s.input = json_string(j, "input", where);
-  s.offset = json_int(j, "offset", 0, std::int64_t{1} << 50, where);
-  s.heads = json_int(j, "heads", 1, 1 << 16, where), s.dim = json_int(j, "dim", 1, 1 << 16, where);
+  s.offset = json_int(j, "offset", 0, kMaxOffset, where);
+  s.heads = json_int(j, "heads", 1, kMaxHeads, where), s.dim = json_int(j, "dim", 1, kMaxDim, where);
   s.causal = json_bool(j, "causal", where);
   if (j.contains("method")) s.method = json_string(j, "method", where);
   if (j.contains("layer")) {
-    s.layer = static_cast<int>(json_int(j, "layer", 0, 1 << 16, where));
-    s.head = static_cast<int>(json_int(j, "head", -1, 1 << 16, where));
+    s.layer = static_cast<int>(json_int(j, "layer", 0, kMaxIndex, where));
+    s.head = static_cast<int>(json_int(j, "head", -1, kMaxIndex, where));
     s.ids = json_string(j, "ids", where);
   }
   parse_fma_or_peer(s.method, where);
@@ -101,12 +101,12 @@ SweepSpec parse_spec(const Json& j, const std::string& where) {
     FMAV_CHECK(v.is_string(), where, ": \"dtypes\" values must be strings");
     return parse_dtype_label(v.get<std::string>(), where);
   });
-  s.repeats = static_cast<int>(json_int(j, "repeats", 1, 1000, where));
+  s.repeats = static_cast<int>(json_int(j, "repeats", 1, kMaxRepeats, where));
   const Json& seed = json_key(j, "seed", where);
   FMAV_CHECK(seed.is_number_unsigned() || (seed.is_number_integer() && seed.get<std::int64_t>() >= 0), where,
              ": \"seed\" must be an integer >= 0");
   s.seed = seed.get<std::uint64_t>();
-  s.shards = static_cast<int>(json_int(j, "shards", 1, 1 << 16, where));
+  s.shards = static_cast<int>(json_int(j, "shards", 1, kMaxShards, where));
   s.shard = static_cast<int>(json_int(j, "shard", 0, s.shards - 1, where));
   return s;
 }
@@ -139,11 +139,13 @@ SweepResult parse_result(const Json& j, const std::string& where) {
   r.peak_bytes = json_int(j, "peak_bytes", 0, std::int64_t{1} << 50, where);
   r.seconds = json_number(j, "seconds", where);
   const Json& heads = json_key(j, "heads", where);
-  FMAV_CHECK(heads.is_array() && heads.size() <= static_cast<std::size_t>(kMaxGrid), where,
-             ": \"heads\" must be a list of [layer, head, output_rel_error, mean_tv, mean_kl]");
+  FMAV_CHECK(heads.is_array() && heads.size() <= static_cast<std::size_t>(kMaxSweepHeadErrors), where,
+             ": \"heads\" must be a list of at most ", kMaxSweepHeadErrors,
+             " [layer, head, output_rel_error, mean_tv, mean_kl]");
   for (const Json& h : heads) {
     FMAV_CHECK(h.is_array() && h.size() == 5 && h[0].is_number_unsigned() && h[1].is_number_unsigned() &&
-                   h[0].get<std::uint64_t>() < (1u << 16) && h[1].get<std::uint64_t>() < (1u << 16),
+                   h[0].get<std::uint64_t>() <= static_cast<std::uint64_t>(kMaxIndex) &&
+                   h[1].get<std::uint64_t>() <= static_cast<std::uint64_t>(kMaxIndex),
                where, ": \"heads\" entries must be [layer, head, output_rel_error, mean_tv, mean_kl], got ",
                h.dump().substr(0, 80));
     HeadError e;
@@ -166,6 +168,26 @@ bool same_measurement(const SweepResult& a, const SweepResult& b) {
          same(a.mean_kl, b.mean_kl) && same(a.loss, b.loss);
 }
 
+// Every size of the spec within the limits its results file is read back with
+// (fmav/size_limits.h): the writer refuses what the reader would.
+void check_sweep_limits(const SweepSpec& s) {
+  check_limit("sweep: --heads", s.heads, 1, kMaxHeads);
+  check_limit("sweep: --dim", s.dim, 1, kMaxDim);
+  check_limit("sweep: --offset", s.offset, 0, kMaxOffset);
+  check_limit("sweep: --repeats", s.repeats, 1, kMaxRepeats);
+  check_limit("sweep: N of --shard i/N", s.shards, 1, kMaxShards);
+  if (s.layer >= 0) {
+    check_limit("sweep: --layer", s.layer, 0, kMaxIndex);
+    check_limit("sweep: --head", s.head, -1, kMaxIndex);
+  }
+  const auto axis = [](const char* name, const std::vector<std::int64_t>& values) {
+    for (std::int64_t v : values) check_limit(name, v, 1, kMaxTokens);
+  };
+  axis("sweep: each --n value", s.ns);
+  axis("sweep: each --r (block size) value", s.block_sizes);
+  axis("sweep: each --p (rank) value", s.ranks);
+}
+
 }  // namespace
 
 std::string sweep_key(const SweepPoint& p) {
@@ -180,10 +202,7 @@ std::vector<SweepPoint> sweep_points(const SweepSpec& s) {
   FMAV_CHECK(!s.is_model() || s.ns.size() == 1, "sweep: a model runs at its own length; give one --n at most");
   FMAV_CHECK(s.shards >= 1 && s.shard >= 0 && s.shard < s.shards, "sweep: shard ", s.shard, "/", s.shards,
              " must satisfy 0 <= i < N");
-  FMAV_CHECK(s.repeats >= 1, "sweep: repeats must be >= 1, got ", s.repeats);
-  for (std::int64_t v : s.ns) FMAV_CHECK(v >= 1, "sweep: n must be >= 1, got ", v);
-  for (std::int64_t v : s.block_sizes) FMAV_CHECK(v >= 1, "sweep: r (block size) must be >= 1, got ", v);
-  for (std::int64_t v : s.ranks) FMAV_CHECK(v >= 1, "sweep: p (rank) must be >= 1, got ", v);
+  check_sweep_limits(s);
   for (DType d : s.dtypes) FMAV_CHECK(d == DType::f32 || d == DType::f64, "sweep: dtypes are f32 or f64");
   parse_fma_or_peer(s.method, "sweep");
   FMAV_CHECK(s.method == "fma" || (s.ranks.size() == 1 && s.downsamples.size() == 1 && s.multiplicities.size() == 1),

@@ -7,7 +7,6 @@
 #include <cctype>
 #include <chrono>
 #include <cmath>
-#include <fstream>
 #include <limits>
 #include <map>
 
@@ -24,6 +23,8 @@
 #include "fmav/bench.h"
 #include "fmav/engine.h"
 #include "fmav/error.h"
+#include "fmav/memory_budget.h"
+#include "fmav/size_limits.h"
 #include "sdpa_backends.h"
 
 namespace fmav {
@@ -344,15 +345,23 @@ double dense_bytes(const std::string& method, const BenchConfig& c, const Proble
   return (c.backward ? 4.0 : 2.0) * c.batch * c.heads * n * cols * dtype_size(c.dtype);
 }
 
-double available_bytes() {
-  std::ifstream info("/proc/meminfo");
-  std::string key;
-  double kib = 0;
-  while (info >> key >> kib) {
-    if (key == "MemAvailable:") return kib * 1024;
-    info.ignore(1 << 10, '\n');
-  }
-  return 8.0 * (1ull << 30);
+// Host bytes of a Problem at n: q, k, v (and the upstream gradient) on the CPU, and the one
+// float32/float64 tensor drawn before its conversion.
+double problem_bytes(const BenchConfig& c, std::int64_t n) {
+  const double elements = static_cast<double>(c.batch) * c.heads * n * c.dim;
+  const double drawn = elements * (c.dtype == DType::f64 ? 8 : 4);
+  if (c.device == Device::cuda) return drawn;
+  return (c.backward ? 4 : 3) * elements * dtype_size(c.dtype) + drawn;
+}
+
+// The predicted host peak of a row (fmav/memory_budget.h): the problem, the output (and the
+// gradients), and twice a dense method's scores and probabilities for LibTorch's temporaries.
+// On CUDA only the dense part is predicted; a GPU's allocation failure is caught and recorded.
+double row_bytes(const std::string& method, const BenchConfig& c, const Problem& p, std::int64_t n) {
+  const double dense = 2 * dense_bytes(method, c, p, n);
+  if (p.cuda) return dense;
+  const double output = (c.backward ? 4 : 1) * static_cast<double>(c.batch) * c.heads * n * c.dim * dtype_size(c.dtype);
+  return problem_bytes(c, n) + output + dense;
 }
 
 // ---- checks ----
@@ -432,10 +441,17 @@ void validate_bench(const BenchConfig& c) {
     FMAV_CHECK(!is_2d_method(m) || !c.causal, "bench: ", m, " is bidirectional; run it without --causal");
   }
   FMAV_CHECK(!c.ns.empty(), "bench: --n is empty");
-  for (std::int64_t n : c.ns) FMAV_CHECK(n >= 1, "bench: every N must be >= 1, got ", n);
-  FMAV_CHECK(c.batch >= 1 && c.heads >= 1 && c.dim >= 1, "bench: batch, heads and dim must be >= 1, got ", c.batch,
-             ", ", c.heads, ", ", c.dim);
-  FMAV_CHECK(c.repeats >= 1, "bench: --repeats must be >= 1, got ", c.repeats);
+  // The limits its results file is read back with (fmav/size_limits.h).
+  for (std::int64_t n : c.ns) check_limit("bench: each --n value", n, 1, kMaxTokens);
+  check_limit("bench: --batch", c.batch, 1, kMaxBatch);
+  check_limit("bench: --heads", c.heads, 1, kMaxHeads);
+  check_limit("bench: --dim", c.dim, 1, kMaxDim);
+  check_limit("bench: --block", c.block_size, 1, kMaxTokens);
+  check_limit("bench: --rank", c.rank, 1, kMaxTokens);
+  check_limit("bench: --cell", c.cell, 1, kMaxTokens);
+  check_limit("bench: --hash-rounds", c.hash_rounds, 1, 8);
+  check_limit("bench: --repeats", c.repeats, 1, kMaxRepeats);
+  check_limit("bench: --threads", c.threads, 0, kMaxThreads);
   FMAV_CHECK(c.budget_s > 0, "bench: --budget-s must be > 0, got ", c.budget_s);
   validate_dtype(c);
   FmaConfig f;
@@ -502,12 +518,11 @@ void run_row(BenchRow& row, const BenchConfig& c, const Problem& p, bool first_n
              std::map<std::string, std::string>& given_up) {
   const std::string& method = row.method;
   const std::string elsewhere = device_skip(method, c, p.cuda);
-  const double need = dense_bytes(method, c, p, row.n);
+  const std::string no_room = memory_shortfall(row_bytes(method, c, p, row.n));  // an OOM kill loses the run
   if (!elsewhere.empty() || given_up.count(method)) {
     row.status = "skipped", row.note = !elsewhere.empty() ? elsewhere : given_up[method];
-  } else if (need > 0.5 * available_bytes()) {  // leave room: an OOM kill loses the run
-    row.status = "oom";
-    row.note = "predicted: needs " + std::to_string(static_cast<long long>(need / (1 << 20))) + " MiB";
+  } else if (!no_room.empty()) {
+    row.status = "oom", row.note = no_room;  // "predicted to need ..."
     given_up[method] = "out of memory at a smaller N";
   } else {
     try {
@@ -529,6 +544,23 @@ void run_row(BenchRow& row, const BenchConfig& c, const Problem& p, bool first_n
       given_up[method] = "out of memory at a smaller N";
     }
   }
+}
+
+// A row at an N whose inputs are predicted not to fit: skipped as run_row would skip it, else
+// oom with `why`; the method is given up from here on.
+BenchRow unmeasured_row(const std::string& method, std::int64_t n, const std::string& why, const BenchConfig& c,
+                        std::map<std::string, std::string>& given_up) {
+  BenchRow row;
+  row.method = method, row.n = n;
+  row.median_ms = row.min_ms = row.flops = row.gflops = row.speedup_vs_sdpa = row.check_error = kNaN;
+  const std::string elsewhere = device_skip(method, c, c.device == Device::cuda);
+  if (!elsewhere.empty() || given_up.count(method)) {
+    row.status = "skipped", row.note = !elsewhere.empty() ? elsewhere : given_up[method];
+  } else {
+    row.status = "oom", row.note = why;
+    given_up[method] = "out of memory at a smaller N";
+  }
+  return row;
 }
 
 }  // namespace
@@ -564,6 +596,13 @@ std::vector<BenchRow> run_bench(const BenchConfig& requested, const std::functio
   std::map<std::string, std::string> given_up;  // method -> why it is skipped from now on
   for (std::size_t ni = 0; ni < config.ns.size(); ++ni) {
     const std::int64_t n = config.ns[ni];
+    if (const std::string no_room = memory_shortfall(problem_bytes(config, n)); !no_room.empty()) {
+      for (const std::string& method : order) {  // not even q, k, v fit: every row is oom
+        rows.push_back(unmeasured_row(method, n, "q, k, v " + no_room, config, given_up));
+        if (on_row) on_row(rows.back());
+      }
+      continue;
+    }
     const Problem problem = make_problem(config, n);
     double sdpa_ms = kNaN;  // the fastest SDPA row's median at this N so far
     for (const std::string& method : order) {

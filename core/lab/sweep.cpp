@@ -22,6 +22,8 @@
 #include "fmav/hf_model.h"
 #include "fmav/hf_tokenizer.h"
 #include "fmav/inspect.h"
+#include "fmav/memory_budget.h"
+#include "fmav/memory_estimate.h"
 #include "fmav/model.h"
 #include "fmav/sample.h"
 #include "fmav/tensor_io.h"
@@ -291,9 +293,15 @@ double calibrate_seconds_per_cost() {
   return seconds_since(start) / (static_cast<double>(n) * n * d);
 }
 
-std::int64_t point_bytes(const SweepSpec& s, const SweepPoint& p) {
-  // q, k, v and the output in float64 for the inspection, twice (copies), plus its bands.
-  return 8 * 8 * s.heads * p.n * s.dim + (std::int64_t{2} << 22) * 8;
+// A point whose predicted memory (sweep_point_bytes) is over the limit (fmav/memory_budget.h): not
+// run, recorded as oom with why, so that the sweep goes on instead of being killed.
+bool predicted_out_of_memory(const SweepSpec& s, const SweepPoint& pt, std::int64_t index, SweepResult* r) {
+  const std::string why = memory_shortfall(static_cast<double>(sweep_point_bytes(s, pt)));
+  if (why.empty()) return false;
+  *r = SweepResult();
+  r->index = index, r->point = pt, r->status = "oom", r->error = why;  // "predicted to need ..."
+  r->output_rel_error = r->mean_tv = r->mean_kl = r->loss = r->bpc = r->accuracy = r->latency_ms = kNaN;
+  return true;
 }
 
 }  // namespace
@@ -341,7 +349,9 @@ Plan make_plan(const SweepSpec& spec, const std::string& results_path) {
     s.heads = plan.model.config().heads, s.dim = plan.model.config().d_model / plan.model.config().heads;
     plan.layers = plan.model.config().layers;
   }
-  plan.grid = sweep_points(s);
+  plan.grid = sweep_points(s);  // the limits again, with a model's n, heads and dim
+  FMAV_CHECK(plan.layers * s.heads <= kMaxSweepHeadErrors, "sweep: ", s.model, " has ", plan.layers, " layers of ",
+             s.heads, " heads, more than the ", kMaxSweepHeadErrors, " per-head errors a results line holds");
   const std::set<std::int64_t> done = done_points(s, results_path);
   SweepEstimate& e = plan.estimate;
   for (std::size_t i = 0; i < plan.grid.size(); ++i) {
@@ -351,7 +361,7 @@ Plan make_plan(const SweepSpec& spec, const std::string& results_path) {
       ++e.done;
     } else {
       plan.todo.push_back(static_cast<std::int64_t>(i));
-      e.peak_bytes = std::max(e.peak_bytes, point_bytes(s, plan.grid[i]));
+      e.peak_bytes = std::max(e.peak_bytes, sweep_point_bytes(s, plan.grid[i]));
     }
   }
   plan.seconds_per_cost = plan.todo.empty() ? 0 : calibrate_seconds_per_cost();
@@ -377,9 +387,11 @@ std::vector<SweepResult> run_sweep(const SweepSpec& spec, const std::string& res
     for (std::size_t t = 0; t < plan.todo.size(); ++t) {
       if (cancel != nullptr && cancel->load()) break;
       const SweepPoint& pt = plan.grid[plan.todo[t]];
-      results.push_back(measure_point(plan.spec, plan.model, plan.hf.get(), pt, plan.todo[t]));
+      SweepResult predicted;
+      const bool skipped = predicted_out_of_memory(plan.spec, pt, plan.todo[t], &predicted);
+      results.push_back(skipped ? predicted : measure_point(plan.spec, plan.model, plan.hf.get(), pt, plan.todo[t]));
       append_line_synced(file, sweep_result_json(results.back()), results_path);
-      if (t == 0) plan.seconds_per_cost = results.back().seconds / point_cost(plan.spec, pt, plan.layers);  // measured
+      if (t == 0 && !skipped) plan.seconds_per_cost = results.back().seconds / point_cost(plan.spec, pt, plan.layers);  // measured
       p.estimate.seconds = plan.seconds_left(t + 1);
       p.finished = static_cast<std::int64_t>(results.size());
       p.last = &results.back();

@@ -488,8 +488,10 @@ TEST_F(Cli, SweepRecordsOutOfMemoryPointsAndGoesOn) {
   GTEST_SKIP() << "AddressSanitizer reserves terabytes of address space: `ulimit -v` cannot cap this run";
 #endif
   // 3.5 GB of address space: LibTorch loads (about 3 GB), a 524288-token point cannot fit.
+  // --max-memory above the cap: the point is run and fails for real (test_cli_limits has the
+  // point predicted not to fit and recorded without being run).
   const std::string cmd = "bash -c 'ulimit -v 3500000; " + std::string(FMAV_BIN) +
-                          " sweep --n 256,524288,512 --r 16 --p 2 --repeats 1 --out " + path("o.jsonl") + "' > " +
+                          " --max-memory 1000000 sweep --n 256,524288,512 --r 16 --p 2 --repeats 1 --out " + path("o.jsonl") + "' > " +
                           path("o.log") + " 2>&1";
   const int status = std::system(cmd.c_str());
   const std::string log = fmav::read_file_bytes(path("o.log"), 1 << 20);
@@ -542,7 +544,7 @@ TEST_F(Cli, SweepOnTheShippedModelAndBadOptions) {
   EXPECT_EQ(f.results[3].heads.size(), 16u);   // 4 layers x 4 heads
   const std::vector<std::pair<std::string, std::string>> bad = {
       {"sweep --p 0 --out " + path("x.jsonl"), "--p must be a list like 1024,4096 or a power-of-two range"},
-      {"sweep --shard 2/2 --out " + path("x.jsonl"), "--shard must be i/N with 0 <= i < N, got '2/2'"},
+      {"sweep --shard 2/2 --out " + path("x.jsonl"), "--shard must be i/N with 0 <= i < N <= 65536, got '2/2'"},
       {"sweep --model " + model + " --out " + path("x.jsonl"), "--model and --input go together"},
       {"sweep --multiplicity maybe --out " + path("x.jsonl"), "--multiplicity must be on, off or both"},
       {"sweep --r 16 --p 2 --out " + path("m.jsonl"), "holds results of another sweep"},

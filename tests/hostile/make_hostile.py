@@ -98,3 +98,11 @@ k_inf[10 * D + 1] = float("inf")
 k_inf[40 * D + 2] = float("-inf")
 write("qkv_inf_k.safetensors", qkv_safetensors(ramp, k_inf, ramp, [1, N, D]))
 write("npy_all_nan.npy", npy({"descr": "<f4", "fortran_order": False, "shape": (N, D)}, f32([float("nan")] * (N * D))))
+# Sizes over the limits the commands are held to before they work (fmav/size_limits.h): a
+# sweep file with one head more than a results file may hold, and q, k, v whose attention map
+# (32768 x 32768 float64, 8 GiB) is over --map-out's 4 GiB (refused before anything is written).
+spec = {"model": "", "input": "", "offset": 0, "heads": 8193, "dim": 64, "causal": False, "ns": [1024],
+        "block_sizes": [32], "ranks": [4], "downsamples": ["average"], "multiplicities": [True],
+        "dtypes": ["f32"], "repeats": 3, "seed": 0, "shard": 0, "shards": 1}
+write("sweep_heads_over.jsonl", json.dumps({"format": "fmav-sweep", "format_version": 1, "spec": spec}).encode() + b"\n")
+write("npy_map_over.npy", npy({"descr": "<f4", "fortran_order": False, "shape": (32768, 1)}, b"\0" * (4 * 32768)))

@@ -58,7 +58,8 @@ TEST(SweepGrid, PointsInNestingOrderAndBadGridsRefused) {
   EXPECT_EQ(fmav::sweep_key(points[7]), "n=64 r=16 p=2 average mult f32");
   s = small_spec();
   s.ranks = {0};
-  expect_error([&] { fmav::sweep_points(s); }, "sweep: p (rank) must be >= 1, got 0");
+  expect_error([&] { fmav::sweep_points(s); },
+               "sweep: each --p (rank) value must be an integer in [1, 16777216], got 0");
   s = small_spec();
   s.block_sizes.clear();
   expect_error([&] { fmav::sweep_points(s); }, "every grid axis needs at least one value");

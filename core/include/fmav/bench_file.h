@@ -63,8 +63,8 @@ const char* bench_dtype_name(DType dtype);
 DType parse_bench_dtype(const std::string& name, const char* option = "--dtype");
 // "a,b,,c" into {"a", "b", "c"} (empty items dropped): the lists of --methods and friends.
 std::vector<std::string> split_list(const std::string& text);
-// "1024,4096" or a power-of-two range "1024:262144" of positive integers; throws
-// fmav::Error naming `option` and the text.
+// "1024,4096" or a power-of-two range "1024:262144" of integers in [1, kMaxTokens]
+// (fmav/size_limits.h); throws fmav::Error naming `option` and the text.
 std::vector<std::int64_t> parse_n_list(const std::string& text, const char* option = "--n");
 
 // Least-squares slope of log(median) vs log(N) over a method's ok rows with N in [lo, hi];

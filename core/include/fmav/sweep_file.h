@@ -16,6 +16,8 @@ namespace fmav {
 constexpr int kSweepFormatVersion = 1;
 constexpr std::uint64_t kMaxSweepFileBytes = 1ull << 30;  // a results file read back
 constexpr std::uint64_t kMaxSweepLineBytes = 1ull << 20;  // one point's line
+// One point's per-head errors (layers x heads): under 100 bytes each, they fit in its line.
+constexpr std::int64_t kMaxSweepHeadErrors = 8192;
 
 struct SweepSpec {
   // Source: a model folder run on an input file (its text window from `offset`, or its
@@ -84,7 +86,8 @@ struct SweepResult {
 };
 
 // The points of `spec` in grid order (all shards); throws fmav::Error for an empty or bad
-// grid (r, p < 1; a model with more than one N; shard outside [0, shards)).
+// grid (r, p < 1; a model with more than one N; shard outside [0, shards)) and for any size
+// over the limits its results file is read back with (fmav/size_limits.h).
 std::vector<SweepPoint> sweep_points(const SweepSpec& spec);
 
 // The points no other point beats in both cost and error (the Pareto front), by cost
