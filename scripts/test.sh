@@ -39,7 +39,7 @@ fi
 # suppression is needed (docs/HARDENING.md). ASan warns once that it does not fully support
 # the fibers' swapcontext; it has reported nothing false here.
 sanitize_dir="$FMAV_ROOT/build-sanitize"
-sanitize_tests='test_tensor_io|test_input|test_session|test_gen_task|test_cli|test_kernels_emulated|fuzz_replay_'
+sanitize_tests='test_tensor_io|test_input|test_session|test_gen_task|test_cli$|test_kernels_emulated|fuzz_replay_'
 FMAV_BUILD_DIR=$sanitize_dir fmav_configure -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFMAV_SANITIZE=ON \
   -DFMAV_BUILD_APP=OFF -DFMAV_BUILD_TESTS=ON -DFMAV_CUDA=OFF
 fmav_log "building the engine, CLI and parser tests with ASan + UBSan in $sanitize_dir"
