@@ -513,7 +513,8 @@ TEST_F(Cli, SweepShardsMergeIntoTheUnshardedFile) {
             std::string::npos);  // a finished sweep run again measures nothing and prints its front
   const Result m = run("merge " + path("part1.jsonl") + " " + path("part0.jsonl") + " --out " + path("merged.jsonl"));
   ASSERT_EQ(m.code, 0) << m.output;
-  EXPECT_NE(m.output.find("merged 2 files: 6 points"), std::string::npos) << m.output;
+  EXPECT_NE(m.output.find("merged 2 files: 6 of 6 points"), std::string::npos) << m.output;
+  EXPECT_EQ(m.output.find("partial"), std::string::npos) << m.output;
   const fmav::SweepFile all = fmav::read_sweep_file(path("all.jsonl"));
   const fmav::SweepFile merged = fmav::read_sweep_file(path("merged.jsonl"));
   ASSERT_EQ(merged.results.size(), all.results.size());
@@ -522,6 +523,42 @@ TEST_F(Cli, SweepShardsMergeIntoTheUnshardedFile) {
     EXPECT_EQ(merged.results[i].output_rel_error, all.results[i].output_rel_error);
     EXPECT_EQ(merged.results[i].mean_tv, all.results[i].mean_tv);
   }
+}
+
+// A merge compares with the plan in the headers: shard 0 of 2, or half of it, is refused with
+// the missing points listed (nothing written); --partial writes it and says it is partial.
+TEST_F(Cli, MergeListsMissingPointsAndNeedsPartial) {
+  const std::string grid = "sweep --n 128 --r 8,16 --p 1,2,4 --heads 2 --repeats 1";
+  ASSERT_EQ(run(grid + " --shard 0/2 --out " + path("part0.jsonl")).code, 0);
+  const Result m = run("merge " + path("part0.jsonl") + " --out " + path("m.jsonl"));
+  EXPECT_EQ(m.code, 1) << m.output;
+  EXPECT_NE(m.output.find("the sweep is incomplete, nothing written: 3 of 6 points"), std::string::npos) << m.output;
+  EXPECT_NE(m.output.find("shard 1/2: all 3 points (1, 3, 5)"), std::string::npos) << m.output;
+  EXPECT_NE(m.output.find("first missing: [1] n=128 r=8 p=2 average mult f32"), std::string::npos) << m.output;
+  EXPECT_NE(m.output.find("--partial"), std::string::npos) << m.output;
+  EXPECT_FALSE(fs::exists(path("m.jsonl")));
+  const Result p = run("merge --partial " + path("part0.jsonl") + " --out " + path("m.jsonl"));
+  EXPECT_EQ(p.code, 0) << p.output;
+  EXPECT_NE(p.output.find("merged 1 files: 3 of 6 points"), std::string::npos) << p.output;
+  EXPECT_NE(p.output.find("partial: missing 3 of 6 points"), std::string::npos) << p.output;
+  EXPECT_EQ(sweep_indexes(path("m.jsonl")), (std::vector<std::int64_t>{0, 2, 4}));
+  // Half a shard: its first point only (a shard killed early), with shard 1 complete.
+  ASSERT_EQ(run(grid + " --shard 1/2 --out " + path("part1.jsonl")).code, 0);
+  const std::string text = fmav::read_file_bytes(path("part0.jsonl"), 1 << 20);
+  std::size_t second_line = text.find('\n', text.find('\n') + 1);
+  fmav::write_file_atomic(path("half0.jsonl"), text.substr(0, second_line + 1));
+  const Result h = run("merge " + path("half0.jsonl") + " " + path("part1.jsonl") + " --out " + path("h.jsonl"));
+  EXPECT_EQ(h.code, 1) << h.output;
+  EXPECT_NE(h.output.find("2 of 6 points\n  shard 0/2: 2 of 3 points (2, 4)"), std::string::npos) << h.output;
+  EXPECT_FALSE(fs::exists(path("h.jsonl")));
+  const Result hp = run("merge --partial " + path("half0.jsonl") + " " + path("part1.jsonl") + " --out " + path("h.jsonl"));
+  EXPECT_EQ(hp.code, 0) << hp.output;
+  EXPECT_NE(hp.output.find("4 of 6 points"), std::string::npos) << hp.output;
+  EXPECT_NE(hp.output.find("partial: missing 2 of 6 points"), std::string::npos) << hp.output;
+  const Result full = run("merge " + path("part1.jsonl") + " " + path("part0.jsonl") + " --out " + path("f.jsonl"));
+  EXPECT_EQ(full.code, 0) << full.output;
+  EXPECT_NE(full.output.find("merged 2 files: 6 of 6 points"), std::string::npos) << full.output;
+  EXPECT_EQ(full.output.find("partial"), std::string::npos) << full.output;
 }
 
 TEST_F(Cli, SweepOnTheShippedModelAndBadOptions) {
