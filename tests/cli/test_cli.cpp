@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <sstream>
 #include <tuple>
@@ -534,7 +535,7 @@ TEST_F(Cli, MergeListsMissingPointsAndNeedsPartial) {
   EXPECT_EQ(m.code, 1) << m.output;
   EXPECT_NE(m.output.find("the sweep is incomplete, nothing written: 3 of 6 points"), std::string::npos) << m.output;
   EXPECT_NE(m.output.find("shard 1/2: all 3 points (1, 3, 5)"), std::string::npos) << m.output;
-  EXPECT_NE(m.output.find("first missing: [1] n=128 r=8 p=2 average mult f32"), std::string::npos) << m.output;
+  EXPECT_NE(m.output.find("first missing: [1] n=128 r=8 p=2 learned mult f32"), std::string::npos) << m.output;
   EXPECT_NE(m.output.find("--partial"), std::string::npos) << m.output;
   EXPECT_FALSE(fs::exists(path("m.jsonl")));
   const Result p = run("merge --partial " + path("part0.jsonl") + " --out " + path("m.jsonl"));
@@ -606,6 +607,45 @@ TEST_F(Cli, InterruptedTrainingSavesAndResumes) {
   const Result r = run("train --resume --out " + path("m") + " --steps 1 --eval-every 0");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.output.find("has already run"), std::string::npos) << r.output;
+}
+
+// A resumed run is the same run: from another folder (the data path relative to the first),
+// with the checkpoint's options but --steps (said so), eval_tokens kept, the commands and
+// seconds extended; flags that shape the model are refused.
+TEST_F(Cli, ResumeFromAnotherFolderIsTheSameRun) {
+  write_text(path("t.txt"));
+  fs::create_directories(path("a")), fs::create_directories(path("b/c"));
+  const std::string bin = FMAV_BIN;
+  const Result first = shell("cd " + path("a") + " && " + bin + " train --data ../t.txt --out m" + kTinyModel +
+                             " --steps 2 --batch 2 --lr 0.003 --eval-every 0 --eval-tokens 100");
+  ASSERT_EQ(first.code, 0) << first.output;
+  std::map<std::string, std::string> meta;
+  fmav::read_safetensors(path("a/m/checkpoint.safetensors"), &meta);
+  const double seconds_before = nlohmann::json::parse(meta.at("options")).at("seconds").get<double>();
+  EXPECT_GT(seconds_before, 0);
+  const Result refused = shell("cd " + path("b/c") + " && " + bin + " train --resume --out ../../a/m --steps 4 --block 4");
+  EXPECT_EQ(refused.code, 1) << refused.output;
+  EXPECT_NE(refused.output.find("--block shapes the model, which a resumed run takes from"), std::string::npos)
+      << refused.output;
+  const Result resumed = shell("cd " + path("b/c") + " && " + bin + " train --resume --out ../../a/m --steps 4");
+  ASSERT_EQ(resumed.code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("resuming ../../a/m at step 2 of 4 with its checkpoint's options; overridden: "
+                                "--steps 4 (checkpoint: 2)\n"), std::string::npos) << resumed.output;
+  const nlohmann::json training =
+      nlohmann::json::parse(fmav::read_file_bytes(path("a/m/config.json"), 1 << 20)).at("training");
+  EXPECT_EQ(training.at("steps_done"), 4);
+  EXPECT_EQ(training.at("eval_tokens"), 100);
+  EXPECT_EQ(training.at("batch"), 2);
+  EXPECT_DOUBLE_EQ(training.at("lr").get<double>(), 0.003);
+  EXPECT_LE(training.at("valid").at("bytes").get<std::int64_t>(), 100);  // not the default 65 536's ~290
+  const std::string command = training.at("command");
+  EXPECT_NE(command.find("--steps 2"), std::string::npos) << command;
+  EXPECT_NE(command.find("; "), std::string::npos) << command;
+  EXPECT_NE(command.find("--resume --out ../../a/m --steps 4"), std::string::npos) << command;
+  fmav::read_safetensors(path("a/m/checkpoint.safetensors"), &meta);
+  const nlohmann::json options = nlohmann::json::parse(meta.at("options"));
+  EXPECT_GT(options.at("seconds").get<double>(), seconds_before);  // this run's seconds added
+  EXPECT_TRUE(fs::path(options.at("data").get<std::string>()).is_absolute()) << options.dump();
 }
 
 TEST_F(Cli, ModelCommandErrorsAreClear) {
