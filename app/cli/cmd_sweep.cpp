@@ -18,7 +18,7 @@ namespace fmav::cli {
 namespace {
 
 struct SweepArgs {
-  std::string model, input, n = "1024", r = "16,32,64", p, downsample = "average";
+  std::string model, input, n = "1024", r = "16,32,64", p, downsample = default_downsample();
   std::string multiplicity = "on", dtype = "float32", shard = "0/1", out;
   SweepSpec spec;
 };

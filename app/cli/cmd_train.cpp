@@ -361,12 +361,12 @@ int run_eval(EvalArgs& a) {
   std::printf("model %s (%s, %s attention), data %s, split %s\n", a.model.empty() ? default_model_path().c_str()
               : a.model.c_str(), to_string(c.architecture), attention_name(c.attention).c_str(), a.o.data.c_str(),
               a.split.c_str());
-  int reported = 0;  // progress in tenths of each phase, on stderr
+  int reported = 0;  // progress in tenths of each phase, on stderr, up to 100 %
   std::string last_phase;
   const EvalResult e = evaluate(model, a.o, [&](std::int64_t done, std::int64_t total, const char* phase) {
     if (phase != last_phase) last_phase = phase, reported = 0;
     const int tenth = total > 0 ? static_cast<int>(10 * done / total) : 10;
-    if (tenth > reported && tenth < 10) {
+    if (tenth > reported) {
       std::fprintf(stderr, "%s: %d%%\n", phase, 10 * tenth);
       reported = tenth;
     }

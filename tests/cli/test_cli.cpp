@@ -193,6 +193,11 @@ TEST_F(Cli, ErrorsAreClearAndNonZero) {
   r = run("attend" + q + " --k " + path("q.npy") + " --v " + path("q.npy") + " --out " + path("o.txt"));
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.output.find("o.txt"), std::string::npos) << r.output;
+  fmav::write_npy(path("ints.npy"), fmav::make_host_tensor(fmav::DType::i64, {10, 4}));
+  r = run("attend --q " + path("ints.npy") + " --k " + path("q.npy") + " --v " + path("q.npy") + " --out " + path("o.npy"));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find("--q " + path("ints.npy") + ": q must be float32 or float64, got I64"), std::string::npos)
+      << r.output;
   EXPECT_FALSE(fs::exists(path("o.npy")));  // nothing written by the failed runs
   r = run("");
   EXPECT_EQ(r.code, 2);
@@ -234,6 +239,25 @@ TEST_F(Cli, BenchWritesRowsAndRejectsBadOptions) {
   r = run("bench --methods fma --n 64 --jsonl " + path("b.jsonl"));  // never over an earlier run
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.output.find("cannot create it (it must not exist yet)"), std::string::npos) << r.output;
+  // --csv and --json refuse an existing file as --jsonl does, before measuring anything.
+  const std::string csv_before = fmav::read_file_bytes(path("b.csv"), 1 << 20);
+  r = run("bench --methods fma --n 64 --csv " + path("b.csv"));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find("--csv " + path("b.csv") + ": it exists already; bench does not overwrite results"),
+            std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("N=64"), std::string::npos) << r.output;
+  EXPECT_EQ(fmav::read_file_bytes(path("b.csv"), 1 << 20), csv_before);
+  r = run("bench --methods fma --n 64 --json " + path("b.json"));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find("--json " + path("b.json") + ": it exists already"), std::string::npos) << r.output;
+  r = run("bench --methods fma --n 1000:2000");  // not a power-of-two range
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find("both ends must be powers of two"), std::string::npos) << r.output;
+  // The fitted exponent comes with its spread (three rows or more).
+  r = run("bench --methods fma --n 64:256 --heads 1 --dim 8 --block 16 --repeats 1");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("± its standard error"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(" ± "), r.output.rfind("± its")) << r.output;
 }
 
 }  // namespace
@@ -329,6 +353,7 @@ TEST_F(Cli, TrainEvalInspectEndToEnd) {
 
   const Result e = run("eval --model " + path("m") + " --data " + path("t.txt") + " --split test --json");
   ASSERT_EQ(e.code, 0) << e.output;
+  EXPECT_NE(e.output.find("evaluating: 100%\n"), std::string::npos) << e.output;  // progress runs to the end
   EXPECT_NE(e.output.find("test: bpc"), std::string::npos) << e.output;
   // --json: the same score as one JSON object on the last line (loss in nats, bits per byte).
   const nlohmann::json score = nlohmann::json::parse(e.output.substr(e.output.rfind('{')));
@@ -759,6 +784,19 @@ TEST_F(Cli, InspectRawQkv) {
   EXPECT_NE(fmav::read_file_bytes(path("ins/summary.json"), 1 << 20).find("\"causal\": true"), std::string::npos);
 }
 
+// One --downsample default (the engine's, learned) in attend, inspect and sweep.
+TEST_F(Cli, DownsampleDefaultIsTheSameEverywhere) {
+  const at::Tensor q = random_bhnd(1, 1, 40, 8, 1);
+  fmav::write_safetensors(path("qkv.safetensors"), {{"q", fmav::to_host(q)}, {"k", fmav::to_host(q)}, {"v", fmav::to_host(q)}});
+  ASSERT_EQ(run("inspect --input " + path("qkv.safetensors") + " --block 8 --rank 2 --out " + path("ins")).code, 0);
+  EXPECT_NE(fmav::read_file_bytes(path("ins/summary.json"), 1 << 20).find("\"downsample\": \"learned\""),
+            std::string::npos);
+  ASSERT_EQ(run("sweep --n 64 --r 16 --p 1 --heads 1 --dim 8 --repeats 1 --out " + path("s.jsonl")).code, 0);
+  EXPECT_EQ(fmav::read_sweep_file(path("s.jsonl")).spec.downsamples, (std::vector<fmav::Downsample>{fmav::Downsample::learned}));
+  const Result help = run("attend --help");
+  EXPECT_NE(help.output.find("--downsample TEXT:{learned,average,dense}=learned"), std::string::npos) << help.output;
+}
+
 }  // namespace
 
 // ---- GenTask: `fmav gen-task` writes what the generators make, and refuses bad options ----
@@ -789,6 +827,8 @@ TEST_F(Cli, GenTaskShapesAndSampleImage) {
   Result r = run("gen-task shapes --per-class 2 --size 16 --seed 3 --out " + path("shapes"));
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("8 images (4 classes x 2) of 16x16 pixels"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("writing images: 50%\n"), std::string::npos) << r.output;  // progress, on stderr
+  EXPECT_NE(r.output.find("writing images: 100%\n"), std::string::npos) << r.output;
   const fmav::ImageFolder folder = fmav::list_image_folder(path("shapes"));
   EXPECT_EQ(folder.classes, fmav::shape_classes());
   ASSERT_EQ(folder.items.size(), 8u);
