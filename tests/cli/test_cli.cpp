@@ -206,6 +206,13 @@ TEST_F(Cli, ErrorsAreClearAndNonZero) {
   EXPECT_EQ(r.code, 0);
   EXPECT_NE(r.output.find("LibTorch"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("fused kernels"), std::string::npos) << r.output;
+  // Idle OpenMP workers sleep rather than spin (docs/BENCHMARKS.md), unless the user chose.
+  EXPECT_NE(shell("env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT " + std::string(FMAV_BIN) + " info").output.find(
+                ", OpenMP wait passive\n"), std::string::npos);
+  EXPECT_NE(shell("OMP_WAIT_POLICY=active " + std::string(FMAV_BIN) + " info").output.find(", OpenMP wait active\n"),
+            std::string::npos);
+  EXPECT_NE(shell("env -u OMP_WAIT_POLICY GOMP_SPINCOUNT=1000 " + std::string(FMAV_BIN) + " info").output.find(
+                ", OpenMP wait GOMP_SPINCOUNT=1000\n"), std::string::npos);
 }
 
 TEST_F(Cli, BenchWritesRowsAndRejectsBadOptions) {
