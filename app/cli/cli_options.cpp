@@ -15,6 +15,8 @@ const std::vector<std::string>& method_names() {
   return names;
 }
 
+std::string default_downsample() { return to_string(FmaConfig{}.downsample); }
+
 const char* method_help() {
   return "fma (1D, §2) | fma-linear (query down-sampling, §3) | fma2d (§4) | fma2d-linear |\n"
          "full | htransformer (H-Transformer-1D) | linear (Linear Transformer) | reformer\n"

@@ -23,7 +23,7 @@ namespace {
 
 struct AttendArgs {
   std::string method = "fma", grid, q, k, v, weights, save_weights, out, map_out, level_map_out;
-  std::string downsample = "learned", impl = "auto", device = "cpu";
+  std::string downsample = default_downsample(), impl = "auto", device = "cpu";
   std::string model, input, ids;  // a Hugging Face model's layer instead of --q, --k, --v
   int layer = 0, head = -1;
   std::int64_t block = 64, rank = 4;
@@ -69,6 +69,7 @@ void add_attend_options(CLI::App& app, AttendArgs& a) {
   cmd->add_option("--rank,-p", a.rank, "summary tokens per group and level p");
   cmd->add_flag("--causal", a.causal, "causal attention");
   cmd->add_option("--downsample", a.downsample, "learned | average | dense")
+      ->capture_default_str()
       ->check(CLI::IsMember({"learned", "average", "dense"}));
   cmd->add_flag("--no-multiplicity", a.no_multiplicity,
                 "do not weigh coarse slots by the tokens they stand for");
@@ -92,6 +93,8 @@ void add_attend_options(CLI::App& app, AttendArgs& a) {
 
 fmav::HostTensor read_input(const std::string& path, const char* name) {
   fmav::HostTensor t = fmav::read_tensor_file(path, name);
+  FMAV_CHECK(t.dtype == fmav::DType::f32 || t.dtype == fmav::DType::f64, "--", name, " ", path, ": ", name,
+             " must be float32 or float64, got ", fmav::dtype_name(t.dtype));
   check_finite_input(t, std::string(name) + " (" + path + ")");
   return t;
 }

@@ -8,6 +8,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <utility>
 
 #include "commands.h"
 #include "fmav/bench.h"
@@ -65,8 +66,8 @@ void add_bench_options(CLI::App& app, BenchArgs& a) {
   add_device_option(cmd, &a.device);
   cmd->add_flag("--backward", a.config.backward, "time forward + backward");
   cmd->add_option("--seed", a.config.seed, "seed of the inputs and weights")->capture_default_str();
-  cmd->add_option("--csv", a.csv, "write the rows as CSV");
-  cmd->add_option("--json", a.json, "write the rows as a JSON list");
+  cmd->add_option("--csv", a.csv, "write the rows as CSV (a new file: an existing one is refused)");
+  cmd->add_option("--json", a.json, "write the rows as a JSON list (a new file)");
   cmd->add_option("--jsonl", a.jsonl, "stream the rows to a new JSONL file as they are measured (fma-viewer's "
                   "scaling panel opens it)");
 }
@@ -94,6 +95,10 @@ int run_bench_command(BenchArgs& a) {
   const bool cuda = a.config.device == Device::cuda;
   a.config.methods = split_list(a.methods.empty() ? (cuda ? kCudaMethods : kCpuMethods) : a.methods);
   a.config.ns = parse_n_list(a.n);
+  for (const auto& [flag, file] : {std::pair<const char*, const std::string&>{"--csv", a.csv}, {"--json", a.json}}) {
+    FMAV_CHECK(file.empty() || !std::filesystem::exists(file), flag, " ", file, ": it exists already; bench ",
+               "does not overwrite results (as --jsonl): remove it or name another file");
+  }
   a.config.dtype = parse_bench_dtype(a.dtype);
   const std::string device_name = device_line(a.config);
   std::printf("fmav bench: B=%lld H=%lld D=%lld %s m=%lld p=%lld r(2D)=%lld %s%s on %s\n",
@@ -117,10 +122,13 @@ int run_bench_command(BenchArgs& a) {
     }
     if (stream) append_line_synced(stream.get(), bench_row_json(r), a.jsonl);
   });
-  std::printf("\n%s\nfitted exponent of time vs N (ok rows):\n", format_bench_table(rows).c_str());
+  std::printf("\n%s\nfitted exponent of time vs N (ok rows; ± its standard error: rows near timer noise "
+              "widen it):\n", format_bench_table(rows).c_str());
   for (const std::string& m : a.config.methods) {
-    const double e = fit_exponent(rows, m);
-    std::printf("  %-18s %s\n", m.c_str(), std::isnan(e) ? "-" : std::to_string(e).c_str());
+    const double e = fit_exponent(rows, m), se = fit_exponent_error(rows, m);
+    if (std::isnan(e)) std::printf("  %-18s -\n", m.c_str());
+    else if (std::isnan(se)) std::printf("  %-18s %.2f (two rows: no spread)\n", m.c_str(), e);
+    else std::printf("  %-18s %.2f ± %.2f\n", m.c_str(), e, se);
   }
   for (const std::string& m : {std::string("fma"), std::string("fma-linear")}) {
     for (const BenchCrossover& c : bench_crossovers(rows, m)) {

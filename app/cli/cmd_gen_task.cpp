@@ -157,7 +157,11 @@ std::function<int()> add_gen_task(CLI::App& app) {
     if (copy->parsed())
       return write_text_task("copy", make_copy_task(a->records, a->length, a->seed), *a);
     if (shapes->parsed()) {
-      make_shapes_dataset(a->out, a->per_class, a->shape_size, a->seed);
+      int reported = 0;  // tenths written, on stderr
+      make_shapes_dataset(a->out, a->per_class, a->shape_size, a->seed, [&](std::int64_t done, std::int64_t total) {
+        const int tenth = static_cast<int>(10 * done / total);
+        if (tenth > reported) std::fprintf(stderr, "writing images: %d%%\n", 10 * tenth), reported = tenth;
+      });
       std::printf(
           "wrote %s: %lld images (%zu classes x %lld) of %lldx%lld pixels\n", a->out.c_str(),
           static_cast<long long>(a->per_class) * static_cast<long long>(shape_classes().size()),

@@ -29,7 +29,7 @@ namespace {
 constexpr std::int64_t kMaxCells = std::int64_t{1} << 26;  // 512 MiB of float64 per map
 
 struct InspectArgs {
-  std::string model, input, rows, cols, out, method = "fma", grid, downsample = "average", ids;
+  std::string model, input, rows, cols, out, method = "fma", grid, downsample = default_downsample(), ids;
   int layer = 0;
   std::int64_t head = 0, offset = 0, block = 64, rank = 4;
   bool causal = false;
@@ -243,7 +243,7 @@ std::function<int()> add_inspect(CLI::App& app) {
   add_peer_options(cmd, &a->peer);
   cmd->add_option("--rank,-p", a->rank, "raw q/k/v and --ids: rank p");
   cmd->add_option("--downsample", a->downsample,
-                  "raw q/k/v and --ids: average (default) | learned | dense (drawn from --seed)");
+                  "raw q/k/v and --ids: learned (default; drawn from --seed) | average | dense");
   cmd->add_flag("--causal", a->causal, "raw q/k/v only: causal");
   cmd->add_option("--seed", a->seed, "raw q/k/v and --ids: seed of drawn learned weights");
   cmd->add_option("--ids", a->ids, "Hugging Face models: token ids, an int64 .npy (N) or (1, N)");

@@ -19,7 +19,7 @@ namespace fmav::cli {
 namespace {
 
 struct SweepArgs {
-  std::string model, input, n = "1024", r = "16,32,64", p, downsample = "average";
+  std::string model, input, n = "1024", r = "16,32,64", p, downsample = default_downsample();
   std::string multiplicity = "on", dtype = "float32", shard = "0/1", out;
   SweepSpec spec;
 };
@@ -171,14 +171,21 @@ std::function<int()> add_sweep(CLI::App& app) {
 std::function<int()> add_merge(CLI::App& app) {
   auto inputs = std::make_shared<std::vector<std::string>>();
   auto out = std::make_shared<std::string>();
+  auto partial = std::make_shared<bool>(false);
   CLI::App* cmd = app.add_subcommand("merge", "Join the results files of one sweep's shards into one file in grid "
-                                              "order (the same file an unsharded sweep writes).");
+                                              "order (the same file an unsharded sweep writes).\nEvery point of "
+                                              "the plan in the files' headers must be there: missing points\nare "
+                                              "listed and nothing is written, unless --partial.");
   cmd->add_option("inputs", *inputs, "results files of the shards")->required();
   cmd->add_option("--out", *out, "the merged results file")->required();
-  return [inputs, out] {
-    merge_sweep_files(*inputs, *out);
-    const SweepFile merged = read_sweep_file(*out);
-    std::printf("merged %zu files: %zu points in %s\n", inputs->size(), merged.results.size(), out->c_str());
+  cmd->add_flag("--partial", *partial, "write the merge even with points missing (they are listed)");
+  return [inputs, out, partial] {
+    const SweepMerge m = merge_sweep_files(*inputs, *out, *partial);
+    std::printf("merged %zu files: %lld of %lld points in %s\n", inputs->size(), static_cast<long long>(m.merged),
+                static_cast<long long>(m.points), out->c_str());
+    if (!m.missing.empty()) {
+      std::printf("partial: missing %s\n", describe_missing(m, read_sweep_file(*out).spec).c_str());
+    }
     return 0;
   };
 }

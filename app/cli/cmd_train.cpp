@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "commands.h"
 #include "fmav/error.h"
@@ -85,8 +87,63 @@ ModelConfig make_config(const TrainArgs& a) {
   return c;
 }
 
+// The training options' flags and their names in the checkpoint (fmav/train.h TrainOptions::given).
+const std::vector<std::pair<std::string, std::string>> kTrainFlags = {
+    {"--data", "data"}, {"--steps", "steps"}, {"--batch", "batch"}, {"--align", "align"}, {"--lr", "lr"},
+    {"--warmup", "warmup"}, {"--weight-decay", "weight_decay"}, {"--mask-rate", "mask_rate"},
+    {"--eval-every", "eval_every"}, {"--eval-tokens", "eval_tokens"}, {"--save-every", "save_every"},
+    {"--seed", "seed"}};
+// The flags that shape the model, which a resumed run takes from its checkpoint.
+const char* const kModelFlags[] = {"--arch", "--preset", "--attention", "--block", "--hash-rounds", "--rank",
+                                   "--downsample", "--no-multiplicity", "--d-model", "--layers", "--heads",
+                                   "--d-mlp", "--context", "--image-size", "--patch-size"};
+
+std::string option_text(const TrainOptions& o, const std::string& name) {
+  char text[64];
+  const auto g = [&](double x) { return std::snprintf(text, sizeof text, "%g", x), std::string(text); };
+  if (name == "data") return o.data;
+  if (name == "lr") return g(o.lr);
+  if (name == "weight_decay") return g(o.weight_decay);
+  if (name == "mask_rate") return g(o.mask_rate);
+  if (name == "seed") return std::to_string(o.seed);
+  const std::pair<const char*, std::int64_t> ints[] = {{"steps", o.steps}, {"batch", o.batch}, {"align", o.align},
+      {"warmup", o.warmup}, {"eval_every", o.eval_every}, {"eval_tokens", o.eval_tokens}, {"save_every", o.save_every}};
+  for (const auto& [n, v] : ints) {
+    if (name == n) return std::to_string(v);
+  }
+  return "?";
+}
+
+// --resume: the same run. The checkpoint's options but those given here (said so); flags
+// that shape the model are refused.
+void prepare_resume(TrainArgs& a) {
+  for (const char* flag : kModelFlags) {
+    FMAV_CHECK(a.cmd->count(flag) == 0, flag, " shapes the model, which a resumed run takes from ", a.o.out,
+               "'s checkpoint; drop it, or train a new model (without --resume)");
+  }
+  std::vector<std::pair<std::string, std::string>> overridden;
+  for (const auto& [flag, name] : kTrainFlags) {
+    if (a.cmd->count(flag) > 0) a.o.given.push_back(name), overridden.emplace_back(flag, name);
+  }
+  TrainOptions saved = a.o;
+  saved.given.clear(), saved.data.clear();
+  std::int64_t step = 0;
+  saved = resumed_options(saved, &step);
+  a.o = resumed_options(a.o);
+  std::printf("resuming %s at step %lld of %lld with its checkpoint's options", a.o.out.c_str(),
+              static_cast<long long>(step), static_cast<long long>(a.o.steps));
+  for (std::size_t i = 0; i < overridden.size(); ++i) {
+    const std::string& name = overridden[i].second;
+    std::printf("%s %s %s (checkpoint: %s)", i == 0 ? "; overridden:" : ",", overridden[i].first.c_str(),
+                option_text(a.o, name).c_str(), option_text(saved, name).c_str());
+  }
+  std::printf("\n");
+  std::fflush(stdout);
+}
+
 int run_train(TrainArgs& a, const std::string& command) {
   a.o.command = command;
+  if (a.o.resume) prepare_resume(a);
   if (!a.o.resume) {
     a.o.model = make_config(a);
     ModelConfig check = a.o.model;
@@ -308,12 +365,12 @@ int run_eval(EvalArgs& a) {
   std::printf("model %s (%s, %s attention), data %s, split %s\n", a.model.empty() ? default_model_path().c_str()
               : a.model.c_str(), to_string(c.architecture), attention_name(c.attention).c_str(), a.o.data.c_str(),
               a.split.c_str());
-  int reported = 0;  // progress in tenths of each phase, on stderr
+  int reported = 0;  // progress in tenths of each phase, on stderr, up to 100 %
   std::string last_phase;
   const EvalResult e = evaluate(model, a.o, [&](std::int64_t done, std::int64_t total, const char* phase) {
     if (phase != last_phase) last_phase = phase, reported = 0;
     const int tenth = total > 0 ? static_cast<int>(10 * done / total) : 10;
-    if (tenth > reported && tenth < 10) {
+    if (tenth > reported) {
       std::fprintf(stderr, "%s: %d%%\n", phase, 10 * tenth);
       reported = tenth;
     }
@@ -335,7 +392,8 @@ std::function<int()> add_train(CLI::App& app) {
   cmd->add_option("--data", a->o.data, "text file or image folder (resuming: defaults to the checkpoint's)");
   cmd->add_option("--out,-o", a->o.out, "model folder to write (config.json, model.safetensors, checkpoint)")
       ->required();
-  cmd->add_flag("--resume", a->o.resume, "continue from --out's checkpoint (its model and options)");
+  cmd->add_flag("--resume", a->o.resume, "continue from --out's checkpoint: the same run (its model, and its options\n"
+                "but those given here, which are listed; it may be run from any folder)");
   cmd->add_option("--arch", a->arch, "causal-lm | masked-lm | image-classifier (default: by --data)");
   cmd->add_option("--preset", a->preset, "image classifier size: tiny | fma2d-b | fma2d-l")
       ->check(CLI::IsMember({"tiny", "fma2d-b", "fma2d-l"}));

@@ -25,6 +25,9 @@ std::function<int()> add_merge(CLI::App& app);
 std::function<int()> add_fit(CLI::App& app);
 std::function<int()> add_bench_model(CLI::App& app);
 
+// --downsample's default in attend, inspect and sweep: the engine's own (FmaConfig's, `learned`).
+std::string default_downsample();
+
 // The methods --method takes (fmav/attend.h: parse_method) and a help text listing them.
 const std::vector<std::string>& method_names();
 const char* method_help();

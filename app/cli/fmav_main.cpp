@@ -11,6 +11,7 @@
 #include "commands.h"
 #include "fmav/engine.h"
 #include "limit_options.h"
+#include "omp_wait.h"
 
 namespace fmav::cli {
 namespace {
@@ -40,6 +41,7 @@ void release_interrupt() { std::signal(SIGINT, SIG_DFL); }
 }  // namespace fmav::cli
 
 int main(int argc, char** argv) {
+  fmav::app::use_passive_omp_wait(argv);
   for (int i = 0; i < argc; ++i) {
     fmav::cli::g_command_line += (i == 0 ? "fmav" : std::string(" ") + argv[i]);
   }

@@ -6,6 +6,7 @@
 #include "frame_bench.h"
 #include "limit_options.h"
 #include "maps_worker.h"
+#include "omp_wait.h"
 #include "panel_engine.h"
 #include "panel_files.h"
 #include "panel_heads.h"
@@ -365,6 +366,7 @@ void release(Viewer& viewer) {
 }  // namespace fmav::viewer
 
 int main(int argc, char** argv) {
+  fmav::app::use_passive_omp_wait(argv);
   using namespace fmav::viewer;
   Options options;
   CLI::App app{"fma-viewer: Fast Multipole Attention next to full attention"};

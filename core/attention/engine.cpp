@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <sstream>
+#include <string>
 #include <thread>
 
 #include "fmav/engine.h"
@@ -37,9 +38,15 @@ DeviceInfo device_info() {
 #endif
   info.cuda_available = at::hasCUDA();
   info.cuda_devices = info.cuda_available ? static_cast<int>(at::detail::getCUDAHooks().getNumGPUs()) : 0;
+  // How idle OpenMP workers wait: fmav and fma-viewer set passive unless the user chose.
+  const char* policy = std::getenv("OMP_WAIT_POLICY");
+  const char* spin = std::getenv("GOMP_SPINCOUNT");
+  const std::string wait = policy != nullptr ? std::string(policy) : spin != nullptr ? "GOMP_SPINCOUNT=" + std::string(spin)
+                                                                                     : "default (spin, then sleep)";
   std::ostringstream summary;
   summary << "fma-viewer " << info.version << ", LibTorch " << info.torch_version << "\n"
-          << "CPU: " << info.threads << " intra-op threads, fused kernels " << info.cpu_kernels << "\n"
+          << "CPU: " << info.threads << " intra-op threads, fused kernels " << info.cpu_kernels << ", OpenMP wait "
+          << wait << "\n"
           << "CUDA: " << "build " << (info.cuda_built ? "enabled" : "disabled") << ", "
           << (info.cuda_available ? std::to_string(info.cuda_devices) + " device(s) visible"
                                   : "no device visible")

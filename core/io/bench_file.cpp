@@ -89,6 +89,9 @@ std::vector<std::int64_t> parse_n_list(const std::string& text, const char* opti
   if (colon != std::string::npos) {
     const std::int64_t lo = parse_count(text.substr(0, colon), text, option),
                        hi = parse_count(text.substr(colon + 1), text, option);
+    const auto power_of_two = [](std::int64_t x) { return (x & (x - 1)) == 0; };
+    FMAV_CHECK(power_of_two(lo) && power_of_two(hi), option, " range a:b runs over powers of two, so both ends "
+               "must be powers of two (like 1024:16384), got '", text, "'; give a list (1000,2000) for other values");
     FMAV_CHECK(lo <= hi, option, " range must run from small to large, got '", text, "'");
     for (std::int64_t n = lo; n <= hi; n *= 2) out.push_back(n);
     return out;
@@ -100,16 +103,48 @@ std::vector<std::int64_t> parse_n_list(const std::string& text, const char* opti
   return out;
 }
 
-double fit_exponent(const std::vector<BenchRow>& rows, const std::string& method, std::int64_t lo, std::int64_t hi) {
-  double sx = 0, sy = 0, sxx = 0, sxy = 0;
+namespace {
+
+// Least squares of log(median) on log(N) over a method's ok rows with N in [lo, hi].
+struct LogFit {
   int count = 0;
+  double slope = std::nan(""), slope_error = std::nan("");
+};
+
+LogFit fit_log(const std::vector<BenchRow>& rows, const std::string& method, std::int64_t lo, std::int64_t hi) {
+  std::vector<double> xs, ys;
   for (const BenchRow& r : rows) {
     if (r.method != method || r.status != "ok" || r.n < lo || r.n > hi) continue;
-    const double x = std::log(static_cast<double>(r.n)), y = std::log(r.median_ms);
-    sx += x, sy += y, sxx += x * x, sxy += x * y, ++count;
+    xs.push_back(std::log(static_cast<double>(r.n))), ys.push_back(std::log(r.median_ms));
   }
-  if (count < 2) return std::nan("");
-  return (count * sxy - sx * sy) / (count * sxx - sx * sx);
+  LogFit f;
+  f.count = static_cast<int>(xs.size());
+  if (f.count < 2) return f;
+  double mx = 0, my = 0;
+  for (int i = 0; i < f.count; ++i) mx += xs[i] / f.count, my += ys[i] / f.count;
+  double sxx = 0, sxy = 0;
+  for (int i = 0; i < f.count; ++i) sxx += (xs[i] - mx) * (xs[i] - mx), sxy += (xs[i] - mx) * (ys[i] - my);
+  f.slope = sxy / sxx;
+  if (f.count >= 3) {
+    double sse = 0;
+    for (int i = 0; i < f.count; ++i) {
+      const double e = ys[i] - my - f.slope * (xs[i] - mx);
+      sse += e * e;
+    }
+    f.slope_error = std::sqrt(sse / (f.count - 2) / sxx);
+  }
+  return f;
+}
+
+}  // namespace
+
+double fit_exponent(const std::vector<BenchRow>& rows, const std::string& method, std::int64_t lo, std::int64_t hi) {
+  return fit_log(rows, method, lo, hi).slope;
+}
+
+double fit_exponent_error(const std::vector<BenchRow>& rows, const std::string& method, std::int64_t lo,
+                          std::int64_t hi) {
+  return fit_log(rows, method, lo, hi).slope_error;
 }
 
 std::string format_bench_table(const std::vector<BenchRow>& rows) {

@@ -283,14 +283,65 @@ bool same_sweep(const SweepSpec& a, const SweepSpec& b) {
   return ja == jb;
 }
 
-void merge_sweep_files(const std::vector<std::string>& inputs, const std::string& out) {
+namespace {
+
+// "4-9, 12, 15" or, for an evenly spaced list, "1, 3, ..., 11"; at most `most` items.
+std::string index_runs(const std::vector<std::int64_t>& v, std::size_t most = 12) {
+  if (v.size() >= 4) {
+    const std::int64_t step = v[1] - v[0];
+    bool even = step > 1;
+    for (std::size_t i = 2; even && i < v.size(); ++i) even = v[i] - v[i - 1] == step;
+    if (even) return std::to_string(v[0]) + ", " + std::to_string(v[1]) + ", ..., " + std::to_string(v.back());
+  }
+  std::string text;
+  std::size_t items = 0, i = 0;
+  for (; i < v.size() && items < most; ++items) {
+    std::size_t j = i;
+    while (j + 1 < v.size() && v[j + 1] == v[j] + 1) ++j;
+    text += (text.empty() ? "" : ", ") + std::to_string(v[i]) + (j > i ? "-" + std::to_string(v[j]) : "");
+    i = j + 1;
+  }
+  if (i < v.size()) text += ", ... (" + std::to_string(v.size() - i) + " more)";
+  return text;
+}
+
+}  // namespace
+
+std::string describe_missing(const SweepMerge& m, const SweepSpec& spec) {
+  if (m.missing.empty()) return "none";
+  SweepSpec whole = spec;
+  whole.shard = 0, whole.shards = 1;
+  const std::vector<SweepPoint> grid = sweep_points(whole);
+  std::string text = std::to_string(m.missing.size()) + " of " + std::to_string(m.points) + " points";
+  if (m.shards > 1) {
+    for (int s = 0; s < m.shards; ++s) {
+      std::vector<std::int64_t> gone;
+      for (std::int64_t i : m.missing) {
+        if (i % m.shards == s) gone.push_back(i);
+      }
+      if (gone.empty()) continue;
+      const std::int64_t in_shard = (m.points - s + m.shards - 1) / m.shards;
+      text += "\n  shard " + std::to_string(s) + "/" + std::to_string(m.shards) + ": " +
+              (static_cast<std::int64_t>(gone.size()) == in_shard ? "all " : std::to_string(gone.size()) + " of ") +
+              std::to_string(in_shard) + " points (" + index_runs(gone) + ")";
+    }
+  } else {
+    text += "\n  indices " + index_runs(m.missing);
+  }
+  const std::int64_t first = m.missing.front();
+  return text + "\n  first missing: [" + std::to_string(first) + "] " + sweep_key(grid[first]);
+}
+
+SweepMerge merge_sweep_files(const std::vector<std::string>& inputs, const std::string& out, bool allow_partial) {
   FMAV_CHECK(!inputs.empty(), "merge: no results files given");
   std::map<std::int64_t, SweepResult> by_index;
   SweepSpec spec;
+  SweepMerge merge;
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     const SweepFile file = read_sweep_file(inputs[i]);
     if (i == 0) spec = file.spec;
     FMAV_CHECK(same_sweep(spec, file.spec), "merge: ", inputs[i], " holds a different sweep than ", inputs[0]);
+    merge.shards = std::max(merge.shards, file.spec.shards);
     for (const SweepResult& r : file.results) {
       const auto [it, added] = by_index.emplace(r.index, r);
       FMAV_CHECK(added || same_measurement(it->second, r), "merge: point ", r.index, " (", sweep_key(r.point),
@@ -303,9 +354,18 @@ void merge_sweep_files(const std::vector<std::string>& inputs, const std::string
     FMAV_CHECK(index < static_cast<std::int64_t>(grid.size()) && sweep_key(grid[index]) == sweep_key(r.point),
                "merge: point ", index, " (", sweep_key(r.point), ") is not that point of the sweep's grid");
   }
+  merge.points = static_cast<std::int64_t>(grid.size());
+  merge.merged = static_cast<std::int64_t>(by_index.size());
+  for (std::int64_t i = 0; i < merge.points; ++i) {
+    if (by_index.count(i) == 0) merge.missing.push_back(i);
+  }
+  FMAV_CHECK(allow_partial || merge.missing.empty(), "merge: the sweep is incomplete, nothing written: ",
+             describe_missing(merge, spec), "\nRun the missing shards (the same sweep command with --shard i/N), "
+             "or merge what there is with --partial");
   std::string text = sweep_header_json(spec) + "\n";
   for (const auto& [index, r] : by_index) text += sweep_result_json(r) + "\n";
   write_file_atomic(out, text);
+  return merge;
 }
 
 }  // namespace fmav

@@ -256,7 +256,7 @@ const std::vector<std::string>& shape_classes() {
 }
 
 void make_shapes_dataset(const std::string& root, std::int64_t per_class, std::int64_t size,
-                         std::uint64_t seed) {
+                         std::uint64_t seed, const std::function<void(std::int64_t, std::int64_t)>& progress) {
   FMAV_CHECK(per_class >= 1 && per_class <= 100000,
              "shapes: images per class must be in 1..100000, got ", per_class);
   FMAV_CHECK(size >= 8 && size <= 1024, "shapes: image size must be in 8..1024 pixels, got ", size);
@@ -271,6 +271,8 @@ void make_shapes_dataset(const std::string& root, std::int64_t per_class, std::i
       // One stream per image, so that an image does not depend on the ones before it.
       SplitMix64 rng(hash_seed(hash_seed(hash_seed(seed) + c) + static_cast<std::uint64_t>(i)));
       write_png((folder / image_name(i, per_class)).string(), shape_image(shapes[c], size, rng));
+      const std::int64_t classes = static_cast<std::int64_t>(shape_classes().size());
+      if (progress) progress(static_cast<std::int64_t>(c) * per_class + i + 1, classes * per_class);
     }
   }
 }

@@ -6,7 +6,10 @@
 #include <ATen/core/grad_mode.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <map>
+#include <type_traits>
 #include <cmath>
 #include <filesystem>
 
@@ -180,27 +183,78 @@ void adamw_step(ModelState& state, Adam& adam, const TrainOptions& o, std::int64
 Json options_json(const TrainOptions& o) {
   return Json{{"data", o.data}, {"steps", o.steps}, {"batch", o.batch}, {"align", o.align}, {"lr", o.lr},
               {"warmup", o.warmup}, {"weight_decay", o.weight_decay}, {"grad_clip", o.grad_clip},
-              {"mask_rate", o.mask_rate}, {"eval_tokens", o.eval_tokens}, {"seed", o.seed}};
+              {"mask_rate", o.mask_rate}, {"eval_every", o.eval_every}, {"eval_tokens", o.eval_tokens},
+              {"save_every", o.save_every}, {"seed", o.seed}};
 }
 
-void save_checkpoint(const Model& model, const Adam& adam, const TrainOptions& o, std::int64_t step) {
+// What a run before this one (a resumed checkpoint's) did: its commands and training seconds.
+struct History {
+  std::string command;
+  double seconds = 0;
+};
+
+// The checkpoint's metadata "options": the options, the data path absolute, the history.
+std::string checkpoint_options_json(const TrainOptions& o, const History& h) {
+  Json j = options_json(o);
+  j["data"] = fs::absolute(o.data).lexically_normal().string();
+  j["command"] = h.command, j["seconds"] = h.seconds;
+  return j.dump();
+}
+
+void save_checkpoint(const Model& model, const Adam& adam, const TrainOptions& o, std::int64_t step,
+                     const History& h) {
   TensorMap t;
   for (const auto& [name, p] : model.state().params) {
     t["param." + name] = to_host(p.detach());
     if (adam.m.count(name)) t["adam.m." + name] = to_host(adam.m.at(name)), t["adam.v." + name] = to_host(adam.v.at(name));
   }
   write_safetensors((fs::path(o.out) / kCheckpoint).string(), t,
-                    {{"step", std::to_string(step)}, {"options", options_json(o).dump()}});
+                    {{"step", std::to_string(step)}, {"options", checkpoint_options_json(o, h)}});
+}
+
+bool given(const TrainOptions& o, const char* name) {
+  return std::find(o.given.begin(), o.given.end(), name) != o.given.end();
+}
+
+// A recorded data path: absolute; a relative one (older checkpoints) is looked for in the
+// model folder first, then in the working folder.
+std::string recorded_data(const std::string& data, const std::string& out) {
+  if (data.empty() || fs::path(data).is_absolute()) return data;
+  const fs::path beside = fs::path(out) / data;
+  return fs::exists(beside) ? beside.lexically_normal().string() : data;
+}
+
+// `o` under the checkpoint's options (but those given) and the checkpoint's history.
+void take_checkpoint_options(const std::map<std::string, std::string>& meta, const std::string& path,
+                             TrainOptions* o, std::int64_t* step, History* history) {
+  FMAV_CHECK(meta.count("step") && meta.count("options"), path, ": not a training checkpoint (no step/options)");
+  try {
+    *step = std::stoll(meta.at("step"));
+    const Json j = Json::parse(meta.at("options"));
+    const auto take = [&](const char* name, auto* field) {  // options older checkpoints lack stay as given
+      if (j.contains(name) && !given(*o, name)) *field = j.at(name).get<std::decay_t<decltype(*field)>>();
+    };
+    if (o->data.empty()) o->data = recorded_data(j.at("data").get<std::string>(), o->out);
+    take("steps", &o->steps), take("batch", &o->batch), take("align", &o->align), take("lr", &o->lr);
+    take("warmup", &o->warmup), take("weight_decay", &o->weight_decay), take("grad_clip", &o->grad_clip);
+    take("mask_rate", &o->mask_rate), take("eval_every", &o->eval_every), take("eval_tokens", &o->eval_tokens);
+    take("save_every", &o->save_every), take("seed", &o->seed);
+    if (history != nullptr) {
+      history->command = j.value("command", std::string());
+      history->seconds = j.value("seconds", 0.0);
+    }
+  } catch (const std::exception& e) {
+    throw Error(path + ": unreadable training state: " + e.what());
+  }
 }
 
 // Restores the parameters, moments, step and options of out/checkpoint.safetensors.
-Model load_checkpoint(TrainOptions* o, Adam* adam, std::int64_t* step) {
+Model load_checkpoint(TrainOptions* o, Adam* adam, std::int64_t* step, History* history) {
   const std::string path = (fs::path(o->out) / kCheckpoint).string();
   FMAV_CHECK(fs::exists(path), "cannot resume: ", path, " does not exist (train without --resume first)");
   Model model = Model::load(o->out);  // validates config.json against model.safetensors
   std::map<std::string, std::string> meta;
   const TensorMap t = read_safetensors(path, &meta);
-  FMAV_CHECK(meta.count("step") && meta.count("options"), path, ": not a training checkpoint (no step/options)");
   for (auto& [name, p] : model.state().params) {
     for (const std::string prefix : {"param.", "adam.m.", "adam.v."}) {
       const auto it = t.find(prefix + name);
@@ -210,16 +264,7 @@ Model load_checkpoint(TrainOptions* o, Adam* adam, std::int64_t* step) {
       else (prefix[5] == 'm' ? adam->m : adam->v)[name] = to_tensor(it->second);
     }
   }
-  try {
-    *step = std::stoll(meta.at("step"));
-    const Json j = Json::parse(meta.at("options"));
-    if (o->data.empty()) o->data = j.at("data").get<std::string>();
-    o->batch = j.at("batch"), o->align = j.at("align"), o->lr = j.at("lr"), o->warmup = j.at("warmup");
-    o->weight_decay = j.at("weight_decay"), o->grad_clip = j.at("grad_clip"), o->mask_rate = j.at("mask_rate");
-    o->seed = j.at("seed");
-  } catch (const std::exception& e) {
-    throw Error(path + ": unreadable training state: " + e.what());
-  }
+  take_checkpoint_options(meta, path, o, step, history);
   return model;
 }
 
@@ -235,13 +280,15 @@ void check_options(const TrainOptions& o) {
              "eval_tokens >= 1");
 }
 
-// What config.json's "training" records: the command, the data, the run and its last evaluation.
-std::string training_record(const TrainOptions& o, std::int64_t step, const EvalResult& e, bool lm, double seconds) {
+// What config.json's "training" records: the commands (a resumed run's after the run's
+// before it), the data, the run, its training seconds in all and its last evaluation.
+std::string training_record(const TrainOptions& o, std::int64_t step, const EvalResult& e, bool lm,
+                            const History& h) {
   Json j = options_json(o);
   j["data"] = fs::path(o.data).filename().string();
-  j["command"] = o.command;
+  j["command"] = h.command;
   j["steps_done"] = step;
-  j["seconds"] = std::round(seconds);
+  j["seconds"] = std::round(h.seconds);
   j["valid"] = lm ? Json{{"bytes", e.count}, {"bpc", e.bpc}, {"accuracy", e.accuracy}}
                   : Json{{"images", e.count}, {"accuracy", e.accuracy}, {"loss", e.loss}};
   return j.dump();
@@ -273,6 +320,18 @@ EvalResult evaluate(const Model& model, const EvalOptions& options, const Progre
   return evaluate_dataset(model, d, options, progress, cancel);
 }
 
+TrainOptions resumed_options(const TrainOptions& options, std::int64_t* step) {
+  TrainOptions o = options;
+  const std::string path = (fs::path(o.out) / kCheckpoint).string();
+  FMAV_CHECK(fs::exists(path), "cannot resume: ", path, " does not exist (train without --resume first)");
+  std::map<std::string, std::string> meta;
+  read_safetensors(path, &meta);
+  std::int64_t at = 0;
+  take_checkpoint_options(meta, path, &o, &at, nullptr);
+  if (step != nullptr) *step = at;
+  return o;
+}
+
 TrainResult train(const TrainOptions& options, const std::function<void(const TrainStatus&)>& status,
                   const std::atomic<bool>* cancel) {
   const auto t0 = std::chrono::steady_clock::now();
@@ -280,8 +339,9 @@ TrainResult train(const TrainOptions& options, const std::function<void(const Tr
   Adam adam;
   std::int64_t step = 0;
   Model model;
+  History before;  // a resumed run's history; this run's command is added to it
   if (o.resume) {
-    model = load_checkpoint(&o, &adam, &step);
+    model = load_checkpoint(&o, &adam, &step, &before);
   } else {
     ModelConfig config = o.model;
     if (!config.is_lm()) config.classes = list_image_folder(o.data).classes;
@@ -300,9 +360,12 @@ TrainResult train(const TrainOptions& options, const std::function<void(const Tr
   EvalOptions eval;
   eval.data = o.data, eval.max_tokens = o.eval_tokens, eval.seed = o.seed, eval.mask_rate = o.mask_rate;
   const auto save = [&](std::int64_t s) {
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    save_checkpoint(model, adam, o, s);
-    model.set_training_json(training_record(o, s, result.eval, c.is_lm(), seconds));
+    History now;
+    now.command = before.command.empty() ? o.command : o.command.empty() ? before.command
+                                                                          : before.command + "; " + o.command;
+    now.seconds = before.seconds + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    save_checkpoint(model, adam, o, s, now);
+    model.set_training_json(training_record(o, s, result.eval, c.is_lm(), now));
     model.save(o.out);
   };
   const auto run_start = std::chrono::steady_clock::now();

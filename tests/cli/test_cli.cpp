@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <limits>
 #include <sstream>
@@ -193,6 +194,11 @@ TEST_F(Cli, ErrorsAreClearAndNonZero) {
   r = run("attend" + q + " --k " + path("q.npy") + " --v " + path("q.npy") + " --out " + path("o.txt"));
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.output.find("o.txt"), std::string::npos) << r.output;
+  fmav::write_npy(path("ints.npy"), fmav::make_host_tensor(fmav::DType::i64, {10, 4}));
+  r = run("attend --q " + path("ints.npy") + " --k " + path("q.npy") + " --v " + path("q.npy") + " --out " + path("o.npy"));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find("--q " + path("ints.npy") + ": q must be float32 or float64, got I64"), std::string::npos)
+      << r.output;
   EXPECT_FALSE(fs::exists(path("o.npy")));  // nothing written by the failed runs
   r = run("");
   EXPECT_EQ(r.code, 2);
@@ -201,6 +207,13 @@ TEST_F(Cli, ErrorsAreClearAndNonZero) {
   EXPECT_EQ(r.code, 0);
   EXPECT_NE(r.output.find("LibTorch"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("fused kernels"), std::string::npos) << r.output;
+  // Idle OpenMP workers sleep rather than spin (docs/BENCHMARKS.md), unless the user chose.
+  EXPECT_NE(shell("env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT " + std::string(FMAV_BIN) + " info").output.find(
+                ", OpenMP wait passive\n"), std::string::npos);
+  EXPECT_NE(shell("OMP_WAIT_POLICY=active " + std::string(FMAV_BIN) + " info").output.find(", OpenMP wait active\n"),
+            std::string::npos);
+  EXPECT_NE(shell("env -u OMP_WAIT_POLICY GOMP_SPINCOUNT=1000 " + std::string(FMAV_BIN) + " info").output.find(
+                ", OpenMP wait GOMP_SPINCOUNT=1000\n"), std::string::npos);
 }
 
 TEST_F(Cli, BenchWritesRowsAndRejectsBadOptions) {
@@ -234,6 +247,25 @@ TEST_F(Cli, BenchWritesRowsAndRejectsBadOptions) {
   r = run("bench --methods fma --n 64 --jsonl " + path("b.jsonl"));  // never over an earlier run
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.output.find("cannot create it (it must not exist yet)"), std::string::npos) << r.output;
+  // --csv and --json refuse an existing file as --jsonl does, before measuring anything.
+  const std::string csv_before = fmav::read_file_bytes(path("b.csv"), 1 << 20);
+  r = run("bench --methods fma --n 64 --csv " + path("b.csv"));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find("--csv " + path("b.csv") + ": it exists already; bench does not overwrite results"),
+            std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("N=64"), std::string::npos) << r.output;
+  EXPECT_EQ(fmav::read_file_bytes(path("b.csv"), 1 << 20), csv_before);
+  r = run("bench --methods fma --n 64 --json " + path("b.json"));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find("--json " + path("b.json") + ": it exists already"), std::string::npos) << r.output;
+  r = run("bench --methods fma --n 1000:2000");  // not a power-of-two range
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find("both ends must be powers of two"), std::string::npos) << r.output;
+  // The fitted exponent comes with its spread (three rows or more).
+  r = run("bench --methods fma --n 64:256 --heads 1 --dim 8 --block 16 --repeats 1");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("± its standard error"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(" ± "), r.output.rfind("± its")) << r.output;
 }
 
 }  // namespace
@@ -329,6 +361,7 @@ TEST_F(Cli, TrainEvalInspectEndToEnd) {
 
   const Result e = run("eval --model " + path("m") + " --data " + path("t.txt") + " --split test --json");
   ASSERT_EQ(e.code, 0) << e.output;
+  EXPECT_NE(e.output.find("evaluating: 100%\n"), std::string::npos) << e.output;  // progress runs to the end
   EXPECT_NE(e.output.find("test: bpc"), std::string::npos) << e.output;
   // --json: the same score as one JSON object on the last line (loss in nats, bits per byte).
   const nlohmann::json score = nlohmann::json::parse(e.output.substr(e.output.rfind('{')));
@@ -516,7 +549,8 @@ TEST_F(Cli, SweepShardsMergeIntoTheUnshardedFile) {
             std::string::npos);  // a finished sweep run again measures nothing and prints its front
   const Result m = run("merge " + path("part1.jsonl") + " " + path("part0.jsonl") + " --out " + path("merged.jsonl"));
   ASSERT_EQ(m.code, 0) << m.output;
-  EXPECT_NE(m.output.find("merged 2 files: 6 points"), std::string::npos) << m.output;
+  EXPECT_NE(m.output.find("merged 2 files: 6 of 6 points"), std::string::npos) << m.output;
+  EXPECT_EQ(m.output.find("partial"), std::string::npos) << m.output;
   const fmav::SweepFile all = fmav::read_sweep_file(path("all.jsonl"));
   const fmav::SweepFile merged = fmav::read_sweep_file(path("merged.jsonl"));
   ASSERT_EQ(merged.results.size(), all.results.size());
@@ -525,6 +559,42 @@ TEST_F(Cli, SweepShardsMergeIntoTheUnshardedFile) {
     EXPECT_EQ(merged.results[i].output_rel_error, all.results[i].output_rel_error);
     EXPECT_EQ(merged.results[i].mean_tv, all.results[i].mean_tv);
   }
+}
+
+// A merge compares with the plan in the headers: shard 0 of 2, or half of it, is refused with
+// the missing points listed (nothing written); --partial writes it and says it is partial.
+TEST_F(Cli, MergeListsMissingPointsAndNeedsPartial) {
+  const std::string grid = "sweep --n 128 --r 8,16 --p 1,2,4 --heads 2 --repeats 1";
+  ASSERT_EQ(run(grid + " --shard 0/2 --out " + path("part0.jsonl")).code, 0);
+  const Result m = run("merge " + path("part0.jsonl") + " --out " + path("m.jsonl"));
+  EXPECT_EQ(m.code, 1) << m.output;
+  EXPECT_NE(m.output.find("the sweep is incomplete, nothing written: 3 of 6 points"), std::string::npos) << m.output;
+  EXPECT_NE(m.output.find("shard 1/2: all 3 points (1, 3, 5)"), std::string::npos) << m.output;
+  EXPECT_NE(m.output.find("first missing: [1] n=128 r=8 p=2 learned mult f32"), std::string::npos) << m.output;
+  EXPECT_NE(m.output.find("--partial"), std::string::npos) << m.output;
+  EXPECT_FALSE(fs::exists(path("m.jsonl")));
+  const Result p = run("merge --partial " + path("part0.jsonl") + " --out " + path("m.jsonl"));
+  EXPECT_EQ(p.code, 0) << p.output;
+  EXPECT_NE(p.output.find("merged 1 files: 3 of 6 points"), std::string::npos) << p.output;
+  EXPECT_NE(p.output.find("partial: missing 3 of 6 points"), std::string::npos) << p.output;
+  EXPECT_EQ(sweep_indexes(path("m.jsonl")), (std::vector<std::int64_t>{0, 2, 4}));
+  // Half a shard: its first point only (a shard killed early), with shard 1 complete.
+  ASSERT_EQ(run(grid + " --shard 1/2 --out " + path("part1.jsonl")).code, 0);
+  const std::string text = fmav::read_file_bytes(path("part0.jsonl"), 1 << 20);
+  std::size_t second_line = text.find('\n', text.find('\n') + 1);
+  fmav::write_file_atomic(path("half0.jsonl"), text.substr(0, second_line + 1));
+  const Result h = run("merge " + path("half0.jsonl") + " " + path("part1.jsonl") + " --out " + path("h.jsonl"));
+  EXPECT_EQ(h.code, 1) << h.output;
+  EXPECT_NE(h.output.find("2 of 6 points\n  shard 0/2: 2 of 3 points (2, 4)"), std::string::npos) << h.output;
+  EXPECT_FALSE(fs::exists(path("h.jsonl")));
+  const Result hp = run("merge --partial " + path("half0.jsonl") + " " + path("part1.jsonl") + " --out " + path("h.jsonl"));
+  EXPECT_EQ(hp.code, 0) << hp.output;
+  EXPECT_NE(hp.output.find("4 of 6 points"), std::string::npos) << hp.output;
+  EXPECT_NE(hp.output.find("partial: missing 2 of 6 points"), std::string::npos) << hp.output;
+  const Result full = run("merge " + path("part1.jsonl") + " " + path("part0.jsonl") + " --out " + path("f.jsonl"));
+  EXPECT_EQ(full.code, 0) << full.output;
+  EXPECT_NE(full.output.find("merged 2 files: 6 of 6 points"), std::string::npos) << full.output;
+  EXPECT_EQ(full.output.find("partial"), std::string::npos) << full.output;
 }
 
 TEST_F(Cli, SweepOnTheShippedModelAndBadOptions) {
@@ -572,6 +642,45 @@ TEST_F(Cli, InterruptedTrainingSavesAndResumes) {
   const Result r = run("train --resume --out " + path("m") + " --steps 1 --eval-every 0");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.output.find("has already run"), std::string::npos) << r.output;
+}
+
+// A resumed run is the same run: from another folder (the data path relative to the first),
+// with the checkpoint's options but --steps (said so), eval_tokens kept, the commands and
+// seconds extended; flags that shape the model are refused.
+TEST_F(Cli, ResumeFromAnotherFolderIsTheSameRun) {
+  write_text(path("t.txt"));
+  fs::create_directories(path("a")), fs::create_directories(path("b/c"));
+  const std::string bin = FMAV_BIN;
+  const Result first = shell("cd " + path("a") + " && " + bin + " train --data ../t.txt --out m" + kTinyModel +
+                             " --steps 2 --batch 2 --lr 0.003 --eval-every 0 --eval-tokens 100");
+  ASSERT_EQ(first.code, 0) << first.output;
+  std::map<std::string, std::string> meta;
+  fmav::read_safetensors(path("a/m/checkpoint.safetensors"), &meta);
+  const double seconds_before = nlohmann::json::parse(meta.at("options")).at("seconds").get<double>();
+  EXPECT_GT(seconds_before, 0);
+  const Result refused = shell("cd " + path("b/c") + " && " + bin + " train --resume --out ../../a/m --steps 4 --block 4");
+  EXPECT_EQ(refused.code, 1) << refused.output;
+  EXPECT_NE(refused.output.find("--block shapes the model, which a resumed run takes from"), std::string::npos)
+      << refused.output;
+  const Result resumed = shell("cd " + path("b/c") + " && " + bin + " train --resume --out ../../a/m --steps 4");
+  ASSERT_EQ(resumed.code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("resuming ../../a/m at step 2 of 4 with its checkpoint's options; overridden: "
+                                "--steps 4 (checkpoint: 2)\n"), std::string::npos) << resumed.output;
+  const nlohmann::json training =
+      nlohmann::json::parse(fmav::read_file_bytes(path("a/m/config.json"), 1 << 20)).at("training");
+  EXPECT_EQ(training.at("steps_done"), 4);
+  EXPECT_EQ(training.at("eval_tokens"), 100);
+  EXPECT_EQ(training.at("batch"), 2);
+  EXPECT_DOUBLE_EQ(training.at("lr").get<double>(), 0.003);
+  EXPECT_LE(training.at("valid").at("bytes").get<std::int64_t>(), 100);  // not the default 65 536's ~290
+  const std::string command = training.at("command");
+  EXPECT_NE(command.find("--steps 2"), std::string::npos) << command;
+  EXPECT_NE(command.find("; "), std::string::npos) << command;
+  EXPECT_NE(command.find("--resume --out ../../a/m --steps 4"), std::string::npos) << command;
+  fmav::read_safetensors(path("a/m/checkpoint.safetensors"), &meta);
+  const nlohmann::json options = nlohmann::json::parse(meta.at("options"));
+  EXPECT_GT(options.at("seconds").get<double>(), seconds_before);  // this run's seconds added
+  EXPECT_TRUE(fs::path(options.at("data").get<std::string>()).is_absolute()) << options.dump();
 }
 
 TEST_F(Cli, ModelCommandErrorsAreClear) {
@@ -746,6 +855,19 @@ TEST_F(Cli, NonFiniteInputsAreRefusedUnlessAllowed) {
   EXPECT_EQ(run("eval --allow-nonfinite --model " + path("m") + " --data " + path("t.txt")).code, 0);
 }
 
+// One --downsample default (the engine's, learned) in attend, inspect and sweep.
+TEST_F(Cli, DownsampleDefaultIsTheSameEverywhere) {
+  const at::Tensor q = random_bhnd(1, 1, 40, 8, 1);
+  fmav::write_safetensors(path("qkv.safetensors"), {{"q", fmav::to_host(q)}, {"k", fmav::to_host(q)}, {"v", fmav::to_host(q)}});
+  ASSERT_EQ(run("inspect --input " + path("qkv.safetensors") + " --block 8 --rank 2 --out " + path("ins")).code, 0);
+  EXPECT_NE(fmav::read_file_bytes(path("ins/summary.json"), 1 << 20).find("\"downsample\": \"learned\""),
+            std::string::npos);
+  ASSERT_EQ(run("sweep --n 64 --r 16 --p 1 --heads 1 --dim 8 --repeats 1 --out " + path("s.jsonl")).code, 0);
+  EXPECT_EQ(fmav::read_sweep_file(path("s.jsonl")).spec.downsamples, (std::vector<fmav::Downsample>{fmav::Downsample::learned}));
+  const Result help = run("attend --help");
+  EXPECT_NE(help.output.find("--downsample TEXT:{learned,average,dense}=learned"), std::string::npos) << help.output;
+}
+
 }  // namespace
 
 // ---- GenTask: `fmav gen-task` writes what the generators make, and refuses bad options ----
@@ -776,6 +898,8 @@ TEST_F(Cli, GenTaskShapesAndSampleImage) {
   Result r = run("gen-task shapes --per-class 2 --size 16 --seed 3 --out " + path("shapes"));
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("8 images (4 classes x 2) of 16x16 pixels"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("writing images: 50%\n"), std::string::npos) << r.output;  // progress, on stderr
+  EXPECT_NE(r.output.find("writing images: 100%\n"), std::string::npos) << r.output;
   const fmav::ImageFolder folder = fmav::list_image_folder(path("shapes"));
   EXPECT_EQ(folder.classes, fmav::shape_classes());
   ASSERT_EQ(folder.items.size(), 8u);

@@ -30,6 +30,10 @@ TEST(Bench, ParsesListsAndRanges) {
   expect_error([] { fmav::parse_n_list("0,5"); }, "got '0,5'");
   expect_error([] { fmav::parse_n_list("8192:1024"); }, "--n range must run from small to large, got '8192:1024'");
   expect_error([] { fmav::parse_n_list(""); }, "--n");
+  expect_error([] { fmav::parse_n_list("1000:2000"); }, "--n range a:b runs over powers of two, so both ends must "
+               "be powers of two (like 1024:16384), got '1000:2000'");
+  expect_error([] { fmav::parse_n_list("1024:3000", "--r"); }, "--r range a:b runs over powers of two");
+  EXPECT_EQ(fmav::parse_n_list("1000,2000"), (std::vector<std::int64_t>{1000, 2000}));  // a list takes any
 }
 
 TEST(Bench, StreamedFilesRoundTripAndRefuseHostileLines) {
@@ -95,6 +99,12 @@ TEST(Bench, FitsTheExponentOfOkRows) {
   EXPECT_NEAR(fmav::fit_exponent(rows, "x", 2048, 4096), 1.5, 1e-12);
   EXPECT_TRUE(std::isnan(fmav::fit_exponent(rows, "x", 4096, 4096)));
   EXPECT_TRUE(std::isnan(fmav::fit_exponent(rows, "y")));
+  // The spread: none on an exact power law; rows off the line (timer noise) widen it.
+  EXPECT_NEAR(fmav::fit_exponent_error(rows, "x"), 0, 1e-9);
+  EXPECT_TRUE(std::isnan(fmav::fit_exponent_error(rows, "x", 2048, 4096)));  // two rows: no spread
+  rows[0].median_ms *= 8;  // the smallest N at a noise floor
+  EXPECT_LT(fmav::fit_exponent(rows, "x"), 1.0);
+  EXPECT_GT(fmav::fit_exponent_error(rows, "x"), 0.3);
 }
 
 TEST(Bench, RunsEveryMethodChecksAndWritesFiles) {

@@ -200,6 +200,11 @@ TEST_F(Sweep, MergedShardsEqualTheUnshardedSweep) {
     EXPECT_EQ(merged.results[i].mean_tv, all.results[i].mean_tv);
     EXPECT_EQ(merged.results[i].mean_kl, all.results[i].mean_kl);
   }
+  expect_error([&] { fmav::merge_sweep_files({parts[0], parts[2]}, path("x.jsonl")); },
+               "the sweep is incomplete, nothing written: 1 of 4 points\n  shard 1/3: all 1 points (1)");
+  const fmav::SweepMerge partial = fmav::merge_sweep_files({parts[0], parts[2]}, path("x.jsonl"), true);
+  EXPECT_EQ(partial.merged, 3);
+  EXPECT_EQ(partial.missing, (std::vector<std::int64_t>{1}));
   fmav::SweepSpec other = small_spec();
   other.seed = 5;
   fmav::run_sweep(other, path("other.jsonl"));

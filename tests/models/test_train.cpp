@@ -71,6 +71,7 @@ TEST_F(Train, ResumedRunEqualsUninterruptedRun) {
   part.steps = 2;
   train(part);
   part.steps = 4, part.resume = true, part.data = "";  // the checkpoint remembers the data
+  part.given = {"steps"};                              // and every option but those given
   const TrainResult r = train(part);
   EXPECT_EQ(r.steps_done, 4);
   const auto a = Model::load(whole.out).tensors(), b = Model::load(part.out).tensors();

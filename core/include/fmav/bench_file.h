@@ -63,14 +63,18 @@ const char* bench_dtype_name(DType dtype);
 DType parse_bench_dtype(const std::string& name, const char* option = "--dtype");
 // "a,b,,c" into {"a", "b", "c"} (empty items dropped): the lists of --methods and friends.
 std::vector<std::string> split_list(const std::string& text);
-// "1024,4096" or a power-of-two range "1024:262144" of integers in [1, kMaxTokens]
-// (fmav/size_limits.h); throws fmav::Error naming `option` and the text.
+// "1024,4096" or a power-of-two range "1024:262144" (both ends powers of two) of integers in
+// [1, kMaxTokens] (fmav/size_limits.h); throws fmav::Error naming `option` and the text.
 std::vector<std::int64_t> parse_n_list(const std::string& text, const char* option = "--n");
 
 // Least-squares slope of log(median) vs log(N) over a method's ok rows with N in [lo, hi];
 // NaN with fewer than two points.
 double fit_exponent(const std::vector<BenchRow>& rows, const std::string& method,
                     std::int64_t lo = 0, std::int64_t hi = INT64_MAX);
+// That slope's standard error (the fit's spread: rows near timer noise widen it); NaN with
+// fewer than three points.
+double fit_exponent_error(const std::vector<BenchRow>& rows, const std::string& method,
+                          std::int64_t lo = 0, std::int64_t hi = INT64_MAX);
 
 // Whether a row ran out of memory or over budget (not measured because it would not fit).
 bool ran_out(const BenchRow& row);

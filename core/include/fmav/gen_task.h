@@ -4,6 +4,7 @@
 // classification set of shapes, and the viewer's default picture.
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -37,8 +38,10 @@ const std::vector<std::string>& shape_classes();
 // shape of random position, size and colour on a noisy background of another random colour,
 // size x size pixels. Creates the folders; each file is written atomically. Throws
 // fmav::Error for per_class outside 1..100000, size outside 8..1024, or when writing fails.
+// `progress`, when given, is called after each image with the images written and in all.
 void make_shapes_dataset(const std::string& root, std::int64_t per_class, std::int64_t size,
-                         std::uint64_t seed);
+                         std::uint64_t seed,
+                         const std::function<void(std::int64_t done, std::int64_t total)>& progress = {});
 
 // A deterministic picture for the viewer's default image: soft shapes over a colour
 // gradient with ripples and grain, size x size. Throws fmav::Error for size outside 8..4096.

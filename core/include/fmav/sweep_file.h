@@ -114,9 +114,21 @@ SweepFile parse_sweep_file(const std::string& text, const std::string& name = "s
 SweepFile read_sweep_file(const std::string& path);
 // Whether two specs describe the same sweep (everything but the shard).
 bool same_sweep(const SweepSpec& a, const SweepSpec& b);
+// What a merge joined, against the plan (the grid) recorded in the files' headers.
+struct SweepMerge {
+  std::int64_t points = 0;             // the whole grid's
+  std::int64_t merged = 0;             // points with a result (ok, oom or failed)
+  std::vector<std::int64_t> missing;   // grid indices without a result, ascending
+  int shards = 1;                      // the most shards any input was run in
+};
+// The missing points, compactly: per shard when the inputs were sharded ("shard 1/2: all 6
+// points (1, 3, ..., 11)"), indices as runs ("4-9, 12"), and the first missing point's key.
+std::string describe_missing(const SweepMerge& merge, const SweepSpec& spec);
 // Joins the results files of one sweep's shards (or partial runs) into `out` in grid order,
-// atomically. Throws fmav::Error when the files are of different sweeps, or hold different
-// results for one point.
-void merge_sweep_files(const std::vector<std::string>& inputs, const std::string& out);
+// atomically. Unless `allow_partial`, every point of the grid must have a result: a merge
+// with points missing throws fmav::Error listing them and writes nothing. Throws also when
+// the files are of different sweeps, or hold different results for one point.
+SweepMerge merge_sweep_files(const std::vector<std::string>& inputs, const std::string& out,
+                             bool allow_partial = false);
 
 }  // namespace fmav

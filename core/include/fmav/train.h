@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "fmav/model.h"
 
@@ -66,6 +67,10 @@ struct TrainOptions {
   std::int64_t save_every = 200; // steps between checkpoints (0 = end only)
   std::uint64_t seed = 1;
   std::string command;           // the command line, recorded in config.json "training"
+  // Resuming: the options above (by their names in the checkpoint: data, steps, batch, align,
+  // lr, warmup, weight_decay, grad_clip, mask_rate, eval_every, eval_tokens, save_every, seed)
+  // set anew; every other one is the checkpoint's. A non-empty data counts as given.
+  std::vector<std::string> given;
 };
 
 struct TrainStatus {
@@ -86,7 +91,14 @@ struct TrainResult {
   double seconds = 0;
 };
 
-// Trains (or resumes) and saves the model to options.out. Every step calls `status`;
+// The options a resume of options.out runs with: the checkpoint's, but those in
+// options.given (and a non-empty data); `step`: the checkpoint's step. The data path is
+// recorded absolute (a relative one from older checkpoints is looked for in the model folder
+// first), so a resume works from any folder. Throws fmav::Error without a checkpoint.
+TrainOptions resumed_options(const TrainOptions& options, std::int64_t* step = nullptr);
+
+// Trains (or resumes: the same run, options as resumed_options gives them, config.json's
+// "training" command and seconds extended) and saves the model to options.out. Every step calls `status`;
 // `cancel` is polled between steps (then a checkpoint is written and it returns).
 // Throws fmav::Error for bad options or data, and before touching `out` when they are bad.
 TrainResult train(const TrainOptions& options, const std::function<void(const TrainStatus&)>& status = {},
