@@ -56,8 +56,9 @@ row=$(json "$work/query.json" 's["query_row"]')
 python3 -c "import json,sys; s=json.load(open(sys.argv[1])); r0,r1,_,_=s['zoom']; assert r0 <= $row < r1" \
   "$work/query.json" || gui_fail "the query $row is not a row of the zoomed view"
 
-# n = 16384 typed in the sidebar (the 'tokens n' field) starts a run; Escape cancels it.
-xdotool mousemove 60 387 click --repeat 2 1
+# n = 16384 typed in the sidebar (the 'tokens n' field, whose place depends on the engine
+# summary's wrapped lines above it) starts a run; Escape cancels it.
+xdotool mousemove 60 403 click --repeat 2 1  # below the engine summary (four lines here)
 sleep 0.3
 xdotool key ctrl+a
 xdotool type --delay 20 16384

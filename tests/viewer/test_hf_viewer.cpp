@@ -295,7 +295,7 @@ TEST_F(HfViewer, AttendReadsAModelsLayer) {
 TEST_F(HfViewer, SweepMeasuresAModelsLayer) {
   const std::string llama = model("llama"), results = dir() + "/sweep.jsonl";
   auto [code, text] = run("sweep --model " + llama + " --ids " + ids_npy() +
-                          " --layer 1 --head 2 --r 8,16 --p 1,2 --repeats 1 --out " + results);
+                          " --layer 1 --head 2 --r 8,16 --p 1,2 --downsample average --repeats 1 --out " + results);
   ASSERT_EQ(code, 0) << text;
   const fmav::SweepFile file = fmav::read_sweep_file(results);
   ASSERT_EQ(file.results.size(), 4u);
@@ -311,7 +311,7 @@ TEST_F(HfViewer, SweepMeasuresAModelsLayer) {
     const std::string out = dir() + "/inspect_" + std::to_string(r.index);
     std::tie(code, text) = run("inspect --model " + llama + " --ids " + ids_npy() + " --layer 1 --head 2 --block " +
                                std::to_string(r.point.block_size) + " --rank " + std::to_string(r.point.rank) +
-                               " --out " + out);
+                               " --downsample average --out " + out);
     ASSERT_EQ(code, 0) << text;
     std::ifstream in(out + "/summary.json");
     const nlohmann::json summary = nlohmann::json::parse(in);
@@ -321,7 +321,7 @@ TEST_F(HfViewer, SweepMeasuresAModelsLayer) {
   }
   // A resumed sweep has nothing left to do; another layer is another sweep.
   std::tie(code, text) = run("sweep --model " + llama + " --ids " + ids_npy() +
-                             " --layer 1 --head 2 --r 8,16 --p 1,2 --repeats 1 --out " + results);
+                             " --layer 1 --head 2 --r 8,16 --p 1,2 --downsample average --repeats 1 --out " + results);
   ASSERT_EQ(code, 0) << text;
   EXPECT_NE(text.find("0 points measured"), std::string::npos) << text;
   std::tie(code, text) = run("sweep --model " + llama + " --ids " + ids_npy() + " --layer 0 --r 8 --p 1 --out " +
