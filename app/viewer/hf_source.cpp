@@ -66,35 +66,40 @@ std::shared_ptr<const HfTokens> image_tokens(const MapParams& params, const HfMo
 
 }  // namespace
 
-bool is_hf_folder(const std::string& path) {
-  static std::mutex mutex;
-  static std::map<std::string, std::pair<fs::file_time_type, bool>> known;
-  if (path.empty()) return false;
-  const fs::file_time_type stamp = stamp_of((fs::path(path) / "config.json").string());
-  std::lock_guard<std::mutex> lock(mutex);
-  const auto found = known.find(path);
-  if (found != known.end() && found->second.first == stamp) return found->second.second;
-  const bool hf = is_hf_model_folder(path);
-  known[path] = {stamp, hf};
-  return hf;
-}
+namespace {
 
-bool hf_folder_causal(const std::string& path) {
+// What the sidebar asks of a folder every frame, read from its config.json once per change.
+struct FolderFacts {
+  bool hf = false;      // a Hugging Face model folder
+  bool causal = true;   // its model attends causally (true too when config.json cannot be parsed)
+};
+
+FolderFacts folder_facts(const std::string& path) {
   static std::mutex mutex;
-  static std::map<std::string, std::pair<fs::file_time_type, bool>> known;
+  static std::map<std::string, std::pair<fs::file_time_type, FolderFacts>> known;
+  if (path.empty()) return {};
   const std::string config = (fs::path(path) / "config.json").string();
   const fs::file_time_type stamp = stamp_of(config);
   std::lock_guard<std::mutex> lock(mutex);
   const auto found = known.find(path);
   if (found != known.end() && found->second.first == stamp) return found->second.second;
-  bool causal = true;
-  try {
-    causal = parse_hf_config(read_file_bytes(config, kMaxHfConfigBytes), config).kind == HfKind::causal_lm;
-  } catch (const Error&) {  // a config.json that lies: the worker's load names the fault
+  FolderFacts facts;
+  facts.hf = is_hf_model_folder(path);
+  if (facts.hf) {
+    try {
+      facts.causal = parse_hf_config(read_file_bytes(config, kMaxHfConfigBytes), config).kind == HfKind::causal_lm;
+    } catch (const Error&) {  // a config.json that lies: the worker's load names the fault
+    }
   }
-  known[path] = {stamp, causal};
-  return causal;
+  known[path] = {stamp, facts};
+  return facts;
 }
+
+}  // namespace
+
+bool is_hf_folder(const std::string& path) { return folder_facts(path).hf; }
+
+bool hf_folder_causal(const std::string& path) { return folder_facts(path).causal; }
 
 bool is_ids_file(const std::string& path) {
   std::string ext = fs::path(path).extension().string();

@@ -33,10 +33,7 @@ namespace {
 using namespace fmav_test;
 namespace fs = std::filesystem;
 
-struct Result {
-  int code = -1;
-  std::string output;
-};
+using Result = CommandResult;
 
 class Cli : public ::testing::Test {
  protected:
@@ -52,15 +49,7 @@ class Cli : public ::testing::Test {
   Result run(const std::string& args) const { return shell(std::string(FMAV_BIN) + " " + args); }
 
   // A shell command line, its output and exit code.
-  Result shell(const std::string& command) const {
-    const std::string log = path("log.txt");
-    const std::string cmd = "(" + command + ") > " + log + " 2>&1";
-    const int status = std::system(cmd.c_str());
-    std::ifstream in(log);
-    std::stringstream text;
-    text << in.rdbuf();
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text.str()};
-  }
+  Result shell(const std::string& command) const { return run_command(command, path("log.txt")); }
 
   fs::path m_dir;
 };

@@ -24,40 +24,25 @@
 #include "fmav/size_limits.h"
 #include "fmav/sweep_file.h"
 #include "fmav/tensor_io.h"
+#include "test_helpers.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int code = -1;  // the exit status; -1 when killed by a signal
-  std::string output;
-};
+using Result = fmav_test::CommandResult;
 
-class Limits : public ::testing::Test {
+class Limits : public fmav_test::TempFolder {
  protected:
-  void SetUp() override {
-    m_dir = fs::temp_directory_path() / ("fmav_limits_" + std::to_string(::getpid()) + "_" +
-                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(m_dir);
-  }
   void TearDown() override {
-    fs::remove_all(m_dir);
+    TempFolder::TearDown();
     fmav::set_max_memory(0);
   }
 
-  std::string path(const std::string& name) const { return (m_dir / name).string(); }
-
   // fmav with `args`, after the shell commands in `before` (e.g. a ulimit).
   Result run(const std::string& args, const std::string& before = "") const {
-    const std::string log = path("log.txt");
-    const std::string cmd = "bash -c '" + before + " exec " + std::string(FMAV_BIN) + " " + args + "' > " + log +
-                            " 2>&1";
-    const int status = std::system(cmd.c_str());
-    std::ifstream in(log);
-    std::stringstream text;
-    text << in.rdbuf();
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text.str()};
+    return fmav_test::run_command("bash -c '" + before + " exec " + std::string(FMAV_BIN) + " " + args + "'",
+                                  path("log.txt"));
   }
 
   // An (n, d) float32 tensor file of small values.
@@ -67,8 +52,6 @@ class Limits : public ::testing::Test {
     fmav::write_npy(path(name), t);
     return path(name);
   }
-
-  fs::path m_dir;
 };
 
 bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }

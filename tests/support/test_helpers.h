@@ -1,8 +1,10 @@
 #pragma once
 // Helpers of every suite, without LibTorch: checks that a call throws fmav::Error with a
-// given message, a fresh temporary folder per test, and whole-file reads and writes.
+// given message, a fresh temporary folder per test, whole-file reads and writes, and a shell
+// command's exit status and output.
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -54,6 +56,18 @@ inline std::string read_bytes(const std::string& path) {
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+// A shell command's exit status (-1 when a signal ended it) and what it printed.
+struct CommandResult {
+  int code = -1;
+  std::string output;
+};
+
+// Runs `command` through the shell with its stdout and stderr into the file `log`.
+inline CommandResult run_command(const std::string& command, const std::string& log) {
+  const int status = std::system(("(" + command + ") > " + log + " 2>&1").c_str());
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_bytes(log)};
 }
 
 // A fresh folder per test, removed afterwards.
