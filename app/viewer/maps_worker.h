@@ -111,6 +111,11 @@ struct MapJob {
   PeerOptions peer;
   std::int64_t tokens = 0;
   std::string source;  // e.g. "lm-fma (causal-lm, fma attention) on sample.txt"
+  // A model's source: the model's name and the attention it was trained with (a Hugging Face
+  // model: full), so the header can say which map is the counterfactual (issue 21 point 5).
+  bool from_model = false;
+  std::string model_name;
+  Method trained = Method::full;
   int layers = 0, heads = 0;
   // The model's input, for the query inspector: a text model's window (token i = text[i]),
   // or an image model's image fitted to its size (null otherwise).
@@ -123,8 +128,12 @@ struct MapJob {
 
 // The worker's runs under way and their latest results; the frame only polls the futures.
 struct MapsWorker {
-  MapJob shown;  // the latest finished run
+  MapJob shown;  // the latest run with maps (or, before any has maps, the latest failed run)
   bool has_shown = false;
+  // A run newer than `shown` that failed: its error is shown beside the last good maps, which
+  // stay on screen until new ones replace them; not rerun until its settings change.
+  MapJob failed;
+  bool has_failed = false;
   // Runs and tiles taken so far: a new count tells the maps panel to upload new textures.
   int shown_count = 0, tile_count = 0;
   bool recompute = false;       // the Recompute button was pressed
@@ -147,6 +156,9 @@ struct MapsWorker {
 void update_maps(Shared& shared);
 // Whether a run is under way or the shown result does not yet match the settings.
 bool maps_busy(const Shared& shared);
+// The engine's error for the settings as they are (the shown run's, or a newer failed
+// run's); empty when they ran, or have not yet.
+std::string maps_error(const Shared& shared);
 // Asks the run under way to stop; the shown result stays until the settings change.
 void cancel_maps(Shared& shared);
 // Whether an exact tile for the current zoom of a pooled map is being computed.

@@ -115,7 +115,7 @@ void draw_run_status(Shared& shared, MapsPanel& panel) {
     ImGui::TextColored(kBusy, "computing...");
   } else if (shared.maps.has_cancelled && shared.maps.cancelled_params == shared.params) {
     ImGui::TextColored(kBusy, "cancelled: Recompute runs it");
-  } else if (!shown.error.empty()) {
+  } else if (!maps_error(shared).empty()) {
     ImGui::TextColored(kErrorColor, "engine error");
   } else {
     ImGui::TextColored(kMuted, "engine %.3f s", shown.seconds);

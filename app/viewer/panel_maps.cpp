@@ -5,6 +5,7 @@
 
 #include "panel_maps.h"
 #include "colormap.h"
+#include "maps_header.h"
 #include "maps_worker.h"
 #include "method_labels.h"
 #include "platform_glfw.h"
@@ -198,7 +199,8 @@ std::string caption_of(const Shared& shared, MapKind kind) {
              (log10 ? " (symmetric log)" : " (linear)") +
              format_value(", mean row TV %.2e", mean_of(in.row_tv));
     default:
-      return std::to_string(in.num_levels) + " coarse levels, mass per level";
+      return std::to_string(in.num_levels) + " coarse levels; legend: " + method_title(shared.maps.shown.method) +
+             "'s mass per level";
   }
 }
 
@@ -329,50 +331,6 @@ void draw_map_cell(Shared& shared, const MapsPanel& panel, MapKind kind, ImVec2 
   ImGui::Unindent(indent);
 }
 
-void draw_header(const Shared& shared) {
-  const MapJob& shown = shared.maps.shown;
-  const FmaConfig& f = shown.fma;
-  // A model has layers x heads; a q/k/v file one layer of heads; the synthetic input one head.
-  if (!shown.params.model.empty()) {
-    ImGui::Text("layer %d  head %d   ", shown.params.layer, shown.params.head);
-    ImGui::SameLine(0, 0);
-  } else if (!shown.params.qkv.empty()) {
-    ImGui::Text("head %d   ", shown.params.head);
-    ImGui::SameLine(0, 0);
-  }
-  if (shown.method == Method::fma) {
-    ImGui::Text("n = %lld   m = %lld   p = %lld   %s   %s down-sampling%s", static_cast<long long>(shown.tokens),
-                static_cast<long long>(f.block_size), static_cast<long long>(f.rank),
-                f.causal ? "causal" : "bidirectional", to_string(f.downsample), f.linear ? "   linear" : "");
-  } else {
-    ImGui::Text("n = %lld   %s   %s", static_cast<long long>(shown.tokens),
-                peer_settings(shown.method, f, shown.peer).c_str(),
-                f.causal ? "causal" : "bidirectional");
-  }
-  if (maps_busy(shared)) {
-    ImGui::SameLine(0, 30);
-    ImGui::TextColored(kBusy, "computing... %.0f%%", progress_percent(shared.maps));
-  } else if (tile_busy(shared)) {
-    ImGui::SameLine(0, 30);
-    ImGui::TextColored(kBusy, "computing the exact tile...");
-  }
-  if (shown.inspection) {
-    const Inspection& in = *shown.inspection;
-    if (in.pool > 1) {
-      const long long pool = in.pool;
-      ImGui::TextColored(kMuted, "%lld tokens: each map pixel is a mean of %lld x %lld; zoom in to %lld tokens or "
-                         "fewer for exact tiles", static_cast<long long>(shown.tokens), pool, pool,
-                         static_cast<long long>(kTileSpan));
-    }
-    ImGui::TextWrapped(
-        "output rel. error %.3e    mean row TV %.3e    mean KL %.3e    "
-        "top-%d overlap %.3f",
-        in.output_rel_error, mean_of(in.row_tv), mean_of(in.row_kl), InspectRequest{}.top_k,
-        mean_of(in.row_topk));
-  }
-  ImGui::Spacing();
-}
-
 // The first line of an engine error; LibTorch's stack trace, if any, behind a tree node.
 void draw_error(const std::string& error) {
   const std::size_t end = error.find('\n');
@@ -466,7 +424,7 @@ void draw_map_views(Shared& shared, MapsPanel& panel) {
     }
     return;
   }
-  draw_header(shared);
+  draw_maps_header(shared);
   if (!shared.maps.shown.error.empty()) {
     draw_error(shared.maps.shown.error);
     return;
