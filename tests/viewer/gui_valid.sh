@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# GUI test of the sidebar's settings (issue 21 point 1), with real X input (xdotool under Xvfb):
+#   "+" beside the base cell size r and the rank p moves to the next value the engine accepts
+#   (average down-sampling: p must divide r), never into an error; a typed value the engine
+#   refuses is not applied (no run); an engine error (a text offset past the input) leaves
+#   the last good maps and a header of exactly those maps; clicks keep working after it (no
+#   popup in the way); a success clears the status bar's error; and a model whose input
+#   fails (an empty file) has a header of the model's own settings (lm-fma: r = 32, p = 2,
+#   causal). Usage: tests/viewer/gui_valid.sh path/to/fma-viewer
+source "$(dirname "$0")/gui_input_lib.sh" gui_valid "$@"
+viewer=$2
+idle_line() { grep "idle;" "$work/log" | tail -n 1; }
+busy_count() { log_count "fma-viewer: busy"; }
+
+# An empty input: no maps, and a header of what was asked of lm-fma, not of defaults.
+: > "$work/empty.txt"
+"$viewer" --size 1400x900 --input "$work/empty.txt" --screenshot "$work/empty.png" > "$work/empty.log" 2>&1 || true
+grep -q "header layer 0  head 0   r = 32   p = 2   causal   learned down-sampling" "$work/empty.log" ||
+  { cat "$work/empty.log" >&2; gui_fail "the header for an empty input is not lm-fma's own settings"; }
+
+# The synthetic input under average down-sampling: r = 32, p = 4.
+"$viewer" --size 1400x900 --synthetic --n 512 --downsample average --log > "$work/log" 2>&1 &
+pid=$!
+wait_log "idle; view attention; maps of 512 tokens"
+sleep 1
+idle_line | grep -q "header n = 512   r = 32   p = 4   bidirectional   average" || gui_fail "unexpected start: $(idle_line)"
+
+# "+" beside r (at 1400x900: the sidebar's 'base cell size r' row): 33, 34, 35 are refused by
+# average down-sampling with p = 4, so it goes to 36.
+xdotool mousemove 138 414 click 1
+wait_log "idle;" 2
+idle_line | grep -q "header n = 512   r = 36   p = 4 " || gui_fail "r + did not step to 36: $(idle_line)"
+# "+" beside p: 5 does not divide 36, 6 does.
+xdotool mousemove 138 443 click 1
+wait_log "idle;" 3
+idle_line | grep -q "header n = 512   r = 36   p = 6 " || gui_fail "p + did not step to 6: $(idle_line)"
+grep -q "error" "$work/log" && gui_fail "a stepper led to an engine error"
+
+# r = 37 typed: the engine would refuse it (6 does not divide 37), so it is not applied.
+before=$(busy_count)
+xdotool mousemove 60 414 click --repeat 2 1
+sleep 0.3
+xdotool key ctrl+a
+xdotool type --delay 20 37
+xdotool key Return
+sleep 2
+[[ $(busy_count) -eq $before ]] || gui_fail "a refused typed r started a run"
+grep -q "error" "$work/log" && gui_fail "a refused typed r reached the engine"
+xdotool key ctrl+q
+wait "$pid" || gui_fail "the viewer exited with status $? after Ctrl+Q"
+
+# The model: a text offset past its input fails in the engine; the last good maps stay.
+"$viewer" --size 1400x900 --log > "$work/log" 2>&1 &
+pid=$!
+wait_log "idle; view attention; maps of 512 tokens"
+sleep 1  # the new window mapped and focused before the first click
+good="header layer 0  head 0   n = 512   r = 32   p = 2   causal   learned down-sampling"
+# The 'text offset' field of the model's controls.
+xdotool mousemove 60 424 click --repeat 2 1
+sleep 0.3
+xdotool key ctrl+a
+xdotool type --delay 20 5000
+xdotool key Return
+wait_log "error: offset must be in"
+wait_log "idle;" 2
+idle_line | grep -q "maps of 512 tokens" || gui_fail "the maps vanished after an engine error: $(idle_line)"
+idle_line | grep -q "$good (newer settings failed)" || gui_fail "the header after the error: $(idle_line)"
+# Clicks still work (no popup in the way): the offset back to 0, then "+" beside the layer.
+xdotool mousemove 60 424 click --repeat 2 1
+sleep 0.3
+xdotool key ctrl+a
+xdotool type --delay 20 0
+xdotool key Return
+xdotool mousemove 138 368 click 1
+sleep 0.3
+xdotool mousemove 138 368 click 1
+wait_for "idle_line | grep -q 'header layer 2  head 0   n = 512'"
+idle_line | grep -q "newer settings failed" && gui_fail "the old error is still reported: $(idle_line)"
+xdotool key ctrl+q
+wait "$pid" || gui_fail "the viewer exited with status $? after Ctrl+Q"
+echo "gui_valid: steppers stay valid, typed refusals inline, maps and header kept on an engine error, empty-input header right"
