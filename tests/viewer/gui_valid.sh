@@ -9,6 +9,17 @@
 #   causal). Usage: tests/viewer/gui_valid.sh path/to/fma-viewer
 source "$(dirname "$0")/gui_input_lib.sh" gui_valid "$@"
 viewer=$2
+# Types TEXT into the sidebar field at X Y and presses Return (one click gives it the keyboard).
+type_into() {
+  xdotool mousemove "$1" "$2"
+  sleep 0.3
+  xdotool click 1
+  sleep 0.5
+  xdotool key ctrl+a
+  xdotool type --delay 20 "$3"
+  sleep 0.2
+  xdotool key Return
+}
 idle_line() { grep "idle;" "$work/log" | tail -n 1; }
 busy_count() { log_count "fma-viewer: busy"; }
 
@@ -38,14 +49,14 @@ grep -q "error" "$work/log" && gui_fail "a stepper led to an engine error"
 
 # r = 37 typed: the engine would refuse it (6 does not divide 37), so it is not applied.
 before=$(busy_count)
-xdotool mousemove 60 414 click --repeat 2 1
-sleep 0.3
-xdotool key ctrl+a
-xdotool type --delay 20 37
-xdotool key Return
+type_into 60 414 37
 sleep 2
 [[ $(busy_count) -eq $before ]] || gui_fail "a refused typed r started a run"
 grep -q "error" "$work/log" && gui_fail "a refused typed r reached the engine"
+# r = 42 typed (6 divides it) is applied.
+type_into 60 414 42
+wait_log "idle;" 4
+idle_line | grep -q "header n = 512   r = 42   p = 6 " || gui_fail "a valid typed r was not applied: $(idle_line)"
 xdotool key ctrl+q
 wait "$pid" || gui_fail "the viewer exited with status $? after Ctrl+Q"
 
@@ -53,24 +64,19 @@ wait "$pid" || gui_fail "the viewer exited with status $? after Ctrl+Q"
 "$viewer" --size 1400x900 --log > "$work/log" 2>&1 &
 pid=$!
 wait_log "idle; view attention; maps of 512 tokens"
-sleep 1  # the new window mapped and focused before the first click
+# The keyboard to the new window: without a window manager, the focus left with the first
+# viewer's window.
+xdotool search --onlyvisible --name '^fma-viewer$' windowfocus 2> /dev/null || true
+sleep 0.5
 good="header layer 0  head 0   n = 512   r = 32   p = 2   causal   learned down-sampling"
 # The 'text offset' field of the model's controls.
-xdotool mousemove 60 424 click --repeat 2 1
-sleep 0.3
-xdotool key ctrl+a
-xdotool type --delay 20 5000
-xdotool key Return
+type_into 60 424 5000
 wait_log "error: offset must be in"
 wait_log "idle;" 2
 idle_line | grep -q "maps of 512 tokens" || gui_fail "the maps vanished after an engine error: $(idle_line)"
 idle_line | grep -q "$good (newer settings failed)" || gui_fail "the header after the error: $(idle_line)"
 # Clicks still work (no popup in the way): the offset back to 0, then "+" beside the layer.
-xdotool mousemove 60 424 click --repeat 2 1
-sleep 0.3
-xdotool key ctrl+a
-xdotool type --delay 20 0
-xdotool key Return
+type_into 60 424 0
 xdotool mousemove 138 368 click 1
 sleep 0.3
 xdotool mousemove 138 368 click 1
