@@ -9,16 +9,23 @@
 #   causal). Usage: tests/viewer/gui_valid.sh path/to/fma-viewer
 source "$(dirname "$0")/gui_input_lib.sh" gui_valid "$@"
 viewer=$2
+# A key held for a while: ImGui 1.86 reads key states once a frame, so a press and release
+# within one slow frame (a busy machine) would be lost.
+hold() {
+  xdotool keydown "$1"
+  sleep 0.3
+  xdotool keyup "$1"
+}
 # Types TEXT into the sidebar field at X Y and presses Return (one click gives it the keyboard).
 type_into() {
   xdotool mousemove "$1" "$2"
   sleep 0.3
   xdotool click 1
   sleep 0.5
-  xdotool key ctrl+a
-  xdotool type --delay 20 "$3"
-  sleep 0.2
-  xdotool key Return
+  hold ctrl+a
+  xdotool type --delay 60 "$3"
+  sleep 0.3
+  hold Return
 }
 idle_line() { grep "idle;" "$work/log" | tail -n 1; }
 busy_count() { log_count "fma-viewer: busy"; }
@@ -29,45 +36,13 @@ busy_count() { log_count "fma-viewer: busy"; }
 grep -q "header layer 0  head 0   r = 32   p = 2   causal   learned down-sampling" "$work/empty.log" ||
   { cat "$work/empty.log" >&2; gui_fail "the header for an empty input is not lm-fma's own settings"; }
 
-# The synthetic input under average down-sampling: r = 32, p = 4.
-"$viewer" --size 1400x900 --synthetic --n 512 --downsample average --log > "$work/log" 2>&1 &
+# The model: a text offset past its input fails in the engine; the last good maps stay.
+# One viewer for all (a second one started under Xvfb, with no window manager, did not
+# always get the keyboard); the synthetic settings wait in the sidebar for later.
+"$viewer" --size 1400x900 --downsample average --rank 4 --log > "$work/log" 2>&1 &
 pid=$!
 wait_log "idle; view attention; maps of 512 tokens"
 sleep 1
-idle_line | grep -q "header n = 512   r = 32   p = 4   bidirectional   average" || gui_fail "unexpected start: $(idle_line)"
-
-# "+" beside r (at 1400x900: the sidebar's 'base cell size r' row): 33, 34, 35 are refused by
-# average down-sampling with p = 4, so it goes to 36.
-xdotool mousemove 138 414 click 1
-wait_log "idle;" 2
-idle_line | grep -q "header n = 512   r = 36   p = 4 " || gui_fail "r + did not step to 36: $(idle_line)"
-# "+" beside p: 5 does not divide 36, 6 does.
-xdotool mousemove 138 443 click 1
-wait_log "idle;" 3
-idle_line | grep -q "header n = 512   r = 36   p = 6 " || gui_fail "p + did not step to 6: $(idle_line)"
-grep -q "error" "$work/log" && gui_fail "a stepper led to an engine error"
-
-# r = 37 typed: the engine would refuse it (6 does not divide 37), so it is not applied.
-before=$(busy_count)
-type_into 60 414 37
-sleep 2
-[[ $(busy_count) -eq $before ]] || gui_fail "a refused typed r started a run"
-grep -q "error" "$work/log" && gui_fail "a refused typed r reached the engine"
-# r = 42 typed (6 divides it) is applied.
-type_into 60 414 42
-wait_log "idle;" 4
-idle_line | grep -q "header n = 512   r = 42   p = 6 " || gui_fail "a valid typed r was not applied: $(idle_line)"
-xdotool key ctrl+q
-wait "$pid" || gui_fail "the viewer exited with status $? after Ctrl+Q"
-
-# The model: a text offset past its input fails in the engine; the last good maps stay.
-"$viewer" --size 1400x900 --log > "$work/log" 2>&1 &
-pid=$!
-wait_log "idle; view attention; maps of 512 tokens"
-# The keyboard to the new window: without a window manager, the focus left with the first
-# viewer's window.
-xdotool search --onlyvisible --name '^fma-viewer$' windowfocus 2> /dev/null || true
-sleep 0.5
 good="header layer 0  head 0   n = 512   r = 32   p = 2   causal   learned down-sampling"
 # The 'text offset' field of the model's controls.
 type_into 60 424 5000
@@ -82,6 +57,34 @@ sleep 0.3
 xdotool mousemove 138 368 click 1
 wait_for "idle_line | grep -q 'header layer 2  head 0   n = 512'"
 idle_line | grep -q "newer settings failed" && gui_fail "the old error is still reported: $(idle_line)"
+
+# The synthetic input (the 'synthetic' radio button) under average down-sampling: r = 32, p = 4.
+xdotool mousemove 108 297 click 1
+wait_for "idle_line | grep -q 'header n = 512   r = 32   p = 4   bidirectional   average'"
+errors=$(log_count "fma-viewer: error:")
+
+# "+" beside r (at 1400x900: the sidebar's 'base cell size r' row): 33, 34, 35 are refused by
+# average down-sampling with p = 4, so it goes to 36.
+xdotool mousemove 138 414 click 1
+wait_for "idle_line | grep -q 'header n = 512   r = 3[3-9]'"
+idle_line | grep -q "header n = 512   r = 36   p = 4 " || gui_fail "r + did not step to 36: $(idle_line)"
+# "+" beside p: 5 does not divide 36, 6 does.
+xdotool mousemove 138 443 click 1
+wait_for "idle_line | grep -q 'header n = 512   r = 36   p = [5-9]'"
+idle_line | grep -q "header n = 512   r = 36   p = 6 " || gui_fail "p + did not step to 6: $(idle_line)"
+[[ $(log_count "fma-viewer: error:") -eq $errors ]] || gui_fail "a stepper led to an engine error"
+
+# r = 37 typed: the engine would refuse it (6 does not divide 37), so it is not applied.
+before=$(busy_count)
+type_into 60 414 37
+sleep 2
+[[ $(busy_count) -eq $before ]] || gui_fail "a refused typed r started a run"
+[[ $(log_count "fma-viewer: error:") -eq $errors ]] || gui_fail "a refused typed r reached the engine"
+# r = 42 typed (6 divides it) is applied.
+type_into 60 414 42
+wait_for "idle_line | grep -q 'header n = 512   r = 4[0-9]'"
+idle_line | grep -q "header n = 512   r = 42   p = 6 " || gui_fail "a valid typed r was not applied: $(idle_line)"
+
 xdotool key ctrl+q
 wait "$pid" || gui_fail "the viewer exited with status $? after Ctrl+Q"
 echo "gui_valid: steppers stay valid, typed refusals inline, maps and header kept on an engine error, empty-input header right"
