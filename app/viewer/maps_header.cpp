@@ -152,6 +152,10 @@ void draw_maps_header(const Shared& shared) {
     ImGui::TextWrapped("output rel. error %.3e    mean row TV %.3e    mean KL %.3e    top-%d overlap %.3f",
                        in.output_rel_error, mean_of(in.row_tv), mean_of(in.row_kl), InspectRequest{}.top_k,
                        mean_of(in.row_topk));
+    if (shown.data.diff_max < kDiffFloor) {  // e.g. n <= 2r: FMA is exact
+      ImGui::TextColored(kCompare, "%s and full attention are identical within round-off here (max |diff| %.1e < %.0e)",
+                         method_title(shown.method), shown.data.diff_max, kDiffFloor);
+    }
     draw_level_masses(shown);
   }
   ImGui::Spacing();

@@ -168,7 +168,8 @@ MapData make_data(const Inspection& in) {
   data.level_codes.resize(count);
   for (std::size_t i = 0; i < count; ++i) data.level_codes[i] = static_cast<std::uint8_t>(in.level_map[i] + 1);
   data.prob_max = std::max(prob_max, 1e-12);
-  data.diff_limit = limit;
+  data.diff_max = limit;
+  data.diff_limit = std::max(limit, kDiffFloor);
   return data;
 }
 

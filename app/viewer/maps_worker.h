@@ -29,6 +29,9 @@ constexpr std::int64_t kMaxMapSide = 4096;
 // of the visible part and half a view around it.
 constexpr std::int64_t kTileSpan = 1024;
 
+// Differences below this are round-off of the float64 maps, not approximation error.
+constexpr double kDiffFloor = 1e-12;
+
 // The four maps, in the order they are drawn.
 enum MapKind { kMapFull = 0, kMapFma, kMapDiff, kMapLevel, kMapCount };
 
@@ -46,7 +49,10 @@ struct MapData {
   std::array<MapValues, kMapLevel> values;
   std::vector<std::uint8_t> level_codes;
   double prob_max = 1;    // the largest probability of both maps (linear scale's top)
-  double diff_limit = 0;  // the largest |FMA - full|
+  double diff_max = 0;    // the largest |FMA - full|
+  // The difference map's colour range: diff_max, but at least kDiffFloor, so that float64
+  // round-off (1e-16) between equal maps is not drawn at full saturation.
+  double diff_limit = 0;
 };
 
 // An exact (unpooled) part of a pooled map: query rows [r0, r1) x keys [c0, c1).

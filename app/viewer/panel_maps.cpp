@@ -195,7 +195,7 @@ std::string caption_of(const Shared& shared, MapKind kind) {
       return format_value("output rel. error %.2e", in.output_rel_error) +
              format_value(", mean row TV %.2e", mean_of(in.row_tv));
     case kMapDiff:
-      return format_value("max |diff| %.2e", shared.maps.shown.data.diff_limit) +
+      return format_value("max |diff| %.2e", shared.maps.shown.data.diff_max) +
              (log10 ? " (symmetric log)" : " (linear)") +
              format_value(", mean row TV %.2e", mean_of(in.row_tv));
     default:

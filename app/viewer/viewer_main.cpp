@@ -218,6 +218,7 @@ std::string summary(const Shared& shared) {
   // What the maps' header says the maps are (maps_header.h), and a newer run's error.
   out += "; header " + settings_line(shown);
   if (!maps_error(shared).empty()) out += " (newer settings failed)";
+  if (shown.data.diff_max < kDiffFloor) out += "; identical within round-off";
   return out;
 }
 

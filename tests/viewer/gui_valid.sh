@@ -6,7 +6,7 @@
 #   the last good maps and a header of exactly those maps; clicks keep working after it (no
 #   popup in the way); a success clears the status bar's error; and a model whose input
 #   fails (an empty file) has a header of the model's own settings (lm-fma: r = 32, p = 2,
-#   causal). Usage: tests/viewer/gui_valid.sh path/to/fma-viewer
+#   causal); at n = 2r the maps are called identical within round-off. Usage: tests/viewer/gui_valid.sh path/to/fma-viewer
 source "$(dirname "$0")/gui_input_lib.sh" gui_valid "$@"
 viewer=$2
 # A key held for a while: ImGui 1.86 reads key states once a frame, so a press and release
@@ -35,6 +35,11 @@ busy_count() { log_count "fma-viewer: busy"; }
 "$viewer" --size 1400x900 --input "$work/empty.txt" --screenshot "$work/empty.png" > "$work/empty.log" 2>&1 || true
 grep -q "header layer 0  head 0   r = 32   p = 2   causal   learned down-sampling" "$work/empty.log" ||
   { cat "$work/empty.log" >&2; gui_fail "the header for an empty input is not lm-fma's own settings"; }
+
+# n = 2r: FMA is exact; the difference is float64 round-off, said as such, not saturated.
+"$viewer" --size 1400x900 --synthetic --n 64 --screenshot "$work/exact.png" > "$work/exact.log" 2>&1 ||
+  gui_fail "the n = 64 screenshot failed"
+grep -q "; identical within round-off" "$work/exact.log" || gui_fail "FMA at n = 2r not called identical within round-off"
 
 # The model: a text offset past its input fails in the engine; the last good maps stay.
 # One viewer for all (a second one started under Xvfb, with no window manager, did not
