@@ -6,7 +6,7 @@
 #   the last good maps and a header of exactly those maps; clicks keep working after it (no
 #   popup in the way); a success clears the status bar's error; and a model whose input
 #   fails (an empty file) has a header of the model's own settings (lm-fma: r = 32, p = 2,
-#   causal); at n = 2r the maps are called identical within round-off. Usage: tests/viewer/gui_valid.sh path/to/fma-viewer
+#   causal); Escape closes the File menu and Ctrl+Q quits with it open; at n = 2r the maps are called identical within round-off. Usage: tests/viewer/gui_valid.sh path/to/fma-viewer
 source "$(dirname "$0")/gui_input_lib.sh" gui_valid "$@"
 viewer=$2
 # A key held for a while: ImGui 1.86 reads key states once a frame, so a press and release
@@ -90,6 +90,21 @@ type_into 60 414 42
 wait_for "idle_line | grep -q 'header n = 512   r = 4[0-9]'"
 idle_line | grep -q "header n = 512   r = 42   p = 6 " || gui_fail "a valid typed r was not applied: $(idle_line)"
 
-xdotool key ctrl+q
+# Escape closes the open File menu: Ctrl+S (which an open menu blocks) then saves a session.
+xdotool mousemove 25 11 click 1
+sleep 1
+hold Escape
+sleep 0.5
+hold ctrl+s
+sleep 1
+hold ctrl+a
+xdotool type --delay 60 "$work/after_menu.json"
+sleep 0.3
+hold Return
+wait_log "status: saved the session to $work/after_menu.json"
+# Ctrl+Q quits with the File menu open.
+xdotool mousemove 25 11 click 1
+sleep 1
+hold ctrl+q
 wait "$pid" || gui_fail "the viewer exited with status $? after Ctrl+Q"
 echo "gui_valid: steppers stay valid, typed refusals inline, maps and header kept on an engine error, empty-input header right"
