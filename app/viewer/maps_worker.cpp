@@ -77,6 +77,18 @@ void load_hf_source(const MapParams& params, HeadInput* in, MapJob* job) {
   job->pieces = t.pieces;
 }
 
+// A model's description before it runs, so that a run that fails on its input still says
+// what it was asked: the model's name, its own attention and settings for the layer.
+void describe_model(const MapParams& params, const ModelConfig& c, MapJob* job) {
+  const AttendOptions own = layer_attend_options(c, std::clamp(params.layer, 0, static_cast<int>(c.layers) - 1));
+  job->from_model = true;
+  job->model_name = file_name(params.model);
+  job->trained = own.method;
+  job->method = own.method == Method::full ? Method::fma : own.method;
+  job->fma = own.fma, job->peer = own.peer;
+  job->layers = static_cast<int>(c.layers), job->heads = static_cast<int>(c.heads);
+}
+
 // The source named by `params`: a q/k/v file, the model's layer on its input, or the
 // synthetic input; fills the job's description of it.
 HeadInput load_source(const MapParams& params, MapJob* job) {
@@ -92,9 +104,11 @@ HeadInput load_source(const MapParams& params, MapJob* job) {
                   ", H = " + std::to_string(t.heads) + ", D = " + std::to_string(t.dim) +
                   (t.batch > 1 ? ", batch 0 of " + std::to_string(t.batch) : "");
   } else if (is_hf_folder(params.model)) {
+    job->from_model = true, job->model_name = file_name(params.model), job->trained = Method::full;
     load_hf_source(params, &in, job);
   } else if (!params.model.empty()) {
     Model model = cached_model(params.model);
+    describe_model(params, model.config(), job);
     if (params.model_fma_override) {  // FMA or a peer at a sweep point's settings
       ModelAttention a{AttentionKind::fma, params.block_size, params.rank, params.downsample,
                        params.count_multiplicity};
@@ -160,7 +174,8 @@ MapData make_data(const Inspection& in) {
   data.level_codes.resize(count);
   for (std::size_t i = 0; i < count; ++i) data.level_codes[i] = static_cast<std::uint8_t>(in.level_map[i] + 1);
   data.prob_max = std::max(prob_max, 1e-12);
-  data.diff_limit = limit;
+  data.diff_max = limit;
+  data.diff_limit = std::max(limit, kDiffFloor);
   return data;
 }
 
@@ -353,11 +368,23 @@ void collect(Shared& shared, MapJob job) {
     }
     return;
   }
+  if (!job.error.empty()) {
+    // The status bar and the maps' header say it; no popup, which would take the clicks of
+    // a user stepping through settings.
+    shared.status_error = job.error;
+    if (w.has_shown && w.shown.inspection) {  // the last good maps stay until new ones replace them
+      w.failed = std::move(job);
+      w.has_failed = true;
+      return;
+    }
+  } else {
+    shared.status_error.clear();  // a success makes an older error old news
+  }
+  w.failed = MapJob(), w.has_failed = false;
   discard(w, std::move(w.shown));
   w.shown = std::move(job);
   w.has_shown = true;
   ++w.shown_count;
-  if (!w.shown.error.empty()) report_error(shared, w.shown.error);
   const std::int64_t n = w.shown.inspection ? w.shown.tokens : 0;
   if (n > 0 && (n != shared.viewport.rows || n != shared.viewport.cols)) {
     shared.viewport.fit(n, n);  // in tokens, whatever the pooling
@@ -381,6 +408,7 @@ bool needs_run(const Shared& shared) {
   const MapsWorker& w = shared.maps;
   if (w.recompute) return true;
   if (w.has_shown && w.shown.params == shared.params) return false;
+  if (w.has_failed && w.failed.params == shared.params) return false;
   return !(w.has_cancelled && w.cancelled_params == shared.params);
 }
 
@@ -409,6 +437,13 @@ void update_maps(Shared& shared) {
 }
 
 bool maps_busy(const Shared& shared) { return shared.maps.pending.valid() || needs_run(shared); }
+
+std::string maps_error(const Shared& shared) {
+  const MapsWorker& w = shared.maps;
+  if (w.has_failed && w.failed.params == shared.params) return w.failed.error;
+  if (w.has_shown && w.shown.params == shared.params) return w.shown.error;
+  return "";
+}
 
 void cancel_maps(Shared& shared) {
   MapsWorker& w = shared.maps;

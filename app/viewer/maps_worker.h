@@ -29,6 +29,9 @@ constexpr std::int64_t kMaxMapSide = 4096;
 // of the visible part and half a view around it.
 constexpr std::int64_t kTileSpan = 1024;
 
+// Differences below this are round-off of the float64 maps, not approximation error.
+constexpr double kDiffFloor = 1e-12;
+
 // The four maps, in the order they are drawn.
 enum MapKind { kMapFull = 0, kMapFma, kMapDiff, kMapLevel, kMapCount };
 
@@ -46,7 +49,10 @@ struct MapData {
   std::array<MapValues, kMapLevel> values;
   std::vector<std::uint8_t> level_codes;
   double prob_max = 1;    // the largest probability of both maps (linear scale's top)
-  double diff_limit = 0;  // the largest finite |FMA - full|
+  double diff_max = 0;    // the largest finite |FMA - full|
+  // The difference map's colour range: diff_max, but at least kDiffFloor, so that float64
+  // round-off (1e-16) between equal maps is not drawn at full saturation.
+  double diff_limit = 0;
   std::int64_t nonfinite_cells = 0;  // cells whose FMA or full value is NaN or Inf (drawn marked)
 };
 
@@ -114,6 +120,11 @@ struct MapJob {
   std::string source;  // e.g. "lm-fma (causal-lm, fma attention) on sample.txt"
   // The NaN and Inf in q, k, v let through (source_finite.h): "q (q.npy) holds ...", or "".
   std::string nonfinite;
+  // A model's source: the model's name and the attention it was trained with (a Hugging Face
+  // model: full), so the header can say which map is the counterfactual (issue 21 point 5).
+  bool from_model = false;
+  std::string model_name;
+  Method trained = Method::full;
   int layers = 0, heads = 0;
   // The model's input, for the query inspector: a text model's window (token i = text[i]),
   // or an image model's image fitted to its size (null otherwise).
@@ -126,8 +137,12 @@ struct MapJob {
 
 // The worker's runs under way and their latest results; the frame only polls the futures.
 struct MapsWorker {
-  MapJob shown;  // the latest finished run
+  MapJob shown;  // the latest run with maps (or, before any has maps, the latest failed run)
   bool has_shown = false;
+  // A run newer than `shown` that failed: its error is shown beside the last good maps, which
+  // stay on screen until new ones replace them; not rerun until its settings change.
+  MapJob failed;
+  bool has_failed = false;
   // Runs and tiles taken so far: a new count tells the maps panel to upload new textures.
   int shown_count = 0, tile_count = 0;
   bool recompute = false;       // the Recompute button was pressed
@@ -150,6 +165,9 @@ struct MapsWorker {
 void update_maps(Shared& shared);
 // Whether a run is under way or the shown result does not yet match the settings.
 bool maps_busy(const Shared& shared);
+// The engine's error for the settings as they are (the shown run's, or a newer failed
+// run's); empty when they ran, or have not yet.
+std::string maps_error(const Shared& shared);
 // Asks the run under way to stop; the shown result stays until the settings change.
 void cancel_maps(Shared& shared);
 // Whether an exact tile for the current zoom of a pooled map is being computed.

@@ -327,15 +327,18 @@ void draw_file_dialog(Shared& shared, const OpenTargets& to) {
 
 void draw_file_menu(Shared& shared, const OpenTargets& to) {
   FilesPanel& files = to.files;
-  // Ctrl+O, Ctrl+S, Ctrl+Q, unless a text field or a dialog has the keyboard. 'O', 'S' and
-  // 'Q' are also GLFW's key codes of those keys (ImGui 1.86 names few keys).
+  // Ctrl+O, Ctrl+S, unless a text field or a dialog or menu has the keyboard; Ctrl+Q also
+  // with a menu or dialog open (not while typing). 'O', 'S' and 'Q' are also GLFW's key codes
+  // of those keys (ImGui 1.86 names few keys).
   const ImGuiIO& io = ImGui::GetIO();
   if (io.KeyCtrl && !io.WantTextInput && !ImGui::IsPopupOpen(nullptr, ImGuiPopupFlags_AnyPopupId)) {
     if (ImGui::IsKeyPressed('O', false)) request_file_dialog(shared, files, BrowseMode::open);
     if (ImGui::IsKeyPressed('S', false)) request_file_dialog(shared, files, BrowseMode::save_session);
-    if (ImGui::IsKeyPressed('Q', false)) files.quit = true;
   }
+  if (io.KeyCtrl && !io.WantTextInput && ImGui::IsKeyPressed('Q', false)) files.quit = true;
   if (!ImGui::BeginMenu("File")) return;
+  // Escape closes the menu (and its submenus); ImGui 1.86 leaves it open.
+  if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Escape), false)) ImGui::CloseCurrentPopup();
   if (ImGui::MenuItem("Open...", "Ctrl+O")) request_file_dialog(shared, files, BrowseMode::open);
   const std::vector<std::string> recent = files.settings.recent;  // open_path edits it
   if (ImGui::BeginMenu("Open recent", !recent.empty())) {

@@ -8,6 +8,7 @@
 #include "maps_worker.h"
 #include "method_labels.h"
 #include "panel_engine.h"
+#include "settings_check.h"
 #include "shared.h"
 
 #include "fmav/attend.h"
@@ -32,6 +33,70 @@ const ImVec4 kErrorColor(1.0f, 0.4f, 0.4f, 1.0f);
 // so that typing 16384 does not start engine runs for 1, 16, 163 and 1638.
 bool input_int(const char* label, int* value, int step = 1, int step_fast = 100) {
   return ImGui::InputInt(label, value, step, step_fast, ImGuiInputTextFlags_EnterReturnsTrue);
+}
+
+// Why the last typed or stepped value of a setting was not taken (shown under its field).
+struct SettingNote {
+  Setting setting = Setting::tokens;
+  std::string text;
+};
+SettingNote g_note;
+
+// A setting's field (issue 21 point 1): -/+ step to the next value the engine accepts with
+// the other settings as they are (settings_check.h); a typed value applies on Enter when the
+// engine accepts it, else it is not applied and the engine's reason shows under the field.
+void setting_field(const char* label, Setting setting, MapParams& p, std::int64_t n, std::int64_t stride,
+                   const char* tooltip) {
+  ImGui::PushID(label);
+  const ImGuiStyle& style = ImGui::GetStyle();
+  const float button = ImGui::GetFrameHeight();
+  ImGui::SetNextItemWidth(std::max(40.0f, ImGui::CalcItemWidth() - 2 * (button + style.ItemInnerSpacing.x)));
+  int value = static_cast<int>(setting_value(p, setting));
+  const bool typed = ImGui::InputInt("##value", &value, 0, 0, ImGuiInputTextFlags_EnterReturnsTrue);
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", tooltip);
+  int direction = 0;
+  ImGui::SameLine(0, style.ItemInnerSpacing.x);
+  if (ImGui::Button("-", ImVec2(button, button))) direction = -1;
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("the next smaller value the engine accepts");
+  ImGui::SameLine(0, style.ItemInnerSpacing.x);
+  if (ImGui::Button("+", ImVec2(button, button))) direction = +1;
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("the next larger value the engine accepts");
+  ImGui::SameLine(0, style.ItemInnerSpacing.x);
+  ImGui::TextUnformatted(label);
+  ImGui::PopID();
+  const std::int64_t from = setting_value(p, setting);
+  if (direction != 0) {
+    const std::int64_t next = step_setting(p, n, setting, direction, stride);
+    if (next != from) {
+      set_setting(&p, setting, next);
+      g_note = {};
+    } else {
+      g_note = {setting, std::string("no ") + (direction > 0 ? "larger" : "smaller") + " value the engine accepts here"};
+    }
+  } else if (typed && value != from) {
+    MapParams candidate = p;
+    set_setting(&candidate, setting, value);
+    const std::string problem = settings_problem(candidate, setting == Setting::tokens ? value : n);
+    if (problem.empty()) {
+      p = candidate;
+      g_note = {};
+    } else {
+      g_note = {setting, std::to_string(value) + " not applied: " + problem};
+    }
+  }
+  if (!g_note.text.empty() && g_note.setting == setting) {
+    ImGui::PushStyleColor(ImGuiCol_Text, kErrorColor);
+    ImGui::TextWrapped("%s", g_note.text.c_str());
+    ImGui::PopStyleColor();
+  }
+}
+
+// A combo entry the engine would refuse with the other settings: greyed, its reason on hover.
+bool valid_selectable(const char* name, bool selected, const std::string& problem) {
+  if (problem.empty()) return ImGui::Selectable(name, selected);
+  ImGui::TextDisabled("%s", name);
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", problem.c_str());
+  return false;
 }
 
 // The fast-path check: an implementation and precision of the shown FMA variant, where it
@@ -116,7 +181,7 @@ void draw_run_status(Shared& shared, MapsPanel& panel) {
     ImGui::TextColored(kBusy, "computing...");
   } else if (shared.maps.has_cancelled && shared.maps.cancelled_params == shared.params) {
     ImGui::TextColored(kBusy, "cancelled: Recompute runs it");
-  } else if (!shown.error.empty()) {
+  } else if (!maps_error(shared).empty()) {
     ImGui::TextColored(kErrorColor, "engine error");
   } else {
     ImGui::TextColored(kMuted, "engine %.3f s", shown.seconds);
@@ -142,7 +207,7 @@ void draw_run_status(Shared& shared, MapsPanel& panel) {
 }
 
 // The model source's controls: which model and input, layer and head; the FMA settings
-// are the model's own (its learned weights fix m and p).
+// are the model's own (its learned weights fix r and p).
 void draw_model_controls(Shared& shared) {
   const MapJob& shown = shared.maps.shown;
   MapParams& p = shared.params;
@@ -162,7 +227,7 @@ void draw_model_controls(Shared& shared) {
   if (is_peer(shown.method)) {
     ImGui::TextColored(kMuted, "%s", peer_settings(shown.method, f, shown.peer).c_str());
   } else {
-    ImGui::TextColored(kMuted, "%s: m = %lld, p = %lld, %s", variant_name(f), static_cast<long long>(f.block_size),
+    ImGui::TextColored(kMuted, "%s: r = %lld, p = %lld, %s", variant_name(f), static_cast<long long>(f.block_size),
                        static_cast<long long>(f.rank), to_string(f.downsample));
   }
   if (p.model_fma_override) {  // a sweep point's settings (Sweep tab)
@@ -238,24 +303,39 @@ void draw_map_controls(Shared& shared, MapsPanel& panel) {
   ImGui::Separator();
   if (ImGui::BeginCombo("method", method_title(p.method))) {
     for (Method m : kFmaAndPeers) {
-      if (ImGui::Selectable(method_title(m), m == p.method)) p.method = m;
+      MapParams candidate = p;
+      candidate.method = m;
+      const std::int64_t tokens = qkv || hf ? std::max<std::int64_t>(1, shared.maps.shown.tokens) : p.n;
+      if (valid_selectable(method_title(m), m == p.method, settings_problem(candidate, tokens))) p.method = m;
     }
     ImGui::EndCombo();
   }
   const bool fma = p.method == Method::fma;
-  int n = static_cast<int>(p.n), m = static_cast<int>(p.block_size);
-  int rank = static_cast<int>(p.rank), seed = static_cast<int>(p.seed), rounds = p.hash_rounds;
-  if (!qkv && !hf && input_int("tokens n", &n, 64, 512)) p.n = std::clamp<std::int64_t>(n, 1, kMaxTokens);
-  // The block is each method's own: FMA's m, H-Transformer's Nr, Reformer's chunk, a window.
-  const char* block = fma ? "block size m" : p.method == Method::reformer ? "chunk" : p.method == Method::swin
-                                                 ? "window side" : "block size";
-  if (p.method != Method::linear && input_int(block, &m, 1, 16)) p.block_size = std::max(1, m);
-  if (fma && input_int("rank p", &rank, 1, 4)) p.rank = std::max(1, rank);
-  if (p.method == Method::reformer && input_int("hash rounds", &rounds)) p.hash_rounds = std::clamp(rounds, 1, 8);
+  int seed = static_cast<int>(p.seed);
+  // The tokens the settings are judged on: the synthetic input's n, a file's or model's N.
+  const std::int64_t n = qkv || hf ? std::max<std::int64_t>(1, shared.maps.shown.tokens) : p.n;
+  if (!qkv && !hf) {
+    setting_field("tokens n", Setting::tokens, p, n, 64, "sequence length N of the synthetic input (1 to 16384)");
+  }
+  // The block is each method's own: FMA's base cell size r (the paper's v4), H-Transformer's
+  // Nr, Reformer's chunk, a window.
+  const char* block = fma ? "base cell size r" : p.method == Method::reformer ? "chunk" : p.method == Method::swin
+                                                     ? "window side" : "block size";
+  if (p.method != Method::linear) {
+    setting_field(block, Setting::block_size, p, n, 1,
+                  fma ? "r: tokens per finest block; level l groups r 2^(l-1) tokens" : "the method's block of tokens");
+  }
+  if (fma) setting_field("rank p", Setting::rank, p, n, 1, "p: summary tokens per group and level");
+  if (p.method == Method::reformer) {
+    setting_field("hash rounds", Setting::hash_rounds, p, n, 1, "Reformer's hashing rounds (1 to 8)");
+  }
   if (input_int("seed", &seed)) p.seed = static_cast<std::uint64_t>(std::max(0, seed));
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("seed of the synthetic input and of the random down-sampling weights");
   if (fma && ImGui::BeginCombo("down-sampling", to_string(p.downsample))) {
     for (Downsample kind : {Downsample::learned, Downsample::average, Downsample::dense}) {
-      if (ImGui::Selectable(to_string(kind), kind == p.downsample)) p.downsample = kind;
+      MapParams candidate = p;
+      candidate.downsample = kind;
+      if (valid_selectable(to_string(kind), kind == p.downsample, settings_problem(candidate, n))) p.downsample = kind;
     }
     ImGui::EndCombo();
   }

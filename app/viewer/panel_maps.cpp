@@ -5,6 +5,7 @@
 
 #include "panel_maps.h"
 #include "colormap.h"
+#include "maps_header.h"
 #include "maps_worker.h"
 #include "method_labels.h"
 #include "platform_glfw.h"
@@ -197,13 +198,14 @@ std::string caption_of(const Shared& shared, MapKind kind) {
       const MapData& data = shared.maps.shown.data;
       return (data.nonfinite_cells > 0 ? "max |diff| undefined (" + std::to_string(data.nonfinite_cells) +
                                              " non-finite cells)"
-                                       : format_value("max |diff| %.2e", data.diff_limit)) +
+                                       : format_value("max |diff| %.2e", data.diff_max)) +
              (log10 ? " (symmetric log)" : " (linear)") + ", mean row TV " + mean_text("%.2e", in.row_tv);
     }
     default: {
       std::int64_t finite_rows = 0;
       mean_level_mass(in.level_mass, in.rows, in.num_levels, &finite_rows);
-      return std::to_string(in.num_levels) + " coarse levels, mass per level" +
+      return std::to_string(in.num_levels) + " coarse levels; legend: " + method_title(shared.maps.shown.method) +
+             "'s mass per level" +
              (finite_rows < in.rows ? " over the " + std::to_string(finite_rows) + " finite rows" : "");
     }
   }
@@ -336,49 +338,6 @@ void draw_map_cell(Shared& shared, const MapsPanel& panel, MapKind kind, ImVec2 
   ImGui::Unindent(indent);
 }
 
-void draw_header(const Shared& shared) {
-  const MapJob& shown = shared.maps.shown;
-  const FmaConfig& f = shown.fma;
-  // A model has layers x heads; a q/k/v file one layer of heads; the synthetic input one head.
-  if (!shown.params.model.empty()) {
-    ImGui::Text("layer %d  head %d   ", shown.params.layer, shown.params.head);
-    ImGui::SameLine(0, 0);
-  } else if (!shown.params.qkv.empty()) {
-    ImGui::Text("head %d   ", shown.params.head);
-    ImGui::SameLine(0, 0);
-  }
-  if (shown.method == Method::fma) {
-    ImGui::Text("n = %lld   m = %lld   p = %lld   %s   %s down-sampling%s", static_cast<long long>(shown.tokens),
-                static_cast<long long>(f.block_size), static_cast<long long>(f.rank),
-                f.causal ? "causal" : "bidirectional", to_string(f.downsample), f.linear ? "   linear" : "");
-  } else {
-    ImGui::Text("n = %lld   %s   %s", static_cast<long long>(shown.tokens),
-                peer_settings(shown.method, f, shown.peer).c_str(),
-                f.causal ? "causal" : "bidirectional");
-  }
-  if (maps_busy(shared)) {
-    ImGui::SameLine(0, 30);
-    ImGui::TextColored(kBusy, "computing... %.0f%%", progress_percent(shared.maps));
-  } else if (tile_busy(shared)) {
-    ImGui::SameLine(0, 30);
-    ImGui::TextColored(kBusy, "computing the exact tile...");
-  }
-  if (shown.inspection) {
-    const Inspection& in = *shown.inspection;
-    if (in.pool > 1) {
-      const long long pool = in.pool;
-      ImGui::TextColored(kMuted, "%lld tokens: each map pixel is a mean of %lld x %lld; zoom in to %lld tokens or "
-                         "fewer for exact tiles", static_cast<long long>(shown.tokens), pool, pool,
-                         static_cast<long long>(kTileSpan));
-    }
-    ImGui::TextWrapped("output rel. error %s    mean row TV %s    mean KL %s    top-%d overlap %s",
-                       value_text("%.3e", in.output_rel_error).c_str(), mean_text("%.3e", in.row_tv).c_str(),
-                       mean_text("%.3e", in.row_kl).c_str(), InspectRequest{}.top_k,
-                       mean_text("%.3f", in.row_topk).c_str());
-  }
-  ImGui::Spacing();
-}
-
 // The first line of an engine error; LibTorch's stack trace, if any, behind a tree node.
 void draw_error(const std::string& error) {
   const std::size_t end = error.find('\n');
@@ -472,7 +431,7 @@ void draw_map_views(Shared& shared, MapsPanel& panel) {
     }
     return;
   }
-  draw_header(shared);
+  draw_maps_header(shared);
   if (!shared.maps.shown.error.empty()) {
     draw_error(shared.maps.shown.error);
     return;

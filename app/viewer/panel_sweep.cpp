@@ -102,7 +102,7 @@ std::vector<std::int64_t> cell_results(const SweepPanel& panel, const std::vecto
 PlotSpec heat_spec(const SweepPanel& panel, const std::vector<std::int64_t>& cells) {
   PlotSpec spec;
   spec.title = std::string(kMetricNames[static_cast<int>(panel.metric)]) + " over r x p";
-  spec.x.title = "r (block size)";
+  spec.x.title = "r (base cell size)";
   spec.y.title = "p (rank)";
   HeatMap& map = spec.heat_map;
   map.rows = static_cast<int>(panel.ranks.size());

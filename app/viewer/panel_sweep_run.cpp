@@ -155,10 +155,13 @@ void draw_form(Shared& shared, SweepPanel& panel) {
   }
   ImGui::SetNextItemWidth(140);
   ImGui::InputText("r list", &f.block_sizes);
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("base cell sizes r (the paper's v4; the sidebar's r), e.g. 16,32,64");
   ImGui::SameLine(), ImGui::SetNextItemWidth(140);
   ImGui::InputText("p list", &f.ranks);
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("ranks p: summary tokens per group and level, e.g. 1,2,4");
   ImGui::SameLine(), ImGui::SetNextItemWidth(130);
   ImGui::InputText("down-sampling", &f.downsamples);
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("learned, average and/or dense, comma-separated");
   if (!f.on_model || !has_model) {
     ImGui::SameLine(), ImGui::SetNextItemWidth(90);
     ImGui::InputScalar("n", ImGuiDataType_S64, &f.n);

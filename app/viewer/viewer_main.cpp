@@ -5,6 +5,7 @@
 
 #include "frame_bench.h"
 #include "limit_options.h"
+#include "maps_header.h"
 #include "maps_worker.h"
 #include "omp_wait.h"
 #include "panel_engine.h"
@@ -183,7 +184,9 @@ std::string summary(const Shared& shared) {
   std::string out = std::string("view ") + to_string(shared.view);
   const MapJob& shown = shared.maps.shown;
   const Inspection* in = shown.inspection.get();
-  if (in == nullptr) return out + "; no maps" + (shown.error.empty() ? "" : " (engine error)");
+  if (in == nullptr) {
+    return out + "; no maps" + (shown.error.empty() ? "" : " (engine error)") + "; header " + settings_line(shown);
+  }
   std::snprintf(text, sizeof(text), "; maps of %lld tokens as %lld x %lld", static_cast<long long>(shown.tokens),
                 static_cast<long long>(in->rows), static_cast<long long>(in->cols));
   out += text;
@@ -214,6 +217,10 @@ std::string summary(const Shared& shared) {
   out += std::string("; method ") + to_string(shown.method);
   out += std::string("; fast path ") + to_string(fast_path.impl) + (fast_path.f64 ? " float64" : " float32");
   if (!shown.nonfinite.empty()) out += "; let through: " + shown.nonfinite;
+  // What the maps' header says the maps are (maps_header.h), and a newer run's error.
+  out += "; header " + settings_line(shown);
+  if (!maps_error(shared).empty()) out += " (newer settings failed)";
+  if (shown.data.nonfinite_cells == 0 && shown.data.diff_max < kDiffFloor) out += "; identical within round-off";
   return out;
 }
 
@@ -311,8 +318,8 @@ int run_loop(Platform& platform, Viewer& viewer, const Options& options) {
           std::fprintf(stderr, "fma-viewer: engine still busy after %.0f s\n", elapsed);
           return 1;
         }
-        if (!shared.maps.shown.error.empty()) {  // the picture shows the error; say so too
-          std::fprintf(stderr, "fma-viewer: engine error: %s\n", shared.maps.shown.error.c_str());
+        if (!maps_error(shared).empty()) {  // the picture shows the error; say so too
+          std::fprintf(stderr, "fma-viewer: engine error: %s\n", maps_error(shared).c_str());
           return 1;
         }
         return code;

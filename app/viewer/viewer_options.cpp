@@ -42,7 +42,7 @@ void add_options(CLI::App& app, Options& options) {
   app.add_option("--n", options.n, "synthetic input: tokens")
       ->check(CLI::Range(std::int64_t{1}, kMaxTokens))
       ->capture_default_str();
-  app.add_option("--block", options.block_size, "fine block size m")
+  app.add_option("--block", options.block_size, "base cell size r (the paper's v4; FMA's finest block, a peer's block)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_option("--rank", options.rank, "coarse rank p (summaries per group)")

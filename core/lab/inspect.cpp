@@ -302,6 +302,7 @@ Inspection Inspector::map(const InspectRequest& request) const {
   out.full_map.assign(out_rows * out_cols, 0.0);
   out.level_map.assign(out_rows * out_cols, -1);
   out.level_mass.assign(out_rows * L1, 0.0);
+  out.full_level_mass.assign(out_rows * L1, 0.0);
   out.row_tv.assign(out_rows, 0.0);
   out.row_kl.assign(out_rows, 0.0);
   out.row_topk.assign(out_rows, 0.0);
@@ -321,7 +322,7 @@ Inspection Inspector::map(const InspectRequest& request) const {
 
     at::parallel_for(0, ceil_div(bn, pool), 1, [&](std::int64_t a, std::int64_t e) {
       std::vector<double> fma(N), fma_sum(out_cols), full_sum(out_cols), mass(L1);
-      std::vector<std::int8_t> levels(cols), peer_levels(s.peer ? N : 0);
+      std::vector<std::int8_t> levels(cols), key_levels(N);
       for (std::int64_t pr = a; pr < e; ++pr) {
         const std::int64_t j0 = pr * pool, j1 = std::min(j0 + pool, bn), o = (b0 + j0) / pool;
         const double row_count = static_cast<double>(j1 - j0);
@@ -335,15 +336,19 @@ Inspection Inspector::map(const InspectRequest& request) const {
           std::fill(fma.begin(), fma.end(), 0.0);
           std::fill(mass.begin(), mass.end(), 0.0);
           if (s.peer) {
-            peer_row(*s.peer, i, fma.data(), peer_levels.data());
+            peer_row(*s.peer, i, fma.data(), key_levels.data());
             for (std::int64_t t = 0; t < N; ++t) {
-              if (peer_levels[t] >= 0) mass[peer_levels[t]] += fma[t];
+              if (key_levels[t] >= 0) mass[key_levels[t]] += fma[t];
             }
-            std::copy(peer_levels.begin() + r.col_begin, peer_levels.begin() + r.col_end, levels.begin());
           } else {
             spread_row(s.probs.data_ptr<double>() + pos * slots, pos, s.sp.hierarchy, s.lists, average,
                        s.sp.segments, fma.data(), mass.data());
-            s.row_levels(i, r.col_begin, r.col_end, levels.data());
+            s.row_levels(i, 0, N, key_levels.data());
+          }
+          std::copy(key_levels.begin() + r.col_begin, key_levels.begin() + r.col_end, levels.begin());
+          // Full attention's mass on the keys each level covers (issue 21: both maps' mass).
+          for (std::int64_t t = 0; t < N; ++t) {
+            if (key_levels[t] >= 0) out.full_level_mass[o * L1 + key_levels[t]] += full_row[t] / row_count;
           }
           double tv = 0, kl = 0;
           bool finite = true;

@@ -52,16 +52,21 @@ TEST(Inspect, MapMatchesReferenceMapAndRowsSumToOne) {
         EXPECT_LT((at::tensor(ins.full_map, at::kDouble).view({n, n}).sum(1) - 1).abs().max().item<double>(), 1e-12);
         // Mass per level: the map's entries in that level's region, and 1 in total.
         for (std::int64_t i = 0; i < n; ++i) {
-          std::vector<double> by_level(ins.num_levels + 1, 0.0);
+          std::vector<double> by_level(ins.num_levels + 1, 0.0), full_by_level(ins.num_levels + 1, 0.0);
           for (std::int64_t t = 0; t < n; ++t) {
             const int level = ins.level_map[i * n + t];
             ASSERT_EQ(level, naive_level(i, t, n, c));
-            if (level >= 0) by_level[level] += ins.fma_map[i * n + t];
+            if (level >= 0) by_level[level] += ins.fma_map[i * n + t], full_by_level[level] += ins.full_map[i * n + t];
             else ASSERT_EQ(ins.fma_map[i * n + t], 0.0) << "masked pair (" << i << ", " << t << ") has mass";
           }
+          // Full attention's mass on the same keys: FMA covers every key it may see, so 1 in all.
+          double full_total = 0;
           for (int l = 0; l <= ins.num_levels; ++l) {
             EXPECT_NEAR(ins.level_mass[i * (ins.num_levels + 1) + l], by_level[l], 1e-12);
+            EXPECT_NEAR(ins.full_level_mass[i * (ins.num_levels + 1) + l], full_by_level[l], 1e-12);
+            full_total += ins.full_level_mass[i * (ins.num_levels + 1) + l];
           }
+          EXPECT_NEAR(full_total, 1.0, 1e-12);
         }
       }
     }
@@ -85,6 +90,10 @@ TEST(Inspect, TilesAreWindowsOfTheWholeMap) {
       EXPECT_EQ(tile.level_map[r * 40 + col], whole.level_map[(30 + r) * 100 + 60 + col]);
     }
     EXPECT_NEAR(tile.row_tv[r], whole.row_tv[30 + r], 1e-14);
+    for (int l = 0; l <= whole.num_levels; ++l) {  // per row, over all keys, whatever the tile's columns
+      const std::size_t L1 = whole.num_levels + 1;
+      EXPECT_NEAR(tile.full_level_mass[r * L1 + l], whole.full_level_mass[(30 + r) * L1 + l], 1e-14);
+    }
   }
   EXPECT_EQ(tile.output_rel_error, whole.output_rel_error);
 }

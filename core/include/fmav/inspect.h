@@ -49,6 +49,9 @@ struct Inspection {
   // (rows, cols) 0 near / exact, l coarse level, -1 masked (peers: not attended)
   std::vector<std::int8_t> level_map;
   std::vector<double> level_mass;   // (rows, L + 1) FMA probability mass per level
+  // (rows, L + 1) full attention's probability mass on the keys of each level; what a row
+  // lacks of 1 is on keys the method masks or does not attend
+  std::vector<double> full_level_mass;
   std::vector<double> row_tv;       // (rows) total variation 1/2 sum |fma - full| over all keys
   std::vector<double> row_kl;       // (rows) KL(full || fma) over all keys
   std::vector<double> row_topk;     // (rows) |top-k(fma) ∩ top-k(full)| / k
