@@ -10,8 +10,8 @@
 namespace fmav::viewer {
 
 // The tokens in [lo, hi) that carry ticks when the span is drawn over `pixels` pixels, at
-// least `min_gap_px` apart: multiples of the smallest step 1, 2 or 5 x 10^k (and, with
-// `grid_width` > 1, of whole image rows once a step reaches one) that keeps them apart.
+// least `min_gap_px` apart: multiples of the smallest step 1, 2 or 5 x 10^k that keeps them
+// apart; with `grid_width` > 1, once a step reaches an image row, 1, 2 or 5 x 10^k rows.
 // Empty when the span or the pixels are empty.
 std::vector<std::int64_t> axis_ticks(double lo, double hi, double pixels, double min_gap_px,
                                      std::int64_t grid_width = 0);

@@ -134,10 +134,13 @@ TEST(MapAxes, AZoomedSpanGetsItsOwnTicks) {
 }
 
 TEST(MapAxes, ImageTicksAreWholePatchRowsAndReadRowCol) {
-  // A 14 x 14 patch grid (196 tokens) over 100 pixels, 30 apart: step >= 58.8 -> 100 -> 112.
+  // A 14 x 14 patch grid (196 tokens) over 100 pixels, 30 apart: a step of at least 58.8
+  // tokens = 4.2 rows -> 5 rows (70 tokens), not 100 tokens (7.1 rows).
   const std::vector<std::int64_t> t = axis_ticks(0, 196, 100, 30, 14);
-  EXPECT_EQ(t, (std::vector<std::int64_t>{0, 112}));
-  EXPECT_EQ(tick_label(112, 14), "8,0");
+  EXPECT_EQ(t, (std::vector<std::int64_t>{0, 70, 140}));
+  // Below a row: token steps as in 1D.
+  EXPECT_EQ(axis_ticks(0, 14, 140, 30, 14), (std::vector<std::int64_t>{0, 5, 10}));
+  EXPECT_EQ(tick_label(70, 14), "5,0");
   EXPECT_EQ(tick_label(17, 14), "1,3");
   EXPECT_EQ(tick_label(17, 0), "17");
 }
