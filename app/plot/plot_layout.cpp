@@ -454,9 +454,9 @@ bool overlaps(const PlotRect& a, const PlotRect& b) {
   return a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1;
 }
 
-// A text box of w x h near `p` (above right, else above left, below right, below left), moved
-// down or up in steps until it overlaps none of `taken`, and kept inside the area.
-PlotRect place_box(PlotPoint p, float w, float h, const PlotRect& area, const std::vector<PlotRect>& taken) {
+// The first of `starts` (boxes, in order of preference), moved down or up in steps of its
+// height, that overlaps none of `taken`, kept inside the area.
+PlotRect place_box(const std::vector<PlotRect>& starts, const PlotRect& area, const std::vector<PlotRect>& taken) {
   const auto inside = [&](PlotRect b) {
     const float dx = std::max(0.0f, area.x0 + 2 - b.x0) - std::max(0.0f, b.x1 - (area.x1 - 2));
     const float dy = std::max(0.0f, area.y0 + 2 - b.y0) - std::max(0.0f, b.y1 - (area.y1 - 2));
@@ -465,10 +465,7 @@ PlotRect place_box(PlotPoint p, float w, float h, const PlotRect& area, const st
   const auto clear = [&](const PlotRect& b) {
     return std::none_of(taken.begin(), taken.end(), [&](const PlotRect& t) { return overlaps(b, t); });
   };
-  const PlotRect starts[] = {{p.x + 8, p.y - 8 - h, p.x + 8 + w, p.y - 8},
-                             {p.x - 8 - w, p.y - 8 - h, p.x - 8, p.y - 8},
-                             {p.x + 8, p.y + 8, p.x + 8 + w, p.y + 8 + h},
-                             {p.x - 8 - w, p.y + 8, p.x - 8, p.y + 8 + h}};
+  const float h = starts.front().y1 - starts.front().y0;
   for (int step = 0; step < 40; ++step) {  // 0, +1, -1, +2, -2, ... box heights
     const float shift = (step % 2 ? 1.0f : -1.0f) * ((step + 1) / 2) * (h + 2);
     for (const PlotRect& s : starts) {
@@ -476,7 +473,16 @@ PlotRect place_box(PlotPoint p, float w, float h, const PlotRect& area, const st
       if (clear(b)) return b;
     }
   }
-  return inside(starts[0]);
+  return inside(starts.front());
+}
+
+// Where an annotation's text goes near its point: above right, above left, below right,
+// below left.
+std::vector<PlotRect> around_point(PlotPoint p, float w, float h) {
+  return {{p.x + 8, p.y - 8 - h, p.x + 8 + w, p.y - 8},
+          {p.x - 8 - w, p.y - 8 - h, p.x - 8, p.y - 8},
+          {p.x + 8, p.y + 8, p.x + 8 + w, p.y + 8 + h},
+          {p.x - 8 - w, p.y + 8, p.x - 8, p.y + 8 + h}};
 }
 
 // The reference lines' names at their last point inside the area, then the annotations, none
@@ -496,9 +502,9 @@ void add_annotations(Canvas& c, const PlotSpec& spec, const PlotState& state, co
     }
     if (std::isnan(end.x + end.y)) continue;
     const float w = text.width(s.name) + 4, h = text.height;
-    // First choice: ending at the line's end, just above it (place_box's above-right box of a
-    // point w + 8 left of and 6 below the end); moved when the ends are close.
-    const PlotRect box = place_box({end.x - w - 8, end.y + 6}, w, h, a, taken);
+    // Ending at the line's end, just above it; moved along the edge (down or up, never
+    // sideways, so it stays by its own line) when another label is there.
+    const PlotRect box = place_box({{end.x - w, end.y - h - 2, end.x, end.y - 2}}, a, taken);
     taken.push_back(box);
     c.text({box.x0 + 2, box.y0}, s.name, series_color(spec, i), 0, "end label");
   }
@@ -506,7 +512,7 @@ void add_annotations(Canvas& c, const PlotSpec& spec, const PlotState& state, co
     const PlotPoint p = to_screen(layout, note.x, note.y);
     if (!a.contains(p.x, p.y)) continue;
     c.add(Kind::circle, {p}, theme.text, 5, "annotation", true);
-    const PlotRect box = place_box(p, text.width(note.text) + 10, text.height + 4, a, taken);
+    const PlotRect box = place_box(around_point(p, text.width(note.text) + 10, text.height + 4), a, taken);
     taken.push_back(box);
     c.rect(box, theme.legend_fill, true, "annotation");
     c.rect(box, theme.grid, false, "annotation");
