@@ -296,7 +296,9 @@ int run_loop(Platform& platform, Viewer& viewer, const Options& options) {
     const bool working = busy(viewer);
     if (was_busy && !working) eager_frames = std::max(eager_frames, 3);
     was_busy = working;
-    const double wait = eager_frames > 0 || screenshot ? 0.0 : working ? 0.1 : kIdleWaitSeconds;
+    // A window or plot PNG waiting for its frame is drawn at once too.
+    const bool pending = viewer.files.window_png_frames > 0 || !shared.plot_pngs.empty();
+    const double wait = eager_frames > 0 || screenshot || pending ? 0.0 : working ? 0.1 : kIdleWaitSeconds;
     eager_frames = platform_poll(wait) ? 3 : std::max(0, eager_frames - 1);
     const std::vector<std::string> dropped = platform_take_dropped_paths();
     if (!dropped.empty()) open_dropped(shared, open_targets(viewer), dropped);
