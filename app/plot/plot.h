@@ -38,6 +38,9 @@ struct PlotAxisSpec {
 struct Series {
   std::string name{};        // legend entry and readout; empty: not in the legend
   std::vector<double> x{}, y{};  // points, same length; a NaN (on a log axis, a value <= 0) breaks the line
+  // Optional spread of each point (empty, or as long as y): a vertical bar from y_lo to
+  // y_hi with caps (e.g. min..max of repeated timings); NaN: no bar at that point.
+  std::vector<double> y_lo{}, y_hi{};
   Rgba8 color{0, 0, 0, 0};   // alpha 0: plot_palette(index of the series)
   bool line = true;
   bool dashed = false;
@@ -47,10 +50,14 @@ struct Series {
   std::vector<double> edge_x{};  // points off the chart (e.g. out of memory at these N): edge_marker at the top edge
   Marker edge_marker = Marker::cross;
   std::string edge_label = "out of memory";  // their readout
+  bool end_label = false;     // the name written at the line's last visible point (reference lines)
 };
 
 struct Annotation {
-  double x = 0, y = 0;  // the data point, marked with a ring; the text sits above right of it
+  // The data point, marked with a ring; the text sits above right of it, or where it overlaps
+  // neither an earlier annotation, an end label nor the legend, always inside the data area
+  // (so never over the axes' labels).
+  double x = 0, y = 0;
   std::string text{};
 };
 
@@ -122,7 +129,7 @@ void write_plot_svg(const std::string& path, const PlotSpec& spec, const PlotSta
 // A dashed reference y = y_at * (x / x_at)^exponent * (ln x / ln x_at)^log_power on [x_lo,
 // x_hi] (log-spaced points; x_lo, x_at > 0, and x_at != 1 with a log_power): O(N) is (1, 0),
 // O(N log N) (1, 1), O(N^2) (2, 0).
-// Grey, no markers, not fitted.
+// Grey, no markers, not fitted, its name written at its end (end_label).
 Series power_law(const std::string& name, double x_lo, double x_hi, double x_at, double y_at,
                  double exponent, double log_power);
 // The colour of the i-th series: ten distinct hues readable on dark and white backgrounds.

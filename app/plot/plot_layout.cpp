@@ -185,6 +185,8 @@ void fit_plot(const PlotSpec& spec, PlotState& state) {
     if (!s.fit || series_hidden(state, s.name)) continue;
     data_extent(s.x, spec.x.scale, &x0, &x1);
     data_extent(s.y, spec.y.scale, &y0, &y1);
+    data_extent(s.y_lo, spec.y.scale, &y0, &y1);
+    data_extent(s.y_hi, spec.y.scale, &y0, &y1);
     data_extent(s.edge_x, spec.x.scale, &x0, &x1);
   }
   for (const Annotation& a : spec.annotations) {
@@ -199,6 +201,7 @@ Series power_law(const std::string& name, double x_lo, double x_hi, double x_at,
                  double exponent, double log_power) {
   Series s;
   s.name = name, s.color = {150, 150, 158, 255}, s.dashed = true, s.marker = Marker::none, s.fit = false;
+  s.end_label = true;
   constexpr int kPoints = 33;
   for (int i = 0; i < kPoints && x_lo > 0 && x_hi > 0 && x_at > 0; ++i) {
     const double x = x_lo * std::pow(x_hi / x_lo, static_cast<double>(i) / (kPoints - 1));
@@ -350,6 +353,13 @@ void add_series(Canvas& c, const Series& s, Rgba8 color, const PlotLayout& layou
   }
   flush();
   const float r = s.marker_size;
+  // Spread bars: from y_lo to y_hi, clipped to the area, with caps as wide as the marker.
+  for (std::size_t i = 0; i < n && s.y_lo.size() == n && s.y_hi.size() == n; ++i) {
+    PlotPoint lo = to_screen(layout, s.x[i], s.y_lo[i]), hi = to_screen(layout, s.x[i], s.y_hi[i]);
+    if (std::isnan(lo.x + lo.y + hi.x + hi.y)) continue;
+    c.line(lo, hi, color, 1.5f, "spread", true);
+    for (const PlotPoint& end : {lo, hi}) c.line({end.x - r, end.y}, {end.x + r, end.y}, color, 1.5f, "spread", true);
+  }
   const PlotRect around{area.x0 - r, area.y0 - r, area.x1 + r, area.y1 + r};
   for (std::size_t i = 0; i < n && s.marker != Marker::none; ++i) {
     const PlotPoint p = to_screen(layout, s.x[i], s.y[i]);
@@ -440,17 +450,70 @@ void add_color_bar(Canvas& c, const HeatMap& map, const PlotLayout& layout, cons
   }
 }
 
-void add_annotations(Canvas& c, const PlotSpec& spec, const PlotLayout& layout, const PlotTheme& theme,
-                     const TextMetrics& text) {
+bool overlaps(const PlotRect& a, const PlotRect& b) {
+  return a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1;
+}
+
+// The first of `starts` (boxes, in order of preference), moved down or up in steps of its
+// height, that overlaps none of `taken`, kept inside the area.
+PlotRect place_box(const std::vector<PlotRect>& starts, const PlotRect& area, const std::vector<PlotRect>& taken) {
+  const auto inside = [&](PlotRect b) {
+    const float dx = std::max(0.0f, area.x0 + 2 - b.x0) - std::max(0.0f, b.x1 - (area.x1 - 2));
+    const float dy = std::max(0.0f, area.y0 + 2 - b.y0) - std::max(0.0f, b.y1 - (area.y1 - 2));
+    return PlotRect{b.x0 + dx, b.y0 + dy, b.x1 + dx, b.y1 + dy};
+  };
+  const auto clear = [&](const PlotRect& b) {
+    return std::none_of(taken.begin(), taken.end(), [&](const PlotRect& t) { return overlaps(b, t); });
+  };
+  const float h = starts.front().y1 - starts.front().y0;
+  for (int step = 0; step < 40; ++step) {  // 0, +1, -1, +2, -2, ... box heights
+    const float shift = (step % 2 ? 1.0f : -1.0f) * ((step + 1) / 2) * (h + 2);
+    for (const PlotRect& s : starts) {
+      const PlotRect b = inside({s.x0, s.y0 + shift, s.x1, s.y1 + shift});
+      if (clear(b)) return b;
+    }
+  }
+  return inside(starts.front());
+}
+
+// Where an annotation's text goes near its point: above right, above left, below right,
+// below left.
+std::vector<PlotRect> around_point(PlotPoint p, float w, float h) {
+  return {{p.x + 8, p.y - 8 - h, p.x + 8 + w, p.y - 8},
+          {p.x - 8 - w, p.y - 8 - h, p.x - 8, p.y - 8},
+          {p.x + 8, p.y + 8, p.x + 8 + w, p.y + 8 + h},
+          {p.x - 8 - w, p.y + 8, p.x - 8, p.y + 8 + h}};
+}
+
+// The reference lines' names at their last point inside the area, then the annotations, none
+// over another, the legend or the axes' labels (outside the area).
+void add_annotations(Canvas& c, const PlotSpec& spec, const PlotState& state, const PlotLayout& layout,
+                     const PlotTheme& theme, const TextMetrics& text) {
   const PlotRect& a = layout.area;
+  std::vector<PlotRect> taken;
+  if (layout.legend.x1 > layout.legend.x0) taken.push_back(layout.legend);
+  for (int i = 0; i < static_cast<int>(spec.series.size()); ++i) {
+    const Series& s = spec.series[i];
+    if (!s.end_label || series_hidden(state, s.name)) continue;
+    PlotPoint end{NAN, NAN};
+    for (std::size_t k = 0; k < std::min(s.x.size(), s.y.size()); ++k) {
+      const PlotPoint p = to_screen(layout, s.x[k], s.y[k]);
+      if (a.contains(p.x, p.y)) end = p;
+    }
+    if (std::isnan(end.x + end.y)) continue;
+    const float w = text.width(s.name) + 4, h = text.height;
+    // Ending at the line's end, just above it; moved along the edge (down or up, never
+    // sideways, so it stays by its own line) when another label is there.
+    const PlotRect box = place_box({{end.x - w, end.y - h - 2, end.x, end.y - 2}}, a, taken);
+    taken.push_back(box);
+    c.text({box.x0 + 2, box.y0}, s.name, series_color(spec, i), 0, "end label");
+  }
   for (const Annotation& note : spec.annotations) {
     const PlotPoint p = to_screen(layout, note.x, note.y);
     if (!a.contains(p.x, p.y)) continue;
     c.add(Kind::circle, {p}, theme.text, 5, "annotation", true);
-    const float w = text.width(note.text) + 10, h = text.height + 4;
-    PlotRect box{p.x + 8, p.y - 8 - h, p.x + 8 + w, p.y - 8};
-    if (box.x1 > a.x1 - 2) box.x0 = p.x - 8 - w, box.x1 = p.x - 8;  // left of the point
-    if (box.y0 < a.y0 + 2) box.y0 = p.y + 8, box.y1 = p.y + 8 + h;  // below it
+    const PlotRect box = place_box(around_point(p, text.width(note.text) + 10, text.height + 4), a, taken);
+    taken.push_back(box);
     c.rect(box, theme.legend_fill, true, "annotation");
     c.rect(box, theme.grid, false, "annotation");
     c.text({box.x0 + 5, box.y0 + 2}, note.text, theme.text, 0, "annotation");
@@ -492,7 +555,7 @@ std::vector<PlotShape> plot_shapes(const PlotSpec& spec, const PlotState& state,
   for (int i = 0; i < static_cast<int>(spec.series.size()); ++i) {
     if (!series_hidden(state, spec.series[i].name)) add_series(c, spec.series[i], series_color(spec, i), layout);
   }
-  add_annotations(c, spec, layout, theme, text);
+  add_annotations(c, spec, state, layout, theme, text);
   const PlotRect& a = layout.area;
   c.rect({snap(a.x0), snap(a.y0), snap(a.x1), snap(a.y1)}, theme.frame, false, "frame");
   add_labels(c, spec, layout, theme, text);

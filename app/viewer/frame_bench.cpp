@@ -57,7 +57,9 @@ int run_bench_frames(Platform& platform, Shared& shared, int frames, const Frame
     return 1;
   }
   std::vector<double> idle, working;
+  const MapDrawCounts before = map_draw_counts();
   for (int i = 0; i < frames; ++i) idle.push_back(timed());
+  const MapDrawCounts after = map_draw_counts();
   // The same view while the worker recomputes it: the frame must not wait for the engine.
   shared.maps.recompute = true;
   while ((working.size() < static_cast<std::size_t>(frames) || maps_busy(shared)) && Clock::now() < deadline) {
@@ -69,6 +71,10 @@ int run_bench_frames(Platform& platform, Shared& shared, int frames, const Frame
               in ? static_cast<long long>(in->cols) : 0LL, to_string(shared.view));
   print_stats("idle", idle);
   print_stats("while the engine works", working);
+  // Idle frames recolour no map: each copies the colouring kept since the maps last changed.
+  std::printf("idle map draws: %llu coloured, %llu copied from the kept colouring\n",
+              static_cast<unsigned long long>(after.colored - before.colored),
+              static_cast<unsigned long long>(after.kept - before.kept));
   return shared.maps.shown.error.empty() ? 0 : 1;
 }
 

@@ -5,6 +5,7 @@
 
 #include "panel_maps.h"
 #include "colormap.h"
+#include "map_overlay.h"
 #include "maps_header.h"
 #include "maps_worker.h"
 #include "method_labels.h"
@@ -48,31 +49,46 @@ double progress_percent(const MapsWorker& maps) {
   return maps.progress ? 100 * maps.progress->fraction.load() : 0.0;
 }
 
-// A horizontal colour bar of `width` pixels with labels under its ends and centre.
+// A colour bar with labels at its ends and centre: horizontal, `length` pixels wide with the
+// labels under it; or (vertical) `length` pixels tall, high values on top, labels beside it.
 template <typename ColorOf>
-void draw_color_bar(float width, ColorOf color_of, const std::string& left,
+void draw_color_bar(float length, bool vertical, ColorOf color_of, const std::string& left,
                     const std::string& middle, const std::string& right) {
   constexpr int kSegments = 48;
   const ImVec2 origin = ImGui::GetCursorScreenPos();
-  const float height = 12.0f;
+  const float thick = 12.0f;
   ImDrawList* draw = ImGui::GetWindowDrawList();
   for (int i = 0; i < kSegments; ++i) {
-    const float x0 = origin.x + width * i / kSegments;
-    const float x1 = origin.x + width * (i + 1) / kSegments;
+    const float s0 = length * i / kSegments, s1 = length * (i + 1) / kSegments;
     const ImU32 a = to_imu32(color_of(static_cast<float>(i) / kSegments));
     const ImU32 b = to_imu32(color_of(static_cast<float>(i + 1) / kSegments));
-    draw->AddRectFilledMultiColor(ImVec2(x0, origin.y), ImVec2(x1, origin.y + height), a, b, b, a);
+    if (vertical) {  // from the bottom (low) up
+      const float y0 = origin.y + length - s1, y1 = origin.y + length - s0;
+      draw->AddRectFilledMultiColor(ImVec2(origin.x, y0), ImVec2(origin.x + thick, y1), b, b, a, a);
+    } else {
+      draw->AddRectFilledMultiColor(ImVec2(origin.x + s0, origin.y), ImVec2(origin.x + s1, origin.y + thick), a, b, b, a);
+    }
   }
-  ImGui::Dummy(ImVec2(width, height));
-  const ImVec2 text = ImGui::GetCursorPos();
   const std::string* labels[] = {&left, &middle, &right};
+  if (vertical) {
+    const float line = ImGui::GetTextLineHeight();
+    for (int k = 0; k < 3; ++k) {  // bottom, centre, top
+      const float y = origin.y + length - 0.5f * k * length - (k == 0 ? line : k == 1 ? 0.5f * line : 0.0f);
+      draw->AddText(ImVec2(origin.x + thick + 6, y), ImGui::GetColorU32(ImGuiCol_Text), labels[k]->c_str());
+    }
+    ImGui::Dummy(ImVec2(thick, length));
+    return;
+  }
+  ImGui::Dummy(ImVec2(length, thick));
+  const ImVec2 text = ImGui::GetCursorPos();
   for (int k = 0; k < 3; ++k) {  // aligned left, centred, right
     const float label_w = ImGui::CalcTextSize(labels[k]->c_str()).x;
-    ImGui::SetCursorPos(ImVec2(text.x + 0.5f * k * (width - label_w), text.y));
+    ImGui::SetCursorPos(ImVec2(text.x + 0.5f * k * (length - label_w), text.y));
     ImGui::TextUnformatted(labels[k]->c_str());
   }
 }
 
+// A colour box and its label, on a new line when it would pass `right_edge`.
 void draw_swatch(Rgba8 color, const std::string& label, float right_edge) {
   const float box = ImGui::GetTextLineHeight();
   const float width = box + 4 + ImGui::CalcTextSize(label.c_str()).x;
@@ -85,8 +101,9 @@ void draw_swatch(Rgba8 color, const std::string& label, float right_edge) {
   ImGui::SameLine(0, 14);
 }
 
-void draw_level_legend(const Inspection& in, Method method, float width) {
-  const float right_edge = ImGui::GetCursorScreenPos().x + width;
+// The level map's swatches: their labels (name and mean mass per row), level 0 first, then "masked".
+std::vector<std::pair<Rgba8, std::string>> level_swatches(const Inspection& in, Method method) {
+  std::vector<std::pair<Rgba8, std::string>> swatches;
   const std::size_t levels = static_cast<std::size_t>(in.num_levels) + 1;
   std::int64_t finite_rows = 0;  // rows that met NaN or Inf have no mass per level
   const std::vector<double> means = mean_level_mass(in.level_mass, in.rows, in.num_levels, &finite_rows);
@@ -94,17 +111,50 @@ void draw_level_legend(const Inspection& in, Method method, float width) {
     const double mass = 100.0 * means[l];
     const std::string name = level_short(static_cast<int>(l), method);
     const char* fmt = mass >= 9.95 ? " %.0f%%" : mass >= 0.995 ? " %.1f%%" : " %.2f%%";
-    draw_swatch(level_color(static_cast<int>(l)), name + format_value(fmt, mass), right_edge);
+    swatches.emplace_back(level_color(static_cast<int>(l)), name + format_value(fmt, mass));
   }
-  draw_swatch(kMaskedColor, level_short(-1, method), right_edge);
-  ImGui::NewLine();
+  swatches.emplace_back(kMaskedColor, level_short(-1, method));
+  return swatches;
 }
 
-void draw_legend(const Shared& shared, MapKind kind, float width) {
+float swatch_width(const std::string& label) {
+  return ImGui::GetTextLineHeight() + 4 + ImGui::CalcTextSize(label.c_str()).x + 14;
+}
+
+// How many lines the level legend takes when its swatches wrap at `width` (one a line: vertical).
+int level_legend_lines(const Inspection& in, Method method, float width) {
+  int lines = 1;
+  float x = 0;
+  for (const auto& swatch : level_swatches(in, method)) {
+    const float w = swatch_width(swatch.second);
+    if (x > 0 && x + w - 14 > width) ++lines, x = 0;
+    x += w;
+  }
+  return lines;
+}
+
+// The widest level swatch, for a legend beside the map.
+float level_legend_width(const Inspection& in, Method method) {
+  float widest = 0;
+  for (const auto& swatch : level_swatches(in, method)) widest = std::max(widest, swatch_width(swatch.second));
+  return widest;
+}
+
+void draw_level_legend(const Inspection& in, Method method, float width, bool vertical) {
+  const float right_edge = ImGui::GetCursorScreenPos().x + width;
+  for (const auto& [color, label] : level_swatches(in, method)) {
+    draw_swatch(color, label, right_edge);
+    if (vertical) ImGui::NewLine();
+  }
+  if (!vertical) ImGui::NewLine();
+}
+
+// The legend of map `kind`: under the map, `length` pixels wide; or beside it, `length` tall.
+void draw_legend(const Shared& shared, MapKind kind, float length, bool vertical) {
   const MapJob& shown = shared.maps.shown;
   const MapShader shader = map_shader(shared.colors, shown.data, kind);
   if (kind == kMapLevel) {
-    draw_level_legend(*shown.inspection, shown.method, width);
+    draw_level_legend(*shown.inspection, shown.method, length, vertical);
   } else if (kind == kMapDiff) {
     const double limit = shader.limit;
     const std::string middle = shader.decades && limit > 0
@@ -112,23 +162,23 @@ void draw_legend(const Shared& shared, MapKind kind, float width) {
                                    : "0";
     const bool zero = !(limit > 0);  // FMA is exact here (e.g. n <= 2m)
     draw_color_bar(
-        width, [](float t) { return diverging_color(2 * t - 1); },
+        length, vertical, [](float t) { return diverging_color(2 * t - 1); },
         zero ? "0" : format_value("%.1e", -limit), middle,
         zero ? "0" : format_value("+%.1e", limit));
   } else if (shader.log10) {
     const double floor = shader.lo;
     draw_color_bar(
-        width, [&](float t) { return sequential_color(t, shared.colors.colormap); },
+        length, vertical, [&](float t) { return sequential_color(t, shared.colors.colormap); },
         format_value("1e%.0f", floor),
         format_value(std::fmod(floor, 2.0) == 0 ? "1e%.0f" : "1e%.1f", 0.5 * floor), "1");
   } else {
     draw_color_bar(
-        width, [&](float t) { return sequential_color(t, shared.colors.colormap); }, "0",
+        length, vertical, [&](float t) { return sequential_color(t, shared.colors.colormap); }, "0",
         format_value("%.2g", 0.5 * shader.hi), format_value("%.2g", shader.hi));
   }
   if (kind != kMapLevel && shown.data.nonfinite_cells > 0) {  // the shader's marked colour
     draw_swatch(kNonFiniteColor, "NaN / Inf: " + std::to_string(shown.data.nonfinite_cells) + " cells",
-                ImGui::GetCursorScreenPos().x + width);
+                ImGui::GetCursorScreenPos().x + (vertical ? ImGui::GetContentRegionAvail().x : length));
     ImGui::NewLine();
   }
 }
@@ -216,6 +266,7 @@ void select_query_at(Shared& shared, ImVec2 origin, ImVec2 size) {
   std::int64_t row = 0, col = 0;
   token_under_mouse(shared, origin, size, &row, &col);
   shared.query_row = row;
+  shared.query_key = col;
   shared.view = View::query;
   shared.view_requested = true;
 }
@@ -286,56 +337,91 @@ void draw_map_texture(const Shared& shared, const MapsPanel& panel, MapKind kind
   ImGui::PopClipRect();
 }
 
-void draw_map_cell(Shared& shared, const MapsPanel& panel, MapKind kind, ImVec2 cell) {
+// ---- layout ----
+
+// One layout for the four maps, so they are drawn at the same size: the largest square that
+// leaves room in a cell for the title and caption lines, the axes and the legend, which goes
+// beside the map when that gives a larger map (wide cells) and under it otherwise.
+struct MapLayout {
+  float side = 16;           // the map's longer side, pixels
+  bool legend_beside = false;
+  float legend_w = 0;        // room for a legend beside the map
+  AxisRoom axes;
+};
+
+MapLayout map_layout(const Shared& shared, ImVec2 cell) {
+  const MapJob& shown = shared.maps.shown;
+  const FmaConfig& f = shown.fma;
+  const float line = ImGui::GetTextLineHeightWithSpacing();
+  const float header_h = 2 * line + 4, gap = 8;
+  MapLayout layout;
+  layout.axes = axis_room(shared.viewport.rows, f.is_2d() ? f.grid_width : 0);
+  const float room_x = cell.x - layout.axes.left - gap, room_y = cell.y - header_h - layout.axes.bottom - gap;
+  // Beside: a vertical colour bar with its labels, or the level swatches one a line.
+  const Inspection& in = *shown.inspection;
+  const float beside_w = std::max(ImGui::CalcTextSize("+0.0e+00").x + 24, level_legend_width(in, shown.method)) + 12;
+  const float beside_h = (in.num_levels + 2) * line;
+  const float side_beside = std::min(room_x - beside_w, room_y);
+  // Under: two lines of colour bar and labels, or the swatches wrapped at the map's width.
+  float side_under = std::min(room_x, room_y - 2 * line);
+  const int lines = level_legend_lines(in, shown.method, side_under);
+  side_under = std::min(room_x, room_y - std::max(2 * line, lines * line + 4));
+  layout.legend_beside = side_beside >= side_under && beside_h <= side_beside;
+  layout.side = std::max(16.0f, layout.legend_beside ? side_beside : side_under);
+  layout.legend_w = layout.legend_beside ? beside_w : 0;
+  return layout;
+}
+
+// Marks this frame's hovered token, for the crosshair on all four maps next frame.
+void note_hover(MapsPanel& panel, const Shared& shared, ImVec2 origin, ImVec2 size) {
+  token_under_mouse(shared, origin, size, &panel.hover_row, &panel.hover_col);
+  panel.hovered = true;
+}
+
+void draw_map_cell(Shared& shared, MapsPanel& panel, MapKind kind, ImVec2 cell, const MapLayout& layout) {
   const MapJob& shown = shared.maps.shown;
   const char* method = method_title(shown.method);
   const bool shared_qk = shown.method == Method::reformer;  // its full counterpart
   const std::string kTitles[kMapCount] = {shared_qk ? "Full attention (shared QK)" : "Full attention", method,
                                           std::string(method) + " - full", "Level map"};
-  const std::string caption = caption_of(shared, kind);
-  const float line = ImGui::GetFrameHeightWithSpacing();
-  // The level legend: at least three swatches a line fit under the smallest map.
-  const int level_lines = (shown.inspection->num_levels + 2 + 2) / 3;
-  const float legend_h = kind == kMapLevel ? (0.2f + level_lines) * line : 2.0f * line;
-  const auto side_for = [&](float header_h) {
-    return std::max(16.0f, std::min(cell.x - 20.0f, cell.y - header_h - legend_h - 8));
-  };
-  // The title and caption share a line when they fit over the centred image; otherwise the
-  // caption wraps under the title.
-  float side = side_for(line);
-  float indent = std::max(0.0f, 0.5f * (cell.x - side) - 4);
-  const bool one_line =
-      indent + ImGui::CalcTextSize(kTitles[kind].c_str()).x + 10 + ImGui::CalcTextSize(caption.c_str()).x <=
-      cell.x;
-  if (!one_line) {
-    side = side_for(line + ImGui::CalcTextSize(caption.c_str(), nullptr, false, cell.x).y);
-    indent = std::max(0.0f, 0.5f * (cell.x - side) - 4);
-  }
   const MapViewport& v = shared.viewport;
-  const float scale = side / static_cast<float>(std::max(v.rows, v.cols));
+  const float scale = layout.side / static_cast<float>(std::max(v.rows, v.cols));
   const ImVec2 size(static_cast<float>(v.cols) * scale, static_cast<float>(v.rows) * scale);
-  if (one_line) ImGui::Indent(indent);
+  const float total_w = layout.axes.left + size.x + (layout.legend_beside ? 12 + layout.legend_w : 0);
+  const float indent = std::max(0.0f, 0.5f * (cell.x - total_w));
+  // Title, then the caption on its own line (clipped by the cell), both over the map.
+  ImGui::Indent(indent + layout.axes.left);
   ImGui::TextUnformatted(kTitles[kind].c_str());
-  if (one_line) ImGui::SameLine(0, 10);
-  ImGui::PushStyleColor(ImGuiCol_Text, kMuted);
-  ImGui::TextWrapped("%s", caption.c_str());
-  ImGui::PopStyleColor();
-  if (!one_line) ImGui::Indent(indent);
-  const ImVec2 origin = ImGui::GetCursorScreenPos();
+  ImGui::TextColored(kMuted, "%s", caption_of(shared, kind).c_str());
+  ImGui::Unindent(indent + layout.axes.left);
+  const ImVec2 top = ImGui::GetCursorScreenPos();
+  const ImVec2 origin(top.x + indent + layout.axes.left, top.y);
+  ImGui::SetCursorScreenPos(origin);
   ImGui::Dummy(size);  // the map's item: hover, clicks and the layout
+  const bool hovered = ImGui::IsItemHovered();
   draw_map_texture(shared, panel, kind, origin, size);
   if (panel.show_grid) draw_block_grid(shared, origin, size);
-  if (ImGui::IsItemHovered()) {
+  const FmaConfig& f = shown.fma;
+  draw_map_axes(v, origin, size, f.is_2d() ? f.grid_width : 0);
+  if (panel.crosshair) draw_crosshair(v, origin, size, panel.cross_row, panel.cross_col);
+  if (hovered) {
     handle_zoom_pan(shared, origin, size);
+    note_hover(panel, shared, origin, size);
     draw_hover(shared, origin, size);
   }
   // A click, not the end of a drag, opens the row in the query inspector.
-  if (ImGui::IsItemHovered() && ImGui::IsMouseReleased(ImGuiMouseButton_Left) &&
+  if (hovered && ImGui::IsMouseReleased(ImGuiMouseButton_Left) &&
       ImGui::GetIO().MouseDragMaxDistanceSqr[ImGuiMouseButton_Left] < 16.0f) {
     select_query_at(shared, origin, size);
   }
-  draw_legend(shared, kind, size.x);
-  ImGui::Unindent(indent);
+  if (layout.legend_beside) {
+    ImGui::SetCursorScreenPos(ImVec2(origin.x + size.x + 12, origin.y));
+  } else {
+    ImGui::SetCursorScreenPos(ImVec2(origin.x, origin.y + size.y + layout.axes.bottom));
+  }
+  ImGui::BeginGroup();
+  draw_legend(shared, kind, layout.legend_beside ? size.y : size.x, layout.legend_beside);
+  ImGui::EndGroup();
 }
 
 // The first line of an engine error; LibTorch's stack trace, if any, behind a tree node.
@@ -445,10 +531,13 @@ void draw_map_views(Shared& shared, MapsPanel& panel) {
   const ImVec2 avail = ImGui::GetContentRegionAvail();
   const float gap = ImGui::GetStyle().ItemSpacing.x;
   const ImVec2 cell((avail.x - gap) * 0.5f, (avail.y - gap) * 0.5f);
+  const MapLayout layout = map_layout(shared, cell);
+  panel.crosshair = panel.hovered, panel.cross_row = panel.hover_row, panel.cross_col = panel.hover_col;
+  panel.hovered = false;
   for (int kind = 0; kind < kMapCount; ++kind) {
     if (kind % 2 == 1) ImGui::SameLine();
     ImGui::BeginChild(kind + 1, cell, false, ImGuiWindowFlags_NoScrollbar);
-    draw_map_cell(shared, panel, static_cast<MapKind>(kind), cell);
+    draw_map_cell(shared, panel, static_cast<MapKind>(kind), cell, layout);
     ImGui::EndChild();
   }
 }

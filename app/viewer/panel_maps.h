@@ -7,6 +7,7 @@
 #include "platform_glfw.h"
 
 #include <array>
+#include <cstdint>
 
 namespace fmav::viewer {
 
@@ -19,6 +20,10 @@ struct MapsPanel {
   std::array<unsigned int, kMapCount> textures{}, tile_textures{};
   int textures_of = 0, tile_textures_of = 0;
   int colors_of = -1;  // the Colormap whose colour table the GPU holds (-1: none yet)
+  // The token (row, col) under the mouse on one map, drawn as a crosshair on all four:
+  // `crosshair` is the last frame's (drawn this frame), `hovered` this frame's so far.
+  bool crosshair = false, hovered = false;
+  std::int64_t cross_row = 0, cross_col = 0, hover_row = 0, hover_col = 0;
 };
 
 // The sidebar's input, method and FMA settings, the colour scale, the Recompute and Cancel

@@ -356,18 +356,24 @@ void draw_header(Shared& shared, QueryPanel& query, const QueryRow& r, bool has_
   int row = static_cast<int>(r.row);
   const int last = static_cast<int>(r.in->rows - 1);
   ImGui::PushItemWidth(120);
-  if (ImGui::InputInt("##query", &row)) shared.query_row = std::clamp(row, 0, last);
+  // A query chosen here is no longer the one whose map cell was clicked.
+  if (ImGui::InputInt("##query", &row)) shared.query_row = std::clamp(row, 0, last), shared.query_key = -1;
   ImGui::PopItemWidth();
   ImGui::SameLine();
   ImGui::PushItemWidth(std::max(80.0f, ImGui::GetContentRegionAvail().x - 70));
-  if (ImGui::SliderInt("query", &row, 0, last)) shared.query_row = row;
+  if (ImGui::SliderInt("query", &row, 0, last)) shared.query_row = row, shared.query_key = -1;
   ImGui::PopItemWidth();
   const MapJob& job = shared.maps.shown;
   if (!job.params.model.empty()) {
     ImGui::Text("layer %d  head %d   ", job.params.layer, job.params.head);
     ImGui::SameLine(0, 0);
   }
-  ImGui::Text("%s   n = %lld", key_name(r, r.row).c_str(), static_cast<long long>(job.tokens));
+  // The query by its index (and its token or patch where it has one); the key clicked on a map.
+  const std::string token = key_name(r, r.row);
+  std::string title = "query " + std::to_string(r.row);
+  if (token.rfind("key ", 0) != 0) title += ": " + token;
+  if (shared.query_key >= 0 && shared.query_key < r.in->cols) title += "   clicked key: " + key_name(r, shared.query_key);
+  ImGui::Text("%s   n = %lld", title.c_str(), static_cast<long long>(job.tokens));
   if (has_input) {
     ImGui::SameLine(0, 30);
     ImGui::TextUnformatted("colour by");

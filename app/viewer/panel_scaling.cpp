@@ -55,7 +55,7 @@ std::vector<std::string> methods_of(const std::vector<BenchRow>& rows) {
 // first method's first measured point.
 PlotSpec scaling_spec(const std::vector<BenchRow>& rows, bool memory) {
   PlotSpec spec;
-  spec.title = memory ? "peak memory vs N" : "median latency vs N";
+  spec.title = memory ? "peak memory vs N" : "median latency vs N (bars: min..max of the repeats)";
   spec.x = {"N", AxisScale::log10, {}};
   spec.y = {memory ? "peak memory" : "latency", AxisScale::log10, {memory ? "B" : "s", true}};
   double n_lo = INFINITY, n_hi = 0, anchor_n = 0, anchor_y = 0;
@@ -73,6 +73,10 @@ PlotSpec scaling_spec(const std::vector<BenchRow>& rows, bool memory) {
       if (r.status != "ok") continue;
       const double y = memory ? static_cast<double>(r.peak_bytes) : r.median_ms / 1000;
       s.x.push_back(static_cast<double>(r.n)), s.y.push_back(y);
+      if (!memory) {  // the spread of the repeats: min..max (a file without max_ms: min..median)
+        s.y_lo.push_back(r.min_ms > 0 ? r.min_ms / 1000 : NAN);
+        s.y_hi.push_back(std::isfinite(r.max_ms) ? r.max_ms / 1000 : y);
+      }
       if (anchor_n == 0 && y > 0) anchor_n = static_cast<double>(r.n), anchor_y = y;
     }
     // A method with only skipped rows (an sdpa-* backend on the CPU, say) has nothing to draw.
@@ -122,7 +126,8 @@ void start_bench(ScalingPanel& panel) {
   config.ns = parse_n_list(f.ns, "N range");
   FMAV_CHECK(f.heads >= 1 && f.heads <= 64, "bench heads must be in [1, 64], got ", f.heads);
   config.heads = f.heads;
-  config.repeats = 3;
+  FMAV_CHECK(f.repeats >= 1 && f.repeats <= 1000, "bench repeats must be in [1, 1000], got ", f.repeats);
+  config.repeats = f.repeats;
   config.device = resolve_device(f.device);  // cuda without one: the error says why
   FMAV_CHECK(!f.out.empty(), "bench output file: expected a path, got nothing");
   const std::string path = std::filesystem::absolute(f.out).lexically_normal().string();
@@ -167,6 +172,9 @@ void draw_run_form(Shared& shared, ScalingPanel& panel) {
   ImGui::InputText("N (list or a:b)", &f.ns);
   ImGui::SameLine(), ImGui::SetNextItemWidth(60);
   ImGui::InputScalar("heads", ImGuiDataType_S64, &f.heads);
+  ImGui::SameLine(), ImGui::SetNextItemWidth(60);
+  ImGui::InputInt("repeats", &f.repeats, 0);
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("timed runs per method and N after a warm-up; the plot shows their median and min..max");
   ImGui::SameLine(), ImGui::SetNextItemWidth(90);
   draw_device_combo("device", &f.device);
   ImGui::SetNextItemWidth(360);
@@ -242,9 +250,13 @@ void draw_scaling_view(Shared& shared, ScalingPanel& panel) {
               c.backward ? ", forward + backward" : "", device.c_str());
   const std::vector<BenchCrossover> cross = bench_crossovers(panel.file.rows, kFma);
   for (const BenchCrossover& x : cross) {
-    ImGui::BulletText("%s faster than %s from N = %lld", kFma, x.other.c_str(), static_cast<long long>(x.n));
+    ImGui::BulletText("%s faster than %s from N = %lld (its slowest run below %s's fastest)", kFma, x.other.c_str(),
+                      static_cast<long long>(x.n), x.other.c_str());
   }
-  if (cross.empty()) ImGui::TextColored(kMuted, "no N from which %s stays faster than another method", kFma);
+  if (cross.empty()) {
+    ImGui::TextColored(kMuted, "no N from which %s stays faster than another method beyond the spread of the repeats",
+                       kFma);
+  }
   const bool export_now = ImGui::Button("Export SVG + PNG");
 
   const PlotSpec latency = scaling_spec(panel.file.rows, false);

@@ -26,6 +26,7 @@ struct BenchRun : StreamedRun<BenchRow> {
 struct BenchForm {
   std::string methods = "fma,sdpa,local", ns = "256:8192", out = "bench.jsonl";
   std::int64_t heads = 2;
+  int repeats = 3;  // timed runs per (method, N) after the warm-up
   Device device = Device::cpu;  // where the runs it starts compute (cuda: FMA against SDPA's backends)
 };
 
@@ -41,8 +42,9 @@ struct ScalingPanel {
 // Reads an `fmav bench --jsonl` results file (fmav/bench.h) and shows it in the scaling
 // view (the form kept). Throws fmav::Error naming the file (the panel is then unchanged).
 void open_bench_file(ScalingPanel& panel, const std::string& path);
-// The scaling view: median latency and peak memory against N per method (log-log) with
-// reference slopes, out-of-memory markers and where FMA overtakes each other method.
+// The scaling view: median latency (bars: min..max of the repeats) and peak memory against
+// N per method (log-log) with reference slopes named at their ends, out-of-memory markers
+// and where FMA overtakes each other method beyond the spread (bench_faster).
 // A benchmark can be started from the view's form (run_bench on a worker thread).
 void draw_scaling_view(Shared& shared, ScalingPanel& panel);
 // Whether a benchmark started from the view is running.

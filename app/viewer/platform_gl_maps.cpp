@@ -9,8 +9,12 @@
 #include <GL/glext.h>
 #include <imgui.h>
 
+#include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <deque>
 #include <string>
+#include <vector>
 
 namespace fmav::viewer {
 
@@ -28,9 +32,29 @@ struct Program {
 };
 
 Program g_program;
+
+// A map's colouring is kept in an offscreen texture and redrawn only when what it shows
+// changes: the textures' contents (g_generation counts uploads), the colour tables, the
+// shading, the zoom (uv) or its size on screen (issue 21 point 7). Otherwise a frame copies
+// the kept picture to the screen. One slot per map draw of the frame, in drawing order.
+struct ColoredMap {
+  GLuint framebuffer = 0, texture = 0;
+  int width = 0, height = 0;  // of the texture, pixels
+  bool valid = false;
+  MapDraw drawn;              // what it holds (uv, textures, shading)
+  std::uint64_t generation = 0;
+};
+std::vector<ColoredMap> g_colored;
+std::uint64_t g_generation = 1;
+MapDrawCounts g_counts;
+
+struct QueuedDraw {
+  MapDraw draw;
+  std::size_t slot = 0;
+};
 // This frame's map draws; the callbacks read them while ImGui renders (pointers into a
 // deque stay valid as it grows).
-std::deque<MapDraw> g_draws;
+std::deque<QueuedDraw> g_draws;
 
 GLuint compile(GLenum kind, const char* source, std::string* error) {
   const GLuint shader = glCreateShader(kind);
@@ -78,24 +102,13 @@ void build_program(Program& p) {
   glGenVertexArrays(1, &p.vao);  // core profile: a draw needs a bound VAO, even an empty one
 }
 
-// Draws one MapDraw inside ImGui's renderer; ImGui's state is reset after it.
-void draw_callback(const ImDrawList* /*list*/, const ImDrawCmd* cmd) {
-  const MapDraw& d = *static_cast<const MapDraw*>(cmd->UserCallbackData);
-  const ImDrawData* data = ImGui::GetDrawData();
+// Colours `d` with the maps' program into the current framebuffer at clip rectangle
+// (cx0, cy0)-(cx1, cy1) (top left, bottom right).
+void shade(const MapDraw& d, float cx0, float cy0, float cx1, float cy1) {
   const Program& p = g_program;
-  if (p.id == 0 || data == nullptr) return;
-  const ImVec2 pos = data->DisplayPos, size = data->DisplaySize, scale = data->FramebufferScale;
-  const float fb_height = size.y * scale.y;
-  glEnable(GL_SCISSOR_TEST);
-  glScissor(static_cast<GLint>((cmd->ClipRect.x - pos.x) * scale.x),
-            static_cast<GLint>(fb_height - (cmd->ClipRect.w - pos.y) * scale.y),
-            static_cast<GLsizei>((cmd->ClipRect.z - cmd->ClipRect.x) * scale.x),
-            static_cast<GLsizei>((cmd->ClipRect.w - cmd->ClipRect.y) * scale.y));
-  const auto clip_x = [&](float x) { return 2.0f * (x - pos.x) / size.x - 1.0f; };
-  const auto clip_y = [&](float y) { return 1.0f - 2.0f * (y - pos.y) / size.y; };
   glUseProgram(p.id);
   glBindVertexArray(p.vao);
-  glUniform4f(p.rect, clip_x(d.x0), clip_y(d.y0), clip_x(d.x1), clip_y(d.y1));
+  glUniform4f(p.rect, cx0, cy0, cx1, cy1);
   glUniform4f(p.uv, d.u0, d.v0, d.u1, d.v1);
   glUniform1i(p.shading, static_cast<int>(d.shader.shading));
   glUniform1i(p.log10, d.shader.log10 ? 1 : 0);
@@ -116,6 +129,83 @@ void draw_callback(const ImDrawList* /*list*/, const ImDrawCmd* cmd) {
   glActiveTexture(GL_TEXTURE0);
 }
 
+bool same_draw(const MapDraw& a, const MapDraw& b) {
+  const MapShader &s = a.shader, &t = b.shader;
+  return a.u0 == b.u0 && a.v0 == b.v0 && a.u1 == b.u1 && a.v1 == b.v1 && a.values == b.values &&
+         a.levels == b.levels && s.shading == t.shading && s.log10 == t.log10 && s.lo == t.lo && s.hi == t.hi &&
+         s.limit == t.limit && s.decades == t.decades && std::memcmp(s.masked, t.masked, sizeof(s.masked)) == 0;
+}
+
+// (Re)colours slot `c` as `d` at width x height pixels when anything it shows changed; false
+// when no framebuffer could be made (then the caller shades directly).
+bool update_colored(ColoredMap& c, const MapDraw& d, int width, int height) {
+  if (c.valid && c.width == width && c.height == height && c.generation == g_generation && same_draw(c.drawn, d)) {
+    ++g_counts.kept;
+    return true;
+  }
+  ++g_counts.colored;
+  if (c.framebuffer == 0) glGenFramebuffers(1, &c.framebuffer);
+  if (c.texture == 0) glGenTextures(1, &c.texture);
+  glBindTexture(GL_TEXTURE_2D, c.texture);
+  if (c.width != width || c.height != height) {
+    glTexImage2D(GL_TEXTURE_2D, 0, GL_RGBA8, width, height, 0, GL_RGBA, GL_UNSIGNED_BYTE, nullptr);
+    glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MIN_FILTER, GL_NEAREST);
+    glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MAG_FILTER, GL_NEAREST);
+    c.width = width, c.height = height;
+  }
+  glBindTexture(GL_TEXTURE_2D, 0);
+  glBindFramebuffer(GL_FRAMEBUFFER, c.framebuffer);
+  glFramebufferTexture2D(GL_FRAMEBUFFER, GL_COLOR_ATTACHMENT0, GL_TEXTURE_2D, c.texture, 0);
+  if (glCheckFramebufferStatus(GL_FRAMEBUFFER) != GL_FRAMEBUFFER_COMPLETE) return c.valid = false;
+  glDisable(GL_SCISSOR_TEST);
+  glDisable(GL_BLEND);
+  glViewport(0, 0, width, height);
+  shade(d, -1.0f, 1.0f, 1.0f, -1.0f);
+  c.drawn = d, c.generation = g_generation, c.valid = true;
+  return true;
+}
+
+// Draws one map inside ImGui's renderer: its kept colouring copied to the screen (recoloured
+// first when it changed), or, for a draw partly off the framebuffer (a zoomed exact tile),
+// shaded directly. ImGui's state is reset after it.
+void draw_callback(const ImDrawList* /*list*/, const ImDrawCmd* cmd) {
+  const QueuedDraw& q = *static_cast<const QueuedDraw*>(cmd->UserCallbackData);
+  const MapDraw& d = q.draw;
+  const ImDrawData* data = ImGui::GetDrawData();
+  if (g_program.id == 0 || data == nullptr) return;
+  const ImVec2 pos = data->DisplayPos, size = data->DisplaySize, scale = data->FramebufferScale;
+  const float fb_width = size.x * scale.x, fb_height = size.y * scale.y;
+  const GLint clip[4] = {static_cast<GLint>((cmd->ClipRect.x - pos.x) * scale.x),
+                         static_cast<GLint>(fb_height - (cmd->ClipRect.w - pos.y) * scale.y),
+                         static_cast<GLsizei>((cmd->ClipRect.z - cmd->ClipRect.x) * scale.x),
+                         static_cast<GLsizei>((cmd->ClipRect.w - cmd->ClipRect.y) * scale.y)};
+  // The draw in framebuffer pixels (GL's rows count from the bottom).
+  const int px0 = static_cast<int>(std::lround((d.x0 - pos.x) * scale.x));
+  const int px1 = static_cast<int>(std::lround((d.x1 - pos.x) * scale.x));
+  const int py0 = static_cast<int>(std::lround(fb_height - (d.y1 - pos.y) * scale.y));
+  const int py1 = static_cast<int>(std::lround(fb_height - (d.y0 - pos.y) * scale.y));
+  const bool on_screen = px0 >= 0 && py0 >= 0 && px1 <= fb_width && py1 <= fb_height && px1 > px0 && py1 > py0;
+  GLint target = 0;
+  glGetIntegerv(GL_DRAW_FRAMEBUFFER_BINDING, &target);
+  if (q.slot >= g_colored.size()) g_colored.resize(q.slot + 1);
+  ColoredMap& c = g_colored[q.slot];
+  const bool kept = on_screen && update_colored(c, d, px1 - px0, py1 - py0);
+  glBindFramebuffer(GL_FRAMEBUFFER, static_cast<GLuint>(target));
+  glViewport(0, 0, static_cast<GLsizei>(fb_width), static_cast<GLsizei>(fb_height));
+  glEnable(GL_SCISSOR_TEST);
+  glScissor(clip[0], clip[1], clip[2], clip[3]);
+  if (kept) {
+    glBindFramebuffer(GL_READ_FRAMEBUFFER, c.framebuffer);
+    glBlitFramebuffer(0, 0, c.width, c.height, px0, py0, px1, py1, GL_COLOR_BUFFER_BIT, GL_NEAREST);
+    glBindFramebuffer(GL_READ_FRAMEBUFFER, static_cast<GLuint>(target));
+    return;
+  }
+  const auto clip_x = [&](float x) { return 2.0f * (x - pos.x) / size.x - 1.0f; };
+  const auto clip_y = [&](float y) { return 1.0f - 2.0f * (y - pos.y) / size.y; };
+  ++g_counts.colored;
+  shade(d, clip_x(d.x0), clip_y(d.y0), clip_x(d.x1), clip_y(d.y1));
+}
+
 void set_sampling(GLint min_filter, GLint mag_filter) {
   glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MIN_FILTER, min_filter);
   glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MAG_FILTER, mag_filter);
@@ -132,6 +222,7 @@ bool map_shading_ready(std::string* error) {
 }
 
 void map_colors_upload(const std::uint8_t* rgba) {
+  ++g_generation;  // every kept colouring is stale
   if (g_program.colors == 0) glGenTextures(1, &g_program.colors);
   glBindTexture(GL_TEXTURE_2D, g_program.colors);
   set_sampling(GL_LINEAR, GL_LINEAR);
@@ -142,6 +233,7 @@ void map_colors_upload(const std::uint8_t* rgba) {
 
 unsigned int float_texture_upload(unsigned int texture, int width, int height,
                                   const std::vector<std::vector<float>>& mips) {
+  ++g_generation;
   GLuint id = texture;
   if (id == 0) glGenTextures(1, &id);
   glBindTexture(GL_TEXTURE_2D, id);
@@ -160,6 +252,7 @@ unsigned int float_texture_upload(unsigned int texture, int width, int height,
 }
 
 unsigned int level_texture_upload(unsigned int texture, int width, int height, const std::uint8_t* codes) {
+  ++g_generation;
   GLuint id = texture;
   if (id == 0) glGenTextures(1, &id);
   glBindTexture(GL_TEXTURE_2D, id);
@@ -172,7 +265,7 @@ unsigned int level_texture_upload(unsigned int texture, int width, int height, c
 
 void draw_shaded_map(const MapDraw& draw) {
   if (g_program.id == 0) return;
-  g_draws.push_back(draw);
+  g_draws.push_back({draw, g_draws.size()});
   ImDrawList* list = ImGui::GetWindowDrawList();
   list->AddCallback(draw_callback, &g_draws.back());
   list->AddCallback(ImDrawCallback_ResetRenderState, nullptr);
@@ -180,10 +273,17 @@ void draw_shaded_map(const MapDraw& draw) {
 
 void map_draws_clear() { g_draws.clear(); }
 
+MapDrawCounts map_draw_counts() { return g_counts; }
+
 void map_shading_release() {
   if (g_program.id != 0) glDeleteProgram(g_program.id);
   if (g_program.vao != 0) glDeleteVertexArrays(1, &g_program.vao);
   if (g_program.colors != 0) glDeleteTextures(1, &g_program.colors);
+  for (ColoredMap& c : g_colored) {
+    if (c.framebuffer != 0) glDeleteFramebuffers(1, &c.framebuffer);
+    if (c.texture != 0) glDeleteTextures(1, &c.texture);
+  }
+  g_colored.clear();
   g_program = Program();
   g_draws.clear();
 }

@@ -95,6 +95,12 @@ unsigned int level_texture_upload(unsigned int texture, int width, int height, c
 void draw_shaded_map(const MapDraw& draw);
 // Forgets the previous frame's draws (call after the frame is rendered).
 void map_draws_clear();
+// Map draws since start: `colored` ran the colouring shader, `kept` copied a colouring kept
+// from an earlier frame (nothing it shows had changed); for --bench-frames.
+struct MapDrawCounts {
+  std::uint64_t colored = 0, kept = 0;
+};
+MapDrawCounts map_draw_counts();
 // Deletes the program and colour tables (before the GL context goes).
 void map_shading_release();
 

@@ -35,6 +35,7 @@ struct Shared {
   std::string qkv_path;                // the loaded q/k/v file (empty: none)
   MapParams params;             // as the controls show them; a change starts an engine run
   std::int64_t query_row = -1;  // the query chosen for the query inspector (-1: none)
+  std::int64_t query_key = -1;  // the key of the map cell clicked to choose it (-1: none)
   MapColors colors;             // how every view colours probabilities
   MapViewport viewport;  // the four maps' shared zoom and pan
   // A zoom to show once the maps of the current settings are shown: rows r0, r1, columns

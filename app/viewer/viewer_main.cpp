@@ -88,6 +88,8 @@ bool busy(const Viewer& viewer) {
 
 constexpr int kExitNoDisplay = 2;
 constexpr double kScreenshotTimeoutSeconds = 300;
+// The longest an idle viewer (no input, no worker) sleeps between frames.
+constexpr double kIdleWaitSeconds = 5.0;
 constexpr float kSidebarWidth = 330;
 
 void print_no_display(const std::string& reason) {
@@ -292,12 +294,20 @@ int run_loop(Platform& platform, Viewer& viewer, const Options& options) {
   EventLog log;
   log.on = options.log;
   int eager_frames = 0;
+  bool was_busy = true;
   while (!platform_should_close(platform) && !viewer.files.quit) {
     // While the worker runs, wake ten times a second for its progress and result (each
     // frame on the software renderer takes CPU from the engine); input wakes at once.
-    // After input, three frames at once: ImGui takes a frame or two to open a popup or
-    // move the keyboard focus, which should not wait for the next event.
-    const double wait = eager_frames > 0 ? 0.0 : busy(viewer) ? 0.1 : (screenshot ? 0.0 : 0.25);
+    // After input, and after the last worker finishes, three frames at once: ImGui takes a
+    // frame or two to open a popup, move the keyboard focus or settle a new layout, which
+    // should not wait for the next event. Otherwise the idle viewer sleeps until an event
+    // (kIdleWaitSeconds bounds the sleep), drawing nothing (issue 21 point 7).
+    const bool working = busy(viewer);
+    if (was_busy && !working) eager_frames = std::max(eager_frames, 3);
+    was_busy = working;
+    // A window or plot PNG waiting for its frame is drawn at once too.
+    const bool pending = viewer.files.window_png_frames > 0 || !shared.plot_pngs.empty();
+    const double wait = eager_frames > 0 || screenshot || pending ? 0.0 : working ? 0.1 : kIdleWaitSeconds;
     eager_frames = platform_poll(wait) ? 3 : std::max(0, eager_frames - 1);
     const std::vector<std::string> dropped = platform_take_dropped_paths();
     if (!dropped.empty()) open_dropped(shared, open_targets(viewer), dropped);
@@ -306,10 +316,10 @@ int run_loop(Platform& platform, Viewer& viewer, const Options& options) {
     draw_frame(viewer, &select_view);
     platform_render(platform);
     export_window_when_ready(platform, shared, viewer.files);
-    const bool working = busy(viewer);
-    log.update(shared, working);
+    const bool working_now = busy(viewer);
+    log.update(shared, working_now);
     if (screenshot) {
-      frames_ready = working ? 0 : frames_ready + 1;
+      frames_ready = working_now ? 0 : frames_ready + 1;
       const double elapsed =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       if (frames_ready >= options.frames || elapsed > kScreenshotTimeoutSeconds) {

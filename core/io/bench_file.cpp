@@ -150,13 +150,13 @@ double fit_exponent_error(const std::vector<BenchRow>& rows, const std::string& 
 std::string format_bench_table(const std::vector<BenchRow>& rows) {
   std::ostringstream out;
   char line[256];
-  std::snprintf(line, sizeof line, "%-18s %8s %-12s %11s %11s %9s %11s %11s %9s %10s\n", "method", "N", "status",
-                "median ms", "min ms", "GFLOP/s", "peak MiB", "RSS MiB", "vs SDPA", "check");
+  std::snprintf(line, sizeof line, "%-18s %8s %-12s %11s %11s %11s %9s %11s %11s %9s %10s\n", "method", "N",
+                "status", "median ms", "min ms", "max ms", "GFLOP/s", "peak MiB", "RSS MiB", "vs SDPA", "check");
   out << line;
   for (const BenchRow& r : rows) {
-    std::snprintf(line, sizeof line, "%-18s %8lld %-12s %11s %11s %9s %11s %11s %9s %10s\n", r.method.c_str(),
+    std::snprintf(line, sizeof line, "%-18s %8lld %-12s %11s %11s %11s %9s %11s %11s %9s %10s\n", r.method.c_str(),
                   static_cast<long long>(r.n), r.status.c_str(), number(r.median_ms, "%.3f").c_str(),
-                  number(r.min_ms, "%.3f").c_str(), number(r.gflops, "%.1f").c_str(),
+                  number(r.min_ms, "%.3f").c_str(), number(r.max_ms, "%.3f").c_str(), number(r.gflops, "%.1f").c_str(),
                   number(r.peak_bytes / 1048576.0, "%.1f").c_str(), number(r.peak_rss_bytes / 1048576.0, "%.0f").c_str(),
                   number(r.speedup_vs_sdpa, "%.2fx").c_str(), number(r.check_error, "%.1e").c_str());
     out << line;
@@ -166,14 +166,14 @@ std::string format_bench_table(const std::vector<BenchRow>& rows) {
 
 void write_bench_csv(const std::string& path, const std::vector<BenchRow>& rows) {
   std::ostringstream out;
-  out << "method,n,status,repeats,median_ms,min_ms,flops,gflops,peak_bytes,input_bytes,peak_rss_bytes,"
+  out << "method,n,status,repeats,median_ms,min_ms,max_ms,flops,gflops,peak_bytes,input_bytes,peak_rss_bytes,"
          "speedup_vs_sdpa,check_error,note\n";
   const auto csv = [](double x) { return std::isnan(x) ? std::string() : number(x, "%.17g"); };
   for (const BenchRow& r : rows) {
     std::string note = r.note;
     for (char& ch : note) ch = (ch == '"' || ch == '\n') ? '\'' : ch;
     out << r.method << ',' << r.n << ',' << r.status << ',' << r.repeats << ',' << csv(r.median_ms) << ','
-        << csv(r.min_ms) << ',' << csv(r.flops) << ',' << csv(r.gflops) << ',' << r.peak_bytes << ','
+        << csv(r.min_ms) << ',' << csv(r.max_ms) << ',' << csv(r.flops) << ',' << csv(r.gflops) << ',' << r.peak_bytes << ','
         << r.input_bytes << ',' << r.peak_rss_bytes << ',' << csv(r.speedup_vs_sdpa) << ',' << csv(r.check_error)
         << ",\"" << note << "\"\n";
   }
@@ -191,6 +191,7 @@ Json row_object(const BenchRow& r) {
   const auto num = [](double x) { return std::isnan(x) ? Json(nullptr) : Json(x); };
   return {{"method", r.method}, {"n", r.n}, {"status", r.status}, {"note", r.note},
           {"repeats", r.repeats}, {"median_ms", num(r.median_ms)}, {"min_ms", num(r.min_ms)},
+          {"max_ms", num(r.max_ms)},
           {"flops", num(r.flops)}, {"gflops", num(r.gflops)}, {"peak_bytes", r.peak_bytes},
           {"input_bytes", r.input_bytes}, {"peak_rss_bytes", r.peak_rss_bytes},
           {"speedup_vs_sdpa", num(r.speedup_vs_sdpa)}, {"check_error", num(r.check_error)}};
@@ -201,13 +202,15 @@ constexpr std::int64_t kMaxCount = std::int64_t{1} << 62;
 
 BenchRow parse_row(const Json& j, const std::string& where) {
   FMAV_CHECK(j.is_object(), where, ": a row must be a JSON object");
-  json_check_keys(j, {"method", "n", "status", "note", "repeats", "median_ms", "min_ms", "flops", "gflops",
+  json_check_keys(j, {"method", "n", "status", "note", "repeats", "median_ms", "min_ms", "max_ms", "flops", "gflops",
                       "peak_bytes", "input_bytes", "peak_rss_bytes", "speedup_vs_sdpa", "check_error"}, where);
   BenchRow r;
   r.method = json_string(j, "method", where), r.n = json_int(j, "n", 0, kMaxCount, where);
   r.status = json_string(j, "status", where), r.note = json_string(j, "note", where);
   r.repeats = static_cast<int>(json_int(j, "repeats", 0, 1 << 30, where));
   r.median_ms = json_number(j, "median_ms", where), r.min_ms = json_number(j, "min_ms", where);
+  // Optional: files written before it was recorded have no max_ms.
+  r.max_ms = j.contains("max_ms") ? json_number(j, "max_ms", where) : std::nan("");
   r.flops = json_number(j, "flops", where), r.gflops = json_number(j, "gflops", where);
   r.peak_bytes = json_int(j, "peak_bytes", 0, kMaxCount, where);
   r.input_bytes = json_int(j, "input_bytes", 0, kMaxCount, where);
@@ -258,6 +261,11 @@ BenchConfig parse_config(const Json& j, const std::string& where) {
 
 bool ran_out(const BenchRow& row) { return row.status == "oom" || row.status == "over-budget"; }
 
+bool bench_faster(const BenchRow& a, const BenchRow& b) {
+  const auto bound = [](double v, double median) { return std::isfinite(v) && v > 0 ? v : median; };
+  return bound(a.max_ms, a.median_ms) < bound(b.min_ms, b.median_ms);
+}
+
 std::vector<BenchCrossover> bench_crossovers(const std::vector<BenchRow>& rows, const std::string& method) {
   std::map<std::int64_t, const BenchRow*> fast;
   std::vector<std::string> others;
@@ -276,7 +284,7 @@ std::vector<BenchCrossover> bench_crossovers(const std::vector<BenchRow>& rows, 
       const bool ok = a.status == "ok" && std::isfinite(a.median_ms);
       const bool other_ok = r.status == "ok" && std::isfinite(r.median_ms);
       if (!ok && !ran_out(r)) faster[r.n] = false;
-      else if (ok) faster[r.n] = !other_ok ? ran_out(r) : a.median_ms < r.median_ms;
+      else if (ok) faster[r.n] = !other_ok ? ran_out(r) : bench_faster(a, r);
     }
     std::int64_t from = -1;
     for (auto it = faster.rbegin(); it != faster.rend() && it->second; ++it) from = it->first;

@@ -489,6 +489,7 @@ void measure(BenchRow& row, const BenchConfig& c, const Problem& p) {
   row.median_ms = 1e3 * (times.size() % 2 ? times[times.size() / 2]
                                            : 0.5 * (times[times.size() / 2 - 1] + times[times.size() / 2]));
   row.min_ms = 1e3 * times.front();
+  row.max_ms = 1e3 * times.back();
   row.input_bytes = before;
   row.peak_bytes = peak_memory(p.cuda) - before;
   row.peak_rss_bytes = peak_rss_bytes();
@@ -607,7 +608,7 @@ std::vector<BenchRow> run_bench(const BenchConfig& requested, const std::functio
     double sdpa_ms = kNaN;  // the fastest SDPA row's median at this N so far
     for (const std::string& method : order) {
       BenchRow row;
-      row.method = method, row.n = n, row.median_ms = row.min_ms = kNaN;
+      row.method = method, row.n = n, row.median_ms = row.min_ms = row.max_ms = kNaN;
       row.speedup_vs_sdpa = kNaN, row.check_error = kNaN;
       row.flops = method_flops(method, config, problem, n);
       run_row(row, config, problem, ni == 0, given_up);

@@ -86,6 +86,51 @@ TEST(Bench, CrossoversWhereFmaStaysFaster) {
   EXPECT_TRUE(fmav::bench_crossovers(rows, "fma-linear").empty());
 }
 
+// Issue 21 point 4: a crossover is claimed only where the min..max intervals separate.
+TEST(Bench, CrossoversNeedSeparateIntervals) {
+  const auto row = [](const char* method, std::int64_t n, double lo, double median, double hi) {
+    fmav::BenchRow r;
+    r.method = method, r.n = n, r.status = "ok", r.min_ms = lo, r.median_ms = median, r.max_ms = hi;
+    return r;
+  };
+  // FMA's median is below SDPA's from N = 512, but at 512 its slowest run (136 ms, a busy
+  // machine) is slower than SDPA's fastest: faster only from N = 1024.
+  std::vector<fmav::BenchRow> rows = {
+      row("sdpa", 256, 0.3, 0.4, 0.5),    row("fma", 256, 0.5, 0.6, 0.9),
+      row("sdpa", 512, 1.0, 1.2, 1.5),    row("fma", 512, 0.6, 0.8, 136.0),
+      row("sdpa", 1024, 4.0, 4.5, 5.0),   row("fma", 1024, 1.5, 1.8, 3.9),
+      row("sdpa", 2048, 16.0, 17.0, 19.0), row("fma", 2048, 3.0, 3.5, 4.0)};
+  std::vector<fmav::BenchCrossover> c = fmav::bench_crossovers(rows, "fma");
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_EQ(c[0].n, 1024);
+  EXPECT_FALSE(fmav::bench_faster(rows[3], rows[2]));  // medians 0.8 < 1.2, but 136 > 1.0
+  EXPECT_TRUE(fmav::bench_faster(rows[5], rows[4]));   // 3.9 < 4.0
+  // Touching intervals do not separate: no claim at 2048 either, so none at all.
+  rows[7].max_ms = 16.0;
+  EXPECT_TRUE(fmav::bench_crossovers(rows, "fma").empty());
+  // A row without a max (older files) stands for it with its median.
+  rows[7].max_ms = std::nan("");
+  EXPECT_TRUE(fmav::bench_faster(rows[7], rows[6]));
+}
+
+TEST(Bench, ReadsRowsWithAndWithoutMax) {
+  fmav::BenchConfig c;
+  c.methods = {"fma"}, c.ns = {64};
+  fmav::BenchRow row;
+  row.method = "fma", row.n = 64, row.status = "ok", row.repeats = 3;
+  row.min_ms = 1, row.median_ms = 2, row.max_ms = 5;
+  const std::string header = fmav::bench_header_json(c) + "\n";
+  const std::string line = fmav::bench_row_json(row);
+  EXPECT_NE(line.find("\"max_ms\":5"), std::string::npos) << line;
+  EXPECT_EQ(fmav::parse_bench_file(header + line + "\n").rows.at(0).max_ms, 5.0);
+  // A row as files before max_ms was recorded wrote it.
+  std::string old = line;
+  old.erase(old.find(",\"max_ms\":5.0"), std::string(",\"max_ms\":5.0").size());
+  const fmav::BenchFile f = fmav::parse_bench_file(header + old + "\n");
+  EXPECT_TRUE(std::isnan(f.rows.at(0).max_ms));
+  EXPECT_EQ(f.rows.at(0).min_ms, 1.0);
+}
+
 TEST(Bench, FitsTheExponentOfOkRows) {
   std::vector<fmav::BenchRow> rows;
   for (std::int64_t n : {1024, 2048, 4096, 8192}) {
@@ -129,6 +174,7 @@ TEST(Bench, RunsEveryMethodChecksAndWritesFiles) {
     EXPECT_EQ(r.repeats, 2);
     EXPECT_GT(r.median_ms, 0);
     EXPECT_LE(r.min_ms, r.median_ms);
+    EXPECT_LE(r.median_ms, r.max_ms);
     EXPECT_GT(r.flops, 0);
     EXPECT_GT(r.peak_bytes, 0) << r.method << ": the output alone is a tensor";
     EXPECT_FALSE(std::isnan(r.speedup_vs_sdpa));

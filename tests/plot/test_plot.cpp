@@ -317,6 +317,55 @@ TEST(PlotLayout, TicksFitAndTheLegendAvoidsTheData) {
   EXPECT_TRUE(std::isnan(fv::to_screen(layout, -1, 1).x));
 }
 
+// Issue 21 point 4: spread bars on every point, reference lines named at their ends, and no
+// two labels (annotations, end labels) over each other, the legend or the axes' labels.
+TEST(PlotLayout, SpreadBarsAndLabelsThatNeverOverlap) {
+  fv::PlotSpec spec = scaling_spec();
+  spec.series[0].y_lo = {0.8e-4, 2e-4, 0.9e-3, 3e-3};
+  spec.series[0].y_hi = {3e-4, 5e-4, 2e-3, 9e-3};
+  spec.series.push_back(fv::power_law("O(N)", 256, 65536, 256, 5e-5, 1, 0));
+  spec.series.push_back(fv::power_law("O(N log N)", 256, 65536, 256, 5e-5, 1, 1));
+  // Three notes at nearly the same point, and one at the area's left edge.
+  for (const char* t : {"fma faster than sdpa from N = 4096", "fma faster than local from N = 4096", "third"}) {
+    spec.annotations.push_back({4096, 1.1e-3, t});
+  }
+  spec.annotations.push_back({256, 1e-4, "at the left edge, over the y labels if unplaced"});
+  fv::PlotState state;
+  fv::prepare_view(spec, state);
+  const fv::TextMetrics text{[](const std::string& s) { return 7.0f * s.size(); }, 15};
+  const fv::PlotLayout layout = fv::layout_plot(spec, state, {0, 0, 640, 400}, text);
+  const std::vector<fv::PlotShape> shapes = fv::plot_shapes(spec, state, layout, fv::dark_plot_theme(), text);
+  int spreads = 0;
+  std::vector<fv::PlotRect> boxes;
+  std::vector<std::string> ends;
+  for (const fv::PlotShape& s : shapes) {
+    const std::string role = s.role;
+    if (role == "spread") ++spreads;
+    if (role == "annotation" && s.kind == fv::PlotShape::Kind::fill_rect) {
+      boxes.push_back({s.points[0].x, s.points[0].y, s.points[1].x, s.points[1].y});
+    }
+    if (role == "end label") {
+      ends.push_back(s.text);
+      boxes.push_back({s.points[0].x - 2, s.points[0].y, s.points[0].x + 2 + text.width(s.text), s.points[0].y + 15});
+    }
+  }
+  EXPECT_EQ(spreads, 4 * 3);  // a bar and two caps per point
+  EXPECT_EQ(ends, (std::vector<std::string>{"O(N^2)", "O(N)", "O(N log N)"}));
+  ASSERT_EQ(boxes.size(), 5u + 3u);  // scaling_spec has one note already
+  const fv::PlotRect& a = layout.area;
+  for (std::size_t i = 0; i < boxes.size(); ++i) {
+    const fv::PlotRect& b = boxes[i];
+    EXPECT_TRUE(b.x0 >= a.x0 && b.x1 <= a.x1 && b.y0 >= a.y0 && b.y1 <= a.y1) << "label " << i << " leaves the area";
+    const fv::PlotRect& l = layout.legend;
+    EXPECT_FALSE(b.x0 < l.x1 && l.x0 < b.x1 && b.y0 < l.y1 && l.y0 < b.y1) << "label " << i << " is over the legend";
+    for (std::size_t j = 0; j < i; ++j) {
+      const fv::PlotRect& c = boxes[j];
+      EXPECT_FALSE(b.x0 < c.x1 - 0.5f && c.x0 + 0.5f < b.x1 && b.y0 < c.y1 - 0.5f && c.y0 + 0.5f < b.y1)
+          << "labels " << j << " and " << i << " overlap";
+    }
+  }
+}
+
 // ---- SVG ----
 
 std::string read_text(const std::string& path) {

@@ -3,7 +3,8 @@
 # tab's form sweeps the shipped model on its sample text: Start, Cancel after a few points,
 # Start again to resume; the results file then holds every point of the 6 x 4 grid once, in
 # grid order, and the viewer reported each step (--log). Then the Scaling tab, opened on a
-# small `fmav bench --jsonl` file, exports its two plots as SVG and PNG; and a point of the
+# small `fmav bench --jsonl` file, exports its two plots as SVG and PNG (the latency plot with
+# min..max bars and reference lines named at their ends); and a point of the
 # sweep, clicked on the heat map, opens in the attention view with its r and p.
 # Usage: tests/gui_sweep_run.sh path/to/fma-viewer path/to/fmav
 source "$(dirname "$0")/gui_input_lib.sh" gui_sweep_run "$@"
@@ -28,7 +29,7 @@ click_until() {
   wait_log "$3"
 }
 
-"$fmav" bench --methods fma,sdpa --n 256,512 --heads 1 --repeats 1 --jsonl "$work/b.jsonl" > /dev/null
+"$fmav" bench --methods fma,sdpa --n 256,512 --heads 1 --repeats 3 --jsonl "$work/b.jsonl" > /dev/null
 "$viewer" --size 1400x900 --view sweep --bench "$work/b.jsonl" --log > "$work/log" 2>&1 &
 pid=$!
 wait_for 'grep -q "idle; view sweep" "$work/log"'
@@ -70,6 +71,12 @@ for f in b_latency.svg b_memory.svg b_latency.png b_memory.png; do
   [[ -s "$work/$f" ]] || gui_fail "no $f written"
 done
 head -c 200 "$work/b_latency.svg" | grep -q "<svg" || gui_fail "b_latency.svg is not an SVG"
+# A min..max bar (a line and two caps) on each of the 4 latency points; the reference
+# lines named at their ends.
+[[ $(grep -c 'class="spread"' "$work/b_latency.svg") -ge 12 ]] || gui_fail "no min..max bars in b_latency.svg"
+for ref in 'O(N)' 'O(N log N)' 'O(N^2)'; do
+  grep -q "class=\"end label\".*>$ref<" "$work/b_latency.svg" || gui_fail "no end label $ref in b_latency.svg"
+done
 xdotool key ctrl+q
 wait "$pid" || gui_fail "exit status $? after Ctrl+Q"
 

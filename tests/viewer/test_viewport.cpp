@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "map_axes.h"
 #include "map_view.h"
 
 namespace {
@@ -103,6 +104,50 @@ TEST(MipChain, SquarePowerOfTwoKeepsTheMean) {
   ASSERT_EQ(mips.size(), 7u);  // 64, 32, 16, 8, 4, 2, 1
   EXPECT_EQ(mips[3].size(), 64u);
   EXPECT_NEAR(mips.back()[0], mean, 1e-6);
+}
+
+}  // namespace
+
+// ---- the maps' token axes (map_axes.h) ----
+
+namespace {
+
+using fmav::viewer::axis_ticks;
+using fmav::viewer::tick_label;
+
+TEST(MapAxes, TicksAreRoundStepsAtLeastTheGapApart) {
+  // 512 tokens over 256 pixels, 40 pixels apart: at least 80 tokens, so a step of 100.
+  const std::vector<std::int64_t> t = axis_ticks(0, 512, 256, 40);
+  EXPECT_EQ(t, (std::vector<std::int64_t>{0, 100, 200, 300, 400, 500}));
+}
+
+TEST(MapAxes, AZoomedSpanGetsItsOwnTicks) {
+  // Rows 3643..4522 of a zoomed view: the ticks lie in that range, not from 0.
+  const std::vector<std::int64_t> t = axis_ticks(3643, 4522, 300, 30);
+  ASSERT_FALSE(t.empty());
+  EXPECT_GE(t.front(), 3643);
+  EXPECT_LT(t.back(), 4522);
+  EXPECT_EQ(t.front(), 3700);
+  EXPECT_EQ(t[1] - t[0], 100);
+  // Deep zoom: four tokens over 300 pixels tick every token.
+  EXPECT_EQ(axis_ticks(10.5, 14.5, 300, 30), (std::vector<std::int64_t>{11, 12, 13, 14}));
+}
+
+TEST(MapAxes, ImageTicksAreWholePatchRowsAndReadRowCol) {
+  // A 14 x 14 patch grid (196 tokens) over 100 pixels, 30 apart: a step of at least 58.8
+  // tokens = 4.2 rows -> 5 rows (70 tokens), not 100 tokens (7.1 rows).
+  const std::vector<std::int64_t> t = axis_ticks(0, 196, 100, 30, 14);
+  EXPECT_EQ(t, (std::vector<std::int64_t>{0, 70, 140}));
+  // Below a row: token steps as in 1D.
+  EXPECT_EQ(axis_ticks(0, 14, 140, 30, 14), (std::vector<std::int64_t>{0, 5, 10}));
+  EXPECT_EQ(tick_label(70, 14), "5,0");
+  EXPECT_EQ(tick_label(17, 14), "1,3");
+  EXPECT_EQ(tick_label(17, 0), "17");
+}
+
+TEST(MapAxes, EmptySpansHaveNoTicks) {
+  EXPECT_TRUE(axis_ticks(5, 5, 100, 10).empty());
+  EXPECT_TRUE(axis_ticks(0, 10, 0, 10).empty());
 }
 
 }  // namespace

@@ -42,7 +42,9 @@ struct BenchRow {
   std::string status;           // ok | oom | over-budget | skipped | failed-check
   std::string note;             // why, for anything but ok
   int repeats = 0;              // timed runs after the warm-up
-  double median_ms = 0, min_ms = 0;
+  // Of the timed runs. max_ms is NaN in files written before it was recorded (their rows
+  // have min_ms and median_ms only).
+  double median_ms = 0, min_ms = 0, max_ms = 0;
   double flops = 0;             // FLOPs the method computes (backward: 3x forward)
   double gflops = 0;            // flops / median
   std::int64_t peak_bytes = 0;  // tensor bytes the call allocated at its peak (outputs too);
@@ -84,10 +86,15 @@ struct BenchCrossover {
   std::int64_t n = 0;
   double median_ms = 0;  // `method`'s median there
 };
-// Where `method` overtakes each other method in `rows`: the first N from which its median
-// stays below the other's at every larger N both were run at (the other out of memory or
-// over budget counts as slower; `method` failing there, as not faster). A method it is not
-// faster than at the largest such N is left out.
+// Whether row `a` was faster than row `b` beyond their spread: a's slowest run (max_ms) below
+// b's fastest (min_ms), i.e. their min..max intervals separate. A bound a row lacks (NaN or 0,
+// as in files without max_ms) is its median.
+bool bench_faster(const BenchRow& a, const BenchRow& b);
+// Where `method` overtakes each other method in `rows`: the first N from which it stays
+// faster (bench_faster: the timing intervals separate) at every larger N both were run at
+// (the other out of memory or over budget counts as slower; `method` failing there, or
+// intervals that overlap, as not faster). A method it is not faster than at the largest such
+// N is left out.
 std::vector<BenchCrossover> bench_crossovers(const std::vector<BenchRow>& rows, const std::string& method);
 
 // The table as text, the rows as CSV and as a JSON list of objects (atomic writes).
