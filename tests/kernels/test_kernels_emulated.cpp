@@ -22,7 +22,7 @@
 #define FMAV_CUDA_EMULATION 1
 #include "downsample_kernel.cuh"
 #include "fma_backward_kernels.cuh"
-#include "mma_sm80.cuh"
+#include "fma_forward_fa2_kernel.cuh"
 #include "fma_forward_kernel.cuh"
 
 namespace {
@@ -406,6 +406,127 @@ TEST(KernelsEmulated, CpAsyncLandsAtTheWait) {
   EXPECT_TRUE(std::isnan(seen[3]));
   EXPECT_EQ(seen[4], 0.0f);
   EXPECT_EQ(seen[5], 0.0f);
+}
+
+// ---- the FlashAttention-2-class forward (fma_forward_fa2_kernel.cuh) ----
+
+template <typename T, int D>
+void emulate_forward_fa2(const fmav::FmaCudaParams& p, fmav_emu::Order order) {
+  const auto tiles = static_cast<unsigned>(fmav::ceil_div(p.n, p.block_size) * fmav::tiles_per_block(p.block_size));
+  fmav_emu::launch({tiles, static_cast<unsigned>(p.bh), 1}, fmav::kThreads, fmav::fa2_forward_shared_bytes<T, D>(),
+                   [&] { fmav::fma_forward_fa2_kernel<T, D>(p); }, order);
+}
+
+// {out, lse} of the kernel on pr, NaN-poisoned before the launch.
+template <typename T, int D>
+std::vector<at::Tensor> run_fa2(const Problem& pr, fmav_emu::Order order) {
+  at::Tensor out = poisoned({1, pr.q.size(1), pr.q.size(2), D}, pr.dtype);
+  at::Tensor lse = poisoned({1, pr.q.size(1), pr.q.size(2)}, at::kFloat);
+  emulate_forward_fa2<T, D>(params_of(pr, out, lse), order);
+  return {out, lse};
+}
+
+// The kernel's error against the float64 oracle, out and lse together: infinity where it
+// left a NaN or threw.
+template <typename T, int D>
+double fa2_error(const Problem& pr, fmav_emu::Order order) {
+  std::vector<at::Tensor> got;
+  try {
+    got = run_fa2<T, D>(pr, order);
+  } catch (const std::exception&) {
+    return std::numeric_limits<double>::infinity();
+  }
+  if (at::isnan(got[0]).any().item<bool>() || at::isnan(got[1]).any().item<bool>()) {
+    return std::numeric_limits<double>::infinity();
+  }
+  const auto d = [](const at::Tensor& x) { return x.to(at::kDouble); };
+  const std::vector<at::Tensor> want = dense_oracle(pr, d(pr.q), d(pr.k), d(pr.v), d(pr.kc), d(pr.vc));
+  return std::max(rel_err(got[0], want[0]), rel_err(got[1], want[1]));
+}
+
+// Lengths from one row to several levels: under a tile, a tile, awkward, past it; m = 64 (the
+// tile, FMA's default block) and smaller blocks, whose tiles hold fewer rows than warps.
+std::vector<Case> fa2_cases(std::int64_t d) {
+  std::vector<Case> out;
+  for (bool causal : {false, true}) {
+    for (Case c : std::vector<Case>{{1, 64, d, causal, "learned"},
+                                    {40, 64, d, causal, "learned"},
+                                    {64, 64, d, causal, "average"},
+                                    {97, 64, d, causal, "learned"},
+                                    {300, 64, d, causal, "learned"},
+                                    {97, 32, d, causal, "average"},
+                                    {200, 16, d, causal, "learned"}}) {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+template <typename T, int D>
+void check_fa2(at::ScalarType dtype) {
+  for (const Case& c : fa2_cases(D)) {
+    const Problem pr = make_problem<T, D>(c, dtype, 131 + c.n);
+    for (fmav_emu::Order order : {fmav_emu::Order::ascending, fmav_emu::Order::descending}) {
+      EXPECT_LT((fa2_error<T, D>(pr, order)), tolerance(dtype).out)
+          << describe(c, dtype) << " (" << pr.lv.num_levels << " levels)"
+          << (order == fmav_emu::Order::ascending ? " threads ascending" : " threads descending");
+    }
+  }
+}
+
+TEST(KernelsEmulated, Fa2ForwardBFloat16MatchesTheDenseOracle) {
+  check_fa2<__nv_bfloat16, 64>(at::kBFloat16);
+  check_fa2<__nv_bfloat16, 128>(at::kBFloat16);
+}
+
+TEST(KernelsEmulated, Fa2ForwardFloat16MatchesTheDenseOracle) {
+  check_fa2<__half, 64>(at::kHalf);
+  check_fa2<__half, 128>(at::kHalf);
+}
+
+// Causal: changing the keys and values from position t on (and so the pyramid built from
+// them) changes nothing before t, bit for bit.
+TEST(KernelsEmulated, Fa2ForwardCausalIsBlindToLaterTokens) {
+  for (const Case& c : {Case{200, 64, 64, true, "learned"}, Case{200, 16, 64, true, "learned"}}) {
+    const Problem pr = make_problem<__nv_bfloat16, 64>(c, at::kBFloat16, 17);
+    const std::vector<at::Tensor> before = run_fa2<__nv_bfloat16, 64>(pr, fmav_emu::Order::ascending);
+    for (std::int64_t t : {77, 128, 199}) {
+      Problem changed = pr;
+      changed.k = pr.k.clone(), changed.v = pr.v.clone();
+      const at::Tensor noise = random_bhnd(1, 2, c.n - t, 64, 5 + t, at::kBFloat16) * 3;
+      changed.k.narrow(2, t, c.n - t).copy_(noise);
+      changed.v.narrow(2, t, c.n - t).copy_(noise.flip(-1));
+      changed.kc = emulate_pyramid<__nv_bfloat16, 64>(changed, changed.k, fmav::Stream::k, c.m);
+      changed.vc = emulate_pyramid<__nv_bfloat16, 64>(changed, changed.v, fmav::Stream::v, c.m);
+      const std::vector<at::Tensor> after = run_fa2<__nv_bfloat16, 64>(changed, fmav_emu::Order::ascending);
+      EXPECT_TRUE(at::equal(before[0].narrow(2, 0, t), after[0].narrow(2, 0, t))) << describe(c, at::kBFloat16) << " t=" << t;
+      EXPECT_TRUE(at::equal(before[1].narrow(2, 0, t), after[1].narrow(2, 0, t))) << describe(c, at::kBFloat16) << " t=" << t;
+      EXPECT_FALSE(at::equal(before[0], after[0])) << "the change reaches the later rows, t=" << t;
+    }
+  }
+}
+
+// Every __syncthreads of the kernel is needed: without any one of them (the emulator skips
+// that call site), a case with several key steps fails in one thread order or the other.
+TEST(KernelsEmulated, Fa2ForwardNeedsEachOfItsBarriers) {
+  const Case c{200, 64, 64, false, "learned"};
+  const Problem pr = make_problem<__half, 64>(c, at::kHalf, 23);
+  fmav_emu::BarrierSites& sites = fmav_emu::barrier_sites();
+  sites.recording = true;
+  ASSERT_LT((fa2_error<__half, 64>(pr, fmav_emu::Order::ascending)), tolerance(at::kHalf).out);
+  sites.recording = false;
+  std::vector<fmav_emu::BarrierSite> kernel_sites;
+  for (const fmav_emu::BarrierSite& s : sites.seen) {
+    if (s.file.find("fma_forward_fa2_kernel.cuh") != std::string::npos) kernel_sites.push_back(s);
+  }
+  EXPECT_EQ(kernel_sites.size(), 2u);
+  for (const fmav_emu::BarrierSite& s : kernel_sites) {
+    sites.dropped = s;
+    const double error = std::max(fa2_error<__half, 64>(pr, fmav_emu::Order::ascending),
+                                  fa2_error<__half, 64>(pr, fmav_emu::Order::descending));
+    EXPECT_GT(error, 0.5) << "without the barrier at line " << s.line;
+  }
+  sites.dropped = {};
 }
 
 }  // namespace
