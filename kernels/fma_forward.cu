@@ -5,8 +5,21 @@
 #include "fma_forward_kernel.cuh"
 #include "fma_launch.cuh"
 
+#include <cstdlib>
+#include <cstring>
+
 namespace fmav {
 namespace {
+
+// FMAV_FORWARD_KERNEL=wmma sends every shape to fma_forward_kernel, so one GPU run can time
+// both kernels (scripts/gpu_check.sh); read once.
+bool wmma_forced() {
+  static const bool forced = [] {
+    const char* v = std::getenv("FMAV_FORWARD_KERNEL");
+    return v != nullptr && std::strcmp(v, "wmma") == 0;
+  }();
+  return forced;
+}
 
 struct LaunchForward {
   const FmaCudaParams& p;
@@ -14,10 +27,9 @@ struct LaunchForward {
   template <typename T, int D>
   CudaStatus run() const {
     if constexpr (kFa2ForwardTakes<T, D>) {
-      return run_fa2<T, D>();
-    } else {
-      return run_wmma<T, D>();
+      if (!wmma_forced()) return run_fa2<T, D>();
     }
+    return run_wmma<T, D>();
   }
   dim3 grid() const {
     return dim3(static_cast<unsigned>(ceil_div(p.n, p.block_size) * tiles_per_block(p.block_size)),

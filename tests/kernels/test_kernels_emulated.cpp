@@ -444,8 +444,9 @@ double fa2_error(const Problem& pr, fmav_emu::Order order) {
   return std::max(rel_err(got[0], want[0]), rel_err(got[1], want[1]));
 }
 
-// Lengths from one row to several levels: under a tile, a tile, awkward, past it; m = 64 (the
-// tile, FMA's default block) and smaller blocks, whose tiles hold fewer rows than warps.
+// Lengths from one row to 4 levels: under a tile, a tile, awkward, past it; m = 64 (the tile,
+// FMA's default block) and smaller blocks, whose tiles hold fewer rows than warps. Levels:
+// 0 (N <= 97 at m = 64), 1 (97 at m = 32), 2 (300 at m = 64), 3 (200 at 16), 4 (300 at 16).
 std::vector<Case> fa2_cases(std::int64_t d) {
   std::vector<Case> out;
   for (bool causal : {false, true}) {
@@ -455,7 +456,8 @@ std::vector<Case> fa2_cases(std::int64_t d) {
                                     {97, 64, d, causal, "learned"},
                                     {300, 64, d, causal, "learned"},
                                     {97, 32, d, causal, "average"},
-                                    {200, 16, d, causal, "learned"}}) {
+                                    {200, 16, d, causal, "learned"},
+                                    {300, 16, d, causal, "learned"}}) {
       out.push_back(c);
     }
   }
