@@ -10,8 +10,10 @@
 // whose loads and stores check the alignment and leading dimensions CUDA documents. The
 // sm_80 instructions (mma.sync m16n8k16, ldmatrix, cp.async; kernels/mma_sm80.cuh) run
 // lane by lane with the PTX ISA's fragment layouts, and a cp.async's destination is NaN
-// until the thread's wait. Blocks run one after another. It shows indexing, shared-memory layout, masking, the algorithm
-// and missing barriers; not the hardware's fragment layouts, memory model, timing or speed.
+// until the thread's wait. After a barrier releases, the first warp in the order runs on
+// to its next block barrier before the later ones. Blocks run one after another. It shows
+// indexing, shared-memory layout, masking, the algorithm and missing barriers; not WMMA's
+// fragment layouts, the memory model, timing or speed.
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
