@@ -38,6 +38,9 @@ if [[ "${1:-}" == "--prepare" ]]; then
   if command -v cuobjdump > /dev/null; then
     bash "$root/scripts/sass_check.sh" /tmp/fmav_sass > "$carried/sass_check.txt" 2>&1 ||
       { cat "$carried/sass_check.txt"; echo "gpu_check: the SASS check failed"; exit 1; }
+    cat "$carried/sass_check.txt"
+  else
+    echo "gpu_check: no cuobjdump here (scripts/sass_check.sh says where to get one); the device run checks the SASS"
   fi
   spills=$(grep -c "[1-9][0-9]* bytes spill" "$carried/resources.txt" || true)
   echo "gpu_check: binaries in $carried/bin ($(du -sh "$carried/bin" | cut -f1)); kernels with spills: $spills"
