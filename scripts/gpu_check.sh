@@ -5,7 +5,8 @@
 #     builds fmav and the GPU test suites (Release, CUDA kernels for sm_90) with the pinned
 #     LibTorch (its wheel is the GPU machine's torch 2.11+cu130), copies them to .gpu/bin/, and
 #     writes the kernels' resource report (registers, stack, spills; ptxas -v) to
-#     .gpu/resources.txt.
+#     .gpu/resources.txt and, where cuobjdump is here, scripts/sass_check.sh's verdict on the
+#     FlashAttention-2-class forward to .gpu/sass_check.txt.
 #   there: bash scripts/gpu_check.sh [OUT_DIR]     # with .gpu carried along
 #     runs with that machine's torch libraries: test_cuda, test_bench, compute-sanitizer
 #     memcheck over the CUDA suites, the SASS check (tensor-core instructions in the inner
@@ -32,6 +33,15 @@ if [[ "${1:-}" == "--prepare" ]]; then
       sed "s| -o [^ ]*\.o | -o /tmp/fmav_resources_$cu.o |")
     (cd "$FMAV_BUILD_DIR" && eval "$cmd -Xptxas -v") 2>&1 | grep -E "entry function|registers|spill" >> "$carried/resources.txt"
   done
+  # The FlashAttention-2-class forward's SASS (HMMA in its loop, no spills or local memory),
+  # where this machine has cuobjdump; the device run checks the whole binary's SASS again.
+  if command -v cuobjdump > /dev/null; then
+    bash "$root/scripts/sass_check.sh" /tmp/fmav_sass > "$carried/sass_check.txt" 2>&1 ||
+      { cat "$carried/sass_check.txt"; echo "gpu_check: the SASS check failed"; exit 1; }
+    cat "$carried/sass_check.txt"
+  else
+    echo "gpu_check: no cuobjdump here (scripts/sass_check.sh says where to get one); the device run checks the SASS"
+  fi
   spills=$(grep -c "[1-9][0-9]* bytes spill" "$carried/resources.txt" || true)
   echo "gpu_check: binaries in $carried/bin ($(du -sh "$carried/bin" | cut -f1)); kernels with spills: $spills"
   echo "carry .gpu and run there: bash scripts/gpu_check.sh \$OUT"
@@ -83,12 +93,15 @@ fwd=fma,fma-fused,fma-composed,fma-average,local,sdpa-flash,sdpa-cudnn
 step 200 bench_forward "$bin/fmav" "${bench[@]}" --causal --n 4096:524288 --methods "$fwd" --csv "$out/bench_forward.csv"
 step 90 bench_forward_bidir "$bin/fmav" "${bench[@]}" --n 4096,16384,131072 --methods "$fwd" \
   --csv "$out/bench_forward_bidir.csv"
+# The same forward with the WMMA kernel it replaced for 16-bit types (fma-fused only).
+step 60 bench_forward_wmma env FMAV_FORWARD_KERNEL=wmma "$bin/fmav" "${bench[@]}" --causal --n 4096,16384,131072 \
+  --methods fma-fused --csv "$out/bench_forward_wmma.csv"
 step 120 bench_backward "$bin/fmav" "${bench[@]}" --causal --backward --n 4096:131072 --methods fma,sdpa-flash,sdpa-cudnn \
   --csv "$out/bench_backward.csv"
 
 # Nsight Compute, one launch of each kernel at N = 65 536 (durations, throughput, occupancy).
 if command -v ncu > /dev/null; then
-  for kernel in downsample_kernel fma_forward_kernel; do
+  for kernel in downsample_kernel fma_forward_fa2_kernel; do
     step 90 "ncu_$kernel" ncu --clock-control none --kernel-name "regex:$kernel" --launch-skip 2 --launch-count 1 \
       --section SpeedOfLight --section Occupancy --section LaunchStats \
       "$bin/fmav" "${bench[@]}" --causal --n 65536 --methods fma-fused --repeats 1

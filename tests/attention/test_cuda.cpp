@@ -263,15 +263,19 @@ TEST_F(FmaCuda, GradientsAreWithinTwiceTheCpuErrorOfTheOracle) {
 }
 
 TEST_F(FmaCuda, CausalOutputsIgnoreTheFutureBitForBit) {
-  for (std::int64_t d : {32, 128}) {
+  // float32 runs the WMMA kernel; bfloat16 at D = 128 the FlashAttention-2-class one.
+  for (const auto& [d, dtype] : {std::pair<std::int64_t, at::ScalarType>{32, at::kFloat}, {128, at::kFloat},
+                                 {128, at::kBFloat16}}) {
     const Case c{1025, 64, d, true, "learned"};
     VariantInputs in = inputs_for(c, at::kFloat);
-    const fmav::FmaWeights w = weights_as(in, at::kFloat, at::kCUDA);
-    const at::Tensor before = fmav::fma_fused(in.q.cuda(), in.k.cuda(), in.v.cuda(), in.config, w).cpu();
+    const fmav::FmaWeights w = weights_as(in, dtype, at::kCUDA);
+    const auto on = [&](const at::Tensor& x) { return on_cuda(x, dtype); };
+    const at::Tensor before = fmav::fma_fused(on(in.q), on(in.k), on(in.v), in.config, w).cpu();
     const std::int64_t t = 600;
     for (at::Tensor* x : {&in.q, &in.k, &in.v}) x->narrow(2, t, c.n - t).normal_();
-    const at::Tensor after = fmav::fma_fused(in.q.cuda(), in.k.cuda(), in.v.cuda(), in.config, w).cpu();
-    EXPECT_TRUE(at::equal(before.narrow(2, 0, t), after.narrow(2, 0, t))) << "D=" << d;
+    const at::Tensor after = fmav::fma_fused(on(in.q), on(in.k), on(in.v), in.config, w).cpu();
+    EXPECT_TRUE(at::equal(before.narrow(2, 0, t), after.narrow(2, 0, t)))
+        << "D=" << d << " " << fmav::scalar_type_name(dtype);
     EXPECT_FALSE(at::equal(before.narrow(2, t, c.n - t), after.narrow(2, t, c.n - t)));
   }
 }

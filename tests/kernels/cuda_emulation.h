@@ -7,9 +7,13 @@
 // ascending or descending order between barriers, so a read that lacks a barrier after
 // the write it needs sees stale data in one of the two orders. Shuffles pass through the
 // warp's exchange slots; a WMMA fragment is the whole 16 x 16 tile, held by every lane,
-// whose loads and stores check the alignment and leading dimensions CUDA documents. Blocks
-// run one after another. It shows indexing, shared-memory layout, masking, the algorithm
-// and missing barriers; not the hardware's fragment layouts, memory model, timing or speed.
+// whose loads and stores check the alignment and leading dimensions CUDA documents. The
+// sm_80 instructions (mma.sync m16n8k16, ldmatrix, cp.async; kernels/mma_sm80.cuh) run
+// lane by lane with the PTX ISA's fragment layouts, and a cp.async's destination is NaN
+// until the thread's wait. After a barrier releases, the first warp in the order runs on
+// to its next block barrier before the later ones. Blocks run one after another. It shows
+// indexing, shared-memory layout, masking, the algorithm and missing barriers; not WMMA's
+// fragment layouts, the memory model, timing or speed.
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -20,9 +24,11 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <new>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -49,6 +55,15 @@ constexpr std::size_t kStackBytes = 128 * 1024;
 
 enum class Order { ascending, descending };
 
+constexpr unsigned kRegisterSlots = 6;  // an mma's A and B registers
+
+// One cp.async: 16 bytes from src to dst, or zeros where !fill.
+struct AsyncCopy {
+  unsigned char* dst;
+  const unsigned char* src;
+  bool fill;
+};
+
 struct Fiber {
   ucontext_t context;
   bool done = false;
@@ -63,6 +78,14 @@ struct Block {
   std::vector<Fiber> fibers;
   std::vector<unsigned> arrived, needed;  // per barrier
   std::vector<float> slots;               // per thread: the shuffles' exchange
+  std::size_t shared_bytes = 0;
+  // The warp-wide tensor-core instructions (mma_m16n8k16, ldmatrix_x4): per thread, a count
+  // of those it ran, whose parity picks one of two sets of exchange slots.
+  std::vector<unsigned> collectives;
+  std::vector<std::uint32_t> registers;    // (2, threads, kRegisterSlots)
+  std::vector<const unsigned char*> rows;  // (2, threads): ldmatrix's row addresses
+  std::vector<std::vector<AsyncCopy>> async_open;               // per thread
+  std::vector<std::deque<std::vector<AsyncCopy>>> async_groups;  // per thread, committed
   ucontext_t scheduler;
   const std::function<void()>* kernel = nullptr;
   std::string error;  // an exception a fiber threw
@@ -115,6 +138,11 @@ inline void run_block(Block& b, unsigned threads, Order order) {
   b.needed.assign(1 + threads / kWarpSize, kWarpSize);
   b.needed[0] = threads;
   b.slots.assign(threads, 0.0f);
+  b.collectives.assign(threads, 0);
+  b.registers.assign(2 * threads * kRegisterSlots, 0);
+  b.rows.assign(2 * threads, nullptr);
+  b.async_open.assign(threads, {});
+  b.async_groups.assign(threads, {});
   for (unsigned t = 0; t < threads; ++t) {
     Fiber& f = b.fibers[t];
     getcontext(&f.context);
@@ -134,6 +162,10 @@ inline void run_block(Block& b, unsigned threads, Order order) {
       b.thread = {t, 0, 0};
       swapcontext(&b.scheduler, &f.context);
       ran = true;
+      // A barrier this thread completed frees the threads before it: run them first, so the
+      // first warp in `order` runs on to its next block barrier before the later warps start
+      // (on the GPU too a warp may run far ahead of another between block barriers).
+      if (!f.done && f.waiting < 0) break;
     }
     if (!b.error.empty()) throw std::runtime_error("emulated kernel threw: " + b.error);
     if (all_done) return;
@@ -158,6 +190,7 @@ inline void launch(Index3 grid, unsigned threads, std::size_t shared_bytes, cons
       Block block;
       block.index = {x, y, 0};
       block.shared = base;
+      block.shared_bytes = shared_bytes;
       block.kernel = &kernel;
       current_block() = &block;
       run_block(block, threads, order);
@@ -171,7 +204,33 @@ inline void launch(Index3 grid, unsigned threads, std::size_t shared_bytes, cons
 #define threadIdx (::fmav_emu::current().thread)
 #define blockIdx (::fmav_emu::current().index)
 
-inline void __syncthreads() { fmav_emu::barrier_wait(0); }
+namespace fmav_emu {
+// __syncthreads by call site, so a test can show that each of a kernel's barriers is needed:
+// with `recording`, every site reached is kept; the `dropped` site is skipped.
+struct BarrierSite {
+  std::string file;
+  int line = 0;
+  bool operator<(const BarrierSite& o) const { return file != o.file ? file < o.file : line < o.line; }
+  bool operator==(const BarrierSite& o) const { return line == o.line && file == o.file; }
+};
+struct BarrierSites {
+  bool recording = false;
+  std::set<BarrierSite> seen;
+  BarrierSite dropped;  // line 0: none
+};
+inline BarrierSites& barrier_sites() {
+  static BarrierSites sites;
+  return sites;
+}
+inline void syncthreads_at(const char* file, int line) {
+  BarrierSites& sites = barrier_sites();
+  if (sites.recording) sites.seen.insert({file, line});
+  if (sites.dropped.line == line && sites.dropped.file == file) return;
+  barrier_wait(0);
+}
+}  // namespace fmav_emu
+
+#define __syncthreads() ::fmav_emu::syncthreads_at(__FILE__, __LINE__)
 inline void __syncwarp(unsigned = 0xffffffffu) { fmav_emu::barrier_wait(1 + threadIdx.x / fmav_emu::kWarpSize); }
 inline float __shfl_xor_sync(unsigned, float value, int lane_mask) {
   fmav_emu::Block& b = fmav_emu::current();
@@ -278,3 +337,116 @@ void mma_sync(fragment<accumulator, 16, 16, 16, float>& d, const fragment<matrix
 
 }  // namespace wmma
 }  // namespace nvcuda
+
+// ---- sm_80's warp-level instructions (kernels/mma_sm80.cuh), lane by lane ----
+// Each lane hands its operands to the warp's exchange slots and takes its own result from
+// the others', with the PTX ISA's per-lane layouts; a kernel that places a fragment wrongly
+// gets a wrong product here, as it would on the GPU.
+namespace fmav_emu {
+
+template <typename E>
+float element_to_float(std::uint16_t bits) {
+  E e;
+  std::memcpy(static_cast<void*>(&e), &bits, sizeof bits);
+  if constexpr (std::is_same_v<E, __half>) {
+    return __half2float(e);
+  } else {
+    return __bfloat162float(e);
+  }
+}
+inline std::uint16_t half_of(std::uint32_t reg, int high) { return static_cast<std::uint16_t>(reg >> (16 * high)); }
+
+// This thread's exchange slots for its next warp-wide instruction, and the warp's first thread.
+inline unsigned next_parity() {
+  Block& b = current();
+  return b.collectives[threadIdx.x]++ % 2;
+}
+
+// d += a b, one m16n8k16 tile (E = __half or __nv_bfloat16), from the 32 lanes' fragments.
+// A(r, k) lies in lane 4 (r % 8) + (k % 8) / 2, register r / 8 + 2 (k / 8), half k % 2;
+// B(k, n) in lane 4 n + (k % 8) / 2, register k / 8, half k % 2; this lane's D elements
+// are (g, 2t), (g, 2t + 1), (g + 8, 2t), (g + 8, 2t + 1).
+template <typename E>
+__attribute__((no_sanitize("address", "undefined")))
+void mma_m16n8k16(float (&d)[4], const std::uint32_t (&a)[4], const std::uint32_t (&b)[2]) {
+  Block& blk = current();
+  const unsigned t = threadIdx.x, lane = t % kWarpSize, warp0 = t - lane, threads = blk.fibers.size();
+  const unsigned parity = next_parity();
+  std::uint32_t* mine = &blk.registers[(parity * threads + t) * kRegisterSlots];
+  std::copy(a, a + 4, mine);
+  std::copy(b, b + 2, mine + 4);
+  barrier_wait(1 + t / kWarpSize);  // every lane's operands are in
+  const auto slot = [&](unsigned l, int reg) { return blk.registers[(parity * threads + warp0 + l) * kRegisterSlots + reg]; };
+  const auto a_at = [&](int r, int k) {
+    return element_to_float<E>(half_of(slot(4 * (r % 8) + (k % 8) / 2, r / 8 + 2 * (k / 8)), k % 2));
+  };
+  const auto b_at = [&](int k, int n) { return element_to_float<E>(half_of(slot(4 * n + (k % 8) / 2, 4 + k / 8), k % 2)); };
+  const int g = static_cast<int>(lane / 4), tq = static_cast<int>(lane % 4);
+  for (int i = 0; i < 4; ++i) {
+    const int r = g + 8 * (i / 2), n = 2 * tq + i % 2;
+    float sum = 0.0f;
+    for (int k = 0; k < 16; ++k) sum += a_at(r, k) * b_at(k, n);
+    d[i] += sum;
+  }
+  // No second barrier: the next instruction uses the other set of slots, and the one after
+  // reuses these only once every lane has passed the next one's barrier.
+}
+
+// ldmatrix .x4 (.trans): lane l's row address is row l % 8 of matrix l / 8, in shared
+// memory and 16-byte aligned (checked); register i gets matrix i's (l / 4, 2 (l % 4) + h),
+// h = 0, 1, or transposed (2 (l % 4) + h, l / 4).
+inline void ldmatrix_x4(std::uint32_t (&r)[4], const void* row, bool trans) {
+  Block& blk = current();
+  const unsigned t = threadIdx.x, lane = t % kWarpSize, warp0 = t - lane, threads = blk.fibers.size();
+  const auto* p = static_cast<const unsigned char*>(row);
+  if (p < blk.shared || p + 16 > blk.shared + blk.shared_bytes) throw std::logic_error("ldmatrix: row not in shared memory");
+  if (reinterpret_cast<std::uintptr_t>(p) % 16 != 0) throw std::logic_error("ldmatrix: row not 16-byte aligned");
+  const unsigned parity = next_parity();
+  blk.rows[parity * threads + t] = p;
+  barrier_wait(1 + t / kWarpSize);
+  const unsigned g = lane / 4, tq = lane % 4;
+  const auto element = [&](unsigned matrix, unsigned rr, unsigned cc) {
+    std::uint16_t bits;
+    std::memcpy(&bits, blk.rows[parity * threads + warp0 + 8 * matrix + rr] + 2 * cc, sizeof bits);
+    return static_cast<std::uint32_t>(bits);
+  };
+  for (unsigned i = 0; i < 4; ++i) {
+    const std::uint32_t lo = trans ? element(i, 2 * tq, g) : element(i, g, 2 * tq);
+    const std::uint32_t hi = trans ? element(i, 2 * tq + 1, g) : element(i, g, 2 * tq + 1);
+    r[i] = lo | (hi << 16);
+  }
+}
+
+// cp.async: the destination is undefined (NaN bytes) from the issue until this thread's wait
+// covers the copy, so a read that lacks the wait, or the barrier after it, or that races a
+// later copy into the same buffer, reads NaN in one of the thread orders.
+inline void cp_async_16(void* dst, const void* src, bool fill) {
+  Block& blk = current();
+  auto* d = static_cast<unsigned char*>(dst);
+  if (d < blk.shared || d + 16 > blk.shared + blk.shared_bytes) throw std::logic_error("cp.async: dst not in shared memory");
+  if (reinterpret_cast<std::uintptr_t>(d) % 16 != 0 || (fill && reinterpret_cast<std::uintptr_t>(src) % 16 != 0)) {
+    throw std::logic_error("cp.async: address not 16-byte aligned");
+  }
+  std::memset(d, 0xFF, 16);
+  blk.async_open[threadIdx.x].push_back({d, static_cast<const unsigned char*>(src), fill});
+}
+inline void cp_async_commit() {
+  Block& blk = current();
+  blk.async_groups[threadIdx.x].push_back(std::move(blk.async_open[threadIdx.x]));
+  blk.async_open[threadIdx.x].clear();
+}
+inline void cp_async_wait(int pending) {
+  auto& groups = current().async_groups[threadIdx.x];
+  while (groups.size() > static_cast<std::size_t>(pending)) {
+    for (const AsyncCopy& c : groups.front()) {
+      if (c.fill) {
+        std::memcpy(c.dst, c.src, 16);
+      } else {
+        std::memset(c.dst, 0, 16);
+      }
+    }
+    groups.pop_front();
+  }
+}
+
+}  // namespace fmav_emu
