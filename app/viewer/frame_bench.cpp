@@ -31,23 +31,47 @@ Stats stats_of(std::vector<double> ms) {
   return s;
 }
 
-void print_stats(const char* what, const std::vector<double>& ms) {
-  const Stats s = stats_of(ms);
-  std::printf("%-26s %5zu frames  median %7.2f ms  mean %7.2f  p95 %7.2f  max %7.2f\n", what, ms.size(), s.median,
+// One frame's time, whole and in its two phases (ms).
+struct FrameTime {
+  double total = 0, build = 0, render = 0;
+};
+
+void print_stats(const char* what, const std::vector<FrameTime>& frames) {
+  std::vector<double> total, build, render;
+  const FrameTime* slowest = nullptr;
+  for (const FrameTime& f : frames) {
+    total.push_back(f.total);
+    build.push_back(f.build);
+    render.push_back(f.render);
+    if (!slowest || f.total > slowest->total) slowest = &f;
+  }
+  const Stats s = stats_of(total);
+  std::printf("%-26s %5zu frames  median %7.2f ms  mean %7.2f  p95 %7.2f  max %7.2f\n", what, frames.size(), s.median,
               s.mean, s.p95, s.max);
+  if (!slowest) return;
+  std::printf("%-26s median UI code %.2f ms, GL %.2f ms; slowest frame: UI code %.2f ms, GL %.2f ms\n", "",
+              stats_of(build).median, stats_of(render).median, slowest->build, slowest->render);
 }
 
 }  // namespace
 
 int run_bench_frames(Platform& platform, Shared& shared, int frames, const FrameFn& frame, const BusyFn& busy) {
   // One frame, timed from the start of its UI code to the end of the GL work (glFinish).
+  const auto ms_since = [](Clock::time_point t) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+  };
   const auto timed = [&] {
+    FrameTime t;
     const auto t0 = Clock::now();
-    frame();
+    frame.build();
+    t.build = ms_since(t0);
+    const auto t1 = Clock::now();
+    frame.render();
     platform_finish(platform);
-    const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    t.render = ms_since(t1);
+    t.total = ms_since(t0);
     platform_present(platform);
-    return ms;
+    return t;
   };
   const auto deadline = Clock::now() + std::chrono::minutes(10);
   // Warm-up: until the maps, an exact tile, the fast-path check and the heads are done.
@@ -56,14 +80,19 @@ int run_bench_frames(Platform& platform, Shared& shared, int frames, const Frame
     std::fprintf(stderr, "fma-viewer: engine still busy after 10 minutes\n");
     return 1;
   }
-  std::vector<double> idle, working;
+  std::vector<FrameTime> idle, working;
   const MapDrawCounts before = map_draw_counts();
   for (int i = 0; i < frames; ++i) idle.push_back(timed());
   const MapDrawCounts after = map_draw_counts();
   // The same view while the worker recomputes it: the frame must not wait for the engine.
-  shared.maps.recompute = true;
-  while ((working.size() < static_cast<std::size_t>(frames) || maps_busy(shared)) && Clock::now() < deadline) {
-    working.push_back(timed());
+  // Twice: the first new result of a size gets new texture storage (the staging set, see
+  // MapsPanel::staged), the second reuses the storage the first replaced.
+  std::vector<FrameTime> again;
+  for (std::vector<FrameTime>* times : {&working, &again}) {
+    shared.maps.recompute = true;
+    while ((times->size() < static_cast<std::size_t>(frames) || maps_busy(shared)) && Clock::now() < deadline) {
+      times->push_back(timed());
+    }
   }
   const Inspection* in = shared.maps.shown.inspection.get();
   std::printf("fma-viewer frame times, %dx%d window, maps %lld x %lld, view %s\n", platform_width(platform),
@@ -71,6 +100,7 @@ int run_bench_frames(Platform& platform, Shared& shared, int frames, const Frame
               in ? static_cast<long long>(in->cols) : 0LL, to_string(shared.view));
   print_stats("idle", idle);
   print_stats("while the engine works", working);
+  print_stats("again, storage reused", again);
   // Idle frames recolour no map: each copies the colouring kept since the maps last changed.
   std::printf("idle map draws: %llu coloured, %llu copied from the kept colouring\n",
               static_cast<unsigned long long>(after.colored - before.colored),

@@ -358,6 +358,21 @@ void update_tile(Shared& shared) {
                               tile_for(shared.viewport));
 }
 
+// Makes `job` the shown run: the failed one's error is cleared, the replaced run freed off
+// the UI thread, and the viewport fitted to new maps.
+void show(Shared& shared, MapJob job) {
+  MapsWorker& w = shared.maps;
+  w.failed = MapJob(), w.has_failed = false;
+  discard(w, std::move(w.shown));
+  w.shown = std::move(job);
+  w.has_shown = true;
+  ++w.shown_count;
+  const std::int64_t n = w.shown.inspection ? w.shown.tokens : 0;
+  if (n > 0 && (n != shared.viewport.rows || n != shared.viewport.cols)) {
+    shared.viewport.fit(n, n);  // in tokens, whatever the pooling
+  }
+}
+
 // Takes a finished run: shows it (or keeps the shown one when it was cancelled).
 void collect(Shared& shared, MapJob job) {
   MapsWorker& w = shared.maps;
@@ -379,16 +394,15 @@ void collect(Shared& shared, MapJob job) {
     }
   } else {
     shared.status_error.clear();  // a success makes an older error old news
+    if (job.inspection) {  // maps: shown once the panel has uploaded them (adopt_arrived)
+      if (w.has_arrived) discard(w, std::move(w.arrived));
+      w.arrived = std::move(job);
+      w.has_arrived = true;
+      ++w.arrived_count;
+      return;
+    }
   }
-  w.failed = MapJob(), w.has_failed = false;
-  discard(w, std::move(w.shown));
-  w.shown = std::move(job);
-  w.has_shown = true;
-  ++w.shown_count;
-  const std::int64_t n = w.shown.inspection ? w.shown.tokens : 0;
-  if (n > 0 && (n != shared.viewport.rows || n != shared.viewport.cols)) {
-    shared.viewport.fit(n, n);  // in tokens, whatever the pooling
-  }
+  show(shared, std::move(job));
 }
 
 // Applies a pending zoom (--zoom, a session) once the maps it was meant for are shown.
@@ -407,6 +421,7 @@ void apply_initial_zoom(Shared& shared) {
 bool needs_run(const Shared& shared) {
   const MapsWorker& w = shared.maps;
   if (w.recompute) return true;
+  if (w.has_arrived && w.arrived.params == shared.params) return false;
   if (w.has_shown && w.shown.params == shared.params) return false;
   if (w.has_failed && w.failed.params == shared.params) return false;
   return !(w.has_cancelled && w.cancelled_params == shared.params);
@@ -436,7 +451,17 @@ void update_maps(Shared& shared) {
   w.pending = std::async(std::launch::async, run_job, shared.params, w.progress);
 }
 
-bool maps_busy(const Shared& shared) { return shared.maps.pending.valid() || needs_run(shared); }
+void adopt_arrived(Shared& shared) {
+  MapsWorker& w = shared.maps;
+  if (!w.has_arrived) return;
+  w.has_arrived = false;
+  show(shared, std::move(w.arrived));
+  w.arrived = MapJob();
+}
+
+bool maps_busy(const Shared& shared) {
+  return shared.maps.pending.valid() || shared.maps.has_arrived || needs_run(shared);
+}
 
 std::string maps_error(const Shared& shared) {
   const MapsWorker& w = shared.maps;

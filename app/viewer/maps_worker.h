@@ -143,6 +143,13 @@ struct MapsWorker {
   // stay on screen until new ones replace them; not rerun until its settings change.
   MapJob failed;
   bool has_failed = false;
+  // A finished run with maps, waiting while the maps panel uploads its textures one map per
+  // frame (upload_arrived_maps; four 4096² mip chains at once made a ~50 ms frame on
+  // llvmpipe); adopt_arrived then makes it `shown`, so the header and the textures change in
+  // the same frame. arrived_count counts such runs.
+  MapJob arrived;
+  bool has_arrived = false;
+  int arrived_count = 0;
   // Runs and tiles taken so far: a new count tells the maps panel to upload new textures.
   int shown_count = 0, tile_count = 0;
   bool recompute = false;       // the Recompute button was pressed
@@ -163,7 +170,10 @@ struct MapsWorker {
 // shared viewport to new maps and applies a waiting zoom; asks for the exact tile the
 // viewport needs and the fast-path check. Call once a frame before drawing. Never blocks.
 void update_maps(Shared& shared);
-// Whether a run is under way or the shown result does not yet match the settings.
+// Makes the arrived run the shown one (its textures are uploaded).
+void adopt_arrived(Shared& shared);
+// Whether a run is under way, waits for its textures, or the shown result does not yet
+// match the settings.
 bool maps_busy(const Shared& shared);
 // The engine's error for the settings as they are (the shown run's, or a newer failed
 // run's); empty when they ran, or have not yet.

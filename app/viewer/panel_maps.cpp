@@ -18,6 +18,7 @@
 #include "fmav/model.h"
 
 #include <imgui.h>
+#include <chrono>
 
 #include <algorithm>
 #include <cmath>
@@ -454,25 +455,68 @@ void upload_color_tables(Colormap colormap, MapsPanel& panel) {
   panel.colors_of = static_cast<int>(colormap);
 }
 
-// Creates, replaces or frees (no data) the textures of one set of maps.
-void upload(const MapData& data, std::array<unsigned int, kMapCount>& textures) {
-  for (int kind = 0; kind < kMapLevel; ++kind) {
-    const MapValues& v = data.values[kind];
-    if (v.mips.empty()) {
-      texture_destroy(textures[kind]);
-      textures[kind] = 0;
-    } else {
-      textures[kind] = float_texture_upload(textures[kind], v.width, v.height, v.mips);
-    }
-  }
-  const MapValues& shape = data.values[kMapFull];
-  if (data.level_codes.empty()) {
-    texture_destroy(textures[kMapLevel]);
-    textures[kMapLevel] = 0;
+// Creates, replaces or frees (no data) the texture of map `kind` of one set of maps.
+void upload_map(const MapData& data, int kind, std::array<unsigned int, kMapCount>& textures) {
+  unsigned int& texture = textures[kind];
+  const bool empty = kind == kMapLevel ? data.level_codes.empty() : data.values[kind].mips.empty();
+  if (empty) {
+    texture_destroy(texture);
+    texture = 0;
+  } else if (kind == kMapLevel) {
+    const MapValues& shape = data.values[kMapFull];
+    texture = level_texture_upload(texture, shape.width, shape.height, data.level_codes.data());
   } else {
-    textures[kMapLevel] = level_texture_upload(textures[kMapLevel], shape.width, shape.height,
-                                               data.level_codes.data());
+    const MapValues& v = data.values[kind];
+    texture = float_texture_upload(texture, v.width, v.height, v.mips);
   }
+}
+
+// The frame time spent uploading an arrived run's maps: four 4096² maps with their mip chains
+// (~270 MB) took 50 ms in one frame on llvmpipe, and up to 280 ms a map into new storage.
+constexpr std::chrono::milliseconds kUploadBudget(6);
+// A band of rows: ~2 MB (a few ms on llvmpipe, page faults of new storage included).
+constexpr std::int64_t kBandBytes = 2 << 20;
+
+// Uploads the next band of rows of `data`'s maps into panel.staged (allocating a map's
+// texture at its first band); true when every map is up.
+bool upload_next_band(const MapData& data, MapsPanel& panel) {
+  MapsPanel::Staging& s = panel.staging;
+  if (s.kind == kMapCount) return true;
+  unsigned int& texture = panel.staged[s.kind];
+  const bool level_map = s.kind == kMapLevel;
+  if (level_map ? data.level_codes.empty() : data.values[s.kind].mips.empty()) {
+    texture_destroy(texture);
+    texture = 0;
+    ++s.kind;
+    return s.kind == kMapCount;
+  }
+  const MapValues& shape = data.values[level_map ? kMapFull : s.kind];
+  const int levels = level_map ? 1 : static_cast<int>(shape.mips.size());
+  const MapTexel texel = level_map ? MapTexel::r8 : MapTexel::r32f;
+  const int width = std::max(1, shape.width >> s.level), height = std::max(1, shape.height >> s.level);
+  if (s.level == 0 && s.row == 0 && s.stored < 0) {
+    texture = map_texture_allocate(texture, texel, shape.width, shape.height, levels, &s.fresh);
+  }
+  if (s.fresh && s.stored < s.level) {  // new storage, a level at a time: the level 0 of 4096² is 64 MB
+    map_texture_level_storage(texture, texel, s.level, width, height);
+    s.stored = s.level;
+    return false;  // its clearing is this band's time
+  }
+  const std::int64_t bytes = width * (level_map ? 1 : 4);
+  const int rows = static_cast<int>(std::min<std::int64_t>(height - s.row, std::max<std::int64_t>(1, kBandBytes / bytes)));
+  const void* first = level_map ? static_cast<const void*>(data.level_codes.data() + std::int64_t{s.row} * width)
+                                : static_cast<const void*>(shape.mips[s.level].data() + std::int64_t{s.row} * width);
+  map_texture_rows(texture, texel, s.level, s.row, rows, width, first);
+  s.row += rows;
+  if (s.row == height) {
+    s.row = 0;
+    if (++s.level == levels) s.level = 0, s.stored = -1, ++s.kind;
+  }
+  return s.kind == kMapCount;
+}
+
+void upload(const MapData& data, std::array<unsigned int, kMapCount>& textures) {
+  for (int kind = 0; kind < kMapCount; ++kind) upload_map(data, kind, textures);
 }
 
 // Uploads the worker's maps and exact tile taken since the last frame.
@@ -488,6 +532,20 @@ void upload_new_maps(const MapsWorker& maps, MapsPanel& panel) {
 }
 
 }  // namespace
+
+void upload_arrived_maps(Shared& shared, MapsPanel& panel) {
+  using Clock = std::chrono::steady_clock;
+  const MapsWorker& w = shared.maps;
+  if (!w.has_arrived) return;
+  if (panel.staging.of != w.arrived_count) panel.staging = {w.arrived_count};
+  const auto start = Clock::now();
+  while (!upload_next_band(w.arrived.data, panel)) {
+    if (Clock::now() - start > kUploadBudget) return;  // the rest in the next frames
+  }
+  std::swap(panel.textures, panel.staged);  // the old textures are the next run's staging
+  adopt_arrived(shared);
+  panel.textures_of = shared.maps.shown_count;
+}
 
 MapShader map_shader(const MapColors& colors, const MapData& data, MapKind kind) {
   MapShader shader;
@@ -543,7 +601,7 @@ void draw_map_views(Shared& shared, MapsPanel& panel) {
 }
 
 void release_map_textures(MapsPanel& panel) {
-  for (auto* textures : {&panel.textures, &panel.tile_textures}) {
+  for (auto* textures : {&panel.textures, &panel.tile_textures, &panel.staged}) {
     for (unsigned int& texture : *textures) {
       texture_destroy(texture);
       texture = 0;

@@ -9,9 +9,11 @@
 #include <GL/glext.h>
 #include <imgui.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <unordered_map>
 #include <deque>
 #include <string>
 #include <vector>
@@ -34,7 +36,8 @@ struct Program {
 Program g_program;
 
 // A map's colouring is kept in an offscreen texture and redrawn only when what it shows
-// changes: the textures' contents (g_generation counts uploads), the colour tables, the
+// changes: the contents of the textures it reads (g_changed: the generation of each one's
+// last upload, so uploading another run's textures leaves it kept), the colour tables, the
 // shading, the zoom (uv) or its size on screen (issue 21 point 7). Otherwise a frame copies
 // the kept picture to the screen. One slot per map draw of the frame, in drawing order.
 struct ColoredMap {
@@ -45,7 +48,19 @@ struct ColoredMap {
   std::uint64_t generation = 0;
 };
 std::vector<ColoredMap> g_colored;
-std::uint64_t g_generation = 1;
+std::uint64_t g_generation = 1;  // counts uploads
+std::unordered_map<GLuint, std::uint64_t> g_changed;  // texture -> generation of its last upload
+std::uint64_t g_colors_changed = 0;
+
+// The generation of the newest upload a draw reads (map textures and colour tables).
+std::uint64_t changed_at(const MapDraw& d) {
+  std::uint64_t at = g_colors_changed;
+  for (GLuint texture : {d.values, d.levels}) {
+    const auto it = g_changed.find(texture);
+    if (it != g_changed.end()) at = std::max(at, it->second);
+  }
+  return at;
+}
 MapDrawCounts g_counts;
 
 struct QueuedDraw {
@@ -139,7 +154,8 @@ bool same_draw(const MapDraw& a, const MapDraw& b) {
 // (Re)colours slot `c` as `d` at width x height pixels when anything it shows changed; false
 // when no framebuffer could be made (then the caller shades directly).
 bool update_colored(ColoredMap& c, const MapDraw& d, int width, int height) {
-  if (c.valid && c.width == width && c.height == height && c.generation == g_generation && same_draw(c.drawn, d)) {
+  const std::uint64_t generation = changed_at(d);
+  if (c.valid && c.width == width && c.height == height && c.generation == generation && same_draw(c.drawn, d)) {
     ++g_counts.kept;
     return true;
   }
@@ -161,7 +177,7 @@ bool update_colored(ColoredMap& c, const MapDraw& d, int width, int height) {
   glDisable(GL_BLEND);
   glViewport(0, 0, width, height);
   shade(d, -1.0f, 1.0f, 1.0f, -1.0f);
-  c.drawn = d, c.generation = g_generation, c.valid = true;
+  c.drawn = d, c.generation = generation, c.valid = true;
   return true;
 }
 
@@ -222,7 +238,7 @@ bool map_shading_ready(std::string* error) {
 }
 
 void map_colors_upload(const std::uint8_t* rgba) {
-  ++g_generation;  // every kept colouring is stale
+  g_colors_changed = ++g_generation;  // every kept colouring is stale
   if (g_program.colors == 0) glGenTextures(1, &g_program.colors);
   glBindTexture(GL_TEXTURE_2D, g_program.colors);
   set_sampling(GL_LINEAR, GL_LINEAR);
@@ -233,9 +249,9 @@ void map_colors_upload(const std::uint8_t* rgba) {
 
 unsigned int float_texture_upload(unsigned int texture, int width, int height,
                                   const std::vector<std::vector<float>>& mips) {
-  ++g_generation;
   GLuint id = texture;
   if (id == 0) glGenTextures(1, &id);
+  g_changed[id] = ++g_generation;
   glBindTexture(GL_TEXTURE_2D, id);
   set_sampling(mips.size() > 1 ? GL_LINEAR_MIPMAP_LINEAR : GL_LINEAR, GL_NEAREST);
   glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_BASE_LEVEL, 0);
@@ -251,10 +267,52 @@ unsigned int float_texture_upload(unsigned int texture, int width, int height,
   return id;
 }
 
-unsigned int level_texture_upload(unsigned int texture, int width, int height, const std::uint8_t* codes) {
-  ++g_generation;
+unsigned int map_texture_allocate(unsigned int texture, MapTexel texel, int width, int height, int levels,
+                                  bool* fresh) {
+  struct Shape {
+    MapTexel texel;
+    int width, height, levels;
+  };
+  static std::unordered_map<GLuint, Shape> shapes;  // the storage each texture was given
   GLuint id = texture;
   if (id == 0) glGenTextures(1, &id);
+  g_changed[id] = ++g_generation;
+  const auto it = shapes.find(id);
+  *fresh = texture == 0 || it == shapes.end() || it->second.texel != texel || it->second.width != width ||
+           it->second.height != height || it->second.levels != levels;
+  if (!*fresh) return id;  // same storage, rows replaced by map_texture_rows
+  shapes[id] = {texel, width, height, levels};
+  glBindTexture(GL_TEXTURE_2D, id);
+  const bool r8 = texel == MapTexel::r8;
+  set_sampling(r8 ? GL_NEAREST : levels > 1 ? GL_LINEAR_MIPMAP_LINEAR : GL_LINEAR, GL_NEAREST);
+  glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_BASE_LEVEL, 0);
+  glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MAX_LEVEL, levels - 1);
+  glBindTexture(GL_TEXTURE_2D, 0);
+  return id;
+}
+
+void map_texture_level_storage(unsigned int texture, MapTexel texel, int level, int width, int height) {
+  const bool r8 = texel == MapTexel::r8;
+  glBindTexture(GL_TEXTURE_2D, texture);
+  glTexImage2D(GL_TEXTURE_2D, level, r8 ? GL_R8 : GL_R32F, width, height, 0, GL_RED, r8 ? GL_UNSIGNED_BYTE : GL_FLOAT,
+               nullptr);
+  glBindTexture(GL_TEXTURE_2D, 0);
+}
+
+void map_texture_rows(unsigned int texture, MapTexel texel, int level, int row0, int rows, int width,
+                      const void* data) {
+  g_changed[texture] = ++g_generation;
+  glBindTexture(GL_TEXTURE_2D, texture);
+  const bool r8 = texel == MapTexel::r8;
+  glPixelStorei(GL_UNPACK_ALIGNMENT, r8 ? 1 : 4);
+  glTexSubImage2D(GL_TEXTURE_2D, level, 0, row0, width, rows, GL_RED, r8 ? GL_UNSIGNED_BYTE : GL_FLOAT, data);
+  glBindTexture(GL_TEXTURE_2D, 0);
+}
+
+unsigned int level_texture_upload(unsigned int texture, int width, int height, const std::uint8_t* codes) {
+  GLuint id = texture;
+  if (id == 0) glGenTextures(1, &id);
+  g_changed[id] = ++g_generation;
   glBindTexture(GL_TEXTURE_2D, id);
   set_sampling(GL_NEAREST, GL_NEAREST);
   glPixelStorei(GL_UNPACK_ALIGNMENT, 1);

@@ -131,6 +131,7 @@ void draw_views(Viewer& viewer, bool* select) {
 
 void draw_frame(Viewer& viewer, bool* select_view) {
   Shared& shared = viewer.shared;
+  upload_arrived_maps(shared, viewer.maps);  // one map a frame, whichever tab is open
   const ImGuiViewport* viewport = ImGui::GetMainViewport();
   ImGui::SetNextWindowPos(viewport->WorkPos);
   ImGui::SetNextWindowSize(viewport->WorkSize);
@@ -306,7 +307,9 @@ int run_loop(Platform& platform, Viewer& viewer, const Options& options) {
     if (was_busy && !working) eager_frames = std::max(eager_frames, 3);
     was_busy = working;
     // A window or plot PNG waiting for its frame is drawn at once too.
-    const bool pending = viewer.files.window_png_frames > 0 || !shared.plot_pngs.empty();
+    // So is a run whose maps are being uploaded, one a frame.
+    const bool pending =
+        viewer.files.window_png_frames > 0 || !shared.plot_pngs.empty() || shared.maps.has_arrived;
     const double wait = eager_frames > 0 || screenshot || pending ? 0.0 : working ? 0.1 : kIdleWaitSeconds;
     eager_frames = platform_poll(wait) ? 3 : std::max(0, eager_frames - 1);
     const std::vector<std::string> dropped = platform_take_dropped_paths();
@@ -423,13 +426,13 @@ int main(int argc, char** argv) {
   const int code = options.bench_frames > 0
                        ? run_bench_frames(
                              platform, shared, options.bench_frames,
-                             [&] {
-                               platform_poll(0.0);
-                               update_maps(shared);
-                               platform_begin_frame();
-                               draw_frame(viewer, &select_view);
-                               platform_render(platform);
-                             },
+                             FrameFn{[&] {
+                                       platform_poll(0.0);
+                                       update_maps(shared);
+                                       platform_begin_frame();
+                                       draw_frame(viewer, &select_view);
+                                     },
+                                     [&] { platform_render(platform); }},
                              [&] { return busy(viewer); })
                        : run_loop(platform, viewer, options);
   release(viewer);
