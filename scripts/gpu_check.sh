@@ -5,7 +5,7 @@
 #     builds fmav and the GPU test suites (Release, CUDA kernels for sm_90) with the pinned
 #     LibTorch (its wheel is the GPU machine's torch 2.11+cu130), copies them to .gpu/bin/, and
 #     writes the kernels' resource report (registers, stack, spills; ptxas -v) to
-#     .gpu/resources.txt and, where cuobjdump is here, scripts/sass_check.sh's verdict on the
+#     .gpu/resources.txt and scripts/sass_check.sh's verdict on the
 #     FlashAttention-2-class forward to .gpu/sass_check.txt.
 #   there: bash scripts/gpu_check.sh [OUT_DIR]     # with .gpu carried along
 #     runs with that machine's torch libraries: test_cuda, test_bench, compute-sanitizer
@@ -34,14 +34,12 @@ if [[ "${1:-}" == "--prepare" ]]; then
     (cd "$FMAV_BUILD_DIR" && eval "$cmd -Xptxas -v") 2>&1 | grep -E "entry function|registers|spill" >> "$carried/resources.txt"
   done
   # The FlashAttention-2-class forward's SASS (HMMA in its loop, no spills or local memory),
-  # where this machine has cuobjdump; the device run checks the whole binary's SASS again.
-  if command -v cuobjdump > /dev/null; then
-    bash "$root/scripts/sass_check.sh" /tmp/fmav_sass > "$carried/sass_check.txt" 2>&1 ||
-      { cat "$carried/sass_check.txt"; echo "gpu_check: the SASS check failed"; exit 1; }
-    cat "$carried/sass_check.txt"
-  else
-    echo "gpu_check: no cuobjdump here (scripts/sass_check.sh says where to get one); the device run checks the SASS"
-  fi
+  # with cuobjdump from PyPI where the toolkit lacks it; the device run checks the whole
+  # binary's SASS again.
+  fmav_install_sass_tools
+  bash "$root/scripts/sass_check.sh" /tmp/fmav_sass > "$carried/sass_check.txt" 2>&1 ||
+    { cat "$carried/sass_check.txt"; echo "gpu_check: the SASS check failed"; exit 1; }
+  cat "$carried/sass_check.txt"
   spills=$(grep -c "[1-9][0-9]* bytes spill" "$carried/resources.txt" || true)
   echo "gpu_check: binaries in $carried/bin ($(du -sh "$carried/bin" | cut -f1)); kernels with spills: $spills"
   echo "carry .gpu and run there: bash scripts/gpu_check.sh \$OUT"

@@ -8,15 +8,19 @@
 #     memory (LDL / STL).
 # Prints one line per kernel and exits non-zero if any check fails.
 #   bash scripts/sass_check.sh [OUT_DIR]      (default /tmp/fmav_sass; the cubin, SASS, ptxas log)
-# cuobjdump and nvdisasm come with a full CUDA toolkit; where the toolkit here lacks them, the
-# PyPI packages nvidia-cuda-cuobjdump and nvidia-cuda-nvdisasm carry them: install them
-# (pip install --target DIR ...) and put DIR/nvidia/cu13/bin on PATH.
+# cuobjdump and nvdisasm come with a full CUDA toolkit; where none is on PATH, this script
+# installs NVIDIA's pinned PyPI packages of them (scripts/setup.sh, fmav_install_sass_tools).
+# The ctest `sass_check` runs it wherever the kernels are compiled.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 out=${1:-/tmp/fmav_sass}
 mkdir -p "$out"
 command -v nvcc > /dev/null || { echo "sass_check: no nvcc on PATH"; exit 1; }
-command -v cuobjdump > /dev/null || { echo "sass_check: no cuobjdump on PATH (see this script's header)"; exit 1; }
+if ! command -v cuobjdump > /dev/null; then
+  source "$root/scripts/setup.sh"
+  fmav_install_sass_tools
+fi
+command -v cuobjdump > /dev/null || { echo "sass_check: no cuobjdump on PATH, and it could not be installed"; exit 1; }
 arch=${FMAV_CUDA_ARCHITECTURES:-90}
 
 nvcc -std=c++17 --expt-relaxed-constexpr -O3 -arch="sm_$arch" -cubin -Xptxas -v -I "$root/kernels" \

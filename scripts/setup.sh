@@ -70,6 +70,25 @@ fmav_install_test_peers() {
   touch "$marker"
 }
 
+# cuobjdump and nvdisasm for the SASS check of the CUDA kernels (scripts/sass_check.sh), only
+# where nvcc is: NVIDIA's PyPI packages, pinned, into $FMAV_TORCH_ENV/sass-tools (the
+# toolkit's apt packages here carry nvcc but not them). Puts their bin folder on PATH.
+FMAV_CUOBJDUMP_VERSION=13.2.51
+FMAV_NVDISASM_VERSION=13.2.86
+fmav_install_sass_tools() {
+  command -v nvcc > /dev/null || return 0
+  local dir=$FMAV_TORCH_ENV/sass-tools
+  local marker=$dir/.fmav-$FMAV_CUOBJDUMP_VERSION-$FMAV_NVDISASM_VERSION
+  if [ ! -f "$marker" ]; then
+    fmav_log "installing cuobjdump $FMAV_CUOBJDUMP_VERSION and nvdisasm $FMAV_NVDISASM_VERSION (the SASS check)"
+    rm -rf "$dir"
+    "$FMAV_TORCH_ENV/bin/python" -m pip install --no-input --disable-pip-version-check -q --target "$dir" \
+      "nvidia-cuda-cuobjdump==$FMAV_CUOBJDUMP_VERSION" "nvidia-cuda-nvdisasm==$FMAV_NVDISASM_VERSION"
+    touch "$marker"
+  fi
+  export PATH="$dir/nvidia/cu13/bin:$PATH"
+}
+
 # Configures the build folder (Release, Ninja) against the installed LibTorch.
 fmav_configure() {
   local prefix

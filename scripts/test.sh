@@ -20,6 +20,7 @@ jobs=$(nproc)
 
 fmav_setup -DFMAV_BUILD_TESTS=ON -DFMAV_BUILD_APP=ON
 fmav_install_test_peers
+fmav_install_sass_tools  # where nvcc is: the sass_check test
 # Whether the CUDA kernels are compiled here (nvcc and a CUDA LibTorch; docs/CUDA.md).
 fmav_log "$(grep -o 'FMAV_CUDA=.*' "$FMAV_BUILD_DIR/configure.log" || echo 'FMAV_CUDA: not reported')"
 phase_done "install and configure"
