@@ -414,7 +414,8 @@ std::function<int()> add_train(CLI::App& app) {
                   "reformer's chunk, swin's window side");
   cmd->add_option("--hash-rounds", a->hash_rounds, "reformer: hashing rounds (1..8)");
   cmd->add_option("--rank,-p", a->rank, "FMA rank p");
-  cmd->add_option("--downsample", a->downsample, "learned | average | dense");
+  cmd->add_option("--downsample", a->downsample,
+                  "learned (default; --attention fma-average: average) | average | dense");
   cmd->add_flag("--no-multiplicity", a->no_multiplicity, "do not weigh coarse slots by their tokens");
   cmd->add_option("--d-model", a->d_model, "width");
   cmd->add_option("--layers", a->layers, "blocks");
@@ -468,7 +469,8 @@ std::function<int()> add_eval(CLI::App& app) {
       ->check(CLI::IsMember({"fma", "full", "htransformer", "linear", "reformer", "local"}));
   cmd->add_option("--block,-m", a->block, "swapped FMA: block size m (a peer's block)");
   cmd->add_option("--rank,-p", a->rank, "swapped FMA: rank p");
-  cmd->add_option("--downsample", a->downsample, "swapped FMA: average (default) | learned | dense (drawn from --seed)")
+  cmd->add_option("--downsample", a->downsample, "swapped FMA: average (default: the model's own weights have no learned\n"
+                  "summaries to swap in; fit them with fmav fit) | learned | dense (drawn from --seed)")
       ->check(CLI::IsMember({"learned", "average", "dense"}));
   add_peer_options(cmd, &a->peer);
   cmd->add_flag("--no-swap", a->no_swap, "Hugging Face models: a folder written by fmav fit scored as the original");
