@@ -5,6 +5,7 @@
 
 #include <cstdio>
 
+#include "fmav/error.h"
 #include "fmav/finite.h"
 
 namespace fmav::cli {
@@ -49,6 +50,25 @@ void check_finite_input(const HostTensor& tensor, const std::string& name) {
     std::fprintf(stderr, "fmav: warning: %s (let through by --allow-nonfinite)\n",
                  nonfinite_summary(found, name).c_str());
   }
+}
+
+const char* dtype_words(DType dtype) {
+  switch (dtype) {
+    case DType::f32: return "float32";
+    case DType::f64: return "float64";
+    case DType::f16: return "float16";
+    case DType::bf16: return "bfloat16";
+    case DType::i64: return "int64";
+    case DType::i32: return "int32";
+    case DType::u8: return "uint8";
+  }
+  return "an unknown dtype";
+}
+
+void check_float_input(const HostTensor& tensor, const std::string& name, const std::string& flag,
+                       const std::string& path) {
+  FMAV_CHECK(tensor.dtype == DType::f32 || tensor.dtype == DType::f64, flag, " ", path, ": ", name,
+             " must be float32 or float64, got ", dtype_words(tensor.dtype));
 }
 
 }  // namespace fmav::cli

@@ -93,8 +93,7 @@ void add_attend_options(CLI::App& app, AttendArgs& a) {
 
 fmav::HostTensor read_input(const std::string& path, const char* name) {
   fmav::HostTensor t = fmav::read_tensor_file(path, name);
-  FMAV_CHECK(t.dtype == fmav::DType::f32 || t.dtype == fmav::DType::f64, "--", name, " ", path, ": ", name,
-             " must be float32 or float64, got ", fmav::dtype_name(t.dtype));
+  check_float_input(t, name, std::string("--") + name, path);
   check_finite_input(t, std::string(name) + " (" + path + ")");
   return t;
 }

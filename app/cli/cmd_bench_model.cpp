@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "commands.h"
+#include "memory_checks.h"
 #include "fmav/engine.h"
 #include "fmav/error.h"
 #include "fmav/hf_model.h"
@@ -183,6 +184,12 @@ int run_bench_model(const BenchModelArgs& a) {
     init_engine();
   }
   const int threads = device_info().threads;
+  {  // the longest count's forward pass, here and in the transformers process, before either loads
+    const HfConfig config = read_hf_folder_config(a.model);
+    const std::vector<std::int64_t> counts = parse_counts(a.tokens);
+    const std::int64_t n = std::min(*std::max_element(counts.begin(), counts.end()), config.max_positions);
+    check_hf_forward_memory("bench-model:", a.model, config, n, 2);
+  }
   const HfModel model = HfModel::load(a.model);
   const HfConfig& c = model.config();
   const fs::path work = fs::temp_directory_path() / ("fmav_bench_model_" + std::to_string(::getpid()));

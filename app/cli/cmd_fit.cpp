@@ -7,6 +7,7 @@
 #include <string>
 
 #include "commands.h"
+#include "memory_checks.h"
 #include "fmav/error.h"
 #include "fmav/hf_fit.h"
 #include "fmav/tensor_io.h"
@@ -32,6 +33,7 @@ int run_fit(FitArgs& a) {
     a.o.layers = parse_layer_list(a.layers, parse_hf_config(read_file_bytes(config, 1u << 20), config).layers);
     a.o.fma.downsample = parse_downsample(a.downsample);
   }
+  check_fit_memory(a.o);
   const std::atomic<bool>* interrupted = catch_interrupt();
   const HfFitResult r = fit_hf_swap(a.o, [&](const HfFitStatus& s) {
     if (s.step % a.log_every == 0 || s.step == s.steps || s.step == 1) {

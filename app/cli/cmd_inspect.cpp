@@ -145,6 +145,9 @@ LayerCapture capture(const InspectArgs& a, nlohmann::ordered_json* summary) {
   FMAV_CHECK(a.layer == 0, "--layer is for models; raw q, k, v from ", a.input, " have one layer");
   LayerCapture c;
   c.q = read_tensor_file(a.input, "q"), c.k = read_tensor_file(a.input, "k"), c.v = read_tensor_file(a.input, "v");
+  for (const auto& [t, name] : {std::pair{&c.q, "q"}, {&c.k, "k"}, {&c.v, "v"}}) {
+    check_float_input(*t, name, "--input", a.input);
+  }
   set_method(a, a.causal, &c);
   (*summary)["input"] = a.input;
   (*summary)["attention"] = a.method;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "commands.h"
+#include "memory_checks.h"
 #include "fmav/error.h"
 #include "fmav/hf_fit.h"
 #include "fmav/hf_model.h"
@@ -143,8 +144,10 @@ void prepare_resume(TrainArgs& a) {
 
 int run_train(TrainArgs& a, const std::string& command) {
   a.o.command = command;
-  if (a.o.resume) prepare_resume(a);
-  if (!a.o.resume) {
+  if (a.o.resume) {
+    prepare_resume(a);
+    check_resume_memory(a.o.out, a.o.batch);
+  } else {
     a.o.model = make_config(a);
     ModelConfig check = a.o.model;
     if (!check.is_lm()) check.classes = list_image_folder(a.o.data).classes;
@@ -280,27 +283,34 @@ int run_eval_hf(const EvalArgs& a) {
   FMAV_CHECK(a.attention.empty() && a.split.empty(),
              "--attention and --split are for the project's own models; a Hugging Face model is scored on its input");
   FMAV_CHECK(!a.no_swap || a.swap_layers.empty(), "--no-swap and --swap-layers contradict each other");
-  const HfModel model = HfModel::load(a.model);
-  FMAV_CHECK(a.mask_id < 0 || model.kind() == HfKind::masked_lm, "--mask-id is for masked LMs; ", a.model, " is a ",
-             model.config().model_type);
-  FMAV_CHECK(a.label < 0 || model.kind() == HfKind::image_classifier, "--label is for image classifiers; ", a.model,
-             " is a ", model.config().model_type);
-  if (model.kind() == HfKind::image_classifier) return run_eval_hf_image(a, model);
-  const bool masked = model.kind() == HfKind::masked_lm;
+  // The config and the input first: the predicted memory is checked before the weights load.
+  const HfConfig config = read_hf_folder_config(a.model);
+  FMAV_CHECK(a.mask_id < 0 || config.kind == HfKind::masked_lm, "--mask-id is for masked LMs; ", a.model, " is a ",
+             config.model_type);
+  FMAV_CHECK(a.label < 0 || config.kind == HfKind::image_classifier, "--label is for image classifiers; ", a.model,
+             " is a ", config.model_type);
+  if (config.kind == HfKind::image_classifier) {
+    check_hf_forward_memory("eval:", a.model, config, config.max_positions);
+    return run_eval_hf_image(a, HfModel::load(a.model));
+  }
+  const bool masked = config.kind == HfKind::masked_lm;
   const bool has_fit = has_hf_swap(a.model) && a.swap_layers.empty(), fitted = has_fit && !a.no_swap;
   HfFittedSwap fit;
-  if (has_fit) fit = load_hf_swap(a.model, model.config());
+  if (has_fit) fit = load_hf_swap(a.model, config);
   const std::int64_t window = a.window > 0 ? a.window : has_fit ? fit.tokens : 0;
   FMAV_CHECK(window == 0 || !masked, "--window is for causal LMs; ", a.model, " is a masked LM (",
-             model.config().model_type, ")");
+             config.model_type, ")");
   FMAV_CHECK(!fitted || window <= fit.tokens, "--window ", window, " is longer than the ", fit.tokens,
              " tokens ", a.model, "'s weights were fitted on");
-  FMAV_CHECK(window <= model.config().max_positions, "--window ", window, " is longer than the model's context ",
-             model.config().max_positions);
-  std::int64_t limit = window > 0 ? a.o.max_tokens : model.config().max_positions;
+  FMAV_CHECK(window <= config.max_positions, "--window ", window, " is longer than the model's context ",
+             config.max_positions);
+  std::int64_t limit = window > 0 ? a.o.max_tokens : config.max_positions;
   if (window == 0 && a.o.max_tokens > 0) limit = std::min(limit, a.o.max_tokens);
   const std::string text = a.o.data.empty() ? a.input : a.o.data;
   const std::vector<std::int64_t> ids = hf_input_ids(a.model, a.ids, text, limit);
+  const std::int64_t n = static_cast<std::int64_t>(ids.size());
+  check_hf_forward_memory("eval:", a.model, config, window > 0 ? std::min(window, n) : n);
+  const HfModel model = HfModel::load(a.model);
   HfMasking masking = model.masking();
   if (a.mask_id >= 0) masking.mask_id = a.mask_id;
   const auto score = [&](const HfSwap* swap) {
@@ -331,7 +341,6 @@ int run_eval_hf(const EvalArgs& a) {
     layers.clear();
     for (int l : swap.layers) layers += (layers.empty() ? "" : ",") + std::to_string(l);
   } else {
-    const std::int64_t n = static_cast<std::int64_t>(ids.size());
     swap = make_swap(a, model, window > 0 ? std::min(window, n) : n);
   }
   const HfEval s = score(&swap);
@@ -405,7 +414,8 @@ std::function<int()> add_train(CLI::App& app) {
                   "reformer's chunk, swin's window side");
   cmd->add_option("--hash-rounds", a->hash_rounds, "reformer: hashing rounds (1..8)");
   cmd->add_option("--rank,-p", a->rank, "FMA rank p");
-  cmd->add_option("--downsample", a->downsample, "learned | average | dense");
+  cmd->add_option("--downsample", a->downsample,
+                  "learned (default; --attention fma-average: average) | average | dense");
   cmd->add_flag("--no-multiplicity", a->no_multiplicity, "do not weigh coarse slots by their tokens");
   cmd->add_option("--d-model", a->d_model, "width");
   cmd->add_option("--layers", a->layers, "blocks");
@@ -459,7 +469,8 @@ std::function<int()> add_eval(CLI::App& app) {
       ->check(CLI::IsMember({"fma", "full", "htransformer", "linear", "reformer", "local"}));
   cmd->add_option("--block,-m", a->block, "swapped FMA: block size m (a peer's block)");
   cmd->add_option("--rank,-p", a->rank, "swapped FMA: rank p");
-  cmd->add_option("--downsample", a->downsample, "swapped FMA: average (default) | learned | dense (drawn from --seed)")
+  cmd->add_option("--downsample", a->downsample, "swapped FMA: average (default: the model's own weights have no learned\n"
+                  "summaries to swap in; fit them with fmav fit) | learned | dense (drawn from --seed)")
       ->check(CLI::IsMember({"learned", "average", "dense"}));
   add_peer_options(cmd, &a->peer);
   cmd->add_flag("--no-swap", a->no_swap, "Hugging Face models: a folder written by fmav fit scored as the original");

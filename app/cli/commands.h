@@ -48,6 +48,13 @@ void add_device_option(CLI::App* cmd, std::string* device);
 // passes and a warning on stderr says the same.
 void check_finite_input(const HostTensor& tensor, const std::string& name);
 
+// Refuses q, k or v (`name`) read from `path` (given by `flag`) unless float32 or float64:
+// "--q q.npy: q must be float32 or float64, got int64".
+void check_float_input(const HostTensor& tensor, const std::string& name, const std::string& flag,
+                       const std::string& path);
+// A dtype as the CLI spells it: "float32", "bfloat16", "int64", "uint8", ...
+const char* dtype_words(DType dtype);
+
 // The command line fmav was started with (recorded in trained models' config.json).
 const std::string& command_line();
 

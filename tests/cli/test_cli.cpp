@@ -186,8 +186,17 @@ TEST_F(Cli, ErrorsAreClearAndNonZero) {
   fmav::write_npy(path("ints.npy"), fmav::make_host_tensor(fmav::DType::i64, {10, 4}));
   r = run("attend --q " + path("ints.npy") + " --k " + path("q.npy") + " --v " + path("q.npy") + " --out " + path("o.npy"));
   EXPECT_EQ(r.code, 1);
-  EXPECT_NE(r.output.find("--q " + path("ints.npy") + ": q must be float32 or float64, got I64"), std::string::npos)
+  EXPECT_NE(r.output.find("--q " + path("ints.npy") + ": q must be float32 or float64, got int64"), std::string::npos)
       << r.output;
+  // inspect's raw q, k, v: the file named too, the dtype in words
+  fmav::write_safetensors(path("ints.safetensors"), {{"q", fmav::make_host_tensor(fmav::DType::i64, {10, 4})},
+                                                     {"k", fmav::read_npy(path("q.npy"))},
+                                                     {"v", fmav::read_npy(path("q.npy"))}});
+  r = run("inspect --input " + path("ints.safetensors") + " --out " + path("ins_ints"));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find("--input " + path("ints.safetensors") + ": q must be float32 or float64, got int64"),
+            std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(path("ins_ints")));
   EXPECT_FALSE(fs::exists(path("o.npy")));  // nothing written by the failed runs
   r = run("");
   EXPECT_EQ(r.code, 2);
@@ -453,8 +462,11 @@ TEST_F(Cli, FullDiskLosesNothingAlreadyWritten) {
 }
 
 // Every file of the hostile-input corpus (tests/hostile/MANIFEST) is refused by the command
-// that reads it with the message the manifest gives, exit status 1, under a 3.5 GB address
-// space: a parser that trusted a declared size would run out of memory instead.
+// that reads it with the message the manifest gives, exit status 1 (or the status a fourth
+// column gives), under a 3.5 GB address space: a parser that trusted a declared size would
+// run out of memory instead. {W} is an empty folder per line, in which a refused command
+// writes nothing; {C} a fresh copy of the file or folder (commands that write into it);
+// {H} the corpus folder; a file named "-" is none (a hostile command line).
 TEST_F(Cli, HostileCorpusIsRefusedClearlyInBoundedMemory) {
 #if defined(__SANITIZE_ADDRESS__)
   GTEST_SKIP() << "AddressSanitizer reserves terabytes of address space: `ulimit -v` cannot cap this run";
@@ -471,17 +483,28 @@ TEST_F(Cli, HostileCorpusIsRefusedClearlyInBoundedMemory) {
   int files = 0;
   for (std::string line; std::getline(manifest, line);) {
     if (line.empty() || line[0] == '#') continue;
-    const std::size_t tab1 = line.find('\t'), tab2 = line.find('\t', tab1 + 1);
+    const std::size_t tab1 = line.find('\t'), tab2 = line.find('\t', tab1 + 1), tab3 = line.find('\t', tab2 + 1);
     ASSERT_NE(tab2, std::string::npos) << "MANIFEST line without two tabs: " << line;
-    const std::string name = line.substr(0, tab1), expected = line.substr(tab2 + 1);
-    std::string command = substitute(line.substr(tab1 + 1, tab2 - tab1 - 1), "{F}", hostile + "/" + name);
-    command = substitute(substitute(command, "{A}", FMAV_ASSETS), "{W}", path(""));
+    const std::string name = line.substr(0, tab1);
+    const int code = tab3 == std::string::npos ? 1 : std::stoi(line.substr(tab3 + 1));
+    const std::string work = path("case" + std::to_string(files)), copy = path("copy" + std::to_string(files));
+    fs::create_directories(work);
+    if (line.find("{C}") != std::string::npos) fs::copy(hostile + "/" + name, copy, fs::copy_options::recursive);
+    const auto fill = [&](std::string text) {
+      text = substitute(substitute(text, "{F}", hostile + "/" + name), "{A}", FMAV_ASSETS);
+      return substitute(substitute(substitute(text, "{W}", work), "{C}", copy), "{H}", hostile);
+    };
+    const std::string command = fill(line.substr(tab1 + 1, tab2 - tab1 - 1));
+    const std::string expected = fill(line.substr(tab2 + 1, tab3 == std::string::npos ? std::string::npos : tab3 - tab2 - 1));
     const Result r = shell("ulimit -v 3500000; " + std::string(FMAV_BIN) + " " + command);
-    EXPECT_EQ(r.code, 1) << name << ": " << r.output;
+    EXPECT_EQ(r.code, code) << name << ": " << r.output;
     EXPECT_NE(r.output.find(expected), std::string::npos) << name << ": expected '" << expected << "', got " << r.output;
+    if (code != 0) {
+      EXPECT_TRUE(fs::is_empty(work)) << name << ": a refused command wrote into " << work;
+    }
     ++files;
   }
-  EXPECT_GE(files, 19);  // the manifest was read
+  EXPECT_GE(files, 30);  // the manifest was read
 }
 
 // The readers' limits, changed by flag (before or after the subcommand), name themselves

@@ -301,6 +301,61 @@ TEST_F(Limits, CommandsOverTheMemoryLimitRefuseUnderACap) {
   EXPECT_TRUE(has(eval.output, "eval: predicted to need ")) << eval.output;
 }
 
+// The commands whose sizes come from a file: a resumed training run (its checkpoint's model
+// and batch), and the Hugging Face models of fit, eval and bench-model (from config.json,
+// before the weights load: here a gpt2-sized config beside no weights at all). Each is
+// refused under a small --max-memory with the prediction, the limit and the flag, exit 1,
+// nothing written.
+TEST_F(Limits, ResumedAndHuggingFaceRunsPredictTheirMemory) {
+  {
+    std::ofstream text(path("t.txt"));
+    for (int i = 0; i < 200; ++i) text << i << " the quick brown fox jumps over the lazy dog\n";
+  }
+  const std::string model = path("m");
+  const Result trained = run("train --data " + path("t.txt") + " --out " + model + " --context 64 --d-model 32 "
+                             "--layers 1 --heads 2 --d-mlp 64 --block 8 --rank 2 --steps 1 --batch 16 --eval-every 0 "
+                             "--eval-tokens 100");
+  ASSERT_EQ(trained.code, 0) << trained.output;
+  const std::string checkpoint = fmav::read_file_bytes(model + "/checkpoint.safetensors", 1 << 30);
+  fs::create_directories(path("hf"));
+  {  // gpt2's own sizes: 124 M parameters
+    std::ofstream(path("hf/config.json")) << R"({"model_type": "gpt2", "vocab_size": 50257, "n_embd": 768,
+        "n_layer": 12, "n_head": 12, "n_positions": 1024})";
+    fmav::HostTensor ids = fmav::make_host_tensor(fmav::DType::i64, {1024});
+    for (std::int64_t i = 0; i < 1024; ++i) reinterpret_cast<std::int64_t*>(ids.data.data())[i] = i % 50257;
+    fmav::write_npy(path("ids.npy"), ids);
+  }
+  struct Case {
+    std::string args, what;
+  };
+  const std::vector<Case> cases = {
+      {"train --resume --out " + model + " --steps 2", "train:"},  // the checkpoint's batch of 16
+      {"fit --model " + path("hf") + " --ids " + path("ids.npy") + " --swap-layers 0-11 -o " + path("fitted"), "fit:"},
+      {"eval --model " + path("hf") + " --ids " + path("ids.npy"), "eval:"},
+      {"bench-model --model " + path("hf") + " --python /bin/sh --script " + path("t.txt") + " --tokens 128,1024",
+       "bench-model:"},
+  };
+  for (const Case& c : cases) {
+    const Result r = run("--max-memory 1 " + c.args);
+    EXPECT_EQ(r.code, 1) << c.args << "\n" << r.output;
+    EXPECT_TRUE(has(r.output, c.what + " predicted to need ")) << c.args << "\n" << r.output;
+    EXPECT_TRUE(has(r.output, "MiB, more than the 1 MiB of --max-memory; use smaller sizes, or --max-memory MiB "
+                              "to override")) << c.args << "\n" << r.output;
+  }
+  EXPECT_EQ(fmav::read_file_bytes(model + "/checkpoint.safetensors", 1 << 30), checkpoint);  // not resumed
+  EXPECT_FALSE(fs::exists(path("fitted")));
+  // The predictions are the weights' and the work's: gpt2 on 1024 tokens needs more than its
+  // 500 MB of float32 weights, so --max-memory 400 refuses it and a generous one lets the
+  // command go on to its next check (here: there are no weights to load).
+  const Result eval = run("--max-memory 400 eval --model " + path("hf") + " --ids " + path("ids.npy"));
+  EXPECT_TRUE(has(eval.output, "eval: predicted to need ")) << eval.output;
+  const Result ok = run("--max-memory 100000 eval --model " + path("hf") + " --ids " + path("ids.npy"));
+  EXPECT_EQ(ok.code, 1) << ok.output;
+  EXPECT_FALSE(has(ok.output, "predicted to need")) << ok.output;
+  const Result resumed = run("--max-memory 100000 train --resume --out " + model + " --steps 2");
+  EXPECT_EQ(resumed.code, 0) << resumed.output;
+}
+
 // Sweeps and benches record a point over the limit as `oom` ("predicted: ...") and go on.
 TEST_F(Limits, SweepAndBenchRecordPredictedOutOfMemoryAndGoOn) {
 #if defined(__SANITIZE_ADDRESS__)

@@ -1,11 +1,19 @@
 #!/usr/bin/env python3
 """Writes the hostile-input corpus (docs/HARDENING.md): small files that are truncated, lie
 about sizes or offsets, nest deeply, declare enormous shapes or images, are empty, or have
-wrong dtypes or encodings. Each is named in MANIFEST with the fmav command that reads it and
-the message it must get; test_cli runs them under a memory cap. Rerun to rewrite them."""
+wrong dtypes or encodings; sweep shards that are not the whole sweep; a training checkpoint
+written by an older fmav. Each is named in MANIFEST with the fmav command that reads it and
+the message it must get; test_cli runs them under a memory cap. Rerun to rewrite them:
+
+    python make_hostile.py [FMAV]
+
+(the checkpoint, train_resume_old/, is rewritten only when the path of an fmav binary is given.)"""
 import json
 import os
+import shutil
+import subprocess
 import struct
+import sys
 import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -106,3 +114,59 @@ spec = {"model": "", "input": "", "offset": 0, "heads": 8193, "dim": 64, "causal
         "dtypes": ["f32"], "repeats": 3, "seed": 0, "shard": 0, "shards": 1}
 write("sweep_heads_over.jsonl", json.dumps({"format": "fmav-sweep", "format_version": 1, "spec": spec}).encode() + b"\n")
 write("npy_map_over.npy", npy({"descr": "<f4", "fortran_order": False, "shape": (32768, 1)}, b"\0" * (4 * 32768)))
+
+
+# Merges that are not the whole sweep (docs/HARDENING.md): shard 0 of 2 alone (merge refuses,
+# listing the missing points; --partial writes it), and shard 1 cut off in its second point's
+# line (a run killed mid-write: the cut line is set aside, its point missing).
+def sweep_shard(shard, indexes):
+    spec = {"model": "", "input": "", "offset": 0, "heads": 1, "dim": 8, "causal": False, "ns": [64],
+            "block_sizes": [8, 16], "ranks": [1, 2], "downsamples": ["learned"], "multiplicities": [True],
+            "dtypes": ["f32"], "repeats": 1, "seed": 0, "shard": shard, "shards": 2}
+    lines = [{"format": "fmav-sweep", "format_version": 1, "spec": spec}]
+    for i in indexes:
+        lines.append({"index": i, "n": 64, "r": [8, 8, 16, 16][i], "p": [1, 2, 1, 2][i], "downsample": "learned",
+                      "multiplicity": True, "dtype": "f32", "status": "ok", "error": "",
+                      "output_rel_error": 0.05, "mean_tv": 0.04, "mean_kl": 0.08, "heads": [[0, 0, 0.05, 0.04, 0.08]],
+                      "loss": None, "bpc": None, "accuracy": None, "latency_ms": 0.5, "peak_bytes": 100000,
+                      "seconds": 0.02})
+    return "".join(json.dumps(line, separators=(",", ":")) + "\n" for line in lines).encode()
+
+
+write("sweep_shard0_of_2.jsonl", sweep_shard(0, [0, 2]))
+write("sweep_shard1_of_2_half.jsonl", sweep_shard(1, [1, 3])[:-60])
+
+# bench --csv onto a file that exists: refused, as --jsonl is (the file is left as it is).
+write("bench_existing.csv", b"a results file bench must not overwrite\n")
+
+
+# A tiny model trained 2 steps, whose checkpoint records its data as an older fmav did:
+# relative ("t.txt", beside the model), without the run's history. `train --resume` from
+# another folder finds the data beside the model and keeps the checkpoint's eval_tokens (100).
+def old_checkpoint(fmav):
+    folder = os.path.join(HERE, "train_resume_old")
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder)
+    text = "".join("%05d the quick brown fox jumps over the lazy dog.\n" % i for i in range(120))
+    write("train_resume_old/t.txt", text.encode())
+    subprocess.run([fmav, "train", "--data", "t.txt", "--out", ".", "--context", "32", "--d-model", "8",
+                    "--layers", "1", "--heads", "1", "--d-mlp", "16", "--block", "8", "--rank", "2",
+                    "--steps", "2", "--batch", "2", "--eval-every", "0", "--eval-tokens", "100"],
+                   cwd=folder, check=True, stdout=subprocess.DEVNULL)
+    path = os.path.join(folder, "checkpoint.safetensors")
+    with open(path, "rb") as f:
+        data = f.read()
+    size = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + size])
+    options = json.loads(header["__metadata__"]["options"])
+    options["data"] = "t.txt"
+    del options["command"], options["seconds"]
+    header["__metadata__"]["options"] = json.dumps(options)
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + data[8 + size:])
+
+
+if len(sys.argv) > 1:
+    old_checkpoint(os.path.abspath(sys.argv[1]))

@@ -5,8 +5,10 @@
 // knows its methods' working sets).
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
+#include "fmav/hf_model.h"
 #include "fmav/method.h"
 #include "fmav/model_config.h"
 #include "fmav/sweep_file.h"
@@ -40,6 +42,24 @@ double eval_bytes(const ModelConfig& config, std::int64_t batch);
 // file's copy), and sample-qkv's (1, H, N, D) q, k, v in float32 with one head's draw.
 double text_task_bytes(std::int64_t records, std::int64_t length);
 double sample_qkv_bytes(std::int64_t heads, std::int64_t n, std::int64_t d);
+
+// ---- Hugging Face models (fmav/hf_model.h; core/lab/memory_estimate_hf.cpp) ----
+
+// The parameters of a checkpoint of `config`, from its sizes (embeddings, every layer's
+// projections, MLP, norms and biases, the head), rounded up by 5 % for what the count misses.
+double hf_parameters(const HfConfig& config);
+// Loading it: every parameter in float32, plus the largest safetensors file of `folder`
+// (each file is mapped, and its pages count, while its tensors are copied out).
+double hf_weights_bytes(const HfConfig& config, const std::string& folder);
+// One forward pass over n tokens (a vit: its patches), beyond the weights: each layer's
+// activations (the residual stream, q, k, v, the MLP), the logits and the loss's float64
+// copies of them; the (H, n, n) scores where attention is computed dense (with_maps,
+// Mistral's sliding window); with_maps also every layer's q, k, v and probabilities kept.
+double hf_forward_bytes(const HfConfig& config, std::int64_t n, bool with_maps);
+// `fmav fit`: the teacher's forward with maps over one window of `tokens`, its cache
+// (its cap, 256 MiB), and each step's batch of windows of the swapped layers' q, k, v and
+// targets through FMA with its backward (about 24 copies of one layer's q).
+double hf_fit_bytes(const HfConfig& config, std::int64_t tokens, std::int64_t batch, std::int64_t swapped_layers);
 
 // A sweep point: q, k, v and the output in float64 for the inspection of every head, twice
 // (copies), plus its bands (what `fmav sweep` prints as the largest point's memory).
