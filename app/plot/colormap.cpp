@@ -34,11 +34,16 @@ constexpr ControlPoint kDiverging[] = {
     {0.75f, 0.93f, 0.55f, 0.45f}, {1.00f, 0.68f, 0.08f, 0.15f},
 };
 
-// Near field first, then the coarse levels from fine to coarse (own picks, distinct hues).
+// Near field first, then the coarse levels from fine to coarse: 16 colours whose every pair is
+// at least 36 apart in CIELAB (ΔE*ab; 2.3 is a just-noticeable difference), as are each and
+// the masked grey, the NaN magenta and the dark background (the first four are the original
+// picks; each next one the candidate farthest from those before it, lightness 50-88, so the
+// coarsest levels differ most from the near field). tests/plot/test_plot.cpp checks this.
 constexpr Rgba8 kLevelColors[] = {
-    {242, 170, 40, 255},  {80, 160, 230, 255}, {60, 180, 120, 255},  {210, 110, 180, 255},
-    {150, 120, 230, 255}, {230, 100, 70, 255}, {120, 210, 220, 255}, {200, 200, 90, 255},
-    {160, 90, 60, 255},   {250, 140, 160, 255}, {110, 130, 60, 255}, {200, 200, 210, 255},
+    {242, 170, 40, 255},  {80, 160, 230, 255},  {60, 180, 120, 255},  {210, 110, 180, 255},
+    {30, 240, 30, 255},   {240, 30, 45, 255},   {240, 210, 195, 255}, {105, 105, 240, 255},
+    {195, 225, 45, 255},  {45, 225, 240, 255},  {135, 120, 60, 255},  {225, 120, 105, 255},
+    {240, 30, 120, 255},  {225, 225, 135, 255}, {75, 135, 135, 255},  {105, 150, 30, 255},
 };
 
 std::uint8_t to_byte(float x) {
@@ -101,8 +106,8 @@ Rgba8 diverging_color(float t) { return interpolate(kDiverging, 0.5f * (t + 1.0f
 
 Rgba8 level_color(int level) {
   if (level < 0) return kMaskedColor;
-  constexpr int kCount = static_cast<int>(sizeof(kLevelColors) / sizeof(kLevelColors[0]));
-  return kLevelColors[level % kCount];
+  static_assert(sizeof(kLevelColors) / sizeof(kLevelColors[0]) == kLevelColorCount);
+  return kLevelColors[level % kLevelColorCount];
 }
 
 void colorize_sequential(const double* values, std::size_t count, double lo, double hi, bool log10,

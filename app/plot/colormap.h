@@ -26,7 +26,9 @@ bool parse_colormap(const std::string& name, Colormap* map);
 Rgba8 sequential_color(float t, Colormap map = Colormap::standard);
 // Blue (t = -1) -> white (0) -> red (+1); t is clamped to [-1, 1].
 Rgba8 diverging_color(float t);
-// Categorical colour of a level: 0 near field, 1.. coarse levels, -1 masked.
+// Categorical colour of a level: 0 near field, 1.. coarse levels, -1 masked; 16 distinct
+// colours (kLevelColorCount), repeating after.
+constexpr int kLevelColorCount = 16;
 Rgba8 level_color(int level);
 
 // Colours count values into rgba (count * 4 bytes): (v - lo) / (hi - lo) on the sequential

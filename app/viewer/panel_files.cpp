@@ -4,6 +4,7 @@
 // changes (a listing stats every entry).
 
 #include "panel_files.h"
+#include "data_folder.h"
 #include "maps_worker.h"
 #include "shared.h"
 #include "viewer_files.h"
@@ -283,7 +284,14 @@ void request_file_dialog(const Shared& shared, FilesPanel& files, BrowseMode mod
   std::error_code ec;
   const std::string last = files.settings.last_folder;
   const bool use_last = !last.empty() && fs::is_directory(last, ec);
-  enter_folder(files, use_last ? last : fs::current_path(ec).string());
+  // Without a last folder, files the viewer writes start in the per-user data folder
+  // (data_folder.h), created on demand; files it opens in the working directory.
+  std::string start = use_last ? last : fs::current_path(ec).string();
+  if (!use_last && mode != BrowseMode::open && !data_folder().empty()) {
+    fs::create_directories(data_folder(), ec);
+    if (fs::is_directory(data_folder(), ec)) start = data_folder();
+  }
+  enter_folder(files, start);
   files.name_field = default_name(shared.params, mode);
 }
 

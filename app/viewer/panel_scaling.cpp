@@ -6,8 +6,10 @@
 // into the plots (under a mutex) and into a new .jsonl file.
 
 #include "panel_scaling.h"
+#include "data_folder.h"
 #include "maps_worker.h"
 #include "panel_engine.h"
+#include "panel_status.h"
 #include "plot.h"
 #include "shared.h"
 #include "streamed_run.h"
@@ -130,7 +132,8 @@ void start_bench(ScalingPanel& panel) {
   config.repeats = f.repeats;
   config.device = resolve_device(f.device);  // cuda without one: the error says why
   FMAV_CHECK(!f.out.empty(), "bench output file: expected a path, got nothing");
-  const std::string path = std::filesystem::absolute(f.out).lexically_normal().string();
+  const std::string path = data_path(f.out);
+  make_parent_folder(path);
   std::shared_ptr<std::FILE> stream(std::fopen(path.c_str(), "wbx"), [](std::FILE* s) {
     if (s) std::fclose(s);
   });
@@ -177,8 +180,7 @@ void draw_run_form(Shared& shared, ScalingPanel& panel) {
   if (ImGui::IsItemHovered()) ImGui::SetTooltip("timed runs per method and N after a warm-up; the plot shows their median and min..max");
   ImGui::SameLine(), ImGui::SetNextItemWidth(90);
   draw_device_combo("device", &f.device);
-  ImGui::SetNextItemWidth(360);
-  ImGui::InputText("output file (new .jsonl)", &f.out);
+  draw_output_file("output file (new .jsonl)", 360, &f.out);
   ImGui::EndDisabled();
   ImGui::SameLine();
   if (!running && ImGui::Button("Start")) {

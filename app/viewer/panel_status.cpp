@@ -2,12 +2,14 @@
 // GPU), the memory in use, the last run's time, and the last error until it is dismissed.
 
 #include "panel_status.h"
+#include "data_folder.h"
 #include "maps_worker.h"
 #include "shared.h"
 
 #include "fmav/engine.h"
 
 #include <imgui.h>
+#include <imgui_stdlib.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -73,6 +75,17 @@ void draw_status_bar(Shared& shared, const DeviceInfo& d) {
     ImGui::TextColored(kErrorColor, "error: %s", e.substr(0, std::min<std::size_t>(e.find('\n'), 120)).c_str());
     ImGui::SameLine();
     if (ImGui::SmallButton("dismiss")) shared.status_error.clear();
+  }
+}
+
+void draw_output_file(const char* label, float width, std::string* name) {
+  ImGui::SetNextItemWidth(width);
+  ImGui::InputText(label, name);
+  if (ImGui::IsItemHovered()) {
+    const std::string folder = data_folder();
+    ImGui::SetTooltip("writes %s\n(a relative name is in the data folder %s; an absolute path is used as given)",
+                      data_path(*name).c_str(),
+                      folder.empty() ? "(none: no HOME or XDG_DATA_HOME, so the working directory)" : folder.c_str());
   }
 }
 

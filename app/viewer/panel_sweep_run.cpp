@@ -4,8 +4,10 @@
 // mutex; progress is atomics plus a cancel flag.
 
 #include "panel_sweep.h"
+#include "data_folder.h"
 #include "hf_source.h"
 #include "maps_worker.h"
+#include "panel_status.h"
 #include "shared.h"
 
 #include "fmav/bench.h"
@@ -60,7 +62,8 @@ SweepSpec form_spec(const SweepForm& form, const Shared& shared) {
 // shown and resumed. Throws fmav::Error (nothing started).
 void start_sweep(SweepPanel& panel, const Shared& shared) {
   const SweepSpec spec = form_spec(panel.form, shared);
-  const std::string path = std::filesystem::absolute(panel.form.out).lexically_normal().string();
+  const std::string path = data_path(panel.form.out);
+  make_parent_folder(path);
   SweepFile file;
   file.spec = spec;
   if (std::filesystem::exists(path)) {
@@ -102,7 +105,7 @@ void draw_estimate(const Shared& shared, SweepPanel& panel) {
   } else if (ImGui::Button("Estimate")) {
     try {
       const SweepSpec spec = form_spec(panel.form, shared);
-      const std::string path = std::filesystem::absolute(panel.form.out).lexically_normal().string();
+      const std::string path = data_path(panel.form.out);
       panel.estimating = std::async(std::launch::async, [spec, path] {
         lower_worker_priority();
         try {
@@ -170,8 +173,7 @@ void draw_form(Shared& shared, SweepPanel& panel) {
     ImGui::SameLine();
     ImGui::Checkbox("causal", &f.causal);
   }
-  ImGui::SetNextItemWidth(360);
-  ImGui::InputText("output file (.jsonl)", &f.out);
+  draw_output_file("output file (.jsonl)", 360, &f.out);
   ImGui::EndDisabled();
   ImGui::SameLine();
   if (!running && ImGui::Button("Start")) {

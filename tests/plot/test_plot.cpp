@@ -3,12 +3,15 @@
 
 #include <gtest/gtest.h>
 
+#include "colormap.h"
 #include "plot.h"
 #include "plot_axes.h"
 #include "plot_layout.h"
 
 #include "fmav/error.h"
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -449,6 +452,50 @@ TEST(PlotSvg, ChecksItsArguments) {
   } catch (const fmav::Error& e) {
     EXPECT_STREQ(e.what(), "the SVG plot must be at least 100 x 80 pixels, got 50 x 50");
   }
+}
+
+}  // namespace
+
+namespace {
+
+// CIELAB (D65) of an sRGB colour, for colour differences as the eye sees them.
+std::array<double, 3> cielab(fmav::viewer::Rgba8 c) {
+  const auto linear = [](std::uint8_t v) {
+    const double x = v / 255.0;
+    return x <= 0.04045 ? x / 12.92 : std::pow((x + 0.055) / 1.055, 2.4);
+  };
+  const double r = linear(c.r), g = linear(c.g), b = linear(c.b);
+  const double xyz[3] = {(0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047, 0.2126 * r + 0.7152 * g + 0.0722 * b,
+                         (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883};
+  double f[3];
+  for (int i = 0; i < 3; ++i) f[i] = xyz[i] > 0.008856 ? std::cbrt(xyz[i]) : 7.787 * xyz[i] + 16.0 / 116.0;
+  return {116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])};
+}
+
+double delta_e(fmav::viewer::Rgba8 a, fmav::viewer::Rgba8 b) {
+  const auto p = cielab(a), q = cielab(b);
+  return std::hypot(p[0] - q[0], p[1] - q[1], p[2] - q[2]);
+}
+
+// Issue 21: near vs L5 and L2 vs L7 looked alike. Every pair of the 16 level colours, and each
+// against the masked grey, the NaN magenta and the viewer's dark background, differ by
+// ΔE*ab >= 30 (a just-noticeable difference is ~2.3).
+TEST(LevelColors, SixteenDistinctColours) {
+  using fmav::viewer::level_color;
+  using fmav::viewer::Rgba8;
+  const Rgba8 others[] = {fmav::viewer::kMaskedColor, Rgba8{255, 0, 255, 255}, Rgba8{15, 15, 15, 255}};
+  double closest = 1e9;
+  for (int a = 0; a < fmav::viewer::kLevelColorCount; ++a) {
+    for (int b = a + 1; b < fmav::viewer::kLevelColorCount; ++b) {
+      const double d = delta_e(level_color(a), level_color(b));
+      EXPECT_GE(d, 30.0) << "levels " << a << " and " << b;
+      closest = std::min(closest, d);
+    }
+    for (const Rgba8& other : others) EXPECT_GE(delta_e(level_color(a), other), 30.0) << "level " << a;
+  }
+  EXPECT_GT(closest, 0.0);
+  const Rgba8 first = level_color(0), again = level_color(fmav::viewer::kLevelColorCount);
+  EXPECT_TRUE(first.r == again.r && first.g == again.g && first.b == again.b);  // repeats after 16
 }
 
 }  // namespace

@@ -23,7 +23,8 @@ fi
 work=$(mktemp -d)
 pid=""
 trap 'kill "$pid" 2> /dev/null || true; rm -rf "$work"' EXIT
-export FMAV_SETTINGS="$work/settings.json" OMP_WAIT_POLICY=passive
+# The user's settings and data folder (sweep, bench and session files) stay out.
+export FMAV_SETTINGS="$work/settings.json" XDG_DATA_HOME="$work/data" OMP_WAIT_POLICY=passive
 
 gui_fail() {
   echo "$gui_name: $*" >&2

@@ -19,7 +19,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-export FMAV_SETTINGS="$work/settings.json" OMP_WAIT_POLICY=passive
+# The user's settings and data folder (sweep, bench and session files) stay out.
+export FMAV_SETTINGS="$work/settings.json" XDG_DATA_HOME="$work/data" OMP_WAIT_POLICY=passive
 
 gui_fail() {
   echo "$gui_name: $*" >&2

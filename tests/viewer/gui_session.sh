@@ -18,7 +18,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # The user's recent files stay out of (and untouched by) the test.
-export FMAV_SETTINGS="$work/settings.json"
+export FMAV_SETTINGS="$work/settings.json" XDG_DATA_HOME="$work/data"
 
 cat > "$work/query.json" << EOF
 {

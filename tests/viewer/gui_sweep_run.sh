@@ -10,7 +10,10 @@
 source "$(dirname "$0")/gui_input_lib.sh" gui_sweep_run "$@"
 viewer=$2
 fmav=$3
-lines() { [[ -f "$work/m.jsonl" ]] && wc -l < "$work/m.jsonl" || echo 0; }
+# The output file is typed as a relative name: it lands in the data folder ($XDG_DATA_HOME,
+# set by gui_input_lib.sh to a scratch folder), in a subfolder made on demand.
+results=$XDG_DATA_HOME/fma-viewer/runs/m.jsonl
+lines() { [[ -f "$results" ]] && wc -l < "$results" || echo 0; }
 # A click as a hand makes it: move, let a frame see the pointer there, press and release.
 click_at() {
   xdotool mousemove "$1" "$2"
@@ -45,10 +48,10 @@ click_at 520 155
 sleep 0.4
 xdotool key ctrl+a
 sleep 0.3
-xdotool type --delay 10 "$work/m.jsonl"
+xdotool type --delay 10 "runs/m.jsonl"
 sleep 0.3
 click_at 862 155
-wait_for 'grep -q "status: sweep started" "$work/log"'
+wait_for 'grep -q "status: sweep started; results in $results" "$work/log"'
 wait_for '[[ $(lines) -ge 3 ]]'
 xdotool click 1  # Cancel
 wait_for 'grep -q "status: cancelled the sweep" "$work/log"'
@@ -56,7 +59,7 @@ after_cancel=$(lines)
 [[ $after_cancel -lt 25 ]] || gui_fail "the sweep finished before Cancel; make it longer"
 xdotool click 1  # Start again: resumes the same file
 wait_for 'grep -q "status: finished the sweep" "$work/log"'
-python3 - "$work/m.jsonl" << 'PY' || gui_fail "the resumed results file is not every point once in grid order"
+python3 - "$results" << 'PY' || gui_fail "the resumed results file is not every point once in grid order"
 import json, sys
 lines = open(sys.argv[1]).read().splitlines()
 assert json.loads(lines[0])["spec"]["model"].endswith("lm-fma"), lines[0][:200]
@@ -82,7 +85,7 @@ wait "$pid" || gui_fail "exit status $? after Ctrl+Q"
 
 # The results opened again (--sweep): a click on the heat map's bottom-left cell (r = 4,
 # p = 1) and "Open in attention view" show the model with FMA at that point.
-"$viewer" --size 1400x900 --view sweep --sweep "$work/m.jsonl" --log > "$work/log" 2>&1 &
+"$viewer" --size 1400x900 --view sweep --sweep "$results" --log > "$work/log" 2>&1 &
 pid=$!
 wait_for 'grep -q "idle; view sweep" "$work/log"'
 click_at 422 428

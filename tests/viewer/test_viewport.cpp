@@ -3,8 +3,16 @@
 
 #include <gtest/gtest.h>
 
+#include "data_folder.h"
 #include "map_axes.h"
 #include "map_view.h"
+
+#include "fmav/error.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
 
 namespace {
 
@@ -148,6 +156,47 @@ TEST(MapAxes, ImageTicksAreWholePatchRowsAndReadRowCol) {
 TEST(MapAxes, EmptySpansHaveNoTicks) {
   EXPECT_TRUE(axis_ticks(5, 5, 100, 10).empty());
   EXPECT_TRUE(axis_ticks(0, 10, 0, 10).empty());
+}
+
+}  // namespace
+
+namespace {
+
+namespace fv = fmav::viewer;
+
+// The per-user data folder (issue 21 point 6): XDG_DATA_HOME when absolute, else ~/.local/share;
+// relative names go inside it, absolute paths stay as given.
+TEST(DataFolder, FollowsTheXdgRules) {
+  EXPECT_EQ(fv::data_folder_for("/x/data", "/home/u"), "/x/data/fma-viewer");
+  EXPECT_EQ(fv::data_folder_for(nullptr, "/home/u"), "/home/u/.local/share/fma-viewer");
+  EXPECT_EQ(fv::data_folder_for("", "/home/u"), "/home/u/.local/share/fma-viewer");          // empty: ignored
+  EXPECT_EQ(fv::data_folder_for("rel/data", "/home/u"), "/home/u/.local/share/fma-viewer");  // relative: ignored
+  EXPECT_EQ(fv::data_folder_for(nullptr, nullptr), "");
+  EXPECT_EQ(fv::data_folder_for(nullptr, "relative-home"), "");
+}
+
+TEST(DataFolder, RelativeNamesGoInsideIt) {
+  const std::string scratch = std::filesystem::temp_directory_path() / "fmav_data_folder_test";
+  std::filesystem::remove_all(scratch);
+  ASSERT_EQ(setenv("XDG_DATA_HOME", scratch.c_str(), 1), 0);
+  EXPECT_EQ(fv::data_path("sweep.jsonl"), scratch + "/fma-viewer/sweep.jsonl");
+  EXPECT_EQ(fv::data_path("runs/../b.jsonl"), scratch + "/fma-viewer/b.jsonl");
+  EXPECT_EQ(fv::data_path("/abs/s.jsonl"), "/abs/s.jsonl");
+  // The folder is made on demand, and one that cannot be is named with the reason.
+  const std::string path = fv::data_path("runs/s.jsonl");
+  EXPECT_FALSE(std::filesystem::exists(scratch));
+  fv::make_parent_folder(path);
+  EXPECT_TRUE(std::filesystem::is_directory(scratch + "/fma-viewer/runs"));
+  { std::ofstream(scratch + "/file") << "x"; }
+  try {
+    fv::make_parent_folder(scratch + "/file/sub/s.jsonl");
+    ADD_FAILURE() << "a folder under a file was made";
+  } catch (const fmav::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot create the folder " + scratch + "/file/sub"), std::string::npos)
+        << e.what();
+  }
+  unsetenv("XDG_DATA_HOME");
+  std::filesystem::remove_all(scratch);
 }
 
 }  // namespace
