@@ -6,6 +6,7 @@
 #include "method_labels.h"
 #include "shared.h"
 #include "source_finite.h"
+#include "text_wrap.h"
 
 #include <imgui.h>
 
@@ -120,11 +121,11 @@ void draw_maps_header(const Shared& shared) {
     ImGui::TextColored(kBusy, "computing the exact tile...");
   }
   ImGui::PushStyleColor(ImGuiCol_Text, kCompare);
-  ImGui::TextWrapped("%s", comparison_line(shown).c_str());
+  text_wrapped("%s", comparison_line(shown).c_str());
   ImGui::PopStyleColor();
   if (w.has_failed) {  // newer settings failed: their error, and that these maps are older
     ImGui::PushStyleColor(ImGuiCol_Text, kErrorColor);
-    ImGui::TextWrapped("engine error for %s: %s", settings_line(w.failed).c_str(), first_line(w.failed.error).c_str());
+    text_wrapped("engine error for %s: %s", settings_line(w.failed).c_str(), first_line(w.failed.error).c_str());
     ImGui::PopStyleColor();
     ImGui::TextColored(kMuted, "the maps below are still those of the settings above");
   }
@@ -136,7 +137,7 @@ void draw_maps_header(const Shared& shared) {
                          "fewer for exact tiles", static_cast<long long>(shown.tokens), pool, pool,
                          static_cast<long long>(kTileSpan));
     }
-    ImGui::TextWrapped("output rel. error %s    mean row TV %s    mean KL %s    top-%d overlap %s",
+    text_wrapped("output rel. error %s    mean row TV %s    mean KL %s    top-%d overlap %s",
                        value_text("%.3e", in.output_rel_error).c_str(), mean_text("%.3e", in.row_tv).c_str(),
                        mean_text("%.3e", in.row_kl).c_str(), InspectRequest{}.top_k,
                        mean_text("%.3f", in.row_topk).c_str());

@@ -2,6 +2,7 @@
 // the device combo the sidebar's fast path and the scaling form share.
 
 #include "panel_engine.h"
+#include "text_wrap.h"
 
 #include "fmav/engine.h"
 
@@ -54,7 +55,7 @@ void draw_engine_panel(const DeviceInfo& device) {
   }
   if (!device.summary.empty()) {
     ImGui::PushStyleColor(ImGuiCol_Text, kMuted);
-    ImGui::TextWrapped("%s", device.summary.c_str());
+    text_wrapped("%s", device.summary.c_str());
     ImGui::PopStyleColor();
   }
 }

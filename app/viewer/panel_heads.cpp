@@ -14,6 +14,7 @@
 #include "qkv_source.h"
 #include "shared.h"
 #include "source_finite.h"
+#include "text_wrap.h"
 
 #include "fmav/error.h"
 #include "fmav/model.h"
@@ -455,7 +456,7 @@ void draw_grid(Shared& shared, HeadsPanel& h) {
 void draw_heads_view(Shared& shared, HeadsPanel& h) {
   if (!has_heads(shared.params)) {
     if (h.pending.valid()) h.progress->cancel = true;
-    ImGui::TextWrapped(
+    text_wrapped(
         "The synthetic input has one head, which the attention view shows. The heads overview "
         "compares every head: every layer and head of a model on its input, or every head of a "
         "q/k/v file under the FMA settings. Choose \"model\" or \"q/k/v file\" under Input "
@@ -477,7 +478,7 @@ void draw_heads_view(Shared& shared, HeadsPanel& h) {
   draw_controls(shared, h);
   if (r && !r->error.empty()) {
     ImGui::PushStyleColor(ImGuiCol_Text, kErrorColor);
-    ImGui::TextWrapped("%s", r->error.substr(0, r->error.find('\n')).c_str());
+    text_wrapped("%s", r->error.substr(0, r->error.find('\n')).c_str());
     ImGui::PopStyleColor();
   }
   if (!h.textures_of) return;

@@ -10,6 +10,7 @@
 #include "panel_engine.h"
 #include "settings_check.h"
 #include "shared.h"
+#include "text_wrap.h"
 
 #include "fmav/attend.h"
 #include "fmav/finite.h"
@@ -86,7 +87,7 @@ void setting_field(const char* label, Setting setting, MapParams& p, std::int64_
   }
   if (!g_note.text.empty() && g_note.setting == setting) {
     ImGui::PushStyleColor(ImGuiCol_Text, kErrorColor);
-    ImGui::TextWrapped("%s", g_note.text.c_str());
+    text_wrapped("%s", g_note.text.c_str());
     ImGui::PopStyleColor();
   }
 }
@@ -133,10 +134,10 @@ void draw_fast_path(Shared& shared) {
     ImGui::TextColored(kBusy, "timing...");
   } else if (!c.error.empty()) {
     ImGui::PushStyleColor(ImGuiCol_Text, kErrorColor);
-    ImGui::TextWrapped("%s", c.error.substr(0, c.error.find('\n')).c_str());
+    text_wrapped("%s", c.error.substr(0, c.error.find('\n')).c_str());
     ImGui::PopStyleColor();
   } else if (c.of) {
-    ImGui::TextWrapped("%s %.3g ms, full attention %.3g ms", method_title(method), 1e3 * c.fma_seconds,
+    text_wrapped("%s %.3g ms, full attention %.3g ms", method_title(method), 1e3 * c.fma_seconds,
                        1e3 * c.full_seconds);
     ImGui::TextColored(kMuted, "error vs its float64 reference %.2e", c.rel_error);
   }
@@ -186,7 +187,7 @@ void draw_run_status(Shared& shared, MapsPanel& panel) {
   } else {
     ImGui::TextColored(kMuted, "engine %.3f s", shown.seconds);
   }
-  ImGui::TextWrapped("%s", shown.source.c_str());
+  text_wrapped("%s", shown.source.c_str());
   // NaN and Inf in q, k, v are refused (an error naming them) unless let through here or by
   // --allow-nonfinite; what was let through stays in sight (source_finite.h).
   bool allow = nonfinite_allowed();
@@ -200,7 +201,7 @@ void draw_run_status(Shared& shared, MapsPanel& panel) {
   }
   if (!shown.nonfinite.empty()) {
     ImGui::PushStyleColor(ImGuiCol_Text, kBusy);
-    ImGui::TextWrapped("non-finite: %s", shown.nonfinite.c_str());
+    text_wrapped("non-finite: %s", shown.nonfinite.c_str());
     ImGui::PopStyleColor();
   }
   draw_fast_path(shared);
@@ -211,8 +212,8 @@ void draw_run_status(Shared& shared, MapsPanel& panel) {
 void draw_model_controls(Shared& shared) {
   const MapJob& shown = shared.maps.shown;
   MapParams& p = shared.params;
-  ImGui::TextWrapped("model %s", file_name(p.model).c_str());
-  ImGui::TextWrapped("input %s", file_name(p.input).c_str());
+  text_wrapped("model %s", file_name(p.model).c_str());
+  text_wrapped("input %s", file_name(p.input).c_str());
   const int layers = std::max(1, shown.layers), heads = std::max(1, shown.heads);
   ImGui::PushItemWidth(130);
   if (input_int("layer", &p.layer)) p.layer = std::clamp(p.layer, 0, layers - 1);
@@ -241,8 +242,8 @@ void draw_model_controls(Shared& shared) {
 void draw_hf_controls(Shared& shared) {
   MapParams& p = shared.params;
   const MapJob& shown = shared.maps.shown;
-  ImGui::TextWrapped("Hugging Face model %s", file_name(p.model).c_str());
-  ImGui::TextWrapped("input %s", file_name(p.input).c_str());
+  text_wrapped("Hugging Face model %s", file_name(p.model).c_str());
+  text_wrapped("input %s", file_name(p.input).c_str());
   const int layers = std::max(1, shown.layers), heads = std::max(1, shown.heads);
   ImGui::PushItemWidth(130);
   if (input_int("layer", &p.layer)) p.layer = std::clamp(p.layer, 0, layers - 1);
@@ -294,13 +295,17 @@ void draw_map_controls(Shared& shared, MapsPanel& panel) {
   const bool qkv = !p.qkv.empty();
   ImGui::PushItemWidth(130);
   if (qkv) {
-    ImGui::TextWrapped("file %s", file_name(p.qkv).c_str());
+    text_wrapped("file %s", file_name(p.qkv).c_str());
     const int heads = std::max(1, shared.maps.shown.heads);
     if (input_int("head", &p.head)) p.head = std::clamp(p.head, 0, heads - 1);
   }
   ImGui::Spacing();
   ImGui::TextUnformatted("Method");
   ImGui::Separator();
+  // Wide enough for the longest title ("H-Transformer-1D" was cut at the fields' 130 px).
+  float widest = 0;
+  for (Method m : kFmaAndPeers) widest = std::max(widest, ImGui::CalcTextSize(method_title(m)).x);
+  ImGui::SetNextItemWidth(widest + ImGui::GetFrameHeight() + 2 * ImGui::GetStyle().FramePadding.x + 4);
   if (ImGui::BeginCombo("method", method_title(p.method))) {
     for (Method m : kFmaAndPeers) {
       MapParams candidate = p;

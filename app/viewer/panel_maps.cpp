@@ -12,6 +12,7 @@
 #include "platform_glfw.h"
 #include "shared.h"
 #include "source_finite.h"
+#include "text_wrap.h"
 
 #include "fmav/attend.h"
 #include "fmav/error.h"
@@ -430,10 +431,10 @@ void draw_error(const std::string& error) {
   const std::size_t end = error.find('\n');
   ImGui::TextColored(kErrorColor, "engine error:");
   ImGui::PushStyleColor(ImGuiCol_Text, kErrorColor);
-  ImGui::TextWrapped("%s", error.substr(0, end).c_str());
+  text_wrapped("%s", error.substr(0, end).c_str());
   ImGui::PopStyleColor();
   if (end != std::string::npos && ImGui::TreeNode("details")) {
-    ImGui::TextWrapped("%s", error.substr(end + 1).c_str());
+    text_wrapped("%s", error.substr(end + 1).c_str());
     ImGui::TreePop();
   }
 }

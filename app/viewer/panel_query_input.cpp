@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace fmav::viewer {
 namespace {
@@ -112,14 +113,34 @@ void draw_tokens(Shared& shared, const QueryPanel& query, const QueryRow& r) {
   const std::vector<std::string>& pieces = r.job->pieces;
   const std::int64_t length = static_cast<std::int64_t>(pieces.empty() ? text.size() : pieces.size());
   const std::int64_t count = std::min<std::int64_t>(length, r.cols);
+  // Each token's glyph and width, and whether a word starts at it (a line breaks only
+  // there, unless one word is wider than the line): after a space or newline byte, or at a
+  // tokenizer piece that begins with a space.
+  std::vector<std::string> glyphs(static_cast<std::size_t>(std::max<std::int64_t>(count, 0)));
+  std::vector<float> widths(glyphs.size());
+  std::vector<char> word_start(glyphs.size());
+  for (std::size_t at = 0; at < glyphs.size(); ++at) {
+    glyphs[at] = pieces.empty() ? token_glyph(static_cast<unsigned char>(text[at])) : piece_label(pieces[at]);
+    widths[at] = std::max(min_w, ImGui::CalcTextSize(glyphs[at].c_str()).x) + 2;
+    const auto blank = [](char c) { return c == ' ' || c == '\n' || c == '\t'; };
+    word_start[at] = at == 0 || (pieces.empty() ? blank(text[at - 1]) || blank(text[at])
+                                                : (!pieces[at].empty() && blank(pieces[at][0])) ||
+                                                      (!pieces[at - 1].empty() && blank(pieces[at - 1].back())));
+  }
   float x = 0, y = 0;
   for (std::int64_t i = 0; i < count; ++i) {
     const std::size_t at = static_cast<std::size_t>(i);
     const bool newline = pieces.empty() ? text[at] == '\n' : pieces[at].find('\n') != std::string::npos;
-    const std::string glyph =
-        pieces.empty() ? token_glyph(static_cast<unsigned char>(text[at])) : piece_label(pieces[at]);
-    const float w = std::max(min_w, ImGui::CalcTextSize(glyph.c_str()).x) + 2;
-    if (x + w > width) x = 0, y += line_h;
+    const std::string& glyph = glyphs[at];
+    const float w = widths[at];
+    if (word_start[at] && x > 0) {  // the whole word on the next line when it does not fit
+      float word = w;
+      for (std::size_t j = at + 1; j < glyphs.size() && !word_start[j]; ++j) word += widths[j];
+      if (x + word > width && word <= width) x = 0, y += line_h;
+    }
+    // A space that does not fit ends its line rather than starting the next one.
+    const bool space = pieces.empty() ? text[at] == ' ' : glyph == " ";
+    if (x + w > width && !(space && x > 0)) x = 0, y += line_h;
     const ImVec2 p0(origin.x + x, origin.y + y), p1(p0.x + w, p0.y + line_h - 1);
     const Rgba8 bg = key_color(r, i, query.color);
     const bool dark = 0.299f * bg.r + 0.587f * bg.g + 0.114f * bg.b < 140;

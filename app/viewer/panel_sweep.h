@@ -46,6 +46,7 @@ struct SweepPanel {
   std::future<void> worker;
   std::future<std::string> estimating;  // the form's estimate, computed on a worker
   std::string estimate;                 // its text (or why there is none)
+  std::string estimate_of;              // what it was computed for (estimate_key)
   std::string path;  // empty: no results yet
   SweepFile file;
   bool has_bpc = false;  // some point has a model's bits per byte

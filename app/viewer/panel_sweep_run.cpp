@@ -93,37 +93,57 @@ void start_sweep(SweepPanel& panel, const Shared& shared) {
 }
 
 
+// What an estimate depends on: the form, the source it sweeps and the results file's points
+// so far (a run or a resume changes them).
+std::string estimate_key(const Shared& shared, const SweepPanel& panel) {
+  const SweepForm& f = panel.form;
+  std::string key = f.block_sizes + "|" + f.ranks + "|" + data_path(f.out) + "|" + f.downsamples + "|" + f.method;
+  key += "|" + std::to_string(f.on_model) + "|" + std::to_string(f.n) + "|" + std::to_string(f.heads) + "|" +
+         std::to_string(f.causal) + "|" + shared.params.model + "|" + shared.params.input;
+  return key + "|" + std::to_string(panel.file.results.size());
+}
+
+// Starts estimating the form's sweep on a worker (estimate_sweep may load a model).
+void start_estimate(const Shared& shared, SweepPanel& panel) {
+  panel.estimate_of = estimate_key(shared, panel);
+  try {
+    const SweepSpec spec = form_spec(panel.form, shared);
+    const std::string path = data_path(panel.form.out);
+    panel.estimating = std::async(std::launch::async, [spec, path] {
+      lower_worker_priority();
+      try {
+        const SweepEstimate e = estimate_sweep(spec, path);
+        char text[160];
+        std::snprintf(text, sizeof text, "%lld points, %lld in the file; about %.0f s, up to %.0f MiB",
+                      static_cast<long long>(e.points), static_cast<long long>(e.done), e.seconds,
+                      e.peak_bytes / 1048576.0);
+        return std::string(text);
+      } catch (const std::exception& e) {
+        return std::string("no estimate: ") + e.what();
+      }
+    });
+  } catch (const std::exception& e) {
+    panel.estimate = std::string("no estimate: ") + e.what();
+  }
+}
+
 // The Estimate button and its result: the form's points, those already in the output file,
-// the time and the largest point's memory (estimate_sweep on a worker: it may load a model).
+// the time and the largest point's memory. Once asked for, it is redone whenever what it
+// depends on changes (a finished run, a new setting), so it is never stale.
 void draw_estimate(const Shared& shared, SweepPanel& panel) {
   using namespace std::chrono_literals;
   if (panel.estimating.valid() && panel.estimating.wait_for(0s) == std::future_status::ready) {
     panel.estimate = panel.estimating.get();
   }
+  if (!panel.estimating.valid() && !panel.estimate.empty() && panel.estimate_of != estimate_key(shared, panel)) {
+    start_estimate(shared, panel);
+  }
   if (panel.estimating.valid()) {
     ImGui::TextDisabled("estimating...");
   } else if (ImGui::Button("Estimate")) {
-    try {
-      const SweepSpec spec = form_spec(panel.form, shared);
-      const std::string path = data_path(panel.form.out);
-      panel.estimating = std::async(std::launch::async, [spec, path] {
-        lower_worker_priority();
-        try {
-          const SweepEstimate e = estimate_sweep(spec, path);
-          char text[160];
-          std::snprintf(text, sizeof text, "%lld points, %lld in the file; about %.0f s, up to %.0f MiB",
-                        static_cast<long long>(e.points), static_cast<long long>(e.done), e.seconds,
-                        e.peak_bytes / 1048576.0);
-          return std::string(text);
-        } catch (const std::exception& e) {
-          return std::string("no estimate: ") + e.what();
-        }
-      });
-    } catch (const std::exception& e) {
-      panel.estimate = std::string("no estimate: ") + e.what();
-    }
+    start_estimate(shared, panel);
   }
-  if (!panel.estimate.empty()) {
+  if (!panel.estimate.empty() && !panel.estimating.valid()) {
     ImGui::SameLine();
     ImGui::TextDisabled("%s", panel.estimate.c_str());
   }

@@ -264,6 +264,14 @@ struct EventLog {
     status = shared.status_message, error = shared.status_error;
     std::fflush(stdout);
   }
+  // The Sweep tab's estimate line, when it changes (gui_sweep_run checks it is redone after a run).
+  std::string estimate;
+  void update_estimate(const std::string& text) {
+    if (!on || text == estimate) return;
+    estimate = text;
+    if (!text.empty()) std::printf("fma-viewer: sweep estimate: %s\n", text.c_str());
+    std::fflush(stdout);
+  }
 };
 
 // File > Export > Window: written once the dialog has left the back buffer; and plots
@@ -321,6 +329,7 @@ int run_loop(Platform& platform, Viewer& viewer, const Options& options) {
     export_window_when_ready(platform, shared, viewer.files);
     const bool working_now = busy(viewer);
     log.update(shared, working_now);
+    log.update_estimate(viewer.sweep.estimate);
     if (screenshot) {
       frames_ready = working_now ? 0 : frames_ready + 1;
       const double elapsed =

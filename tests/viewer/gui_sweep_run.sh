@@ -50,6 +50,9 @@ xdotool key ctrl+a
 sleep 0.3
 xdotool type --delay 10 "runs/m.jsonl"
 sleep 0.3
+# Estimate (right of Start): 24 points, none in the file yet.
+click_at 927 155
+wait_for 'grep -q "sweep estimate: 24 points, 0 in the file" "$work/log"'
 click_at 862 155
 wait_for 'grep -q "status: sweep started; results in $results" "$work/log"'
 wait_for '[[ $(lines) -ge 3 ]]'
@@ -59,6 +62,8 @@ after_cancel=$(lines)
 [[ $after_cancel -lt 25 ]] || gui_fail "the sweep finished before Cancel; make it longer"
 xdotool click 1  # Start again: resumes the same file
 wait_for 'grep -q "status: finished the sweep" "$work/log"'
+# The estimate is redone after the run, not left stale (issue 21 point 6).
+wait_for 'grep -q "sweep estimate: 24 points, 24 in the file" "$work/log"'
 python3 - "$results" << 'PY' || gui_fail "the resumed results file is not every point once in grid order"
 import json, sys
 lines = open(sys.argv[1]).read().splitlines()

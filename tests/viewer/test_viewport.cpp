@@ -6,6 +6,7 @@
 #include "data_folder.h"
 #include "map_axes.h"
 #include "map_view.h"
+#include "text_wrap.h"
 
 #include "fmav/error.h"
 
@@ -13,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -197,6 +199,24 @@ TEST(DataFolder, RelativeNamesGoInsideIt) {
   }
   unsetenv("XDG_DATA_HOME");
   std::filesystem::remove_all(scratch);
+}
+
+}  // namespace
+
+namespace {
+
+// Lines break only at spaces (ImGui's own wrapping also broke "16.7 ms" after the '.').
+TEST(TextWrap, BreaksOnlyAtSpaces) {
+  const auto chars = [](const std::string& s) { return static_cast<float>(s.size()); };  // 1 per char
+  using fmav::viewer::wrap_at_spaces;
+  EXPECT_EQ(wrap_at_spaces("FMA 16.7 ms, full attention 4.63 ms", 12, chars),
+            (std::vector<std::string>{"FMA 16.7 ms,", "full", "attention", "4.63 ms"}));
+  // A word wider than the line keeps a line of its own, whole.
+  EXPECT_EQ(wrap_at_spaces("a H-Transformer-1D b", 6, chars),
+            (std::vector<std::string>{"a", "H-Transformer-1D", "b"}));
+  // Newlines are kept; short text is one line.
+  EXPECT_EQ(wrap_at_spaces("one two\nthree", 40, chars), (std::vector<std::string>{"one two", "three"}));
+  EXPECT_EQ(wrap_at_spaces("", 10, chars), (std::vector<std::string>{""}));
 }
 
 }  // namespace
