@@ -13,7 +13,6 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <deque>
 #include <fstream>
 
 namespace fmav::viewer {
@@ -34,43 +33,14 @@ void on_drop(GLFWwindow* /*window*/, int count, const char** paths) {
 }
 
 // ImGui 1.86 reads keys as "down now": a press and its release that arrive between two
-// frames (a quick tap, or scripted input) would never be seen. So key events reach ImGui in
-// order, but a release waits until a frame has seen its key's press, and every event after
-// a waiting one waits behind it (platform_poll lets them through, a frame's worth at a
-// time). Characters wait in the same line: InputText drops characters while Ctrl is down,
-// and Return pressed in the frame of Ctrl+A ended the field before the text came, so a
-// path typed right after Ctrl+A within one slow frame lost characters (issue 21 point 6).
-struct InputEvent {
-  enum Kind { press, repeat, release, character } kind;
-  int key = 0, scancode = 0, mods = 0;
-  unsigned int c = 0;
+// frames (a quick tap, or scripted input) would never be seen. Releases are held back
+// while a press has not been seen by a frame (platform_poll delivers them before the next
+// events).
+struct HeldRelease {
+  int key, scancode, mods;
 };
-std::vector<int> g_pressed_since_frame;  // keys whose press no frame has seen yet
-std::deque<InputEvent> g_waiting;
-
-bool must_wait(const InputEvent& e) {
-  return e.kind == InputEvent::release &&
-         std::find(g_pressed_since_frame.begin(), g_pressed_since_frame.end(), e.key) != g_pressed_since_frame.end();
-}
-
-void deliver(GLFWwindow* window, const InputEvent& e) {
-  switch (e.kind) {
-    case InputEvent::character: ImGui_ImplGlfw_CharCallback(window, e.c); return;
-    case InputEvent::press: g_pressed_since_frame.push_back(e.key); break;
-    default: break;
-  }
-  const int action = e.kind == InputEvent::release ? GLFW_RELEASE : e.kind == InputEvent::press ? GLFW_PRESS : GLFW_REPEAT;
-  ImGui_ImplGlfw_KeyCallback(window, e.key, e.scancode, action, e.mods);
-}
-
-// Delivers `e` now, or queues it behind those waiting.
-void take(GLFWwindow* window, const InputEvent& e) {
-  if (!g_waiting.empty() || must_wait(e)) {
-    g_waiting.push_back(e);
-  } else {
-    deliver(window, e);
-  }
-}
+std::vector<int> g_pressed_since_frame;
+std::vector<HeldRelease> g_held_releases;
 
 // Whether input arrived since the last platform_poll (the viewer then draws a few frames
 // at once: ImGui needs a frame or two to open a popup or move the keyboard focus).
@@ -86,16 +56,21 @@ void on_scroll(GLFWwindow* window, double dx, double dy) {
 }
 void on_char(GLFWwindow* window, unsigned int c) {
   g_input = true;
-  take(window, {InputEvent::character, 0, 0, 0, c});
+  ImGui_ImplGlfw_CharCallback(window, c);
 }
 void on_cursor(GLFWwindow* /*window*/, double /*x*/, double /*y*/) { g_input = true; }  // ImGui polls it
 
 void on_key(GLFWwindow* window, int key, int scancode, int action, int mods) {
   g_input = true;
-  const InputEvent::Kind kind = action == GLFW_PRESS     ? InputEvent::press
-                                : action == GLFW_RELEASE ? InputEvent::release
-                                                         : InputEvent::repeat;
-  take(window, {kind, key, scancode, mods, 0});
+  // While a press waits for its frame every release waits too, in order: a chord whose
+  // modifier is let go first (Ctrl down, S down, Ctrl up, S up) still reaches that frame
+  // as Ctrl+S.
+  if (action == GLFW_RELEASE && (!g_pressed_since_frame.empty() || !g_held_releases.empty())) {
+    g_held_releases.push_back({key, scancode, mods});
+    return;
+  }
+  if (action == GLFW_PRESS) g_pressed_since_frame.push_back(key);
+  ImGui_ImplGlfw_KeyCallback(window, key, scancode, action, mods);
 }
 
 bool env_set(const char* name) {
@@ -195,19 +170,12 @@ bool platform_should_close(const Platform& platform) {
 }
 
 bool platform_poll(double wait_seconds) {
-  // The waiting events first, in order, up to the next release whose press this poll lets
-  // through (the next frame must see it down); then this poll's own.
+  // The releases held back since the last frame, before this poll's events (between frames,
+  // so ImGui's modifier flags stay consistent within a frame).
+  std::vector<HeldRelease> held;
+  held.swap(g_held_releases);
   GLFWwindow* window = glfwGetCurrentContext();
-  const bool had_waiting = !g_waiting.empty();
-  while (!g_waiting.empty() && !must_wait(g_waiting.front())) {
-    deliver(window, g_waiting.front());
-    g_waiting.pop_front();
-  }
-  if (had_waiting) {  // the rest is input for the next frames: no idle wait
-    g_input = false;
-    glfwPollEvents();
-    return true;
-  }
+  for (const HeldRelease& r : held) ImGui_ImplGlfw_KeyCallback(window, r.key, r.scancode, GLFW_RELEASE, r.mods);
   g_input = false;
   if (wait_seconds > 0) {
     glfwWaitEventsTimeout(wait_seconds);
