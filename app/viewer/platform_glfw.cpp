@@ -42,26 +42,30 @@ struct HeldRelease {
 std::vector<int> g_pressed_since_frame;
 std::vector<HeldRelease> g_held_releases;
 
-// Whether input arrived since the last platform_poll (the viewer then draws a few frames
-// at once: ImGui needs a frame or two to open a popup or move the keyboard focus).
-bool g_input = false;
+// Held releases of Ctrl (or Super) keep the modifier down for the next frame, and ImGui's
+// InputText drops characters while it is down: a path typed right after Ctrl+A within one
+// slow frame lost its characters, and its Return ended the field before them (issue 21
+// point 6). So characters arriving behind such a release wait for the next frame, and
+// every key and mouse button after them waits in the same line, in order (a click must
+// not overtake the text it follows). platform_poll lets the whole line through after the
+// held releases; only releases whose press that frame has not seen are held again.
+struct Deferred {
+  enum Kind { key, character, mouse_button } kind;
+  int code = 0, scancode = 0, action = 0, mods = 0;  // key or button; c for characters
+};
+std::vector<Deferred> g_deferred;
 
-void on_mouse_button(GLFWwindow* window, int button, int action, int mods) {
-  g_input = true;
-  ImGui_ImplGlfw_MouseButtonCallback(window, button, action, mods);
+bool modifier_release_held() {
+  for (const HeldRelease& r : g_held_releases) {
+    if (r.key == GLFW_KEY_LEFT_CONTROL || r.key == GLFW_KEY_RIGHT_CONTROL || r.key == GLFW_KEY_LEFT_SUPER ||
+        r.key == GLFW_KEY_RIGHT_SUPER) {
+      return true;
+    }
+  }
+  return false;
 }
-void on_scroll(GLFWwindow* window, double dx, double dy) {
-  g_input = true;
-  ImGui_ImplGlfw_ScrollCallback(window, dx, dy);
-}
-void on_char(GLFWwindow* window, unsigned int c) {
-  g_input = true;
-  ImGui_ImplGlfw_CharCallback(window, c);
-}
-void on_cursor(GLFWwindow* /*window*/, double /*x*/, double /*y*/) { g_input = true; }  // ImGui polls it
 
-void on_key(GLFWwindow* window, int key, int scancode, int action, int mods) {
-  g_input = true;
+void deliver_key(GLFWwindow* window, int key, int scancode, int action, int mods) {
   // While a press waits for its frame every release waits too, in order: a chord whose
   // modifier is let go first (Ctrl down, S down, Ctrl up, S up) still reaches that frame
   // as Ctrl+S.
@@ -71,6 +75,49 @@ void on_key(GLFWwindow* window, int key, int scancode, int action, int mods) {
   }
   if (action == GLFW_PRESS) g_pressed_since_frame.push_back(key);
   ImGui_ImplGlfw_KeyCallback(window, key, scancode, action, mods);
+}
+
+void deliver(GLFWwindow* window, const Deferred& e) {
+  switch (e.kind) {
+    case Deferred::key: deliver_key(window, e.code, e.scancode, e.action, e.mods); return;
+    case Deferred::character: ImGui_ImplGlfw_CharCallback(window, static_cast<unsigned int>(e.code)); return;
+    case Deferred::mouse_button: ImGui_ImplGlfw_MouseButtonCallback(window, e.code, e.action, e.mods); return;
+  }
+}
+
+// Whether input arrived since the last platform_poll (the viewer then draws a few frames
+// at once: ImGui needs a frame or two to open a popup or move the keyboard focus).
+bool g_input = false;
+
+void on_mouse_button(GLFWwindow* window, int button, int action, int mods) {
+  g_input = true;
+  if (!g_deferred.empty()) {
+    g_deferred.push_back({Deferred::mouse_button, button, 0, action, mods});
+    return;
+  }
+  ImGui_ImplGlfw_MouseButtonCallback(window, button, action, mods);
+}
+void on_scroll(GLFWwindow* window, double dx, double dy) {
+  g_input = true;
+  ImGui_ImplGlfw_ScrollCallback(window, dx, dy);
+}
+void on_char(GLFWwindow* window, unsigned int c) {
+  g_input = true;
+  if (!g_deferred.empty() || modifier_release_held()) {
+    g_deferred.push_back({Deferred::character, static_cast<int>(c), 0, 0, 0});
+    return;
+  }
+  ImGui_ImplGlfw_CharCallback(window, c);
+}
+void on_cursor(GLFWwindow* /*window*/, double /*x*/, double /*y*/) { g_input = true; }  // ImGui polls it
+
+void on_key(GLFWwindow* window, int key, int scancode, int action, int mods) {
+  g_input = true;
+  if (!g_deferred.empty()) {
+    g_deferred.push_back({Deferred::key, key, scancode, action, mods});
+    return;
+  }
+  deliver_key(window, key, scancode, action, mods);
 }
 
 bool env_set(const char* name) {
@@ -176,7 +223,15 @@ bool platform_poll(double wait_seconds) {
   held.swap(g_held_releases);
   GLFWwindow* window = glfwGetCurrentContext();
   for (const HeldRelease& r : held) ImGui_ImplGlfw_KeyCallback(window, r.key, r.scancode, GLFW_RELEASE, r.mods);
+  // Then the line that waited behind them (its events count as this poll's input).
+  std::vector<Deferred> deferred;
+  deferred.swap(g_deferred);
+  for (const Deferred& e : deferred) deliver(window, e);
   g_input = false;
+  if (!deferred.empty()) {
+    glfwPollEvents();
+    return true;
+  }
   if (wait_seconds > 0) {
     glfwWaitEventsTimeout(wait_seconds);
   } else {

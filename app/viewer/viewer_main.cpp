@@ -33,7 +33,9 @@
 #include <chrono>
 #include <filesystem>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
+#include <thread>
 
 namespace fmav::viewer {
 
@@ -304,6 +306,8 @@ int run_loop(Platform& platform, Viewer& viewer, const Options& options) {
   log.on = options.log;
   int eager_frames = 0;
   bool was_busy = true;
+  const char* slow = std::getenv("FMAV_TEST_SLOW_FRAME_MS");
+  const int slow_frame_ms = slow ? std::clamp(std::atoi(slow), 0, 2000) : 0;
   while (!platform_should_close(platform) && !viewer.files.quit) {
     // While the worker runs, wake ten times a second for its progress and result (each
     // frame on the software renderer takes CPU from the engine); input wakes at once.
@@ -326,6 +330,8 @@ int run_loop(Platform& platform, Viewer& viewer, const Options& options) {
     platform_begin_frame();
     draw_frame(viewer, &select_view);
     platform_render(platform);
+    // For the GUI tests: frames as slow as a busy machine's (gui_typing), input meanwhile.
+    if (slow_frame_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(slow_frame_ms));
     export_window_when_ready(platform, shared, viewer.files);
     const bool working_now = busy(viewer);
     log.update(shared, working_now);

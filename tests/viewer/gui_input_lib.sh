@@ -7,7 +7,8 @@
 # and stops the viewer ($pid, once the test starts it) at exit, keeps the user's settings out,
 # and defines:
 #   gui_fail MESSAGE          names the test, prints the viewer's log, stops
-#   wait_for CONDITION        a shell condition (evaluated) up to 120 s; stops if the viewer exits
+#   wait_for CONDITION [S]    a shell condition (evaluated) up to S s (default 120); stops if
+#                             the viewer exits
 #   wait_log PATTERN [COUNT]  COUNT (default 1) lines of the log matching PATTERN, as wait_for
 set -euo pipefail
 
@@ -34,12 +35,13 @@ gui_fail() {
 }
 
 wait_for() {
-  for _ in $(seq 600); do
+  local seconds=${2:-120}
+  for _ in $(seq $((seconds * 5))); do
     eval "$1" && return 0
     kill -0 "$pid" 2> /dev/null || gui_fail "the viewer exited while waiting for: $1"
     sleep 0.2
   done
-  gui_fail "timed out after 120 s waiting for: $1"
+  gui_fail "timed out after $seconds s waiting for: $1"
 }
 
 log_count() { grep -c -- "$1" "$work/log" || true; }
