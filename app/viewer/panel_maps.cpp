@@ -25,6 +25,8 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 #include <utility>
 #include <vector>
@@ -478,30 +480,33 @@ constexpr std::chrono::milliseconds kUploadBudget(6);
 // A band of rows: ~2 MB (a few ms on llvmpipe, page faults of new storage included).
 constexpr std::int64_t kBandBytes = 2 << 20;
 
+enum class Band { uploaded, waiting, all_up };
+
 // Uploads the next band of rows of `data`'s maps into panel.staged (allocating a map's
-// texture at its first band); true when every map is up.
-bool upload_next_band(const MapData& data, MapsPanel& panel) {
+// texture at its first band); `waiting` while a level's new storage is being made (on the
+// storage thread: nothing more this frame), `all_up` when every map is up.
+Band upload_next_band(const MapData& data, MapsPanel& panel) {
   MapsPanel::Staging& s = panel.staging;
-  if (s.kind == kMapCount) return true;
+  if (s.kind == kMapCount) return Band::all_up;
   unsigned int& texture = panel.staged[s.kind];
   const bool level_map = s.kind == kMapLevel;
   if (level_map ? data.level_codes.empty() : data.values[s.kind].mips.empty()) {
     texture_destroy(texture);
     texture = 0;
     ++s.kind;
-    return s.kind == kMapCount;
+    return s.kind == kMapCount ? Band::all_up : Band::uploaded;
   }
   const MapValues& shape = data.values[level_map ? kMapFull : s.kind];
   const int levels = level_map ? 1 : static_cast<int>(shape.mips.size());
   const MapTexel texel = level_map ? MapTexel::r8 : MapTexel::r32f;
   const int width = std::max(1, shape.width >> s.level), height = std::max(1, shape.height >> s.level);
-  if (s.level == 0 && s.row == 0 && s.stored < 0) {
+  if (!s.allocated) {
     texture = map_texture_allocate(texture, texel, shape.width, shape.height, levels, &s.fresh);
+    s.allocated = true;
   }
   if (s.fresh && s.stored < s.level) {  // new storage, a level at a time: the level 0 of 4096² is 64 MB
-    map_texture_level_storage(texture, texel, s.level, width, height);
+    if (!map_texture_level_storage(texture, texel, s.level, width, height)) return Band::waiting;
     s.stored = s.level;
-    return false;  // its clearing is this band's time
   }
   const std::int64_t bytes = width * (level_map ? 1 : 4);
   const int rows = static_cast<int>(std::min<std::int64_t>(height - s.row, std::max<std::int64_t>(1, kBandBytes / bytes)));
@@ -511,9 +516,9 @@ bool upload_next_band(const MapData& data, MapsPanel& panel) {
   s.row += rows;
   if (s.row == height) {
     s.row = 0;
-    if (++s.level == levels) s.level = 0, s.stored = -1, ++s.kind;
+    if (++s.level == levels) s.level = 0, s.stored = -1, s.allocated = false, ++s.kind;
   }
-  return s.kind == kMapCount;
+  return s.kind == kMapCount ? Band::all_up : Band::uploaded;
 }
 
 void upload(const MapData& data, std::array<unsigned int, kMapCount>& textures) {
@@ -534,15 +539,47 @@ void upload_new_maps(const MapsWorker& maps, MapsPanel& panel) {
 
 }  // namespace
 
+// For the GUI tests (FMAV_TEST_CHECK_UPLOADS set): every level of every staged texture read
+// back and compared with the run's data, the result printed.
+void check_staged_textures(const MapData& data, const MapsPanel& panel) {
+  int levels_checked = 0;
+  for (int kind = 0; kind < kMapCount; ++kind) {
+    const bool level_map = kind == kMapLevel;
+    if (level_map ? data.level_codes.empty() : data.values[kind].mips.empty()) continue;
+    const MapValues& shape = data.values[level_map ? kMapFull : kind];
+    const int levels = level_map ? 1 : static_cast<int>(shape.mips.size());
+    for (int level = 0; level < levels; ++level) {
+      const int width = std::max(1, shape.width >> level), height = std::max(1, shape.height >> level);
+      const std::size_t bytes = std::size_t(width) * height * (level_map ? 1 : 4);
+      std::vector<unsigned char> read(bytes);
+      map_texture_read(panel.staged[kind], level_map ? MapTexel::r8 : MapTexel::r32f, level, width, height,
+                       read.data());
+      const void* want = level_map ? static_cast<const void*>(data.level_codes.data())
+                                   : static_cast<const void*>(shape.mips[level].data());
+      if (std::memcmp(read.data(), want, bytes) != 0) {
+        std::fprintf(stderr, "fma-viewer: upload check: map %d level %d (%dx%d) differs from its data\n", kind,
+                     level, width, height);
+        return;
+      }
+      ++levels_checked;
+    }
+  }
+  std::fprintf(stderr, "fma-viewer: upload check: %d levels of %dx%d maps match their data\n", levels_checked,
+               data.values[kMapFull].width, data.values[kMapFull].height);
+}
+
 void upload_arrived_maps(Shared& shared, MapsPanel& panel) {
   using Clock = std::chrono::steady_clock;
   const MapsWorker& w = shared.maps;
   if (!w.has_arrived) return;
   if (panel.staging.of != w.arrived_count) panel.staging = {w.arrived_count};
   const auto start = Clock::now();
-  while (!upload_next_band(w.arrived.data, panel)) {
-    if (Clock::now() - start > kUploadBudget) return;  // the rest in the next frames
+  for (Band band = upload_next_band(w.arrived.data, panel); band != Band::all_up;
+       band = upload_next_band(w.arrived.data, panel)) {
+    if (band == Band::waiting || Clock::now() - start > kUploadBudget) return;  // the rest in the next frames
   }
+  static const bool check = std::getenv("FMAV_TEST_CHECK_UPLOADS") != nullptr;
+  if (check) check_staged_textures(w.arrived.data, panel);
   std::swap(panel.textures, panel.staged);  // the old textures are the next run's staging
   adopt_arrived(shared);
   panel.textures_of = shared.maps.shown_count;

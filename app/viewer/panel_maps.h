@@ -22,11 +22,12 @@ struct MapsPanel {
   // The worker's arrived run, uploaded into `staged` a band of rows at a time, a few ms of it
   // a frame (upload_arrived_maps), which then trades places with `textures`. `staging` is
   // where the upload stands: the arrived_count it is for, and the next band's map, mip level
-  // and first row, whether that map's texture needs new storage and up to which level it has it.
+  // and first row, whether that map's texture is allocated, whether it needs new storage and
+  // up to which level it has it.
   std::array<unsigned int, kMapCount> staged{};
   struct Staging {
     int of = -1, kind = 0, level = 0, row = 0;
-    bool fresh = false;
+    bool allocated = false, fresh = false;
     int stored = -1;
   } staging;
   int colors_of = -1;  // the Colormap whose colour table the GPU holds (-1: none yet)

@@ -3,6 +3,7 @@
 // through draw callbacks. With platform_glfw.cpp the only file that calls OpenGL.
 
 #include "platform_glfw.h"
+#include "platform_gl_storage.h"
 
 #define GL_GLEXT_PROTOTYPES
 #include <GL/gl.h>
@@ -291,11 +292,19 @@ unsigned int map_texture_allocate(unsigned int texture, MapTexel texel, int widt
   return id;
 }
 
-void map_texture_level_storage(unsigned int texture, MapTexel texel, int level, int width, int height) {
+bool map_texture_level_storage(unsigned int texture, MapTexel texel, int level, int width, int height) {
+  return storage_ready(texture, texel, level, width, height);
+}
+
+bool map_storage_pending() { return storage_pending(); }
+
+void map_texture_read(unsigned int texture, MapTexel texel, int level, int width, int height, void* out) {
+  (void)width, (void)height;  // the caller sized `out` for them
   const bool r8 = texel == MapTexel::r8;
   glBindTexture(GL_TEXTURE_2D, texture);
-  glTexImage2D(GL_TEXTURE_2D, level, r8 ? GL_R8 : GL_R32F, width, height, 0, GL_RED, r8 ? GL_UNSIGNED_BYTE : GL_FLOAT,
-               nullptr);
+  glPixelStorei(GL_PACK_ALIGNMENT, 1);
+  glGetTexImage(GL_TEXTURE_2D, level, GL_RED, r8 ? GL_UNSIGNED_BYTE : GL_FLOAT, out);
+  glPixelStorei(GL_PACK_ALIGNMENT, 4);
   glBindTexture(GL_TEXTURE_2D, 0);
 }
 

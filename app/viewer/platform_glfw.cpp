@@ -2,6 +2,7 @@
 // own GL 3 entry points; the few calls made here (textures, read-back) are GL 1.1.
 
 #include "platform_glfw.h"
+#include "platform_gl_storage.h"
 
 #define GLFW_INCLUDE_NONE
 #include <GLFW/glfw3.h>
@@ -179,6 +180,7 @@ OpenStatus platform_open(Platform& platform, int width, int height, const char* 
   }
   glfwMakeContextCurrent(platform.m_window);
   glfwSwapInterval(1);
+  storage_thread_start(platform.m_window);  // without it, storage is made on this thread
 
   IMGUI_CHECKVERSION();
   ImGui::CreateContext();
@@ -205,6 +207,7 @@ void platform_close(Platform& platform) {
     ImGui::DestroyContext();
     platform.m_imgui_ready = false;
   }
+  storage_thread_stop();
   if (platform.m_window) {
     glfwDestroyWindow(platform.m_window);
     platform.m_window = nullptr;

@@ -93,14 +93,22 @@ unsigned int float_texture_upload(unsigned int texture, int width, int height,
 // over frames: map_texture_allocate makes `texture` (0: a new one) a texture of `levels` mip
 // levels of width x height (halved per level as above); *fresh says whether its storage must
 // be (re)made, level by level, with map_texture_level_storage (contents undefined; llvmpipe
-// clears it, ~0.4 ms per MB here), else the storage it has is kept. map_texture_rows fills
+// clears it, ~0.4 ms per MB here, so a thread with a shared GL context makes it: the call
+// returns false until it is there, and the texture must be left alone until then), else
+// the storage it has is kept. map_texture_rows fills
 // rows [row0, row0 + rows) of one level from `data` (row-major, the level's width per row).
 enum class MapTexel { r32f, r8 };
 unsigned int map_texture_allocate(unsigned int texture, MapTexel texel, int width, int height, int levels,
                                   bool* fresh);
-void map_texture_level_storage(unsigned int texture, MapTexel texel, int level, int width, int height);
+bool map_texture_level_storage(unsigned int texture, MapTexel texel, int level, int width, int height);
+// Whether storage asked for by map_texture_level_storage is being made now (the frame loop
+// then waits for events: the thread wakes it when done).
+bool map_storage_pending();
 void map_texture_rows(unsigned int texture, MapTexel texel, int level, int row0, int rows, int width,
                       const void* data);
+// Reads level `level` (width x height) of a map texture back into `out` (tests: what the
+// texture holds after the banded upload).
+void map_texture_read(unsigned int texture, MapTexel texel, int level, int width, int height, void* out);
 // Creates or replaces the R8 level texture (level + 1 per pair; 0 = masked).
 unsigned int level_texture_upload(unsigned int texture, int width, int height, const std::uint8_t* codes);
 // Adds `draw` to the current ImGui window's draw list (clipped as ImGui clips the window).

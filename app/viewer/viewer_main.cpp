@@ -319,9 +319,10 @@ int run_loop(Platform& platform, Viewer& viewer, const Options& options) {
     if (was_busy && !working) eager_frames = std::max(eager_frames, 3);
     was_busy = working;
     // A window or plot PNG waiting for its frame is drawn at once too.
-    // So is a run whose maps are being uploaded, one a frame.
-    const bool pending =
-        viewer.files.window_png_frames > 0 || !shared.plot_pngs.empty() || shared.maps.has_arrived;
+    // So is a run whose maps are being uploaded, a band a frame, unless the storage thread
+    // is making a texture's storage (it wakes the wait when done).
+    const bool pending = viewer.files.window_png_frames > 0 || !shared.plot_pngs.empty() ||
+                         (shared.maps.has_arrived && !map_storage_pending());
     const double wait = eager_frames > 0 || screenshot || pending ? 0.0 : working ? 0.1 : kIdleWaitSeconds;
     eager_frames = platform_poll(wait) ? 3 : std::max(0, eager_frames - 1);
     const std::vector<std::string> dropped = platform_take_dropped_paths();

@@ -32,7 +32,6 @@ if [[ ! -s "$png" ]]; then
   exit 1
 fi
 
-# Decode the PNG with zlib + struct only (8-bit RGB/RGBA, non-interlaced, as stb writes it).
 view=attention
 for ((i = 1; i <= $#; ++i)); do
   case "${!i}" in
@@ -41,60 +40,16 @@ for ((i = 1; i <= $#; ++i)); do
   esac
 done
 
-python3 - "$png" "$view" << 'EOF'
-import struct
+python3 - "$png" "$view" "$(dirname "$0")" << 'EOF'
 import sys
-import zlib
+
+sys.path.insert(0, sys.argv[3])
+from png_pixels import read_png
 
 path = sys.argv[1]
-with open(path, "rb") as f:
-    data = f.read()
-if data[:8] != b"\x89PNG\r\n\x1a\n":
-    sys.exit(f"gui_smoke: {path} is not a PNG")
-pos, idat, header = 8, b"", None
-while pos < len(data):
-    (length,) = struct.unpack(">I", data[pos:pos + 4])
-    kind = data[pos + 4:pos + 8]
-    body = data[pos + 8:pos + 8 + length]
-    if kind == b"IHDR":
-        header = struct.unpack(">IIBBBBB", body)
-    elif kind == b"IDAT":
-        idat += body
-    pos += 12 + length
-width, height, depth, color_type, _, _, interlace = header
-channels = {2: 3, 6: 4}.get(color_type)
-if depth != 8 or channels is None or interlace != 0:
-    sys.exit(f"gui_smoke: unsupported PNG (depth {depth}, colour type {color_type})")
-
-raw = zlib.decompress(idat)
-stride = width * channels
-prev = bytearray(stride)
-colours = set()
-pixels = []
-for y in range(height):
-    row_start = y * (stride + 1)
-    filt = raw[row_start]
-    line = bytearray(raw[row_start + 1:row_start + 1 + stride])
-    for i in range(stride):
-        a = line[i - channels] if i >= channels else 0
-        b = prev[i]
-        c = prev[i - channels] if i >= channels else 0
-        if filt == 1:
-            line[i] = (line[i] + a) & 0xFF
-        elif filt == 2:
-            line[i] = (line[i] + b) & 0xFF
-        elif filt == 3:
-            line[i] = (line[i] + (a + b) // 2) & 0xFF
-        elif filt == 4:
-            p = a + b - c
-            pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-            pred = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
-            line[i] = (line[i] + pred) & 0xFF
-    for x in range(0, stride, channels):
-        colours.add(bytes(line[x:x + 3]))
-    pixels.append(bytes(line))
-    prev = line
-
+pixels = read_png(path)  # rows of (r, g, b)
+height, width = len(pixels), len(pixels[0])
+colours = {p for row in pixels for p in row}
 print(f"gui_smoke: {path}: {width}x{height}, {len(colours)} distinct colours")
 if (width, height) != (1400, 900):
     sys.exit(f"gui_smoke: expected a 1400x900 window, got {width}x{height}")
@@ -102,12 +57,7 @@ if len(colours) <= 20:
     sys.exit("gui_smoke: the screenshot is (nearly) uniform")
 
 def distinct(x0, y0, x1, y1):
-    seen = set()
-    for y in range(y0, y1, 2):
-        row = pixels[y]
-        for x in range(x0, x1, 2):
-            seen.add(row[x * channels:x * channels + 3])
-    return len(seen)
+    return len({pixels[y][x] for y in range(y0, y1, 2) for x in range(x0, x1, 2)})
 
 # Regions of the 1400x900 layout: the sidebar (left 330 px), the status bar (bottom 40 px)
 # and, for the attention view, the four map quadrants of the main area.
