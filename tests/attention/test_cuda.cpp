@@ -262,6 +262,31 @@ TEST_F(FmaCuda, GradientsAreWithinTwiceTheCpuErrorOfTheOracle) {
   }
 }
 
+// FmaConfig::deterministic: the gradients of q, k and v (the slots' gradients included, which
+// reach k and v through the pyramid) are the same bits twice, and within the dtype's rounding
+// of the default's, whose slot gradients go by atomics. bfloat16 and float16 at D = 128, 64
+// run the FlashAttention-2-class backward, float32 the WMMA pair; both use the workspace.
+TEST_F(FmaCuda, DeterministicBackwardIsBitIdenticalRunToRun) {
+  for (const auto& [d, dtype] : {std::pair<std::int64_t, at::ScalarType>{128, at::kBFloat16}, {64, at::kHalf},
+                                 {32, at::kFloat}}) {
+    const Case c{2049, 64, d, true, "learned"};
+    VariantInputs in = inputs_for(c, at::kFloat);
+    const at::Tensor upstream = random_bhnd(1, 3, c.n, c.d, 78);
+    in.config.deterministic = true;
+    const std::vector<at::Tensor> first = gradients(in, dtype, at::kCUDA, upstream, false);
+    const std::vector<at::Tensor> second = gradients(in, dtype, at::kCUDA, upstream, false);
+    in.config.deterministic = false;
+    const std::vector<at::Tensor> atomics = gradients(in, dtype, at::kCUDA, upstream, false);
+    const double tol = dtype == at::kFloat ? 1e-5 : dtype == at::kHalf ? 1e-2 : 5e-2;
+    for (int i = 0; i < 3; ++i) {
+      const std::string what = "leaf " + std::to_string(i) + " " + fmav::scalar_type_name(dtype);
+      EXPECT_TRUE(at::equal(first[i], second[i])) << what;
+      const double scale = std::max(1.0, first[i].abs().max().item<double>());
+      EXPECT_LE(max_abs_diff(first[i].to(at::kFloat), atomics[i].to(at::kFloat)), tol * scale) << what;
+    }
+  }
+}
+
 TEST_F(FmaCuda, CausalOutputsIgnoreTheFutureBitForBit) {
   // float32 runs the WMMA kernel; bfloat16 at D = 128 the FlashAttention-2-class one.
   for (const auto& [d, dtype] : {std::pair<std::int64_t, at::ScalarType>{32, at::kFloat}, {128, at::kFloat},

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "attention/fma_internal.h"
+#include "slot_entries.h"
 #include "test_util.h"
 
 // Last: the emulation's macros (threadIdx, blockIdx) must meet no other header.
@@ -39,17 +40,34 @@ void emulate_forward(const fmav::FmaCudaParams& p, fmav_emu::Order order) {
                    [&] { fmav::fma_forward_kernel<T, D>(p); }, order);
 }
 
+// With `workspace`, the coarse slots' gradients go through slot_partial and the fixed-order
+// sum (slot_grad_reduce_kernel.cuh), as with --deterministic; else atomics.
 template <typename T, int D>
-void emulate_backward(const fmav::FmaCudaGradParams& g, fmav_emu::Order order) {
+void emulate_backward(fmav::FmaCudaGradParams g, const Problem& pr, bool workspace, fmav_emu::Order order) {
   const fmav::FmaCudaParams& p = g.fwd;
+  const fmav::SlotEntries entries = fmav::invert_block_slots(pr.slots.offset, pr.slots.index, p.slots);
+  const auto longs = at::TensorOptions().dtype(at::kLong);
+  const at::Tensor entry_offset = at::tensor(entries.offset, longs);
+  const at::Tensor entry = entries.entry.empty() ? at::zeros({1}, longs) : at::tensor(entries.entry, longs);
+  g.entries = pr.slots.offset.back();
+  const at::Tensor partial = poisoned(
+      {std::max<std::int64_t>(fmav::slot_partial_floats(p.bh, g.entries, p.block_size, D), 1)}, at::kFloat);
+  if (workspace) {
+    g.deterministic = true;
+    g.slot_entries.offset = entry_offset.data_ptr<std::int64_t>(), g.slot_entries.entry = entry.data_ptr<std::int64_t>();
+    g.slot_partial = partial.data_ptr<float>();
+  }
   const auto tiles = static_cast<unsigned>(fmav::ceil_div(p.n, p.block_size) * fmav::tiles_per_block(p.block_size));
   const fmav_emu::Index3 grid{tiles, static_cast<unsigned>(p.bh), 1};
   fmav_emu::launch(grid, fmav::kThreads, fmav::dq_shared_bytes<T, D>(), [&] { fmav::fma_backward_dq_kernel<T, D>(g); },
                    order);
   fmav_emu::launch(grid, fmav::kThreads, fmav::dkv_shared_bytes<T, D>(),
                    [&] { fmav::fma_backward_dkv_kernel<T, D>(g); }, order);
+  if (workspace && p.slots > 0) {
+    fmav_emu::launch({static_cast<unsigned>(p.slots), static_cast<unsigned>(p.bh), 1}, D, 0,
+                     [&] { fmav::slot_grad_reduce_kernel<D>(g); }, order);
+  }
 }
-
 
 // One case with the threads of every block run in `order` between barriers.
 template <typename T, int D>
@@ -91,7 +109,8 @@ void check_case(const Case& c, at::ScalarType dtype, fmav_emu::Order order) {
   gp.d_out = g.data_ptr(), gp.delta = delta.data_ptr<float>();
   gp.d_q = d_q.data_ptr(), gp.d_k = d_k.data_ptr(), gp.d_v = d_v.data_ptr();
   gp.d_kc = d_kc.data_ptr<float>(), gp.d_vc = d_vc.data_ptr<float>();
-  emulate_backward<T, D>(gp, order);
+  // The slots' gradients by atomics in one order, through the workspace in the other.
+  emulate_backward<T, D>(gp, pr, order == fmav_emu::Order::descending, order);
   const char* names[] = {"d_q", "d_k", "d_v", "d_kc", "d_vc"};
   const at::Tensor got[] = {d_q, d_k, d_v, d_kc, d_vc};
   for (int i = 0; i < 5; ++i) {
@@ -116,6 +135,7 @@ std::vector<Case> cases(std::int64_t d) {
       if (n >= 97) out.push_back({n, 64, d, causal, n == 97 ? "average" : "learned"});
     }
   }
+  out.push_back({300, 128, d, true, "learned"});  // two tiles a block; the last block's second has no rows
   return out;
 }
 
