@@ -52,6 +52,10 @@ __device__ void add_slot_grads(const FmaCudaGradParams& g, std::int64_t bh, std:
                                const float* probs, const float* dscores, const T* qs, const T* dos) {
   constexpr int kStride = Strides<T, D>::kOperand;
   const FmaCudaParams& p = g.fwd;
+  // With the workspace: this tile's row of entry e is e * per + tile (slot_partial_row).
+  const std::int64_t per = tiles_per_block(p.block_size);
+  float* part_k = g.slot_partial == nullptr ? nullptr : g.slot_partial + (bh * g.entries * per + blockIdx.x % per) * D;
+  const std::int64_t v_offset = p.bh * g.entries * per * D;
   for (int i = threadIdx.x; i < cols * D; i += kThreads) {
     const int j = i / D, c = i % D;
     float dk = 0.0f, dv = 0.0f;
@@ -59,8 +63,15 @@ __device__ void add_slot_grads(const FmaCudaGradParams& g, std::int64_t bh, std:
       dk += dscores[r * kTile + j] * to_float(qs[r * kStride + c]);
       dv += probs[r * kTile + j] * to_float(dos[r * kStride + c]);
     }
-    emit_slot_partial(g, bh, false, first + j, c, dk * p.scale);
-    emit_slot_partial(g, bh, true, first + j, c, dv);
+    if (part_k != nullptr) {
+      const std::int64_t at = (first + j) * per * D + c;
+      part_k[at] = dk * p.scale;
+      part_k[v_offset + at] = dv;
+    } else {
+      const std::int64_t at = bh * p.slot_stride + p.block_slots.index[first + j] * D + c;
+      atomicAdd(g.d_kc + at, dk * p.scale);
+      atomicAdd(g.d_vc + at, dv);
+    }
   }
 }
 
