@@ -63,27 +63,6 @@ __device__ __forceinline__ void store_pair(void* dst, std::uint32_t pair) {
 #endif
 }
 
-// c (16, kCols) float = a (16 rows of the warp, D) . b (kCols rows, D)^T, both row-major in
-// shared memory (stride kFa2Stride): c[j] holds columns 8 j + 2t, 8 j + 2t + 1 of rows g, g + 8.
-template <typename T, int D, int kCols>
-__device__ __forceinline__ void fa2_products(const T* a_w, const T* b, float (&c)[kCols / 8][4]) {
-  const int lane = threadIdx.x % 32, matrix = lane / 8, row = lane % 8;
-#pragma unroll
-  for (int j = 0; j < kCols / 8; ++j) c[j][0] = c[j][1] = c[j][2] = c[j][3] = 0.0f;
-#pragma unroll
-  for (int kk = 0; kk < D / 16; ++kk) {
-    std::uint32_t a[4];
-    ldmatrix_x4(a, a_w + (row + 8 * (matrix & 1)) * kFa2Stride<D> + kk * 16 + 8 * (matrix >> 1));
-#pragma unroll
-    for (int np = 0; np < kCols / 16; ++np) {
-      std::uint32_t bf[4];
-      ldmatrix_x4(bf, b + (np * 16 + row + 8 * (matrix >> 1)) * kFa2Stride<D> + kk * 16 + 8 * (matrix & 1));
-      mma_m16n8k16<T>(c[2 * np], a, bf[0], bf[1]);
-      mma_m16n8k16<T>(c[2 * np + 1], a, bf[2], bf[3]);
-    }
-  }
-}
-
 // acc (16, D) += x (16, kCols; accumulator layout, rounded to T) . b (kCols rows, D) with b
 // row-major in shared memory: the accumulators of column tiles 2 kk, 2 kk + 1 are the A
 // fragment of columns 16 kk .. 16 kk + 15, as P is in the forward's P V.
