@@ -133,7 +133,8 @@ __device__ void fa2_slot_partials(const FmaCudaGradParams& g, std::int64_t bh, b
 #pragma unroll
       for (int dp = 0; dp < 4; ++dp) {
         std::uint32_t bf[4];
-        ldmatrix_x4_trans(bf, b + (kq * 16 + row + 8 * (matrix & 1)) * kFa2Stride<D> + d0 + dp * 16 + 8 * (matrix >> 1));
+        ldmatrix_x4_trans(bf, b + (kq * 16 + row + 8 * (matrix & 1)) * kFa2Stride<D> + d0 + dp * 16 +
+                                  8 * (matrix >> 1));
         mma_m16n8k16<T>(acc[2 * dp], a, bf[0], bf[1]);
         mma_m16n8k16<T>(acc[2 * dp + 1], a, bf[2], bf[3]);
       }

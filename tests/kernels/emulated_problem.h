@@ -133,8 +133,8 @@ inline fmav::FmaCudaParams params_of(const Problem& pr, const at::Tensor& out, c
 
 // {out, lse} of q over the near keys of k, v (level_of == 0) and each query block's slots
 // of kc, vc (score + log multiplicity), all (1, H, *, D) float64; differentiable.
-inline std::vector<at::Tensor> dense_oracle(const Problem& pr, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                                     const at::Tensor& kc, const at::Tensor& vc) {
+inline std::vector<at::Tensor> dense_oracle(const Problem& pr, const at::Tensor& q, const at::Tensor& k,
+                                            const at::Tensor& v, const at::Tensor& kc, const at::Tensor& vc) {
   const std::int64_t n = q.size(2), s = kc.size(2);
   const double inf = std::numeric_limits<double>::infinity();
   std::vector<double> bias(n * (n + s), -inf);

@@ -182,7 +182,9 @@ TEST(BackwardFa2Emulated, WorkspaceIsBitIdenticalRunToRunAndInEitherThreadOrder)
     const Grads first = run_backward<__half, 64>(pr, f, Slots::workspace, fmav_emu::Order::ascending);
     for (fmav_emu::Order order : {fmav_emu::Order::ascending, fmav_emu::Order::descending}) {
       const Grads again = run_backward<__half, 64>(pr, f, Slots::workspace, order);
-      for (int i = 0; i < 5; ++i) EXPECT_TRUE(at::equal(first[i], again[i])) << kGradNames[i] << " " << describe(c, at::kHalf);
+      for (int i = 0; i < 5; ++i) {
+        EXPECT_TRUE(at::equal(first[i], again[i])) << kGradNames[i] << " " << describe(c, at::kHalf);
+      }
     }
   }
 }
@@ -218,8 +220,10 @@ TEST(BackwardFa2Emulated, CausalGradientsOfThePastIgnoreTheFuture) {
       fe.g.narrow(2, 0, t).mul_(-2);
       const Grads moved = run_backward<__nv_bfloat16, 64>(earlier, fe, Slots::workspace, fmav_emu::Order::ascending);
       for (int i : {1, 2}) {
-        EXPECT_TRUE(at::equal(before[i].narrow(2, t, c.n - t), moved[i].narrow(2, t, c.n - t))) << kGradNames[i] << " " << what;
-        EXPECT_FALSE(at::equal(before[i], moved[i])) << "the change reaches earlier keys' " << kGradNames[i] << ", " << what;
+        EXPECT_TRUE(at::equal(before[i].narrow(2, t, c.n - t), moved[i].narrow(2, t, c.n - t)))
+            << kGradNames[i] << " " << what;
+        EXPECT_FALSE(at::equal(before[i], moved[i]))
+            << "the change reaches earlier keys' " << kGradNames[i] << ", " << what;
       }
     }
   }
