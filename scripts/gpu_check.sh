@@ -107,6 +107,18 @@ fi
 
 # docs/DESIGN.md §6.3: bf16, B = 1, H = 16, D = 128, m = 64, p = 4; FMA's routes beside SDPA's backends.
 bench=(bench --device cuda --dtype bfloat16 --heads 16 --dim 128 --block 64 --rank 4 --repeats 5 --budget-s 20)
+# Issue #23's targets first (a run cut short at the device's 10 minutes still has them),
+# forward + backward in one run: FMA's fused kernels (the FlashAttention-2-class backward)
+# against the fastest SDPA backend, >= 3x at 16 384 and >= 20x at 131 072; then the same
+# FMA with --deterministic (the slots' workspace) and with the WMMA backward it replaced
+# (FMAV_BACKWARD_KERNEL=wmma).
+step 150 bench_fwd_bwd_targets "$bin/fmav" "${bench[@]}" --causal --backward --n 16384,131072 \
+  --methods fma-fused,sdpa-flash,sdpa-cudnn,sdpa-efficient --csv "$out/bench_fwd_bwd_targets.csv"
+step 60 bench_fwd_bwd_deterministic "$bin/fmav" "${bench[@]}" --causal --backward --deterministic --n 16384,131072 \
+  --methods fma-fused --csv "$out/bench_fwd_bwd_deterministic.csv"
+step 90 bench_fwd_bwd_wmma env FMAV_BACKWARD_KERNEL=wmma "$bin/fmav" "${bench[@]}" --causal --backward \
+  --n 16384,131072 --methods fma-fused --csv "$out/bench_fwd_bwd_wmma.csv"
+targets "$out/bench_fwd_bwd_targets.csv" | tee "$out/targets.txt" | tee -a "$out/summary.txt"
 fwd=fma,fma-fused,fma-composed,fma-average,local,sdpa-flash,sdpa-cudnn
 step 200 bench_forward "$bin/fmav" "${bench[@]}" --causal --n 4096:524288 --methods "$fwd" --csv "$out/bench_forward.csv"
 step 90 bench_forward_bidir "$bin/fmav" "${bench[@]}" --n 4096,16384,131072 --methods "$fwd" \
@@ -116,17 +128,6 @@ step 60 bench_forward_wmma env FMAV_FORWARD_KERNEL=wmma "$bin/fmav" "${bench[@]}
   --methods fma-fused --csv "$out/bench_forward_wmma.csv"
 step 120 bench_backward "$bin/fmav" "${bench[@]}" --causal --backward --n 4096:131072 --methods fma,sdpa-flash,sdpa-cudnn \
   --csv "$out/bench_backward.csv"
-# Issue #23's targets, forward + backward in one run: FMA's fused kernels (the
-# FlashAttention-2-class backward) against the fastest SDPA backend, >= 3x at 16 384 and
-# >= 20x at 131 072; then the same FMA with --deterministic (the slots' workspace) and with
-# the WMMA backward it replaced (FMAV_BACKWARD_KERNEL=wmma).
-step 150 bench_fwd_bwd_targets "$bin/fmav" "${bench[@]}" --causal --backward --n 16384,131072 \
-  --methods fma-fused,sdpa-flash,sdpa-cudnn,sdpa-efficient --csv "$out/bench_fwd_bwd_targets.csv"
-step 60 bench_fwd_bwd_deterministic "$bin/fmav" "${bench[@]}" --causal --backward --deterministic --n 16384,131072 \
-  --methods fma-fused --csv "$out/bench_fwd_bwd_deterministic.csv"
-step 90 bench_fwd_bwd_wmma env FMAV_BACKWARD_KERNEL=wmma "$bin/fmav" "${bench[@]}" --causal --backward \
-  --n 16384,131072 --methods fma-fused --csv "$out/bench_fwd_bwd_wmma.csv"
-targets "$out/bench_fwd_bwd_targets.csv" | tee "$out/targets.txt" | tee -a "$out/summary.txt"
 
 # Nsight Compute, one launch of each kernel at N = 65 536 (durations, throughput, occupancy).
 if command -v ncu > /dev/null; then
