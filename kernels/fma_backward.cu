@@ -63,7 +63,9 @@ struct LaunchBackward {
 
 CudaStatus fma_backward_cuda(const FmaCudaGradParams& params, void* stream) {
   if (params.fwd.n == 0 || params.fwd.bh == 0) return nullptr;
-  if (params.deterministic && params.slot_partial == nullptr) return "a deterministic backward needs slot_partial";
+  if (params.deterministic && params.entries > 0 && params.slot_partial == nullptr) {
+    return "a deterministic backward needs slot_partial";
+  }
   return dispatch_dtype_dim(params.fwd.dtype, params.fwd.dim,
                             LaunchBackward{params, static_cast<cudaStream_t>(stream)});
 }

@@ -54,10 +54,11 @@ constexpr int kCudaQueryTile = 64;
 // * out) - d_lse (bh, n) float32. Writes every element of d_q, d_k, d_v (like q); adds the
 // coarse-slot gradients into d_kc, d_vc (bh, slots, dim) float32, which the caller zeroes.
 // The slots' gradients are sums over the query tiles that see them. With slot_partial
-// (slot_partial_floats of them; required when `deterministic`), every query tile writes its
-// partial sums there and a second kernel adds them up per slot in entry order, so every
-// output is the same bit for bit run to run; without it, each tile adds its partials into
-// d_kc, d_vc by float32 atomics, whose order (and so the last bits of d_kc, d_vc) varies.
+// (slot_partial_floats of them; required when `deterministic` and entries > 0), every query
+// tile writes its partial sums there and a second kernel adds them up per slot in entry
+// order, so every output is the same bit for bit run to run; without it, each tile adds its
+// partials into d_kc, d_vc by float32 atomics, whose order (and so the last bits of d_kc,
+// d_vc) varies.
 struct FmaCudaGradParams {
   FmaCudaParams fwd;
   const void* d_out = nullptr;
