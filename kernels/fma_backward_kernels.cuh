@@ -3,8 +3,9 @@
 // forward's row log-sum-exp (FlashAttention's scheme) in two passes:
 //  - dQ, query-centric like the forward: per query tile, every near key tile and coarse slot
 //    tile gives P, dP = dO V^T and dS = P (dP - delta); dQ += dS K. A coarse tile also adds
-//    dS^T Q and P^T dO into the slots' float32 gradients by atomics (a slot is seen by the
-//    query tiles of up to three groups).
+//    dS^T Q and P^T dO into the slots' float32 gradients, by atomics or through the
+//    workspace slot_grad_reduce_kernel sums (a slot is seen by the query tiles of up to
+//    three groups).
 //  - dK, dV of the near field, key-centric: per key tile, the query tiles whose near field
 //    holds it (key block j is seen by query blocks j-1, j, j+1; causal j, j+1 from the key
 //    on) give dV += P^T dO and dK += dS^T Q, with no atomics.
@@ -12,6 +13,7 @@
 // (tests/cuda_emulation.h).
 
 #include "fma_tiles.cuh"
+#include "slot_grad_reduce_kernel.cuh"
 
 namespace fmav {
 
@@ -50,6 +52,10 @@ __device__ void add_slot_grads(const FmaCudaGradParams& g, std::int64_t bh, std:
                                const float* probs, const float* dscores, const T* qs, const T* dos) {
   constexpr int kStride = Strides<T, D>::kOperand;
   const FmaCudaParams& p = g.fwd;
+  // With the workspace: this tile's row of entry e is e * per + tile (slot_partial_row).
+  const std::int64_t per = tiles_per_block(p.block_size);
+  float* part_k = g.slot_partial == nullptr ? nullptr : g.slot_partial + (bh * g.entries * per + blockIdx.x % per) * D;
+  const std::int64_t v_offset = p.bh * g.entries * per * D;
   for (int i = threadIdx.x; i < cols * D; i += kThreads) {
     const int j = i / D, c = i % D;
     float dk = 0.0f, dv = 0.0f;
@@ -57,9 +63,15 @@ __device__ void add_slot_grads(const FmaCudaGradParams& g, std::int64_t bh, std:
       dk += dscores[r * kTile + j] * to_float(qs[r * kStride + c]);
       dv += probs[r * kTile + j] * to_float(dos[r * kStride + c]);
     }
-    const std::int64_t at = bh * p.slot_stride + p.block_slots.index[first + j] * D + c;
-    atomicAdd(g.d_kc + at, dk * p.scale);
-    atomicAdd(g.d_vc + at, dv);
+    if (part_k != nullptr) {
+      const std::int64_t at = (first + j) * per * D + c;
+      part_k[at] = dk * p.scale;
+      part_k[v_offset + at] = dv;
+    } else {
+      const std::int64_t at = bh * p.slot_stride + p.block_slots.index[first + j] * D + c;
+      atomicAdd(g.d_kc + at, dk * p.scale);
+      atomicAdd(g.d_vc + at, dv);
+    }
   }
 }
 
@@ -67,8 +79,11 @@ template <typename T, int D>
 __global__ void __launch_bounds__(kThreads) fma_backward_dq_kernel(const FmaCudaGradParams g) {
   const FmaCudaParams& p = g.fwd;
   const QueryTile qt(p);
-  if (qt.rows == 0) return;
   const std::int64_t bh = blockIdx.y;
+  if (qt.rows == 0) {
+    if (g.slot_partial != nullptr) zero_slot_partials(g, bh, qt.slot_begin, qt.slot_count);
+    return;
+  }
   constexpr int kStride = Strides<T, D>::kOperand, kProb = Strides<T, D>::kProb;
   FMAV_DYNAMIC_SHARED(smem);
   SharedCursor cur{smem};

@@ -40,16 +40,42 @@ struct FmaCudaParams {
   float* lse = nullptr;
 };
 
+// The inverse of CudaBlockSlots for the coarse slots' gradients: CSR over pyramid rows into
+// the block_slots entries that name the row, in ascending entry order (slot_entries.h).
+struct CudaSlotEntries {
+  const std::int64_t* offset = nullptr;  // (slots + 1)
+  const std::int64_t* entry = nullptr;   // (entries)
+};
+
+// Rows of the query tiles the kernels give a thread block (kTile in fma_tiles.cuh).
+constexpr int kCudaQueryTile = 64;
+
 // One backward call: the forward's inputs and lse, d_out (like out) and delta = rowsum(d_out
 // * out) - d_lse (bh, n) float32. Writes every element of d_q, d_k, d_v (like q); adds the
 // coarse-slot gradients into d_kc, d_vc (bh, slots, dim) float32, which the caller zeroes.
+// The slots' gradients are sums over the query tiles that see them. With slot_partial
+// (slot_partial_floats of them; required when `deterministic` and entries > 0), every query
+// tile writes its partial sums there and a second kernel adds them up per slot in entry
+// order, so every output is the same bit for bit run to run; without it, each tile adds its
+// partials into d_kc, d_vc by float32 atomics, whose order (and so the last bits of d_kc,
+// d_vc) varies.
 struct FmaCudaGradParams {
   FmaCudaParams fwd;
   const void* d_out = nullptr;
   const float* delta = nullptr;
   void *d_q = nullptr, *d_k = nullptr, *d_v = nullptr;
   float *d_kc = nullptr, *d_vc = nullptr;
+  bool deterministic = false;
+  std::int64_t entries = 0;  // block_slots.offset[blocks]
+  CudaSlotEntries slot_entries;
+  float* slot_partial = nullptr;
 };
+
+// Floats of the backward's slot_partial: for d_kc then d_vc, per head, per block_slots entry
+// and query tile of its block, dim partial sums.
+constexpr std::int64_t slot_partial_floats(std::int64_t bh, std::int64_t entries, std::int64_t block_size, int dim) {
+  return 2 * bh * entries * ((block_size + kCudaQueryTile - 1) / kCudaQueryTile) * dim;
+}
 
 CudaStatus fma_forward_cuda(const FmaCudaParams& params, void* stream);
 CudaStatus fma_backward_cuda(const FmaCudaGradParams& params, void* stream);

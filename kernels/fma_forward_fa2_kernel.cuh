@@ -69,24 +69,26 @@ struct Fa2Rows {
   float sum[2] = {0.0f, 0.0f};  // this lane's share; the quad's lanes add up at the end
 };
 
-// S = Q K^T for the warp's 16 rows and the tile's 64 keys: s[j] holds keys 8 j + 2t, +1.
-template <typename T, int D>
-__device__ __forceinline__ void fa2_scores(const T* q_w, const T* ks, float (&s)[kTile / 8][4]) {
+// c (16, kCols) float = a (16 rows of the warp, D) . b (kCols rows, D)^T, both row-major in
+// shared memory (stride kFa2Stride): c[j] holds columns 8 j + 2t, 8 j + 2t + 1 of rows g, g + 8.
+// The forward's S = Q K^T (kCols = 64 keys); the backward's S, dP and their transposes.
+template <typename T, int D, int kCols>
+__device__ __forceinline__ void fa2_products(const T* a_w, const T* b, float (&c)[kCols / 8][4]) {
   const int lane = threadIdx.x % 32, matrix = lane / 8, row = lane % 8;
 #pragma unroll
-  for (int j = 0; j < kTile / 8; ++j) s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.0f;
+  for (int j = 0; j < kCols / 8; ++j) c[j][0] = c[j][1] = c[j][2] = c[j][3] = 0.0f;
 #pragma unroll
   for (int kk = 0; kk < D / 16; ++kk) {
     // A: matrices (rows 0-7, 8-15) x (columns 0-7, 8-15) of this 16-column slice.
     std::uint32_t a[4];
-    ldmatrix_x4(a, q_w + (row + 8 * (matrix & 1)) * kFa2Stride<D> + kk * 16 + 8 * (matrix >> 1));
+    ldmatrix_x4(a, a_w + (row + 8 * (matrix & 1)) * kFa2Stride<D> + kk * 16 + 8 * (matrix >> 1));
 #pragma unroll
-    for (int np = 0; np < kTile / 16; ++np) {
-      // B = K^T, K row-major: keys np 16 + (0-7, 8-15) x dims (0-7, 8-15) give two 8-key tiles.
-      std::uint32_t b[4];
-      ldmatrix_x4(b, ks + (np * 16 + row + 8 * (matrix >> 1)) * kFa2Stride<D> + kk * 16 + 8 * (matrix & 1));
-      mma_m16n8k16<T>(s[2 * np], a, b[0], b[1]);
-      mma_m16n8k16<T>(s[2 * np + 1], a, b[2], b[3]);
+    for (int np = 0; np < kCols / 16; ++np) {
+      // B = b^T, b row-major: rows np 16 + (0-7, 8-15) x columns (0-7, 8-15) give two 8-column tiles.
+      std::uint32_t bf[4];
+      ldmatrix_x4(bf, b + (np * 16 + row + 8 * (matrix >> 1)) * kFa2Stride<D> + kk * 16 + 8 * (matrix & 1));
+      mma_m16n8k16<T>(c[2 * np], a, bf[0], bf[1]);
+      mma_m16n8k16<T>(c[2 * np + 1], a, bf[2], bf[3]);
     }
   }
 }
@@ -98,7 +100,7 @@ __device__ __forceinline__ void fa2_warp_step(const FmaCudaParams& p, const T* q
                                               const long long (&query)[2], Fa2Rows<D>& st) {
   const int lane = threadIdx.x % 32, tq = lane % 4, matrix = lane / 8, row = lane % 8;
   float s[kTile / 8][4];
-  fa2_scores<T, D>(q_w, ks, s);
+  fa2_products<T, D, kTile>(q_w, ks, s);
 
   const float scale = p.scale * kLog2e;
   float tile_max[2] = {-INFINITY, -INFINITY};

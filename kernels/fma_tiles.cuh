@@ -19,6 +19,7 @@ constexpr int kThreads = 32 * kWarps;
 constexpr int kWarpRows = 16;              // rows of a tile each warp owns
 constexpr int kTile = kWarps * kWarpRows;  // rows of every tile, and key columns per step
 constexpr int kProbStride = kTile + 8;     // (16, kTile) P / dS tiles: WMMA wants 16-byte rows
+static_assert(kTile == kCudaQueryTile, "fma_cuda.h sizes the backward's workspace by kCudaQueryTile");
 
 template <typename T>
 __device__ __forceinline__ float to_float(T x) {

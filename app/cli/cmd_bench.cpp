@@ -65,6 +65,9 @@ void add_bench_options(CLI::App& app, BenchArgs& a) {
       ->capture_default_str();
   add_device_option(cmd, &a.device);
   cmd->add_flag("--backward", a.config.backward, "time forward + backward");
+  cmd->add_flag("--deterministic", a.config.deterministic,
+                "FMA's CUDA backward the same bits run to run (coarse-slot gradients summed in a fixed order "
+                "through a workspace, not by atomics)");
   cmd->add_option("--seed", a.config.seed, "seed of the inputs and weights")->capture_default_str();
   cmd->add_option("--csv", a.csv, "write the rows as CSV (a new file: an existing one is refused)");
   cmd->add_option("--json", a.json, "write the rows as a JSON list (a new file)");

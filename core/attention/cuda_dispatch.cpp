@@ -20,6 +20,7 @@
 #include <torch/csrc/autograd/custom_function.h>
 
 #include "fma_cuda.h"
+#include "slot_entries.h"
 #endif
 
 namespace fmav {
@@ -71,6 +72,13 @@ struct DeviceSlots {
                                   : at::tensor(s.log_mult, at::TensorOptions().dtype(at::kDouble)).to(at::kFloat).to(device);
   }
   DeviceSlots(at::Tensor o, at::Tensor i, at::Tensor l) : offset(std::move(o)), index(std::move(i)), log_mult(std::move(l)) {}
+  // The slots' side (slot_entries.h), for the backward's fixed-order sum of their gradients.
+  static std::vector<at::Tensor> entries_of(const BlockSlots& s, std::int64_t slots, const at::Device& device) {
+    const SlotEntries e = invert_block_slots(s.offset, s.index, slots);
+    const auto longs = at::TensorOptions().dtype(at::kLong);
+    return {at::tensor(e.offset, longs).to(device),
+            e.entry.empty() ? at::zeros({1}, longs.device(device)) : at::tensor(e.entry, longs).to(device)};
+  }
   CudaBlockSlots view() const {
     CudaBlockSlots v;
     v.offset = offset.data_ptr<std::int64_t>();
@@ -101,7 +109,8 @@ struct FusedCudaCore : public torch::autograd::Function<FusedCudaCore> {
   static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx, const at::Tensor& q_in,
                                                 const at::Tensor& k_in, const at::Tensor& v_in,
                                                 const at::Tensor& kc_in, const at::Tensor& vc_in,
-                                                std::int64_t block_size, bool causal, const BlockSlots& slots) {
+                                                std::int64_t block_size, bool causal, const BlockSlots& slots,
+                                                bool deterministic) {
     const at::Tensor q = aligned(q_in), k = aligned(k_in), v = aligned(v_in);
     const at::Tensor kc = aligned(kc_in), vc = aligned(vc_in);
     const DeviceSlots device_slots(slots, q.device());
@@ -111,9 +120,13 @@ struct FusedCudaCore : public torch::autograd::Function<FusedCudaCore> {
     FmaCudaParams p = make_params(q, k, v, kc, vc, block_size, causal, device_slots);
     p.out = out.data_ptr(), p.lse = lse.data_ptr<float>();
     check_status(fma_forward_cuda(p, current_stream()), "fma_forward_cuda");
-    ctx->save_for_backward({q, k, v, kc, vc, out, lse, device_slots.offset, device_slots.index, device_slots.log_mult});
+    const std::vector<at::Tensor> entries = DeviceSlots::entries_of(slots, kc.size(2), q.device());
+    ctx->save_for_backward({q, k, v, kc, vc, out, lse, device_slots.offset, device_slots.index, device_slots.log_mult,
+                            entries[0], entries[1]});
     ctx->saved_data["block_size"] = block_size;
     ctx->saved_data["causal"] = causal;
+    ctx->saved_data["deterministic"] = deterministic;
+    ctx->saved_data["entries"] = static_cast<std::int64_t>(slots.index.size());
     return {out, lse.to(q.scalar_type())};
   }
 
@@ -138,9 +151,20 @@ struct FusedCudaCore : public torch::autograd::Function<FusedCudaCore> {
     g.d_out = d_out.data_ptr(), g.delta = delta.data_ptr<float>();
     g.d_q = d_q.data_ptr(), g.d_k = d_k.data_ptr(), g.d_v = d_v.data_ptr();
     g.d_kc = d_kc.data_ptr<float>(), g.d_vc = d_vc.data_ptr<float>();
+    // Deterministic: every query tile's partial slot gradients to a workspace, summed per
+    // slot in a fixed order (fma_cuda.h); else float32 atomics, with no workspace.
+    g.deterministic = ctx->saved_data["deterministic"].toBool();
+    g.entries = ctx->saved_data["entries"].toInt();
+    g.slot_entries.offset = s[10].data_ptr<std::int64_t>(), g.slot_entries.entry = s[11].data_ptr<std::int64_t>();
+    at::Tensor partial;
+    if (g.deterministic && g.entries > 0) {
+      partial = at::empty({slot_partial_floats(g.fwd.bh, g.entries, g.fwd.block_size, g.fwd.dim)},
+                          q.options().dtype(at::kFloat));
+      g.slot_partial = partial.data_ptr<float>();
+    }
     check_status(fma_backward_cuda(g, current_stream()), "fma_backward_cuda");
     return {d_q, d_k, d_v, d_kc.to(kc.scalar_type()), d_vc.to(vc.scalar_type()), at::Tensor(), at::Tensor(),
-            at::Tensor()};
+            at::Tensor(), at::Tensor()};
   }
 };
 
@@ -207,7 +231,7 @@ at::Tensor fma_fused_cuda(const at::Tensor& q_in, const at::Tensor& k_in, const 
   const Levels lv = make_levels(q.size(2), config.block_size);
   const Pyramid pyramid = build_pyramid(k, v, lv, config, weights_to(weights, at::TensorOptions().device(q.device())));
   return FusedCudaCore::apply(q, k, v, pyramid.kc, pyramid.vc, config.block_size, config.causal,
-                              make_block_slots(lv, config, pyramid.log_mult))[0];
+                              make_block_slots(lv, config, pyramid.log_mult), config.deterministic)[0];
 }
 
 std::vector<at::Tensor> local_attention_fused_cuda_lse(const at::Tensor& q, const at::Tensor& k,
@@ -216,7 +240,7 @@ std::vector<at::Tensor> local_attention_fused_cuda_lse(const at::Tensor& q, cons
   BlockSlots none;
   none.offset.assign((q.size(2) + block_size - 1) / block_size + 1, 0);
   const at::Tensor empty = at::zeros({q.size(0), q.size(1), 0, q.size(3)}, q.options());
-  return FusedCudaCore::apply(q, k, v, empty, empty, block_size, causal, none);
+  return FusedCudaCore::apply(q, k, v, empty, empty, block_size, causal, none, false);
 }
 
 int cuda_visible_devices() { return static_cast<int>(c10::cuda::device_count()); }

@@ -151,6 +151,7 @@ Problem make_problem(const BenchConfig& c, std::int64_t n) {
   p.learned.block_size = p.average.block_size = c.block_size;
   p.learned.rank = p.average.rank = c.rank;
   p.learned.causal = p.average.causal = c.causal;
+  p.learned.deterministic = p.average.deterministic = c.deterministic;
   p.average.downsample = Downsample::average;
   const int levels = make_levels(n, c.block_size).num_levels;
   p.weights = weights_to(to_fma_weights(random_downsample_weights(p.learned, c.dim, levels, c.seed), p.learned,

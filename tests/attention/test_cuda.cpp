@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <tuple>
 
 #include "attention/cuda_backend.h"
 #include "fma_geometry.h"
@@ -258,6 +259,32 @@ TEST_F(FmaCuda, GradientsAreWithinTwiceTheCpuErrorOfTheOracle) {
       ASSERT_TRUE(at::isfinite(gpu[i]).all().item<bool>()) << describe(c) << " leaf " << i;
       EXPECT_LE(max_abs_diff(gpu[i], oracle[i]), 2 * max_abs_diff(cpu[i], oracle[i]) + 1e-5)
           << describe(c) << " leaf " << i;
+    }
+  }
+}
+
+// FmaConfig::deterministic: the gradients of q, k and v (the slots' gradients included, which
+// reach k and v through the pyramid) are the same bits twice, and within the dtype's rounding
+// of the default's, whose slot gradients go by atomics. bfloat16 and float16 at D = 128, 64
+// run the FlashAttention-2-class backward, float32 the WMMA pair; both use the workspace.
+TEST_F(FmaCuda, DeterministicBackwardIsBitIdenticalRunToRun) {
+  // N = 97 at m = 64 has no coarse level, so no slot and no workspace.
+  for (const auto& [n, d, dtype] : {std::tuple<std::int64_t, std::int64_t, at::ScalarType>{2049, 128, at::kBFloat16},
+                                    {2049, 64, at::kHalf}, {2049, 32, at::kFloat}, {97, 128, at::kBFloat16}}) {
+    const Case c{n, 64, d, true, "learned"};
+    VariantInputs in = inputs_for(c, at::kFloat);
+    const at::Tensor upstream = random_bhnd(1, 3, c.n, c.d, 78);
+    in.config.deterministic = true;
+    const std::vector<at::Tensor> first = gradients(in, dtype, at::kCUDA, upstream, false);
+    const std::vector<at::Tensor> second = gradients(in, dtype, at::kCUDA, upstream, false);
+    in.config.deterministic = false;
+    const std::vector<at::Tensor> atomics = gradients(in, dtype, at::kCUDA, upstream, false);
+    const double tol = dtype == at::kFloat ? 1e-5 : dtype == at::kHalf ? 1e-2 : 5e-2;
+    for (int i = 0; i < 3; ++i) {
+      const std::string what = "leaf " + std::to_string(i) + " " + fmav::scalar_type_name(dtype) + " " + describe(c);
+      EXPECT_TRUE(at::equal(first[i], second[i])) << what;
+      const double scale = std::max(1.0, first[i].abs().max().item<double>());
+      EXPECT_LE(max_abs_diff(first[i].to(at::kFloat), atomics[i].to(at::kFloat)), tol * scale) << what;
     }
   }
 }

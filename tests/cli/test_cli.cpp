@@ -226,6 +226,9 @@ TEST_F(Cli, BenchWritesRowsAndRejectsBadOptions) {
     EXPECT_NE(text.str().find(key), std::string::npos) << key;
   }
   EXPECT_TRUE(fs::exists(path("b.csv")));
+  // --deterministic is taken (it changes only FMA's CUDA backward; the CPU runs as before).
+  r = run("bench --methods fma-fused --n 64 --heads 1 --dim 8 --block 16 --repeats 1 --backward --deterministic");
+  EXPECT_EQ(r.code, 0) << r.output;
   r = run("bench --methods fma,flash --n 64");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.output.find("unknown method 'flash'"), std::string::npos) << r.output;

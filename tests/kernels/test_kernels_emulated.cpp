@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "attention/fma_internal.h"
+#include "slot_entries.h"
 #include "test_util.h"
 
 // Last: the emulation's macros (threadIdx, blockIdx) must meet no other header.
@@ -24,35 +25,11 @@
 #include "fma_backward_kernels.cuh"
 #include "fma_forward_fa2_kernel.cuh"
 #include "fma_forward_kernel.cuh"
+#include "emulated_problem.h"
 
 namespace {
 
-using namespace fmav_test;
-
-struct Case {
-  std::int64_t n, m, d;
-  bool causal;
-  const char* kind;  // learned | average
-};
-
-std::string describe(const Case& c, at::ScalarType dtype) {
-  return std::string(c10::toString(dtype)) + " N=" + std::to_string(c.n) + " m=" + std::to_string(c.m) +
-         " D=" + std::to_string(c.d) + " " + c.kind + (c.causal ? " causal" : " bidirectional");
-}
-
-fmav::CudaDtype cuda_dtype(at::ScalarType t) {
-  return t == at::kFloat ? fmav::CudaDtype::f32 : t == at::kHalf ? fmav::CudaDtype::f16 : fmav::CudaDtype::bf16;
-}
-
-double rel_err(const at::Tensor& got, const at::Tensor& want) {
-  if (want.numel() == 0) return got.numel() == 0 ? 0.0 : std::numeric_limits<double>::infinity();
-  const double scale = std::max(1.0, want.abs().max().item<double>());
-  return max_abs_diff(got, want) / scale;
-}
-
-at::Tensor poisoned(std::vector<std::int64_t> shape, at::ScalarType dtype) {
-  return at::full(shape, std::numeric_limits<double>::quiet_NaN(), at::TensorOptions().dtype(dtype));
-}
+using namespace fmav_kernel_test;
 
 // ---- emulated launches, shaped as the .cu launchers shape them ----
 
@@ -63,129 +40,33 @@ void emulate_forward(const fmav::FmaCudaParams& p, fmav_emu::Order order) {
                    [&] { fmav::fma_forward_kernel<T, D>(p); }, order);
 }
 
+// With `workspace`, the coarse slots' gradients go through slot_partial and the fixed-order
+// sum (slot_grad_reduce_kernel.cuh), as with --deterministic; else atomics.
 template <typename T, int D>
-void emulate_backward(const fmav::FmaCudaGradParams& g, fmav_emu::Order order) {
+void emulate_backward(fmav::FmaCudaGradParams g, const Problem& pr, bool workspace, fmav_emu::Order order) {
   const fmav::FmaCudaParams& p = g.fwd;
+  const fmav::SlotEntries entries = fmav::invert_block_slots(pr.slots.offset, pr.slots.index, p.slots);
+  const auto longs = at::TensorOptions().dtype(at::kLong);
+  const at::Tensor entry_offset = at::tensor(entries.offset, longs);
+  const at::Tensor entry = entries.entry.empty() ? at::zeros({1}, longs) : at::tensor(entries.entry, longs);
+  g.entries = pr.slots.offset.back();
+  const at::Tensor partial = poisoned(
+      {std::max<std::int64_t>(fmav::slot_partial_floats(p.bh, g.entries, p.block_size, D), 1)}, at::kFloat);
+  if (workspace) {
+    g.deterministic = true;
+    g.slot_entries.offset = entry_offset.data_ptr<std::int64_t>(), g.slot_entries.entry = entry.data_ptr<std::int64_t>();
+    g.slot_partial = partial.data_ptr<float>();
+  }
   const auto tiles = static_cast<unsigned>(fmav::ceil_div(p.n, p.block_size) * fmav::tiles_per_block(p.block_size));
   const fmav_emu::Index3 grid{tiles, static_cast<unsigned>(p.bh), 1};
   fmav_emu::launch(grid, fmav::kThreads, fmav::dq_shared_bytes<T, D>(), [&] { fmav::fma_backward_dq_kernel<T, D>(g); },
                    order);
   fmav_emu::launch(grid, fmav::kThreads, fmav::dkv_shared_bytes<T, D>(),
                    [&] { fmav::fma_backward_dkv_kernel<T, D>(g); }, order);
-}
-
-// ---- one head group's data ----
-
-struct Problem {
-  Case c;
-  at::ScalarType dtype;
-  fmav::FmaConfig config;
-  fmav::Levels lv;
-  fmav::FmaWeights weights;  // in dtype
-  at::Tensor q, k, v;        // (1, H, N, D) in dtype
-  at::Tensor kc, vc;         // the pyramid (1, H, S, D), from the emulated kernel
-  fmav::BlockSlots slots;
-  at::Tensor offset, index, log_mult;  // the slots as the kernels read them
-};
-
-// Both passes of the down-sampling kernel, as cuda_dispatch.cpp lays out their inputs, with
-// a chunk the test chooses (the launcher's own choice is larger than these tests' N).
-template <typename T, int D>
-at::Tensor emulate_pyramid(const Problem& pr, const at::Tensor& x, fmav::Stream stream, std::int64_t chunk) {
-  fmav::PyramidCudaParams pp;
-  pp.dtype = cuda_dtype(pr.dtype), pp.dim = D, pp.bh = x.size(1), pp.n = x.size(2), pp.head_stride = pp.n * D;
-  pp.rank = pr.config.rank, pp.block_size = pr.lv.block_size, pp.n_pad = pr.lv.n_pad, pp.levels = pr.lv.num_levels;
-  pp.chunk = chunk;
-  pp.average = pr.config.downsample == fmav::Downsample::average;
-  std::vector<at::Tensor> keep;
-  if (!pp.average) {
-    for (int l = 1; l <= pr.lv.num_levels; ++l) {
-      const fmav::Summarizer& s = pr.weights[l - 1].of(stream);
-      keep.push_back(s.weight.view({D, pp.rank, pr.lv.width(l)}).permute({2, 1, 0}).contiguous());
-      keep.push_back(s.bias.view({D, pp.rank}).t().contiguous());
-      pp.panels[l - 1] = keep[keep.size() - 2].data_ptr(), pp.bias[l - 1] = keep.back().data_ptr();
-    }
+  if (workspace && p.slots > 0) {
+    fmav_emu::launch({static_cast<unsigned>(p.slots), static_cast<unsigned>(p.bh), 1}, D, 0,
+                     [&] { fmav::slot_grad_reduce_kernel<D>(g); }, order);
   }
-  const std::int64_t rows = fmav::pyramid_base(pp, pp.levels + 1);
-  at::Tensor out = poisoned({1, x.size(1), rows, D}, pr.dtype);
-  at::Tensor partial = poisoned({std::max<std::int64_t>(fmav::pyramid_workspace_floats(pp), 1)}, at::kFloat);
-  pp.x = x.data_ptr(), pp.out = out.data_ptr(), pp.out_stride = rows * D, pp.partial = partial.data_ptr<float>();
-  if (pp.levels == 0) return out;
-  const auto tiles = static_cast<unsigned>(fmav::pyramid_head_tiles(pp));
-  fmav_emu::launch({static_cast<unsigned>(fmav::pyramid_chunks(pp)), tiles, 1}, D, 0,
-                   [&] { fmav::pyramid_chunk_kernel<T>(pp); });
-  fmav_emu::launch({static_cast<unsigned>(rows / pp.rank), tiles, 1}, D, 0, [&] { fmav::pyramid_reduce_kernel<T>(pp); });
-  return out;
-}
-
-template <typename T, int D>
-Problem make_problem(const Case& c, at::ScalarType dtype, std::uint64_t seed) {
-  Problem pr;
-  pr.c = c, pr.dtype = dtype;
-  pr.config = to_config(NaiveConfig{c.m, 4, c.causal, c.kind, true});
-  const VariantInputs in = make_variant_inputs(pr.config, 1, 2, c.n, D, seed, dtype);
-  pr.q = in.q, pr.k = in.k, pr.v = in.v, pr.weights = in.weights;
-  pr.lv = fmav::make_levels(c.n, c.m);
-  // Chunks of one block: every level above the first is summed from partials.
-  pr.kc = emulate_pyramid<T, D>(pr, pr.k, fmav::Stream::k, c.m);
-  pr.vc = emulate_pyramid<T, D>(pr, pr.v, fmav::Stream::v, c.m);
-  std::vector<at::Tensor> log_mult;
-  for (int l = 1; l <= pr.lv.num_levels; ++l) log_mult.push_back(fmav::level_log_mult(pr.config, c.n, l));
-  pr.slots = fmav::make_block_slots(pr.lv, pr.config, log_mult);
-  const auto longs = at::TensorOptions().dtype(at::kLong);
-  pr.offset = at::tensor(pr.slots.offset, longs);
-  pr.index = pr.slots.index.empty() ? at::zeros({1}, longs) : at::tensor(pr.slots.index, longs);
-  pr.log_mult = pr.slots.log_mult.empty() ? at::zeros({1})
-                                          : at::tensor(pr.slots.log_mult, at::TensorOptions().dtype(at::kDouble))
-                                                .to(at::kFloat);
-  return pr;
-}
-
-fmav::FmaCudaParams params_of(const Problem& pr, const at::Tensor& out, const at::Tensor& lse) {
-  fmav::FmaCudaParams p;
-  p.dtype = cuda_dtype(pr.dtype), p.dim = static_cast<int>(pr.q.size(3));
-  p.bh = pr.q.size(1), p.n = pr.q.size(2), p.block_size = pr.c.m, p.slots = pr.kc.size(2);
-  p.head_stride = p.n * p.dim, p.slot_stride = p.slots * p.dim;
-  p.causal = pr.c.causal, p.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(p.dim)));
-  p.q = pr.q.data_ptr(), p.k = pr.k.data_ptr(), p.v = pr.v.data_ptr(), p.kc = pr.kc.data_ptr(), p.vc = pr.vc.data_ptr();
-  p.block_slots.offset = pr.offset.data_ptr<std::int64_t>();
-  p.block_slots.index = pr.index.data_ptr<std::int64_t>();
-  p.block_slots.log_mult = pr.log_mult.data_ptr<float>();
-  p.out = out.data_ptr(), p.lse = lse.data_ptr<float>();
-  return p;
-}
-
-// ---- the oracle: the same attention as one dense float64 softmax ----
-
-// {out, lse} of q over the near keys of k, v (level_of == 0) and each query block's slots
-// of kc, vc (score + log multiplicity), all (1, H, *, D) float64; differentiable.
-std::vector<at::Tensor> dense_oracle(const Problem& pr, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                                     const at::Tensor& kc, const at::Tensor& vc) {
-  const std::int64_t n = q.size(2), s = kc.size(2);
-  const double inf = std::numeric_limits<double>::infinity();
-  std::vector<double> bias(n * (n + s), -inf);
-  for (std::int64_t i = 0; i < n; ++i) {
-    for (std::int64_t t = 0; t < n; ++t) {
-      if (fmav::level_of(pr.lv, pr.c.causal, i, t) == 0) bias[i * (n + s) + t] = 0;
-    }
-    const std::int64_t b = i / pr.c.m;
-    for (std::int64_t e = pr.slots.offset[b]; e < pr.slots.offset[b + 1]; ++e) {
-      bias[i * (n + s) + n + pr.slots.index[e]] = pr.slots.log_mult[e];
-    }
-  }
-  const at::Tensor mask = at::tensor(bias, at::TensorOptions().dtype(at::kDouble)).view({1, 1, n, n + s});
-  const at::Tensor keys = at::cat({k, kc}, 2), values = at::cat({v, vc}, 2);
-  const at::Tensor logits = at::matmul(q, keys.transpose(2, 3)) / std::sqrt(static_cast<double>(q.size(3))) + mask;
-  return {at::matmul(at::softmax(logits, -1), values), at::logsumexp(logits, -1)};
-}
-
-struct Tolerance {
-  double out, grad;
-};
-Tolerance tolerance(at::ScalarType dtype) {
-  if (dtype == at::kFloat) return {2e-6, 2e-5};
-  if (dtype == at::kHalf) return {5e-3, 2e-2};
-  return {3e-2, 1e-1};
 }
 
 // One case with the threads of every block run in `order` between barriers.
@@ -228,7 +109,8 @@ void check_case(const Case& c, at::ScalarType dtype, fmav_emu::Order order) {
   gp.d_out = g.data_ptr(), gp.delta = delta.data_ptr<float>();
   gp.d_q = d_q.data_ptr(), gp.d_k = d_k.data_ptr(), gp.d_v = d_v.data_ptr();
   gp.d_kc = d_kc.data_ptr<float>(), gp.d_vc = d_vc.data_ptr<float>();
-  emulate_backward<T, D>(gp, order);
+  // The slots' gradients by atomics in one order, through the workspace in the other.
+  emulate_backward<T, D>(gp, pr, order == fmav_emu::Order::descending, order);
   const char* names[] = {"d_q", "d_k", "d_v", "d_kc", "d_vc"};
   const at::Tensor got[] = {d_q, d_k, d_v, d_kc, d_vc};
   for (int i = 0; i < 5; ++i) {
@@ -253,6 +135,7 @@ std::vector<Case> cases(std::int64_t d) {
       if (n >= 97) out.push_back({n, 64, d, causal, n == 97 ? "average" : "learned"});
     }
   }
+  out.push_back({300, 128, d, true, "learned"});  // two tiles a block; the last block's second has no rows
   return out;
 }
 

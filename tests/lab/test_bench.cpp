@@ -382,4 +382,18 @@ TEST(BenchCuda, FmaAgainstEverySdpaBackend) {
   EXPECT_EQ(fmav::run_bench(c, nullptr).at(0).note, "the CUDA kernels take head dimension D = 32, 64 or 128, got D = 16");
 }
 
+// --backward --deterministic: FMA's fused backward through the slots' workspace (bfloat16 at
+// D = 128: the FlashAttention-2-class kernels) measures and checks as the default does.
+TEST(BenchCuda, DeterministicBackwardRuns) {
+  if (fmav::cuda_device_count() == 0) GTEST_SKIP() << fmav::cuda_unavailable_reason();
+  fmav::BenchConfig c;
+  c.methods = {"fma-fused"};
+  c.ns = {1024}, c.heads = 2, c.dim = 128, c.repeats = 2, c.causal = true, c.device = fmav::Device::cuda;
+  c.dtype = fmav::DType::bf16, c.backward = true, c.deterministic = true;
+  const fmav::BenchRow r = fmav::run_bench(c, nullptr).at(0);
+  ASSERT_EQ(r.status, "ok") << r.note;
+  EXPECT_LT(r.check_error, 5e-2);
+  EXPECT_GT(r.median_ms, 0);
+}
+
 }  // namespace

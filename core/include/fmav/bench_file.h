@@ -32,6 +32,7 @@ struct BenchConfig {
   // (bench_method_help) are skipped rows, as the sdpa-* rows are on the cpu.
   Device device = Device::cpu;
   bool backward = false;  // time forward + backward instead of forward
+  bool deterministic = false;  // FMA's CUDA backward bit-identical run to run (FmaConfig)
   std::uint64_t seed = 0;
 };
 

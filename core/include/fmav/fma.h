@@ -20,6 +20,9 @@ struct FmaConfig {
   bool linear = false;              // §3 query down-sampling (FMA-linear, O(N))
   std::int64_t grid_height = 0;     // §4 FMA2D on a grid_height x grid_width grid of
   std::int64_t grid_width = 0;      //    row-major tokens; both 0 for FMA-1D
+  // The CUDA backward bit-identical run to run: the coarse slots' gradients are summed in a
+  // fixed order through a workspace instead of by float32 atomics (docs/DESIGN.md §5).
+  bool deterministic = false;
 
   bool is_2d() const { return grid_height != 0 || grid_width != 0; }
 };
