@@ -152,7 +152,7 @@ EvalResult evaluate_segments(const Model& model, const Dataset& d, const EvalOpt
     const std::size_t e = std::min(items.size(), i + o.batch);
     const at::Tensor index = at::tensor(std::vector<std::int64_t>(items.begin() + i, items.begin() + e), at::kLong);
     const at::Tensor logits = segmenter_logits(model, d.pixels.index_select(0, index));
-    const at::Tensor truth = d.masks.index_select(0, index);
+    const at::Tensor truth = d.masks.index_select(0, index).to(at::kLong);
     loss += at::cross_entropy_loss(logits, truth, {}, at::Reduction::Sum, kIgnoreClass).item<double>();
     const at::Tensor scored = truth >= 0;
     const at::Tensor cell = truth.masked_select(scored) * K + logits.argmax(1).masked_select(scored);

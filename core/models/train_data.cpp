@@ -83,12 +83,12 @@ void load_segments(Dataset* d, const std::string& path, const ModelConfig& confi
   const std::int64_t T = static_cast<std::int64_t>(folder.training.size());
   const std::int64_t M = T + static_cast<std::int64_t>(folder.validation.size()), S = config.image_size;
   d->pixels = at::empty({M, S, S, 3}, at::kFloat);
-  d->masks = at::empty({M, S, S}, at::kLong);
+  d->masks = at::empty({M, S, S}, at::kShort);  // int16: classes < 255 and -1; widened per batch
   for (std::int64_t i = 0; i < M; ++i) {
     const SegmentItem& item = i < T ? folder.training[i] : folder.validation[i - T];
     const SegmentSample sample = read_segment_sample(folder, item, S);
     std::copy(sample.image.rgb.begin(), sample.image.rgb.end(), d->pixels[i].data_ptr<float>());
-    std::copy(sample.classes.begin(), sample.classes.end(), d->masks[i].data_ptr<std::int64_t>());
+    std::copy(sample.classes.begin(), sample.classes.end(), d->masks[i].data_ptr<std::int16_t>());
     (i < T ? d->train_items : d->valid_items).push_back(i);
     if (progress) progress(i + 1, M, "loading images");
   }
@@ -138,7 +138,7 @@ Batch train_batch(const Dataset& data, const ModelConfig& config, const TrainOpt
       index.data_ptr<std::int64_t>()[b] = data.train_items[rng.next() % data.train_items.size()];
     }
     batch.inputs = data.pixels.index_select(0, index);
-    batch.targets = (data.is_segments ? data.masks : data.labels).index_select(0, index);
+    batch.targets = (data.is_segments ? data.masks : data.labels).index_select(0, index).to(at::kLong);
     return batch;
   }
   const std::int64_t begin = data.begin[0], len = data.end[0] - begin;

@@ -23,7 +23,7 @@ struct Dataset {
   std::vector<std::string> classes;
   at::Tensor pixels, labels;
   std::vector<std::int64_t> train_items, valid_items;
-  // segmentation folders: per-pixel classes (M, S, S) int64, kIgnoreClass (-1) where ignored
+  // segmentation folders: per-pixel classes (M, S, S) int16, kIgnoreClass (-1) where ignored
   bool is_segments = false;
   at::Tensor masks;
 };

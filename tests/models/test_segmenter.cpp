@@ -155,6 +155,48 @@ TEST_F(SegmenterTraining, ResumedRunEqualsUninterruptedRunAndReloads) {
   EXPECT_EQ(model_config_json(a.config()), model_config_json(parse_model_config(model_config_json(a.config()))));
 }
 
+TEST_F(SegmenterTraining, EvaluationLeavesIgnoredPixelsOut) {
+  // The generated set read with label 0 ignored: 5 classes, the background unscored.
+  fmav_test::write_bytes(path("data/classes.json"),
+                         "{\"format\": \"fmav-segments\", \"format_version\": 1, \"classes\": [\"circle\", "
+                         "\"square\", \"triangle\", \"cross\", \"stripes\"], \"ignore_zero\": true}");
+  ModelConfig c = tiny_segmenter();
+  c.classes = {"circle", "square", "triangle", "cross", "stripes"};
+  const Model m = Model::create(c, 9);
+  EvalOptions e;
+  e.data = path("data"), e.split = Split::all, e.batch = 5;
+  const EvalResult r = evaluate(m, e);
+  // The same by hand: the argmax of each image's logits against its label map, label 0 skipped.
+  const SegmentFolder folder = list_segment_folder(path("data"));
+  std::vector<std::int64_t> confusion(25, 0);
+  std::int64_t ignored = 0;
+  std::vector<SegmentItem> items = folder.training;
+  items.insert(items.end(), folder.validation.begin(), folder.validation.end());
+  for (const SegmentItem& item : items) {
+    const SegmentSample s = read_segment_sample(folder, item, 32);
+    const at::Tensor pixels = at::from_blob(const_cast<float*>(s.image.rgb.data()), {1, 32, 32, 3}, at::kFloat);
+    const at::Tensor predicted = segmenter_logits(m, pixels).argmax(1).reshape({-1}).contiguous();
+    for (std::int64_t i = 0; i < 32 * 32; ++i) {
+      if (s.classes[i] == kIgnoreClass) {
+        ++ignored;
+        continue;
+      }
+      ++confusion[s.classes[i] * 5 + predicted.data_ptr<std::int64_t>()[i]];
+    }
+  }
+  ASSERT_GT(ignored, 0);
+  const SegmentScores hand = segment_scores(confusion, 5);
+  EXPECT_EQ(r.count, 14 * 32 * 32 - ignored);
+  EXPECT_EQ(r.count, hand.pixels);
+  EXPECT_DOUBLE_EQ(r.miou, hand.miou);
+  EXPECT_DOUBLE_EQ(r.accuracy, hand.pixel_accuracy);
+  ASSERT_EQ(r.class_iou.size(), 5u);
+  for (int k = 0; k < 5; ++k) {
+    if (std::isnan(hand.iou[k])) EXPECT_TRUE(std::isnan(r.class_iou[k]));
+    else EXPECT_DOUBLE_EQ(r.class_iou[k], hand.iou[k]);
+  }
+}
+
 TEST_F(SegmenterTraining, DataThatDoesNotFitIsNamed) {
   TrainOptions o = options("x");
   o.model = image_preset("tiny");
