@@ -16,6 +16,7 @@
 #include "fmav/memory_budget.h"
 #include "fmav/memory_estimate.h"
 #include "fmav/sample.h"
+#include "fmav/segments.h"
 #include "fmav/tensor.h"
 #include "fmav/tensor_io.h"
 
@@ -24,7 +25,7 @@ namespace {
 
 struct GenTaskArgs {
   std::int64_t records = 200, length = 512;
-  std::int64_t per_class = 100, shape_size = 32, image_size = 256;
+  std::int64_t per_class = 100, shape_size = 32, image_size = 256, count = 200, segment_size = 64;
   std::int64_t tokens = 512, heads = 1, head_dim = 64;
   std::uint64_t seed = 1;
   std::string out;
@@ -125,6 +126,17 @@ std::function<int()> add_gen_task(CLI::App& app) {
   shapes->add_option("--seed", a->seed, "random seed")->capture_default_str();
   shapes->add_option("--out,-o", a->out, "the folder to write (created)")->required();
 
+  CLI::App* segments = cmd->add_subcommand(
+      "segments",
+      "A segmentation set in the ADE20K layout: OUT/images/{training,validation}/NNNN.png,\n"
+      "OUT/annotations/{...}/NNNN.png (8-bit labels: 0 background, 1 circle, 2 square,\n"
+      "3 triangle, 4 cross, 5 stripes) and OUT/classes.json; overlapping textured shapes.");
+  segments->add_option("--count", a->count, "training images, 1..100000 (validation: max(2, count / 5))")
+      ->capture_default_str();
+  segments->add_option("--size", a->segment_size, "image side in pixels, 16..1024")->capture_default_str();
+  segments->add_option("--seed", a->seed, "random seed")->capture_default_str();
+  segments->add_option("--out,-o", a->out, "the folder to write (created)")->required();
+
   CLI::App* sample = cmd->add_subcommand(
       "sample-image", "The viewer's default picture: soft shapes over a gradient, as a PNG.");
   sample->add_option("--size", a->image_size, "image side in pixels, 8..4096")
@@ -148,7 +160,7 @@ std::function<int()> add_gen_task(CLI::App& app) {
   qkv->add_option("--seed", a->seed, "random seed")->capture_default_str();
   qkv->add_option("--out,-o", a->out, "the .safetensors to write")->required();
 
-  return [a, kv, copy, shapes, qkv] {
+  return [a, kv, copy, shapes, segments, qkv] {
     if (qkv->parsed()) return write_sample_qkv(*a);
     // The text task's memory, checked before it is made (fmav/memory_budget.h).
     if (kv->parsed() || copy->parsed()) check_memory("gen-task:", text_task_bytes(a->records, a->length));
@@ -167,6 +179,21 @@ std::function<int()> add_gen_task(CLI::App& app) {
           static_cast<long long>(a->per_class) * static_cast<long long>(shape_classes().size()),
           shape_classes().size(), static_cast<long long>(a->per_class),
           static_cast<long long>(a->shape_size), static_cast<long long>(a->shape_size));
+      return 0;
+    }
+    if (segments->parsed()) {
+      int reported = 0;  // tenths written, on stderr
+      std::int64_t written = 0;
+      make_segments_dataset(a->out, a->count, a->segment_size, a->seed, [&](std::int64_t done, std::int64_t total) {
+        const int tenth = static_cast<int>(10 * done / total);
+        if (tenth > reported) std::fprintf(stderr, "writing images: %d%%\n", 10 * tenth), reported = tenth;
+        written = total;
+      });
+      std::printf("wrote %s: %lld images with label maps (%lld training, %lld validation) of %lldx%lld pixels, "
+                  "%zu classes (0 = background)\n", a->out.c_str(), static_cast<long long>(written),
+                  static_cast<long long>(a->count), static_cast<long long>(written - a->count),
+                  static_cast<long long>(a->segment_size), static_cast<long long>(a->segment_size),
+                  segment_classes().size());
       return 0;
     }
     write_png(a->out, make_sample_image(a->image_size, a->seed));

@@ -22,6 +22,7 @@
 #include "fmav/input.h"
 #include "fmav/memory_budget.h"
 #include "fmav/memory_estimate.h"
+#include "fmav/segments.h"
 #include "fmav/train.h"
 
 namespace fmav::cli {
@@ -43,6 +44,9 @@ void print_eval(const char* what, const EvalResult& e, bool lm) {
       std::printf("%s, answers only: bpc %.4f, accuracy %.2f%% over %lld answer bytes\n", what, e.answer_bpc,
                   100 * e.answer_accuracy, static_cast<long long>(e.answer_count));
     }
+  } else if (!e.class_iou.empty()) {
+    std::printf("%s: mIoU %.2f%%, pixel accuracy %.2f%%, loss %.4f over %lld images (%lld scored pixels)\n", what,
+                100 * e.miou, 100 * e.accuracy, e.loss, static_cast<long long>(e.images), static_cast<long long>(e.count));
   } else {
     std::printf("%s: accuracy %.2f%%, loss %.4f over %lld images\n", what, 100 * e.accuracy, e.loss,
                 static_cast<long long>(e.count));
@@ -62,13 +66,23 @@ struct TrainArgs {
 
 ModelConfig make_config(const TrainArgs& a) {
   std::string arch = a.arch;
-  if (arch.empty()) arch = std::filesystem::is_directory(a.o.data) ? "image-classifier" : "causal-lm";
+  if (arch.empty()) {
+    arch = is_segment_folder(a.o.data) ? "segmenter"
+           : std::filesystem::is_directory(a.o.data) ? "image-classifier" : "causal-lm";
+  }
   ModelConfig c;
   c.architecture = parse_architecture(arch);
-  if (c.architecture == Architecture::image_classifier) {
+  const auto given = [&](const char* name) { return a.cmd->count(name) > 0; };
+  if (c.architecture == Architecture::segmenter) {
+    c = segmenter_preset(given("--preset") ? a.preset : "seg-b0");
+    c.classes.clear();  // from the folder
+    if (given("--image-size")) c.image_size = a.image_size;
+    if (given("--d-model")) c.d_model = a.d_model;  // the decoder's width
+    if (given("--block")) c.attention.block_size = a.block;
+    if (given("--rank")) c.attention.rank = a.rank;
+  } else if (c.architecture == Architecture::image_classifier) {
     c = image_preset(a.preset);
     c.classes.clear();  // from the folder
-    const auto given = [&](const char* name) { return a.cmd->count(name) > 0; };
     if (given("--d-model")) c.d_model = a.d_model;
     if (given("--layers")) c.layers = a.layers;
     if (given("--heads")) c.heads = a.heads;
@@ -150,7 +164,7 @@ int run_train(TrainArgs& a, const std::string& command) {
   } else {
     a.o.model = make_config(a);
     ModelConfig check = a.o.model;
-    if (!check.is_lm()) check.classes = list_image_folder(a.o.data).classes;
+    if (!check.is_lm()) check.classes = data_classes(check, a.o.data);
     validate(check);
     check_memory("train:", train_bytes(check, a.o.batch));
     std::printf("model: %s, %s attention, %.3f M parameters\n", to_string(check.architecture),
@@ -385,6 +399,19 @@ int run_eval(EvalArgs& a) {
     }
   });
   print_eval(a.split.c_str(), e, c.is_lm());
+  std::string iou = "[";  // a segmenter's per-class IoU
+  for (std::size_t k = 0; k < e.class_iou.size(); ++k) {
+    if (std::isfinite(e.class_iou[k])) std::printf("  IoU %-20s %6.2f%%\n", c.classes[k].c_str(), 100 * e.class_iou[k]);
+    else std::printf("  IoU %-20s      - (in neither truth nor prediction)\n", c.classes[k].c_str());
+    iou += (k ? ", " : "") + json_number(e.class_iou[k]);
+  }
+  if (a.json && !e.class_iou.empty()) {
+    std::printf("{\"loss\": %s, \"pixels\": %lld, \"images\": %lld, \"accuracy\": %s, \"pixel_accuracy\": %s, "
+                "\"miou\": %s, \"class_iou\": %s]}\n", json_number(e.loss).c_str(), static_cast<long long>(e.count),
+                static_cast<long long>(e.images), json_number(e.accuracy).c_str(), json_number(e.accuracy).c_str(),
+                json_number(e.miou).c_str(), iou.c_str());
+    return 0;
+  }
   if (a.json) print_eval_json(e.count, e.loss, e.accuracy);
   return 0;
 }
@@ -403,9 +430,11 @@ std::function<int()> add_train(CLI::App& app) {
       ->required();
   cmd->add_flag("--resume", a->o.resume, "continue from --out's checkpoint: the same run (its model, and its options\n"
                 "but those given here, which are listed; it may be run from any folder)");
-  cmd->add_option("--arch", a->arch, "causal-lm | masked-lm | image-classifier (default: by --data)");
-  cmd->add_option("--preset", a->preset, "image classifier size: tiny | fma2d-b | fma2d-l")
-      ->check(CLI::IsMember({"tiny", "fma2d-b", "fma2d-l"}));
+  cmd->add_option("--arch", a->arch, "causal-lm | masked-lm | image-classifier | segmenter (default: by --data;\n"
+                  "a folder with images/ and annotations/ trains a segmenter)");
+  cmd->add_option("--preset", a->preset, "image classifier size: tiny | fma2d-b | fma2d-l; segmenter: seg-b0\n"
+                  "(default) | seg-b1")
+      ->check(CLI::IsMember({"tiny", "fma2d-b", "fma2d-l", "seg-b0", "seg-b1"}));
   cmd->add_option("--attention", a->attention,
                   "fma | fma-linear | fma-average | fma-linear-average | full | local | htransformer |\n"
                   "linear | reformer (LMs) | swin (images)");

@@ -341,6 +341,64 @@ void write_png(const std::string& path, const Image& image) {
   write_file_atomic(path, encoded);
 }
 
+// ---- label maps ----
+
+LabelImage read_label_png(const std::string& path, const ImageLimits& limits) {
+  const std::string file = read_file_bytes(path, limits.max_file_bytes);
+  const auto* bytes = reinterpret_cast<const std::uint8_t*>(file.data());
+  FMAV_CHECK(!file.empty(), path, ": file is empty, expected an 8-bit grey PNG of labels");
+  const char* format = sniff_image_format(bytes, file.size());
+  FMAV_CHECK(format != nullptr && std::string(format) == "PNG", path, ": a label map must be a PNG, got ",
+             format == nullptr ? "an unknown format" : format);
+  FMAV_CHECK(file.size() <= static_cast<std::size_t>(std::numeric_limits<int>::max()), path, ": file too large");
+  const int length = static_cast<int>(file.size());
+  std::int64_t declared_width = 0, declared_height = 0;
+  if (declared_image_size(bytes, file.size(), &declared_width, &declared_height)) {
+    check_dimensions(declared_width, declared_height, limits, path);
+  }
+  try {
+    int width = 0, height = 0, channels = 0;
+    {
+      DecodeGuard guard(kHeaderAllocCap);
+      if (stbi_info_from_memory(bytes, length, &width, &height, &channels) == 0) {
+        fail_decode(bytes, file.size(), path, stb_reason());
+      }
+      // A PNG's bit depth is byte 24 of the file (the IHDR chunk); its colour type byte 25.
+      FMAV_CHECK(file.size() > 25 && bytes[24] == 8 && bytes[25] == 0, path,
+                 ": a label map must be an 8-bit grey PNG (one channel), got bit depth ",
+                 file.size() > 25 ? static_cast<int>(bytes[24]) : 0, " and ", channels, " channel(s)",
+                 file.size() > 25 && bytes[25] == 3 ? " (a palette PNG)" : "");
+    }
+    check_dimensions(width, height, limits, path);
+    DecodeGuard guard(decode_alloc_cap(width, height, file.size()));
+    const std::unique_ptr<stbi_uc, decltype(&stb_free_tracked)> pixels(
+        stbi_load_from_memory(bytes, length, &width, &height, &channels, 1), &stb_free_tracked);
+    if (pixels == nullptr) fail_decode(bytes, file.size(), path, stb_reason());
+    LabelImage out;
+    out.width = width, out.height = height;
+    out.labels.assign(pixels.get(), pixels.get() + static_cast<std::size_t>(width) * static_cast<std::size_t>(height));
+    return out;
+  } catch (const StbAssertFailed& failed) {
+    fail_decode(bytes, file.size(), path, std::string("internal check failed: ") + failed.condition);
+  }
+}
+
+void write_label_png(const std::string& path, const LabelImage& image) {
+  FMAV_CHECK(image.height >= 1 && image.width >= 1 && image.width <= (1 << 24) && image.height <= (1 << 24) &&
+                 image.width * image.height <= (1ll << 28) &&
+                 static_cast<std::int64_t>(image.labels.size()) == image.width * image.height,
+             path, ": label map of ", image.width, " x ", image.height, " with ", image.labels.size(),
+             " labels cannot be written");
+  std::string encoded;
+  const auto append = [](void* context, void* data, int size) {
+    static_cast<std::string*>(context)->append(static_cast<const char*>(data), static_cast<std::size_t>(size));
+  };
+  const int width = static_cast<int>(image.width), height = static_cast<int>(image.height);
+  FMAV_CHECK(stbi_write_png_to_func(append, &encoded, width, height, 1, image.labels.data(), width) != 0, path,
+             ": cannot encode the ", width, " x ", height, " label map as PNG");
+  write_file_atomic(path, encoded);
+}
+
 // ---- image folders ----
 
 namespace {

@@ -12,8 +12,12 @@
 #include "fmav/fma2d.h"
 #include "fmav/tensor.h"
 #include "json_util.h"
+#include "segmenter_config.h"
 
 namespace fmav {
+
+static void add_attention_json(const ModelConfig& c, Json* out);
+
 namespace {
 
 using Shapes = std::vector<std::pair<std::string, std::vector<std::int64_t>>>;
@@ -50,6 +54,69 @@ ModelAttention parse_attention_json(const Json& a, const std::string& name) {
   }
   attention.count_multiplicity = json_bool(a, "count_multiplicity", where);
   return attention;
+}
+
+std::vector<std::string> parse_classes(const Json& j, const std::string& name) {
+  FMAV_CHECK(j.contains("classes"), name, ": missing key \"classes\"");
+  const Json& classes = j.at("classes");
+  FMAV_CHECK(classes.is_array() && classes.size() <= kMaxClasses, name,
+             ": \"classes\" must be an array of at most ", kMaxClasses, " names");
+  std::vector<std::string> out;
+  for (const Json& cls : classes) {
+    FMAV_CHECK(cls.is_string() && !cls.get<std::string>().empty() && cls.get<std::string>().size() <= kMaxClassName,
+               name, ": every class must be a name of 1..", kMaxClassName, " characters, got ", cls.dump());
+    out.push_back(cls.get<std::string>());
+  }
+  return out;
+}
+
+// The attention, the training record and validation, common to every architecture.
+ModelConfig finish_parse(const Json& j, const std::string& name, ModelConfig c) {
+  FMAV_CHECK(j.contains("attention"), name, ": missing key \"attention\"");
+  c.attention = parse_attention_json(j.at("attention"), name);
+  if (j.contains("training")) {
+    FMAV_CHECK(j.at("training").is_object(), name, ": \"training\" must be an object");
+    c.training_json = j.at("training").dump();
+  }
+  try {
+    validate(c);
+  } catch (const Error& e) {
+    throw Error(name + ": " + e.what());
+  }
+  return c;
+}
+
+// Four integers in [lo, hi] under `key`.
+std::vector<std::int64_t> stage_ints(const Json& j, const char* key, std::int64_t lo, std::int64_t hi,
+                                     const std::string& name) {
+  const Json& a = json_key(j, key, name);
+  FMAV_CHECK(a.is_array() && a.size() == kSegmenterStages, name, ": \"", key, "\" must be an array of ",
+             kSegmenterStages, " integers (one per stage), got ", a.dump());
+  std::vector<std::int64_t> out;
+  for (const Json& v : a) {
+    FMAV_CHECK(v.is_number_integer() && v.get<std::int64_t>() >= lo && v.get<std::int64_t>() <= hi, name, ": \"",
+               key, "\" values must be integers in ", lo, "..", hi, ", got ", v.dump());
+    out.push_back(v.get<std::int64_t>());
+  }
+  return out;
+}
+
+ModelConfig parse_segmenter_json(const Json& j, const std::string& name) {
+  json_check_keys(j, {"format", "format_version", "architecture", "image_size", "classes", "stage_widths",
+                 "stage_depths", "stage_heads", "mlp_ratio", "decoder_width", "attention", "training"}, name);
+  ModelConfig c;
+  c.architecture = Architecture::segmenter;
+  c.image_size = json_int(j, "image_size", 1, 1 << 14, name);
+  c.patch_size = 4;
+  c.classes = parse_classes(j, name);
+  c.stage_widths = stage_ints(j, "stage_widths", 1, 1 << 14, name);
+  c.stage_depths = stage_ints(j, "stage_depths", 1, 64, name);
+  c.stage_heads = stage_ints(j, "stage_heads", 1, 1 << 10, name);
+  c.mlp_ratio = json_int(j, "mlp_ratio", 1, 16, name);
+  c.d_model = json_int(j, "decoder_width", 1, 1 << 14, name);
+  c.layers = 0;
+  for (std::int64_t depth : c.stage_depths) c.layers += depth;
+  return finish_parse(j, name, c);
 }
 
 void add_block_shapes(const ModelConfig& c, int layer, Shapes* out) {
@@ -101,6 +168,7 @@ const char* to_string(Architecture architecture) {
     case Architecture::causal_lm: return "causal-lm";
     case Architecture::masked_lm: return "masked-lm";
     case Architecture::image_classifier: return "image-classifier";
+    case Architecture::segmenter: return "segmenter";
   }
   return "?";
 }
@@ -122,10 +190,11 @@ const char* to_string(AttentionKind kind) {
 bool is_fma_kind(AttentionKind kind) { return kind == AttentionKind::fma || kind == AttentionKind::fma_linear; }
 
 Architecture parse_architecture(const std::string& name) {
-  for (Architecture a : {Architecture::causal_lm, Architecture::masked_lm, Architecture::image_classifier}) {
+  for (Architecture a : {Architecture::causal_lm, Architecture::masked_lm, Architecture::image_classifier,
+                         Architecture::segmenter}) {
     if (name == to_string(a)) return a;
   }
-  throw Error("architecture must be causal-lm, masked-lm or image-classifier, got '" + name + "'");
+  throw Error("architecture must be causal-lm, masked-lm, image-classifier or segmenter, got '" + name + "'");
 }
 
 void parse_attention(const std::string& name, ModelAttention* attention) {
@@ -190,12 +259,16 @@ int model_levels(const ModelConfig& config) {
 }
 
 void validate(const ModelConfig& c) {
-  FMAV_CHECK(c.d_model >= 1 && c.layers >= 1 && c.heads >= 1 && c.d_mlp >= 1,
-             "d_model, layers, heads and d_mlp must be >= 1, got ", c.d_model, ", ", c.layers, ", ",
-             c.heads, ", ", c.d_mlp);
-  FMAV_CHECK(c.d_model % c.heads == 0, "heads (", c.heads, ") must divide d_model (", c.d_model, ")");
+  if (!c.is_segmenter()) {  // a segmenter's sizes are per stage
+    FMAV_CHECK(c.d_model >= 1 && c.layers >= 1 && c.heads >= 1 && c.d_mlp >= 1,
+               "d_model, layers, heads and d_mlp must be >= 1, got ", c.d_model, ", ", c.layers, ", ",
+               c.heads, ", ", c.d_mlp);
+    FMAV_CHECK(c.d_model % c.heads == 0, "heads (", c.heads, ") must divide d_model (", c.d_model, ")");
+  }
   if (c.is_lm()) {
     FMAV_CHECK(c.context >= 1, "context must be >= 1, got ", c.context);
+  } else if (c.is_segmenter()) {
+    validate_segmenter(c);
   } else {
     FMAV_CHECK(c.image_size >= 1 && c.patch_size >= 1 && c.image_size % c.patch_size == 0,
                "patch_size (", c.patch_size, ") must divide image_size (", c.image_size, ")");
@@ -211,7 +284,14 @@ void validate(const ModelConfig& c) {
              c.attention.hash_rounds);
   const AttentionKind k = c.attention.kind;
   FMAV_CHECK(c.attention.block_size >= 1, "attention block_size must be >= 1, got ", c.attention.block_size);
-  if (is_fma_kind(k)) validate(fma_config(c));
+  if (is_fma_kind(k) && !c.is_segmenter()) validate(fma_config(c));
+  for (int stage = 0; c.is_segmenter() && is_fma_kind(k) && stage < kSegmenterStages; ++stage) {
+    try {
+      validate(segmenter_stage_fma(c, stage));
+    } catch (const Error& e) {
+      throw Error("stage " + std::to_string(stage + 1) + "'s attention: " + e.what());
+    }
+  }
   std::int64_t total = 0;
   for (const auto& [name, shape] : model_tensor_shapes(c)) {
     std::int64_t n = 1;
@@ -228,6 +308,11 @@ void validate(const ModelConfig& c) {
 std::vector<std::pair<std::string, std::vector<std::int64_t>>> model_tensor_shapes(const ModelConfig& c) {
   Shapes out;
   const std::int64_t d = c.d_model;
+  if (c.is_segmenter()) {
+    add_segmenter_shapes(c, &out);
+    std::sort(out.begin(), out.end());
+    return out;
+  }
   if (c.is_lm()) {
     out.push_back({"embed.weight", {c.vocab(), d}});
     out.push_back({"pos.weight", {c.context, d}});
@@ -282,6 +367,17 @@ std::string model_config_json(const ModelConfig& c) {
   j["format"] = "fmav-model";
   j["format_version"] = kModelFormatVersion;
   j["architecture"] = to_string(c.architecture);
+  if (c.is_segmenter()) {
+    j["image_size"] = c.image_size;
+    j["classes"] = c.classes;
+    j["stage_widths"] = c.stage_widths;
+    j["stage_depths"] = c.stage_depths;
+    j["stage_heads"] = c.stage_heads;
+    j["mlp_ratio"] = c.mlp_ratio;
+    j["decoder_width"] = c.d_model;
+    add_attention_json(c, &j);
+    return j.dump(2) + "\n";
+  }
   j["d_model"] = c.d_model;
   j["layers"] = c.layers;
   j["heads"] = c.heads;
@@ -293,6 +389,12 @@ std::string model_config_json(const ModelConfig& c) {
     j["patch_size"] = c.patch_size;
     j["classes"] = c.classes;
   }
+  add_attention_json(c, &j);
+  return j.dump(2) + "\n";
+}
+
+static void add_attention_json(const ModelConfig& c, Json* out) {
+  Json& j = *out;
   j["attention"] = {{"kind", to_string(c.attention.kind)},
                     {"block_size", c.attention.block_size},
                     {"rank", c.attention.rank},
@@ -300,7 +402,6 @@ std::string model_config_json(const ModelConfig& c) {
                     {"count_multiplicity", c.attention.count_multiplicity}};
   if (c.attention.kind == AttentionKind::reformer) j["attention"]["hash_rounds"] = c.attention.hash_rounds;
   j["training"] = Json::parse(c.training_json.empty() ? "{}" : c.training_json);
-  return j.dump(2) + "\n";
 }
 
 ModelConfig parse_model_config(const std::string& text, const std::string& name) {
@@ -311,6 +412,7 @@ ModelConfig parse_model_config(const std::string& text, const std::string& name)
   } catch (const Error& e) {
     throw Error(name + ": " + e.what());
   }
+  if (c.is_segmenter()) return parse_segmenter_json(j, name);
   if (c.is_lm()) {
     json_check_keys(j, {"format", "format_version", "architecture", "d_model", "layers", "heads", "d_mlp",
                    "context", "attention", "training"}, name);
@@ -320,33 +422,13 @@ ModelConfig parse_model_config(const std::string& text, const std::string& name)
                    "image_size", "patch_size", "classes", "attention", "training"}, name);
     c.image_size = json_int(j, "image_size", 1, 1 << 14, name);
     c.patch_size = json_int(j, "patch_size", 1, 1 << 14, name);
-    FMAV_CHECK(j.contains("classes"), name, ": missing key \"classes\"");
-    const Json& classes = j.at("classes");
-    FMAV_CHECK(classes.is_array() && classes.size() <= kMaxClasses, name,
-               ": \"classes\" must be an array of at most ", kMaxClasses, " names");
-    for (const Json& cls : classes) {
-      FMAV_CHECK(cls.is_string() && !cls.get<std::string>().empty() &&
-                     cls.get<std::string>().size() <= kMaxClassName,
-                 name, ": every class must be a name of 1..", kMaxClassName, " characters, got ", cls.dump());
-      c.classes.push_back(cls.get<std::string>());
-    }
+    c.classes = parse_classes(j, name);
   }
   c.d_model = json_int(j, "d_model", 1, 1 << 16, name);
   c.layers = json_int(j, "layers", 1, 1 << 10, name);
   c.heads = json_int(j, "heads", 1, 1 << 10, name);
   c.d_mlp = json_int(j, "d_mlp", 1, 1 << 20, name);
-  FMAV_CHECK(j.contains("attention"), name, ": missing key \"attention\"");
-  c.attention = parse_attention_json(j.at("attention"), name);
-  if (j.contains("training")) {
-    FMAV_CHECK(j.at("training").is_object(), name, ": \"training\" must be an object");
-    c.training_json = j.at("training").dump();
-  }
-  try {
-    validate(c);
-  } catch (const Error& e) {
-    throw Error(name + ": " + e.what());
-  }
-  return c;
+  return finish_parse(j, name, c);
 }
 
 }  // namespace fmav

@@ -33,6 +33,27 @@ double layer_floats_per_token(const ModelConfig& c) {
   return 12.0 * c.d_model + 2.0 * c.d_mlp + 2.0 * c.heads * seen;
 }
 
+// A segmenter's activations kept per image (floats): per stage and block, each token's
+// stream and norms (8 w), q, k, v and output (4 w), Mix-FFN's hidden (3 mlp_ratio w: fc1,
+// conv, GELU) and its heads' probabilities over the keys a query sees; the decoder's
+// stride-4 maps (4 D projected, D fused, normed, activated); the logits at full size.
+double segmenter_floats(const ModelConfig& c) {
+  double floats = 0;
+  for (int s = 0; s < kSegmenterStages; ++s) {
+    const double grid = static_cast<double>(segmenter_grid(c, s)), tokens = grid * grid;
+    const double w = static_cast<double>(c.stage_widths[s]);
+    const double cell = static_cast<double>(segmenter_stage_fma(c, s).block_size);
+    const double seen = c.attention.kind == AttentionKind::full ? tokens
+                                                                : std::min(tokens, 9.0 * cell * cell + 27.0 * 4);
+    const double per_token = 12.0 * w + 3.0 * c.mlp_ratio * w + 2.0 * c.stage_heads[s] * seen;
+    floats += tokens * static_cast<double>(c.stage_depths[s]) * per_token + tokens * w * 3;
+  }
+  const double fine = static_cast<double>(segmenter_grid(c, 0));
+  floats += fine * fine * 8.0 * static_cast<double>(c.d_model);
+  const double pixels = static_cast<double>(c.image_size) * static_cast<double>(c.image_size);
+  return floats + 3.0 * pixels * static_cast<double>(c.classes.size());
+}
+
 double logits_bytes(const ModelConfig& c, std::int64_t batch) {
   const double classes = c.is_lm() ? kByteVocab + 1 : static_cast<double>(std::max<std::size_t>(c.classes.size(), 1));
   return 3.0 * batch * (c.is_lm() ? c.tokens() : 1) * classes * 4;
@@ -42,12 +63,14 @@ double logits_bytes(const ModelConfig& c, std::int64_t batch) {
 
 double train_bytes(const ModelConfig& c, std::int64_t batch) {
   const double parameters = static_cast<double>(count_parameters(c));
+  if (c.is_segmenter()) return 16 * parameters + 2.0 * batch * segmenter_floats(c) * 4;
   const double activations = 2.0 * batch * c.tokens() * c.layers * layer_floats_per_token(c) * 4;
   return 16 * parameters + activations + logits_bytes(c, batch);
 }
 
 double eval_bytes(const ModelConfig& c, std::int64_t batch) {
   const double parameters = static_cast<double>(count_parameters(c));
+  if (c.is_segmenter()) return 4 * parameters + 0.5 * batch * segmenter_floats(c) * 4;
   return 4 * parameters + 2.0 * batch * c.tokens() * layer_floats_per_token(c) * 4 + logits_bytes(c, batch);
 }
 

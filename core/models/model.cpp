@@ -63,12 +63,15 @@ at::Tensor make_param(const std::string& name, const std::vector<std::int64_t>& 
   const std::int64_t n = t.numel();
   if (is_downsample_weight(name)) {
     init_downsample(name, shape, c, rng, data);
-  } else if (ends_with(name, "ln1.weight") || ends_with(name, "ln2.weight") || name == "ln_f.weight") {
+  } else if (ends_with(name, "ln1.weight") || ends_with(name, "ln2.weight") || name == "ln_f.weight" ||
+             ends_with(name, ".ln.weight")) {
     t.fill_(1.0);
   } else if (!ends_with(name, "bias")) {
-    // Residual projections are scaled down by depth (GPT-2) so the stream starts small.
+    // Residual projections are scaled down by depth (GPT-2) so the stream starts small; the
+    // segmenter's depthwise convs by their fan-out (9), as SegFormer's, so Mix-FFN passes signal.
     const bool residual = ends_with(name, "attn.out.weight") || ends_with(name, "mlp.fc2.weight");
-    const double std = residual ? kInitStd / std::sqrt(2.0 * static_cast<double>(c.layers)) : kInitStd;
+    double std = residual ? kInitStd / std::sqrt(2.0 * static_cast<double>(c.layers)) : kInitStd;
+    if (ends_with(name, "mlp.dw.weight")) std = std::sqrt(2.0 / 9.0);
     for (std::int64_t e = 0; e < n; ++e) data[e] = static_cast<float>(std * rng.normal());
   }
   return t;
@@ -166,6 +169,7 @@ LayerCapture make_capture(const Model& model, int layer, const at::Tensor& q, co
 
 void check_layer(const Model& model, int layer) {
   FMAV_CHECK(!model.empty(), "no model is loaded");
+  FMAV_CHECK(!model.config().is_segmenter(), "capturing a segmenter's attention is not supported yet");
   FMAV_CHECK(layer >= 0 && layer < model.config().layers, "layer must be in [0, ", model.config().layers,
              "), got ", layer);
 }
@@ -297,7 +301,8 @@ at::Tensor lm_logits(const Model& model, const at::Tensor& tokens, LayerTap* tap
 
 at::Tensor image_logits(const Model& model, const at::Tensor& pixels, LayerTap* tap) {
   const ModelConfig& c = model.config();
-  FMAV_CHECK(!c.is_lm(), "a ", to_string(c.architecture), " takes tokens, not images");
+  FMAV_CHECK(c.architecture == Architecture::image_classifier, "a ", to_string(c.architecture),
+             " does not classify images");
   const std::int64_t S = c.image_size, P = c.patch_size, G = c.grid_side();
   FMAV_CHECK(pixels.dim() == 4 && pixels.size(1) == S && pixels.size(2) == S && pixels.size(3) == 3,
              "pixels must be (B, ", S, ", ", S, ", 3), got ", shape_str(pixels.sizes().vec()));
@@ -398,7 +403,7 @@ LayerCapture capture_file(const Model& model, const std::string& path, int layer
 }
 
 std::vector<LayerCapture> capture_file_layers(const Model& model, const std::string& path, std::int64_t offset) {
-  FMAV_CHECK(!model.empty(), "no model is loaded");
+  check_layer(model, 0);
   LayerCapture seen;
   read_model_input(model, path, offset, &seen);
   LayerTap tap;

@@ -33,6 +33,10 @@ at::Tensor lm_logits(const Model& model, const at::Tensor& tokens, LayerTap* tap
 // The image classifier on pixels (B, S, S, 3) float32 in [0, 1], S = image_size: (B, classes).
 at::Tensor image_logits(const Model& model, const at::Tensor& pixels, LayerTap* tap = nullptr);
 
+// The segmenter on pixels (B, S, S, 3) float32 in [0, 1]: per-pixel class logits
+// (B, classes, S, S). `tap` indexes its blocks over all stages (core/models/segmenter.cpp).
+at::Tensor segmenter_logits(const Model& model, const at::Tensor& pixels, LayerTap* tap = nullptr);
+
 // Bytes [begin, begin + n) of `bytes` as token ids, (n) int64 in 0..255.
 at::Tensor byte_tokens(const std::string& bytes, std::int64_t begin, std::int64_t n);
 

@@ -15,6 +15,7 @@
 
 #include "fmav/error.h"
 #include "fmav/input.h"
+#include "fmav/segments.h"
 #include "fmav/tensor_io.h"
 #include "model_internal.h"
 #include "base/random.h"
@@ -133,10 +134,47 @@ EvalResult evaluate_images(const Model& model, const Dataset& d, const EvalOptio
   return sums.result();
 }
 
+// Segmentation: cross-entropy per scored pixel and the confusion matrix of the argmax.
+EvalResult evaluate_segments(const Model& model, const Dataset& d, const EvalOptions& o, const ProgressFn& progress,
+                             const std::atomic<bool>* cancel) {
+  FMAV_CHECK(o.split == Split::valid || o.split == Split::train || o.split == Split::all,
+             "segmentation folders have train (images/training) and valid (images/validation) splits, not ",
+             to_string(o.split));
+  std::vector<std::int64_t> items = o.split == Split::train ? d.train_items : d.valid_items;
+  if (o.split == Split::all) items.insert(items.begin(), d.train_items.begin(), d.train_items.end());
+  if (o.max_tokens > 0 && static_cast<std::int64_t>(items.size()) > o.max_tokens) items.resize(o.max_tokens);
+  FMAV_CHECK(!items.empty(), "the ", to_string(o.split), " split of the segmentation folder is empty");
+  const std::int64_t K = static_cast<std::int64_t>(model.config().classes.size());
+  at::Tensor confusion = at::zeros({K * K}, at::kLong);
+  double loss = 0;
+  for (std::size_t i = 0; i < items.size(); i += o.batch) {
+    FMAV_CHECK(!cancelled(cancel), "evaluation cancelled");
+    const std::size_t e = std::min(items.size(), i + o.batch);
+    const at::Tensor index = at::tensor(std::vector<std::int64_t>(items.begin() + i, items.begin() + e), at::kLong);
+    const at::Tensor logits = segmenter_logits(model, d.pixels.index_select(0, index));
+    const at::Tensor truth = d.masks.index_select(0, index).to(at::kLong);
+    loss += at::cross_entropy_loss(logits, truth, {}, at::Reduction::Sum, kIgnoreClass).item<double>();
+    const at::Tensor scored = truth >= 0;
+    const at::Tensor cell = truth.masked_select(scored) * K + logits.argmax(1).masked_select(scored);
+    confusion += at::bincount(cell, {}, K * K);
+    if (progress) progress(static_cast<std::int64_t>(e), static_cast<std::int64_t>(items.size()), "evaluating");
+  }
+  const SegmentScores scores =
+      segment_scores(std::vector<std::int64_t>(confusion.data_ptr<std::int64_t>(),
+                                               confusion.data_ptr<std::int64_t>() + K * K), K);
+  EvalResult r;
+  r.count = scores.pixels, r.images = static_cast<std::int64_t>(items.size());
+  r.loss = loss / static_cast<double>(scores.pixels);
+  r.accuracy = scores.pixel_accuracy;
+  r.class_iou = scores.iou, r.miou = scores.miou;
+  return r;
+}
+
 EvalResult evaluate_dataset(const Model& model, const Dataset& d, const EvalOptions& o, const ProgressFn& progress,
                             const std::atomic<bool>* cancel) {
   FMAV_CHECK(o.batch >= 1, "batch must be >= 1, got ", o.batch);
   at::NoGradGuard no_grad;
+  if (d.is_segments) return evaluate_segments(model, d, o, progress, cancel);
   return d.is_text ? evaluate_text(model, d, o, progress, cancel) : evaluate_images(model, d, o, progress, cancel);
 }
 
@@ -291,6 +329,10 @@ std::string training_record(const TrainOptions& o, std::int64_t step, const Eval
   j["seconds"] = std::round(h.seconds);
   j["valid"] = lm ? Json{{"bytes", e.count}, {"bpc", e.bpc}, {"accuracy", e.accuracy}}
                   : Json{{"images", e.count}, {"accuracy", e.accuracy}, {"loss", e.loss}};
+  if (!e.class_iou.empty()) {
+    j["valid"] = Json{{"images", e.images}, {"pixels", e.count}, {"miou", e.miou}, {"pixel_accuracy", e.accuracy},
+                      {"loss", e.loss}};
+  }
   return j.dump();
 }
 
@@ -344,7 +386,7 @@ TrainResult train(const TrainOptions& options, const std::function<void(const Tr
     model = load_checkpoint(&o, &adam, &step, &before);
   } else {
     ModelConfig config = o.model;
-    if (!config.is_lm()) config.classes = list_image_folder(o.data).classes;
+    if (!config.is_lm()) config.classes = data_classes(config, o.data);
     model = Model::create(config, o.seed);
   }
   check_options(o);

@@ -8,6 +8,7 @@
 
 #include "fmav/error.h"
 #include "fmav/input.h"
+#include "fmav/segments.h"
 #include "fmav/tensor_io.h"
 #include "model_internal.h"
 #include "base/random.h"
@@ -66,7 +67,42 @@ void load_images(Dataset* d, const std::string& path, const ModelConfig& config,
 }
 
 
+// Whether a folder has both images/ and annotations/ (then it is no class-per-folder set).
+bool looks_segmented(const std::string& path) {
+  std::error_code ec;
+  return is_segment_folder(path) && std::filesystem::is_directory(std::filesystem::path(path) / "annotations", ec);
+}
+
+// A segmentation folder (fmav/segments.h): training images first, then validation ones.
+void load_segments(Dataset* d, const std::string& path, const ModelConfig& config, const ProgressFn& progress) {
+  const SegmentFolder folder = list_segment_folder(path);
+  FMAV_CHECK(config.classes.empty() || folder.classes == config.classes, path, ": its ", folder.classes.size(),
+             " classes differ from the model's ", config.classes.size(), " (classes.json, or ADE20K's 150)");
+  d->is_text = false, d->is_segments = true;
+  d->classes = folder.classes;
+  const std::int64_t T = static_cast<std::int64_t>(folder.training.size());
+  const std::int64_t M = T + static_cast<std::int64_t>(folder.validation.size()), S = config.image_size;
+  d->pixels = at::empty({M, S, S, 3}, at::kFloat);
+  d->masks = at::empty({M, S, S}, at::kShort);  // int16: classes < 255 and -1; widened per batch
+  for (std::int64_t i = 0; i < M; ++i) {
+    const SegmentItem& item = i < T ? folder.training[i] : folder.validation[i - T];
+    const SegmentSample sample = read_segment_sample(folder, item, S);
+    std::copy(sample.image.rgb.begin(), sample.image.rgb.end(), d->pixels[i].data_ptr<float>());
+    std::copy(sample.classes.begin(), sample.classes.end(), d->masks[i].data_ptr<std::int16_t>());
+    (i < T ? d->train_items : d->valid_items).push_back(i);
+    if (progress) progress(i + 1, M, "loading images");
+  }
+}
+
 }  // namespace
+
+std::vector<std::string> data_classes(const ModelConfig& config, const std::string& data) {
+  if (config.is_lm()) return {};
+  if (config.is_segmenter()) return list_segment_folder(data).classes;
+  FMAV_CHECK(!looks_segmented(data), data, " is a segmentation folder (images/, annotations/); train a "
+             "segmenter on it (--arch segmenter), not an image classifier");
+  return list_image_folder(data).classes;
+}
 
 Dataset load_dataset(const std::string& path, const ModelConfig& config, const std::string& answers,
                      std::int64_t align, const ProgressFn& progress) {
@@ -76,9 +112,16 @@ Dataset load_dataset(const std::string& path, const ModelConfig& config, const s
   if (config.is_lm()) {
     FMAV_CHECK(!folder, path, " is a folder; a ", to_string(config.architecture), " trains on a text file");
     load_text(&d, path, answers, align);
+  } else if (config.is_segmenter()) {
+    FMAV_CHECK(folder || !std::filesystem::exists(path), path, " is a file; a segmenter trains on a folder with "
+               "images/ and annotations/ (the ADE20K layout)");
+    FMAV_CHECK(answers.empty(), "an answer mask is for text, not images");
+    load_segments(&d, path, config, progress);
   } else {
     FMAV_CHECK(folder || !std::filesystem::exists(path), path,
                " is a file; an image classifier trains on a folder with one sub-folder per class");
+    FMAV_CHECK(!looks_segmented(path), path, " is a segmentation folder (images/, annotations/); an image "
+               "classifier trains on a folder with one sub-folder per class");
     FMAV_CHECK(answers.empty(), "an answer mask is for text, not images");
     load_images(&d, path, config, progress);
   }
@@ -95,7 +138,7 @@ Batch train_batch(const Dataset& data, const ModelConfig& config, const TrainOpt
       index.data_ptr<std::int64_t>()[b] = data.train_items[rng.next() % data.train_items.size()];
     }
     batch.inputs = data.pixels.index_select(0, index);
-    batch.targets = data.labels.index_select(0, index);
+    batch.targets = (data.is_segments ? data.masks : data.labels).index_select(0, index).to(at::kLong);
     return batch;
   }
   const std::int64_t begin = data.begin[0], len = data.end[0] - begin;
@@ -132,6 +175,11 @@ Batch train_batch(const Dataset& data, const ModelConfig& config, const TrainOpt
 }
 
 at::Tensor batch_loss(const Model& model, const Batch& batch) {
+  if (model.config().is_segmenter()) {  // per scored pixel; a batch with none gives 0
+    const at::Tensor sum = at::cross_entropy_loss(segmenter_logits(model, batch.inputs), batch.targets, {},
+                                                  at::Reduction::Sum, kIgnoreClass);
+    return sum / std::max<std::int64_t>(1, (batch.targets >= 0).sum().item<std::int64_t>());
+  }
   if (!model.config().is_lm()) return at::cross_entropy_loss(image_logits(model, batch.inputs), batch.targets);
   const at::Tensor logits = lm_logits(model, batch.inputs);
   return at::cross_entropy_loss(logits.reshape({-1, kByteVocab}), batch.targets.reshape({-1}), {},

@@ -23,6 +23,9 @@ struct Dataset {
   std::vector<std::string> classes;
   at::Tensor pixels, labels;
   std::vector<std::int64_t> train_items, valid_items;
+  // segmentation folders: per-pixel classes (M, S, S) int16, kIgnoreClass (-1) where ignored
+  bool is_segments = false;
+  at::Tensor masks;
 };
 
 // Reads a text file (UTF-8) or an image folder for `config` (images fitted to its size).
@@ -35,14 +38,14 @@ Dataset load_dataset(const std::string& path, const ModelConfig& config, const s
 // One training batch for step `step` (deterministic in seed and step, so a resumed run sees
 // the same batches): inputs and targets. Causal LM: tokens (B, n), next bytes (B, n). Masked
 // LM: masked tokens (B, n), original bytes at masked positions and -100 elsewhere. Images:
-// pixels (B, S, S, 3), labels (B).
+// pixels (B, S, S, 3), labels (B); segmentation: pixels and classes (B, S, S), -1 ignored.
 struct Batch {
   at::Tensor inputs, targets;
 };
 Batch train_batch(const Dataset& data, const ModelConfig& config, const TrainOptions& options,
                   std::int64_t step);
 
-// Mean cross-entropy (nats) of a batch, differentiable.
+// Mean cross-entropy (nats) of a batch, differentiable (segmentation: per scored pixel).
 at::Tensor batch_loss(const Model& model, const Batch& batch);
 
 }  // namespace fmav

@@ -76,6 +76,20 @@ Image fit_image(const Image& image, std::int64_t height, std::int64_t width);
 // fmav::Error naming the path for an empty or inconsistent image or when writing fails.
 void write_png(const std::string& path, const Image& image);
 
+// A per-pixel label map: one 8-bit value per pixel (segmentation masks, ADE20K annotations).
+struct LabelImage {
+  std::int64_t height = 0, width = 0;
+  std::vector<std::uint8_t> labels;  // (height, width), row-major
+};
+
+// Reads an 8-bit single-channel (grey) PNG as labels, values as stored. Throws fmav::Error
+// naming the path for what read_image refuses, and for a PNG that is not one 8-bit grey
+// channel (RGB, palette, alpha or 16-bit masks would be misread as labels).
+LabelImage read_label_png(const std::string& path, const ImageLimits& limits = image_limits());
+// Writes labels as an 8-bit grey PNG atomically. Throws fmav::Error naming the path for an
+// empty or inconsistent map or when writing fails.
+void write_label_png(const std::string& path, const LabelImage& image);
+
 // A folder of class sub-folders (one per class, names sorted) holding .png, .jpg, .jpeg and
 // .bmp files (extension in any case; names sorted; other files and hidden entries ignored).
 struct ImageFolder {

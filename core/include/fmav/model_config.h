@@ -18,7 +18,8 @@ constexpr int kModelFormatVersion = 1;
 constexpr std::int64_t kByteVocab = 256;      // byte-level LMs: tokens are bytes
 constexpr std::int64_t kMaskToken = 256;      // the masked LM's extra input token
 
-enum class Architecture { causal_lm, masked_lm, image_classifier };
+enum class Architecture { causal_lm, masked_lm, image_classifier, segmenter };
+constexpr int kSegmenterStages = 4;  // strides 4, 8, 16, 32
 // What each block's attention is. fma is FMA-1D for the LMs and FMA2D (on the patch grid)
 // for the image classifier; fma_linear likewise (§3); local is FMA's near field alone (1D).
 // The peers (fmav/method.h): htransformer, reformer (LMs), linear (both), swin (images;
@@ -44,20 +45,27 @@ struct ModelConfig {
   std::int64_t context = 512;        // LMs: most tokens per forward (positional embeddings)
   std::int64_t image_size = 32;      // image classifier: square input side in pixels
   std::int64_t patch_size = 4;       //   patch side; the grid is image_size / patch_size
-  std::vector<std::string> classes;  //   class names, in label order
+  std::vector<std::string> classes;  //   class names, in label order (segmenter: its folder's)
+  // segmenter (SegFormer-style, docs/DESIGN.md "Segmentation"): per stage the width, blocks
+  // and heads; Mix-FFN hidden width = mlp_ratio x width; d_model is the decoder's width,
+  // layers the blocks in all (derived), patch_size 4 (stage 1's stride).
+  std::vector<std::int64_t> stage_widths, stage_depths, stage_heads;
+  std::int64_t mlp_ratio = 4;
   ModelAttention attention;
   std::string training_json = "{}";  // free-form record of how it was trained (kept as is)
 
-  bool is_lm() const { return architecture != Architecture::image_classifier; }
+  bool is_lm() const { return architecture == Architecture::causal_lm || architecture == Architecture::masked_lm; }
+  bool is_segmenter() const { return architecture == Architecture::segmenter; }
   std::int64_t head_dim() const { return d_model / heads; }
   std::int64_t grid_side() const { return image_size / patch_size; }
-  // Tokens per forward: context for the LMs, grid_side^2 for images.
+  // Tokens per forward: context for the LMs, grid_side^2 for images (segmenter: stage 1's).
   std::int64_t tokens() const { return is_lm() ? context : grid_side() * grid_side(); }
   // Input vocabulary: 256 bytes (+ the mask token for the masked LM); 0 for images.
   std::int64_t vocab() const;
 };
 
-const char* to_string(Architecture architecture);  // "causal-lm" | "masked-lm" | "image-classifier"
+// "causal-lm" | "masked-lm" | "image-classifier" | "segmenter"
+const char* to_string(Architecture architecture);
 // "fma" | "fma-linear" | "full" | "local" | "htransformer" | "linear" | "reformer" | "swin"
 const char* to_string(AttentionKind kind);
 Architecture parse_architecture(const std::string& name);  // throws naming the text
@@ -88,9 +96,22 @@ std::string model_config_json(const ModelConfig& config);
 // format or version and invalid values are fmav::Error naming `name` and the key.
 ModelConfig parse_model_config(const std::string& text, const std::string& name = "config.json");
 
+// A segmenter's stage `stage` (0..3): its grid side (image_size / (4 << stage)) and the
+// FMA config of its attention on that grid (the cell or Swin window clipped to the grid).
+std::int64_t segmenter_grid(const ModelConfig& config, int stage);
+FmaConfig segmenter_stage_fma(const ModelConfig& config, int stage);
+// The stage of a segmenter's block `layer` (0-based over all stages) and its index within.
+int segmenter_stage_of(const ModelConfig& config, int layer, int* block = nullptr);
+
 // Named presets: "tiny" (trains on a 2-core CPU), "fma2d-b" and "fma2d-l" (ViT-Base- and
 // ViT-Large-sized FMA2D image classifiers, 224 px, patch 16). Throws for an unknown name.
 ModelConfig image_preset(const std::string& name);
+// Segmenter presets (FMA2D attention, 64 px, classes from the data): "seg-b0" and "seg-b1",
+// SegFormer-B0's and B1's stage widths and decoder width halved, their heads (1, 2, 5, 8),
+// blocks (2 per stage) and Mix-FFN ratio (4) kept (B0: widths 16, 32, 80, 128, decoder
+// 128; B1: 32, 64, 160, 256, decoder 128), FMA2D cells of 2 x 2, rank 1.
+// Throws for an unknown name.
+ModelConfig segmenter_preset(const std::string& name);
 
 // Every tensor of model.safetensors for this config, name and shape, sorted by name
 // (README "Model format" documents them). All float32.

@@ -16,6 +16,7 @@ namespace fmav {
 // Text splits (§ README "Training"): train [0, 90%), valid [90%, 95%), test [95%, 100%) of
 // the bytes — for enwik8 (10^8 bytes) the usual 90M/5M/5M. Image folders: every 10th image
 // of each class (by sorted name, the 10th, 20th, ...) is validation, the rest is training.
+// Segmentation folders: images/training is train, images/validation valid.
 enum class Split { train, valid, test, all };
 const char* to_string(Split split);
 Split parse_split(const std::string& name);  // "train" | "valid" | "test" | "all"; throws
@@ -38,7 +39,18 @@ struct EvalResult {
   double accuracy = 0;           // top-1 accuracy of the predicted bytes / images
   std::int64_t answer_count = 0; // with answers: predicted answer bytes
   double answer_bpc = 0, answer_accuracy = 0;
+  // segmenter (count: scored pixels; accuracy: pixel accuracy; loss per pixel): per-class
+  // IoU (NaN for a class in neither truth nor prediction), their mean over the others, and
+  // the images scored (fmav/segments.h segment_scores)
+  std::vector<double> class_iou;
+  double miou = 0;
+  std::int64_t images = 0;
 };
+
+// The classes a new model trained on `data` gets: an image folder's class folders, a
+// segmentation folder's classes (fmav/segments.h), none for the LMs. Throws fmav::Error naming
+// a folder that does not fit the architecture.
+std::vector<std::string> data_classes(const ModelConfig& config, const std::string& data);
 
 // Called during long work: done of total units (bytes or images), a phase name.
 using ProgressFn = std::function<void(std::int64_t done, std::int64_t total, const char* phase)>;
