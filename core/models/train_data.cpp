@@ -132,9 +132,13 @@ Batch train_batch(const Dataset& data, const ModelConfig& config, const TrainOpt
 }
 
 at::Tensor batch_loss(const Model& model, const Batch& batch) {
-  if (!model.config().is_lm()) return at::cross_entropy_loss(image_logits(model, batch.inputs), batch.targets);
-  const at::Tensor logits = lm_logits(model, batch.inputs);
-  return at::cross_entropy_loss(logits.reshape({-1, kByteVocab}), batch.targets.reshape({-1}), {},
+  // The loss in float32 where the logits are (bf16 autocast hands bfloat16 logits).
+  if (!model.config().is_lm()) {
+    const at::Tensor logits = image_logits(model, batch.inputs).to(at::kFloat);
+    return at::cross_entropy_loss(logits, batch.targets.to(logits.device()));
+  }
+  const at::Tensor logits = lm_logits(model, batch.inputs).to(at::kFloat);
+  return at::cross_entropy_loss(logits.reshape({-1, kByteVocab}), batch.targets.to(logits.device()).reshape({-1}), {},
                                 at::Reduction::Mean, kIgnore);
 }
 
