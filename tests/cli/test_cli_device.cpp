@@ -144,6 +144,32 @@ TEST_F(CliDevice, Bf16TrainsAndResumesInBf16) {
   EXPECT_NE(back.output.find("--precision fp32 (checkpoint: bf16)"), std::string::npos) << back.output;
 }
 
+// The long-context figure: bars of every row; bad results files are refused by name.
+TEST_F(CliDevice, LongContextFigure) {
+  std::ofstream(path("r.json")) << R"({"format": "fmav-long-context", "mode": "smoke", "rows": [
+    {"task": "copy", "context": 128, "method": "fma", "status": "ok", "answer_accuracy": 0.5, "test_bpc": 2.5,
+     "tokens_per_s": 1000, "peak_mib": 300},
+    {"task": "copy", "context": 128, "method": "full", "status": "failed", "answer_accuracy": null, "test_bpc": null,
+     "tokens_per_s": null, "peak_mib": null}]})";
+  const CommandResult r = run("figure --kind long-context --results " + path("r.json") + " --out " + path("f.svg"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  const std::string svg = bytes("f.svg");
+  EXPECT_NE(svg.find("<title>fma, context 128: 50</title>"), std::string::npos) << svg;  // accuracy in %
+  EXPECT_NE(svg.find("<title>fma, context 128: 2.5</title>"), std::string::npos);
+  EXPECT_EQ(svg.find("<title>full, context"), std::string::npos);  // failed: an x, no bar
+  std::ofstream(path("bad.json")) << R"({"format": "fmav-sweep", "rows": []})";
+  const std::pair<std::string, std::string> bad[] = {
+      {"--results " + path("bad.json"), "is not a long-context results file"},
+      {"--results " + path("none.json"), "none.json"},
+      {"", "--results goes with --kind long-context"}};
+  for (const auto& [args, message] : bad) {
+    const CommandResult e = run("figure --kind long-context " + args + " --out " + path("g.svg"));
+    EXPECT_EQ(e.code, 1) << args;
+    EXPECT_NE(e.output.find(message), std::string::npos) << e.output;
+  }
+  EXPECT_FALSE(fs::exists(path("g.svg")));
+}
+
 // On a GPU: the cuda runs of every command agree with the cpu's.
 TEST_F(CliDevice, CudaRunsMatchTheCpu) {
   if (fmav::cuda_device_count() == 0) GTEST_SKIP() << fmav::cuda_unavailable_reason();
