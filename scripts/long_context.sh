@@ -12,10 +12,9 @@
 #   bash scripts/long_context.sh --smoke                       # seconds: 2 steps per method (ctest)
 # Options: --out DIR (default long_context/<mode>), --fmav PATH (default build/bin/fmav),
 #   --contexts 1024,4096  --methods fma,local  --tasks kv-recall  --steps N (no sizing run).
-# Sizing (not --smoke, not --steps): per task and context every method trains a few steps
-# first; the slowest one's tokens/s sets the steps all of them get, so that the training fits
-# --minutes in all (divided equally among the task x context pairs). Evaluation, the sizing
-# runs and start-up are on top (a few seconds per run).
+# Sizing (not --smoke, not --steps): per context every method trains a few steps first; the
+# slowest one's tokens/s sets the steps all of them get, so that the training of all runs
+# fits --minutes. Evaluation, the sizing runs and start-up are on top (seconds per run).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
@@ -59,7 +58,8 @@ mkdir -p "$out/data" "$out/runs" "$out/models" "$out/logs"
 IFS=, read -r -a task_list <<< "$tasks"
 IFS=, read -r -a context_list <<< "$contexts"
 IFS=, read -r -a method_list <<< "$methods"
-pairs=$(( ${#task_list[@]} * ${#context_list[@]} ))
+runs=$(( ${#task_list[@]} * ${#context_list[@]} * ${#method_list[@]} ))
+declare -A steps_of  # by context: the tasks' models are the same size, so one sizing serves both
 echo "long_context: $mode on $device ($precision), tasks ${tasks}, contexts ${contexts}, methods ${methods}; $out"
 
 # A number from a log: the first match of a sed expression, or "null".
@@ -73,8 +73,8 @@ train() {  # data context method steps out log
     --device "$device" --precision "$precision" --out "$5" > "$6" 2>&1
 }
 
-# Steps for one task and context: every method's tokens/s on a short run; the slowest one's
-# over the pair's share of --minutes.
+# Steps for one context: every method's tokens/s on a short run; the slowest one's over a
+# run's share of --minutes (the minutes divided equally among all runs).
 size_steps() {  # data context
   [[ -n "$fixed_steps" ]] && { echo "$fixed_steps"; return; }
   local slowest="" method tps
@@ -87,8 +87,8 @@ size_steps() {  # data context
   done
   rm -rf "$out/models/probe"
   [[ -n "$slowest" ]] || slowest=1
-  awk -v s="$slowest" -v m="$minutes" -v p="$pairs" -v t="$tokens_per_step" -v lo="$min_steps" \
-    'BEGIN { n = int(s * m * 60 / p / t); print (n < lo ? lo : n) }'
+  awk -v s="$slowest" -v m="$minutes" -v r="$runs" -v t="$tokens_per_step" -v lo="$min_steps" \
+    'BEGIN { n = int(s * m * 60 / r / t); print (n < lo ? lo : n) }'
 }
 
 for task in "${task_list[@]}"; do
@@ -96,11 +96,15 @@ for task in "${task_list[@]}"; do
     data="$out/data/$task-$ctx.txt"
     [[ -f "$data" ]] || "$fmav" gen-task "$task" --records "$records" --length "$ctx" --seed 1 --out "$data" > /dev/null
     answers="${data%.txt}.answers.npy"
-    steps=""
     for method in "${method_list[@]}"; do
       row="$out/runs/$task-$ctx-$method.json"
       [[ -f "$row" ]] && { echo "  $task $ctx $method: done before"; continue; }
-      [[ -n "$steps" ]] || { steps=$(size_steps "$data" "$ctx"); echo "  $task context $ctx: $steps steps per method"; }
+      if [[ -z "${steps_of[$ctx]:-}" ]]; then  # kept in OUT/runs: a resumed run gives the rest the same steps
+        [[ -f "$out/runs/steps-$ctx" ]] || size_steps "$data" "$ctx" > "$out/runs/steps-$ctx"
+        steps_of[$ctx]=$(cat "$out/runs/steps-$ctx")
+        echo "  context $ctx: ${steps_of[$ctx]} steps per method"
+      fi
+      steps=${steps_of[$ctx]}
       model_dir="$out/models/$task-$ctx-$method" log="$out/logs/$task-$ctx-$method"
       rm -rf "$model_dir"
       status=ok error=""

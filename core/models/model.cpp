@@ -107,8 +107,9 @@ bool keeps_dtype(const at::Tensor& q, Method method) {
 
 // Whether a method runs where q is: everything on the CPU; on CUDA, full attention (SDPA),
 // FMA-1D and local where the kernels take the dtype and head dimension, and the peers whose
-// fast paths are device-independent tensor ops (htransformer, linear). FMA2D's blocked path
-// and the kernels' missing head sizes build their index lists on the host: a host copy.
+// fast paths are device-independent tensor ops (htransformer, linear). FMA-linear's and
+// FMA2D's blocked parts and the kernels' missing head sizes build index lists on the host
+// (never run on a GPU here): a host copy.
 bool runs_on_device(const at::Tensor& q, const AttendOptions& options) {
   if (q.is_cpu()) return true;
   switch (options.method) {
@@ -116,7 +117,8 @@ bool runs_on_device(const at::Tensor& q, const AttendOptions& options) {
     case Method::htransformer:
     case Method::linear: return true;
     case Method::fma:
-    case Method::local: return !options.fma.is_2d() && cuda_kernels_take(q.scalar_type(), q.size(3));
+      return !options.fma.is_2d() && !options.fma.linear && cuda_kernels_take(q.scalar_type(), q.size(3));
+    case Method::local: return cuda_kernels_take(q.scalar_type(), q.size(3));
     case Method::reformer:
     case Method::swin: return false;
   }
@@ -124,8 +126,8 @@ bool runs_on_device(const at::Tensor& q, const AttendOptions& options) {
 }
 
 // The attention of one layer on q, k, v (B, H, N, D), on their device: the fused kernels (CPU
-// or CUDA) where they run, else LibTorch ops there; the rest (reformer, swin, FMA2D) on a
-// host copy, the output back on the device. Gradients flow through every route.
+// or CUDA) where they run, else LibTorch ops there; the rest (reformer, swin, FMA-linear,
+// FMA2D) on a host copy, the output back on the device. Gradients flow through every route.
 at::Tensor layer_attention(at::Tensor q, at::Tensor k, at::Tensor v, const AttendOptions& options,
                            const FmaWeights& weights) {
   if (!keeps_dtype(q, options.method)) q = q.to(at::kFloat), k = k.to(at::kFloat), v = v.to(at::kFloat);
