@@ -73,7 +73,9 @@ TEST_F(CliDevice, CudaWithoutAGpuNamesWhyBeforeAnyOutput) {
     EXPECT_EQ(r.code, 1) << command << "\n" << r.output;
     EXPECT_NE(r.output.find(why), std::string::npos) << command << "\n" << r.output;
     EXPECT_EQ(r.output.find("step "), std::string::npos) << command << ": work began\n" << r.output;
-    if (!output.empty()) EXPECT_FALSE(fs::exists(path(output))) << command;
+    if (!output.empty()) {
+      EXPECT_FALSE(fs::exists(path(output))) << command;
+    }
   }
 }
 
