@@ -11,7 +11,9 @@
 #   bash scripts/long_context.sh --cpu-scale [--minutes 50]    # context 1024 on the CPU, ~1 hour
 #   bash scripts/long_context.sh --smoke                       # seconds: 2 steps per method (ctest)
 # Options: --out DIR (default long_context/<mode>), --fmav PATH (default build/bin/fmav),
-#   --contexts 1024,4096  --methods fma,local  --tasks kv-recall  --steps N (no sizing run).
+#   --contexts 1024,4096  --methods fma,local  --tasks kv-recall  --steps N (no sizing run),
+#   --downsample average|learned: FMA's summaries (average, the default, keeps every method's
+#   parameters equal; learned adds per-level weights that grow with the context: params_m).
 # Sizing (not --smoke, not --steps): per context every method trains a few steps first; the
 # slowest one's tokens/s sets the steps all of them get, so that the training of all runs
 # fits --minutes. Evaluation, the sizing runs and start-up are on top (seconds per run).
@@ -19,7 +21,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 mode="" out="" fmav="$root/build/bin/fmav" contexts="" methods="full,fma,fma-linear,local,htransformer,linear"
-tasks="kv-recall,copy" minutes="" fixed_steps=""
+tasks="kv-recall,copy" minutes="" fixed_steps="" downsample=average
 usage() { sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -34,6 +36,7 @@ while [[ $# -gt 0 ]]; do
     --tasks) tasks=$2; shift 2 ;;
     --minutes) minutes=$2; shift 2 ;;
     --steps) fixed_steps=$2; shift 2 ;;
+    --downsample) downsample=$2; shift 2 ;;
     -h|--help) usage 0 ;;
     *) echo "long_context: unknown argument '$1'" >&2; usage ;;
   esac
@@ -60,15 +63,17 @@ IFS=, read -r -a context_list <<< "$contexts"
 IFS=, read -r -a method_list <<< "$methods"
 runs=$(( ${#task_list[@]} * ${#context_list[@]} * ${#method_list[@]} ))
 declare -A steps_of  # by context: the tasks' models are the same size, so one sizing serves both
-echo "long_context: $mode on $device ($precision), tasks ${tasks}, contexts ${contexts}, methods ${methods}; $out"
+echo "long_context: $mode on $device ($precision), tasks ${tasks}, contexts ${contexts}, methods ${methods}" \
+     "(FMA summaries: $downsample); $out"
 
 # A number from a log: the first match of a sed expression, or "null".
 grab() { local v; v=$(sed -n "$1" "$2" | head -1); echo "${v:-null}"; }
 
 # Trains one model; its log is $3. Returns train's exit status.
 train() {  # data context method steps out log
-  local batch=$(( tokens_per_step / $2 > 0 ? tokens_per_step / $2 : 1 ))
-  "$fmav" train --data "$1" --context "$2" --align "$2" --attention "$3" $model --batch "$batch" \
+  local batch=$(( tokens_per_step / $2 > 0 ? tokens_per_step / $2 : 1 )) summaries=""
+  [[ $3 == fma* ]] && summaries="--downsample $downsample"
+  "$fmav" train --data "$1" --context "$2" --align "$2" --attention "$3" $model $summaries --batch "$batch" \
     --steps "$4" --warmup $(( $4 / 10 + 1 )) --eval-every 0 --save-every 0 --log-every 1000000 \
     --device "$device" --precision "$precision" --out "$5" > "$6" 2>&1
 }
@@ -144,7 +149,7 @@ for task in "${task_list[@]}"; do
   done
 done
 {
-  printf '{"format": "fmav-long-context", "mode": "%s", "rows": [\n' "$mode"
+  printf '{"format": "fmav-long-context", "mode": "%s", "fma_downsample": "%s", "rows": [\n' "$mode" "$downsample"
   for i in "${!rows[@]}"; do
     printf '  %s%s\n' "$(cat "${rows[$i]}")" "$([[ $i -lt $(( ${#rows[@]} - 1 )) ]] && echo ,)"
   done

@@ -102,7 +102,8 @@ struct TrainResult {
   bool cancelled = false;        // stopped by `cancel`; the checkpoint at steps_done is saved
   EvalResult eval;               // the last evaluation on the valid split
   double seconds = 0;
-  double items_per_s = 0;        // tokens (or images) per second over this run's steps
+  double items_per_s = 0;        // tokens (or images) per second over this run (from its first step; its
+                                 // evaluations and saves included)
   // Peak memory of this run: the CUDA allocator's peak on cuda, the process's peak resident
   // set on the CPU (bytes).
   std::int64_t peak_memory_bytes = 0;
