@@ -5,6 +5,7 @@
 
 #include <cstdio>
 
+#include "fmav/engine.h"
 #include "fmav/error.h"
 #include "fmav/finite.h"
 
@@ -42,6 +43,15 @@ void add_device_option(CLI::App* cmd, std::string* device) {
                   "cpu (default) | cuda: the fused CUDA kernels on the first GPU (an error\n"
                   "naming why where there is none) | auto: cuda when it can run, else cpu")
       ->check(CLI::IsMember({"cpu", "cuda", "auto"}));
+}
+
+Device resolve_device_option(const std::string& device) {
+  const Device requested = parse_device(device);
+  const Device resolved = resolve_device(requested);
+  if (requested == Device::automatic && resolved == Device::cpu) {
+    std::fprintf(stderr, "fmav: note: --device auto runs on the cpu: %s\n", cuda_unavailable_reason().c_str());
+  }
+  return resolved;
 }
 
 void check_finite_input(const HostTensor& tensor, const std::string& name) {

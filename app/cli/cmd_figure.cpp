@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "commands.h"
+#include "figure_long_context.h"
 #include "fmav/error.h"
 #include "fmav/fma.h"
 #include "fmav/fma2d.h"
@@ -18,7 +19,7 @@ namespace fmav::cli {
 namespace {
 
 struct FigureArgs {
-  std::string kind = "lists2d", grid = "32x32", query, out;
+  std::string kind = "lists2d", grid = "32x32", query, out, results;
   std::int64_t cell = 4, n = 256, block = 16, query_1d = -1;
   int scale = 12;
   bool causal = false;
@@ -63,6 +64,13 @@ struct Canvas {
 
 int run_figure(const FigureArgs& a) {
   FMAV_CHECK(a.scale >= 1 && a.scale <= 64, "figure: --scale must be in 1..64, got ", a.scale);
+  FMAV_CHECK(a.results.empty() == (a.kind != "long-context"), "figure: --results goes with --kind long-context (and "
+             "it needs one)");
+  if (a.kind == "long-context") {
+    const int rows = write_long_context_figure(a.results, a.out);
+    std::printf("wrote %s: %d runs of %s\n", a.out.c_str(), rows, a.results.c_str());
+    return 0;
+  }
   if (a.kind == "lists2d") {
     std::int64_t h = 0, w = 0;
     parse_grid(a.grid, &h, &w);
@@ -110,8 +118,11 @@ std::function<int()> add_figure(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "figure", "Draw the FMA geometry as a PNG: lists2d, one query's interaction lists on an H x W grid\n"
                 "(§4), or levels1d, the N x N level map of FMA-1D (§2). Colours: near field red, levels\n"
-                "1.. orange, yellow, green, blue, purple, teal; masked dark grey; the query black.");
-  cmd->add_option("--kind", a->kind, "lists2d | levels1d")->check(CLI::IsMember({"lists2d", "levels1d"}));
+                "1.. orange, yellow, green, blue, purple, teal; masked dark grey; the query black.\n"
+                "long-context: scripts/long_context.sh's results as an SVG of bars per task and context.");
+  cmd->add_option("--kind", a->kind, "lists2d | levels1d | long-context")
+      ->check(CLI::IsMember({"lists2d", "levels1d", "long-context"}));
+  cmd->add_option("--results", a->results, "long-context: the results.json scripts/long_context.sh wrote");
   cmd->add_option("--grid", a->grid, "lists2d: the grid HxW")->capture_default_str();
   cmd->add_option("--cell", a->cell, "lists2d: cell side r")->capture_default_str();
   cmd->add_option("--query", a->query, "lists2d: the query token YxX, 1-based (default: the centre)");
@@ -119,7 +130,7 @@ std::function<int()> add_figure(CLI::App& app) {
   cmd->add_option("--block", a->block, "levels1d: block size m")->capture_default_str();
   cmd->add_flag("--causal", a->causal, "levels1d: causal lists");
   cmd->add_option("--scale", a->scale, "pixels per token")->capture_default_str();
-  cmd->add_option("--out,-o", a->out, "the PNG to write")->required();
+  cmd->add_option("--out,-o", a->out, "the PNG to write (long-context: the SVG)")->required();
   return [a] { return run_figure(*a); };
 }
 

@@ -30,6 +30,7 @@ constexpr std::int64_t kMaxCells = std::int64_t{1} << 26;  // 512 MiB of float64
 
 struct InspectArgs {
   std::string model, input, rows, cols, out, method = "fma", grid, downsample = default_downsample(), ids;
+  std::string device = "cpu";
   int layer = 0;
   std::int64_t head = 0, offset = 0, block = 64, rank = 4;
   bool causal = false;
@@ -128,8 +129,12 @@ LayerCapture capture_hf(const InspectArgs& a, nlohmann::ordered_json* summary) {
 }
 
 // The capture of a model's layer on the input, or raw q, k, v from a .safetensors file.
-LayerCapture capture(const InspectArgs& a, nlohmann::ordered_json* summary) {
-  if (!a.model.empty() && is_hf_model_folder(a.model)) return capture_hf(a, summary);
+// `device` runs the project's models' forward pass; the maps are float64 host computations.
+LayerCapture capture(const InspectArgs& a, Device device, nlohmann::ordered_json* summary) {
+  if (!a.model.empty() && is_hf_model_folder(a.model)) {
+    FMAV_CHECK(device == Device::cpu, "--device cuda runs the project's own models; a Hugging Face model runs on the cpu");
+    return capture_hf(a, summary);
+  }
   FMAV_CHECK(a.ids.empty(), "--ids is for Hugging Face models (--model DIR)");
   const bool raw = a.model.empty() && a.input.size() > 12 &&
                    a.input.compare(a.input.size() - 12, 12, ".safetensors") == 0;
@@ -140,7 +145,7 @@ LayerCapture capture(const InspectArgs& a, nlohmann::ordered_json* summary) {
     (*summary)["model"] = model_path;
     (*summary)["input"] = input;
     (*summary)["attention"] = attention_name(model.config().attention);
-    return capture_file(model, input, a.layer, a.offset);
+    return capture_file(model.on_device(device), input, a.layer, a.offset);
   }
   FMAV_CHECK(a.layer == 0, "--layer is for models; raw q, k, v from ", a.input, " have one layer");
   LayerCapture c;
@@ -156,8 +161,9 @@ LayerCapture capture(const InspectArgs& a, nlohmann::ordered_json* summary) {
 
 int run_inspect(const InspectArgs& a) {
   FMAV_CHECK(!a.out.empty(), "--out is required");
+  const Device device = resolve_device_option(a.device);  // before any work: cuda without one names why
   nlohmann::ordered_json summary;
-  const LayerCapture c = capture(a, &summary);
+  const LayerCapture c = capture(a, device, &summary);
   const std::string source = summary.contains("model") ? "layer " + std::to_string(a.layer) + " of " +
                                                              summary["model"].get<std::string>()
                                                        : a.input;
@@ -203,6 +209,7 @@ int run_inspect(const InspectArgs& a) {
   summary["output_rel_error"] = ins.output_rel_error;
   summary["mean_tv"] = mean(ins.row_tv), summary["mean_kl"] = mean(ins.row_kl);
   summary["mean_topk_overlap"] = mean(ins.row_topk), summary["top_k"] = a.top_k;
+  summary["device"] = to_string(device);  // where the model's forward ran
   summary["mass_per_level"] = mass;
   // NaN means are written as null (JSON has no NaN), with the count of rows that made them so.
   summary["nonfinite_rows"] = nonfinite_rows(ins.row_kl);
@@ -251,6 +258,7 @@ std::function<int()> add_inspect(CLI::App& app) {
   cmd->add_option("--seed", a->seed, "raw q/k/v and --ids: seed of drawn learned weights");
   cmd->add_option("--ids", a->ids, "Hugging Face models: token ids, an int64 .npy (N) or (1, N)");
   cmd->add_option("--out,-o", a->out, "output folder")->required();
+  add_device_option(cmd, &a->device);
   return [a] { return run_inspect(*a); };
 }
 

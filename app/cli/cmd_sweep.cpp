@@ -2,6 +2,7 @@
 // headless twin of the GUI's sweep panel. Points stream as they finish and are appended to
 // the results file; an interrupted sweep resumes from it; shards run apart and merge.
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -20,7 +21,7 @@ namespace {
 
 struct SweepArgs {
   std::string model, input, n = "1024", r = "16,32,64", p, downsample = default_downsample();
-  std::string multiplicity = "on", dtype = "float32", shard = "0/1", out;
+  std::string multiplicity = "on", dtype = "float32", shard = "0/1", out, device = "cpu";
   SweepSpec spec;
 };
 
@@ -59,6 +60,11 @@ void fill_spec(SweepArgs& a) {
   for (const std::string& d : split_list(a.dtype)) {
     FMAV_CHECK(d == "float32" || d == "float64", "--dtype values are float32 or float64, got '", d, "'");
     s.dtypes.push_back(d == "float64" ? DType::f64 : DType::f32);
+  }
+  s.devices.clear();  // each resolved before any work: cuda without one names why, auto notes a fallback
+  for (const std::string& d : split_list(a.device)) {
+    const Device resolved = resolve_device_option(d);
+    if (std::find(s.devices.begin(), s.devices.end(), resolved) == s.devices.end()) s.devices.push_back(resolved);
   }
   parse_shard(a.shard, &s);
 }
@@ -159,6 +165,11 @@ std::function<int()> add_sweep(CLI::App& app) {
                   "only at its own r and p)")->capture_default_str();
   cmd->add_option("--multiplicity", a->multiplicity, "count multiplicity: on | off | both")->capture_default_str();
   cmd->add_option("--dtype", a->dtype, "timed fast path's dtypes: float32,float64")->capture_default_str();
+  cmd->add_option("--device", a->device,
+                  "where the fast path is timed, a device axis: cpu (default) | cuda: the fused CUDA kernels\n"
+                  "on the first GPU (an error naming why where there is none; FMA, float32) | auto: cuda\n"
+                  "when it can run, else cpu; or a list (cpu,cuda). The errors are the host's float64 maps")
+      ->capture_default_str();
   cmd->add_option("--repeats", a->spec.repeats, "timed calls after the warm-up")
       ->check(CLI::Range(std::int64_t{1}, kMaxRepeats))->capture_default_str();
   cmd->add_option("--seed", a->spec.seed, "seed of the synthetic input and random weights")->capture_default_str();

@@ -15,6 +15,7 @@
 
 #include "commands.h"
 #include "memory_checks.h"
+#include "fmav/engine.h"
 #include "fmav/error.h"
 #include "fmav/hf_fit.h"
 #include "fmav/hf_model.h"
@@ -56,7 +57,7 @@ void print_eval(const char* what, const EvalResult& e, bool lm) {
 
 struct TrainArgs {
   TrainOptions o;
-  std::string arch, preset = "tiny", attention = "fma", downsample;
+  std::string arch, preset = "tiny", attention = "fma", downsample, device = "cpu", precision = "fp32";
   std::int64_t block = 32, rank = 2, d_model = 128, layers = 4, heads = 4, d_mlp = 512, context = 512;
   std::int64_t image_size = 32, patch_size = 4, log_every = 10;
   int hash_rounds = 2;
@@ -107,7 +108,7 @@ const std::vector<std::pair<std::string, std::string>> kTrainFlags = {
     {"--data", "data"}, {"--steps", "steps"}, {"--batch", "batch"}, {"--align", "align"}, {"--lr", "lr"},
     {"--warmup", "warmup"}, {"--weight-decay", "weight_decay"}, {"--mask-rate", "mask_rate"},
     {"--eval-every", "eval_every"}, {"--eval-tokens", "eval_tokens"}, {"--save-every", "save_every"},
-    {"--seed", "seed"}};
+    {"--seed", "seed"}, {"--precision", "precision"}};
 // The flags that shape the model, which a resumed run takes from its checkpoint.
 const char* const kModelFlags[] = {"--arch", "--preset", "--attention", "--block", "--hash-rounds", "--rank",
                                    "--downsample", "--no-multiplicity", "--d-model", "--layers", "--heads",
@@ -121,6 +122,7 @@ std::string option_text(const TrainOptions& o, const std::string& name) {
   if (name == "weight_decay") return g(o.weight_decay);
   if (name == "mask_rate") return g(o.mask_rate);
   if (name == "seed") return std::to_string(o.seed);
+  if (name == "precision") return to_string(o.precision);
   const std::pair<const char*, std::int64_t> ints[] = {{"steps", o.steps}, {"batch", o.batch}, {"align", o.align},
       {"warmup", o.warmup}, {"eval_every", o.eval_every}, {"eval_tokens", o.eval_tokens}, {"save_every", o.save_every}};
   for (const auto& [n, v] : ints) {
@@ -156,8 +158,17 @@ void prepare_resume(TrainArgs& a) {
   std::fflush(stdout);
 }
 
+// Where it ran and what it cost: throughput over the run's steps and the peak memory.
+void print_run_cost(const TrainResult& r, bool lm, Device device) {
+  std::printf("throughput %.0f %s/s, peak memory %.1f MiB (%s)\n", r.items_per_s, lm ? "tokens" : "images",
+              static_cast<double>(r.peak_memory_bytes) / 1048576.0,
+              device == Device::cuda ? "CUDA allocator" : "process peak resident set");
+}
+
 int run_train(TrainArgs& a, const std::string& command) {
   a.o.command = command;
+  a.o.device = resolve_device_option(a.device);  // before any work: cuda without one names why
+  a.o.precision = parse_precision(a.precision);
   if (a.o.resume) {
     prepare_resume(a);
     check_resume_memory(a.o.out, a.o.batch);
@@ -171,8 +182,11 @@ int run_train(TrainArgs& a, const std::string& command) {
                 attention_name(check.attention).c_str(), static_cast<double>(count_parameters(check)) / 1e6);
     std::fflush(stdout);
   }
+  std::printf("on %s, precision %s\n", describe_device(a.o.device).c_str(), to_string(a.o.precision));
   const std::atomic<bool>* interrupted = catch_interrupt();
+  bool tokens = true;
   const TrainResult r = train(a.o, [&](const TrainStatus& s) {
+    tokens = s.items_are_tokens;
     if (s.step % a.log_every == 0 || s.step == s.steps || s.evaluated) {
       std::printf("step %lld/%lld  loss %.4f  %.0f %s/s  ETA %s\n", static_cast<long long>(s.step),
                   static_cast<long long>(s.steps), s.loss, s.items_per_s, s.items_are_tokens ? "tokens" : "images",
@@ -190,12 +204,13 @@ int run_train(TrainArgs& a, const std::string& command) {
   }
   std::printf("trained %lld steps in %s; model in %s\n", static_cast<long long>(r.steps_done),
               duration(r.seconds).c_str(), a.o.out.c_str());
+  print_run_cost(r, tokens, a.o.device);
   return 0;
 }
 
 struct EvalArgs {
   EvalOptions o;
-  std::string model, split, attention, ids;
+  std::string model, split, attention, ids, device = "cpu";
   bool json = false;
   // Hugging Face masked LMs: the mask token; image classifiers: the image and its label.
   std::int64_t mask_id = -1, label = -1;
@@ -366,7 +381,12 @@ int run_eval_hf(const EvalArgs& a) {
 }
 
 int run_eval(EvalArgs& a) {
-  if (!a.model.empty() && is_hf_model_folder(a.model)) return run_eval_hf(a);
+  a.o.device = resolve_device_option(a.device);  // before any work: cuda without one names why
+  if (!a.model.empty() && is_hf_model_folder(a.model)) {
+    FMAV_CHECK(a.o.device == Device::cpu, "--device cuda is for the project's own models; a Hugging Face model is "
+               "scored on the cpu");
+    return run_eval_hf(a);
+  }
   FMAV_CHECK(a.ids.empty(), "--ids is for Hugging Face models; the project's own models read --data");
   FMAV_CHECK(a.input.empty() && a.label < 0 && a.mask_id < 0,
              "--input, --label and --mask-id are for Hugging Face models; the project's own models read --data");
@@ -385,9 +405,9 @@ int run_eval(EvalArgs& a) {
   }
   if (a.split.empty()) a.split = "valid";
   a.o.split = parse_split(a.split);
-  std::printf("model %s (%s, %s attention), data %s, split %s\n", a.model.empty() ? default_model_path().c_str()
+  std::printf("model %s (%s, %s attention), data %s, split %s, on %s\n", a.model.empty() ? default_model_path().c_str()
               : a.model.c_str(), to_string(c.architecture), attention_name(c.attention).c_str(), a.o.data.c_str(),
-              a.split.c_str());
+              a.split.c_str(), describe_device(a.o.device).c_str());
   int reported = 0;  // progress in tenths of each phase, on stderr, up to 100 %
   std::string last_phase;
   const EvalResult e = evaluate(model, a.o, [&](std::int64_t done, std::int64_t total, const char* phase) {
@@ -465,6 +485,11 @@ std::function<int()> add_train(CLI::App& app) {
   cmd->add_option("--save-every", a->o.save_every, "steps between checkpoints (0: at the end only)");
   cmd->add_option("--log-every", a->log_every, "steps between progress lines")->check(CLI::PositiveNumber);
   cmd->add_option("--seed", a->o.seed, "seed of the weights and batches");
+  add_device_option(cmd, &a->device);
+  cmd->add_option("--precision", a->precision,
+                  "fp32 (default) | bf16: autocast, the forward's matrix products in bfloat16 with float32\n"
+                  "master weights, moments and loss (on the CPU too); a resumed run keeps its checkpoint's")
+      ->check(CLI::IsMember({"fp32", "bf16"}));
   return [a] { return run_train(*a, command_line()); };
 }
 
@@ -506,6 +531,7 @@ std::function<int()> add_eval(CLI::App& app) {
   cmd->add_option("--window", a->window,
                   "Hugging Face models: score all the input in windows of this many tokens (default: one\n"
                   "window of at most the model's context; a folder written by fmav fit: its fit's tokens)");
+  add_device_option(cmd, &a->device);
   cmd->add_flag("--json", a->json,
                 "also print the score as one JSON object on the last line: loss (nats per predicted token),\n"
                 "tokens, perplexity, bits_per_token, accuracy (with --swap-layers: the swapped run's)");

@@ -40,8 +40,12 @@ struct PeerArgs {
 };
 void add_peer_options(CLI::App* cmd, PeerArgs* args);
 PeerOptions peer_options(const PeerArgs& args);
-// --device cpu | cuda | auto (fmav/device.h), default cpu; shared by attend and bench.
+// --device cpu | cuda | auto (fmav/device.h), default cpu; shared by attend, bench, train,
+// eval, inspect and sweep.
 void add_device_option(CLI::App* cmd, std::string* device);
+// --device's text resolved (fmav/engine.h resolve_device): cuda without one throws naming
+// why; auto without one is cpu, with a one-line note on stderr saying why.
+Device resolve_device_option(const std::string& device);
 
 // Refuses a tensor the command reads or computes that holds NaN or Inf (fmav/finite.h: the
 // message names `name`, the counts and the first position); with --allow-nonfinite it

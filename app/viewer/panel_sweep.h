@@ -38,6 +38,7 @@ struct SweepForm {
   std::int64_t n = 1024, heads = 4;  // synthetic
   bool causal = false;               // synthetic
   std::string method = "fma";        // or a peer (SweepSpec::method)
+  Device device = Device::cpu;       // where the fast path is timed (SweepSpec::devices; auto resolved)
 };
 
 struct SweepPanel {

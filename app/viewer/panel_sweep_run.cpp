@@ -7,10 +7,12 @@
 #include "data_folder.h"
 #include "hf_source.h"
 #include "maps_worker.h"
+#include "panel_engine.h"
 #include "panel_status.h"
 #include "shared.h"
 
 #include "fmav/bench.h"
+#include "fmav/engine.h"
 #include "fmav/error.h"
 
 #include <imgui.h>
@@ -54,6 +56,7 @@ SweepSpec form_spec(const SweepForm& form, const Shared& shared) {
   spec.method = form.method;
   spec.block_sizes = parse_n_list(form.block_sizes, "r list");
   spec.ranks = parse_n_list(form.ranks, "p list");
+  spec.devices = {resolve_device(form.device)};  // cuda without one: the error names why
   sweep_points(spec);  // checks the grid
   return spec;
 }
@@ -171,6 +174,8 @@ void draw_form(Shared& shared, SweepPanel& panel) {
     }
     ImGui::EndCombo();
   }
+  ImGui::SameLine(), ImGui::SetNextItemWidth(90);
+  draw_device_combo("device##sweep", &f.device);
   if (has_model && f.on_model) {
     ImGui::SameLine();
     ImGui::TextDisabled("%s on %s%s", file_name(shared.model_path).c_str(), file_name(shared.input_path).c_str(),

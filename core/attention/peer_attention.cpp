@@ -87,7 +87,7 @@ namespace {
 void htransformer_near(const at::Tensor& qp, const at::Tensor& kp, const at::Tensor& vp, std::int64_t nr,
                        std::int64_t n, bool causal, SoftmaxMerge* merged) {
   const std::int64_t B = qp.size(0), H = qp.size(1), n_pad = qp.size(2), D = qp.size(3), nb = n_pad / nr;
-  const at::Tensor pos = at::arange(n_pad, at::kLong).view({nb, nr});
+  const at::Tensor pos = at::arange(n_pad, at::TensorOptions().dtype(at::kLong).device(qp.device())).view({nb, nr});
   const at::Tensor q_blocks = qp.view({B, H, nb, nr, D});
   const auto part = [&](const at::Tensor& k, const at::Tensor& v, const at::Tensor& key_pos) {
     at::Tensor hidden = (key_pos >= n).view({nb, 1, nr});
@@ -143,7 +143,7 @@ at::Tensor htransformer_attention(const at::Tensor& q, const at::Tensor& k, cons
   htransformer_near(qp, kp, vp, block_size, N, causal, &merged);
   // Each level's coarse tokens pair up the previous level's (sums and real-member counts).
   at::Tensor q_sum = qp, k_sum = kp, v_sum = vp;
-  at::Tensor count = (at::arange(lv.n_pad, at::kLong) < N).to(q.scalar_type());
+  at::Tensor count = (at::arange(lv.n_pad, at::TensorOptions().dtype(at::kLong).device(q.device())) < N).to(q.scalar_type());
   for (int l = 1; l <= lv.num_levels; ++l) {
     const std::int64_t nc = lv.n_pad >> l;
     const auto pair_sum = [&](const at::Tensor& x) { return x.reshape({B, H, nc, 2, D}).sum(3); };
@@ -318,7 +318,11 @@ at::Tensor swin_attention(const at::Tensor& q, const at::Tensor& k, const at::Te
 at::Tensor peer_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                           const AttendOptions& options) {
   assert_qkv(q, k, v);
-  FMAV_ASSERT(q.device().is_cpu(), to_string(options.method), " runs on the CPU, got a tensor on ", q.device().str());
+  // htransformer and linear are tensor ops on q's device; local has CUDA kernels; the rest is host code.
+  const bool anywhere = options.method == Method::htransformer || options.method == Method::linear ||
+                        options.method == Method::local;
+  FMAV_ASSERT(q.device().is_cpu() || anywhere, to_string(options.method), " runs on the CPU, got a tensor on ",
+              q.device().str());
   const FmaConfig& f = options.fma;
   switch (options.method) {
     case Method::htransformer: return htransformer_attention(q, k, v, f.block_size, f.causal);

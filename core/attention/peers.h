@@ -13,7 +13,8 @@
 
 namespace fmav {
 
-// ---- fast paths: q, k, v (B, H, N, D) float32/float64 on the CPU -> (B, H, N, D) ----
+// ---- fast paths: q, k, v (B, H, N, D) float32/float64 on the CPU (htransformer, linear and
+// local also on CUDA) -> (B, H, N, D) ----
 at::Tensor htransformer_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                   std::int64_t block_size, bool causal);
 at::Tensor linear_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, bool causal);

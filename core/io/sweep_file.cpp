@@ -53,6 +53,11 @@ Json spec_json(const SweepSpec& s) {
   j["downsamples"] = downsamples, j["multiplicities"] = multiplicities, j["dtypes"] = dtypes;
   j["repeats"] = s.repeats, j["seed"] = s.seed, j["shard"] = s.shard, j["shards"] = s.shards;
   if (s.method != "fma") j["method"] = s.method;  // FMA sweeps' files stay as they were
+  if (s.devices != std::vector<Device>{Device::cpu}) {  // so do cpu sweeps'
+    Json devices = Json::array();
+    for (Device d : s.devices) devices.push_back(to_string(d));
+    j["devices"] = devices;
+  }
   if (s.layer >= 0) j["layer"] = s.layer, j["head"] = s.head, j["ids"] = s.ids;  // a Hugging Face model's
   return j;
 }
@@ -61,7 +66,7 @@ SweepSpec parse_spec(const Json& j, const std::string& where) {
   FMAV_CHECK(j.is_object(), where, ": \"spec\" must be an object");
   json_check_keys(j, {"model", "input", "offset", "heads", "dim", "causal", "ns", "block_sizes", "ranks",
                       "downsamples", "multiplicities", "dtypes", "repeats", "seed", "shard", "shards", "method",
-                      "layer", "head", "ids"},
+                      "layer", "head", "ids", "devices"},
                   where);
   SweepSpec s;
   s.model = json_string(j, "model", where), s.input = json_string(j, "input", where);
@@ -101,6 +106,11 @@ SweepSpec parse_spec(const Json& j, const std::string& where) {
     FMAV_CHECK(v.is_string(), where, ": \"dtypes\" values must be strings");
     return parse_dtype_label(v.get<std::string>(), where);
   });
+  if (j.contains("devices")) s.devices = json_list<Device>(j, "devices", where, [&](const Json& v) {
+    FMAV_CHECK(v.is_string() && (v == "cpu" || v == "cuda"), where, ": \"devices\" values must be \"cpu\" or "
+               "\"cuda\", got ", v.dump());
+    return parse_device(v.get<std::string>());
+  });
   s.repeats = static_cast<int>(json_int(j, "repeats", 1, kMaxRepeats, where));
   const Json& seed = json_key(j, "seed", where);
   FMAV_CHECK(seed.is_number_unsigned() || (seed.is_number_integer() && seed.get<std::int64_t>() >= 0), where,
@@ -113,7 +123,7 @@ SweepSpec parse_spec(const Json& j, const std::string& where) {
 
 SweepResult parse_result(const Json& j, const std::string& where) {
   FMAV_CHECK(j.is_object(), where, ": a result must be a JSON object");
-  json_check_keys(j, {"index", "n", "r", "p", "downsample", "multiplicity", "dtype", "status", "error",
+  json_check_keys(j, {"index", "n", "r", "p", "downsample", "multiplicity", "dtype", "device", "status", "error",
                       "output_rel_error", "mean_tv", "mean_kl", "heads", "loss", "bpc", "accuracy",
                       "latency_ms", "peak_bytes", "seconds"}, where);
   SweepResult r;
@@ -128,6 +138,11 @@ SweepResult parse_result(const Json& j, const std::string& where) {
   }
   r.point.count_multiplicity = json_bool(j, "multiplicity", where);
   r.point.dtype = parse_dtype_label(json_string(j, "dtype", where), where);
+  if (j.contains("device")) {  // points of files before the device axis ran on the cpu
+    const std::string device = json_string(j, "device", where);
+    FMAV_CHECK(device == "cpu" || device == "cuda", where, ": \"device\" must be cpu or cuda, got '", device, "'");
+    r.point.device = parse_device(device);
+  }
   r.status = json_string(j, "status", where);
   FMAV_CHECK(r.status == "ok" || r.status == "oom" || r.status == "failed", where,
              ": \"status\" must be ok, oom or failed, got '", r.status, "'");
@@ -192,23 +207,30 @@ void check_sweep_limits(const SweepSpec& s) {
 
 std::string sweep_key(const SweepPoint& p) {
   return "n=" + std::to_string(p.n) + " r=" + std::to_string(p.block_size) + " p=" + std::to_string(p.rank) +
-         " " + to_string(p.downsample) + (p.count_multiplicity ? " mult " : " no-mult ") + dtype_label(p.dtype);
+         " " + to_string(p.downsample) + (p.count_multiplicity ? " mult " : " no-mult ") + dtype_label(p.dtype) +
+         (p.device == Device::cpu ? "" : std::string(" ") + to_string(p.device));
 }
 
 std::vector<SweepPoint> sweep_points(const SweepSpec& s) {
   FMAV_CHECK(!s.ns.empty() && !s.block_sizes.empty() && !s.ranks.empty() && !s.downsamples.empty() &&
-                 !s.multiplicities.empty() && !s.dtypes.empty(),
+                 !s.multiplicities.empty() && !s.dtypes.empty() && !s.devices.empty(),
              "sweep: every grid axis needs at least one value");
   FMAV_CHECK(!s.is_model() || s.ns.size() == 1, "sweep: a model runs at its own length; give one --n at most");
   FMAV_CHECK(s.shards >= 1 && s.shard >= 0 && s.shard < s.shards, "sweep: shard ", s.shard, "/", s.shards,
              " must satisfy 0 <= i < N");
   check_sweep_limits(s);
   for (DType d : s.dtypes) FMAV_CHECK(d == DType::f32 || d == DType::f64, "sweep: dtypes are f32 or f64");
+  for (Device d : s.devices) {
+    FMAV_CHECK(d != Device::automatic, "sweep: devices are cpu or cuda (auto is resolved before the sweep)");
+    FMAV_CHECK(d == Device::cpu || (s.method == "fma" && s.dtypes == std::vector<DType>{DType::f32}), "sweep: on cuda ",
+               "the timed path is FMA in f32 (the kernels'); got method ", s.method, " and dtype ",
+               s.dtypes.size() == 1 ? dtype_label(s.dtypes[0]) : "several");
+  }
   parse_fma_or_peer(s.method, "sweep");
   FMAV_CHECK(s.method == "fma" || (s.ranks.size() == 1 && s.downsamples.size() == 1 && s.multiplicities.size() == 1),
              "sweep: ", s.method, " has no rank p, down-sampling or multiplicity; give one value of each");
   const std::size_t total = s.ns.size() * s.block_sizes.size() * s.ranks.size() * s.downsamples.size() *
-                            s.multiplicities.size() * s.dtypes.size();
+                            s.multiplicities.size() * s.dtypes.size() * s.devices.size();
   FMAV_CHECK(total <= static_cast<std::size_t>(kMaxGrid), "sweep: ", total, " points is more than ", kMaxGrid);
   std::vector<SweepPoint> points;
   for (std::int64_t n : s.ns)
@@ -216,7 +238,8 @@ std::vector<SweepPoint> sweep_points(const SweepSpec& s) {
       for (std::int64_t p : s.ranks)
         for (Downsample d : s.downsamples)
           for (bool m : s.multiplicities)
-            for (DType t : s.dtypes) points.push_back(SweepPoint{n, r, p, d, m, t});
+            for (DType t : s.dtypes)
+              for (Device e : s.devices) points.push_back(SweepPoint{n, r, p, d, m, t, e});
   return points;
 }
 
@@ -249,7 +272,8 @@ std::string sweep_result_json(const SweepResult& r) {
   Json j;
   j["index"] = r.index, j["n"] = r.point.n, j["r"] = r.point.block_size, j["p"] = r.point.rank;
   j["downsample"] = to_string(r.point.downsample), j["multiplicity"] = r.point.count_multiplicity;
-  j["dtype"] = dtype_label(r.point.dtype), j["status"] = r.status, j["error"] = r.error;
+  j["dtype"] = dtype_label(r.point.dtype), j["device"] = to_string(r.point.device);
+  j["status"] = r.status, j["error"] = r.error;
   j["output_rel_error"] = r.output_rel_error, j["mean_tv"] = r.mean_tv, j["mean_kl"] = r.mean_kl;
   Json heads = Json::array();
   for (const HeadError& h : r.heads) heads.push_back({h.layer, h.head, h.output_rel_error, h.mean_tv, h.mean_kl});

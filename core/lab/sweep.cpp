@@ -15,8 +15,10 @@
 
 #include <unistd.h>
 
+#include "attention/cuda_backend.h"
 #include "attention/fma_internal.h"
 #include "fmav/attend.h"
+#include "fmav/engine.h"
 #include "fmav/error.h"
 #include "fmav/finite.h"
 #include "fmav/hf_model.h"
@@ -127,8 +129,11 @@ void time_fast_path(const LayerInput& in, const SweepPoint& pt, int repeats, Swe
   const HostTensor q = cast(in.q), k = cast(in.k), v = cast(in.v);
   AttendOptions options = in.options;
   options.impl = Impl::automatic;
+  options.device = pt.device;  // cuda: attend() copies q, k, v there and the output back, timed with it
+  const bool cuda = pt.device == Device::cuda;
   reset_tracked_peak();
-  const std::int64_t before = tracked_live_bytes();
+  if (cuda) cuda_reset_peak_memory();
+  const std::int64_t before = cuda ? 0 : tracked_live_bytes();
   attend(q, k, v, options, in.weights);  // warm-up
   std::vector<double> times;
   for (int i = 0; i < repeats; ++i) {
@@ -138,7 +143,7 @@ void time_fast_path(const LayerInput& in, const SweepPoint& pt, int repeats, Swe
   }
   std::sort(times.begin(), times.end());
   r->latency_ms = 1e3 * times[times.size() / 2];
-  r->peak_bytes = std::max<std::int64_t>(0, tracked_peak_bytes() - before);
+  r->peak_bytes = std::max<std::int64_t>(0, (cuda ? cuda_peak_memory_bytes() : tracked_peak_bytes()) - before);
 }
 
 // A Hugging Face model's sweep input: the model, its tokens and the chosen layer's q, k, v
@@ -329,6 +334,7 @@ struct Plan {
 
 Plan make_plan(const SweepSpec& spec, const std::string& results_path) {
   sweep_points(spec);  // checks the grid before anything is loaded
+  for (Device d : spec.devices) resolve_device(d);  // cuda without one: the error names why
   // Before any tensor exists: tensors from another allocator must not meet the tracker's.
   install_memory_tracker();
   Plan plan;

@@ -14,6 +14,7 @@
 #include "fmav/finite.h"
 #include "fmav/input.h"
 #include "fmav/tensor_io.h"
+#include "attention/cuda_backend.h"
 #include "attention/peers.h"
 #include "base/random.h"
 
@@ -99,6 +100,52 @@ at::Tensor linear(const at::Tensor& x, const ModelState& s, const std::string& n
   return at::linear(x, s.params.at(name + ".weight"), s.params.at(name + ".bias"));
 }
 
+// q, k, v (B, H, N, D) in the dtype the attention computes in: as they come where the
+// CUDA kernels (or SDPA, `full`) take them; else float32 (bf16 autocast hands bfloat16 to
+// paths that compute in float32: the CPU's fused loops, the tensor-op paths).
+bool keeps_dtype(const at::Tensor& q, Method method) {
+  if (q.scalar_type() == at::kFloat || q.scalar_type() == at::kDouble) return true;
+  return q.is_cuda() && (method == Method::full || cuda_kernels_take(q.scalar_type(), q.size(3)));
+}
+
+// Whether a method runs where q is: everything on the CPU; on CUDA, full attention (SDPA),
+// FMA-1D and local where the kernels take the dtype and head dimension, and the peers whose
+// fast paths are device-independent tensor ops (htransformer, linear). FMA-linear's and
+// FMA2D's blocked parts and the kernels' missing head sizes build index lists on the host
+// (never run on a GPU here): a host copy.
+bool runs_on_device(const at::Tensor& q, const AttendOptions& options) {
+  if (q.is_cpu()) return true;
+  switch (options.method) {
+    case Method::full:
+    case Method::htransformer:
+    case Method::linear: return true;
+    case Method::fma:
+      return !options.fma.is_2d() && !options.fma.linear && cuda_kernels_take(q.scalar_type(), q.size(3));
+    case Method::local: return cuda_kernels_take(q.scalar_type(), q.size(3));
+    case Method::reformer:
+    case Method::swin: return false;
+  }
+  return false;
+}
+
+// The attention of one layer on q, k, v (B, H, N, D), on their device: the fused kernels (CPU
+// or CUDA) where they run, else LibTorch ops there; the rest (reformer, swin, FMA-linear,
+// FMA2D) on a host copy, the output back on the device. Gradients flow through every route.
+at::Tensor layer_attention(at::Tensor q, at::Tensor k, at::Tensor v, const AttendOptions& options,
+                           const FmaWeights& weights) {
+  if (!keeps_dtype(q, options.method)) q = q.to(at::kFloat), k = k.to(at::kFloat), v = v.to(at::kFloat);
+  if (!runs_on_device(q, options)) {
+    const at::Device device = q.device();
+    return layer_attention(q.cpu(), k.cpu(), v.cpu(), options, weights_to(weights, at::TensorOptions().device(at::kCPU)))
+        .to(device);
+  }
+  const FmaConfig& f = options.fma;
+  if (options.method == Method::full) return full_attention_sdpa(q, k, v, f.causal);
+  if (is_peer(options.method)) return peer_attention(q, k, v, options);
+  if (f.is_2d()) return fma_blocked(q, k, v, f, weights);
+  return f.linear ? fma_linear_fused(q, k, v, f, weights) : fma_fused(q, k, v, f, weights);
+}
+
 // One block's attention on x (B, N, d): the model's kind on (B, H, N, D) heads.
 at::Tensor attention(const Model& model, int layer, const at::Tensor& x, LayerTap* tap) {
   const ModelConfig& c = model.config();
@@ -109,20 +156,7 @@ at::Tensor attention(const Model& model, int layer, const at::Tensor& x, LayerTa
   if (tap != nullptr && tap->all) tap->qs.push_back(q), tap->ks.push_back(k), tap->vs.push_back(v);
   if (tap != nullptr && tap->layer == layer) tap->q = q, tap->k = k, tap->v = v;
   const AttendOptions options = layer_attend_options(c, layer);
-  const FmaConfig& f = options.fma;
-  at::Tensor o;
-  if (options.method == Method::full) {
-    o = full_attention_sdpa(q, k, v, f.causal);
-  } else if (is_peer(options.method)) {
-    o = peer_attention(q, k, v, options);
-  } else {
-    const FmaWeights w = layer_fma_weights(model, layer);
-    if (f.is_2d()) {
-      o = fma_blocked(q, k, v, f, w);
-    } else {
-      o = f.linear ? fma_linear_fused(q, k, v, f, w) : fma_fused(q, k, v, f, w);
-    }
-  }
+  const at::Tensor o = layer_attention(q, k, v, options, layer_fma_weights(model, layer));
   return linear(o.transpose(1, 2).reshape({B, N, c.d_model}), model.state(), b + "out");
 }
 
@@ -137,7 +171,7 @@ at::Tensor trunk(const Model& model, at::Tensor x, LayerTap* tap) {
   return layer_norm(x, s, "ln_f");
 }
 
-HostTensor host_f32(const at::Tensor& t) { return to_host(t.detach().to(at::kFloat).contiguous()); }
+HostTensor host_f32(const at::Tensor& t) { return to_host(t.detach().to(at::kCPU, at::kFloat).contiguous()); }
 
 LayerCapture make_capture(const Model& model, int layer, const at::Tensor& q, const at::Tensor& k,
                           const at::Tensor& v) {
@@ -294,7 +328,7 @@ at::Tensor lm_logits(const Model& model, const at::Tensor& tokens, LayerTap* tap
   const ModelState& s = model.state();
   const std::int64_t N = tokens.size(1);
   const at::Tensor& embed = s.params.at("embed.weight");
-  at::Tensor x = at::embedding(embed, tokens) + s.params.at("pos.weight").slice(0, 0, N);
+  at::Tensor x = at::embedding(embed, tokens.to(embed.device())) + s.params.at("pos.weight").slice(0, 0, N);
   x = trunk(model, x, tap);
   return at::matmul(x, embed.slice(0, 0, kByteVocab).t());  // tied output embedding
 }
@@ -309,14 +343,15 @@ at::Tensor image_logits(const Model& model, const at::Tensor& pixels, LayerTap* 
   const std::int64_t B = pixels.size(0);
   // Per-image standardisation (each channel minus the image's mean, over the image's
   // standard deviation), so a shape stands out against its background whatever the colours.
-  const at::Tensor centred = pixels - pixels.mean({1, 2}, true);
+  const ModelState& s = model.state();
+  const at::Tensor on_device = pixels.to(s.params.at("pos.weight").device());
+  const at::Tensor centred = on_device - on_device.mean({1, 2}, true);
   const at::Tensor x0 = centred / (centred.pow(2).mean({1, 2, 3}, true).sqrt() + 1e-3);
   // Patches in row-major grid order, each flattened as (row, column, channel).
   const at::Tensor patches = x0
                                  .view({B, G, P, G, P, 3})
                                  .permute({0, 1, 3, 2, 4, 5})
                                  .reshape({B, G * G, P * P * 3});
-  const ModelState& s = model.state();
   at::Tensor x = linear(patches, s, "patch") + s.params.at("pos.weight");
   x = trunk(model, x, tap);
   return linear(x.mean(1), s, "head");

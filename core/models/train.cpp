@@ -13,10 +13,12 @@
 #include <cmath>
 #include <filesystem>
 
+#include "fmav/engine.h"
 #include "fmav/error.h"
 #include "fmav/input.h"
 #include "fmav/segments.h"
 #include "fmav/tensor_io.h"
+#include "model_device.h"
 #include "model_internal.h"
 #include "base/random.h"
 #include "train_internal.h"
@@ -36,7 +38,9 @@ struct EvalSums {
   double loss = 0, correct = 0, answer_loss = 0, answer_correct = 0;
   std::int64_t count = 0, answer_count = 0;
 
-  void add(const at::Tensor& logits, const at::Tensor& targets, const at::Tensor& answer_mask) {
+  void add(const at::Tensor& logits_in, const at::Tensor& targets_in, const at::Tensor& answer_mask_in) {
+    const at::Tensor logits = logits_in.to(at::kFloat), targets = targets_in.to(logits.device());
+    const at::Tensor answer_mask = answer_mask_in.defined() ? answer_mask_in.to(logits.device()) : answer_mask_in;
     const at::Tensor valid = targets >= 0;
     const at::Tensor ce = at::cross_entropy_loss(logits, targets.clamp_min(0), {}, at::Reduction::None);
     const at::Tensor hit = (logits.argmax(-1) == targets).to(at::kDouble);
@@ -197,10 +201,11 @@ double learning_rate(const TrainOptions& o, std::int64_t step) {
 void adamw_step(ModelState& state, Adam& adam, const TrainOptions& o, std::int64_t step) {
   at::NoGradGuard no_grad;
   const double b1 = 0.9, b2 = 0.95, eps = 1e-8, lr = learning_rate(o, step);
-  double norm2 = 0;
+  std::vector<at::Tensor> squares;  // summed where the parameters are: one read back, not one per tensor
   for (auto& [name, p] : state.params) {
-    if (p.grad().defined()) norm2 += p.grad().to(at::kDouble).pow(2).sum().item<double>();
+    if (p.grad().defined()) squares.push_back(p.grad().to(at::kDouble).pow(2).sum());
   }
+  const double norm2 = squares.empty() ? 0.0 : at::stack(squares).sum().item<double>();
   const double scale = std::min(1.0, o.grad_clip / (std::sqrt(norm2) + 1e-12));
   const double c1 = 1.0 - std::pow(b1, static_cast<double>(step + 1));
   const double c2 = 1.0 - std::pow(b2, static_cast<double>(step + 1));
@@ -222,7 +227,7 @@ Json options_json(const TrainOptions& o) {
   return Json{{"data", o.data}, {"steps", o.steps}, {"batch", o.batch}, {"align", o.align}, {"lr", o.lr},
               {"warmup", o.warmup}, {"weight_decay", o.weight_decay}, {"grad_clip", o.grad_clip},
               {"mask_rate", o.mask_rate}, {"eval_every", o.eval_every}, {"eval_tokens", o.eval_tokens},
-              {"save_every", o.save_every}, {"seed", o.seed}};
+              {"save_every", o.save_every}, {"seed", o.seed}, {"precision", to_string(o.precision)}};
 }
 
 // What a run before this one (a resumed checkpoint's) did: its commands and training seconds.
@@ -243,8 +248,8 @@ void save_checkpoint(const Model& model, const Adam& adam, const TrainOptions& o
                      const History& h) {
   TensorMap t;
   for (const auto& [name, p] : model.state().params) {
-    t["param." + name] = to_host(p.detach());
-    if (adam.m.count(name)) t["adam.m." + name] = to_host(adam.m.at(name)), t["adam.v." + name] = to_host(adam.v.at(name));
+    t["param." + name] = to_host(p.detach().cpu());
+    if (adam.m.count(name)) t["adam.m." + name] = to_host(adam.m.at(name).cpu()), t["adam.v." + name] = to_host(adam.v.at(name).cpu());
   }
   write_safetensors((fs::path(o.out) / kCheckpoint).string(), t,
                     {{"step", std::to_string(step)}, {"options", checkpoint_options_json(o, h)}});
@@ -277,6 +282,7 @@ void take_checkpoint_options(const std::map<std::string, std::string>& meta, con
     take("warmup", &o->warmup), take("weight_decay", &o->weight_decay), take("grad_clip", &o->grad_clip);
     take("mask_rate", &o->mask_rate), take("eval_every", &o->eval_every), take("eval_tokens", &o->eval_tokens);
     take("save_every", &o->save_every), take("seed", &o->seed);
+    if (j.contains("precision") && !given(*o, "precision")) o->precision = parse_precision(j.at("precision").get<std::string>());
     if (history != nullptr) {
       history->command = j.value("command", std::string());
       history->seconds = j.value("seconds", 0.0);
@@ -326,6 +332,7 @@ std::string training_record(const TrainOptions& o, std::int64_t step, const Eval
   j["data"] = fs::path(o.data).filename().string();
   j["command"] = h.command;
   j["steps_done"] = step;
+  j["device"] = to_string(o.device);
   j["seconds"] = std::round(h.seconds);
   j["valid"] = lm ? Json{{"bytes", e.count}, {"bpc", e.bpc}, {"accuracy", e.accuracy}}
                   : Json{{"images", e.count}, {"accuracy", e.accuracy}, {"loss", e.loss}};
@@ -348,6 +355,14 @@ const char* to_string(Split split) {
   return "?";
 }
 
+const char* to_string(Precision precision) { return precision == Precision::bf16 ? "bf16" : "fp32"; }
+
+Precision parse_precision(const std::string& name) {
+  if (name == "fp32") return Precision::fp32;
+  if (name == "bf16") return Precision::bf16;
+  throw Error("precision must be fp32 or bf16, got '" + name + "'");
+}
+
 Split parse_split(const std::string& name) {
   for (Split s : {Split::train, Split::valid, Split::test, Split::all}) {
     if (name == to_string(s)) return s;
@@ -358,8 +373,9 @@ Split parse_split(const std::string& name) {
 EvalResult evaluate(const Model& model, const EvalOptions& options, const ProgressFn& progress,
                     const std::atomic<bool>* cancel) {
   FMAV_CHECK(!model.empty(), "no model to evaluate");
+  const Model on_device = model.on_device(options.device);  // cuda without one: the error, before any work
   const Dataset d = load_dataset(options.data, model.config(), options.answers, model.config().context, progress);
-  return evaluate_dataset(model, d, options, progress, cancel);
+  return evaluate_dataset(on_device, d, options, progress, cancel);
 }
 
 TrainOptions resumed_options(const TrainOptions& options, std::int64_t* step) {
@@ -378,6 +394,7 @@ TrainResult train(const TrainOptions& options, const std::function<void(const Tr
                   const std::atomic<bool>* cancel) {
   const auto t0 = std::chrono::steady_clock::now();
   TrainOptions o = options;
+  const Device device = resolve_device(o.device);  // cuda without one: the error, before any work
   Adam adam;
   std::int64_t step = 0;
   Model model;
@@ -395,12 +412,18 @@ TrainResult train(const TrainOptions& options, const std::function<void(const Tr
   const ModelConfig& c = model.config();
   // Everything is read and checked before `out` is touched.
   const Dataset data = load_dataset(o.data, c, "", o.align, {});
+  const at::Device where = torch_device(device);
+  model = model.on_device(device);
+  for (auto* moments : {&adam.m, &adam.v}) {
+    for (auto& [name, t] : *moments) t = t.to(where);
+  }
   fs::create_directories(o.out);
   for (auto& [name, p] : model.state().params) p.requires_grad_(true);
   TrainResult result;
   const double items = static_cast<double>(o.batch * (c.is_lm() ? c.context : 1));
   EvalOptions eval;
   eval.data = o.data, eval.max_tokens = o.eval_tokens, eval.seed = o.seed, eval.mask_rate = o.mask_rate;
+  reset_peak_memory(device);
   const auto save = [&](std::int64_t s) {
     History now;
     now.command = before.command.empty() ? o.command : o.command.empty() ? before.command
@@ -413,7 +436,11 @@ TrainResult train(const TrainOptions& options, const std::function<void(const Tr
   const auto run_start = std::chrono::steady_clock::now();
   const std::int64_t first_step = step;
   while (step < o.steps && !cancelled(cancel)) {
-    const at::Tensor loss = batch_loss(model, train_batch(data, c, o, step));
+    at::Tensor loss;
+    {
+      const AutocastScope autocast(o.precision, where);  // the forward only; backward follows its casts
+      loss = batch_loss(model, train_batch(data, c, o, step));
+    }
     loss.backward();
     adamw_step(model.state(), adam, o, step);
     ++step;
@@ -436,6 +463,9 @@ TrainResult train(const TrainOptions& options, const std::function<void(const Tr
   result.steps_done = step;
   result.cancelled = step < o.steps;
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double run_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
+  result.items_per_s = run_seconds > 0 ? items * static_cast<double>(step - first_step) / run_seconds : 0.0;
+  result.peak_memory_bytes = peak_memory_bytes(device);
   return result;
 }
 

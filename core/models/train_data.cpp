@@ -175,14 +175,19 @@ Batch train_batch(const Dataset& data, const ModelConfig& config, const TrainOpt
 }
 
 at::Tensor batch_loss(const Model& model, const Batch& batch) {
+  // The loss in float32 where the logits are (bf16 autocast hands bfloat16 logits).
   if (model.config().is_segmenter()) {  // per scored pixel; a batch with none gives 0
-    const at::Tensor sum = at::cross_entropy_loss(segmenter_logits(model, batch.inputs), batch.targets, {},
-                                                  at::Reduction::Sum, kIgnoreClass);
-    return sum / std::max<std::int64_t>(1, (batch.targets >= 0).sum().item<std::int64_t>());
+    const at::Tensor logits = segmenter_logits(model, batch.inputs).to(at::kFloat);
+    const at::Tensor targets = batch.targets.to(logits.device());
+    const at::Tensor sum = at::cross_entropy_loss(logits, targets, {}, at::Reduction::Sum, kIgnoreClass);
+    return sum / std::max<std::int64_t>(1, (targets >= 0).sum().item<std::int64_t>());
   }
-  if (!model.config().is_lm()) return at::cross_entropy_loss(image_logits(model, batch.inputs), batch.targets);
-  const at::Tensor logits = lm_logits(model, batch.inputs);
-  return at::cross_entropy_loss(logits.reshape({-1, kByteVocab}), batch.targets.reshape({-1}), {},
+  if (!model.config().is_lm()) {
+    const at::Tensor logits = image_logits(model, batch.inputs).to(at::kFloat);
+    return at::cross_entropy_loss(logits, batch.targets.to(logits.device()));
+  }
+  const at::Tensor logits = lm_logits(model, batch.inputs).to(at::kFloat);
+  return at::cross_entropy_loss(logits.reshape({-1, kByteVocab}), batch.targets.to(logits.device()).reshape({-1}), {},
                                 at::Reduction::Mean, kIgnore);
 }
 

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <set>
 
+#include "fmav/engine.h"
 #include "fmav/sweep.h"
 #include "fmav/tensor_io.h"
 #include "test_util.h"
@@ -107,6 +108,73 @@ TEST(SweepFile, RoundTripsAndKeepsNaN) {
   EXPECT_EQ(g.peak_bytes, 4096);
   EXPECT_FALSE(f.truncated_tail);
   EXPECT_EQ(f.valid_bytes, text.size());
+}
+
+// The device axis: innermost in the grid, in the key and the files; files from before it
+// (no "devices", no "device") read as cpu; cuda only where the kernels time FMA in f32.
+TEST(SweepFile, DeviceAxisRoundTripsAndOldFilesReadAsCpu) {
+  fmav::SweepSpec s = small_spec();
+  s.devices = {fmav::Device::cpu, fmav::Device::cuda};
+  const auto points = fmav::sweep_points(s);
+  ASSERT_EQ(points.size(), 8u);
+  EXPECT_EQ(fmav::sweep_key(points[0]), "n=64 r=8 p=1 average mult f32");
+  EXPECT_EQ(fmav::sweep_key(points[1]), "n=64 r=8 p=1 average mult f32 cuda");
+  fmav::SweepResult r;
+  r.index = 1, r.point = points[1], r.status = "ok";
+  const std::string text = fmav::sweep_header_json(s) + "\n" + fmav::sweep_result_json(r) + "\n";
+  EXPECT_NE(text.find("\"devices\":[\"cpu\",\"cuda\"]"), std::string::npos) << text;
+  const fmav::SweepFile f = fmav::parse_sweep_file(text);
+  EXPECT_TRUE(fmav::same_sweep(f.spec, s));
+  EXPECT_EQ(f.spec.devices, s.devices);
+  ASSERT_EQ(f.results.size(), 1u);
+  EXPECT_EQ(f.results[0].point.device, fmav::Device::cuda);
+  EXPECT_FALSE(fmav::same_sweep(f.spec, small_spec()));
+  // A cpu sweep's file is as before the axis, but for each point's "device"; without it, cpu.
+  const fmav::SweepSpec cpu = small_spec();
+  const std::string header = fmav::sweep_header_json(cpu);
+  EXPECT_EQ(header.find("devices"), std::string::npos) << header;
+  r.point = fmav::sweep_points(cpu)[0];
+  std::string old = fmav::sweep_result_json(r);
+  old.erase(old.find(",\"device\":\"cpu\""), 15);
+  ASSERT_EQ(old.find("device"), std::string::npos) << old;
+  const fmav::SweepFile g = fmav::parse_sweep_file(header + "\n" + old + "\n");
+  EXPECT_EQ(g.spec.devices, std::vector<fmav::Device>{fmav::Device::cpu});
+  EXPECT_EQ(g.results[0].point.device, fmav::Device::cpu);
+  std::string bad = fmav::sweep_result_json(r);
+  bad.replace(bad.find("\"cpu\""), 5, "\"tpu\"");
+  expect_error([&] { fmav::parse_sweep_file(header + "\n" + bad + "\n"); }, "\"device\" must be cpu or cuda, got 'tpu'");
+  std::string bad_header = fmav::sweep_header_json(s);
+  bad_header.replace(bad_header.find("\"cuda\""), 6, "\"auto\"");
+  expect_error([&] { fmav::parse_sweep_file(bad_header + "\n"); }, "\"devices\" values must be \"cpu\" or \"cuda\"");
+  s.dtypes = {fmav::DType::f64};
+  expect_error([&] { fmav::sweep_points(s); }, "sweep: on cuda the timed path is FMA in f32");
+  s = small_spec();
+  s.devices = {fmav::Device::automatic};
+  expect_error([&] { fmav::sweep_points(s); }, "auto is resolved before the sweep");
+}
+
+// A cuda point without a GPU: the error names why, before the results file exists.
+TEST_F(Sweep, CudaWithoutADeviceIsAnErrorBeforeAnyWork) {
+  if (fmav::cuda_device_count() > 0) GTEST_SKIP() << "a CUDA device is visible";
+  fmav::SweepSpec s = small_spec();
+  s.devices = {fmav::Device::cuda};
+  expect_error([&] { fmav::run_sweep(s, path("s.jsonl")); }, "device cuda: " + fmav::cuda_unavailable_reason());
+  EXPECT_FALSE(fs::exists(path("s.jsonl")));
+}
+
+// On a GPU: a cpu,cuda sweep measures both, with the same errors (the host's maps).
+TEST_F(Sweep, CudaPointsMatchTheCpuPoints) {
+  if (fmav::cuda_device_count() == 0) GTEST_SKIP() << fmav::cuda_unavailable_reason();
+  fmav::SweepSpec s = small_spec();
+  s.devices = {fmav::Device::cpu, fmav::Device::cuda};
+  const auto results = fmav::run_sweep(s, path("s.jsonl"));
+  ASSERT_EQ(results.size(), 8u);
+  for (std::size_t i = 0; i < results.size(); i += 2) {
+    EXPECT_EQ(results[i + 1].status, "ok") << results[i + 1].error;
+    EXPECT_EQ(results[i + 1].point.device, fmav::Device::cuda);
+    EXPECT_EQ(results[i].output_rel_error, results[i + 1].output_rel_error);
+    EXPECT_GT(results[i + 1].latency_ms, 0);
+  }
 }
 
 TEST(SweepFile, RefusesHostileTextButSetsACutOffLineAside) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "fmav/attend.h"
+#include "fmav/device.h"
 #include "fmav/input.h"
 #include "fmav/model_config.h"
 #include "fmav/tensor.h"
@@ -41,6 +42,9 @@ class Model {
   // weights, for comparison); learned down-sampling weights are kept when the new kind
   // uses them with the same shapes, else the kind must not need them. Throws otherwise.
   Model with_attention(const ModelAttention& attention) const;
+  // The same model with its parameters on `device` (resolve_device's rules: cuda without one
+  // throws naming why; auto falls back to cpu). On the CPU it shares this one's parameters.
+  Model on_device(Device device) const;
 
   // Replaces config().training_json (how the model was trained; must be a JSON object).
   void set_training_json(const std::string& json) { m_config.training_json = json; }

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "fmav/device.h"
 #include "fmav/fma.h"
 #include "fmav/tensor.h"
 
@@ -33,6 +34,10 @@ struct SweepSpec {
   std::vector<Downsample> downsamples{Downsample::average};
   std::vector<bool> multiplicities{true};
   std::vector<DType> dtypes{DType::f32};       // of the timed fast path: f32 or f64
+  // Where the fast path is timed (innermost axis): cpu | cuda, resolved (no auto). On cuda
+  // the timed call includes the copies to and from the device; the errors are the host's
+  // float64 maps either way. Files without "devices" are cpu sweeps.
+  std::vector<Device> devices{Device::cpu};
   int repeats = 3;                             // timed calls after a warm-up (median)
   std::uint64_t seed = 0;
   int shard = 0, shards = 1;                   // this process runs points with index % shards == shard
@@ -56,8 +61,10 @@ struct SweepPoint {
   Downsample downsample = Downsample::average;
   bool count_multiplicity = true;
   DType dtype = DType::f32;
+  Device device = Device::cpu;
 };
-// "n=1024 r=32 p=4 average mult f32": a point's identity within its sweep.
+// "n=1024 r=32 p=4 average mult f32": a point's identity within its sweep (" cuda" appended
+// on cuda; a cpu point's key is as before the device axis).
 std::string sweep_key(const SweepPoint& point);
 
 // One layer x head's approximation errors at a point.

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "fmav/device.h"
 #include "fmav/model.h"
 
 namespace fmav {
@@ -21,6 +22,12 @@ enum class Split { train, valid, test, all };
 const char* to_string(Split split);
 Split parse_split(const std::string& name);  // "train" | "valid" | "test" | "all"; throws
 
+// How training computes: fp32 throughout, or bf16 autocast (the forward's matrix products in
+// bfloat16 on the CPU or CUDA; parameters, gradients, AdamW's moments and the loss float32).
+enum class Precision { fp32, bf16 };
+const char* to_string(Precision precision);
+Precision parse_precision(const std::string& name);  // "fp32" | "bf16"; throws naming the text
+
 struct EvalOptions {
   std::string data;           // text file or image folder
   Split split = Split::valid;
@@ -29,6 +36,9 @@ struct EvalOptions {
   std::string answers;           // optional .npy uint8 mask over the text's bytes (fmav gen-task)
   double mask_rate = 0.15;       // masked LM: share of positions masked (deterministic by seed)
   std::uint64_t seed = 1;
+  // Where the model runs (resolve_device: cuda without one throws naming why, before any
+  // work; auto takes cpu then). Batches go to it, the sums come back to the host.
+  Device device = Device::cpu;
 };
 
 struct EvalResult {
@@ -78,9 +88,12 @@ struct TrainOptions {
   std::int64_t eval_tokens = 1 << 16;  // bytes (or images) per periodic evaluation
   std::int64_t save_every = 200; // steps between checkpoints (0 = end only)
   std::uint64_t seed = 1;
+  Device device = Device::cpu;   // where it trains (as EvalOptions::device); not part of the checkpoint
+  Precision precision = Precision::fp32;
   std::string command;           // the command line, recorded in config.json "training"
   // Resuming: the options above (by their names in the checkpoint: data, steps, batch, align,
-  // lr, warmup, weight_decay, grad_clip, mask_rate, eval_every, eval_tokens, save_every, seed)
+  // lr, warmup, weight_decay, grad_clip, mask_rate, eval_every, eval_tokens, save_every, seed,
+  // precision)
   // set anew; every other one is the checkpoint's. A non-empty data counts as given.
   std::vector<std::string> given;
 };
@@ -101,6 +114,11 @@ struct TrainResult {
   bool cancelled = false;        // stopped by `cancel`; the checkpoint at steps_done is saved
   EvalResult eval;               // the last evaluation on the valid split
   double seconds = 0;
+  double items_per_s = 0;        // tokens (or images) per second over this run (from its first step; its
+                                 // evaluations and saves included)
+  // Peak memory of this run: the CUDA allocator's peak on cuda, the process's peak resident
+  // set on the CPU (bytes).
+  std::int64_t peak_memory_bytes = 0;
 };
 
 // The options a resume of options.out runs with: the checkpoint's, but those in
