@@ -63,27 +63,6 @@ __device__ __forceinline__ void store_pair(void* dst, std::uint32_t pair) {
 #endif
 }
 
-// acc (16, D) += x (16, kCols; accumulator layout, rounded to T) . b (kCols rows, D) with b
-// row-major in shared memory: the accumulators of column tiles 2 kk, 2 kk + 1 are the A
-// fragment of columns 16 kk .. 16 kk + 15, as P is in the forward's P V.
-template <typename T, int D, int kCols>
-__device__ __forceinline__ void fa2_accumulate(const float (&x)[kCols / 8][4], const T* b, float (&acc)[D / 8][4]) {
-  const int lane = threadIdx.x % 32, matrix = lane / 8, row = lane % 8;
-#pragma unroll
-  for (int kk = 0; kk < kCols / 16; ++kk) {
-    const std::uint32_t a[4] = {pack_pair<T>(x[2 * kk][0], x[2 * kk][1]), pack_pair<T>(x[2 * kk][2], x[2 * kk][3]),
-                                pack_pair<T>(x[2 * kk + 1][0], x[2 * kk + 1][1]),
-                                pack_pair<T>(x[2 * kk + 1][2], x[2 * kk + 1][3])};
-#pragma unroll
-    for (int dp = 0; dp < D / 16; ++dp) {
-      std::uint32_t bf[4];
-      ldmatrix_x4_trans(bf, b + (kk * 16 + row + 8 * (matrix & 1)) * kFa2Stride<D> + dp * 16 + 8 * (matrix >> 1));
-      mma_m16n8k16<T>(acc[2 * dp], a, bf[0], bf[1]);
-      mma_m16n8k16<T>(acc[2 * dp + 1], a, bf[2], bf[3]);
-    }
-  }
-}
-
 // Issues the copies of `rows` rows of x (rows D apart, from row0) into the shared tile dst,
 // zeros past them. Every thread of the block calls it.
 template <typename T, int D>

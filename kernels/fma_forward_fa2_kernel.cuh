@@ -93,12 +93,34 @@ __device__ __forceinline__ void fa2_products(const T* a_w, const T* b, float (&c
   }
 }
 
+// acc (16, D) += x (16, kCols; accumulator layout, rounded to T) . b (kCols rows, D) with b
+// row-major in shared memory: the accumulators of column tiles 2 kk, 2 kk + 1 are the A
+// fragment of columns 16 kk .. 16 kk + 15. The forward's O += P V (b = V, keys by dims,
+// transposed by ldmatrix); the backward's dV, dK and dQ products.
+template <typename T, int D, int kCols>
+__device__ __forceinline__ void fa2_accumulate(const float (&x)[kCols / 8][4], const T* b, float (&acc)[D / 8][4]) {
+  const int lane = threadIdx.x % 32, matrix = lane / 8, row = lane % 8;
+#pragma unroll
+  for (int kk = 0; kk < kCols / 16; ++kk) {
+    const std::uint32_t a[4] = {pack_pair<T>(x[2 * kk][0], x[2 * kk][1]), pack_pair<T>(x[2 * kk][2], x[2 * kk][3]),
+                                pack_pair<T>(x[2 * kk + 1][0], x[2 * kk + 1][1]),
+                                pack_pair<T>(x[2 * kk + 1][2], x[2 * kk + 1][3])};
+#pragma unroll
+    for (int dp = 0; dp < D / 16; ++dp) {
+      std::uint32_t bf[4];
+      ldmatrix_x4_trans(bf, b + (kk * 16 + row + 8 * (matrix & 1)) * kFa2Stride<D> + dp * 16 + 8 * (matrix >> 1));
+      mma_m16n8k16<T>(acc[2 * dp], a, bf[0], bf[1]);
+      mma_m16n8k16<T>(acc[2 * dp + 1], a, bf[2], bf[3]);
+    }
+  }
+}
+
 // One key tile for one warp: scores, the online-softmax step and O += P V.
 template <typename T, int D>
 __device__ __forceinline__ void fa2_warp_step(const FmaCudaParams& p, const T* q_w, const T* ks, const T* vs,
                                               const float* bias, bool mask_future, std::int64_t first,
                                               const long long (&query)[2], Fa2Rows<D>& st) {
-  const int lane = threadIdx.x % 32, tq = lane % 4, matrix = lane / 8, row = lane % 8;
+  const int tq = threadIdx.x % 32 % 4;
   float s[kTile / 8][4];
   fa2_products<T, D, kTile>(q_w, ks, s);
 
@@ -142,22 +164,8 @@ __device__ __forceinline__ void fa2_warp_step(const FmaCudaParams& p, const T* q
     st.o[j][0] *= alpha[0], st.o[j][1] *= alpha[0];
     st.o[j][2] *= alpha[1], st.o[j][3] *= alpha[1];
   }
-  // O += P V, 16 keys at a time: the score accumulators of key tiles 2 kk and 2 kk + 1 are
-  // exactly the A fragment of P's columns 16 kk .. 16 kk + 15.
-#pragma unroll
-  for (int kk = 0; kk < kTile / 16; ++kk) {
-    const std::uint32_t a[4] = {pack_pair<T>(s[2 * kk][0], s[2 * kk][1]), pack_pair<T>(s[2 * kk][2], s[2 * kk][3]),
-                                pack_pair<T>(s[2 * kk + 1][0], s[2 * kk + 1][1]),
-                                pack_pair<T>(s[2 * kk + 1][2], s[2 * kk + 1][3])};
-#pragma unroll
-    for (int dp = 0; dp < D / 16; ++dp) {
-      // B = V, row-major (key, dim): keys (0-7, 8-15) x dims (0-7, 8-15), transposed.
-      std::uint32_t b[4];
-      ldmatrix_x4_trans(b, vs + (kk * 16 + row + 8 * (matrix & 1)) * kFa2Stride<D> + dp * 16 + 8 * (matrix >> 1));
-      mma_m16n8k16<T>(st.o[2 * dp], a, b[0], b[1]);
-      mma_m16n8k16<T>(st.o[2 * dp + 1], a, b[2], b[3]);
-    }
-  }
+  // O += P V: the score accumulators are the A fragments of P.
+  fa2_accumulate<T, D, kTile>(s, vs, st.o);
 }
 
 template <typename T, int D>
