@@ -31,9 +31,10 @@ Stats stats_of(std::vector<double> ms) {
   return s;
 }
 
-// One frame's time, whole and in its two phases (ms).
+// One frame's time, whole and in its two phases (ms), and the maps its GL work coloured.
 struct FrameTime {
   double total = 0, build = 0, render = 0;
+  std::uint64_t colored = 0;
 };
 
 void print_stats(const char* what, const std::vector<FrameTime>& frames) {
@@ -49,8 +50,9 @@ void print_stats(const char* what, const std::vector<FrameTime>& frames) {
   std::printf("%-26s %5zu frames  median %7.2f ms  mean %7.2f  p95 %7.2f  max %7.2f\n", what, frames.size(), s.median,
               s.mean, s.p95, s.max);
   if (!slowest) return;
-  std::printf("%-26s median UI code %.2f ms, GL %.2f ms; slowest frame: UI code %.2f ms, GL %.2f ms\n", "",
-              stats_of(build).median, stats_of(render).median, slowest->build, slowest->render);
+  std::printf("%-26s median UI code %.2f ms, GL %.2f ms; slowest frame: UI code %.2f ms, GL %.2f ms, %llu maps coloured\n",
+              "", stats_of(build).median, stats_of(render).median, slowest->build, slowest->render,
+              static_cast<unsigned long long>(slowest->colored));
 }
 
 }  // namespace
@@ -66,9 +68,11 @@ int run_bench_frames(Platform& platform, Shared& shared, int frames, const Frame
     frame.build();
     t.build = ms_since(t0);
     const auto t1 = Clock::now();
+    const std::uint64_t colored = map_draw_counts().colored;
     frame.render();
     platform_finish(platform);
     t.render = ms_since(t1);
+    t.colored = map_draw_counts().colored - colored;
     t.total = ms_since(t0);
     platform_present(platform);
     return t;
