@@ -249,13 +249,11 @@ __global__ void __launch_bounds__(kThreads, 2) fma_backward_fa2_dq_kernel(const 
 template <typename T, int D>
 __global__ void __launch_bounds__(kThreads, 2) fma_backward_fa2_dkv_kernel(const FmaCudaGradParams g) {
   const FmaCudaParams& p = g.fwd;
-  const std::int64_t m = p.block_size, per = tiles_per_block(m);
-  const std::int64_t block = blockIdx.x / per, key0 = block * m + (blockIdx.x % per) * kTile;
-  const std::int64_t real = min(min(static_cast<std::int64_t>(kTile), (block + 1) * m - key0), p.n - key0);
-  if (real <= 0) return;
-  const int keys = static_cast<int>(real);
-  const std::int64_t bh = blockIdx.y;
-  const IndexRange queries = near_queries(block, key0, m, p.n, p.causal);
+  const KeyTile kt(p);
+  if (kt.keys == 0) return;
+  const std::int64_t key0 = kt.key0, bh = blockIdx.y;
+  const int keys = kt.keys;
+  const IndexRange queries = kt.queries;
   const int steps = static_cast<int>(ceil_div(queries.hi - queries.lo, kTile));
   constexpr int kStride = kFa2Stride<D>;
   constexpr int kTileElems = static_cast<int>(fa2_tile_bytes<T, D>() / sizeof(T));

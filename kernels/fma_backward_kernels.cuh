@@ -146,13 +146,11 @@ __global__ void __launch_bounds__(kThreads) fma_backward_dq_kernel(const FmaCuda
 template <typename T, int D>
 __global__ void __launch_bounds__(kThreads) fma_backward_dkv_kernel(const FmaCudaGradParams g) {
   const FmaCudaParams& p = g.fwd;
-  const std::int64_t m = p.block_size, per = tiles_per_block(m);
-  const std::int64_t block = blockIdx.x / per, key0 = block * m + (blockIdx.x % per) * kTile;
-  const std::int64_t real = min(min(static_cast<std::int64_t>(kTile), (block + 1) * m - key0), p.n - key0);
-  if (real <= 0) return;
-  const int keys = static_cast<int>(real);
-  const std::int64_t bh = blockIdx.y;
-  const IndexRange queries = near_queries(block, key0, m, p.n, p.causal);
+  const KeyTile kt(p);
+  if (kt.keys == 0) return;
+  const std::int64_t key0 = kt.key0, bh = blockIdx.y;
+  const int keys = kt.keys;
+  const IndexRange queries = kt.queries;
   const std::int64_t q_lo = queries.lo, q_hi = queries.hi;
   constexpr int kStride = Strides<T, D>::kOperand, kProb = Strides<T, D>::kProb;
   FMAV_DYNAMIC_SHARED(smem);

@@ -268,6 +268,24 @@ struct QueryTile {
   }
 };
 
+// The key tile of a dK/dV thread block blockIdx.x, the transpose of a QueryTile: real keys
+// [key0, key0 + keys) of key block `block` (none past n: keys is then 0 and the block has
+// nothing to do), and the query rows [queries.lo, queries.hi) whose near field holds them.
+struct KeyTile {
+  std::int64_t block = 0, key0 = 0;
+  int keys = 0;
+  IndexRange queries;
+
+  __device__ explicit KeyTile(const FmaCudaParams& p) {
+    const std::int64_t m = p.block_size, per = tiles_per_block(m);
+    block = blockIdx.x / per;
+    key0 = block * m + (blockIdx.x % per) * kTile;
+    const std::int64_t real = min(min(static_cast<std::int64_t>(kTile), (block + 1) * m - key0), p.n - key0);
+    keys = real > 0 ? static_cast<int>(real) : 0;
+    queries = near_queries(block, key0, m, p.n, p.causal);
+  }
+};
+
 // Loads the key and value tiles of one step of head bh into ks, vs, and per column the
 // score bias (0 near, the log multiplicity coarse, -inf past `cols`) and the key position
 // causal masking compares with (-1 for coarse slots: their groups lie in the past).
