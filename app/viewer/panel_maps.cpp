@@ -552,8 +552,10 @@ void check_staged_textures(const MapData& data, const MapsPanel& panel) {
       const int width = std::max(1, shape.width >> level), height = std::max(1, shape.height >> level);
       const std::size_t bytes = std::size_t(width) * height * (level_map ? 1 : 4);
       std::vector<unsigned char> read(bytes);
-      map_texture_read(panel.staged[kind], level_map ? MapTexel::r8 : MapTexel::r32f, level, width, height,
-                       read.data());
+      if (!map_texture_read(panel.staged[kind], level_map ? MapTexel::r8 : MapTexel::r32f, level, width, height,
+                            read.data())) {
+        continue;  // a tiled map's smallest levels are not stored
+      }
       const void* want = level_map ? static_cast<const void*>(data.level_codes.data())
                                    : static_cast<const void*>(shape.mips[level].data());
       if (std::memcmp(read.data(), want, bytes) != 0) {

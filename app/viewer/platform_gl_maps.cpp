@@ -2,6 +2,7 @@
 // means, coloured by the GLSL program of shaders/maps.{vert,frag} inside ImGui's draw lists
 // through draw callbacks. With platform_glfw.cpp the only file that calls OpenGL.
 
+#include "map_tiles.h"
 #include "platform_glfw.h"
 #include "platform_gl_storage.h"
 
@@ -68,6 +69,33 @@ struct QueuedDraw {
   MapDraw draw;
   std::size_t slot = 0;
 };
+// The tiles of the map textures made by map_texture_allocate (map_tiles.h), by handle: the
+// handle the panels hold is the first tile's name. Textures made whole (float_texture_upload,
+// level_texture_upload) are not here: one tile, the handle.
+struct TiledMap {
+  MapTexel texel = MapTexel::r32f;
+  TileGrid grid;
+  std::vector<GLuint> ids;  // tile t's texture; ids[0] is the handle
+  int stored = 0;           // tiles whose storage of the level being made is there
+};
+std::unordered_map<GLuint, TiledMap> g_tiled;
+
+const TiledMap* tiled(GLuint handle) {
+  const auto it = g_tiled.find(handle);
+  return it == g_tiled.end() ? nullptr : &it->second;
+}
+
+// Runs fn(texture, rect) for each tile of `handle` that stores level `level`, rect being its
+// block of that level (a texture made whole: the handle and [0, width) x [0, height)).
+template <typename Fn>
+void for_each_tile(GLuint handle, int level, int width, int height, Fn fn) {
+  const TiledMap* t = tiled(handle);
+  if (!t) return fn(handle, TileRect{0, 0, width, height});
+  for (int k = 0; k < t->grid.count(); ++k) {
+    if (level < t->grid.tile_levels(k)) fn(t->ids[k], t->grid.rect(k, level));
+  }
+}
+
 // This frame's map draws; the callbacks read them while ImGui renders (pointers into a
 // deque stay valid as it grows).
 std::deque<QueuedDraw> g_draws;
@@ -118,14 +146,15 @@ void build_program(Program& p) {
   glGenVertexArrays(1, &p.vao);  // core profile: a draw needs a bound VAO, even an empty one
 }
 
-// Colours `d` with the maps' program into the current framebuffer at clip rectangle
-// (cx0, cy0)-(cx1, cy1) (top left, bottom right).
-void shade(const MapDraw& d, float cx0, float cy0, float cx1, float cy1) {
+// Colours texture window (u0, v0)-(u1, v1) of `values` and `levels` (one tile each) with
+// d's shading into the current framebuffer at clip rectangle (cx0, cy0)-(cx1, cy1) (top
+// left, bottom right).
+void shade_quad(const MapDraw& d, GLuint values, GLuint levels, const float (&rect)[4], const float (&uv)[4]) {
   const Program& p = g_program;
   glUseProgram(p.id);
   glBindVertexArray(p.vao);
-  glUniform4f(p.rect, cx0, cy0, cx1, cy1);
-  glUniform4f(p.uv, d.u0, d.v0, d.u1, d.v1);
+  glUniform4f(p.rect, rect[0], rect[1], rect[2], rect[3]);
+  glUniform4f(p.uv, uv[0], uv[1], uv[2], uv[3]);
   glUniform1i(p.shading, static_cast<int>(d.shader.shading));
   glUniform1i(p.log10, d.shader.log10 ? 1 : 0);
   glUniform1f(p.lo, d.shader.lo);
@@ -134,7 +163,7 @@ void shade(const MapDraw& d, float cx0, float cy0, float cx1, float cy1) {
   glUniform1i(p.decades, d.shader.decades);
   glUniform4f(p.masked, d.shader.masked[0] / 255.0f, d.shader.masked[1] / 255.0f,
               d.shader.masked[2] / 255.0f, 1.0f);
-  const GLuint textures[3] = {d.values, d.levels, p.colors};
+  const GLuint textures[3] = {values, levels, p.colors};
   const GLint units[3] = {p.values, p.levels, p.table};
   for (int unit = 0; unit < 3; ++unit) {
     glActiveTexture(GL_TEXTURE0 + unit);
@@ -143,6 +172,27 @@ void shade(const MapDraw& d, float cx0, float cy0, float cx1, float cy1) {
   }
   glDrawArrays(GL_TRIANGLE_STRIP, 0, 4);
   glActiveTexture(GL_TEXTURE0);
+}
+
+// Colours `d` into the current framebuffer at clip rectangle (cx0, cy0)-(cx1, cy1): a tiled
+// map one quad per tile in the window, each where its part of the window lies.
+void shade(const MapDraw& d, float cx0, float cy0, float cx1, float cy1) {
+  const TiledMap* values = tiled(d.values);
+  const TiledMap* levels = tiled(d.levels);
+  if (!values || values->grid.count() == 1) return shade_quad(d, d.values, d.levels, {cx0, cy0, cx1, cy1}, {d.u0, d.v0, d.u1, d.v1});
+  const TileGrid& g = values->grid;
+  const bool same_tiles = levels && levels->grid.across == g.across && levels->grid.down == g.down;
+  const auto x_at = [&](float u) { return cx0 + (u - d.u0) / (d.u1 - d.u0) * (cx1 - cx0); };
+  const auto y_at = [&](float v) { return cy0 + (v - d.v0) / (d.v1 - d.v0) * (cy1 - cy0); };
+  for (int k = 0; k < g.count(); ++k) {
+    const TileRect r = g.rect(k, 0);
+    const float tu0 = static_cast<float>(r.x) / g.width, tu1 = static_cast<float>(r.x + r.width) / g.width;
+    const float tv0 = static_cast<float>(r.y) / g.height, tv1 = static_cast<float>(r.y + r.height) / g.height;
+    const float u0 = std::max(d.u0, tu0), u1 = std::min(d.u1, tu1), v0 = std::max(d.v0, tv0), v1 = std::min(d.v1, tv1);
+    if (u0 >= u1 || v0 >= v1) continue;
+    shade_quad(d, values->ids[k], same_tiles ? levels->ids[k] : d.levels, {x_at(u0), y_at(v0), x_at(u1), y_at(v1)},
+               {(u0 - tu0) / (tu1 - tu0), (v0 - tv0) / (tv1 - tv0), (u1 - tu0) / (tu1 - tu0), (v1 - tv0) / (tv1 - tv0)});
+  }
 }
 
 bool same_draw(const MapDraw& a, const MapDraw& b) {
@@ -250,6 +300,7 @@ void map_colors_upload(const std::uint8_t* rgba) {
 
 unsigned int float_texture_upload(unsigned int texture, int width, int height,
                                   const std::vector<std::vector<float>>& mips) {
+  map_tiles_release(texture);
   GLuint id = texture;
   if (id == 0) glGenTextures(1, &id);
   g_changed[id] = ++g_generation;
@@ -270,55 +321,98 @@ unsigned int float_texture_upload(unsigned int texture, int width, int height,
 
 unsigned int map_texture_allocate(unsigned int texture, MapTexel texel, int width, int height, int levels,
                                   bool* fresh) {
-  struct Shape {
-    MapTexel texel;
-    int width, height, levels;
-  };
-  static std::unordered_map<GLuint, Shape> shapes;  // the storage each texture was given
   GLuint id = texture;
   if (id == 0) glGenTextures(1, &id);
   g_changed[id] = ++g_generation;
-  const auto it = shapes.find(id);
-  *fresh = texture == 0 || it == shapes.end() || it->second.texel != texel || it->second.width != width ||
-           it->second.height != height || it->second.levels != levels;
+  const auto it = g_tiled.find(id);
+  *fresh = texture == 0 || it == g_tiled.end() || it->second.texel != texel || it->second.grid.width != width ||
+           it->second.grid.height != height || it->second.grid.levels != levels;
   if (!*fresh) return id;  // same storage, rows replaced by map_texture_rows
-  shapes[id] = {texel, width, height, levels};
-  glBindTexture(GL_TEXTURE_2D, id);
+  map_tiles_release(id);
+  TiledMap& t = g_tiled[id];
+  t.texel = texel;
+  t.grid = tile_grid(width, height, levels, map_tile_side());
+  t.ids.assign(static_cast<std::size_t>(t.grid.count()), id);
+  if (t.grid.count() > 1) glGenTextures(t.grid.count() - 1, t.ids.data() + 1);
   const bool r8 = texel == MapTexel::r8;
-  set_sampling(r8 ? GL_NEAREST : levels > 1 ? GL_LINEAR_MIPMAP_LINEAR : GL_LINEAR, GL_NEAREST);
-  glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_BASE_LEVEL, 0);
-  glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MAX_LEVEL, levels - 1);
+  for (int k = 0; k < t.grid.count(); ++k) {
+    const int tile_levels = t.grid.tile_levels(k);
+    glBindTexture(GL_TEXTURE_2D, t.ids[k]);
+    set_sampling(r8 ? GL_NEAREST : tile_levels > 1 ? GL_LINEAR_MIPMAP_LINEAR : GL_LINEAR, GL_NEAREST);
+    glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_BASE_LEVEL, 0);
+    glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MAX_LEVEL, tile_levels - 1);
+  }
   glBindTexture(GL_TEXTURE_2D, 0);
   return id;
 }
 
 bool map_texture_level_storage(unsigned int texture, MapTexel texel, int level, int width, int height) {
-  return storage_ready(texture, texel, level, width, height);
+  const auto it = g_tiled.find(texture);
+  if (it == g_tiled.end()) return storage_ready(texture, texel, level, width, height);
+  TiledMap& t = it->second;
+  for (; t.stored < t.grid.count(); ++t.stored) {  // a tile at a time, on the storage thread
+    if (level >= t.grid.tile_levels(t.stored)) continue;
+    const TileRect r = t.grid.rect(t.stored, level);
+    if (!storage_ready(t.ids[t.stored], texel, level, r.width, r.height)) return false;
+  }
+  t.stored = 0;
+  return true;
+}
+
+void map_tiles_release(unsigned int texture) {
+  const auto it = g_tiled.find(texture);
+  if (it == g_tiled.end()) return;
+  if (it->second.ids.size() > 1) glDeleteTextures(static_cast<GLsizei>(it->second.ids.size() - 1), it->second.ids.data() + 1);
+  g_tiled.erase(it);
 }
 
 bool map_storage_pending() { return storage_pending(); }
 
-void map_texture_read(unsigned int texture, MapTexel texel, int level, int width, int height, void* out) {
-  (void)width, (void)height;  // the caller sized `out` for them
+bool map_texture_read(unsigned int texture, MapTexel texel, int level, int width, int height, void* out) {
   const bool r8 = texel == MapTexel::r8;
-  glBindTexture(GL_TEXTURE_2D, texture);
+  const std::size_t bytes = r8 ? 1 : 4;
+  const TiledMap* t = tiled(texture);
+  if (t && t->grid.count() > 1) {
+    for (int k = 0; k < t->grid.count(); ++k) {
+      if (level >= t->grid.tile_levels(k)) return false;  // the whole's level is not stored
+    }
+  }
   glPixelStorei(GL_PACK_ALIGNMENT, 1);
-  glGetTexImage(GL_TEXTURE_2D, level, GL_RED, r8 ? GL_UNSIGNED_BYTE : GL_FLOAT, out);
+  std::vector<unsigned char> tile;
+  for_each_tile(texture, level, width, height, [&](GLuint id, TileRect r) {
+    tile.resize(static_cast<std::size_t>(r.width) * r.height * bytes);
+    glBindTexture(GL_TEXTURE_2D, id);
+    glGetTexImage(GL_TEXTURE_2D, level, GL_RED, r8 ? GL_UNSIGNED_BYTE : GL_FLOAT, tile.data());
+    for (int y = 0; y < r.height; ++y) {
+      std::memcpy(static_cast<unsigned char*>(out) + ((static_cast<std::size_t>(r.y) + y) * width + r.x) * bytes,
+                  tile.data() + static_cast<std::size_t>(y) * r.width * bytes, r.width * bytes);
+    }
+  });
   glPixelStorei(GL_PACK_ALIGNMENT, 4);
   glBindTexture(GL_TEXTURE_2D, 0);
+  return true;
 }
 
 void map_texture_rows(unsigned int texture, MapTexel texel, int level, int row0, int rows, int width,
                       const void* data) {
   g_changed[texture] = ++g_generation;
-  glBindTexture(GL_TEXTURE_2D, texture);
   const bool r8 = texel == MapTexel::r8;
+  const std::size_t bytes = r8 ? 1 : 4;
   glPixelStorei(GL_UNPACK_ALIGNMENT, r8 ? 1 : 4);
-  glTexSubImage2D(GL_TEXTURE_2D, level, 0, row0, width, rows, GL_RED, r8 ? GL_UNSIGNED_BYTE : GL_FLOAT, data);
+  glPixelStorei(GL_UNPACK_ROW_LENGTH, width);
+  for_each_tile(texture, level, width, row0 + rows, [&](GLuint id, TileRect r) {
+    const int y0 = std::max(row0, r.y), y1 = std::min(row0 + rows, r.y + r.height);
+    if (y0 >= y1) return;
+    const auto* first = static_cast<const unsigned char*>(data) + (static_cast<std::size_t>(y0 - row0) * width + r.x) * bytes;
+    glBindTexture(GL_TEXTURE_2D, id);
+    glTexSubImage2D(GL_TEXTURE_2D, level, 0, y0 - r.y, r.width, y1 - y0, GL_RED, r8 ? GL_UNSIGNED_BYTE : GL_FLOAT, first);
+  });
+  glPixelStorei(GL_UNPACK_ROW_LENGTH, 0);
   glBindTexture(GL_TEXTURE_2D, 0);
 }
 
 unsigned int level_texture_upload(unsigned int texture, int width, int height, const std::uint8_t* codes) {
+  map_tiles_release(texture);
   GLuint id = texture;
   if (id == 0) glGenTextures(1, &id);
   g_changed[id] = ++g_generation;

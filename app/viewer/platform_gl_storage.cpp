@@ -8,11 +8,8 @@
 // and polls (storage_ready); the thread allocates, waits for the GL work (glFinish, after
 // which a shared context sees the storage once it binds the texture again) and wakes the
 // GUI thread's event wait. The GUI thread leaves the texture alone while it is asked for.
-// The thread runs at the engine workers' lower priority: its clearing of a level may take
-// tens of ms of a core, and a frame drawn meanwhile should not wait for a core behind it.
 
 #include "platform_gl_storage.h"
-#include "maps_worker.h"  // lower_worker_priority
 
 #define GLFW_INCLUDE_NONE
 #include <GLFW/glfw3.h>
@@ -58,7 +55,6 @@ void make_storage(const Request& r) {
 }
 
 void serve(StorageThread* t) {
-  lower_worker_priority();
   glfwMakeContextCurrent(t->context);
   std::unique_lock<std::mutex> lock(t->mutex);
   for (;;) {

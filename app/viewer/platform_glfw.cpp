@@ -317,6 +317,7 @@ unsigned int texture_upload(unsigned int texture, int width, int height, const s
 
 void texture_destroy(unsigned int texture) {
   if (texture == 0) return;
+  map_tiles_release(texture);
   GLuint id = texture;
   glDeleteTextures(1, &id);
 }

@@ -107,8 +107,12 @@ bool map_storage_pending();
 void map_texture_rows(unsigned int texture, MapTexel texel, int level, int row0, int rows, int width,
                       const void* data);
 // Reads level `level` (width x height) of a map texture back into `out` (tests: what the
-// texture holds after the banded upload).
-void map_texture_read(unsigned int texture, MapTexel texel, int level, int width, int height, void* out);
+// texture holds after the banded upload); false for a level a tiled map does not store.
+bool map_texture_read(unsigned int texture, MapTexel texel, int level, int width, int height, void* out);
+// A map texture larger than 2048 on a side is stored as tiles (map_tiles.h), one GL texture
+// each, behind the handle these functions take and return; map_tiles_release deletes the
+// tiles other than the handle (texture_destroy calls it).
+void map_tiles_release(unsigned int texture);
 // Creates or replaces the R8 level texture (level + 1 per pair; 0 = masked).
 unsigned int level_texture_upload(unsigned int texture, int width, int height, const std::uint8_t* codes);
 // Adds `draw` to the current ImGui window's draw list (clipped as ImGui clips the window).

@@ -5,6 +5,7 @@
 
 #include "data_folder.h"
 #include "map_axes.h"
+#include "map_tiles.h"
 #include "map_view.h"
 #include "text_wrap.h"
 
@@ -102,6 +103,80 @@ TEST(MipChain, LevelsAreBlockMeansDownToOnePixel) {
   EXPECT_FLOAT_EQ(mips[1][1], (2 + 3 + 4 + 7 + 8 + 9 + 12 + 13 + 14) / 9.0f);
   ASSERT_EQ(mips[2].size(), 1u);
   EXPECT_FLOAT_EQ(mips[2][0], (mips[1][0] + mips[1][1]) / 2);
+}
+
+// A tiled map (map_tiles.h) stores, per tile and level, a block of the whole map's mip level;
+// those blocks must be what the tile's own mip chain would be (so sampling a tile is
+// sampling the whole), halve as OpenGL requires, and cover each level without overlap.
+TEST(MapTiles, TileLevelsAreBlocksOfTheWholeMipChain) {
+  using fmav::viewer::TileGrid;
+  using fmav::viewer::TileRect;
+  struct Case {
+    int width, height, side, across, down;
+  };
+  for (const Case& c : {Case{64, 64, 16, 4, 4}, Case{75, 37, 16, 5, 3}, Case{100, 40, 64, 2, 1}, Case{48, 48, 64, 1, 1},
+                        Case{33, 200, 32, 2, 7}}) {
+    SCOPED_TRACE(std::to_string(c.width) + " x " + std::to_string(c.height) + " in tiles of " + std::to_string(c.side));
+    std::vector<float> v(static_cast<std::size_t>(c.width) * c.height);
+    for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>((i * 7919) % 1009);
+    const auto whole = fmav::viewer::mip_chain(v, c.width, c.height);
+    const int levels = static_cast<int>(whole.size());
+    const TileGrid g = fmav::viewer::tile_grid(c.width, c.height, levels, c.side);
+    ASSERT_EQ(g.across, c.across);
+    ASSERT_EQ(g.down, c.down);
+    int all_store = levels;  // the levels every tile stores
+    for (int t = 0; t < g.count(); ++t) all_store = std::min(all_store, g.tile_levels(t));
+    for (int level = 0; level < levels; ++level) {
+      const int lw = std::max(1, c.width >> level), lh = std::max(1, c.height >> level);
+      std::vector<int> owners(static_cast<std::size_t>(lw) * lh, 0);
+      bool every_tile = true;
+      for (int t = 0; t < g.count(); ++t) {
+        if (level >= g.tile_levels(t)) {
+          every_tile = false;
+          continue;
+        }
+        const TileRect r = g.rect(t, level), r0 = g.rect(t, 0);
+        ASSERT_GE(r.width, 1);
+        ASSERT_GE(r.height, 1);
+        ASSERT_LE(r.x + r.width, lw);
+        ASSERT_LE(r.y + r.height, lh);
+        EXPECT_LE(r0.width, c.side);
+        EXPECT_EQ(r.width, std::max(1, r0.width >> level));  // OpenGL's sizes of the tile's own chain
+        EXPECT_EQ(r.height, std::max(1, r0.height >> level));
+        for (int y = 0; y < r.height; ++y) {
+          for (int x = 0; x < r.width; ++x) ++owners[static_cast<std::size_t>(r.y + y) * lw + r.x + x];
+        }
+        // On the levels every tile stores, the tile's own mip chain from its level-0 block
+        // equals the whole's block. (Above them, a block beside a tile too small for the level
+        // takes in that tile's texels, as the whole's chain does.)
+        if (level >= all_store) continue;
+        std::vector<float> block;
+        for (int y = 0; y < r0.height; ++y) {
+          for (int x = 0; x < r0.width; ++x) block.push_back(whole[0][static_cast<std::size_t>(r0.y + y) * c.width + r0.x + x]);
+        }
+        const auto own = fmav::viewer::mip_chain(block, r0.width, r0.height);
+        ASSERT_GT(own.size(), static_cast<std::size_t>(level));
+        for (int y = 0; y < r.height; ++y) {
+          for (int x = 0; x < r.width; ++x) {
+            ASSERT_FLOAT_EQ(own[level][static_cast<std::size_t>(y) * r.width + x],
+                            whole[level][static_cast<std::size_t>(r.y + y) * lw + r.x + x])
+                << "tile " << t << " level " << level << " texel " << x << ", " << y;
+          }
+        }
+      }
+      for (int n : owners) {
+        ASSERT_LE(n, 1) << "tiles overlap at level " << level;
+      }
+      if (every_tile) {
+        for (int n : owners) {
+          ASSERT_EQ(n, 1) << "level " << level << " is not covered";
+        }
+      }
+    }
+    if (g.count() == 1) {
+      EXPECT_EQ(g.tile_levels(0), levels);
+    }
+  }
 }
 
 TEST(MipChain, SquarePowerOfTwoKeepsTheMean) {
