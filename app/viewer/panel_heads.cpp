@@ -118,7 +118,7 @@ void run_model_heads(const HeadsKey& key, HeadsProgress& progress, HeadsResult* 
   }
   for (int layer = 0; layer < static_cast<int>(captures.size()); ++layer) {
     const LayerCapture& cap = captures[static_cast<std::size_t>(layer)];
-    result->tokens = cap.tokens;
+    result->tokens = std::max(result->tokens, cap.tokens);  // a segmenter's first stage has the most
     for (int h = 0; h < static_cast<int>(cap.q.shape[1]); ++h) {
       add_head(cap.q, cap.k, cap.v, cap.options(), cap.weights, layer, h, cap.tokens, progress, result);
     }
