@@ -6,14 +6,14 @@
 #       mask, and where prediction and truth differ, the prediction's colours are shown.
 #   (2) A click on "ground truth" shows the annotation's colours instead, and a click on the
 #       image picks the token of the stage grid's cell under it (row 2, col 5: query 21).
-#   (3) The sidebar names the layer "stage 1, block 0 (8 x 8)" (checked through the log's
-#       summary of the header and the query).
+#   (3) File > Open of seg-full from the shipped LM, then of the image: the segmenter's
+#       masks come with it (the log's summary says whether a ground truth was found).
 # Under Xvfb at 1400x900 (gui_input_lib.sh); the screenshots stay in the output folder.
 # Usage: tests/gui_segments.sh path/to/fma-viewer path/to/fmav path/to/seg-full out_dir
 source "$(dirname "$0")/gui_input_lib.sh" gui_segments "$@"
 viewer=$2
 fmav=$3
-model=$4
+model=$(realpath "$4")
 out=$5
 here=$(cd "$(dirname "$0")" && pwd)
 touch "$work/log"
@@ -43,6 +43,30 @@ pid=""
 grep -q "wrote 1400x900 window" "$work/log" || gui_fail "no screenshot written"
 grep -q "; query 21;" "$work/log" || gui_fail "the click on the image's cell (row 2, col 5) did not pick query 21"
 grep -q "header layer 2 " "$work/log" || gui_fail "the header does not show layer 2"
+
+# (3) File > Open (Ctrl+O, a typed path, Return) from the shipped LM: the segmenter (on the
+# shipped sample image, which has no ground truth), then the generated image (which has).
+through_dialog() {
+  xdotool key ctrl+o
+  sleep 1
+  xdotool key ctrl+a
+  sleep 0.3
+  xdotool type --delay 10 "$1"
+  sleep 0.3
+  xdotool key Return
+}
+"$viewer" --size 1400x900 --view query --log > "$work/log" 2>&1 &
+pid=$!
+wait_log "idle; view query"
+through_dialog "$model"
+wait_log "status: opened $model"
+wait_log "idle; view query; maps of 256 tokens.*; segmenter, no ground truth"
+through_dialog "$image"
+wait_log "status: opened $image"
+wait_log "idle; view query; maps of 256 tokens.*; segmenter, ground truth 0000.png"
+grep -q "error" "$work/log" && gui_fail "an error was reported"
+kill "$pid"
+pid=""
 
 python3 - "$here" "$out" "$image" "$work/pred.png" "$work/set/annotations/validation/0000.png" << 'PY' ||
 import sys
