@@ -195,6 +195,11 @@ int run_inspect(const InspectArgs& a) {
     for (int l = 0; l <= ins.num_levels; ++l) mass[l] += ins.level_mass[r * (ins.num_levels + 1) + l] / rows;
   }
   summary["layer"] = a.layer, summary["head"] = a.head, summary["tokens"] = c.tokens;
+  if (c.stage >= 0) {  // a segmenter's block on its stage's grid
+    summary["stage"] = c.stage, summary["block"] = c.block;
+    const auto side = static_cast<std::int64_t>(std::lround(std::sqrt(static_cast<double>(c.tokens))));
+    summary["grid"] = {side, side};  // square stages
+  }
   summary["rows"] = {req.row_begin, req.row_end}, summary["cols"] = {req.col_begin, req.col_end};
   summary["method"] = method_name(c.options());
   if (c.method == Method::fma) {
@@ -216,6 +221,11 @@ int run_inspect(const InspectArgs& a) {
   summary["files"] = {"fma_map.npy", "full_map.npy", "level_map.npy", "level_mass.npy", "row_tv.npy", "row_kl.npy",
                       "row_topk.npy"};
   write_file_atomic(path("summary.json"), summary.dump(2) + "\n");
+  if (c.stage >= 0) {
+    std::printf("stage %d, block %d (grid %lld x %lld): ", c.stage, c.block,
+                static_cast<long long>(summary["grid"][0].get<std::int64_t>()),
+                static_cast<long long>(summary["grid"][1].get<std::int64_t>()));
+  }
   std::printf("layer %d head %lld, rows %lld:%lld, cols %lld:%lld of %lld tokens: output error %s, mean TV %s, "
               "mean KL %s, mean top-%d overlap %s; written to %s\n", a.layer, static_cast<long long>(a.head),
               static_cast<long long>(req.row_begin), static_cast<long long>(req.row_end),

@@ -20,6 +20,7 @@ std::function<int()> add_gen_task(CLI::App& app);
 std::function<int()> add_train(CLI::App& app);
 std::function<int()> add_eval(CLI::App& app);
 std::function<int()> add_inspect(CLI::App& app);
+std::function<int()> add_segment(CLI::App& app);
 std::function<int()> add_sweep(CLI::App& app);
 std::function<int()> add_merge(CLI::App& app);
 std::function<int()> add_fit(CLI::App& app);

@@ -58,7 +58,7 @@ int main(int argc, char** argv) {
       {"figure", fmav::cli::add_figure(app)},     {"train", fmav::cli::add_train(app)},
       {"eval", fmav::cli::add_eval(app)},         {"inspect", fmav::cli::add_inspect(app)},
       {"gen-task", fmav::cli::add_gen_task(app)}, {"sweep", fmav::cli::add_sweep(app)},
-      {"merge", fmav::cli::add_merge(app)},
+      {"merge", fmav::cli::add_merge(app)},       {"segment", fmav::cli::add_segment(app)},
       {"fit", fmav::cli::add_fit(app)},           {"bench-model", fmav::cli::add_bench_model(app)},
   };
   CLI11_PARSE(app, argc, argv);

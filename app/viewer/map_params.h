@@ -22,6 +22,7 @@ struct MapParams {
   // non-empty; qkv_source.h), else the synthetic sample_qkv. At most one of model, qkv is set.
   std::string model, input;
   std::string qkv;
+  std::string mask;  // a segmenter's ground truth for the input ("" = the ADE20K layout's, if any)
   int layer = 0, head = 0;
   std::int64_t offset = 0;       // text: first byte of the model's window
   std::int64_t n = 512;          // tokens (synthetic)
@@ -42,7 +43,7 @@ struct MapParams {
   bool model_fma_override = false;
 
   bool operator==(const MapParams& o) const {
-    return model == o.model && input == o.input && qkv == o.qkv && layer == o.layer && head == o.head &&
+    return model == o.model && input == o.input && qkv == o.qkv && mask == o.mask && layer == o.layer && head == o.head &&
            offset == o.offset && n == o.n &&
            block_size == o.block_size && rank == o.rank && causal == o.causal &&
            downsample == o.downsample && count_multiplicity == o.count_multiplicity &&

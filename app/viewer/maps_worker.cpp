@@ -8,6 +8,7 @@
 #include "hf_source.h"
 #include "map_view.h"
 #include "qkv_source.h"
+#include "segment_view.h"
 #include "shared.h"
 #include "source_finite.h"
 
@@ -86,7 +87,8 @@ void describe_model(const MapParams& params, const ModelConfig& c, MapJob* job) 
   job->trained = own.method;
   job->method = own.method == Method::full ? Method::fma : own.method;
   job->fma = own.fma, job->peer = own.peer;
-  job->layers = static_cast<int>(c.layers), job->heads = static_cast<int>(c.heads);
+  job->layers = static_cast<int>(c.layers);
+  job->heads = static_cast<int>(layer_heads(c, std::clamp(params.layer, 0, static_cast<int>(c.layers) - 1)));
 }
 
 // The source named by `params`: a q/k/v file, the model's layer on its input, or the
@@ -120,9 +122,10 @@ HeadInput load_source(const MapParams& params, MapJob* job) {
     in.q = std::move(cap.q), in.k = std::move(cap.k), in.v = std::move(cap.v);
     in.fma = cap.fma, in.weights = std::move(cap.weights);
     in.method = cap.method, in.peer = cap.peer;
-    in.head = std::clamp<std::int64_t>(params.head, 0, c.heads - 1);
+    const std::int64_t heads = in.q.shape[1];  // a segmenter's differ by stage
+    in.head = std::clamp<std::int64_t>(params.head, 0, heads - 1);
     job->tokens = cap.tokens, job->layers = static_cast<int>(c.layers);
-    job->heads = static_cast<int>(c.heads);
+    job->heads = static_cast<int>(heads);
     job->source = file_name(params.model) + " (" + to_string(c.architecture) + ", " +
                   attention_name(c.attention) + " attention" +
                   (params.model_fma_override ? ", as in a sweep point" : "") + ") on " + file_name(params.input);
@@ -131,6 +134,13 @@ HeadInput load_source(const MapParams& params, MapJob* job) {
       job->text = std::move(cap.text);
     } else {
       job->image = std::make_shared<const Image>(std::move(cap.image));
+    }
+    if (c.is_segmenter()) {  // the block's stage, and the prediction and ground truth over the image
+      const long long side = std::llround(std::sqrt(static_cast<double>(cap.tokens)));
+      job->layer_name = "stage " + std::to_string(cap.stage) + ", block " + std::to_string(cap.block) + " (" +
+                        std::to_string(side) + " x " + std::to_string(side) + ")";
+      job->segments = std::make_shared<const SegmentView>(make_segment_view(model, *job->image, params.input,
+                                                                            params.mask));
     }
   } else {
     FMAV_CHECK(params.n >= 1 && params.n <= kMaxTokens, "the viewer shows 1 to ", kMaxTokens,

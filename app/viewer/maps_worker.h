@@ -20,6 +20,8 @@
 
 namespace fmav::viewer {
 
+struct SegmentView;  // segment_view.h
+
 struct Shared;
 
 // Largest side of a map texture. A larger n is shown as an overview of pool x pool block
@@ -130,6 +132,10 @@ struct MapJob {
   // or an image model's image fitted to its size (null otherwise).
   std::string text;
   std::shared_ptr<const Image> image;
+  // A segmenter's layer as "stage s, block b (G x G)" (empty for the other sources).
+  std::string layer_name;
+  // A segmenter's prediction and ground truth on that image (null for the other models).
+  std::shared_ptr<const SegmentView> segments;
   // A Hugging Face model's input: each token's text piece (token i = pieces[i]; empty for
   // ids without a tokenizer.json, or another source).
   std::vector<std::string> pieces;

@@ -104,8 +104,13 @@ void add_head(const HostTensor& q, const HostTensor& k, const HostTensor& v, con
 void run_model_heads(const HeadsKey& key, HeadsProgress& progress, HeadsResult* result) {
   const Model model = Model::load(key.model);
   const ModelConfig& c = model.config();
-  result->layers = static_cast<int>(c.layers), result->heads = static_cast<int>(c.heads);
-  progress.total = result->layers * result->heads;
+  // A segmenter's heads differ by stage: heads is the most of any layer, the total their sum.
+  result->layers = static_cast<int>(c.layers), result->heads = 0;
+  progress.total = 0;
+  for (int layer = 0; layer < result->layers; ++layer) {
+    const int heads = static_cast<int>(layer_heads(c, layer));
+    result->heads = std::max(result->heads, heads), progress.total += heads;
+  }
   const std::vector<LayerCapture> captures = capture_file_layers(model, key.input, key.offset);
   for (int layer = 0; layer < static_cast<int>(captures.size()); ++layer) {
     const LayerCapture& cap = captures[static_cast<std::size_t>(layer)];
@@ -113,8 +118,8 @@ void run_model_heads(const HeadsKey& key, HeadsProgress& progress, HeadsResult* 
   }
   for (int layer = 0; layer < static_cast<int>(captures.size()); ++layer) {
     const LayerCapture& cap = captures[static_cast<std::size_t>(layer)];
-    result->tokens = cap.tokens;
-    for (int h = 0; h < result->heads; ++h) {
+    result->tokens = std::max(result->tokens, cap.tokens);  // a segmenter's first stage has the most
+    for (int h = 0; h < static_cast<int>(cap.q.shape[1]); ++h) {
       add_head(cap.q, cap.k, cap.v, cap.options(), cap.weights, layer, h, cap.tokens, progress, result);
     }
   }

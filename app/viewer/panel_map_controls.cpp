@@ -217,6 +217,9 @@ void draw_model_controls(Shared& shared) {
   const int layers = std::max(1, shown.layers), heads = std::max(1, shown.heads);
   ImGui::PushItemWidth(130);
   if (input_int("layer", &p.layer)) p.layer = std::clamp(p.layer, 0, layers - 1);
+  if (!shown.layer_name.empty() && shown.params.layer == p.layer) {  // a segmenter's block
+    ImGui::TextColored(kMuted, "%s", shown.layer_name.c_str());
+  }
   if (input_int("head", &p.head)) p.head = std::clamp(p.head, 0, heads - 1);
   // The offset is a text model's: hidden once the shown run of this model has an image (an
   // error, such as an image model refusing an offset, keeps it, so it can be set back).

@@ -10,6 +10,7 @@
 #include "method_labels.h"
 #include "platform_glfw.h"
 #include "query_row.h"
+#include "segment_view.h"
 #include "shared.h"
 #include "source_finite.h"
 
@@ -444,6 +445,7 @@ void draw_query_view(Shared& shared, QueryPanel& query) {
   draw_level_mass(r);
   ImGui::Spacing();
   draw_metrics(r);
+  if (shown.segments) draw_segment_legend(*shown.segments, ImGui::GetContentRegionAvail().y - 3 * ImGui::GetTextLineHeightWithSpacing());
   ImGui::EndChild();
   if (!text && !image) return;
   ImGui::SameLine();

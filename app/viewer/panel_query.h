@@ -10,10 +10,14 @@
 
 namespace fmav::viewer {
 
+struct SegmentView;  // segment_view.h
 struct Shared;
 
 // What the query inspector colours tokens or image patches by.
 enum class QueryColor { fma, full, level };
+
+// What a segmenter's image shows over it.
+enum class SegmentOverlay { none, predicted, truth };
 
 // The query inspector's own settings and the GL texture of the input image it shows.
 struct QueryPanel {
@@ -24,6 +28,13 @@ struct QueryPanel {
   std::int64_t exact_index = -1;
   unsigned int image_texture = 0;              // 0 = none
   std::shared_ptr<const Image> texture_image;  // the image in image_texture
+  // A segmenter's image: the mask blended over it (segment_view.h), which one and how strongly.
+  SegmentOverlay segment_overlay = SegmentOverlay::predicted;
+  float segment_alpha = 0.5f;
+  std::shared_ptr<const Image> blended;  // the image shown, for blended_of at these settings
+  std::shared_ptr<const SegmentView> blended_of;
+  SegmentOverlay blended_overlay = SegmentOverlay::none;
+  float blended_alpha = -1;
 };
 
 // The query inspector: one query's attention over keys under full attention and FMA, the

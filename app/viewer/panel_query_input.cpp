@@ -4,6 +4,7 @@
 #include "hf_source.h"
 #include "platform_glfw.h"
 #include "query_row.h"
+#include "segment_view.h"
 #include "shared.h"
 
 #include <imgui.h>
@@ -11,6 +12,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -97,6 +100,43 @@ void draw_patches(Shared& shared, const QueryPanel& query, const QueryRow& r, fl
 
 
 
+// ---- a segmenter's masks ----
+
+// The image the query inspector shows: a segmenter's with its chosen mask blended in
+// (recomputed only when the job or the settings change), else the job's image.
+std::shared_ptr<const Image> shown_image(QueryPanel& q, const MapJob& job) {
+  if (!job.segments || !job.image) return job.image;
+  const SegmentView& seg = *job.segments;
+  SegmentOverlay overlay = q.segment_overlay;
+  if (overlay == SegmentOverlay::truth && seg.truth.empty()) overlay = SegmentOverlay::none;
+  if (overlay == SegmentOverlay::none) return job.image;
+  if (q.blended_of != job.segments || q.blended_overlay != overlay || q.blended_alpha != q.segment_alpha) {
+    q.blended = std::make_shared<const Image>(
+        blend_segments(*job.image, overlay == SegmentOverlay::truth ? seg.truth : seg.predicted, q.segment_alpha));
+    q.blended_of = job.segments, q.blended_overlay = overlay, q.blended_alpha = q.segment_alpha;
+  }
+  return q.blended;
+}
+
+// Which mask is blended over the image, and how strongly.
+void draw_segment_controls(QueryPanel& q, const SegmentView& seg) {
+  int overlay = static_cast<int>(q.segment_overlay);
+  ImGui::RadioButton("predicted mask", &overlay, static_cast<int>(SegmentOverlay::predicted));
+  ImGui::SameLine();
+  ImGui::BeginDisabled(seg.truth.empty());
+  ImGui::RadioButton("ground truth", &overlay, static_cast<int>(SegmentOverlay::truth));
+  ImGui::EndDisabled();
+  if (seg.truth.empty() && ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled)) {
+    ImGui::SetTooltip("%s", seg.truth_note.c_str());
+  }
+  ImGui::SameLine();
+  ImGui::RadioButton("image only", &overlay, static_cast<int>(SegmentOverlay::none));
+  q.segment_overlay = static_cast<SegmentOverlay>(overlay);
+  ImGui::SameLine();
+  ImGui::SetNextItemWidth(120);
+  ImGui::SliderFloat("opacity", &q.segment_alpha, 0.0f, 1.0f, "%.2f");
+}
+
 }  // namespace
 
 // The window's tokens wrapped in lines (and after each newline), each on its colour; a click
@@ -166,15 +206,17 @@ void draw_tokens(Shared& shared, const QueryPanel& query, const QueryRow& r) {
 
 
 void draw_image(Shared& shared, QueryPanel& query, const QueryRow& r) {
-  upload_image(query, r.job->image);
+  const SegmentView* seg = r.job->segments.get();
+  if (seg != nullptr) draw_segment_controls(query, *seg);
+  upload_image(query, shown_image(query, *r.job));
   const FmaConfig& f = r.job->fma;
   if (query.image_texture == 0 || f.grid_height < 1 || f.grid_width < 1) return;
   const ImVec2 avail = ImGui::GetContentRegionAvail();
   const float line = ImGui::GetTextLineHeightWithSpacing();
   const float side = std::max(64.0f, std::min(avail.y - 2 * line - 8, 0.5f * (avail.x - 40)));
   const ImVec2 top = ImGui::GetCursorPos();
-  ImGui::TextColored(kMuted, "input, %lldx%lld patches", static_cast<long long>(f.grid_height),
-                     static_cast<long long>(f.grid_width));
+  ImGui::TextColored(kMuted, seg != nullptr ? "input, %lldx%lld tokens" : "input, %lldx%lld patches",
+                     static_cast<long long>(f.grid_height), static_cast<long long>(f.grid_width));
   draw_patches(shared, query, r, side, false, "image");
   ImGui::TextColored(kMuted, "bright lines: fine cells of %lldx%lld patches; red: the query",
                      static_cast<long long>(f.block_size), static_cast<long long>(f.block_size));
@@ -183,6 +225,50 @@ void draw_image(Shared& shared, QueryPanel& query, const QueryRow& r) {
   ImGui::TextColored(kMuted, "%s of the query", what[static_cast<int>(query.color)]);
   ImGui::SetCursorPos(ImVec2(top.x + side + 24, top.y + line));
   draw_patches(shared, query, r, side, true, "attention");
+}
+
+// The classes' colours, their share of the prediction and this image's IoU, and the scores.
+void draw_segment_legend(const SegmentView& seg, float height) {
+  const bool truth = !seg.truth.empty();
+  ImGui::Spacing();
+  if (truth) {
+    ImGui::Text("this image: mIoU %.3f, pixel accuracy %.3f", seg.scores.miou, seg.scores.pixel_accuracy);
+    ImGui::TextColored(kMuted, "ground truth %s", std::filesystem::path(seg.truth_path).filename().c_str());
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", seg.truth_path.c_str());
+  } else {
+    ImGui::PushTextWrapPos(0);
+    ImGui::TextColored(kMuted, "%s", seg.truth_note.c_str());
+    ImGui::PopTextWrapPos();
+  }
+  const ImGuiTableFlags flags = ImGuiTableFlags_RowBg | ImGuiTableFlags_ScrollY | ImGuiTableFlags_SizingFixedFit;
+  if (!ImGui::BeginTable("classes", 3, flags, ImVec2(0, std::max(height, 3 * ImGui::GetTextLineHeightWithSpacing()))))
+    return;
+  ImGui::TableSetupScrollFreeze(0, 1);
+  ImGui::TableSetupColumn("class", ImGuiTableColumnFlags_WidthFixed, 180);
+  ImGui::TableSetupColumn("predicted", ImGuiTableColumnFlags_WidthFixed, 80);
+  ImGui::TableSetupColumn("IoU", ImGuiTableColumnFlags_WidthFixed, 60);
+  ImGui::TableHeadersRow();
+  const double pixels = static_cast<double>(std::max<std::int64_t>(1, seg.size * seg.size));
+  for (std::size_t k = 0; k < seg.classes.size(); ++k) {
+    ImGui::TableNextRow();
+    ImGui::TableNextColumn();
+    const ImVec2 at = ImGui::GetCursorScreenPos();
+    const float box = ImGui::GetTextLineHeight();
+    ImGui::GetWindowDrawList()->AddRectFilled(at, ImVec2(at.x + box, at.y + box),
+                                              to_imu32(segment_color(static_cast<std::int32_t>(k))));
+    ImGui::Dummy(ImVec2(box, box));
+    ImGui::SameLine();
+    ImGui::TextUnformatted(seg.classes[k].c_str());
+    ImGui::TableNextColumn();
+    ImGui::Text("%.1f%%", 100.0 * static_cast<double>(seg.predicted_pixels[k]) / pixels);
+    ImGui::TableNextColumn();
+    if (truth && k < seg.scores.iou.size() && std::isfinite(seg.scores.iou[k])) {
+      ImGui::Text("%.3f", seg.scores.iou[k]);
+    } else {
+      ImGui::TextColored(kMuted, "-");
+    }
+  }
+  ImGui::EndTable();
 }
 
 }  // namespace fmav::viewer

@@ -38,5 +38,8 @@ void key_tooltip(const QueryRow& r, std::int64_t key);
 void draw_tokens(Shared& shared, const QueryPanel& query, const QueryRow& r);
 // The input image plain and with the row's attention per patch; a click selects the query.
 void draw_image(Shared& shared, QueryPanel& query, const QueryRow& r);
+// A segmenter's classes: colour, share of the prediction and this image's IoU, with its mIoU
+// and pixel accuracy (or why there is no ground truth), in a table `height` pixels high.
+void draw_segment_legend(const SegmentView& seg, float height);
 
 }  // namespace fmav::viewer

@@ -86,6 +86,7 @@ void open_model(Shared& shared, const std::string& path) {
   shared.model_path = folder;
   shared.input_path = input_for(shared.input_path, reads_text, is_hf_folder(folder));
   p.model = shared.model_path, p.input = shared.input_path, p.qkv.clear(), p.model_fma_override = false;
+  p.mask.clear();  // --mask belonged to the first input
   p.layer = 0, p.head = 0, p.offset = 0;  // the new model may have fewer
   shared.query_row = -1;
 }
@@ -106,7 +107,7 @@ void open_input(Shared& shared, const std::string& path, PathKind kind) {
   MapParams& p = shared.params;
   shared.input_path = path;
   p.model = shared.model_path, p.input = path;  // also leaves the synthetic or q/k/v input
-  p.qkv.clear();
+  p.qkv.clear(), p.mask.clear();
   p.offset = 0;
   shared.query_row = -1;
 }

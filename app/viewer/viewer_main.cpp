@@ -17,6 +17,7 @@
 #include "panel_status.h"
 #include "panel_sweep.h"
 #include "platform_glfw.h"
+#include "segment_view.h"
 #include "shared.h"
 #include "viewer_files.h"
 #include "viewer_options.h"
@@ -212,6 +213,11 @@ std::string summary(const Shared& shared) {
     out += text;
   }
   if (shared.query_row >= 0) out += "; query " + std::to_string(shared.query_row);
+  if (shown.segments) {  // a segmenter: its masks (segment_view.h)
+    const SegmentView& seg = *shown.segments;
+    out += seg.truth.empty() ? std::string("; segmenter, no ground truth")
+                             : "; segmenter, ground truth " + std::filesystem::path(seg.truth_path).filename().string();
+  }
   if (shown.params.model_fma_override) {
     const FmaConfig& f = shown.fma;
     std::snprintf(text, sizeof(text), "; model FMA as in a sweep point: r = %lld, p = %lld, %s",

@@ -33,7 +33,10 @@ void add_options(CLI::App& app, Options& options) {
                  "causal-LM folder (config.json, model.safetensors, tokenizer.json)");
   app.add_option("--input", options.input, "text file or image for the model (default: assets/sample.txt); a Hugging\n"
                  "Face model also reads token ids from a .npy");
-  app.add_option("--layer", options.layer, "layer shown first")->check(CLI::NonNegativeNumber);
+  app.add_option("--mask", options.mask, "a segmenter's ground truth for --input: an 8-bit grey label PNG of the\n"
+                 "image's size (default: annotations/<split>/X.png for images/<split>/X.*, the ADE20K layout)");
+  app.add_option("--layer", options.layer, "layer shown first (a segmenter: its blocks over all stages)")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--head", options.head, "head shown first")->check(CLI::NonNegativeNumber);
   app.add_option("--offset", options.offset, "text input: first byte of the model's window (a Hugging Face model: first token)")
       ->check(CLI::NonNegativeNumber);
@@ -123,6 +126,7 @@ MapParams to_params(const Options& options, Shared& shared) {
   if (have_model && !options.synthetic && (options.method == "fma" || is_hf_folder(shared.model_path))) {
     params.model = shared.model_path, params.input = shared.input_path;
     params.layer = options.layer, params.head = options.head, params.offset = options.offset;
+    params.mask = options.mask;
   }
   params.n = options.n;
   params.block_size = options.block_size;

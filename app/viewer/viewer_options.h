@@ -21,6 +21,7 @@ struct Options {
   std::int64_t offset = 0;
   bool synthetic = false;
   std::string qkv;  // raw q, k, v (qkv_source.h)
+  std::string mask;  // a segmenter's ground truth for --input (segment_view.h)
   std::string view = "attention";
   std::string zoom;  // rows and keys, r0:r1,c0:c1
   std::string colormap = "standard";

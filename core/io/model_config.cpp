@@ -246,10 +246,16 @@ AttendOptions layer_attend_options(const ModelConfig& config, int layer) {
     case AttentionKind::reformer: o.method = Method::reformer; break;
     case AttentionKind::swin: o.method = Method::swin; break;
   }
-  if (o.method != Method::fma && o.method != Method::swin) o.fma.grid_height = o.fma.grid_width = 0;
   o.peer.hash_rounds = config.attention.hash_rounds;
   o.peer.hash_seed = static_cast<std::uint64_t>(layer) + 1;
   o.peer.shifted = layer % 2 == 1;
+  if (config.is_segmenter()) {  // the block's stage grid; Swin shifts every other block of a stage
+    int block = 0;
+    const int stage = segmenter_stage_of(config, layer, &block);
+    o.fma = segmenter_stage_fma(config, stage);
+    o.peer.shifted = block % 2 == 1;
+  }
+  if (o.method != Method::fma && o.method != Method::swin) o.fma.grid_height = o.fma.grid_width = 0;
   return o;
 }
 

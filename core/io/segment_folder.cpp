@@ -61,6 +61,27 @@ void read_classes_json(const fs::path& file, SegmentFolder* folder) {
   FMAV_CHECK(!folder->ignore_zero || folder->classes.size() <= 254, name, ": with ignore_zero, at most 254 classes");
 }
 
+// The folder's classes and label rule: root/classes.json, else ADE20K's.
+void read_folder_classes(const std::string& root, SegmentFolder* folder) {
+  std::error_code ec;
+  folder->root = root;
+  const fs::path classes_json = fs::path(root) / "classes.json";
+  if (fs::exists(classes_json, ec)) {
+    read_classes_json(classes_json, folder);
+  } else {
+    for (int c = 1; c <= kAde20kClasses; ++c) folder->classes.push_back("ade" + std::to_string(c));
+  }
+}
+
+// The root of root/annotations/<split>/NAME.png (or images/), "" when `file` is not there.
+std::string layout_root(const std::string& file, const char* kind) {
+  const fs::path p = fs::path(file).lexically_normal();
+  const fs::path split = p.parent_path(), sub = split.parent_path();
+  const std::string split_name = split.filename().string();
+  if (sub.filename() != kind || (split_name != kSplits[0] && split_name != kSplits[1])) return "";
+  return sub.parent_path().empty() ? "." : sub.parent_path().string();
+}
+
 }  // namespace
 
 bool is_segment_folder(const std::string& root) {
@@ -78,13 +99,7 @@ SegmentFolder list_segment_folder(const std::string& root) {
   FMAV_CHECK(fs::is_directory(annotations, ec), root, ": has images/ but no annotations/ folder (each image needs "
              "its label map annotations/<split>/<name>.png)");
   SegmentFolder folder;
-  folder.root = root;
-  const fs::path classes_json = fs::path(root) / "classes.json";
-  if (fs::exists(classes_json, ec)) {
-    read_classes_json(classes_json, &folder);
-  } else {
-    for (int c = 1; c <= kAde20kClasses; ++c) folder.classes.push_back("ade" + std::to_string(c));
-  }
+  read_folder_classes(root, &folder);
   for (int s = 0; s < 2; ++s) {
     const fs::path split = images / kSplits[s];
     FMAV_CHECK(fs::is_directory(split, ec), root, ": has no images/", kSplits[s], "/ folder");
@@ -155,6 +170,46 @@ SegmentScores segment_scores(const std::vector<std::int64_t>& confusion, std::in
   s.miou = sum / present;
   s.pixel_accuracy = static_cast<double>(correct) / static_cast<double>(s.pixels);
   return s;
+}
+
+SegmentScores score_segment_mask(const std::vector<std::int32_t>& predicted, const std::vector<std::int32_t>& truth,
+                                 std::int64_t classes) {
+  FMAV_CHECK(classes >= 1, "classes must be >= 1, got ", classes);
+  FMAV_CHECK(predicted.size() == truth.size(), "the ground-truth mask has ", truth.size(),
+             " pixels but the prediction ", predicted.size());
+  std::vector<std::int64_t> confusion(static_cast<std::size_t>(classes * classes), 0);
+  for (std::size_t i = 0; i < truth.size(); ++i) {
+    const std::int32_t t = truth[i], p = predicted[i];
+    FMAV_CHECK(t == kIgnoreClass || (t >= 0 && t < classes), "the ground-truth mask's class ", t, " at pixel ", i,
+               " is out of range 0..", classes - 1);
+    FMAV_CHECK(p >= 0 && p < classes, "the predicted class ", p, " at pixel ", i, " is out of range 0..", classes - 1);
+    if (t != kIgnoreClass) ++confusion[static_cast<std::size_t>(t * classes + p)];
+  }
+  return segment_scores(confusion, classes);
+}
+
+std::string find_segment_annotation(const std::string& image) {
+  const std::string root = layout_root(image, "images");
+  if (root.empty()) return "";
+  const fs::path p(image);
+  const fs::path annotation =
+      fs::path(root) / "annotations" / p.parent_path().filename() / p.filename().replace_extension(".png");
+  std::error_code ec;
+  return fs::is_regular_file(annotation, ec) ? annotation.string() : "";
+}
+
+SegmentSample read_segment_mask(const std::string& image, const std::string& annotation,
+                                const std::vector<std::string>& classes, std::int64_t size) {
+  const std::string root = layout_root(annotation, "annotations");
+  SegmentFolder folder;
+  if (!root.empty()) {
+    read_folder_classes(root, &folder);
+    FMAV_CHECK(folder.classes.size() == classes.size(), annotation, ": its folder ", root, " has ",
+               folder.classes.size(), " classes but the model ", classes.size());
+  } else {
+    folder.root = "the model", folder.classes = classes, folder.ignore_zero = false;
+  }
+  return read_segment_sample(folder, {image, annotation}, size);
 }
 
 }  // namespace fmav

@@ -80,6 +80,10 @@ int segmenter_stage_of(const ModelConfig& c, int layer, int* block) {
   throw Error("layer " + std::to_string(layer) + " is past the segmenter's " + std::to_string(first) + " blocks");
 }
 
+std::int64_t layer_heads(const ModelConfig& c, int layer) {
+  return c.is_segmenter() ? c.stage_heads[segmenter_stage_of(c, layer)] : c.heads;
+}
+
 void validate_segmenter(const ModelConfig& c) {
   FMAV_CHECK(c.image_size >= 32 && c.image_size % 32 == 0, "a segmenter's image_size must be a multiple of 32 "
              "(its deepest stage has stride 32), got ", c.image_size);

@@ -36,14 +36,16 @@ double layer_floats_per_token(const ModelConfig& c) {
 // A segmenter's activations kept per image (floats): per stage and block, each token's
 // stream and norms (8 w), q, k, v and output (4 w), Mix-FFN's hidden (3 mlp_ratio w: fc1,
 // conv, GELU) and its heads' probabilities over the keys a query sees; the decoder's
-// stride-4 maps (4 D projected, D fused, normed, activated); the logits at full size.
+// stride-4 maps (4 D projected, D fused, normed, activated); the logits at full size. Full
+// attention runs through SDPA, whose flash kernels keep one logsumexp per query and head,
+// never the N x N scores (docs/BENCHMARKS.md "Segmentation": 181 MiB measured at 512 px).
 double segmenter_floats(const ModelConfig& c) {
   double floats = 0;
   for (int s = 0; s < kSegmenterStages; ++s) {
     const double grid = static_cast<double>(segmenter_grid(c, s)), tokens = grid * grid;
     const double w = static_cast<double>(c.stage_widths[s]);
     const double cell = static_cast<double>(segmenter_stage_fma(c, s).block_size);
-    const double seen = c.attention.kind == AttentionKind::full ? tokens
+    const double seen = c.attention.kind == AttentionKind::full ? 1.0
                                                                 : std::min(tokens, 9.0 * cell * cell + 27.0 * 4);
     const double per_token = 12.0 * w + 3.0 * c.mlp_ratio * w + 2.0 * c.stage_heads[s] * seen;
     floats += tokens * static_cast<double>(c.stage_depths[s]) * per_token + tokens * w * 3;

@@ -175,12 +175,15 @@ HostTensor host_f32(const at::Tensor& t) { return to_host(t.detach().to(at::kCPU
 
 LayerCapture make_capture(const Model& model, int layer, const at::Tensor& q, const at::Tensor& k,
                           const at::Tensor& v) {
+  const ModelConfig& c = model.config();
   LayerCapture out;
   out.q = host_f32(q), out.k = host_f32(k), out.v = host_f32(v);
   out.tokens = q.size(2);
-  out.fma = fma_config(model.config());
-  const AttentionKind kind = model.config().attention.kind;
-  const AttendOptions options = layer_attend_options(model.config(), layer);
+  // A segmenter's block attends on its stage's grid, with that stage's cells (segmenter.cpp).
+  if (c.is_segmenter()) out.stage = segmenter_stage_of(c, layer, &out.block);
+  const AttendOptions options = layer_attend_options(c, layer);
+  out.fma = c.is_segmenter() ? segmenter_stage_fma(c, out.stage) : fma_config(c);
+  const AttentionKind kind = c.attention.kind;
   if (is_peer(options.method)) {  // the peer's own map against full attention
     out.method = options.method, out.peer = options.peer, out.fma = options.fma;
     return out;
@@ -192,7 +195,9 @@ LayerCapture make_capture(const Model& model, int layer, const at::Tensor& q, co
     if (out.fma.block_size % out.fma.rank != 0) out.fma.rank = 1;
     return out;
   }
-  const std::string prefix = "blocks." + std::to_string(layer) + ".attn.";
+  const std::string prefix = c.is_segmenter() ? "stages." + std::to_string(out.stage) + ".blocks." +
+                                                    std::to_string(out.block) + ".attn."
+                                              : "blocks." + std::to_string(layer) + ".attn.";
   for (const auto& [name, t] : model.state().params) {
     if (name.compare(0, prefix.size(), prefix) == 0 && is_downsample_weight(name)) {
       out.weights[name.substr(prefix.size())] = host_f32(t);
@@ -203,9 +208,9 @@ LayerCapture make_capture(const Model& model, int layer, const at::Tensor& q, co
 
 void check_layer(const Model& model, int layer) {
   FMAV_CHECK(!model.empty(), "no model is loaded");
-  FMAV_CHECK(!model.config().is_segmenter(), "capturing a segmenter's attention is not supported yet");
-  FMAV_CHECK(layer >= 0 && layer < model.config().layers, "layer must be in [0, ", model.config().layers,
-             "), got ", layer);
+  const ModelConfig& c = model.config();
+  FMAV_CHECK(layer >= 0 && layer < c.layers, "layer must be in [0, ", c.layers, "), got ", layer,
+             c.is_segmenter() ? " (a segmenter's blocks are counted over all its stages)" : "");
 }
 
 }  // namespace
@@ -387,7 +392,9 @@ at::Tensor image_input(const Model& model, const std::vector<float>& rgb) {
 // One forward pass without gradients that fills `tap`.
 void run_tapped(const Model& model, const at::Tensor& input, LayerTap* tap) {
   at::NoGradGuard no_grad;
-  model.config().is_lm() ? lm_logits(model, input, tap) : image_logits(model, input, tap);
+  const ModelConfig& c = model.config();
+  c.is_lm() ? lm_logits(model, input, tap) : c.is_segmenter() ? segmenter_logits(model, input, tap)
+                                                                : image_logits(model, input, tap);
 }
 
 LayerCapture capture_layer(const Model& model, const at::Tensor& input, int layer) {
@@ -450,6 +457,16 @@ std::vector<LayerCapture> capture_file_layers(const Model& model, const std::str
     out.back().text = seen.text, out.back().image = seen.image;
   }
   return out;
+}
+
+std::vector<std::int32_t> predict_segments(const Model& model, const std::vector<float>& rgb) {
+  FMAV_CHECK(!model.empty(), "no model is loaded");
+  FMAV_CHECK(model.config().is_segmenter(), "a ", to_string(model.config().architecture),
+             " does not segment images; give a segmenter");
+  at::NoGradGuard no_grad;
+  const at::Tensor classes = segmenter_logits(model, image_input(model, rgb)).argmax(1)[0].to(at::kCPU, at::kInt);
+  const std::int32_t* p = classes.contiguous().data_ptr<std::int32_t>();
+  return std::vector<std::int32_t>(p, p + classes.numel());
 }
 
 std::string default_model_path() { return (fs::path(assets_dir()) / "models" / "lm-fma").string(); }

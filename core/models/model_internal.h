@@ -24,6 +24,7 @@ struct LayerTap {
   int layer = -1;
   bool all = false;
   at::Tensor q, k, v;
+  at::Tensor o;  // the segmenter's: layer `layer`'s attention output (B, H, N, D), before its projection
   std::vector<at::Tensor> qs, ks, vs;
 };
 

@@ -54,10 +54,7 @@ at::Tensor stage_attention(const Model& model, int stage, int block, int layer, 
   const at::Tensor q = qkv[0].contiguous(), k = qkv[1].contiguous(), v = qkv[2].contiguous();
   if (tap != nullptr && tap->all) tap->qs.push_back(q), tap->ks.push_back(k), tap->vs.push_back(v);
   if (tap != nullptr && tap->layer == layer) tap->q = q, tap->k = k, tap->v = v;
-  AttendOptions options = layer_attend_options(c, layer);
-  options.fma = segmenter_stage_fma(c, stage);
-  options.peer.shifted = block % 2 == 1;  // Swin shifts every other block of a stage
-  if (options.method != Method::fma && options.method != Method::swin) options.fma.grid_height = options.fma.grid_width = 0;
+  const AttendOptions options = layer_attend_options(c, layer);  // the stage's grid
   at::Tensor o;
   if (options.method == Method::full) {
     o = full_attention_sdpa(q, k, v, false);
@@ -66,6 +63,7 @@ at::Tensor stage_attention(const Model& model, int stage, int block, int layer, 
   } else {
     o = fma_blocked(q, k, v, options.fma, stage_fma_weights(model, stage, block));
   }
+  if (tap != nullptr && tap->layer == layer) tap->o = o;
   return dense(o.transpose(1, 2).reshape({B, N, W}), model.state(), b + "out");
 }
 
@@ -96,7 +94,8 @@ at::Tensor segmenter_logits(const Model& model, const at::Tensor& pixels, LayerT
   const ModelState& s = model.state();
   const std::int64_t B = pixels.size(0);
   // Per-image standardisation, as the image classifier's.
-  const at::Tensor centred = pixels - pixels.mean({1, 2}, true);
+  const at::Tensor on_device = pixels.to(s.params.at("stages.0.embed.weight").device());
+  const at::Tensor centred = on_device - on_device.mean({1, 2}, true);
   at::Tensor x = (centred / (centred.pow(2).mean({1, 2, 3}, true).sqrt() + 1e-3)).permute({0, 3, 1, 2});
   std::vector<at::Tensor> features;
   int layer = 0;

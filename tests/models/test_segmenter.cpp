@@ -254,6 +254,14 @@ TEST(SegmenterConfig, BadConfigsAreNamed) {
   expect_error([&] { parse_model_config(short_widths); }, "\"stage_widths\" must be an array of 4 integers");
   // Predicted training memory grows with the input.
   EXPECT_GT(train_bytes(tiny_segmenter(64), 4), 2 * train_bytes(tiny_segmenter(32), 4));
+  // Full attention runs through SDPA, which keeps no N x N scores: at 512 px (16 384 tokens in
+  // stage 1) its prediction is below FMA2D's, as measured (docs/BENCHMARKS.md), not 19x it.
+  ModelConfig full = segmenter_preset("seg-b0");
+  full.image_size = 512, full.classes = segment_classes();
+  ModelConfig fma2d = full;
+  parse_attention("full", &full.attention);
+  EXPECT_LT(train_bytes(full, 1), train_bytes(fma2d, 1));
+  EXPECT_LT(eval_bytes(full, 1), eval_bytes(fma2d, 1));
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 """Reads an 8-bit RGB/RGBA non-interlaced PNG (as the viewer's stb writer makes it) into rows of
-(r, g, b) tuples with zlib and struct only, for the GUI tests' pixel checks."""
+(r, g, b) tuples (a grey PNG, such as a label map: (v,) tuples) with zlib and struct only, for the GUI tests' pixel checks."""
 import struct
 import zlib
 
@@ -18,7 +18,7 @@ def read_png(path):
             idat += body
         pos += 12 + length
     width, height, depth, color_type, _, _, interlace = header
-    n = {2: 3, 6: 4}.get(color_type)
+    n = {0: 1, 2: 3, 6: 4}.get(color_type)
     if depth != 8 or n is None or interlace:
         raise SystemExit(f"{path}: unsupported PNG (depth {depth}, colour type {color_type})")
     raw, stride = zlib.decompress(idat), width * n
@@ -38,6 +38,6 @@ def read_png(path):
                 p = a + b - c
                 pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
                 line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
-        rows.append([tuple(line[x * n:x * n + 3]) for x in range(width)])
+        rows.append([tuple(line[x * n:x * n + min(n, 3)]) for x in range(width)])
         prev = line
     return rows

@@ -1,6 +1,6 @@
 #pragma once
 // Transformer models with selectable attention (docs/DESIGN.md §1, §5): a causal byte-level LM,
-// a masked byte-level LM and a ViT-style image classifier over a patch grid, stored as a
+// a masked byte-level LM, a ViT-style image classifier over a patch grid and a segmenter, stored as a
 // folder of config.json (fmav/model_config.h) + model.safetensors; one layer's attention
 // inputs captured for inspection. No LibTorch in this header.
 
@@ -69,7 +69,10 @@ struct LayerCapture {
   PeerOptions peer;
   AttendOptions options() const { return {method, Impl::automatic, fma, peer}; }
   std::int64_t tokens = 0;  // N
-  // The input the model saw: the text window (LMs) or the fitted image (image classifier).
+  // A segmenter's layer is block `block` of stage `stage` (0-based; -1 for the other models);
+  // fma's grid is that stage's (image_size / (4 << stage) per side).
+  int stage = -1, block = -1;
+  // The input the model saw: the text window (LMs) or the fitted image (image models).
   std::string text;
   Image image;
 };
@@ -78,7 +81,8 @@ struct LayerCapture {
 // unmasked) and captures layer `layer` (0-based). Throws naming a bad layer or input.
 LayerCapture capture_text(const Model& model, const std::string& tokens, int layer);
 // Runs the image model on an (image_size x image_size) RGB image (values in [0, 1],
-// (H, W, 3) row-major floats) and captures layer `layer`.
+// (H, W, 3) row-major floats) and captures layer `layer` (a segmenter: its blocks counted
+// over all four stages; the capture is that block's, on its stage's grid).
 LayerCapture capture_image(const Model& model, const std::vector<float>& rgb, int layer);
 
 // Runs the model on an input file and captures layer `layer`: a text file for the LMs (the
@@ -87,6 +91,11 @@ LayerCapture capture_image(const Model& model, const std::vector<float>& rgb, in
 LayerCapture capture_file(const Model& model, const std::string& path, int layer, std::int64_t offset = 0);
 // The same for every layer at once (one forward pass), index = layer.
 std::vector<LayerCapture> capture_file_layers(const Model& model, const std::string& path, std::int64_t offset = 0);
+
+// A segmenter's class per pixel on an (image_size x image_size) RGB image (as capture_image
+// takes): the argmax of its logits, (S, S) row-major. Throws fmav::Error for another
+// architecture or a wrong-size image.
+std::vector<std::int32_t> predict_segments(const Model& model, const std::vector<float>& rgb);
 
 // Where the shipped defaults live: $FMAV_ASSETS if set, else the source tree's assets/.
 std::string assets_dir();

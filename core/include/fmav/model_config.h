@@ -87,7 +87,8 @@ int model_levels(const ModelConfig& config);
 bool is_fma_kind(AttentionKind kind);
 // The attend() options of layer `layer`'s attention: its method (fma for both FMA kinds),
 // fma_config, and the peers' settings (reformer: hash_rounds, rotations seeded by the layer;
-// swin: odd layers shifted).
+// swin: odd layers shifted). A segmenter's `layer` is its block over all stages: the stage's
+// grid and cells (segmenter_stage_fma), Swin shifted on a stage's odd blocks; throws past them.
 AttendOptions layer_attend_options(const ModelConfig& config, int layer);
 
 // config.json text (pretty-printed; format "fmav-model", format_version 1).
@@ -102,6 +103,8 @@ std::int64_t segmenter_grid(const ModelConfig& config, int stage);
 FmaConfig segmenter_stage_fma(const ModelConfig& config, int stage);
 // The stage of a segmenter's block `layer` (0-based over all stages) and its index within.
 int segmenter_stage_of(const ModelConfig& config, int layer, int* block = nullptr);
+// The heads of layer `layer`'s attention: a segmenter's stage's, else heads.
+std::int64_t layer_heads(const ModelConfig& config, int layer);
 
 // Named presets: "tiny" (trains on a 2-core CPU), "fma2d-b" and "fma2d-l" (ViT-Base- and
 // ViT-Large-sized FMA2D image classifiers, 224 px, patch 16). Throws for an unknown name.

@@ -76,4 +76,23 @@ struct SegmentScores {
 };
 SegmentScores segment_scores(const std::vector<std::int64_t>& confusion, std::int64_t classes);
 
+// The scores of one prediction against its truth, both (S, S) class maps as
+// read_segment_sample gives them (kIgnoreClass where ignored; predicted: 0..classes-1):
+// segment_scores of their confusion matrix. Throws fmav::Error naming the map whose size
+// differs or the first class out of range (and segment_scores' errors).
+SegmentScores score_segment_mask(const std::vector<std::int32_t>& predicted, const std::vector<std::int32_t>& truth,
+                                 std::int64_t classes);
+
+// The annotation the ADE20K layout gives an image: root/images/<split>/NAME.ext ->
+// root/annotations/<split>/NAME.png; "" when the image is not in that layout or that file
+// does not exist. Never throws.
+std::string find_segment_annotation(const std::string& image);
+
+// Reads `annotation` as the label map of `image` for a model with `classes` and side `size`
+// (read_segment_sample's checks and crop). The label rule is the folder's when the
+// annotation lies in one (root/annotations/<split>/, root/classes.json or ADE20K's), whose
+// class count must match; otherwise label v is class v. Throws fmav::Error naming the file.
+SegmentSample read_segment_mask(const std::string& image, const std::string& annotation,
+                                const std::vector<std::string>& classes, std::int64_t size);
+
 }  // namespace fmav
