@@ -2,6 +2,7 @@
 // the device combo the sidebar's fast path and the scaling form share.
 
 #include "panel_engine.h"
+#include "shared.h"
 #include "text_wrap.h"
 
 #include "fmav/engine.h"
@@ -72,6 +73,21 @@ void draw_device_combo(const char* label, Device* device) {
     }
   }
   ImGui::EndCombo();
+}
+
+void draw_maps_device(Shared& shared) {
+  ImGui::PushItemWidth(130);
+  draw_device_combo("maps on", &shared.params.device);
+  ImGui::PopItemWidth();
+  if (ImGui::IsItemHovered()) {
+    ImGui::SetTooltip("where a model's forward and the maps, the query view and the Heads tab are computed\n"
+                      "(float64; a Hugging Face model's forward stays on the cpu); also --device");
+  }
+  if (shared.params.device != Device::automatic) return;
+  const std::string why = cuda_unavailable_reason();
+  ImGui::PushStyleColor(ImGuiCol_Text, kMuted);
+  text_wrapped("%s", why.empty() ? "auto: cuda" : ("auto: the cpu, " + why).c_str());
+  ImGui::PopStyleColor();
 }
 
 }  // namespace fmav::viewer
