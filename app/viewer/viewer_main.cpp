@@ -147,8 +147,7 @@ void draw_frame(Viewer& viewer, bool* select_view) {
   }
   const float status_height = ImGui::GetFrameHeightWithSpacing() + 4;
   ImGui::BeginChild("sidebar", ImVec2(kSidebarWidth, -status_height), true);
-  draw_engine_panel(viewer.device);
-  draw_maps_device(shared);
+  draw_engine_panel(viewer.device, shared);
   ImGui::Spacing();
   ImGui::Spacing();
   draw_map_controls(shared, viewer.maps);

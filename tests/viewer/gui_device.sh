@@ -12,10 +12,10 @@ viewer=$2
 out=$3
 touch "$work/log"
 idle_line() { grep "idle;" "$work/log" | tail -n 1; }
-# The "maps on" combo and its items (cpu, cuda, auto) at 1400x900.
-combo=(70 272)
-item_cpu=(60 302)
-item_cuda=(60 324)
+# The "maps on" combo on the Engine panel's title line and its items (cpu, cuda) at 1400x900.
+combo=(215 50)
+item_cpu=(205 76)
+item_cuda=(205 97)
 
 # --device cuda: refused before any window where no GPU is, computed there where one is.
 rc=0
