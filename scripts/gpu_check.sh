@@ -8,11 +8,13 @@
 #     .gpu/resources.txt and scripts/sass_check.sh's verdict on the
 #     FlashAttention-2-class forward and backward to .gpu/sass_check.txt.
 #   there: bash scripts/gpu_check.sh [OUT_DIR]     # with .gpu carried along
-#     runs with that machine's torch libraries: test_cuda, test_bench, compute-sanitizer
+#     runs with that machine's torch libraries: test_cuda, test_bench, test_inspect_device
+#     (the inspector's maps on the GPU against the CPU's), compute-sanitizer
 #     memcheck over the CUDA suites, the SASS check (tensor-core instructions in the inner
 #     loops, no local memory), the §6.3 benchmark forward (causal and bidirectional) and
 #     forward + backward, issue #23's forward + backward targets against the fastest SDPA
-#     backend (targets.txt), and Nsight Compute on each kernel at N = 65 536. Logs and tables
+#     backend (targets.txt), `fmav inspect` timed on cuda and cpu at N = 16 384 (inspect.txt),
+#     and Nsight Compute on each kernel at N = 65 536. Logs and tables
 #     go to OUT_DIR; the last lines printed are the summary. About 8 minutes on an H200
 #     before the targets' steps were added (they add up to 5 minutes at their limits).
 set -uo pipefail
@@ -25,9 +27,10 @@ if [[ "${1:-}" == "--prepare" ]]; then
   fmav_setup -DFMAV_BUILD_TESTS=ON -DFMAV_BUILD_APP=ON
   grep -q 'CUDA build ON' "$FMAV_BUILD_DIR/configure.log" ||
     { echo "gpu_check: this build has no CUDA kernels (configure.log says no nvcc or CUDA LibTorch)"; exit 1; }
-  cmake --build "$FMAV_BUILD_DIR" -j"$(nproc)" --target fmav test_cuda test_bench
+  cmake --build "$FMAV_BUILD_DIR" -j"$(nproc)" --target fmav test_cuda test_bench test_inspect_device
   mkdir -p "$carried/bin"
-  cp "$FMAV_BUILD_DIR/bin/fmav" "$FMAV_BUILD_DIR/tests/test_cuda" "$FMAV_BUILD_DIR/tests/test_bench" "$carried/bin/"
+  cp "$FMAV_BUILD_DIR/bin/fmav" "$FMAV_BUILD_DIR/tests/test_cuda" "$FMAV_BUILD_DIR/tests/test_bench" \
+    "$FMAV_BUILD_DIR/tests/test_inspect_device" "$carried/bin/"
   # ptxas's report of every kernel, recompiled from the build's own nvcc command lines.
   : > "$carried/resources.txt"
   for cu in fma_forward downsample fma_backward; do
@@ -90,6 +93,30 @@ targets() {
 
 step 120 test_cuda "$bin/test_cuda"
 step 60 test_bench "$bin/test_bench" --gtest_brief=1
+step 120 test_inspect_device "$bin/test_inspect_device" --gtest_brief=1
+
+# Issue #23 point 2: `fmav inspect` with its dense float64 work (slot probabilities, full
+# attention's rows, the output error) on cuda against the cpu: synthetic q/k/v at N = 16 384,
+# D = 64, FMA (average, m = 64, p = 4), query rows 0:4096 over every key (the map written
+# for keys 0:1024); wall time of the whole command, and the two maps' largest difference.
+"$bin/fmav" gen-task sample-qkv --n 16384 --heads 1 --dim 64 --seed 0 --out "$out/qkv16k.safetensors" \
+  > "$out/qkv16k.log" 2>&1 || log "gen-task sample-qkv failed"
+for dev in cuda cpu; do
+  t0=$(date +%s.%N)
+  step 200 "inspect_$dev" "$bin/fmav" inspect --input "$out/qkv16k.safetensors" --method fma --downsample average \
+    --block 64 --rank 4 --rows 0:4096 --cols 0:1024 --device "$dev" --out "$out/inspect_$dev"
+  log "inspect N=16384 rows 0:4096 --device $dev: $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }') s" |
+    tee -a "$out/inspect.txt"
+done
+python3 -c 'import array, struct, sys
+def load(path):  # a float64 .npy (version 1 header), no numpy needed
+    raw = open(path, "rb").read(); n = struct.unpack("<H", raw[8:10])[0]
+    return array.array("d", raw[10 + n:])
+for name in ("fma_map", "full_map"):
+    a, b = (load(sys.argv[i] + "/" + name + ".npy") for i in (1, 2))
+    print("inspect cuda vs cpu: max |%s diff| %.3g over %d cells" % (name, max(abs(x - y) for x, y in zip(a, b)), len(a)))' \
+  "$out/inspect_cuda" "$out/inspect_cpu" 2>&1 | tee -a "$out/inspect.txt" | tee -a "$out/summary.txt"
+rm -f "$out/qkv16k.safetensors" "$out"/inspect_{cuda,cpu}/*.npy  # the summaries stay
 if command -v compute-sanitizer > /dev/null; then
   step 150 memcheck compute-sanitizer --tool memcheck --error-exitcode 9 "$bin/test_cuda" \
     --gtest_filter='FmaCuda.Float32*:FmaCuda.Causal*:FmaCuda.Inference*:FmaCuda.EveryPath*'
@@ -139,5 +166,5 @@ if command -v ncu > /dev/null; then
 fi
 log "done, status $status"
 grep -h -E "^ *(fma|sdpa|local)" "$out/bench_forward.log" | tail -28
-cat "$out/targets.txt" 2>/dev/null
+cat "$out/targets.txt" "$out/inspect.txt" 2>/dev/null
 exit $status

@@ -4,6 +4,7 @@
 // worker (maps_worker.h), the heads overview and the q/k/v source all read it.
 
 #include "fmav/attend.h"
+#include "fmav/device.h"
 #include "fmav/fma.h"
 
 #include <cstdint>
@@ -41,6 +42,10 @@ struct MapParams {
   // count_multiplicity above instead of its own attention (a sweep point opened from the
   // Sweep tab); its learned weights fit only its own.
   bool model_fma_override = false;
+  // Where a model's forward (the project's own models; a Hugging Face model's runs on the
+  // cpu) and the maps' dense float64 work run (InspectRequest::device): the Engine panel's
+  // choice, cuda only where a device can run.
+  Device device = Device::cpu;
 
   bool operator==(const MapParams& o) const {
     return model == o.model && input == o.input && qkv == o.qkv && mask == o.mask && layer == o.layer && head == o.head &&
@@ -48,7 +53,7 @@ struct MapParams {
            block_size == o.block_size && rank == o.rank && causal == o.causal &&
            downsample == o.downsample && count_multiplicity == o.count_multiplicity &&
            seed == o.seed && model_fma_override == o.model_fma_override && method == o.method &&
-           hash_rounds == o.hash_rounds && shifted == o.shifted;
+           hash_rounds == o.hash_rounds && shifted == o.shifted && device == o.device;
   }
   bool operator!=(const MapParams& o) const { return !(*this == o); }
 };

@@ -113,6 +113,10 @@ void draw_maps_header(const Shared& shared) {
   const MapsWorker& w = shared.maps;
   const MapJob& shown = w.shown;
   ImGui::TextUnformatted(settings_line(shown).c_str());
+  if (!shown.device_text.empty()) {  // where these maps were computed (the Engine panel's choice)
+    ImGui::SameLine(0, 30);
+    ImGui::TextColored(kMuted, "%s", shown.device_text.c_str());
+  }
   if (maps_busy(shared)) {
     ImGui::SameLine(0, 30);
     ImGui::TextColored(kBusy, "computing... %.0f%%", w.progress ? 100 * w.progress->fraction.load() : 0.0);

@@ -11,6 +11,7 @@
 #include "segment_view.h"
 #include "shared.h"
 #include "source_finite.h"
+#include "viewer_device.h"
 
 #include "fmav/attend.h"
 #include "fmav/error.h"
@@ -118,7 +119,7 @@ HeadInput load_source(const MapParams& params, MapJob* job) {
       model = model.with_attention(a);
     }
     const ModelConfig& c = model.config();
-    LayerCapture cap = capture_file(model, params.input, params.layer, params.offset);
+    LayerCapture cap = capture_file(model.on_device(params.device), params.input, params.layer, params.offset);
     in.q = std::move(cap.q), in.k = std::move(cap.k), in.v = std::move(cap.v);
     in.fma = cap.fma, in.weights = std::move(cap.weights);
     in.method = cap.method, in.peer = cap.peer;
@@ -203,11 +204,14 @@ MapJob run_job(MapParams params, std::shared_ptr<WorkProgress> progress) {
     InspectRequest request;
     request.head = in.head;
     request.pool = (job.tokens + kMaxMapSide - 1) / kMaxMapSide;
+    request.device = params.device;
     request.progress = [&](std::int64_t done, std::int64_t total) {
       progress->fraction = 0.1 + 0.85 * static_cast<double>(done) / static_cast<double>(total);
       return !progress->cancel.load();
     };
     job.inspector = Inspector(in.q, in.k, in.v, in.options(), in.weights, request);
+    job.device = job.inspector.device();
+    job.device_text = maps_device_text(params.device, job.device, is_hf_folder(params.model));
     progress->fraction = 0.1;
     if (progress->cancel) throw Cancelled("cancelled");
     job.inspection = std::make_shared<const Inspection>(job.inspector.map(request));

@@ -113,6 +113,11 @@ struct MapJob {
   std::string error;   // fmav::Error message; empty on success
   bool cancelled = false;  // stopped by the Cancel button or a newer change
   double seconds = 0;  // engine time of the run (0 when only recoloured)
+  // Where the maps were computed (cpu or cuda, the inspector's; params.device auto resolved),
+  // and that line for the header and status bar ("maps on the cpu (auto: ...)"); empty
+  // before the inspector was made.
+  Device device = Device::cpu;
+  std::string device_text;
   // What was computed: the method (FMA or a peer) and its configuration (a model's own),
   // the tokens, and for a model its name, layers and heads (a q/k/v file: one layer, its heads).
   FmaConfig fma;

@@ -2,6 +2,7 @@
 // the device combo the sidebar's fast path and the scaling form share.
 
 #include "panel_engine.h"
+#include "shared.h"
 #include "text_wrap.h"
 
 #include "fmav/engine.h"
@@ -38,8 +39,9 @@ void draw_flag_row(const char* label, bool value, const char* detail) {
 
 }  // namespace
 
-void draw_engine_panel(const DeviceInfo& device) {
+void draw_engine_panel(const DeviceInfo& device, Shared& shared) {
   ImGui::TextUnformatted("Engine");
+  draw_maps_device(shared);
   ImGui::Separator();
   const ImGuiTableFlags flags = ImGuiTableFlags_SizingFixedFit;
   if (ImGui::BeginTable("engine", 2, flags)) {
@@ -58,6 +60,12 @@ void draw_engine_panel(const DeviceInfo& device) {
     text_wrapped("%s", device.summary.c_str());
     ImGui::PopStyleColor();
   }
+  if (shared.params.device == Device::automatic) {  // where auto went, and why
+    const std::string why = cuda_unavailable_reason();
+    ImGui::PushStyleColor(ImGuiCol_Text, kMuted);
+    text_wrapped("%s", why.empty() ? "maps on auto: cuda" : ("maps on auto: the cpu, " + why).c_str());
+    ImGui::PopStyleColor();
+  }
 }
 
 void draw_device_combo(const char* label, Device* device) {
@@ -72,6 +80,20 @@ void draw_device_combo(const char* label, Device* device) {
     }
   }
   ImGui::EndCombo();
+}
+
+void draw_maps_device(Shared& shared) {
+  // On the title's line, no taller than its text: the sidebar below keeps its layout.
+  const float width = 70, label = ImGui::CalcTextSize("maps on").x + ImGui::GetStyle().ItemInnerSpacing.x;
+  ImGui::SameLine(ImGui::GetContentRegionMax().x - width - label);
+  ImGui::PushStyleVar(ImGuiStyleVar_FramePadding, ImVec2(ImGui::GetStyle().FramePadding.x, 0));
+  ImGui::SetNextItemWidth(width);
+  draw_device_combo("maps on", &shared.params.device);
+  ImGui::PopStyleVar();
+  if (ImGui::IsItemHovered()) {
+    ImGui::SetTooltip("where a model's forward and the maps, the query view and the Heads tab are computed\n"
+                      "(float64; a Hugging Face model's forward stays on the cpu); also --device");
+  }
 }
 
 }  // namespace fmav::viewer

@@ -15,7 +15,9 @@
 #include "shared.h"
 #include "source_finite.h"
 #include "text_wrap.h"
+#include "viewer_device.h"
 
+#include "fmav/engine.h"
 #include "fmav/error.h"
 #include "fmav/model.h"
 
@@ -94,6 +96,7 @@ void add_head(const HostTensor& q, const HostTensor& k, const HostTensor& v, con
   if (progress.cancel) throw Cancelled("heads overview cancelled");
   InspectRequest request;
   request.head = head;
+  request.device = result->key.device;
   if (tokens > kMaxMapSide) request.pool = (tokens + kThumbPool - 1) / kThumbPool;
   request.progress = [&progress](std::int64_t, std::int64_t) { return !progress.cancel.load(); };
   result->summaries.push_back(summarize(inspect(q, k, v, options, weights, request), layer, head));
@@ -111,7 +114,7 @@ void run_model_heads(const HeadsKey& key, HeadsProgress& progress, HeadsResult* 
     const int heads = static_cast<int>(layer_heads(c, layer));
     result->heads = std::max(result->heads, heads), progress.total += heads;
   }
-  const std::vector<LayerCapture> captures = capture_file_layers(model, key.input, key.offset);
+  const std::vector<LayerCapture> captures = capture_file_layers(model.on_device(key.device), key.input, key.offset);
   for (int layer = 0; layer < static_cast<int>(captures.size()); ++layer) {
     const LayerCapture& cap = captures[static_cast<std::size_t>(layer)];
     check_qkv_finite(cap.q, cap.k, cap.v, qkv_names(key, layer));
@@ -173,6 +176,7 @@ HeadsResult run_heads(HeadsKey key, std::shared_ptr<HeadsProgress> progress) {
   HeadsResult result;
   result.key = key;
   try {
+    result.device_text = maps_device_text(key.device, resolve_device(key.device), is_hf_folder(key.model));
     if (is_qkv(key)) {
       run_qkv_heads(key, *progress, &result);
     } else if (is_hf_folder(key.model)) {
@@ -197,6 +201,7 @@ HeadsResult run_heads(HeadsKey key, std::shared_ptr<HeadsProgress> progress) {
 // fixes its own FMA settings; a q/k/v file has no input or offset.
 HeadsKey current_key(const MapParams& p) {
   HeadsKey key;
+  key.device = p.device;
   if (!p.qkv.empty()) {
     key.qkv = p.qkv;
     key.block_size = p.block_size, key.rank = p.rank, key.causal = p.causal;
@@ -382,8 +387,8 @@ void draw_controls(const Shared& shared, HeadsPanel& h) {
   if (r && r->cancelled) ImGui::TextColored(kMuted, "cancelled");
   if (r && !r->error.empty()) ImGui::TextColored(kErrorColor, "engine error");
   if (r && r->error.empty() && !r->cancelled) {
-    ImGui::TextColored(kMuted, "%d heads in %.2f s", static_cast<int>(r->summaries.size()),
-                       r->seconds);
+    ImGui::TextColored(kMuted, "%d heads in %.2f s, %s", static_cast<int>(r->summaries.size()),
+                       r->seconds, r->device_text.c_str());
   }
   ImGui::SameLine();
   if (ImGui::Button(r && r->error.empty() && !r->cancelled ? "Recompute" : "Compute")) {

@@ -40,6 +40,7 @@ struct HeadsResult {
   std::string error;                   // fmav::Error message; empty on success
   bool cancelled = false;
   double seconds = 0;
+  std::string device_text;  // where the maps were computed (viewer_device.h maps_device_text)
 };
 
 // Shared between the frame and the worker.

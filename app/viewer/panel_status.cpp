@@ -63,7 +63,7 @@ void draw_status_bar(Shared& shared, const DeviceInfo& d) {
   if (maps_busy(shared)) {
     ImGui::TextColored(kMuted, "computing...");
   } else if (shared.maps.has_shown && shared.maps.shown.seconds > 0) {
-    ImGui::TextColored(kMuted, "last run %.3f s", shared.maps.shown.seconds);
+    ImGui::TextColored(kMuted, "last run %.3f s, %s", shared.maps.shown.seconds, shared.maps.shown.device_text.c_str());
   }
   if (!shared.status_message.empty()) {  // the last open, save or export
     ImGui::SameLine(0, 24);

@@ -148,7 +148,7 @@ void draw_frame(Viewer& viewer, bool* select_view) {
   }
   const float status_height = ImGui::GetFrameHeightWithSpacing() + 4;
   ImGui::BeginChild("sidebar", ImVec2(kSidebarWidth, -status_height), true);
-  draw_engine_panel(viewer.device);
+  draw_engine_panel(viewer.device, shared);
   ImGui::Spacing();
   ImGui::Spacing();
   draw_map_controls(shared, viewer.maps);
@@ -228,6 +228,7 @@ std::string summary(const Shared& shared) {
   out += std::string("; method ") + to_string(shown.method);
   out += std::string("; fast path ") + to_string(fast_path.impl) + (fast_path.f64 ? " float64" : " float32");
   if (!shown.nonfinite.empty()) out += "; let through: " + shown.nonfinite;
+  if (!shown.device_text.empty()) out += "; " + shown.device_text;
   // What the maps' header says the maps are (maps_header.h), and a newer run's error.
   out += "; header " + settings_line(shown);
   if (!maps_error(shared).empty()) out += " (newer settings failed)";

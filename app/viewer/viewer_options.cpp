@@ -4,6 +4,7 @@
 #include "hf_source.h"
 #include "limit_options.h"
 #include "shared.h"
+#include "viewer_device.h"
 
 #include "fmav/error.h"
 #include "fmav/model.h"
@@ -73,6 +74,7 @@ void add_options(CLI::App& app, Options& options) {
       ->check(CLI::IsMember({"auto", "fused", "composed", "blocked", "reference"}));
   app.add_option("--precision", options.precision, "fast-path check: float32 | float64")
       ->check(CLI::IsMember({"float32", "float64"}));
+  add_viewer_device_option(app, &options.device);
   app.add_option("--zoom", options.zoom, "initial zoom of the maps: rows r0:r1 and keys c0:c1, as r0:r1,c0:c1");
   app.add_option("--view", options.view, "tab shown first: attention | query | heads | sweep | scaling")
       ->check(CLI::IsMember({"attention", "query", "heads", "sweep", "scaling"}));
@@ -136,6 +138,7 @@ MapParams to_params(const Options& options, Shared& shared) {
   params.method = parse_fma_or_peer(options.method);
   params.hash_rounds = options.hash_rounds, params.shifted = options.shifted;
   params.seed = options.seed;
+  params.device = viewer_device(options.device);
   return params;
 }
 

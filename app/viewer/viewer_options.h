@@ -28,6 +28,7 @@ struct Options {
   int log_floor = -6;
   std::string impl = "auto";       // the fast-path check's implementation
   std::string precision = "float32";
+  std::string device = "cpu";  // the model's forward and the maps (viewer_device.h)
   std::int64_t n = 512;
   std::int64_t block_size = 32;
   std::int64_t rank = 4;
@@ -58,6 +59,7 @@ void parse_size(Options& options);
 void parse_zoom(const std::string& text, std::array<double, 4>* zoom);
 // The source and settings the options choose, and the loaded model and input in `shared`
 // (the shipped model and sample text unless told otherwise; without assets, synthetic).
+// Throws fmav::Error for --device cuda where no device can run (viewer_device).
 MapParams to_params(const Options& options, Shared& shared);
 
 }  // namespace fmav::viewer

@@ -1,6 +1,8 @@
 // Inspection data of every FMA variant for one (batch, head) and a rectangle of rows x
 // columns (docs/DESIGN.md §2-§4): the FMA map at full resolution spread from the blocked path's
 // slot probabilities, full attention's map, the level map, mass per level and error metrics.
+// The dense float64 work runs on the request's device (fmav/device.h); each band of full
+// attention's rows is then copied to the host for the per-row and per-cell loops.
 
 #include <algorithm>
 #include <cmath>
@@ -10,6 +12,7 @@
 #include <ATen/Parallel.h>
 
 #include "attention/fma_internal.h"
+#include "fmav/engine.h"
 #include "fmav/error.h"
 #include "fmav/fma2d.h"
 #include "fmav/inspect.h"
@@ -116,25 +119,35 @@ void check_range(std::int64_t* begin, std::int64_t* end, std::int64_t n, const c
 
 // Full attention's probabilities (into `full`) and their logs (into `log_full`) of query
 // rows [r0, r0 + count) over all N keys; both (count, N) views of reused buffers (fresh ones
-// cost more in page faults than the arithmetic at N = 16384). A causally hidden key gets
+// cost more in page faults than the arithmetic at N = 16384) on q and k's device, in tensor
+// ops only, so the same code runs on the CPU and the GPU. A causally hidden key gets
 // probability 0, log -inf.
 // Reformer's full counterpart scores a token with itself kReformerSelfScore (self_penalty).
 void full_rows(const at::Tensor& q, const at::Tensor& k, bool causal, bool self_penalty, std::int64_t r0,
                at::Tensor& full, at::Tensor& log_full) {
   const std::int64_t count = full.size(0), n = k.size(0);
   at::matmul_out(full, q.narrow(0, r0, count), k.t());
-  const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(1)));
-  double* scores = full.data_ptr<double>();
-  at::parallel_for(0, count, 16, [&](std::int64_t a, std::int64_t e) {
-    for (std::int64_t j = a; j < e; ++j) {
-      double* row = scores + j * n;
-      for (std::int64_t t = 0; t < n; ++t) row[t] *= scale;
-      if (self_penalty) row[r0 + j] = kReformerSelfScore;
-      if (causal) std::fill(row + std::min(n, r0 + j + 1), row + n, -std::numeric_limits<double>::infinity());
-    }
-  });
+  full.mul_(1.0 / std::sqrt(static_cast<double>(q.size(1))));
+  if (self_penalty) full.diagonal(r0).fill_(kReformerSelfScore);  // entries (j, r0 + j)
+  if (causal) {
+    const auto longs = at::TensorOptions().dtype(at::kLong).device(full.device());
+    const at::Tensor hidden = at::arange(n, longs).view({1, n}) > at::arange(r0, r0 + count, longs).view({count, 1});
+    full.masked_fill_(hidden, -std::numeric_limits<double>::infinity());
+  }
   at::_log_softmax_out(log_full, full, 1, false);
   at::exp_out(full, log_full);
+}
+
+// `band` (rows, N) on the host: itself when it is there, else copied into the first rows of
+// `host_buffer` (a blocking copy, so the host loops may read it at once).
+at::Tensor band_on_host(const at::Tensor& band, const at::Tensor& host_buffer) {
+  if (band.device().is_cpu()) return band;
+  return host_buffer.narrow(0, 0, band.size(0)).copy_(band);
+}
+
+// A float64 buffer of `rows` x `n` on the host, unless `device` is the host (no copy needed).
+at::Tensor host_buffer_for(const at::Device& device, std::int64_t rows, std::int64_t n) {
+  return device.is_cpu() ? at::Tensor() : at::empty({rows, n}, at::kDouble);
 }
 
 std::int64_t band_rows(std::int64_t n, std::int64_t multiple) {
@@ -146,15 +159,16 @@ std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; 
 }  // namespace
 
 struct Inspector::State {
-  at::Tensor q, k;  // (N, D) float64, the head's (reformer: k is its shared-QK keys)
+  Device device = Device::cpu;  // resolved: where q, k and the dense work live
+  at::Tensor q, k;  // (N, D) float64 on the device, the head's (reformer: k is its shared-QK keys)
   FmaConfig config;
   Method method = Method::fma;
   std::shared_ptr<const PeerHead> peer;  // a peer method's head, else null
-  at::Tensor out;                        // a peer's output (1, 1, N, D) float64
+  at::Tensor out;                        // a peer's output (1, 1, N, D) float64, on the host
   std::int64_t n = 0;
   int levels = 0;
-  SlotProbabilities sp;
-  at::Tensor probs;                    // (positions, slots) contiguous
+  SlotProbabilities sp;                // on the device
+  at::Tensor probs;                    // (positions, slots) contiguous, on the host
   HostLists lists;
   std::vector<std::int64_t> position;  // token -> hierarchy position
   Levels lv1;
@@ -181,24 +195,25 @@ struct Inspector::State {
 namespace {
 
 // ||O - O_full|| / ||O_full|| of a head's output o (N, D), full attention a band of rows at a
-// time (an N x N matrix would not fit at large N).
+// time (an N x N matrix would not fit at large N); all on q's device, the sums kept there.
 double output_error(const at::Tensor& o, const at::Tensor& q, const at::Tensor& k, const at::Tensor& values,
                     bool causal, bool self_penalty) {
   const std::int64_t n = q.size(0);
-  double diff2 = 0, full2 = 0;
+  const auto f64 = q.options().dtype(at::kDouble);
+  at::Tensor diff2 = at::zeros({}, f64), full2 = at::zeros({}, f64);
   const std::int64_t band = std::min(band_rows(n, 1), n);
-  const at::Tensor full_buffer = at::empty({band, n}, at::kDouble), log_buffer = at::empty_like(full_buffer);
-  const at::Tensor o_buffer = at::empty({band, values.size(1)}, at::kDouble);
+  const at::Tensor full_buffer = at::empty({band, n}, f64), log_buffer = at::empty_like(full_buffer);
+  const at::Tensor o_buffer = at::empty({band, values.size(1)}, f64);
   for (std::int64_t r0 = 0; r0 < n; r0 += band) {
     const std::int64_t count = std::min(band, n - r0);
     at::Tensor full = full_buffer.narrow(0, 0, count), log_full = log_buffer.narrow(0, 0, count);
     at::Tensor o_full = o_buffer.narrow(0, 0, count);
     full_rows(q, k, causal, self_penalty, r0, full, log_full);
     at::matmul_out(o_full, full, values);
-    diff2 += (o.narrow(0, r0, count) - o_full).pow(2).sum().item<double>();
-    full2 += o_full.pow(2).sum().item<double>();
+    diff2 += (o.narrow(0, r0, count) - o_full).pow(2).sum();
+    full2 += o_full.pow(2).sum();
   }
-  return std::sqrt(diff2 / full2);
+  return std::sqrt(diff2.item<double>() / full2.item<double>());
 }
 
 // A peer's output from its map rows (the dense reference), a band of rows at a time.
@@ -234,17 +249,21 @@ Inspector::Inspector(const HostTensor& q, const HostTensor& k, const HostTensor&
   tk = one_head(tk, which.batch, which.head, at::kDouble);
   tv = one_head(tv, which.batch, which.head, at::kDouble);
   auto s = std::make_shared<State>();
+  s->device = resolve_device(which.device);  // cuda without a GPU: the error says why
+  const at::Device where = s->device == Device::cuda ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
   s->method = options.method;
   s->config = options.fma;
   s->n = tq.size(2);
   const at::Tensor values = tv[0][0];
   if (is_peer(options.method)) {
     validate_peer(options, s->n);
+    // The peer's rows come from its host definition (peer_row); full attention's on the device.
     auto peer = std::make_shared<PeerHead>(prepare_peer_head(tq[0][0], tk[0][0], values, options));
     s->levels = peer->levels;
-    s->q = peer->q, s->k = peer->full_k;
+    s->q = peer->q.to(where), s->k = peer->full_k.to(where);
     s->out = peer_output(*peer);
-    s->output_rel_error = output_error(s->out, s->q, s->k, values, options.fma.causal, peer->full_self_penalty);
+    s->output_rel_error = output_error(s->out.to(where), s->q, s->k, values.to(where), options.fma.causal,
+                                       peer->full_self_penalty);
     s->out = s->out.view({1, 1, s->n, -1});
     s->peer = std::move(peer);
     m_state = std::move(s);
@@ -254,10 +273,12 @@ Inspector::Inspector(const HostTensor& q, const HostTensor& k, const HostTensor&
   validate(config);
   const std::int64_t D = tq.size(3);
   s->levels = fmav::num_levels(config, s->n);
-  const FmaWeights w = to_fma_weights(weights, config, D, s->levels, at::kDouble);
+  const FmaWeights w = weights_to(to_fma_weights(weights, config, D, s->levels, at::kDouble),
+                                  at::TensorOptions().device(where));
+  tq = tq.to(where), tk = tk.to(where), tv = tv.to(where);
   s->sp = fma_slot_probabilities(tq, tk, tv, config, w);
   s->lists = host_lists(s->sp.hierarchy);
-  s->probs = s->sp.probs[0][0].contiguous();
+  s->probs = s->sp.probs[0][0].to(at::kCPU).contiguous();
   s->position.assign(s->n, 0);
   for (std::int64_t t = 0; t < s->sp.hierarchy.n_pad; ++t) {
     if (s->lists.token[t] >= 0) s->position[s->lists.token[t]] = t;
@@ -265,7 +286,7 @@ Inspector::Inspector(const HostTensor& q, const HostTensor& k, const HostTensor&
   s->lv1 = make_levels(s->n, config.block_size);
   if (config.is_2d()) s->lv2 = make_levels_2d(config.grid_height, config.grid_width, config.block_size);
   s->q = tq[0][0], s->k = tk[0][0];
-  s->output_rel_error = output_error(s->sp.out[0][0], s->q, s->k, values, config.causal, false);
+  s->output_rel_error = output_error(s->sp.out[0][0], s->q, s->k, tv[0][0], config.causal, false);
   m_state = std::move(s);
 }
 
@@ -277,6 +298,7 @@ HostTensor Inspector::fma_output() const {
   return to_host((m_state->peer ? m_state->out : m_state->sp.out).contiguous());
 }
 Method Inspector::method() const { return m_state ? m_state->method : Method::fma; }
+Device Inspector::device() const { return m_state ? m_state->device : Device::cpu; }
 
 Inspection Inspector::map(const InspectRequest& request) const {
   FMAV_CHECK(m_state, "inspect: the inspector is empty");
@@ -312,13 +334,16 @@ Inspection Inspector::map(const InspectRequest& request) const {
   // vectorised), then per query row the FMA row spread from its slot probabilities, the
   // metrics over all N keys and the row's part of the cells.
   const std::int64_t band = std::min(band_rows(N, pool), ceil_div(rows, pool) * pool);
-  const at::Tensor log_buffer = at::empty({band, N}, at::kDouble), full_buffer = at::empty({band, N}, at::kDouble);
+  const auto f64 = s.q.options().dtype(at::kDouble);
+  const at::Tensor log_buffer = at::empty({band, N}, f64), full_buffer = at::empty({band, N}, f64);
+  const at::Tensor log_host = host_buffer_for(s.q.device(), band, N), full_host = host_buffer_for(s.q.device(), band, N);
   for (std::int64_t b0 = 0; b0 < rows; b0 += band) {
     const std::int64_t bn = std::min(band, rows - b0), first = r.row_begin + b0;
     at::Tensor log_full = log_buffer.narrow(0, 0, bn), full = full_buffer.narrow(0, 0, bn);
     full_rows(s.q, s.k, s.config.causal, s.peer && s.peer->full_self_penalty, first, full, log_full);
-    const double* full_data = full.data_ptr<double>();
-    const double* log_data = log_full.data_ptr<double>();
+    const at::Tensor full_band = band_on_host(full, full_host), log_band = band_on_host(log_full, log_host);
+    const double* full_data = full_band.data_ptr<double>();
+    const double* log_data = log_band.data_ptr<double>();
 
     at::parallel_for(0, ceil_div(bn, pool), 1, [&](std::int64_t a, std::int64_t e) {
       std::vector<double> fma(N), fma_sum(out_cols), full_sum(out_cols), mass(L1);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "fmav/attend.h"
+#include "fmav/device.h"
 #include "fmav/error.h"
 
 namespace fmav {
@@ -38,6 +39,12 @@ struct InspectRequest {
   // Called after each band of query rows with (rows done, rows in the rectangle); returning
   // false stops the request with fmav::Cancelled. May be empty.
   std::function<bool(std::int64_t done, std::int64_t total)> progress;
+  // Where the Inspector's constructor puts the dense float64 work (the slot probabilities,
+  // full attention's rows, log-softmax, the output error): resolve_device's rules, so cuda
+  // without a GPU throws naming why and auto falls back to the cpu. map() computes each band
+  // of full attention's rows there too and copies it to the host for the per-row and
+  // per-cell loops. Ignored by map()'s request: the inspector keeps its own.
+  Device device = Device::cpu;
 };
 
 struct Inspection {
@@ -64,7 +71,8 @@ struct Inspection {
 // the output error are computed once, so that many rectangles (tiles at the zoom a viewer
 // shows, pooled overviews, single query rows) cost only their own rows. Computed in float64
 // with the blocked FMA (for the linear variants the one-softmax form, which gives the same
-// outputs). Copies share the prepared state; map() may be called from several threads.
+// outputs), on the constructor request's device (a peer's own rows stay on the host).
+// Copies share the prepared state; map() may be called from several threads.
 class Inspector {
  public:
   Inspector() = default;
@@ -75,6 +83,7 @@ class Inspector {
   // Any method but full attention: FMA (options.fma) or a peer, whose map rows come from its
   // definition in float64 (the dense reference) and whose output is those rows times v.
   // Throws as above, and for a bad peer setting (validate_peer) or options.method full.
+  // Both throw fmav::Error for which.device cuda where no CUDA device can run.
   Inspector(const HostTensor& q, const HostTensor& k, const HostTensor& v, const AttendOptions& options,
             const WeightSet& weights, const InspectRequest& which);
   // The inspection data of request's rectangle (its batch and head are ignored: they are
@@ -91,6 +100,8 @@ class Inspector {
   HostTensor fma_output() const;
   // The method inspected (options.method; fma for the FmaConfig constructor).
   Method method() const;
+  // Where the dense work runs: cpu or cuda (the constructor's device, auto resolved).
+  Device device() const;
 
  private:
   struct State;
