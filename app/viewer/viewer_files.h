@@ -51,6 +51,10 @@ void save_viewer_settings(Shared& shared, FilesPanel& files);
 // and records it first in the recent files. Returns "" on success, else why not (the state
 // is then unchanged). Never throws.
 std::string open_path(Shared& shared, const OpenTargets& to, const std::string& path);
+// The shipped sample a model reads when no input is given: sample.txt for the LMs (and text
+// Hugging Face models), sample.png for the image models; sample.txt when the model cannot
+// be read (loading it then says why).
+std::string default_input_for(const std::string& model);
 // Makes raw q, k, v at `path` the source (head 0, the FMA settings kept); reads and checks
 // them first. Throws fmav::Error naming the file (state unchanged).
 void open_qkv(Shared& shared, const std::string& path);

@@ -5,6 +5,7 @@
 #include "limit_options.h"
 #include "shared.h"
 #include "viewer_device.h"
+#include "viewer_files.h"
 
 #include "fmav/error.h"
 #include "fmav/model.h"
@@ -118,9 +119,9 @@ void parse_zoom(const std::string& text, std::array<double, 4>* zoom) {
 
 MapParams to_params(const Options& options, Shared& shared) {
   MapParams params;
-  // The shipped model and sample text unless told otherwise; without assets, synthetic.
+  // The shipped model and the sample it reads unless told otherwise; without assets, synthetic.
   shared.model_path = !options.model.empty() ? options.model : default_model_path();
-  shared.input_path = !options.input.empty() ? options.input : default_input_path();
+  shared.input_path = !options.input.empty() ? options.input : default_input_for(shared.model_path);
   const bool have_model = !options.model.empty() || std::filesystem::exists(shared.model_path);
   if (!have_model) shared.model_path.clear(), shared.input_path.clear();
   // A peer is shown on the synthetic input or a q/k/v file; a model shows its own attention.

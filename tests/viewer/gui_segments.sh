@@ -8,6 +8,7 @@
 #       image picks the token of the stage grid's cell under it (row 2, col 5: query 21).
 #   (3) File > Open of seg-full from the shipped LM, then of the image: the segmenter's
 #       masks come with it (the log's summary says whether a ground truth was found).
+#   (4) --model seg-full without --input opens on the shipped sample image (not sample.txt).
 # Under Xvfb at 1400x900 (gui_input_lib.sh); the screenshots stay in the output folder.
 # Usage: tests/gui_segments.sh path/to/fma-viewer path/to/fmav path/to/seg-full out_dir
 source "$(dirname "$0")/gui_input_lib.sh" gui_segments "$@"
@@ -118,4 +119,8 @@ assert mt >= 0.8, f"the ground truth is not blended over the image ({mt:.0%} of 
 assert tw >= 0.8 * differ, "where prediction and truth differ, the truth is not what is shown"
 PY
   gui_fail "mask overlay missing or wrong (screenshots in $out)"
+# (4) No --input: the sample an image model reads.
+"$viewer" --size 1400x900 --model "$model" --log --screenshot "$out/gui_segments_default.png" > "$work/log" 2>&1 ||
+  gui_fail "--model seg-full without --input failed"
+grep -q "segmenter, no ground truth" "$work/log" || gui_fail "--model seg-full without --input did not open an image"
 echo "gui_segments: ok"
