@@ -264,6 +264,7 @@ Session current_session(const Shared& shared) {
   Session s;
   s.synthetic = p.model.empty() && p.qkv.empty();
   if (!p.model.empty()) s.model = absolute_path(p.model), s.input = absolute_path(p.input);
+  if (!p.model.empty() && !p.mask.empty()) s.mask = absolute_path(p.mask);
   if (!p.qkv.empty()) s.qkv = absolute_path(p.qkv);
   s.n = p.n, s.block_size = p.block_size, s.rank = p.rank, s.causal = p.causal;
   s.downsample = p.downsample, s.count_multiplicity = p.count_multiplicity, s.seed = p.seed;
@@ -302,6 +303,7 @@ void apply_session(Shared& shared, const Session& s) {
   } else {
     shared.model_path = s.model, shared.input_path = s.input;
     p.model = s.model, p.input = s.input, p.qkv.clear(), p.model_fma_override = false;
+    p.mask = s.mask;
   }
   p.layer = s.layer, p.head = s.head, p.offset = s.offset;
   shared.view = view;

@@ -99,9 +99,10 @@ void parse_source(const Json& s, const std::string& name, Session* out) {
   FMAV_CHECK(kind == "model" || kind == "synthetic" || kind == "qkv", where,
              ": kind must be model, synthetic or qkv, got '", kind, "'");
   if (kind == "model") {
-    json_check_keys(s, {"kind", "model", "input"}, where);
+    json_check_keys(s, {"kind", "model", "input", "mask"}, where);
     out->model = check_path(json_string(s, "model", where), "model", where, false);
     out->input = check_path(json_string(s, "input", where), "input", where, false);
+    if (s.contains("mask")) out->mask = check_path(json_string(s, "mask", where), "mask", where, false);
     return;
   }
   if (kind == "qkv") {
@@ -161,6 +162,7 @@ std::string session_json(const Session& s) {
     check_path(s.model, "model", where, false);
     check_path(s.input, "input", where, false);
     source = {{"kind", "model"}, {"model", s.model}, {"input", s.input}};
+    if (!s.mask.empty()) source["mask"] = check_path(s.mask, "mask", where, false);
   }
   Json j;
   j["format"] = kSessionFormat;
@@ -237,7 +239,7 @@ Session load_session(const std::string& path) {
   Session s = parse_session(read_file_bytes(path, kMaxSessionBytes), path);
   // A session saved next to its model and input can be moved with them.
   const std::filesystem::path folder = parent_of(path);
-  for (std::string* p : {&s.model, &s.input, &s.qkv}) {
+  for (std::string* p : {&s.model, &s.input, &s.mask, &s.qkv}) {
     if (!p->empty() && std::filesystem::path(*p).is_relative()) *p = (folder / *p).string();
   }
   return s;

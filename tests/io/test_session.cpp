@@ -58,6 +58,7 @@ void expect_same(const fmav::Session& a, const fmav::Session& b) {
   EXPECT_EQ(a.synthetic, b.synthetic);
   EXPECT_EQ(a.model, b.model);
   EXPECT_EQ(a.input, b.input);
+  EXPECT_EQ(a.mask, b.mask);
   EXPECT_EQ(a.qkv, b.qkv);
   EXPECT_EQ(a.n, b.n);
   EXPECT_EQ(a.block_size, b.block_size);
@@ -106,6 +107,12 @@ TEST(Session, RoundTripsModelSyntheticAndQkv) {
   EXPECT_NE(text.find("\"kind\": \"model\""), std::string::npos);
   EXPECT_NE(text.find("\"colormap\": \"magma\""), std::string::npos);
   EXPECT_NE(text.find("\"log_floor\": -9"), std::string::npos);
+  EXPECT_EQ(text.find("\"mask\""), std::string::npos);  // only a segmenter's view with a mask has one
+  fmav::Session segmenter = model_session();
+  segmenter.mask = "/data/set/annotations/validation/0000.png";
+  const std::string with_mask = fmav::session_json(segmenter);
+  EXPECT_NE(with_mask.find("\"mask\": \"/data/set/annotations/validation/0000.png\""), std::string::npos);
+  expect_same(fmav::parse_session(with_mask), segmenter);
   const std::string qkv = fmav::session_json(qkv_session());
   EXPECT_NE(qkv.find("\"kind\": \"qkv\""), std::string::npos);
   EXPECT_NE(qkv.find("\"file\": \"/data/layer3_q.npy\""), std::string::npos);
@@ -150,6 +157,10 @@ TEST(Session, RefusesUnknownMissingAndMistypedKeys) {
                       "s.json: source: input must be a non-empty path"));
   EXPECT_TRUE(refused(edited("\"/data/sample.txt\"", "\"/data/a\\u0000b\""),
                       "s.json: source: input holds a NUL character"));
+  EXPECT_TRUE(refused(edited("\"input\": \"/data/sample.txt\"", "\"input\": \"/data/sample.txt\", \"mask\": \"\""),
+                      "s.json: source: mask must be a non-empty path"));
+  EXPECT_TRUE(refused(edited("\"input\": \"/data/sample.txt\"", "\"input\": \"/data/sample.txt\", \"mask\": 3"),
+                      "\"mask\" must be a string"));
   EXPECT_TRUE(refused(edited("\"kind\": \"model\"", "\"kind\": \"tensors\""),
                       "source: kind must be model, synthetic or qkv, got 'tensors'"));
   // A model source holds no synthetic settings, and the other way round.
@@ -300,6 +311,9 @@ TEST_F(SessionFile, RelativePathsAreRelativeToTheSessionFile) {
   const fmav::Session loaded = fmav::load_session(path("view.json"));
   EXPECT_EQ(loaded.model, path("models/lm-fma"));
   EXPECT_EQ(loaded.input, path("sample.txt"));
+  s.mask = "annotations/0000.png";
+  fmav::save_session(path("seg.json"), s);
+  EXPECT_EQ(fmav::load_session(path("seg.json")).mask, path("annotations/0000.png"));
   fmav::Session q = qkv_session();
   q.qkv = "tensors/qkv.safetensors";
   fmav::save_session(path("qkv.json"), q);

@@ -23,6 +23,7 @@ struct Session {
   // input, or raw q, k, v from a file; the last two with the FMA settings below.
   bool synthetic = false;
   std::string model, input;  // model source only; both non-empty
+  std::string mask;          // model source only, optional: a segmenter's ground-truth mask
   std::string qkv;           // q/k/v source only: the .safetensors or one of the .npy files
   std::int64_t n = 512;      // synthetic only: tokens
   // Synthetic and q/k/v: m, p, ...
@@ -53,7 +54,7 @@ struct Session {
 };
 
 // The session file's text (pretty-printed; format "fmav-session", format_version 1). The
-// source is {"kind": "model", "model", "input"}, {"kind": "synthetic", "n", "block_size",
+// source is {"kind": "model", "model", "input", optional "mask"}, {"kind": "synthetic", "n", "block_size",
 // "rank", "causal", "downsample", "count_multiplicity", "seed", "method", "hash_rounds",
 // "shifted"} or {"kind": "qkv", "file", and the synthetic keys but "n"}; the last three are
 // optional when read (files from before the peers lack them and mean "fma"). Throws fmav::Error for a session that parse_session would
@@ -69,7 +70,7 @@ std::string session_json(const Session& session);
 Session parse_session(const std::string& text, const std::string& name = "session.json");
 // Writes session_json atomically (a temporary file, then rename).
 void save_session(const std::string& path, const Session& session);
-// Reads and parses a session file (at most kMaxSessionBytes). Relative model, input and
+// Reads and parses a session file (at most kMaxSessionBytes). Relative model, input, mask and
 // q/k/v paths are taken relative to the session file's folder. Throws fmav::Error naming the path.
 Session load_session(const std::string& path);
 
