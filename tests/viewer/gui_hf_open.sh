@@ -15,17 +15,6 @@ import sys, numpy
 from safetensors.numpy import load_file
 numpy.save(sys.argv[2], load_file(sys.argv[1])['ids'])" "$work/hf/llama/reference.safetensors" "$work/ids.npy"
 
-# Ctrl+O (or Ctrl+S), the path typed over the dialog's path field, Return.
-through_dialog() {
-  xdotool key "$1"
-  sleep 1
-  xdotool key ctrl+a
-  sleep 0.3
-  xdotool type --delay 10 "$2"
-  sleep 0.3
-  xdotool key Return
-}
-
 cp "$work/hf/llama/tokenizer_text.txt" "$work/text.txt"
 "$viewer" --size 1400x900 --synthetic --n 256 --input "$work/text.txt" --log > "$work/log" 2>&1 &
 pid=$!

@@ -10,6 +10,8 @@
 #   wait_for CONDITION [S]    a shell condition (evaluated) up to S s (default 120); stops if
 #                             the viewer exits
 #   wait_log PATTERN [COUNT]  COUNT (default 1) lines of the log matching PATTERN, as wait_for
+#   through_dialog KEY PATH   KEY (ctrl+o: open, ctrl+s: save the session), PATH typed over
+#                             the dialog's path field, Return
 set -euo pipefail
 
 gui_name=$1
@@ -46,3 +48,13 @@ wait_for() {
 
 log_count() { grep -c -- "$1" "$work/log" || true; }
 wait_log() { wait_for "[[ \$(log_count $(printf '%q' "$1")) -ge ${2:-1} ]]"; }
+
+through_dialog() {
+  xdotool key "$1"
+  sleep 1
+  xdotool key ctrl+a
+  sleep 0.3
+  xdotool type --delay 10 "$2"
+  sleep 0.3
+  xdotool key Return
+}

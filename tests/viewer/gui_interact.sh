@@ -10,13 +10,7 @@ source "$(dirname "$0")/gui_input_lib.sh" gui_interact "$@"
 viewer=$2
 # Saves the session with Ctrl+S into $1, a new path (the dialog's path field has the keyboard).
 save_session() {
-  xdotool key ctrl+s
-  sleep 1
-  xdotool key ctrl+a
-  sleep 0.3
-  xdotool type --delay 10 "$1"
-  sleep 0.3
-  xdotool key Return
+  through_dialog ctrl+s "$1"
   wait_log "status: saved the session to $1"
 }
 json() { python3 -c "import json,sys; s=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$1" "$2"; }

@@ -47,22 +47,13 @@ grep -q "header layer 2 " "$work/log" || gui_fail "the header does not show laye
 
 # (3) File > Open (Ctrl+O, a typed path, Return) from the shipped LM: the segmenter (on the
 # shipped sample image, which has no ground truth), then the generated image (which has).
-through_dialog() {
-  xdotool key ctrl+o
-  sleep 1
-  xdotool key ctrl+a
-  sleep 0.3
-  xdotool type --delay 10 "$1"
-  sleep 0.3
-  xdotool key Return
-}
 "$viewer" --size 1400x900 --view query --log > "$work/log" 2>&1 &
 pid=$!
 wait_log "idle; view query"
-through_dialog "$model"
+through_dialog ctrl+o "$model"
 wait_log "status: opened $model"
 wait_log "idle; view query; maps of 256 tokens.*; segmenter, no ground truth"
-through_dialog "$image"
+through_dialog ctrl+o "$image"
 wait_log "status: opened $image"
 wait_log "idle; view query; maps of 256 tokens.*; segmenter, ground truth 0000.png"
 grep -q "error" "$work/log" && gui_fail "an error was reported"
