@@ -79,19 +79,6 @@ std::string input_for(const std::string& current, bool reads_text, bool hf) {
   return fs::exists(sample) ? sample : current;
 }
 
-}  // namespace
-
-std::string default_input_for(const std::string& model) {
-  try {
-    const std::string folder = model_folder(model);
-    return input_for("", model_reads_text(folder), is_hf_folder(folder));
-  } catch (const std::exception&) {
-    return default_input_path();
-  }
-}
-
-namespace {
-
 void open_model(Shared& shared, const std::string& path) {
   const std::string folder = model_folder(path);
   const bool reads_text = model_reads_text(folder);
@@ -206,6 +193,15 @@ void save_viewer_settings(Shared& shared, FilesPanel& files) {
 }
 
 // ---- opening ----
+
+std::string default_input_for(const std::string& model) {
+  try {
+    const std::string folder = model_folder(model);
+    return input_for("", model_reads_text(folder), is_hf_folder(folder));
+  } catch (const std::exception&) {
+    return default_input_path();
+  }
+}
 
 std::string open_path(Shared& shared, const OpenTargets& to, const std::string& given) {
   const std::string path = absolute_path(given);
